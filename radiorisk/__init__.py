@@ -1,0 +1,18 @@
+"""radiorisk: validated, explained and audited MACE risk prediction.
+
+From segmented coronary plaques on CT angiography (CCTA), clinical variables and
+18F-NaF PET activity to predictions of major adverse cardiovascular events.
+
+The package follows the data flow ``io -> imaging -> features -> models ->
+evaluation -> explain -> report``; :mod:`radiorisk.datasets` (synthetic cohorts)
+and :mod:`radiorisk.cli` sit beside it.  Importing radiorisk adds no logging
+handler and changes no global state.
+"""
+
+import logging
+
+__version__ = "0.1.0"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = ["__version__"]

@@ -1,0 +1,37 @@
+"""Exceptions raised by radiorisk.
+
+Every error names what is wrong (table, file, row, column, value and rule where
+they apply) so that a user can fix the input without reading a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RadioriskError", "SchemaError", "InputFileError", "ImageError"]
+
+
+class RadioriskError(Exception):
+    """Base class of all radiorisk errors; the CLI turns these into exit code 2."""
+
+
+class SchemaError(RadioriskError):
+    """A table breaks its schema; ``report`` holds every violation found.
+
+    Parameters
+    ----------
+    message : str
+        A summary naming the problem.
+    report : ValidationReport or None
+        The full list of violations, when one was collected.
+    """
+
+    def __init__(self, message: str, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+class InputFileError(RadioriskError):
+    """A file cannot be read: missing, empty, wrong delimiter or encoding, corrupt."""
+
+
+class ImageError(RadioriskError):
+    """An image or mask cannot be read, or its geometry does not match."""
