@@ -1,0 +1,123 @@
+"""Command-line interface: ``radiorisk <command>``.
+
+A thin layer: each subcommand parses its flags and calls one public function.
+Errors that radiorisk raises on purpose (:class:`~radiorisk.exceptions.RadioriskError`)
+print one clear message and exit with code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+from .exceptions import RadioriskError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the job ran, but something in it failed (e.g. lesions recorded as failures)
+EXIT_INPUT = 2  # bad input or usage: nothing, or not everything, could be done
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from .datasets import write_synthetic_cohort
+
+    out = write_synthetic_cohort(
+        args.out,
+        n=args.n,
+        mode=args.mode,
+        images=args.images,
+        seed=args.seed,
+        second_reader=args.second_reader,
+        full_volume=args.full_volume,
+        bias=args.bias,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(out.summary())
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .io import validate
+
+    report = validate(args.dir, check_images=not args.no_images)
+    print(report.format(max_lines=args.max_lines))
+    return EXIT_OK if report.ok else EXIT_INPUT
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    result = run_demo(args.out, quick=args.quick, seed=args.seed, progress=not args.quiet)
+    print(result.summary())
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``radiorisk`` command (for docs and tests)."""
+    p = argparse.ArgumentParser(
+        prog="radiorisk",
+        description="MACE risk from CCTA plaque, radiomics, clinical data and 18F-NaF PET.",
+    )
+    p.add_argument("--version", action="version", version=f"radiorisk {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("synth", help="write a synthetic cohort (tables, truth and plaque images)")
+    s.add_argument("--n", type=int, default=2000, help="number of patients (default 2000)")
+    s.add_argument("--mode", choices=["chest-pain", "established-cad"], default="chest-pain")
+    s.add_argument("--images", type=int, default=0, metavar="K",
+                   help="write CT patches and plaque masks for K lesions (default 0)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", type=Path, required=True, metavar="DIR")
+    s.add_argument("--second-reader", action="store_true",
+                   help="also write a second reader's mask (perturbed boundary) per lesion image")
+    s.add_argument("--full-volume", action="store_true",
+                   help="embed the imaged lesions in full-size CCTA-like volumes (>=256x256x200)")
+    s.add_argument("--bias", default=None, metavar="JSON_OR_NAME",
+                   help="bias injection: a preset name or a JSON object (see README)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing non-empty DIR")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=_cmd_synth)
+
+    v = sub.add_parser("validate", help="check a cohort folder; exit 0 when clean, 2 listing every violation")
+    v.add_argument("dir", type=Path, metavar="DIR")
+    v.add_argument("--no-images", action="store_true", help="skip opening image and mask files")
+    v.add_argument("--max-lines", type=int, default=200,
+                   help="print at most this many violations (all are counted; default 200)")
+    v.set_defaults(func=_cmd_validate)
+
+    d = sub.add_parser("demo", help="run the whole flow on the embedded synthetic cohort")
+    d.add_argument("--out", type=Path, default=Path("demo_output"), metavar="DIR")
+    d.add_argument("--quick", action="store_true", help="a small, fast version (for CI)")
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 partial failure, 2 bad input).
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +SKIP
+    radiorisk 0.1.0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except RadioriskError as exc:
+        print(f"radiorisk {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print(f"radiorisk {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
