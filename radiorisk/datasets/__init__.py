@@ -1,0 +1,1 @@
+"""Synthetic cohort generator: tabular data, plaque images and PET."""

@@ -1,0 +1,238 @@
+"""Write a complete synthetic cohort folder: tables, truth, images and manifest.
+
+This is what ``radiorisk synth`` runs.  The folder is assembled in a temporary
+sibling directory and moved into place at the end, so an interrupted run never
+leaves a half-written cohort behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..exceptions import RadioriskError
+from ..schemas import load_schema
+
+__all__ = ["SynthResult", "write_synthetic_cohort", "BIAS_PRESETS"]
+
+#: Named bias scenarios accepted by ``radiorisk synth --bias NAME`` (see DOMAIN.md §6).
+BIAS_PRESETS: dict[str, dict] = {
+    "none": {},
+    # unmeasured risk: baseline MI hazard x1.8 in South Asian patients
+    "south-asian-baseline": {"baseline_hr": {"south_asian": 1.8}},
+    # LAP measured x0.6 in Black patients (measurement shift)
+    "black-lap-shift": {"measurement_shift": {"group": "black", "column": "lap", "factor": 0.6}},
+    # high-risk plaque matters more in women (effect modification)
+    "hrp-women": {"effect_modification": {"group": "female", "feature": "hrp", "hr": 2.0}},
+    # the demo's injected ethnicity bias
+    "demo": {"baseline_hr": {"south_asian": 1.8}},
+}
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """What :func:`write_synthetic_cohort` wrote.
+
+    Attributes
+    ----------
+    path : Path
+        The cohort folder.
+    files : tuple of Path
+        Every file written, relative to ``path``.
+    n_patients, n_lesions, n_images : int
+        Sizes of the patients table, the lesions table and the manifest.
+    events : int
+        Patients with MACE during follow-up.
+    mode : str
+    seed : int
+    """
+
+    path: Path
+    files: tuple[Path, ...]
+    n_patients: int
+    n_lesions: int
+    n_images: int
+    events: int
+    mode: str
+    seed: int
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def summary(self) -> str:
+        """One short paragraph for the command line."""
+        return (
+            f"wrote {self.path}: {self.n_patients} patients ({self.mode}, seed {self.seed}), "
+            f"{self.n_lesions} lesions, {self.n_images} lesion images, {self.events} MACE events; "
+            f"{len(self.files)} files"
+        )
+
+
+def _parse_bias(bias) -> dict | None:
+    if bias is None or bias == "" or bias == "none":
+        return None
+    if isinstance(bias, dict):
+        return bias
+    if isinstance(bias, str):
+        if bias in BIAS_PRESETS:
+            return BIAS_PRESETS[bias] or None
+        try:
+            parsed = json.loads(bias)
+        except json.JSONDecodeError as exc:
+            raise RadioriskError(
+                f"--bias {bias!r} is neither a preset ({', '.join(BIAS_PRESETS)}) nor valid JSON: {exc}"
+            ) from None
+        if not isinstance(parsed, dict):
+            raise RadioriskError(f"--bias JSON must be an object, got {type(parsed).__name__}")
+        return parsed
+    return bias  # a BiasSpec
+
+
+def _choose_lesions(lesion_ids: pd.Series, k: int, seed: int) -> list[str]:
+    """A seeded random sample of k lesion ids, in table order (independent of n_jobs etc.)."""
+    if k <= 0 or len(lesion_ids) == 0:
+        return []
+    if k >= len(lesion_ids):
+        return list(lesion_ids)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x1A6E]))
+    idx = np.sort(rng.choice(len(lesion_ids), size=k, replace=False))
+    return list(lesion_ids.iloc[idx])
+
+
+def _empty_manifest() -> pd.DataFrame:
+    return pd.DataFrame({f.name: pd.Series(dtype=object) for f in load_schema("manifest").fields})
+
+
+def write_synthetic_cohort(
+    out,
+    *,
+    n: int = 2000,
+    mode: str = "chest-pain",
+    images: int = 0,
+    seed: int = 0,
+    second_reader: bool = False,
+    full_volume: bool = False,
+    bias=None,
+    overwrite: bool = False,
+    progress: bool = False,
+    **simulate_kwargs,
+) -> SynthResult:
+    """Simulate a cohort and write it as a radiorisk cohort folder.
+
+    Writes ``patients.csv, scans.csv, lesions.csv, pet.csv, outcomes.csv,
+    manifest.csv, truth.csv, truth_lesions.csv, provenance.json`` and
+    ``images/`` (CT patch and plaque mask per imaged lesion).  ``radiorisk
+    validate`` passes on the result.
+
+    Parameters
+    ----------
+    out : str or Path
+        Folder to create.  An existing non-empty folder is refused unless
+        ``overwrite=True``.
+    n : int
+        Number of patients.
+    mode : {"chest-pain", "established-cad"}
+        Population: SCOT-HEART-like stable chest pain or Kwiecinski-like established CAD.
+    images : int
+        Number of lesions (a seeded random sample) to render as CT patches.
+    seed : int
+        Seed; the same seed gives byte-identical tables.
+    second_reader : bool
+        Also write a second reader's mask (perturbed boundary) for each patch.
+    full_volume : bool
+        Embed the imaged lesions in full-size CCTA-like volumes (one per scan,
+        at least 256x256x200) instead of writing one patch per lesion.
+    bias : str, dict or BiasSpec, optional
+        A preset name from :data:`BIAS_PRESETS`, a JSON string or a mapping
+        understood by :func:`radiorisk.datasets.simulate_cohort`.
+    overwrite : bool
+        Replace an existing folder.
+    progress : bool
+        Show progress bars while rendering images.
+    **simulate_kwargs
+        Passed to :func:`radiorisk.datasets.simulate_cohort`.
+
+    Returns
+    -------
+    SynthResult
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "cohort"
+    >>> res = write_synthetic_cohort(d, n=200, images=2, seed=1)
+    >>> sorted(p.name for p in d.glob("*.csv"))[:3]
+    ['lesions.csv', 'manifest.csv', 'outcomes.csv']
+    >>> res.n_images
+    2
+    """
+    from ._cohort import simulate_cohort
+    from ._images import write_fullsize_volumes, write_lesion_images
+
+    if n < 1:
+        raise RadioriskError(f"--n must be at least 1, got {n}")
+    if images < 0:
+        raise RadioriskError(f"--images must be 0 or more, got {images}")
+    if mode not in ("chest-pain", "established-cad"):
+        raise RadioriskError(f"--mode must be 'chest-pain' or 'established-cad', got {mode!r}")
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise RadioriskError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+
+    bias_spec = _parse_bias(bias)
+    cohort = simulate_cohort(n, mode=mode, seed=seed, bias=bias_spec, **simulate_kwargs)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        cohort.write_tables(tmp)
+        chosen = _choose_lesions(cohort.lesions["lesion_id"], images, seed)
+        if chosen and full_volume:
+            manifest = write_fullsize_volumes(
+                cohort.truth_lesions, cohort.scans, tmp, lesion_ids=chosen, seed=seed, progress=progress
+            )
+        elif chosen:
+            manifest = write_lesion_images(
+                cohort.truth_lesions, cohort.scans, tmp, lesion_ids=chosen, seed=seed,
+                second_reader=second_reader, progress=progress,
+            )
+        else:
+            manifest = _empty_manifest()
+        manifest.to_csv(tmp / "manifest.csv", index=False, lineterminator="\n")
+        provenance = {
+            "generator": "radiorisk.datasets.write_synthetic_cohort",
+            "radiorisk_version": __version__,
+            "n": n,
+            "mode": mode,
+            "seed": seed,
+            "images": images,
+            "second_reader": second_reader,
+            "full_volume": full_volume,
+            "bias": bias_spec if isinstance(bias_spec, dict) or bias_spec is None else repr(bias_spec),
+            "note": "synthetic data; truth.csv and truth_lesions.csv are never model inputs",
+        }
+        (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2, default=str) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    files = tuple(sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()))
+    return SynthResult(
+        path=out,
+        files=files,
+        n_patients=len(cohort.patients),
+        n_lesions=len(cohort.lesions),
+        n_images=len(manifest),
+        events=int(cohort.outcomes["mace_event"].sum()),
+        mode=mode,
+        seed=seed,
+    )
