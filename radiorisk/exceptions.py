@@ -6,7 +6,7 @@ they apply) so that a user can fix the input without reading a traceback.
 
 from __future__ import annotations
 
-__all__ = ["RadioriskError", "SchemaError", "InputFileError", "ImageError"]
+__all__ = ["RadioriskError", "SchemaError", "InputFileError", "ImageError", "ParameterError"]
 
 
 class RadioriskError(Exception):
@@ -35,3 +35,7 @@ class InputFileError(RadioriskError):
 
 class ImageError(RadioriskError):
     """An image or mask cannot be read, or its geometry does not match."""
+
+
+class ParameterError(RadioriskError):
+    """A radiomics parameter file or preset is unknown, unsafe or invalid."""

@@ -1,0 +1,1 @@
+"""Imaging: quantitative plaque metrics and radiomics (pyradiomics) with a fast batch engine."""
