@@ -41,6 +41,24 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from .imaging import extract_radiomics
+
+    res = extract_radiomics(
+        args.manifest,
+        params=args.params,
+        out=args.out,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        crop=not args.no_crop,
+        progress=not args.quiet,
+    )
+    print(res.summary())
+    if not res.ok:
+        print(f"{len(res.failures)} lesion(s) failed; see {res.path.with_suffix('')}.failures.csv")
+    return EXIT_OK if res.ok else EXIT_FAILED
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .io import validate
 
@@ -89,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--max-lines", type=int, default=200,
                    help="print at most this many violations (all are counted; default 200)")
     v.set_defaults(func=_cmd_validate)
+
+    e = sub.add_parser("extract", help="extract radiomics for every lesion of a manifest (resumable)")
+    e.add_argument("--manifest", type=Path, required=True, metavar="MANIFEST")
+    e.add_argument("--params", default="ccta-plaque", metavar="PRESET_OR_YAML",
+                   help="preset (ccta-plaque, ibsi) or a pyradiomics YAML file (default ccta-plaque)")
+    e.add_argument("--out", type=Path, required=True, metavar="FEATURES.parquet")
+    e.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    e.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    e.add_argument("--no-crop", action="store_true", help="extract on whole images (slow; for checks)")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=_cmd_extract)
 
     d = sub.add_parser("demo", help="run the whole flow on the embedded synthetic cohort")
     d.add_argument("--out", type=Path, default=Path("demo_output"), metavar="DIR")

@@ -1,1 +1,31 @@
-"""Imaging: quantitative plaque metrics and radiomics (pyradiomics) with a fast batch engine."""
+"""Imaging: quantitative plaque metrics and radiomics (pyradiomics) with a fast batch engine.
+
+Public names
+------------
+read_image, check_same_geometry
+    Read NIfTI/NRRD/DICOM volumes with clear errors; compare geometry.
+PlaqueThresholds, plaque_metrics, scan_specific_thresholds
+    Plaque volumes by HU class, burden, HU statistics, spotty calcium, remodelling index.
+RadiomicsParams, load_params, PRESETS
+    Versioned pyradiomics presets (``ccta-plaque``, ``ibsi``) and safe user YAML.
+ExtractionResult, extract_radiomics
+    The batch engine: crop per lesion, parallel (processes or Dask), resumable store.
+"""
+
+from ._engine import ExtractionResult, extract_radiomics
+from ._params import PRESETS, RadiomicsParams, load_params
+from ._quant import PlaqueThresholds, plaque_metrics, scan_specific_thresholds
+from ._read import check_same_geometry, read_image
+
+__all__ = [
+    "ExtractionResult",
+    "extract_radiomics",
+    "PRESETS",
+    "RadiomicsParams",
+    "load_params",
+    "PlaqueThresholds",
+    "plaque_metrics",
+    "scan_specific_thresholds",
+    "check_same_geometry",
+    "read_image",
+]

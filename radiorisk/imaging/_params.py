@@ -121,6 +121,6 @@ def load_params(spec) -> RadiomicsParams:
         msg = " ".join(str(exc).split())[:400]
         raise ParameterError(f"radiomics parameters {name}: rejected by pyradiomics: {msg}") from None
     finally:
-        for lg, lvl in zip(quiet, levels):
+        for lg, lvl in zip(quiet, levels, strict=False):
             lg.setLevel(lvl)
     return RadiomicsParams(name=name, params=params, sha256=_canonical_hash(params))
