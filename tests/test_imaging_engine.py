@@ -148,7 +148,32 @@ def test_cli_extract_survives_sigkill_and_resumes(cohort, tmp_path):
     proc.wait()
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    got = pd.read_parquet(out)
+    got = pd.read_parquet(tmp_path / "k.wide.parquet")
     ref = extract_radiomics(cohort / "manifest.csv", params=PARAMS).features
     pd.testing.assert_frame_equal(got, ref)
     assert not got.duplicated(["lesion_id", "reader"]).any()
+
+
+def test_long_and_wide_outputs_agree(cohort, tmp_path):
+    res = extract_radiomics(cohort / "manifest.csv", params=PARAMS, out=tmp_path / "f.parquet")
+    long = pd.read_parquet(tmp_path / "f.parquet")
+    assert long.columns.tolist() == ["patient_id", "scan_id", "lesion_id", "reader", "feature", "value"]
+    wide = pd.read_parquet(tmp_path / "f.wide.parquet")
+    n_feat = wide.shape[1] - 5  # ids + n_voxels
+    assert len(long) == len(wide) * n_feat
+    v = long.set_index(["lesion_id", "feature"])["value"]
+    assert v[("L12", "original_firstorder_Mean")] == wide.set_index("lesion_id").loc["L12", "original_firstorder_Mean"]
+    assert set(wide["patient_id"]) == {"P1", "P2"}
+    assert res.to_long().shape == long.shape
+
+
+def test_dask_local_cluster_gives_the_same_table(cohort, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        via_dask = extract_radiomics(cohort / "manifest.csv", params=PARAMS, client=client)
+        via_address = extract_radiomics(cohort / "manifest.csv", params=PARAMS, scheduler=cluster.scheduler_address,
+                                        out=tmp_path / "d.parquet")
+    local = extract_radiomics(cohort / "manifest.csv", params=PARAMS)
+    pd.testing.assert_frame_equal(via_dask.features, local.features)
+    pd.testing.assert_frame_equal(via_address.features, local.features)

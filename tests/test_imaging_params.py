@@ -85,3 +85,30 @@ def test_ibsi_digital_phantom_matches_105_of_107_reference_values():
     # The two known misses come from pyradiomics' 1/N covariance (IBSI uses N-1).
     assert sorted(misses) == ["shape_LeastAxisLength", "shape_MinorAxisLength"]
     assert len(mapping) - len(misses) == 105
+
+
+@pytest.mark.skipif(not IBSI.exists(), reason="shared IBSI phantom not found beside the repository")
+def test_ibsi_compliant_option_matches_all_107_through_the_engine(tmp_path):
+    from radiorisk.imaging import extract_radiomics
+
+    man = pd.DataFrame([{"lesion_id": "phantom", "image_path": str(IBSI / "digital_phantom_image.nii.gz"),
+                         "mask_path": str(IBSI / "digital_phantom_mask.nii.gz"), "label": "1"}])
+    res = extract_radiomics(man, params="ibsi-compliant")
+    assert res.ok
+    got = res.features.iloc[0]
+    mapping = pd.read_csv(IBSI / "mapping.csv")
+    ref = pd.read_csv(IBSI / "ibsi_1_dig_phantom_reference.csv", sep=";").set_index("tag")
+    matched = 0
+    for _, row in mapping.iterrows():
+        x = float(got["original_" + row["pyradiomics_feature"]]) - (3.0 if row["transform"] == "x-3" else 0.0)
+        value = float(ref.loc[row["ibsi_reference_tag"], "reference value"])
+        tol = float(ref.loc[row["ibsi_reference_tag"], "tolerance"])
+        if tol <= 0:
+            tol = 0.5 * 10 ** (np.floor(np.log10(abs(value))) - 2) if value else 5e-4
+        matched += abs(x - value) <= tol
+    assert matched == 107
+
+
+def test_unknown_radiorisk_option_is_refused():
+    with pytest.raises(ParameterError, match="unknown radiorisk option"):
+        load_params({"radiorisk": {"ibsi_axis": True}})

@@ -2,7 +2,8 @@
 
 Store layout for ``out = "features.parquet"``::
 
-    features.parquet                 final table, one row per (lesion_id, reader); written last, atomically
+    features.parquet                 long table: patient_id, scan_id, lesion_id, reader, feature, value
+    features.wide.parquet            wide view, one row per (lesion_id, reader)
     features.failures.csv            one row per failed lesion: lesion_id, reader, image_path, stage, reason
     features.provenance.json         engine and package versions, preset name, hash and settings
     features.parquet.parts/          the store: store.json + one Parquet part per finished image
@@ -36,6 +37,7 @@ from ._params import RadiomicsParams, load_params
 __all__ = ["ExtractionResult", "extract_radiomics", "read_manifest_for_extraction"]
 
 ID_COLUMNS = ["lesion_id", "reader"]
+LONG_ID_COLUMNS = ["patient_id", "scan_id", "lesion_id", "reader"]
 FAILURE_COLUMNS = ["lesion_id", "reader", "image_path", "stage", "reason"]
 _STORE_VERSION = 1
 
@@ -47,9 +49,11 @@ class ExtractionResult:
     Attributes
     ----------
     features : DataFrame
-        One row per successfully extracted (lesion_id, reader); feature columns
-        named as pyradiomics names them (``original_firstorder_Mean``, ...).
+        The wide view: one row per successfully extracted (lesion_id, reader)
+        with ``patient_id, scan_id, lesion_id, reader, n_voxels`` and feature
+        columns named as pyradiomics names them (``original_firstorder_Mean``, ...).
         No NaN: a lesion with any non-finite feature is a failure instead.
+        :meth:`to_long` gives the long format.
     failures : DataFrame
         ``lesion_id, reader, image_path, stage, reason`` for each failed lesion.
     provenance : dict
@@ -75,6 +79,10 @@ class ExtractionResult:
         """True when no lesion failed."""
         return len(self.failures) == 0
 
+    def to_long(self) -> pd.DataFrame:
+        """Long format: ``patient_id, scan_id, lesion_id, reader, feature, value``."""
+        return to_long(self.features)
+
     def summary(self) -> str:
         """One line for the command line."""
         return (
@@ -99,7 +107,8 @@ def read_manifest_for_extraction(manifest) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``lesion_id, reader, image_path, mask_path, labels`` (labels: tuple of int).
+        ``patient_id, scan_id, lesion_id, reader, image_path, mask_path, labels``
+        (labels: tuple of int; empty ids when the manifest has none).
     """
     if isinstance(manifest, pd.DataFrame):
         df, root = manifest.copy(), Path.cwd()
@@ -122,6 +131,8 @@ def read_manifest_for_extraction(manifest) -> pd.DataFrame:
 
     out = pd.DataFrame(
         {
+            "patient_id": df["patient_id"].astype(str) if "patient_id" in df else "",
+            "scan_id": df["scan_id"].astype(str) if "scan_id" in df else "",
             "lesion_id": df["lesion_id"].astype(str),
             "reader": df["reader"],
             "image_path": df["image_path"].map(absolute),
@@ -142,6 +153,21 @@ def read_manifest_for_extraction(manifest) -> pd.DataFrame:
         first = out.loc[dup, ID_COLUMNS].iloc[0].tolist()
         raise RadioriskError(f"manifest has duplicated (lesion_id, reader) rows, e.g. {first}")
     return out
+
+
+def to_long(wide: pd.DataFrame) -> pd.DataFrame:
+    """Wide feature table (one row per lesion and reader) to long format.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"patient_id": ["P1"], "scan_id": ["S1"], "lesion_id": ["L1"], "reader": ["r1"],
+    ...                   "n_voxels": [10], "original_firstorder_Mean": [1.5]})
+    >>> to_long(w).columns.tolist()
+    ['patient_id', 'scan_id', 'lesion_id', 'reader', 'feature', 'value']
+    """
+    feature_cols = [c for c in wide.columns if c not in LONG_ID_COLUMNS and c != "n_voxels"]
+    long = wide.melt(id_vars=LONG_ID_COLUMNS, value_vars=feature_cols, var_name="feature", value_name="value")
+    return long.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- worker
@@ -170,7 +196,8 @@ def _extract_one_image(task: dict) -> str:
 
     if task.get("single_thread"):
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # worker process only
-    params = RadiomicsParams(name=task["params_name"], params=task["params"], sha256=task["params_sha256"])
+    params = RadiomicsParams(name=task["params_name"], params=task["params"], sha256=task["params_sha256"],
+                             options=task.get("options") or {})
     rows, failures = [], []
     image_path = task["image_path"]
 
@@ -217,6 +244,9 @@ def _extract_one_image(task: dict) -> str:
                     result = extractor.execute(img_c, roi_c, label=1)
                     feats = {k: v for k, v in result.items() if not k.startswith("diagnostics_")}
                     values = {k: float(np.asarray(v)) for k, v in feats.items()}
+                    if params.options.get("ibsi_axis_correction"):
+                        sp = task["new_spacing"] or img_c.GetSpacing()
+                        values = ibsi_axis_correction(values, sp)
                     bad = [k for k, v in values.items() if not np.isfinite(v)]
                     if bad:
                         fail(lesion, "features", f"{len(bad)} feature(s) not finite, e.g. {bad[:3]}")
@@ -231,6 +261,37 @@ def _extract_one_image(task: dict) -> str:
     fails = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
     part = {"features": feats, "failures": fails}
     return _write_part(Path(task["part_path"]), part)
+
+
+_AXES = ("MajorAxisLength", "MinorAxisLength", "LeastAxisLength")
+
+
+def ibsi_axis_correction(features: dict, spacing) -> dict:
+    """Rescale pyradiomics' axis lengths to IBSI's sample-covariance definition.
+
+    pyradiomics takes the eigenvalues of the 1/N covariance of the ROI's voxel
+    coordinates; IBSI uses 1/(N-1).  Each ``*_shape_{Major,Minor,Least}AxisLength``
+    is multiplied by sqrt(N/(N-1)), with N = VoxelVolume / voxel volume (the
+    shape features are computed on the resampled grid of ``spacing``).
+
+    Examples
+    --------
+    >>> f = {"original_shape_VoxelVolume": 74 * 8.0, "original_shape_MinorAxisLength": 9.244904891192796}
+    >>> round(ibsi_axis_correction(f, (2.0, 2.0, 2.0))["original_shape_MinorAxisLength"], 3)
+    9.308
+    """
+    out = dict(features)
+    for key, vol in features.items():
+        if not key.endswith("shape_VoxelVolume"):
+            continue
+        prefix = key[: -len("VoxelVolume")]
+        n = round(float(vol) / float(np.prod(spacing)))
+        if n > 1:
+            f = np.sqrt(n / (n - 1.0))
+            for ax in _AXES:
+                if prefix + ax in out:
+                    out[prefix + ax] = out[prefix + ax] * f
+    return out
 
 
 def _write_part(path: Path, part: dict) -> str:
@@ -255,6 +316,7 @@ def _store_paths(out: Path) -> dict[str, Path]:
     base = out.name[: -len(".parquet")] if out.name.endswith(".parquet") else out.name
     return {
         "features": out,
+        "wide": out.with_name(base + ".wide.parquet"),
         "failures": out.with_name(base + ".failures.csv"),
         "provenance": out.with_name(base + ".provenance.json"),
         "store": out.with_name(out.name + ".parts"),
@@ -414,7 +476,7 @@ def extract_radiomics(
         tasks.append({
             "image_path": image_path,
             "lesions": grp[["lesion_id", "reader", "mask_path", "labels"]].to_dict("records"),
-            "params": p.params, "params_name": p.name, "params_sha256": p.sha256,
+            "params": p.params, "params_name": p.name, "params_sha256": p.sha256, "options": p.options,
             "crop": crop, "margin_mm": crop_margin_mm(p.params), "new_spacing": new_spacing,
             "part_path": str(part),
         })
@@ -454,6 +516,8 @@ def extract_radiomics(
         if len(fails) else fails
     feats = feats.reset_index(drop=True)
     fails = fails.reset_index(drop=True)
+    ids = man[["patient_id", "scan_id", "lesion_id", "reader"]]
+    feats = ids.merge(feats, on=ID_COLUMNS, how="inner", validate="one_to_one")
 
     seconds = time.perf_counter() - t_start
     provenance = {
@@ -470,8 +534,11 @@ def extract_radiomics(
         "n_images": int(n_images),
     }
     if out is not None:
+        wtmp = paths["wide"].with_name(paths["wide"].name + f".tmp-{os.getpid()}")
+        feats.to_parquet(wtmp, index=False)
+        os.replace(wtmp, paths["wide"])
         tmp = out_path.with_name(out_path.name + f".tmp-{os.getpid()}")
-        feats.to_parquet(tmp, index=False)
+        to_long(feats).to_parquet(tmp, index=False)
         os.replace(tmp, out_path)
         ftmp = paths["failures"].with_name(paths["failures"].name + f".tmp-{os.getpid()}")
         fails.to_csv(ftmp, index=False, lineterminator="\n")

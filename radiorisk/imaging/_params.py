@@ -17,7 +17,7 @@ from ..exceptions import ParameterError
 __all__ = ["RadiomicsParams", "load_params", "PRESETS"]
 
 #: Presets shipped with radiorisk (``radiorisk/imaging/presets/<name>.yaml``).
-PRESETS = ("ccta-plaque", "ibsi")
+PRESETS = ("ccta-plaque", "ibsi", "ibsi-compliant")
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,17 @@ class RadiomicsParams:
     params : dict
         The parameters as pyradiomics takes them (``setting``, ``imageType``, ``featureClass``).
     sha256 : str
-        Hash of the canonical JSON of ``params`` (recorded in provenance).
+        Hash of the canonical JSON of ``params`` and ``options`` (recorded in provenance).
+    options : dict
+        radiorisk's own options from the file's ``radiorisk:`` section, e.g.
+        ``ibsi_axis_correction: true`` (rescale Major/Minor/LeastAxisLength by
+        sqrt(N/(N-1)), the sample covariance IBSI uses; pyradiomics uses 1/N).
     """
 
     name: str
     params: dict = field(repr=False)
     sha256: str
+    options: dict = field(default_factory=dict)
 
     @property
     def settings(self) -> dict:
@@ -50,8 +55,13 @@ class RadiomicsParams:
         return featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(self.params))
 
 
-def _canonical_hash(params: dict) -> str:
-    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+#: radiorisk options allowed in a parameter file's ``radiorisk:`` section.
+OPTIONS = {"ibsi_axis_correction": bool}
+
+
+def _canonical_hash(params: dict, options: dict | None = None) -> str:
+    doc = {"params": params, "options": options or {}}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def load_params(spec) -> RadiomicsParams:
@@ -102,12 +112,29 @@ def load_params(spec) -> RadiomicsParams:
             raise ParameterError(f"radiomics parameters {name}: not valid (safe) YAML: {exc}") from None
     if not isinstance(params, dict):
         raise ParameterError(f"radiomics parameters {name}: expected a mapping with setting/imageType/featureClass")
-    unknown = set(params) - {"setting", "imageType", "featureClass", "voxelSetting"}
+    unknown = set(params) - {"setting", "imageType", "featureClass", "voxelSetting", "radiorisk"}
     if unknown:
         raise ParameterError(
             f"radiomics parameters {name}: unknown top-level key(s) {sorted(unknown)}; "
-            "allowed: setting, imageType, featureClass, voxelSetting"
+            "allowed: setting, imageType, featureClass, voxelSetting, radiorisk"
         )
+    options = params.pop("radiorisk", None) or {}
+    if not isinstance(options, dict):
+        raise ParameterError(f"radiomics parameters {name}: the radiorisk section must be a mapping")
+    for key, value in options.items():
+        if key not in OPTIONS:
+            raise ParameterError(
+                f"radiomics parameters {name}: unknown radiorisk option {key!r}; allowed: {', '.join(OPTIONS)}"
+            )
+        if not isinstance(value, OPTIONS[key]):
+            raise ParameterError(
+                f"radiomics parameters {name}: radiorisk option {key} must be {OPTIONS[key].__name__}, got {value!r}"
+            )
+    # Diagnostics hashing is off unless the file asks for it explicitly.
+    params.setdefault("setting", {})
+    if params["setting"] is None:
+        params["setting"] = {}
+    params["setting"].setdefault("additionalInfo", False)
     # pyradiomics validates with pykwalify; keep its logging quiet and surface the message.
     from radiomics import featureextractor
 
@@ -123,4 +150,4 @@ def load_params(spec) -> RadiomicsParams:
     finally:
         for lg, lvl in zip(quiet, levels, strict=False):
             lg.setLevel(lvl)
-    return RadiomicsParams(name=name, params=params, sha256=_canonical_hash(params))
+    return RadiomicsParams(name=name, params=params, sha256=_canonical_hash(params, options), options=options)
