@@ -8,11 +8,14 @@ PlaqueThresholds, plaque_metrics, scan_specific_thresholds
     Plaque volumes by HU class, burden, HU statistics, spotty calcium, remodelling index.
 RadiomicsParams, load_params, PRESETS
     Versioned pyradiomics presets (``ccta-plaque``, ``ibsi``) and safe user YAML.
+measure_plaque, patient_plaque_summary, HighRiskRules
+    Plaque metrics for every manifest lesion, high-risk features, patient-level summary.
 ExtractionResult, extract_radiomics
     The batch engine: crop per lesion, parallel (processes or Dask), resumable store.
 """
 
 from ._engine import ExtractionResult, extract_radiomics
+from ._measure import HighRiskRules, measure_plaque, patient_plaque_summary
 from ._params import PRESETS, RadiomicsParams, load_params
 from ._quant import PlaqueThresholds, plaque_metrics, scan_specific_thresholds
 from ._read import check_same_geometry, read_image
@@ -20,6 +23,9 @@ from ._read import check_same_geometry, read_image
 __all__ = [
     "ExtractionResult",
     "extract_radiomics",
+    "HighRiskRules",
+    "measure_plaque",
+    "patient_plaque_summary",
     "PRESETS",
     "RadiomicsParams",
     "load_params",
