@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FieldSpec", "TableSchema", "TABLES", "load_schema", "schema_dir"]
+__all__ = ["FieldSpec", "TableSchema", "TABLES", "load_schema", "schema_dir", "schema_markdown"]
 
 #: Tables of a cohort folder, in the order they are read and validated.
 TABLES = ("patients", "scans", "lesions", "pet", "outcomes", "manifest", "truth")
@@ -174,3 +174,61 @@ def load_schema(table: str) -> TableSchema:
         additional_fields=bool(raw.get("additionalFields", False)),
         raw=raw,
     )
+
+
+def _md_cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def schema_markdown(tables=TABLES) -> str:
+    """Human-readable Markdown tables of the schemas (the body of ``docs/schemas.md``).
+
+    Generated from the JSON files so the documentation cannot drift from them.
+
+    Parameters
+    ----------
+    tables : sequence of str, default :data:`TABLES`
+
+    Examples
+    --------
+    >>> text = schema_markdown(["outcomes"])
+    >>> "| `fu_days` | number | day | yes | > 0 | 36500 |" in text
+    True
+    """
+    out = [
+        "# Table schemas",
+        "",
+        "<!-- Generated from data_schemas/*.schema.json by `python -m radiorisk.io > docs/schemas.md`;"
+        " do not edit by hand (tests/test_io_docs.py checks it). -->",
+        "",
+        "A cohort folder holds one file per table, `TABLE.csv` (UTF-8, comma-separated, one header"
+        " line) or `TABLE.parquet`. `patients`, `scans` and `outcomes` are required; `lesions`,"
+        " `pet`, `manifest` and `truth` are optional (absent = no rows). Empty cells and the"
+        " markers below count as missing. Booleans are written true/false (yes/no, 1/0 and any"
+        " case are accepted); dates as ISO-8601 `YYYY-MM-DD`; times in days since the index CCTA.",
+    ]
+    for name in tables:
+        s = load_schema(name)
+        out += ["", f"## {s.name}", "", s.description, ""]
+        keys = [f"primary key: `{', '.join(s.primary_key)}`"] if s.primary_key else []
+        for fk in s.foreign_keys:
+            ref = fk["reference"]
+            keys.append(f"`{', '.join(fk['fields'])}` -> `{ref['resource']}.{', '.join(ref['fields'])}`")
+        keys.append("missing values: " + ", ".join(f"`{m}`" if m else "empty" for m in s.missing_values))
+        if s.additional_fields:
+            keys.append("extra columns allowed")
+        out += ["; ".join(keys) + ".", ""]
+        out += ["| Column | Type | Unit | Required | Min | Max | Allowed / pattern | Description |",
+                "|---|---|---|---|---|---|---|---|"]
+        for f in s.fields:
+            mn = "" if f.minimum is None else f"{f.minimum:g}"
+            if f.exclusive_minimum is not None:
+                mn = f"> {f.exclusive_minimum:g}"
+            mx = "" if f.maximum is None else f"{f.maximum:g}"
+            allowed = ", ".join(map(str, f.enum)) if f.enum else (f"`{f.pattern}`" if f.pattern else "")
+            req = "yes" if f.required else ""
+            if f.unique:
+                req = (req + ", unique").lstrip(", ")
+            out.append("| " + " | ".join(_md_cell(x) for x in (
+                f"`{f.name}`", f.type, f.unit or "", req, mn, mx, allowed, f.description)) + " |")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,5 @@
+"""``python -m radiorisk.io`` prints docs/schemas.md (redirect it to regenerate the file)."""
+
+from . import schema_docs
+
+print(schema_docs(), end="")
