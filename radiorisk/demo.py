@@ -124,7 +124,7 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
     t0 = time.perf_counter()
     data_dir = out / "data"
     write_synthetic_cohort(
-        data_dir, n=n, mode="chest-pain", images=k, seed=seed, bias="demo", overwrite=True,
+        data_dir, n=n, mode="chest-pain", images=k, seed=seed, bias="south_asian_baseline_hr", overwrite=True,
         progress=progress,
     )
     steps.append((f"synthesise ({n} patients, {k} images)", time.perf_counter() - t0))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,7 @@ def schema_dir() -> Path:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(table: str) -> TableSchema:
     """Load the schema of ``table`` (one of :data:`TABLES`).
 

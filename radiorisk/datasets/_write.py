@@ -21,21 +21,7 @@ from .. import __version__
 from ..exceptions import RadioriskError
 from ..schemas import load_schema
 
-__all__ = ["SynthResult", "write_synthetic_cohort", "BIAS_PRESETS"]
-
-#: Named bias scenarios accepted by ``radiorisk synth --bias NAME`` (see DOMAIN.md §6).
-BIAS_PRESETS: dict[str, dict] = {
-    "none": {},
-    # unmeasured risk: baseline MI hazard x1.8 in South Asian patients
-    "south-asian-baseline": {"baseline_hr": {"south_asian": 1.8}},
-    # LAP measured x0.6 in Black patients (measurement shift)
-    "black-lap-shift": {"measurement_shift": {"group": "black", "column": "lap", "factor": 0.6}},
-    # high-risk plaque matters more in women (effect modification)
-    "hrp-women": {"effect_modification": {"group": "female", "feature": "hrp", "hr": 2.0}},
-    # the demo's injected ethnicity bias
-    "demo": {"baseline_hr": {"south_asian": 1.8}},
-}
-
+__all__ = ["SynthResult", "write_synthetic_cohort"]
 
 @dataclass(frozen=True)
 class SynthResult:
@@ -72,26 +58,6 @@ class SynthResult:
             f"{self.n_lesions} lesions, {self.n_images} lesion images, {self.events} MACE events; "
             f"{len(self.files)} files"
         )
-
-
-def _parse_bias(bias) -> dict | None:
-    if bias is None or bias == "" or bias == "none":
-        return None
-    if isinstance(bias, dict):
-        return bias
-    if isinstance(bias, str):
-        if bias in BIAS_PRESETS:
-            return BIAS_PRESETS[bias] or None
-        try:
-            parsed = json.loads(bias)
-        except json.JSONDecodeError as exc:
-            raise RadioriskError(
-                f"--bias {bias!r} is neither a preset ({', '.join(BIAS_PRESETS)}) nor valid JSON: {exc}"
-            ) from None
-        if not isinstance(parsed, dict):
-            raise RadioriskError(f"--bias JSON must be an object, got {type(parsed).__name__}")
-        return parsed
-    return bias  # a BiasSpec
 
 
 def _choose_lesions(lesion_ids: pd.Series, k: int, seed: int) -> list[str]:
@@ -149,8 +115,8 @@ def write_synthetic_cohort(
         Embed the imaged lesions in full-size CCTA-like volumes (one per scan,
         at least 256x256x200) instead of writing one patch per lesion.
     bias : str, dict or BiasSpec, optional
-        A preset name from :data:`BIAS_PRESETS`, a JSON string or a mapping
-        understood by :func:`radiorisk.datasets.simulate_cohort`.
+        A preset name from :data:`radiorisk.datasets.BIAS_PRESETS`, a JSON
+        object string or a mapping of :class:`radiorisk.datasets.BiasSpec` fields.
     overwrite : bool
         Replace an existing folder.
     progress : bool
@@ -172,6 +138,7 @@ def write_synthetic_cohort(
     >>> res.n_images
     2
     """
+    from ._bias import BiasSpec
     from ._cohort import simulate_cohort
     from ._images import write_fullsize_volumes, write_lesion_images
 
@@ -185,7 +152,7 @@ def write_synthetic_cohort(
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise RadioriskError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
 
-    bias_spec = _parse_bias(bias)
+    bias_spec = BiasSpec.coerce(bias)
     cohort = simulate_cohort(n, mode=mode, seed=seed, bias=bias_spec, **simulate_kwargs)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +181,7 @@ def write_synthetic_cohort(
             "images": images,
             "second_reader": second_reader,
             "full_volume": full_volume,
-            "bias": bias_spec if isinstance(bias_spec, dict) or bias_spec is None else repr(bias_spec),
+            "bias": bias_spec.to_dict(),
             "note": "synthetic data; truth.csv and truth_lesions.csv are never model inputs",
         }
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2, default=str) + "\n")
