@@ -277,7 +277,7 @@ def ibsi_axis_correction(features: dict, spacing) -> dict:
     Examples
     --------
     >>> f = {"original_shape_VoxelVolume": 74 * 8.0, "original_shape_MinorAxisLength": 9.244904891192796}
-    >>> round(ibsi_axis_correction(f, (2.0, 2.0, 2.0))["original_shape_MinorAxisLength"], 3)
+    >>> round(float(ibsi_axis_correction(f, (2.0, 2.0, 2.0))["original_shape_MinorAxisLength"]), 3)
     9.308
     """
     out = dict(features)
