@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_cmd_extract)
 
+    from .cli_audit import add_audit_parser
+
+    add_audit_parser(sub)
+
     d = sub.add_parser("demo", help="run the whole flow on the embedded synthetic cohort")
     d.add_argument("--out", type=Path, default=Path("demo_output"), metavar="DIR")
     d.add_argument("--quick", action="store_true", help="a small, fast version (for CI)")

@@ -1,0 +1,101 @@
+"""Evaluation: discrimination, calibration, decision curves and the subgroup audit table.
+
+Every metric follows the definitions of the referee README (``../referee/README.md``)
+and reproduces the R function it names (pROC, glm, loess, survival, rms,
+riskRegression) to 1e-6 or better.
+
+Public names
+------------
+compute_metrics, write_metrics_csv, BINARY_METRICS, SURVIVAL_METRICS, METRICS_COLUMNS
+    The audit table in the ``metrics.csv`` shape (overall and per group).
+auc_delong, brier_score, calibration_intercept, calibration_slope, loess_calibration, oe_ratio
+    Binary outcome.
+harrell_c, uno_c, td_auc, brier_t, ipa, oe_ratio_t, cox_calibration
+    Survival outcome with predicted risk by a horizon.
+censoring_survival, StepFunction, kaplan_meier_risk, rcs_knots, rcs_basis
+    Building blocks (censoring KM, KM risk with CI, Hmisc spline knots and basis).
+fit_cox, CoxFit
+    A small exact Cox fitter (Breslow or Efron ties).
+calibration_table, survival_calibration_table, calibration_curve, survival_calibration_curve,
+net_benefit, survival_net_benefit
+    Tables and curves as DataFrames (plotting lives in Display classes).
+Estimate, CalibrationErrors, NotEstimableError
+    Result types and the "cannot be estimated" error.
+"""
+
+from ._binary import (
+    auc_delong,
+    brier_score,
+    calibration_intercept,
+    calibration_slope,
+    loess_calibration,
+    oe_ratio,
+)
+from ._common import CalibrationErrors, Estimate, NotEstimableError
+from ._cox import CoxFit, fit_cox
+from ._metrics_frame import (
+    BINARY_METRICS,
+    METRICS_COLUMNS,
+    SURVIVAL_METRICS,
+    compute_metrics,
+    write_metrics_csv,
+)
+from ._survival import (
+    StepFunction,
+    brier_t,
+    censoring_survival,
+    cox_calibration,
+    harrell_c,
+    ipa,
+    kaplan_meier_risk,
+    oe_ratio_t,
+    rcs_basis,
+    rcs_knots,
+    td_auc,
+    uno_c,
+)
+from ._tables import (
+    calibration_curve,
+    calibration_table,
+    net_benefit,
+    survival_calibration_curve,
+    survival_calibration_table,
+    survival_net_benefit,
+)
+
+__all__ = [
+    "BINARY_METRICS",
+    "METRICS_COLUMNS",
+    "SURVIVAL_METRICS",
+    "CalibrationErrors",
+    "StepFunction",
+    "CoxFit",
+    "Estimate",
+    "NotEstimableError",
+    "auc_delong",
+    "brier_score",
+    "brier_t",
+    "calibration_curve",
+    "calibration_intercept",
+    "calibration_slope",
+    "calibration_table",
+    "censoring_survival",
+    "compute_metrics",
+    "cox_calibration",
+    "fit_cox",
+    "harrell_c",
+    "ipa",
+    "kaplan_meier_risk",
+    "loess_calibration",
+    "net_benefit",
+    "oe_ratio",
+    "oe_ratio_t",
+    "rcs_basis",
+    "rcs_knots",
+    "survival_calibration_curve",
+    "survival_calibration_table",
+    "survival_net_benefit",
+    "td_auc",
+    "uno_c",
+    "write_metrics_csv",
+]
