@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import SimpleITK as sitk
 
-__all__ = ["crop_margin_mm", "phase_aligned_start", "crop_lesion"]
+__all__ = ["crop_margin_mm", "phase_aligned_start", "crop_lesion", "crop_labels", "label_boxes"]
 
 _PHASE_TOL = 1e-6
 _MAX_PHASE_SEARCH = 4096
@@ -92,19 +92,71 @@ def crop_lesion(image: sitk.Image, roi: np.ndarray, *, margin_mm: float, new_spa
     """
     if not roi.any():
         raise ValueError("the lesion's ROI is empty")
-    size = np.array(image.GetSize())  # x, y, z
-    spacing = np.array(image.GetSpacing())
     zz, yy, xx = np.nonzero(roi)
     lo = np.array([xx.min(), yy.min(), zz.min()])
     hi = np.array([xx.max(), yy.max(), zz.max()])
+    start, stop = _crop_box(image, lo, hi, margin_mm, new_spacing)
+    sub = roi[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]]
+    return _cut(image, start, stop, sub)
+
+
+def _crop_box(image: sitk.Image, lo, hi, margin_mm: float, new_spacing):
+    """Phase-aligned [start, stop) voxel box (x, y, z) around the bounding box lo..hi."""
+    size = np.array(image.GetSize())
+    spacing = np.array(image.GetSpacing())
     m = np.ceil(margin_mm / spacing).astype(int)
     start = np.empty(3, int)
     for ax in range(3):
         ns = None if new_spacing is None or not new_spacing[ax] else float(new_spacing[ax])
         start[ax] = phase_aligned_start(lo[ax] - m[ax], float(spacing[ax]), ns)
-    stop = np.minimum(hi + m + 1, size)
+    stop = np.minimum(np.asarray(hi) + m + 1, size)
+    return start, stop
+
+
+def _cut(image: sitk.Image, start, stop, roi_sub: np.ndarray):
     cropped = image[int(start[0]):int(stop[0]), int(start[1]):int(stop[1]), int(start[2]):int(stop[2])]
-    sub = roi[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]].astype(np.uint8)
-    mask = sitk.GetImageFromArray(sub)
+    mask = sitk.GetImageFromArray(roi_sub.astype(np.uint8))
     mask.CopyInformation(cropped)
     return cropped, mask
+
+
+def label_boxes(label_map: np.ndarray) -> list:
+    """Bounding slices (z, y, x) of every label value, from one pass over the label map.
+
+    ``boxes[k - 1]`` is the box of label k, or None when k is absent.
+
+    Examples
+    --------
+    >>> m = np.zeros((4, 4, 4), np.uint8); m[1:3, 0, 2] = 2
+    >>> label_boxes(m)[1]
+    (slice(1, 3, None), slice(0, 1, None), slice(2, 3, None))
+    """
+    from scipy import ndimage
+
+    if label_map.size == 0 or label_map.max() <= 0:
+        return []
+    return ndimage.find_objects(label_map.astype(np.int64, copy=False))
+
+
+def crop_labels(image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *, margin_mm: float,
+                new_spacing=None):
+    """Like :func:`crop_lesion`, for the union of ``labels`` in a label map, touching only the crop.
+
+    ``boxes`` comes from :func:`label_boxes` (computed once per mask), so a
+    volume with many lesions is scanned once, not once per lesion.
+
+    Raises
+    ------
+    ValueError
+        When none of ``labels`` is present.
+    """
+    present = [boxes[k - 1] for k in labels if 0 < k <= len(boxes) and boxes[k - 1] is not None]
+    if not present:
+        raise ValueError(f"label(s) {list(labels)} not present in the mask")
+    lo = np.array([min(b[2].start for b in present), min(b[1].start for b in present),
+                   min(b[0].start for b in present)])
+    hi = np.array([max(b[2].stop for b in present), max(b[1].stop for b in present),
+                   max(b[0].stop for b in present)]) - 1
+    start, stop = _crop_box(image, lo, hi, margin_mm, new_spacing)
+    sub = np.isin(label_map[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]], list(labels))
+    return _cut(image, start, stop, sub)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from .. import __version__
 from ..exceptions import ImageError, RadioriskError
-from ._crop import crop_lesion, crop_margin_mm
+from ._crop import crop_labels, crop_margin_mm, label_boxes
 from ._params import RadiomicsParams, load_params
 
 __all__ = ["ExtractionResult", "extract_radiomics", "read_manifest_for_extraction"]
@@ -222,25 +222,33 @@ def _extract_one_image(task: dict) -> str:
                         try:
                             m = read_image(mp, what="mask")
                             check_same_geometry(image, m, image_path=image_path, mask_path=mp)
-                            masks[mp] = sitk.GetArrayViewFromImage(m).copy()
+                            arr = sitk.GetArrayViewFromImage(m)
+                            if not np.issubdtype(arr.dtype, np.integer):
+                                raise ImageError(f"mask {mp} holds non-integer values ({arr.dtype}); "
+                                                 "masks must be label maps")
+                            arr = arr.copy()
+                            masks[mp] = (arr, label_boxes(arr))
                         except ImageError as exc:
                             masks[mp] = exc
-                    arr = masks[mp]
-                    if isinstance(arr, Exception):
-                        fail(lesion, "read_mask", str(arr))
+                    entry = masks[mp]
+                    if isinstance(entry, Exception):
+                        fail(lesion, "read_mask", str(entry))
                         continue
-                    roi = np.isin(arr, lesion["labels"])
-                    n_vox = int(roi.sum())
-                    if n_vox == 0:
-                        fail(lesion, "mask", f"label(s) {list(lesion['labels'])} not present in {mp}")
+                    arr, boxes = entry
+                    try:
+                        if task["crop"]:
+                            img_c, roi_c = crop_labels(image, arr, lesion["labels"], boxes,
+                                                       margin_mm=task["margin_mm"],
+                                                       new_spacing=task["new_spacing"])
+                        else:
+                            crop_labels(image, arr, lesion["labels"], boxes, margin_mm=0)  # presence check
+                            img_c = image
+                            roi_c = sitk.GetImageFromArray(np.isin(arr, lesion["labels"]).astype(np.uint8))
+                            roi_c.CopyInformation(image)
+                    except ValueError as exc:
+                        fail(lesion, "mask", f"{exc} ({mp})")
                         continue
-                    if task["crop"]:
-                        img_c, roi_c = crop_lesion(image, roi, margin_mm=task["margin_mm"],
-                                                   new_spacing=task["new_spacing"])
-                    else:
-                        img_c = image
-                        roi_c = sitk.GetImageFromArray(roi.astype(np.uint8))
-                        roi_c.CopyInformation(image)
+                    n_vox = int(sitk.GetArrayViewFromImage(roi_c).sum())
                     result = extractor.execute(img_c, roi_c, label=1)
                     feats = {k: v for k, v in result.items() if not k.startswith("diagnostics_")}
                     values = {k: float(np.asarray(v)) for k, v in feats.items()}
