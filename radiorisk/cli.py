@@ -59,6 +59,20 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return EXIT_OK if res.ok else EXIT_FAILED
 
 
+def _cmd_measure(args: argparse.Namespace) -> int:
+    from .imaging import measure_plaque, patient_plaque_summary
+
+    lesions, failures = measure_plaque(args.manifest)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lesions.to_csv(out / "plaque_lesions.csv", index=False, lineterminator="\n")
+    failures.to_csv(out / "plaque_failures.csv", index=False, lineterminator="\n")
+    patients = patient_plaque_summary(lesions) if len(lesions) else lesions
+    patients.to_csv(out / "plaque_patients.csv", lineterminator="\n")
+    print(f"measured {len(lesions)} lesion masks ({len(failures)} failed) -> {out}")
+    return EXIT_OK if failures.empty else EXIT_FAILED
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .io import validate
 
@@ -119,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-crop", action="store_true", help="extract on whole images (slow; for checks)")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_cmd_extract)
+
+    q = sub.add_parser("measure", help="quantitative plaque metrics for every lesion of a manifest")
+    q.add_argument("--manifest", type=Path, required=True, metavar="MANIFEST")
+    q.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="writes plaque_lesions.csv, plaque_patients.csv, plaque_failures.csv")
+    q.set_defaults(func=_cmd_measure)
 
     from .cli_audit import add_audit_parser
 
