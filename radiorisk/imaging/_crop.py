@@ -135,6 +135,10 @@ def label_boxes(label_map: np.ndarray) -> list:
 
     if label_map.size == 0 or label_map.max() <= 0:
         return []
+    if label_map.dtype.kind == "u" and label_map.dtype.itemsize <= 4:
+        return ndimage.find_objects(label_map)  # no copy: find_objects takes unsigned labels as they are
+    if label_map.min() < 0:
+        label_map = np.where(label_map < 0, 0, label_map)  # negative values are not labels
     return ndimage.find_objects(label_map.astype(np.int64, copy=False))
 
 

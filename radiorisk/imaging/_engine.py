@@ -227,6 +227,7 @@ def _extract_one_image(task: dict) -> str:
                                 raise ImageError(f"mask {mp} holds non-integer values ({arr.dtype}); "
                                                  "masks must be label maps")
                             arr = arr.copy()
+                            del m  # keep one copy of the label map per worker
                             masks[mp] = (arr, label_boxes(arr))
                         except ImageError as exc:
                             masks[mp] = exc
