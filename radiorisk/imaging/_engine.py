@@ -6,7 +6,8 @@ Store layout for ``out = "features.parquet"``::
     features.wide.parquet            wide view, one row per (lesion_id, reader)
     features.failures.csv            one row per failed lesion: lesion_id, reader, image_path, stage, reason
     features.provenance.json         engine and package versions, preset name, hash and settings
-    features.parquet.parts/          the store: store.json + one Parquet part per finished image
+    features.parquet.parts/          the store: one Parquet part per finished image, and store.json
+                                     (parameters hash; when complete, each part with its rows and SHA-256)
 
 Each image is one unit of work.  Its part (features and failures of all its
 lesions) is written to a temporary file and renamed into place, so a crash,
@@ -511,7 +512,14 @@ def extract_radiomics(
             bar.close()
 
     # consolidate in manifest order: deterministic whatever jobs or completion order
-    parts = [pd.read_parquet(store / _part_name(ip)) for ip in man["image_path"].unique()]
+    images = list(man["image_path"].unique())
+    parts = [pd.read_parquet(store / _part_name(ip)) for ip in images]
+    store_meta["parts"] = {
+        ip: {"file": _part_name(ip), "rows": int(len(pt)),
+             "sha256": hashlib.sha256((store / _part_name(ip)).read_bytes()).hexdigest()}
+        for ip, pt in zip(images, parts, strict=True)
+    }
+    _atomic_write_text(meta_file, json.dumps(store_meta, indent=2))
     allp = pd.concat(parts, ignore_index=True, sort=False) if parts else pd.DataFrame(columns=["_kind"])
     order = {k: i for i, k in enumerate(zip(man["lesion_id"], man["reader"], strict=False))}
     feats = allp[allp["_kind"] == "features"].drop(columns=["_kind", "stage", "reason", "image_path"],
