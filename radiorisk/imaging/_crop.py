@@ -1,5 +1,9 @@
 """Crop an image around one lesion so that pyradiomics gives the same features as on the whole image.
 
+With interpolation (the usual case) :func:`crop_and_resample` computes the
+exact grid pyradiomics would resample the *whole* image onto and resamples the
+crop onto it; the functions below handle the case without interpolation.
+
 pyradiomics resamples on a grid aligned to the image origin.  A crop starting at
 voxel index k moves the origin by k x spacing; the resampling grid is unchanged
 only when k x spacing is a whole multiple of the new spacing (the grid *phase*).
@@ -164,3 +168,94 @@ def crop_labels(image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *
     start, stop = _crop_box(image, lo, hi, margin_mm, new_spacing)
     sub = np.isin(label_map[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]], list(labels))
     return _cut(image, start, stop, sub)
+
+
+def _resample_grid(image: sitk.Image, bb_lo, bb_size, new_spacing, pad_distance: float):
+    """The output grid pyradiomics' ``resampleImage`` builds for a mask with bounding box bb on ``image``'s grid.
+
+    Mirrors radiomics.imageoperations.resampleImage (pyradiomics 3.1): same
+    formulas, same ITK index-to-physical transform, so the grid is identical
+    to the one pyradiomics would use on the uncropped image.
+    """
+    mask_spacing = np.array(image.GetSpacing())
+    mask_size = np.array(image.GetSize())
+    new_sp = np.array(new_spacing, dtype=float)
+    new_sp = np.where(new_sp == 0, mask_spacing, new_sp)
+    bb_lo = np.asarray(bb_lo, float)
+    bb_size = np.asarray(bb_size, float)
+    new_sp = np.where(bb_size != 1, new_sp, mask_spacing)
+    ratio = mask_spacing / new_sp
+    lo = np.floor((bb_lo - 0.5) * ratio - pad_distance)
+    hi = np.ceil((bb_lo + bb_size - 0.5) * ratio + pad_distance)
+    max_hi = np.ceil(mask_size * ratio) - 1
+    lo = np.where(lo < 0, 0, lo)
+    hi = np.where(hi > max_hi, max_hi, hi)
+    size = np.array(hi - lo + 1, dtype="int").tolist()
+    origin_index = np.array(0.5 * (new_sp - mask_spacing) / mask_spacing) + lo / ratio
+    ref = sitk.Image([1] * image.GetDimension(), sitk.sitkUInt8)
+    ref.SetOrigin(image.GetOrigin())
+    ref.SetSpacing(image.GetSpacing())
+    ref.SetDirection(image.GetDirection())
+    origin = ref.TransformContinuousIndexToPhysicalPoint(origin_index.tolist())
+    return origin, size, new_sp.tolist(), image.GetDirection()
+
+
+def needs_own_resampling(image: sitk.Image, new_spacing) -> bool:
+    """True when pyradiomics would interpolate (a resampled spacing that differs from the image's)."""
+    if not new_spacing:
+        return False
+    ns = np.array(new_spacing, dtype=float)
+    ns = np.where(ns == 0, np.array(image.GetSpacing()), ns)
+    return not np.allclose(np.array(image.GetSpacing()), ns)
+
+
+def crop_and_resample(image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *, margin_mm: float,
+                      new_spacing, interpolator="sitkBSpline", pad_distance: float = 5):
+    """Crop around a lesion and resample onto the exact grid pyradiomics would use on the whole image.
+
+    pyradiomics places its resampling grid relative to the *uncropped* image's
+    origin.  With real (float32) voxel spacings a crop can rarely start on that
+    grid's phase, so instead of relying on the phase this function computes
+    pyradiomics' own grid from the whole image's geometry and the lesion's
+    bounding box, and resamples the small crop onto it (B-spline image,
+    nearest-neighbour mask, as pyradiomics).  The crop margin keeps the
+    B-spline prefilter's boundary effect below double precision.  The result is
+    given to pyradiomics with resampling switched off.
+
+    Returns
+    -------
+    (SimpleITK.Image, SimpleITK.Image)
+        Resampled image and uint8 ROI mask (ROI = 1) on pyradiomics' grid.
+    """
+    present = [boxes[k - 1] for k in labels if 0 < k <= len(boxes) and boxes[k - 1] is not None]
+    if not present:
+        raise ValueError(f"label(s) {list(labels)} not present in the mask")
+    lo = np.array([min(b[2].start for b in present), min(b[1].start for b in present),
+                   min(b[0].start for b in present)])
+    hi = np.array([max(b[2].stop for b in present), max(b[1].stop for b in present),
+                   max(b[0].stop for b in present)]) - 1
+    # the ROI's exact bounding box (the union of label boxes can be larger than the ROI's)
+    start, stop = _crop_box(image, lo, hi, 0.0, None)
+    sub = np.isin(label_map[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]], list(labels))
+    zz, yy, xx = np.nonzero(sub)
+    roi_lo = np.array([xx.min(), yy.min(), zz.min()]) + start
+    roi_hi = np.array([xx.max(), yy.max(), zz.max()]) + start
+    origin, size, spacing, direction = _resample_grid(image, roi_lo, roi_hi - roi_lo + 1, new_spacing, pad_distance)
+    c_start, c_stop = _crop_box(image, roi_lo, roi_hi, margin_mm, None)
+    img_c, roi_c = _cut(image, c_start, c_stop,
+                        np.isin(label_map[c_start[2]:c_stop[2], c_start[1]:c_stop[1], c_start[0]:c_stop[0]],
+                                list(labels)))
+    if isinstance(interpolator, str):
+        interpolator = getattr(sitk, interpolator, sitk.sitkBSpline)
+    rif = sitk.ResampleImageFilter()
+    rif.SetOutputSpacing(spacing)
+    rif.SetOutputDirection(direction)
+    rif.SetSize(size)
+    rif.SetOutputOrigin(origin)
+    rif.SetOutputPixelType(img_c.GetPixelID())
+    rif.SetInterpolator(interpolator)
+    img_r = rif.Execute(img_c)
+    rif.SetOutputPixelType(roi_c.GetPixelID())
+    rif.SetInterpolator(sitk.sitkNearestNeighbor)
+    roi_r = rif.Execute(roi_c)
+    return img_r, roi_r

@@ -18,6 +18,7 @@ exists and never duplicates rows.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -32,7 +33,7 @@ import pandas as pd
 
 from .. import __version__
 from ..exceptions import ImageError, RadioriskError
-from ._crop import crop_labels, crop_margin_mm, label_boxes
+from ._crop import crop_and_resample, crop_labels, crop_margin_mm, label_boxes, needs_own_resampling
 from ._params import RadiomicsParams, load_params
 
 __all__ = ["ExtractionResult", "extract_radiomics", "read_manifest_for_extraction"]
@@ -215,6 +216,14 @@ def _extract_one_image(task: dict) -> str:
                 fail(lesion, "read_image", str(exc))
         if image is not None:
             extractor = params.extractor()
+            settings = params.params.get("setting") or {}
+            interpolator = settings.get("interpolator", "sitkBSpline")  # pyradiomics' default
+            own_resampling = (task["crop"] and interpolator is not None
+                              and needs_own_resampling(image, task["new_spacing"]))
+            if own_resampling:  # radiorisk resamples onto pyradiomics' grid; pyradiomics must not again
+                no_rs = copy.deepcopy(params.params)
+                no_rs["setting"].pop("resampledPixelSpacing", None)
+                extractor = RadiomicsParams(name=params.name, params=no_rs, sha256=params.sha256).extractor()
             masks: dict[str, object] = {}
             for lesion in task["lesions"]:
                 try:
@@ -238,7 +247,12 @@ def _extract_one_image(task: dict) -> str:
                         continue
                     arr, boxes = entry
                     try:
-                        if task["crop"]:
+                        if own_resampling:
+                            img_c, roi_c = crop_and_resample(
+                                image, arr, lesion["labels"], boxes, margin_mm=task["margin_mm"],
+                                new_spacing=task["new_spacing"], interpolator=interpolator,
+                                pad_distance=float(settings.get("padDistance", 5)))
+                        elif task["crop"]:
                             img_c, roi_c = crop_labels(image, arr, lesion["labels"], boxes,
                                                        margin_mm=task["margin_mm"],
                                                        new_spacing=task["new_spacing"])
