@@ -21,7 +21,7 @@ from radiorisk.imaging._params import load_params
 PARAMS = load_params("ccta-plaque").params | {"featureClass": {"firstorder": None, "glszm": None}}
 
 
-def _volume(path: Path, seed: int, n_lesions: int = 3):
+def _volume(path: Path, seed: int, n_lesions: int = 3, spacing=(0.43, 0.43, 0.5)):
     rng = np.random.default_rng(seed)
     shape = (70, 110, 110)  # z, y, x
     arr = rng.normal(40, 25, shape)
@@ -34,7 +34,7 @@ def _volume(path: Path, seed: int, n_lesions: int = 3):
         arr[(zz - cz) ** 2 + (yy - cy) ** 2 + (xx - cx - 1) ** 2 < 3] = 700
         mask[blob] = k
     img = sitk.GetImageFromArray(arr.astype(np.int16))
-    img.SetSpacing((0.43, 0.43, 0.5))
+    img.SetSpacing(spacing)
     img.SetOrigin((-12.0, 30.5, 101.25))
     m = sitk.GetImageFromArray(mask)
     m.CopyInformation(img)
@@ -177,3 +177,17 @@ def test_dask_local_cluster_gives_the_same_table(cohort, tmp_path):
     local = extract_radiomics(cohort / "manifest.csv", params=PARAMS)
     pd.testing.assert_frame_equal(via_dask.features, local.features)
     pd.testing.assert_frame_equal(via_address.features, local.features)
+
+
+def test_float32_spacing_without_an_in_phase_crop_still_matches(tmp_path):
+    """NIfTI stores float32 spacings (0.476 -> 0.47600001...): no crop start is exactly in phase."""
+    spacing = (float(np.float32(0.476)), float(np.float32(0.476)), 0.5)
+    _volume(tmp_path, 7, n_lesions=2, spacing=spacing)
+    man = pd.DataFrame([{"lesion_id": f"L{k}", "image_path": str(tmp_path / "vol7_ct.nii.gz"),
+                         "mask_path": str(tmp_path / "vol7_mask.nii.gz"), "label": str(k)} for k in (1, 2)])
+    res = extract_radiomics(man, params=PARAMS)
+    for k in (1, 2):
+        ref = _reference(tmp_path, {"image_path": "vol7_ct.nii.gz", "mask_path": "vol7_mask.nii.gz", "label": k})
+        got = res.features.set_index("lesion_id").loc[f"L{k}"]
+        for name, v in ref.items():
+            assert got[name] == pytest.approx(v, rel=1e-9, abs=1e-9), name
