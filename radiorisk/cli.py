@@ -141,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=_cmd_measure)
 
     from .cli_audit import add_audit_parser
+    from .cli_fit import add_fit_parser
 
+    add_fit_parser(sub)
     add_audit_parser(sub)
 
     d = sub.add_parser("demo", help="run the whole flow on the embedded synthetic cohort")

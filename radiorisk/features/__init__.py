@@ -6,9 +6,22 @@ icc, feature_icc, robust_features
     ICC(2,1) with 95 % CI per feature across readers, and the ICC filter.
 aggregate_lesions
     Lesion-to-patient radiomics (max, volume-weighted mean, sums; explicit no-plaque rows).
+assemble_cohort, CohortData, MODALITY_BLOCKS, MACE_COMPONENTS, DEFAULT_MACE
+    One row per patient with the MACE outcome and the modality blocks clinical | ccta | radiomics | pet.
 """
 
 from ._aggregate import aggregate_lesions
+from ._assemble import DEFAULT_MACE, MACE_COMPONENTS, MODALITY_BLOCKS, CohortData, assemble_cohort
 from ._robustness import feature_icc, icc, robust_features
 
-__all__ = ["aggregate_lesions", "feature_icc", "icc", "robust_features"]
+__all__ = [
+    "CohortData",
+    "DEFAULT_MACE",
+    "MACE_COMPONENTS",
+    "MODALITY_BLOCKS",
+    "aggregate_lesions",
+    "assemble_cohort",
+    "feature_icc",
+    "icc",
+    "robust_features",
+]

@@ -1,0 +1,481 @@
+"""``radiorisk fit``: cross-validated risk model, modality ladder and final model of a cohort.
+
+The lead wires :func:`add_fit_parser` into :mod:`radiorisk.cli`.  The command is
+a thin layer over :func:`run_fit`, which writes into ``RUN``:
+
+- ``oof_predictions.csv``: ``patient_id, repeat, fold, risk, time, event, sex,
+  ethnicity, site`` (out-of-fold risk by the horizon, every patient and repeat);
+- ``ladder.csv``: the modality ladder of the chosen blocks
+  (:data:`radiorisk.models._ladder.LADDER_COLUMNS`);
+- ``model/``: the final model refitted on all patients (``est.save``);
+- ``provenance.json``: versions, configuration, SHA-256 of every input file,
+  seed, the statements (censoring rule, populations, missing data) and timings.
+
+Each file is written to a temporary name and renamed (atomic);
+``provenance.json`` is written last and marks a complete run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import InputFileError, RadioriskError
+
+__all__ = ["FitUsageError", "FitRun", "run_fit", "fit_command", "add_fit_parser"]
+
+DEFAULT_HORIZON_DAYS = 1826.0
+_BLOCK_ORDER = ("clinical", "ccta", "radiomics", "pet")
+_MODELS = ("xgb-binary", "xgb-cox", "xgb-aft", "coxph")
+_OOF_COLUMNS = ["patient_id", "repeat", "fold", "risk", "time", "event", "sex", "ethnicity", "site"]
+
+
+class FitUsageError(RadioriskError):
+    """The ``fit`` flags or inputs do not fit together (names the flag, value and rule)."""
+
+
+@dataclass(frozen=True)
+class FitRun:
+    """What :func:`run_fit` wrote.
+
+    Attributes
+    ----------
+    out : Path
+        The run folder.
+    files : dict
+        ``oof_predictions, ladder, model, provenance`` -> path.
+    ladder : LadderResult
+    cv : CVResult
+    notes : tuple of str
+    """
+
+    out: Path
+    files: dict
+    ladder: object
+    cv: object
+    notes: tuple[str, ...]
+
+    def summary(self) -> str:
+        """Text printed at the end of ``radiorisk fit``."""
+        lines = [f"radiorisk fit: {self.cv.model} on {'+'.join(self.cv.blocks)}", ""]
+        s = self.ladder.summary()
+        lines += ["  " + ln for ln in s.to_string().splitlines()]
+        lines += [""] + [f"  - {n}" for n in self.notes]
+        lines += ["", f"Results are in {self.out}"]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _atomic_write_csv(path: Path, df: pd.DataFrame) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.10g")
+    os.replace(tmp, path)
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    from . import __version__
+
+    out = {"radiorisk": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "pandas", "scipy", "scikit-learn", "scikit-survival", "xgboost", "lifelines",
+                "joblib", "pyradiomics-bhklab"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _parse_blocks(blocks) -> list[str]:
+    if isinstance(blocks, str):
+        blocks = [b.strip() for b in blocks.split(",") if b.strip()]
+    unknown = [b for b in blocks if b not in _BLOCK_ORDER]
+    if unknown:
+        raise FitUsageError(f"--blocks: unknown block(s) {unknown}; choose from {list(_BLOCK_ORDER)}")
+    if not blocks:
+        raise FitUsageError("--blocks: give at least one block, e.g. clinical,ccta")
+    return [b for b in _BLOCK_ORDER if b in blocks]
+
+
+def _read_features(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputFileError(f"--features {path}: no such file")
+    try:
+        if path.suffix.lower() == ".csv":
+            df = pd.read_csv(path)
+        else:
+            df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types
+        raise InputFileError(f"--features {path}: cannot be read ({type(exc).__name__}: {exc})") from exc
+    if "patient_id" not in df.columns and df.index.name != "patient_id":
+        raise InputFileError(f"--features {path}: no 'patient_id' column; expected the radiomics table "
+                             "of `radiorisk extract` (long or wide) or one row per patient")
+    return df
+
+
+def _drop_constant_columns(data):
+    keep, dropped = {}, []
+    for b, cols in data.blocks.items():
+        kept = []
+        for c in cols:
+            v = data.X[c]
+            k = int(v.isna().sum())
+            if k == len(v) or (k == 0 and v.nunique() <= 1):
+                dropped.append(c)
+            else:
+                kept.append(c)
+        keep[b] = tuple(kept)
+    return replace(data, blocks=MappingProxyType(keep)), dropped
+
+
+# ---------------------------------------------------------------------------
+# public
+# ---------------------------------------------------------------------------
+
+
+def run_fit(
+    data_dir,
+    out,
+    *,
+    model: str,
+    blocks,
+    horizon: float = DEFAULT_HORIZON_DAYS,
+    repeats: int = 5,
+    folds: int = 5,
+    seed: int = 0,
+    n_jobs: int = 1,
+    features=None,
+    radiomics_params: str = "ccta-plaque",
+    measure: bool = False,
+    mace=None,
+    competing: str = "censor",
+    search: bool = True,
+    search_iter: int = 8,
+    search_budget: float | None = 60.0,
+    n_boot: int = 500,
+    params: dict | None = None,
+    overwrite: bool = False,
+    argv=None,
+) -> FitRun:
+    """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
+
+    Parameters
+    ----------
+    data_dir : path-like
+        Cohort folder (validated with :func:`radiorisk.io.read_cohort`).
+    out : path-like
+        Run folder to write (refused when it exists and is not empty, unless
+        ``overwrite``).
+    model : {"xgb-binary", "xgb-cox", "xgb-aft", "coxph"}
+    blocks : str or sequence of str
+        Modality blocks (``"clinical,ccta,radiomics,pet"``); the ladder climbs
+        them in the order clinical, ccta, radiomics, pet.
+    horizon : float
+        Prediction horizon in days.
+    repeats, folds, seed, n_jobs
+        Cross-validation (see :func:`radiorisk.models.cross_validate_risk`).
+    features : path-like, optional
+        Radiomics table (``radiorisk extract`` output, long or wide, Parquet or
+        CSV).  Without it, the ``radiomics`` block is extracted from the cohort's
+        manifest with ``radiomics_params`` into ``out/radiomics/``.
+    radiomics_params : str
+        Preset or YAML for that extraction.
+    measure : bool
+        Also measure plaque from the manifest's masks (``img_`` columns of the
+        ccta block).
+    mace : sequence of str, optional
+        MACE components (default mi, cardiac_death, ua_hosp, revasc_unplanned).
+    competing : {"censor", "competing"}
+        Handling of non-cardiac death (see :func:`radiorisk.features.assemble_cohort`).
+    search : bool
+        Nested random search for the xgb models (ignored for coxph).
+    search_iter : int
+        Candidates of the search.
+    search_budget : float or None
+        Time cap of the search per outer fold, seconds.
+    n_boot : int
+        Bootstrap resamples for the ladder CIs.
+    params : dict, optional
+        Fixed model parameters (e.g. ``{"penalizer": 0.1}`` for coxph); the
+        search draws the parameters of its space on top of them.
+    overwrite : bool
+        Replace the files of an existing run folder.
+    argv : list of str, optional
+        The command line, recorded in ``provenance.json``.
+
+    Returns
+    -------
+    FitRun
+    """
+    from .features._assemble import DEFAULT_MACE, assemble_cohort
+    from .io import read_cohort
+    from .models._ladder import modality_ladder
+    from .models._validation import SEARCHABLE_MODELS, cross_validate_risk, fit_final_model
+
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    if model not in _MODELS:
+        raise FitUsageError(f"--model {model!r}: choose from {list(_MODELS)}")
+    blocks = _parse_blocks(blocks)
+    horizon = float(horizon)
+    if not np.isfinite(horizon) or horizon <= 0:
+        raise FitUsageError(f"--horizon must be a number of days > 0; got {horizon:g}")
+    if repeats < 1:
+        raise FitUsageError(f"--repeats must be >= 1; got {repeats}")
+    if folds < 2:
+        raise FitUsageError(f"--folds must be >= 2; got {folds}")
+    if n_jobs < 1:
+        raise FitUsageError(f"--n-jobs must be >= 1; got {n_jobs}")
+    if n_boot < 0:
+        raise FitUsageError(f"--n-boot must be >= 0; got {n_boot}")
+    if search_budget is not None and not search_budget > 0:
+        raise FitUsageError(f"--search-budget must be > 0 seconds; got {search_budget}")
+    mace = tuple(mace) if mace else DEFAULT_MACE
+    data_dir = Path(data_dir)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FitUsageError(f"--out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FitUsageError(f"--out {out}: the folder exists and is not empty (use --overwrite)")
+
+    t0 = time.perf_counter()
+    cohort = read_cohort(data_dir)
+    timings["read_validate"] = time.perf_counter() - t0
+    inputs = {name: p for name, p in cohort.files.items() if p is not None}
+    notes: list[str] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputFileError(f"--out {out}: cannot create the folder: {exc}") from exc
+
+    radiomics = None
+    if features is not None:
+        features = Path(features)
+        radiomics = _read_features(features)
+        inputs["features"] = features
+    elif "radiomics" in blocks:
+        if len(cohort.manifest) == 0:
+            raise FitUsageError("--blocks includes radiomics but there is no --features table and the "
+                                f"cohort {data_dir} has no manifest rows to extract radiomics from")
+        from .imaging import extract_radiomics
+
+        t0 = time.perf_counter()
+        (out / "radiomics").mkdir(exist_ok=True)
+        res = extract_radiomics(cohort.files["manifest"], params=radiomics_params,
+                                out=out / "radiomics" / "features.parquet", jobs=n_jobs)
+        timings["extract_radiomics"] = time.perf_counter() - t0
+        radiomics = res.features
+        notes.append(f"radiomics extracted from the manifest with preset {radiomics_params!r}: "
+                     f"{len(res.features)} lesion row(s), {len(res.failures)} failure(s) "
+                     f"(out/radiomics/)")
+    plaque = None
+    if measure:
+        if len(cohort.manifest) == 0:
+            raise FitUsageError(f"--measure-plaque: the cohort {data_dir} has no manifest rows")
+        from .imaging import measure_plaque
+
+        t0 = time.perf_counter()
+        plaque, failures = measure_plaque(cohort.files["manifest"])
+        timings["measure_plaque"] = time.perf_counter() - t0
+        notes.append(f"plaque measured on {len(plaque)} lesion mask(s); {len(failures)} failure(s)")
+
+    try:
+        data = assemble_cohort(cohort, plaque=plaque, radiomics=radiomics, mace=mace,
+                               competing=competing, horizon=horizon)
+    except ValueError as exc:
+        raise FitUsageError(str(exc)) from exc
+    empty = [b for b in blocks if not data.blocks[b]]
+    if empty:
+        raise FitUsageError(f"--blocks: block(s) {empty} have no columns in this cohort")
+    used_before = set(data.columns(blocks))
+    data, dropped = _drop_constant_columns(data)
+    dropped_used = [c for c in dropped if c in used_before]
+    if dropped_used:
+        notes.append(f"constant column(s) left out: {', '.join(dropped_used)}")
+    s = None
+    if search and model in SEARCHABLE_MODELS:
+        s = {"n_iter": int(search_iter), "budget_seconds": search_budget}
+    try:
+        t0 = time.perf_counter()
+        cv = cross_validate_risk(model, data, blocks=blocks, horizon=horizon, random_state=seed,
+                                 repeats=repeats, folds=folds, n_jobs=n_jobs, search=s, params=params)
+        timings["cross_validation"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ladder = modality_ladder(model, data, horizon=horizon, random_state=seed, rungs=blocks,
+                                 repeats=repeats, folds=folds, n_jobs=n_jobs, search=s,
+                                 n_boot=n_boot, reuse=[cv], params=params)
+        timings["ladder"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        est, final_info = fit_final_model(model, data, blocks=blocks, horizon=horizon,
+                                          random_state=seed, search=s, params=params)
+        timings["final_model"] = time.perf_counter() - t0
+    except ValueError as exc:
+        if isinstance(exc, RadioriskError):
+            raise
+        raise FitUsageError(str(exc)) from exc
+
+    files = {}
+    oof = cv.to_frame().merge(data.groups, left_on="patient_id", right_index=True, how="left")
+    files["oof_predictions"] = out / "oof_predictions.csv"
+    _atomic_write_csv(files["oof_predictions"], oof[_OOF_COLUMNS])
+    files["ladder"] = out / "ladder.csv"
+    _atomic_write_csv(files["ladder"], ladder.to_frame())
+    files["model"] = out / "model"
+    tmp_model = out / f".model.tmp-{os.getpid()}"
+    if tmp_model.exists():
+        shutil.rmtree(tmp_model)
+    est.save(tmp_model)
+    if files["model"].exists():
+        shutil.rmtree(files["model"])
+    os.replace(tmp_model, files["model"])
+
+    all_notes = tuple(dict.fromkeys([*data.notes, *notes, *cv.notes, *ladder.notes]))
+    timings["total"] = time.perf_counter() - t_start
+    prov = {
+        "command": "radiorisk fit",
+        "argv": list(argv) if argv is not None else None,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": _versions(),
+        "seed": int(seed),
+        "configuration": {
+            "data": str(data_dir), "out": str(out), "model": model, "blocks": blocks,
+            "horizon_days": horizon, "repeats": repeats, "folds": folds, "n_jobs": n_jobs,
+            "features": None if features is None else str(features),
+            "radiomics_params": radiomics_params if features is None and "radiomics" in blocks else None,
+            "measure_plaque": bool(measure), "mace": list(mace), "competing": competing,
+            "search": s, "n_boot": n_boot, "params": params or {},
+        },
+        "inputs_sha256": {name: {"path": str(p), "sha256": _sha256(Path(p))}
+                          for name, p in sorted(inputs.items())},
+        "cohort": {"n_patients": data.n, "n_events": int(data.event.sum()),
+                   "pet_available": int(data.pet_available.sum()),
+                   "columns": {b: list(data.blocks[b]) for b in blocks}},
+        "final_model": {k: v for k, v in final_info.items()},
+        "search_per_fold": None if cv.search is None else cv.search.to_dict(orient="records"),
+        "statements": list(all_notes),
+        "outputs": {k: str(v.name) for k, v in files.items()},
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+    }
+    files["provenance"] = out / "provenance.json"
+    _atomic_write_text(files["provenance"], json.dumps(prov, indent=2, default=_json_default) + "\n")
+    return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _parse_params(items) -> dict:
+    """``["penalizer=0.1", "max_depth=2"]`` -> ``{"penalizer": 0.1, "max_depth": 2}`` (JSON values, else text)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise FitUsageError(f"--param {item!r}: expected KEY=VALUE, e.g. penalizer=0.1")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def fit_command(args: argparse.Namespace) -> int:
+    """Run ``radiorisk fit`` from parsed arguments; returns the exit code (0)."""
+    run = run_fit(
+        args.data, args.out, model=args.model, blocks=args.blocks, horizon=args.horizon,
+        repeats=args.repeats, folds=args.folds, seed=args.seed, n_jobs=args.n_jobs,
+        features=args.features, radiomics_params=args.radiomics_params, measure=args.measure_plaque,
+        mace=args.mace.split(",") if args.mace else None, competing=args.competing,
+        search=not args.no_search, search_iter=args.search_iter, search_budget=args.search_budget,
+        n_boot=args.n_boot, params=_parse_params(args.param), overwrite=args.overwrite, argv=sys.argv,
+    )
+    if not getattr(args, "quiet", False):
+        print(run.summary())
+    return 0
+
+
+def add_fit_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``fit`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
+    a = subparsers.add_parser(
+        "fit", help="cross-validate a risk model, build the modality ladder, refit the final model",
+        description="Read and validate DIR, assemble one row per patient (MACE outcome, modality "
+                    "blocks), run repeated stratified K-fold cross-validation (nested random search "
+                    "for the xgb models), climb the modality ladder and refit on all data. Writes "
+                    "RUN/oof_predictions.csv, RUN/ladder.csv, RUN/model/ and RUN/provenance.json.",
+    )
+    a.add_argument("--data", type=Path, required=True, metavar="DIR", help="cohort folder")
+    a.add_argument("--model", required=True, choices=_MODELS)
+    a.add_argument("--blocks", required=True, metavar="B1,B2",
+                   help="modality blocks from clinical,ccta,radiomics,pet")
+    a.add_argument("--horizon", type=float, default=DEFAULT_HORIZON_DAYS, metavar="DAYS",
+                   help=f"prediction horizon in days (default {DEFAULT_HORIZON_DAYS:g})")
+    a.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder to write")
+    a.add_argument("--repeats", type=int, default=5, help="repeats of K-fold (default 5)")
+    a.add_argument("--folds", type=int, default=5, help="folds (default 5)")
+    a.add_argument("--seed", type=int, default=0, help="seed of folds, models and bootstrap (default 0)")
+    a.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                   help="parallel fold tasks; results do not depend on it (default 1)")
+    a.add_argument("--features", type=Path, default=None, metavar="FEATURES.parquet",
+                   help="radiomics table from `radiorisk extract` (default: extract from DIR's manifest "
+                        "when the radiomics block is requested)")
+    a.add_argument("--radiomics-params", default="ccta-plaque", metavar="PRESET_OR_YAML",
+                   help="radiomics preset for that extraction (default ccta-plaque)")
+    a.add_argument("--measure-plaque", action="store_true",
+                   help="add image-measured plaque (from the manifest's masks) to the ccta block")
+    a.add_argument("--mace", default=None, metavar="C1,C2",
+                   help="MACE components (default mi,cardiac_death,ua_hosp,revasc_unplanned)")
+    a.add_argument("--competing", choices=("censor", "competing"), default="censor",
+                   help="non-cardiac death: censoring (default) or a competing event")
+    a.add_argument("--no-search", action="store_true", help="no hyperparameter search (xgb models)")
+    a.add_argument("--search-iter", type=int, default=8, metavar="N",
+                   help="random-search candidates (default 8)")
+    a.add_argument("--search-budget", type=float, default=60.0, metavar="SECONDS",
+                   help="time cap of the search per outer fold (default 60)")
+    a.add_argument("--n-boot", type=int, default=500, metavar="B",
+                   help="bootstrap resamples for the ladder CIs (default 500)")
+    a.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
+                   help="fixed model parameter (repeatable), e.g. penalizer=0.1 for coxph, "
+                        "n_estimators=200 for xgb")
+    a.add_argument("--overwrite", action="store_true", help="replace the files of an existing RUN")
+    a.add_argument("--quiet", action="store_true")
+    a.set_defaults(func=fit_command)
+    return a

@@ -1,0 +1,67 @@
+"""Models: risk estimators with one interface, their preprocessing, and safe persistence.
+
+Every model predicts the probability of MACE by a horizon (days):
+``make_model(name).fit(X, y).predict_risk(X, horizon)``.
+
+Public names
+------------
+make_model, MODEL_NAMES, RiskPipeline
+    Build a scikit-learn pipeline (preprocessing + estimator) by model name:
+    ``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph``.
+make_y
+    The survival outcome (structured array ``event``, ``time``).
+XGBBinaryRisk, XGBCoxRisk, XGBAFTRisk, CoxPHRisk
+    The final estimators (scikit-learn compatible on their own).
+ipcw_weights
+    Labels and inverse-probability-of-censoring weights of "event by the horizon".
+ModalityPreprocessor, ICCFilter, CorrelationPruner, UnivariableScreen, univariable_cox_score,
+make_preprocessor
+    Preprocessing fitted within training folds.
+load, save_model, BundleError, BundleIntegrityError, BundleVersionError
+    Model bundles: JSON files with a SHA-256 manifest, loaded without pickle.
+ModelError
+    Invalid model inputs or parameters.
+
+See ``docs/models.md``.
+"""
+
+from ._base import DEFAULT_HORIZON, ModelError, make_y
+from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
+from ._estimators import MODEL_NAMES, RiskPipeline, make_model
+from ._persist import BundleError, BundleIntegrityError, BundleVersionError, load, save_model
+from ._preprocess import (
+    CorrelationPruner,
+    ICCFilter,
+    ModalityPreprocessor,
+    UnivariableScreen,
+    make_preprocessor,
+    univariable_cox_score,
+)
+from ._xgb import AFT_DISTRIBUTIONS, XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk, ipcw_weights
+
+__all__ = [
+    "AFT_DISTRIBUTIONS",
+    "BundleError",
+    "BundleIntegrityError",
+    "BundleVersionError",
+    "CorrelationPruner",
+    "CoxPHRisk",
+    "DEFAULT_HORIZON",
+    "HAZARD_RATIO_COLUMNS",
+    "ICCFilter",
+    "MODEL_NAMES",
+    "ModalityPreprocessor",
+    "ModelError",
+    "RiskPipeline",
+    "UnivariableScreen",
+    "XGBAFTRisk",
+    "XGBBinaryRisk",
+    "XGBCoxRisk",
+    "ipcw_weights",
+    "load",
+    "make_model",
+    "make_preprocessor",
+    "make_y",
+    "save_model",
+    "univariable_cox_score",
+]

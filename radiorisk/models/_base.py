@@ -1,0 +1,234 @@
+"""Shared pieces of the risk estimators: the survival outcome ``y``, errors, the mixin.
+
+The outcome is a numpy structured array with fields ``event`` (bool) and
+``time`` (float, days > 0), the scikit-survival convention, built by
+:func:`make_y`.  Every final estimator derives from :class:`RiskEstimatorMixin`
+and :class:`sklearn.base.BaseEstimator`: ``predict(X)`` is the risk at the
+default horizon and ``score(X, y)`` is Harrell's C of that risk.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import RadioriskError
+
+__all__ = ["ModelError", "make_y", "check_y", "RiskEstimatorMixin", "DEFAULT_HORIZON"]
+
+#: Default prediction horizon in days (5 years).
+DEFAULT_HORIZON = 1826.0
+
+_Y_DTYPE = np.dtype([("event", bool), ("time", np.float64)])
+
+
+class ModelError(RadioriskError, ValueError):
+    """A model cannot be built, fitted or used with these inputs or parameters."""
+
+
+def make_y(time, event) -> np.ndarray:
+    """Build the survival outcome of the models from follow-up times and event indicators.
+
+    Parameters
+    ----------
+    time : array-like of shape (n,)
+        Follow-up in days since the index CCTA: the time of the event, or of
+        censoring.  Every value must be finite and > 0.
+    event : array-like of shape (n,)
+        1/True for an event (MACE), 0/False for censoring.
+
+    Returns
+    -------
+    numpy.ndarray
+        Structured array of shape (n,) with fields ``event`` (bool) and
+        ``time`` (float64), as :func:`sksurv.util.Surv.from_arrays` builds it.
+
+    Raises
+    ------
+    ModelError
+        Naming the first offending position and value (non-positive or
+        missing time, an event value other than 0/1, different lengths).
+
+    Examples
+    --------
+    >>> y = make_y([120.0, 400.5, 1800.0], [1, 0, 0])
+    >>> y["event"].tolist(), y["time"].tolist()
+    ([True, False, False], [120.0, 400.5, 1800.0])
+    >>> make_y([0.0], [1])
+    Traceback (most recent call last):
+    ...
+    radiorisk.models._base.ModelError: time must be a finite number > 0 (days); found 0.0 at position 0
+    """
+    t_raw = np.asarray(time).ravel()
+    t = _to_float(t_raw)
+    ev_raw = np.asarray(event).ravel()
+    if t.shape != ev_raw.shape:
+        raise ModelError(f"time and event have different lengths: {t.size} and {ev_raw.size}")
+    bad = ~np.isfinite(t) | (t <= 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ModelError(f"time must be a finite number > 0 (days); found {_show(t_raw[i])!r} at position {i}")
+    if ev_raw.dtype == bool:
+        e = ev_raw
+    else:
+        ef = _to_float(ev_raw)
+        ok = (ef == 0) | (ef == 1)
+        if not ok.all():
+            i = int(np.argmin(ok))
+            raise ModelError(f"event must be 0/1 or boolean; found {_show(ev_raw[i])!r} at position {i}")
+        e = ef == 1
+    y = np.empty(t.size, dtype=_Y_DTYPE)
+    y["event"] = e
+    y["time"] = t
+    return y
+
+
+def _show(v):
+    """A numpy scalar as the Python value (for messages)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _to_float(a: np.ndarray) -> np.ndarray:
+    """Float64 copy of ``a``; values that are not numbers become NaN (reported by the caller)."""
+    try:
+        return a.astype(np.float64)
+    except (TypeError, ValueError):
+        return pd.to_numeric(pd.Series(a, dtype=object), errors="coerce").to_numpy(np.float64)
+
+
+def check_y(y, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a survival outcome; returns ``(time, event)`` as float64 arrays.
+
+    Accepts the structured array of :func:`make_y` (or any two-field
+    structured array with the event indicator first, as scikit-survival's
+    ``Surv``), and checks its length against ``n`` rows of ``X``.
+    """
+    if y is None:
+        raise ModelError("y is required: build it with radiorisk.models.make_y(time, event)")
+    arr = np.asarray(y)
+    names = arr.dtype.names
+    if names is None or len(names) != 2:
+        raise ModelError(
+            "y must be a structured array with fields ('event', 'time'); build it with "
+            f"radiorisk.models.make_y(time, event) (got dtype {arr.dtype})"
+        )
+    ev_name, t_name = ("event", "time") if {"event", "time"} <= set(names) else names
+    yy = make_y(arr[t_name], arr[ev_name])
+    if n is not None and yy.size != n:
+        raise ModelError(f"X has {n} rows but y has {yy.size}")
+    return yy["time"].astype(np.float64), yy["event"].astype(np.float64)
+
+
+def check_horizon(horizon, default: float | None = None) -> float:
+    """A prediction horizon in days: finite and > 0 (``None`` -> ``default``)."""
+    if horizon is None:
+        horizon = default
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Real):
+        raise ModelError(f"horizon must be a number of days > 0; got {horizon!r}")
+    h = float(horizon)
+    if not np.isfinite(h) or h <= 0:
+        raise ModelError(f"horizon must be a number of days > 0; got {horizon!r}")
+    return h
+
+
+def check_sample_weight(sample_weight, n: int) -> np.ndarray:
+    """Non-negative finite weights of length ``n`` (``None`` -> ones)."""
+    if sample_weight is None:
+        return np.ones(n)
+    w = np.asarray(sample_weight, dtype=np.float64).ravel()
+    if w.size != n:
+        raise ModelError(f"sample_weight has {w.size} values but X has {n} rows")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ModelError(f"sample_weight must be finite and >= 0; found {_show(w[i])!r} at position {i}")
+    if not (w > 0).any():
+        raise ModelError("sample_weight is zero for every row")
+    return w
+
+
+def check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ModelError(f"{name}={value!r} is not one of {list(choices)}")
+
+
+def check_number(name: str, value, *, low=None, high=None, low_open=False, integer=False,
+                 allow_none=False) -> None:
+    """Raise :class:`ModelError` unless ``value`` is a number in the given range."""
+    if value is None and allow_none:
+        return
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
+        raise ModelError(f"{name} must be {'an integer' if integer else 'a number'}; got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ModelError(f"{name} must be {'>' if low_open else '>='} {low}; got {value!r}")
+    if high is not None and value > high:
+        raise ModelError(f"{name} must be <= {high}; got {value!r}")
+
+
+def breslow_cumhaz(time, event, margin, weight) -> tuple[np.ndarray, np.ndarray]:
+    r"""Breslow estimate of the baseline cumulative hazard given log relative hazards.
+
+    .. math::
+
+        H_0(t) = \sum_{t_k \le t} \frac{\sum_{i: T_i = t_k, \delta_i = 1} w_i}
+                                       {\sum_{j: T_j \ge t_k} w_j e^{m_j}}
+
+    Returns the distinct event times and :math:`H_0` just after each of them
+    (a right-continuous step function starting at 0).
+    """
+    t = np.asarray(time, dtype=np.float64)
+    e = np.asarray(event, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    r = w * np.exp(np.asarray(margin, dtype=np.float64))
+    uniq, inv = np.unique(t, return_inverse=True)
+    d = np.bincount(inv, weights=w * e, minlength=len(uniq))
+    rsum = np.bincount(inv, weights=r, minlength=len(uniq))
+    at_risk = np.cumsum(rsum[::-1])[::-1]
+    keep = d > 0
+    return uniq[keep], np.cumsum(d[keep] / at_risk[keep])
+
+
+def step_at(x: np.ndarray, y: np.ndarray, t) -> np.ndarray:
+    """Value at ``t`` of the right-continuous step function equal to 0 before ``x[0]``."""
+    vals = np.concatenate([[0.0], np.asarray(y, dtype=np.float64)])
+    return vals[np.searchsorted(x, np.asarray(t, dtype=np.float64), side="right")]
+
+
+class RiskEstimatorMixin:
+    """``predict`` and ``score`` for estimators exposing ``predict_risk(X, horizon)``."""
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted risk (probability of MACE) by the default horizon: ``predict_risk(X)``."""
+        return self.predict_risk(X)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Harrell's C of the risk by the default horizon against the outcome ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n, p)
+        y : structured array
+            From :func:`make_y`.
+        sample_weight : None
+            Not supported (Harrell's C is unweighted); must be None.
+
+        Returns
+        -------
+        float
+            ``radiorisk.evaluation.harrell_c(time, event, risk)``.
+        """
+        from ..evaluation import harrell_c
+
+        if sample_weight is not None:
+            raise ModelError("score does not support sample_weight (Harrell's C is unweighted)")
+        t, e = check_y(y)
+        return harrell_c(t, e, self.predict_risk(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.allow_nan = bool(getattr(self, "_allow_nan", False))
+        return tags

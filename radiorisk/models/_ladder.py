@@ -1,0 +1,547 @@
+"""The modality ladder: clinical -> +ccta -> +radiomics -> +pet, with paired comparisons.
+
+Each rung adds one modality block to the previous rung's blocks and is
+cross-validated with :func:`radiorisk.models.cross_validate_risk` (same folds,
+same seeds).  Every patient's out-of-fold (OOF) risk is averaged over the
+repeats; discrimination (Harrell C, Uno C, time-dependent AUC at the horizon),
+the paired differences between consecutive rungs and the category-free NRI
+and IDI at the horizon are computed on that averaged risk, each with a
+percentile bootstrap CI over patients.  Formulas: ``docs/ladder.md`` and the
+Notes of :func:`category_free_nri` and :func:`integrated_discrimination_improvement`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from ._validation import CVResult, cross_validate_risk, task_seed
+
+__all__ = [
+    "LadderResult",
+    "NRIResult",
+    "IDIResult",
+    "modality_ladder",
+    "category_free_nri",
+    "integrated_discrimination_improvement",
+    "LADDER_COLUMNS",
+]
+
+#: Columns of ``ladder.csv`` (:meth:`LadderResult.to_frame`).
+LADDER_COLUMNS = ("population", "rung", "blocks", "reference", "metric", "estimate", "ci_low",
+                  "ci_high", "p_value", "n", "events", "events_by_horizon", "method")
+
+_LADDER_ORDER = ("clinical", "ccta", "radiomics", "pet")
+_DISC = ("harrell_c", "uno_c", "td_auc")
+_COMP = ("delta_harrell_c", "delta_uno_c", "delta_td_auc", "nri", "nri_events", "nri_nonevents", "idi")
+
+
+# ---------------------------------------------------------------------------
+# NRI and IDI
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NRIResult:
+    """Category-free (continuous) net reclassification improvement at the horizon.
+
+    Attributes
+    ----------
+    nri : float
+        ``events + nonevents`` (range -2 ... 2).
+    events, nonevents : float
+        The event and non-event components.
+    p_up, p_down : float
+        Shares of patients whose risk went up / down with the new model.
+    """
+
+    nri: float
+    events: float
+    nonevents: float
+    p_up: float
+    p_down: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row DataFrame of the fields."""
+        return pd.DataFrame([self.__dict__])
+
+
+@dataclass(frozen=True)
+class IDIResult:
+    """Integrated discrimination improvement at the horizon (IPCW).
+
+    Attributes
+    ----------
+    idi : float
+        ``slope_new - slope_old``.
+    slope_old, slope_new : float
+        Discrimination slopes: IPCW mean risk of cases minus mean risk of controls.
+    """
+
+    idi: float
+    slope_old: float
+    slope_new: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row DataFrame of the fields."""
+        return pd.DataFrame([self.__dict__])
+
+
+def _km_at(t, e, t0) -> float:
+    from ..evaluation._survival import _km
+
+    S, _, _, _ = _km(t, e)
+    return float(S.at(t0))
+
+
+def category_free_nri(time, event, risk_old, risk_new, *, horizon) -> NRIResult:
+    r"""Category-free NRI at the horizon for right-censored data (Kaplan-Meier based).
+
+    Parameters
+    ----------
+    time, event : array-like of shape (n,)
+        Follow-up (> 0) and event indicator (0/1).
+    risk_old, risk_new : array-like of shape (n,)
+        Predicted risks by the horizon from the reference and the new model.
+    horizon : float
+        :math:`t_0`.
+
+    Returns
+    -------
+    NRIResult
+
+    Notes
+    -----
+    Pencina, Steyerberg & D'Agostino (2011, Stat Med 30:11), survival form as in
+    R ``nricens(..., cut = 0, updown = "diff")`` with KM: "up" is
+    :math:`r_{new} > r_{old}`, "down" :math:`r_{new} < r_{old}` (ties move
+    neither way).  With :math:`S` the Kaplan-Meier survival at :math:`t_0` of
+    all patients, :math:`S_{up}`, :math:`S_{down}` those of the up and down
+    groups and :math:`\pi_{up}`, :math:`\pi_{down}` the group shares,
+
+    .. math::
+
+        P(up \mid E) = \frac{(1 - S_{up})\pi_{up}}{1 - S}, \quad
+        P(up \mid \bar E) = \frac{S_{up}\pi_{up}}{S},
+
+    (likewise for down), NRI\ :sub:`e` = P(up | E) - P(down | E),
+    NRI\ :sub:`ne` = P(down | Ē) - P(up | Ē), NRI = NRI\ :sub:`e` + NRI\ :sub:`ne`.
+    Without censoring before :math:`t_0` this is the binary continuous NRI.
+
+    Examples
+    --------
+    >>> r = category_free_nri([1, 2, 5, 6], [1, 1, 0, 0], [0.2, 0.5, 0.3, 0.4],
+    ...                       [0.6, 0.4, 0.1, 0.5], horizon=3)
+    >>> r.events, r.nonevents, r.nri
+    (0.0, 0.0, 0.0)
+    """
+    from ..evaluation._common import check_horizon, check_survival_inputs
+
+    t0 = check_horizon(horizon)
+    t, e, ro = check_survival_inputs(time, event, risk_old)
+    _, _, rn = check_survival_inputs(time, event, risk_new)
+    from ..evaluation import NotEstimableError
+
+    S = _km_at(t, e, t0)
+    if S >= 1.0:
+        raise NotEstimableError(f"no event at or before the horizon t0 = {t0:g}: the NRI is not defined")
+    if S <= 0.0:
+        raise NotEstimableError(f"no patient is event-free at the horizon t0 = {t0:g}: the NRI is not defined")
+    n = len(t)
+    up, down = rn > ro, rn < ro
+    pu, pd_ = up.sum() / n, down.sum() / n
+    su = _km_at(t[up], e[up], t0) if up.any() else 1.0
+    sd = _km_at(t[down], e[down], t0) if down.any() else 1.0
+    up_e, down_e = (1 - su) * pu / (1 - S), (1 - sd) * pd_ / (1 - S)
+    up_ne, down_ne = su * pu / S, sd * pd_ / S
+    ev, ne = up_e - down_e, down_ne - up_ne
+    return NRIResult(float(ev + ne), float(ev), float(ne), float(pu), float(pd_))
+
+
+def integrated_discrimination_improvement(time, event, risk_old, risk_new, *, horizon) -> IDIResult:
+    r"""IDI at the horizon for right-censored data (inverse probability of censoring weights).
+
+    Parameters
+    ----------
+    time, event : array-like of shape (n,)
+    risk_old, risk_new : array-like of shape (n,)
+        Predicted risks by the horizon.
+    horizon : float
+
+    Returns
+    -------
+    IDIResult
+
+    Notes
+    -----
+    Cases are :math:`T_i \le t_0` with an event, weighted :math:`1/G(T_i-)`;
+    controls are :math:`T_j > t_0`, weighted :math:`1/G(t_0)`; rows censored
+    before :math:`t_0` get weight 0 (:math:`G` the Kaplan-Meier censoring
+    survival of :func:`radiorisk.evaluation.censoring_survival`).  The
+    discrimination slope of a model is the weighted mean risk of cases minus
+    that of controls, and IDI = slope(new) - slope(old) (Pencina 2008's IDI
+    with the IPCW case/control weights of Uno et al. 2013, Stat Med 32:2430).
+    Without censoring before :math:`t_0` it is the binary IDI.
+
+    Examples
+    --------
+    >>> r = integrated_discrimination_improvement([1, 2, 5, 6], [1, 1, 0, 0],
+    ...     [0.2, 0.5, 0.3, 0.4], [0.6, 0.4, 0.1, 0.5], horizon=3)
+    >>> round(r.slope_old, 4), round(r.slope_new, 4), round(r.idi, 4)
+    (0.0, 0.2, 0.2)
+    """
+    from ..evaluation import NotEstimableError
+    from ..evaluation._common import check_horizon, check_survival_inputs
+    from ..evaluation._survival import _ipcw
+
+    t0 = check_horizon(horizon)
+    t, e, ro = check_survival_inputs(time, event, risk_old)
+    _, _, rn = check_survival_inputs(time, event, risk_new)
+    case, ctrl, w = _ipcw(t, e, t0)
+    if not case.any():
+        raise NotEstimableError(f"no event at or before the horizon t0 = {t0:g}: the IDI is not defined")
+    if not ctrl.any():
+        raise NotEstimableError(f"no patient is event-free beyond the horizon t0 = {t0:g}: the IDI is not defined")
+
+    def slope(r):
+        return float(np.sum(w[case] * r[case]) / np.sum(w[case]) - np.mean(r[ctrl]))
+
+    so, sn = slope(ro), slope(rn)
+    return IDIResult(sn - so, so, sn)
+
+
+# ---------------------------------------------------------------------------
+# ladder
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LadderResult:
+    """The modality ladder: discrimination per rung and paired comparisons.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Long format, columns :data:`LADDER_COLUMNS`: per (population, rung) the
+        rows ``harrell_c, uno_c, td_auc`` (``reference`` empty) and, against the
+        previous rung (``reference``), ``delta_harrell_c, delta_uno_c,
+        delta_td_auc, nri, nri_events, nri_nonevents, idi``.
+    cv : Mapping[(population, rung), CVResult]
+        The cross-validation behind each rung.
+    model : str
+    horizon : float
+    rungs : tuple of str
+        Rung names in order (``"clinical"``, ``"+ccta"``, ...).
+    n_boot : int
+    random_state : int
+    notes : tuple of str
+        Statements that go with the table (populations, CI method, censoring).
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    cv: Mapping[tuple[str, str], CVResult] = field(repr=False)
+    model: str
+    horizon: float
+    rungs: tuple[str, ...]
+    n_boot: int
+    random_state: int
+    notes: tuple[str, ...] = field(default=(), repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The ladder table (``ladder.csv``)."""
+        return self.table.copy()
+
+    def summary(self) -> pd.DataFrame:
+        """Wide view: one row per (population, rung), ``estimate (ci_low-ci_high)`` per metric."""
+        t = self.table
+        txt = t.apply(lambda r: f"{r.estimate:.3f} ({r.ci_low:.3f}-{r.ci_high:.3f})", axis=1)
+        w = t.assign(text=txt).pivot_table(index=["population", "rung"], columns="metric",
+                                           values="text", aggfunc="first", sort=False)
+        cols = [c for c in (*_DISC, "delta_harrell_c", "nri", "idi") if c in w.columns]
+        return w[cols]
+
+    def estimates(self, metric: str = "harrell_c", population: str | None = None) -> pd.Series:
+        """Point estimates of ``metric`` by rung (first population by default)."""
+        t = self.table[self.table["metric"] == metric]
+        pop = population or t["population"].iloc[0]
+        return t[t["population"] == pop].set_index("rung")["estimate"]
+
+    def _repr_html_(self) -> str:
+        notes = "".join(f"<li>{html.escape(s)}</li>" for s in self.notes)
+        return (f"<p><b>Modality ladder</b> {html.escape(self.model)}, horizon {self.horizon:g} d</p>"
+                + self.summary().to_html() + f"<ul>{notes}</ul>")
+
+
+def _drop_constant(data, cols: Sequence[str]) -> list[str]:
+    """Columns that vary in ``data`` (all-NaN and constant complete columns are left out)."""
+    X = data.X[list(cols)]
+    keep = []
+    for c in X.columns:
+        v = X[c]
+        n_missing = int(v.isna().sum())
+        if n_missing == len(v) or (n_missing == 0 and v.nunique() <= 1):
+            continue
+        keep.append(c)
+    return keep
+
+
+def _metric_values(t, e, r, horizon) -> dict:
+    from ..evaluation import NotEstimableError, harrell_c, td_auc, uno_c
+
+    out = {}
+    for name, fn in (("harrell_c", lambda: harrell_c(t, e, r)),
+                     ("uno_c", lambda: uno_c(t, e, r, horizon=horizon)),
+                     ("td_auc", lambda: td_auc(t, e, r, horizon=horizon).estimate)):
+        try:
+            out[name] = fn()
+        except NotEstimableError:
+            out[name] = np.nan
+    return out
+
+
+def _comparison_values(t, e, r_old, r_new, horizon, m_old, m_new) -> dict:
+    from ..evaluation import NotEstimableError
+
+    out = {f"delta_{k}": m_new[k] - m_old[k] for k in _DISC}
+    try:
+        nri = category_free_nri(t, e, r_old, r_new, horizon=horizon)
+        out.update(nri=nri.nri, nri_events=nri.events, nri_nonevents=nri.nonevents)
+    except NotEstimableError:
+        out.update(nri=np.nan, nri_events=np.nan, nri_nonevents=np.nan)
+    try:
+        out["idi"] = integrated_discrimination_improvement(t, e, r_old, r_new, horizon=horizon).idi
+    except NotEstimableError:
+        out["idi"] = np.nan
+    return out
+
+
+def _all_values(t, e, risks: list[np.ndarray], horizon) -> tuple[list[dict], list[dict]]:
+    m = [_metric_values(t, e, r, horizon) for r in risks]
+    c = [_comparison_values(t, e, risks[i - 1], risks[i], horizon, m[i - 1], m[i])
+         for i in range(1, len(risks))]
+    return m, c
+
+
+def _rung_names(rungs) -> list[str]:
+    return [rungs[0]] + [f"+{b}" for b in rungs[1:]]
+
+
+def _reusable(reuse, data, blocks, cols, model_name, horizon, repeats, folds, random_state):
+    ids = list(data.X.index.astype(str))
+    for cv in reuse:
+        if (tuple(cv.blocks) == tuple(blocks) and tuple(cv.columns) == tuple(cols)
+                and cv.model == model_name and cv.horizon == horizon
+                and cv.repeats == repeats and cv.folds == folds and cv.random_state == random_state
+                and list(cv.oof.loc[cv.oof["repeat"] == 0, "patient_id"]) == ids):
+            return cv
+    return None
+
+
+def modality_ladder(
+    model,
+    data,
+    *,
+    horizon: float,
+    random_state: int,
+    rungs: Sequence[str] = _LADDER_ORDER,
+    repeats: int = 5,
+    folds: int = 5,
+    n_jobs: int = 1,
+    search=None,
+    params: Mapping | None = None,
+    n_boot: int = 500,
+    reuse: Sequence[CVResult] = (),
+) -> LadderResult:
+    """Cross-validate the modality ladder and compare consecutive rungs.
+
+    Parameters
+    ----------
+    model : str or callable
+        As in :func:`radiorisk.models.cross_validate_risk`.
+    data : CohortData
+        From :func:`radiorisk.features.assemble_cohort`.
+    horizon : float
+        Horizon in days of the risks, Uno's C, the time-dependent AUC, NRI and IDI.
+    random_state : int
+        Seed of the folds, models and bootstrap.
+    rungs : sequence of str
+        Blocks in the order they are added (default clinical, ccta, radiomics,
+        pet).  A block without columns in ``data`` is skipped (stated in ``notes``).
+    repeats, folds, n_jobs, search, params
+        Passed to :func:`~radiorisk.models.cross_validate_risk` for every rung.
+    n_boot : int
+        Bootstrap resamples of patients for the CIs (0: no CIs).
+    reuse : sequence of CVResult
+        Cross-validations already run with the same model, seed, repeats, folds,
+        horizon and patients; a rung with the same blocks reuses them.
+
+    Returns
+    -------
+    LadderResult
+
+    Notes
+    -----
+    *Populations.* When the ladder has a PET rung and not every patient has
+    PET, the PET rungs are fitted and evaluated on the PET-available patients
+    only (population ``pet_available``); the earlier rungs are reported both on
+    all patients (population ``all``) and refitted on the PET-available
+    patients, so every comparison is paired on the same patients.  Columns
+    that are constant in a population (e.g. ``pet_available`` among patients
+    with PET) are left out there.
+
+    *Estimates and CIs.* Each patient's OOF risk is averaged over the repeats;
+    the metrics are computed on that mean risk.  The 95 % CIs are percentile
+    intervals over ``n_boot`` resamples of patients of the mean OOF risks
+    (the same resamples for every rung, so differences are paired); they do not
+    include the variability of refitting the models.  ``p_value`` (differences
+    only) is the two-sided bootstrap p-value ``2 min(P(d <= 0), P(d >= 0))``.
+    Competing deaths are censored (cause-specific view).
+
+    Examples
+    --------
+    >>> from radiorisk.datasets import simulate_cohort
+    >>> from radiorisk.features import assemble_cohort
+    >>> data = assemble_cohort(simulate_cohort(600, mode="established-cad", seed=3))
+    >>> lad = modality_ladder("coxph", data, horizon=1826, random_state=0, repeats=1, folds=3,
+    ...                       rungs=("clinical", "ccta"), n_boot=50, params={"penalizer": 0.1})
+    >>> list(lad.estimates("harrell_c").index)
+    ['clinical', '+ccta']
+    >>> lad.to_frame().columns[:5].tolist()
+    ['population', 'rung', 'blocks', 'reference', 'metric']
+    """
+    from ..evaluation._common import check_horizon
+
+    horizon = check_horizon(horizon)
+    if random_state is None:
+        raise ValueError("random_state is required (an int): results must be reproducible")
+    if isinstance(rungs, str):
+        rungs = [b for b in rungs.split(",") if b]
+    rungs = list(dict.fromkeys(rungs))
+    unknown = [b for b in rungs if b not in data.blocks]
+    if unknown:
+        raise ValueError(f"rungs: unknown block(s) {unknown}; known blocks are {list(data.blocks)}")
+    notes = []
+    skipped = [b for b in rungs if not data.blocks[b]]
+    if skipped:
+        notes.append(f"block(s) {', '.join(skipped)} have no columns in this cohort and were skipped")
+    rungs = [b for b in rungs if data.blocks[b]]
+    if "pet" in rungs and not data.pet_available.any():
+        notes.append("no patient has PET: the pet rung was skipped")
+        rungs.remove("pet")
+    if not rungs:
+        raise ValueError("modality_ladder: no rung has feature columns")
+    if n_boot < 0:
+        raise ValueError(f"n_boot must be >= 0; got {n_boot}")
+    names = _rung_names(rungs)
+    model_name = model if isinstance(model, str) else None
+
+    populations: list[tuple[str, object, list[int]]] = []
+    pet_idx = rungs.index("pet") if "pet" in rungs else None
+    if pet_idx is None or data.pet_available.all():
+        populations.append(("all", data, list(range(len(rungs)))))
+        if pet_idx is not None:
+            notes.append("every patient has PET: all rungs are on all patients")
+    else:
+        sub = data.subset(data.pet_available.to_numpy(bool))
+        populations.append(("all", data, list(range(pet_idx))))
+        populations.append(("pet_available", sub, list(range(len(rungs)))))
+        notes.append(f"PET rungs are fitted and evaluated on the {sub.n} PET-available patients only "
+                     f"(of {data.n}); the earlier rungs are shown on all patients and refitted on "
+                     "the PET-available patients for paired comparisons")
+
+    cvs: dict[tuple[str, str], CVResult] = {}
+    rows = []
+    boot_rng = np.random.default_rng(task_seed(random_state, 31337))
+    for pop, pdata, idx in populations:
+        if not idx:
+            continue
+        risks, t, e = [], None, None
+        for i in idx:
+            blocks = rungs[: i + 1]
+            cols = _drop_constant(pdata, pdata.columns(blocks))
+            dropped = [c for c in pdata.columns(blocks) if c not in cols]
+            bdata = replace(pdata, blocks=MappingProxyType({
+                b: tuple(c for c in pdata.blocks[b] if c in cols) for b in pdata.blocks}))
+            if dropped and i == idx[-1]:
+                notes.append(f"population {pop}: constant column(s) left out: {', '.join(dropped)}")
+            mname = model_name or getattr(model, "__name__", type(model).__name__)
+            cv = _reusable(reuse, bdata, blocks, cols, mname, horizon, repeats, folds, random_state)
+            if cv is None:
+                cv = cross_validate_risk(model, bdata, blocks=blocks, horizon=horizon,
+                                         random_state=random_state, repeats=repeats, folds=folds,
+                                         n_jobs=n_jobs, search=search, params=params)
+            cvs[(pop, names[i])] = cv
+            risks.append(cv.mean_risk().to_numpy())
+            if t is None:
+                y = cv.outcome()
+                t, e = y["time"].to_numpy(float), y["event"].to_numpy(float)
+        m, c = _all_values(t, e, risks, horizon)
+        n = len(t)
+        B = int(n_boot)
+        bm = np.full((B, len(risks), len(_DISC)), np.nan)
+        bc = np.full((B, max(len(risks) - 1, 0), len(_COMP)), np.nan)
+        for b in range(B):
+            ii = boot_rng.integers(0, n, n)
+            mb, cb = _all_values(t[ii], e[ii], [r[ii] for r in risks], horizon)
+            bm[b] = [[d[k] for k in _DISC] for d in mb]
+            if cb:
+                bc[b] = [[d[k] for k in _COMP] for d in cb]
+        ev = int(e.sum())
+        ev_h = int(((e == 1) & (t <= horizon)).sum())
+        for j, i in enumerate(idx):
+            for q, k in enumerate(_DISC):
+                lo, hi = _pct(bm[:, j, q]) if B else (np.nan, np.nan)
+                rows.append(dict(population=pop, rung=names[i], blocks=",".join(rungs[: i + 1]),
+                                 reference="", metric=k, estimate=m[j][k], ci_low=lo, ci_high=hi,
+                                 p_value=np.nan, n=n, events=ev, events_by_horizon=ev_h,
+                                 method=_METHOD[k]))
+            if j == 0:
+                continue
+            for q, k in enumerate(_COMP):
+                vals = bc[:, j - 1, q]
+                lo, hi = _pct(vals) if B else (np.nan, np.nan)
+                p = np.nan
+                if B and k.startswith(("delta", "nri", "idi")):
+                    v = vals[np.isfinite(vals)]
+                    if len(v):
+                        p = float(min(1.0, 2 * min(np.mean(v <= 0), np.mean(v >= 0))))
+                rows.append(dict(population=pop, rung=names[i], blocks=",".join(rungs[: i + 1]),
+                                 reference=names[idx[j - 1]], metric=k, estimate=c[j - 1][k],
+                                 ci_low=lo, ci_high=hi, p_value=p, n=n, events=ev,
+                                 events_by_horizon=ev_h, method=_METHOD[k]))
+    notes.append(f"estimates on each patient's OOF risk averaged over {repeats} repeat(s); 95 % CIs: "
+                 f"percentile bootstrap over patients ({n_boot} resamples), paired across rungs")
+    notes.append("metrics treat deaths outside the MACE definition as censoring")
+    table = pd.DataFrame(rows, columns=list(LADDER_COLUMNS))
+    return LadderResult(table=table, cv=MappingProxyType(cvs),
+                        model=model_name or getattr(model, "__name__", type(model).__name__),
+                        horizon=horizon, rungs=tuple(names), n_boot=int(n_boot),
+                        random_state=int(random_state), notes=tuple(notes))
+
+
+def _pct(v) -> tuple[float, float]:
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(v, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+_METHOD = {
+    "harrell_c": "Harrell C (survival::concordance); percentile bootstrap CI",
+    "uno_c": "Uno C truncated at the horizon (timewt='n/G2'); percentile bootstrap CI",
+    "td_auc": "cumulative/dynamic AUC at the horizon, IPCW (riskRegression::Score); percentile bootstrap CI",
+    "delta_harrell_c": "paired difference vs reference rung; percentile bootstrap CI",
+    "delta_uno_c": "paired difference vs reference rung; percentile bootstrap CI",
+    "delta_td_auc": "paired difference vs reference rung; percentile bootstrap CI",
+    "nri": "category-free NRI at the horizon, KM-based (Pencina 2011); percentile bootstrap CI",
+    "nri_events": "NRI event component (KM-based)",
+    "nri_nonevents": "NRI non-event component (KM-based)",
+    "idi": "IDI at the horizon, IPCW case/control weights (Uno 2013); percentile bootstrap CI",
+}

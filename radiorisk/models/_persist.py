@@ -1,0 +1,331 @@
+"""Model bundles: a folder of JSON files with a SHA-256 manifest, loaded without pickle.
+
+Layout of a bundle folder::
+
+    manifest.json        format and version, radiorisk/library versions, model name,
+                         horizon, estimator parameters, input feature names and dtypes,
+                         the steps, and the SHA-256 of every other file
+    step_<k>_<name>.json one per preprocessing step: class, parameters, fitted state
+                         (columns, categories, means, scales, medians, kept columns)
+    estimator.json       the final estimator: class, parameters, fitted state
+                         (Breslow baseline, Cox coefficients and baseline, ...)
+    model.json           xgboost models only: ``Booster.save_model`` JSON
+
+:func:`load` only ever parses JSON (and xgboost's own JSON model format): it
+never unpickles or imports anything named in the bundle — step and model
+classes come from a fixed registry.  It checks the format version, that the
+folder holds exactly the listed files, and every SHA-256, and refuses a
+bundle that fails any check with a :class:`BundleError` naming the file.
+
+The hashes protect against corruption and accidental edits; they do not
+authenticate the sender (anyone can rewrite a manifest).  Loading an
+untrusted bundle is nevertheless safe: nothing in it is executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..exceptions import RadioriskError
+from ._estimators import ESTIMATORS, RiskPipeline, model_name
+from ._preprocess import CorrelationPruner, ICCFilter, ModalityPreprocessor, UnivariableScreen
+
+__all__ = ["save_model", "load", "BundleError", "BundleIntegrityError", "BundleVersionError",
+           "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "radiorisk-model-bundle"
+FORMAT_VERSION = 1
+_SUPPORTED_VERSIONS = (1,)
+_MANIFEST = "manifest.json"
+_STEP_CLASSES = {c.__name__: c for c in (ModalityPreprocessor, ICCFilter, CorrelationPruner,
+                                         UnivariableScreen)}
+
+
+class BundleError(RadioriskError):
+    """A model bundle cannot be written or read (missing, malformed or mismatched)."""
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle file is missing, unlisted, or its SHA-256 differs from the manifest (tampered)."""
+
+
+class BundleVersionError(BundleError):
+    """The bundle's format or format version is not one this radiorisk can read."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    raise BundleError(f"cannot store a value of type {type(obj).__name__} in a bundle: {obj!r}")
+
+
+def _dump(obj, path: Path) -> None:
+    try:
+        text = json.dumps(_jsonable(obj), indent=1, allow_nan=False, sort_keys=False)
+    except ValueError as exc:  # NaN or infinity
+        raise BundleError(f"{path.name}: {exc}") from exc
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def _versions() -> dict:
+    import lifelines
+    import sklearn
+    import xgboost
+
+    return {"radiorisk": __version__, "xgboost": xgboost.__version__,
+            "lifelines": lifelines.__version__, "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__}
+
+
+def save_model(pipeline, path, *, overwrite: bool = False) -> Path:
+    """Write a fitted :class:`RiskPipeline` as a bundle folder (JSON only, no pickle).
+
+    Parameters
+    ----------
+    pipeline : RiskPipeline
+        Fitted, built by :func:`~radiorisk.models.make_model` (steps may be
+        replaced by other radiorisk transformers or ``"passthrough"``).
+    path : str or PathLike
+        The bundle folder to create.
+    overwrite : bool, default False
+        Replace an existing bundle at ``path``.
+
+    Returns
+    -------
+    Path
+        The bundle folder.  It is written to a temporary folder beside it and
+        renamed into place, so an interrupted save leaves no partial bundle.
+
+    Raises
+    ------
+    BundleError
+        If the pipeline is not fitted, holds a step that cannot be stored as
+        JSON, or ``path`` exists and ``overwrite`` is False.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if not isinstance(pipeline, RiskPipeline):
+        raise BundleError(f"save_model needs a RiskPipeline from make_model; got {type(pipeline).__name__}")
+    name = model_name(pipeline)
+    final = pipeline.steps[-1][1]
+    try:
+        check_is_fitted(final)
+    except NotFittedError as exc:
+        raise BundleError("the model is not fitted: fit it before saving") from exc
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise BundleError(f"{out} exists; pass overwrite=True to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        steps_meta = []
+        feature_names, feature_dtypes = None, None
+        for k, (step_name, step) in enumerate(pipeline.steps[:-1]):
+            if step is None or (isinstance(step, str) and step == "passthrough"):
+                steps_meta.append({"name": step_name, "class": None, "file": None})
+                continue
+            cls = type(step).__name__
+            if _STEP_CLASSES.get(cls) is not type(step):
+                raise BundleError(f"step {step_name!r} ({cls}) cannot be saved without pickle; "
+                                  f"bundles hold only {sorted(_STEP_CLASSES)}")
+            fname = f"step_{k}_{step_name}.json"
+            _dump({"class": cls, "params": step.get_params(deep=False), "state": step._to_state()},
+                  tmp / fname)
+            steps_meta.append({"name": step_name, "class": cls, "file": fname})
+            if feature_names is None:
+                feature_names = [str(c) for c in step.feature_names_in_]
+            if feature_dtypes is None:
+                feature_dtypes = getattr(step, "dtypes_in_", None)
+        state = final._to_state(tmp)
+        if feature_names is None:
+            feature_names = state.get("feature_names_in_")
+        _dump({"class": type(final).__name__, "model": name, "params": final.get_params(deep=False),
+               "state": state}, tmp / "estimator.json")
+        files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+        manifest = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "versions": _versions(),
+            "model": name, "horizon": float(final.horizon),
+            "final_step": pipeline.steps[-1][0], "params": final.get_params(deep=False),
+            "feature_names_in": feature_names, "feature_dtypes": feature_dtypes,
+            "steps": steps_meta, "files": files,
+        }
+        _dump(manifest, tmp / _MANIFEST)
+        if out.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.replace(out, trash / "bundle")
+            os.replace(tmp, out)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{path}: cannot read {what}: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise BundleError(f"{path}: {what} must be a JSON object")
+    return obj
+
+
+def _safe_name(name) -> str:
+    if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name
+            or "\\" in name or name.startswith(".") or "\x00" in name):
+        raise BundleError(f"manifest lists an invalid file name {name!r} (only plain names inside "
+                          "the bundle folder are allowed)")
+    return name
+
+
+def _verify_files(folder: Path, manifest: dict) -> None:
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BundleError(f"{folder / _MANIFEST}: 'files' must map each file to its SHA-256")
+    for name, digest in files.items():
+        path = folder / _safe_name(name)
+        if path.is_symlink() or not path.is_file():
+            raise BundleIntegrityError(f"{path}: listed in the manifest but missing (or not a "
+                                       "regular file)")
+        if _sha256(path) != digest:
+            raise BundleIntegrityError(f"{path}: SHA-256 differs from the manifest; the file was "
+                                       "modified after saving (tampered or corrupt bundle)")
+    extra = sorted(p.name for p in folder.iterdir() if p.name != _MANIFEST and p.name not in files)
+    if extra:
+        raise BundleIntegrityError(f"{folder}: file(s) not listed in the manifest: {extra}")
+
+
+def _build(cls, params: dict, where: str):
+    if not isinstance(params, dict):
+        raise BundleError(f"{where}: 'params' must be a JSON object")
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise BundleError(f"{where}: parameters do not fit {cls.__name__}: {exc}") from exc
+
+
+def load(path) -> RiskPipeline:
+    """Load a model bundle written by :meth:`RiskPipeline.save` — without pickle.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The bundle folder.
+
+    Returns
+    -------
+    RiskPipeline
+        Fitted; ``predict_risk`` gives exactly the predictions of the saved model.
+
+    Raises
+    ------
+    BundleVersionError
+        Unknown format or format version.
+    BundleIntegrityError
+        A listed file is missing, an unlisted file is present, or a SHA-256
+        differs (the message names the file).
+    BundleError
+        Anything else malformed or inconsistent (unknown model or step class,
+        feature names that disagree between the manifest and the steps).
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, pandas as pd
+    >>> from radiorisk.models import make_model, make_y, load
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"a": rng.normal(size=300), "pet": np.where(rng.random(300) < .5, 1.0, np.nan)})
+    >>> y = make_y(rng.exponential(900, 300) + 1, rng.random(300) < 0.7)
+    >>> est = make_model("xgb-cox", n_estimators=10, nthread=1).fit(X, y)
+    >>> folder = est.save(tempfile.mkdtemp() + "/bundle")
+    >>> bool(np.array_equal(load(folder).predict_risk(X), est.predict_risk(X)))
+    True
+    """
+    import xgboost  # noqa: F401  (the booster JSON loader)
+
+    folder = Path(path)
+    if not (folder / _MANIFEST).is_file():
+        raise BundleError(f"{folder} is not a model bundle: {_MANIFEST} is missing")
+    manifest = _read_json(folder / _MANIFEST, "the manifest")
+    if manifest.get("format") != FORMAT:
+        raise BundleVersionError(f"{folder / _MANIFEST}: format {manifest.get('format')!r} is not "
+                                 f"{FORMAT!r}")
+    version = manifest.get("format_version")
+    if version not in _SUPPORTED_VERSIONS:
+        raise BundleVersionError(
+            f"{folder / _MANIFEST}: format_version {version!r} is not supported by radiorisk "
+            f"{__version__} (supported: {list(_SUPPORTED_VERSIONS)}); upgrade radiorisk"
+        )
+    _verify_files(folder, manifest)
+    name = manifest.get("model")
+    if name not in ESTIMATORS:
+        raise BundleError(f"{folder / _MANIFEST}: unknown model {name!r}")
+    steps = []
+    for meta in manifest.get("steps", []):
+        step_name, cls_name, fname = meta.get("name"), meta.get("class"), meta.get("file")
+        if cls_name is None:
+            steps.append((step_name, "passthrough"))
+            continue
+        if cls_name not in _STEP_CLASSES:
+            raise BundleError(f"{folder / _MANIFEST}: unknown step class {cls_name!r}")
+        where = str(folder / _safe_name(fname))
+        blob = _read_json(folder / fname, f"step {step_name!r}")
+        if blob.get("class") != cls_name:
+            raise BundleError(f"{where}: holds {blob.get('class')!r}, the manifest says {cls_name!r}")
+        step = _build(_STEP_CLASSES[cls_name], blob.get("params"), where)
+        try:
+            step._set_state(blob["state"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(f"{where}: malformed fitted state ({exc!r})") from exc
+        steps.append((step_name, step))
+    blob = _read_json(folder / "estimator.json", "the estimator")
+    cls = ESTIMATORS[name]
+    where = str(folder / "estimator.json")
+    if blob.get("class") != cls.__name__ or blob.get("model") != name:
+        raise BundleError(f"{where}: holds {blob.get('class')!r} ({blob.get('model')!r}); the "
+                          f"manifest says {name!r}")
+    est = _build(cls, blob.get("params"), where)
+    try:
+        est._set_state(blob["state"], folder)
+    except RadioriskError as exc:
+        raise BundleError(f"{where}: {exc}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{where}: malformed fitted state ({exc!r})") from exc
+    if float(est.horizon) != manifest.get("horizon"):
+        raise BundleError(f"{where}: horizon {est.horizon!r} differs from the manifest's "
+                          f"{manifest.get('horizon')!r}")
+    steps.append((manifest.get("final_step", "model"), est))
+    first = next((s for _, s in steps if not isinstance(s, str)), None)
+    got = [str(c) for c in first.feature_names_in_] if getattr(first, "feature_names_in_", None) \
+        is not None else None
+    if got != manifest.get("feature_names_in"):
+        raise BundleError(f"{folder / _MANIFEST}: feature_names_in does not match the first step's "
+                          "input columns (mismatched bundle)")
+    return RiskPipeline(steps)
