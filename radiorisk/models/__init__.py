@@ -21,6 +21,11 @@ load, save_model, BundleError, BundleIntegrityError, BundleVersionError
     Model bundles: JSON files with a SHA-256 manifest, loaded without pickle.
 ModelError
     Invalid model inputs or parameters.
+cross_validate_risk, CVResult, fit_final_model, make_folds, DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS
+    Repeated stratified K-fold (grouped by patient), nested time-bounded search, out-of-fold risk.
+modality_ladder, LadderResult, category_free_nri, integrated_discrimination_improvement,
+NRIResult, IDIResult, LADDER_COLUMNS
+    The modality ladder clinical -> +ccta -> +radiomics -> +pet with paired CIs, NRI and IDI.
 
 See ``docs/models.md``.
 """
@@ -37,10 +42,40 @@ from ._preprocess import (
     make_preprocessor,
     univariable_cox_score,
 )
+from ._ladder import (
+    LADDER_COLUMNS,
+    IDIResult,
+    LadderResult,
+    NRIResult,
+    category_free_nri,
+    integrated_discrimination_improvement,
+    modality_ladder,
+)
+from ._validation import (
+    DEFAULT_SEARCH_SPACE,
+    SEARCHABLE_MODELS,
+    CVResult,
+    cross_validate_risk,
+    fit_final_model,
+    make_folds,
+)
 from ._xgb import AFT_DISTRIBUTIONS, XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk, ipcw_weights
 
 __all__ = [
     "AFT_DISTRIBUTIONS",
+    "CVResult",
+    "DEFAULT_SEARCH_SPACE",
+    "IDIResult",
+    "LADDER_COLUMNS",
+    "LadderResult",
+    "NRIResult",
+    "SEARCHABLE_MODELS",
+    "category_free_nri",
+    "cross_validate_risk",
+    "fit_final_model",
+    "integrated_discrimination_improvement",
+    "make_folds",
+    "modality_ladder",
     "BundleError",
     "BundleIntegrityError",
     "BundleVersionError",

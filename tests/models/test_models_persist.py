@@ -7,7 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import fast_params
+from models_testdata import fast_params
 from sklearn.base import clone
 
 from radiorisk.exceptions import RadioriskError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import fast_params
+from models_testdata import fast_params
 from sklearn.base import clone
 from sklearn.model_selection import KFold, cross_validate
 
