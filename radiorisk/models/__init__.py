@@ -33,15 +33,6 @@ See ``docs/models.md``.
 from ._base import DEFAULT_HORIZON, ModelError, make_y
 from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
 from ._estimators import MODEL_NAMES, RiskPipeline, make_model
-from ._persist import BundleError, BundleIntegrityError, BundleVersionError, load, save_model
-from ._preprocess import (
-    CorrelationPruner,
-    ICCFilter,
-    ModalityPreprocessor,
-    UnivariableScreen,
-    make_preprocessor,
-    univariable_cox_score,
-)
 from ._ladder import (
     LADDER_COLUMNS,
     IDIResult,
@@ -50,6 +41,15 @@ from ._ladder import (
     category_free_nri,
     integrated_discrimination_improvement,
     modality_ladder,
+)
+from ._persist import BundleError, BundleIntegrityError, BundleVersionError, load, save_model
+from ._preprocess import (
+    CorrelationPruner,
+    ICCFilter,
+    ModalityPreprocessor,
+    UnivariableScreen,
+    make_preprocessor,
+    univariable_cox_score,
 )
 from ._validation import (
     DEFAULT_SEARCH_SPACE,
