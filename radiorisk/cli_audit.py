@@ -1,8 +1,11 @@
-"""``radiorisk audit``: subgroup audit of predictions, written as ``DIR/metrics.csv``.
+"""``radiorisk audit``: subgroup audit of any model's predictions.
 
-The lead wires :func:`add_audit_parser` into :mod:`radiorisk.cli`; the command is a
-thin layer over :func:`read_predictions`, :func:`radiorisk.evaluation.compute_metrics`
-and :func:`radiorisk.evaluation.write_metrics_csv`.
+Writes ``DIR/metrics.csv`` (the DESIGN.md contract) and, beside it,
+``calibration_tables.csv``, ``fairness.csv``, ``heterogeneity.csv``,
+``differences.csv``, ``flags.csv``, ``figures/*.png`` and a self-contained
+``report.html``. The command is a thin layer over :func:`read_predictions`,
+:class:`radiorisk.evaluation.SubgroupAudit` and
+:func:`radiorisk.evaluation._audit_report.write_audit_outputs`.
 """
 
 from __future__ import annotations
@@ -167,8 +170,16 @@ def run_audit(
     groups=(),
     n_boot: int = 0,
     seed: int | None = None,
+    intersections: bool = True,
+    min_events: int = 10,
+    threshold: float | None = None,
+    top_k: float | None = None,
+    bands=5,
+    figures: bool = True,
+    calibration_boot: int | None = None,
+    messages: list | None = None,
 ) -> Path:
-    """Audit a predictions CSV and write ``out/metrics.csv``; returns its path.
+    """Audit a predictions CSV and write ``out/metrics.csv`` and the other files; returns metrics.csv's path.
 
     Parameters
     ----------
@@ -184,12 +195,34 @@ def run_audit(
         Bootstrap samples for percentile CIs (0: analytic CIs where defined).
     seed : int, optional
         Bootstrap seed.
+    intersections : bool
+        Also audit the intersections of the group columns (e.g. ``sex:ethnicity``).
+    min_events : int
+        Groups with fewer events are flagged.
+    threshold, top_k : float, optional
+        Decision rule of ``fairness.csv`` (default: the top 10 % of risk).
+    bands : int or sequence
+        Risk bands of ``calibration_tables.csv``.
+    figures : bool
+        Write ``figures/*.png`` and embed them in ``report.html``.
+    calibration_boot : int, optional
+        Bootstrap ``ici_t``/``e50_t``/``e90_t``/``emax_t`` on this many replicates only.
+    messages : list, optional
+        Receives plain-language warnings (groups without events, few events,
+        missing labels) for the command to print.
 
     Returns
     -------
     Path
+
+    Notes
+    -----
+    No row is dropped: invalid values stop the audit with a message naming
+    every one; a missing group label keeps the row in ``overall`` and reports
+    it in the group ``unknown`` (counted in ``flags.csv`` and the report).
     """
-    from .evaluation import compute_metrics, write_metrics_csv
+    from .evaluation import SubgroupAudit
+    from .evaluation._audit_report import write_audit_outputs
 
     survival = outcome_col is None
     if survival and (time_col is None or event_col is None):
@@ -200,42 +233,91 @@ def run_audit(
         raise AuditUsageError("--horizon applies to survival data (--time-col/--event-col) only")
     if n_boot < 0:
         raise AuditUsageError(f"--n-boot must be >= 0; got {n_boot}")
+    if threshold is not None and top_k is not None:
+        raise AuditUsageError("give --threshold or --top-k, not both")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise AuditUsageError(f"--threshold must lie in [0, 1]; got {threshold}")
+    if top_k is not None and not 0 < top_k < 100:
+        raise AuditUsageError(f"--top-k is a percentage in (0, 100); got {top_k}")
     if survival:
         horizon = DEFAULT_HORIZON_DAYS if horizon is None else float(horizon)
         if not np.isfinite(horizon) or horizon <= 0:
             raise AuditUsageError(f"--horizon must be a positive number; got {horizon}")
     pred = read_predictions(predictions, risk_col=risk_col, outcome_col=outcome_col,
                             time_col=time_col, event_col=event_col, groups=groups)
-    metrics = compute_metrics(pred.data, risk_col=risk_col, outcome_col=outcome_col, time_col=time_col,
-                              event_col=event_col, horizon=horizon, groups=list(groups),
-                              n_boot=n_boot, random_state=seed)
+    d = pred.data
+    audit = SubgroupAudit(
+        d[risk_col].to_numpy(), time=None if not survival else d[time_col].to_numpy(),
+        event=None if not survival else d[event_col].to_numpy(),
+        y=None if survival else d[outcome_col].to_numpy(), horizon=horizon,
+        groups={g: d[g] for g in dict.fromkeys(groups)}, intersections=intersections,
+        n_boot=n_boot, random_state=seed, min_events=min_events, calibration_boot=calibration_boot)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputFileError(f"{out}: cannot create the output folder: {exc}") from exc
-    return write_metrics_csv(metrics, out / "metrics.csv")
+    paths = write_audit_outputs(audit, out, source=str(pred.path), threshold=threshold, top_k=top_k,
+                                bands=bands, figures=figures)
+    if messages is not None:
+        messages.extend(_audit_messages(audit))
+    return paths["metrics.csv"]
+
+
+def _audit_messages(audit) -> list[str]:
+    """Plain-language warnings: groups without events or with few, missing labels."""
+    msgs = []
+    what = "by the horizon" if audit.survival else "(outcome = 1)"
+    for (attr, grp, idx), ev in zip(audit._subsets, audit._ev, strict=True):
+        if attr == "overall":
+            if ev == 0:
+                msgs.append(f"no event {what} in the whole data: time-dependent metrics are undefined")
+            continue
+        if ev == 0:
+            msgs.append(f"{attr} = {grp}: no event {what} among {len(idx)} rows; its metrics are "
+                        "undefined (empty in metrics.csv, reason in flags.csv)")
+        elif ev < audit.min_events:
+            msgs.append(f"{attr} = {grp}: only {ev} event(s) {what}; its estimates are flagged (flags.csv)")
+    for _, r in audit.exclusions.iterrows():
+        if r["n_missing"]:
+            msgs.append(f"{r['attribute']}: {r['n_missing']} row(s) have no label; they stay in overall "
+                        f"and are reported as the group 'unknown'")
+    return msgs
 
 
 def audit_command(args: argparse.Namespace) -> int:
-    """Run ``radiorisk audit`` from parsed arguments; returns the exit code (0)."""
+    """Run ``radiorisk audit`` from parsed arguments; returns the exit code (0).
+
+    Warnings about groups (no events, few events, missing labels) go to stderr.
+    """
+    import sys
+
+    msgs: list[str] = []
     path = run_audit(
         args.predictions, args.out, risk_col=args.risk_col, outcome_col=args.outcome_col,
         time_col=args.time_col, event_col=args.event_col, horizon=args.horizon,
         groups=args.group or [], n_boot=args.n_boot, seed=args.seed,
+        intersections=not getattr(args, "no_intersections", False),
+        min_events=getattr(args, "min_events", 10), threshold=getattr(args, "threshold", None),
+        top_k=getattr(args, "top_k", None), bands=getattr(args, "bands", 5),
+        figures=not getattr(args, "no_figures", False),
+        calibration_boot=getattr(args, "calibration_boot", None), messages=msgs,
     )
+    for m in msgs:
+        print(f"warning: {m}", file=sys.stderr)
     if not getattr(args, "quiet", False):
-        print(f"wrote {path}")
+        print(f"wrote {path} and the other audit files in {path.parent} (report: {path.parent / 'report.html'})")
     return 0
 
 
 def add_audit_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``audit`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
     a = subparsers.add_parser(
-        "audit", help="discrimination and calibration overall and by group; writes DIR/metrics.csv",
-        description="Compute the audit metrics (definitions: referee README) overall and within "
-                    "each group, and write DIR/metrics.csv with columns attribute, group, metric, "
-                    "estimate, ci_low, ci_high, n, events.",
+        "audit", help="subgroup audit of predictions: metrics, calibration, fairness, report.html",
+        description="Compute the audit metrics (definitions: referee README) overall, within each "
+                    "group and intersection, and write DIR/metrics.csv (attribute, group, metric, "
+                    "estimate, ci_low, ci_high, n, events), calibration_tables.csv, fairness.csv, "
+                    "heterogeneity.csv, differences.csv, flags.csv, figures/ and report.html.",
     )
     a.add_argument("--predictions", type=Path, required=True, metavar="F.csv")
     a.add_argument("--risk-col", required=True, metavar="R", help="predicted risk column, in [0, 1]")
@@ -249,6 +331,20 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--n-boot", type=int, default=0, metavar="B",
                    help="bootstrap samples for percentile CIs within each group (default 0: analytic CIs)")
     a.add_argument("--seed", type=int, default=None, metavar="S", help="bootstrap seed")
+    a.add_argument("--no-intersections", action="store_true",
+                   help="do not audit the intersections of the group columns")
+    a.add_argument("--min-events", type=int, default=10, metavar="K",
+                   help="flag groups with fewer events (default 10)")
+    rule = a.add_mutually_exclusive_group()
+    rule.add_argument("--threshold", type=float, default=None, metavar="P",
+                      help="fairness.csv: positive when risk >= P")
+    rule.add_argument("--top-k", type=float, default=None, metavar="PCT",
+                      help="fairness.csv: positive for the top PCT %% of risk (default 10)")
+    a.add_argument("--bands", type=int, default=5, metavar="K",
+                   help="calibration_tables.csv: K quantile bands of risk (default 5)")
+    a.add_argument("--calibration-boot", type=int, default=None, metavar="BC",
+                   help="bootstrap ici_t/e50_t/e90_t/emax_t on BC replicates only (speed)")
+    a.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
     a.add_argument("--out", type=Path, required=True, metavar="DIR")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=audit_command)

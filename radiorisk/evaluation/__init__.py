@@ -21,8 +21,17 @@ net_benefit, survival_net_benefit
     Tables and curves as DataFrames (plotting lives in Display classes).
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
+SubgroupAudit, AUDIT_COLUMNS, UNKNOWN_GROUP
+    The subgroup audit: every metric per group and intersection with paired
+    bootstrap CIs, contrasts, heterogeneity, censoring-aware fairness and
+    calibration within groups (fixed-shape DataFrames, explicit flags).
+StratifiedBootstrap, survival_replicates, binary_replicates, percentile_interval
+    The vectorised, stratified bootstrap behind the CIs.
+CalibrationDisplay, SubgroupForestDisplay, DecisionCurveDisplay
+    Plots (``from_predictions`` / ``from_estimator`` / ``plot(ax=None)``).
 """
 
+from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit
 from ._binary import (
     auc_delong,
     brier_score,
@@ -31,8 +40,15 @@ from ._binary import (
     loess_calibration,
     oe_ratio,
 )
+from ._bootstrap import (
+    StratifiedBootstrap,
+    binary_replicates,
+    percentile_interval,
+    survival_replicates,
+)
 from ._common import CalibrationErrors, Estimate, NotEstimableError
 from ._cox import CoxFit, fit_cox
+from ._display import CalibrationDisplay, DecisionCurveDisplay, SubgroupForestDisplay
 from ._metrics_frame import (
     BINARY_METRICS,
     METRICS_COLUMNS,
@@ -64,7 +80,14 @@ from ._tables import (
 )
 
 __all__ = [
+    "AUDIT_COLUMNS",
     "BINARY_METRICS",
+    "CalibrationDisplay",
+    "DecisionCurveDisplay",
+    "StratifiedBootstrap",
+    "SubgroupAudit",
+    "SubgroupForestDisplay",
+    "UNKNOWN_GROUP",
     "METRICS_COLUMNS",
     "SURVIVAL_METRICS",
     "CalibrationErrors",
@@ -73,6 +96,7 @@ __all__ = [
     "Estimate",
     "NotEstimableError",
     "auc_delong",
+    "binary_replicates",
     "brier_score",
     "brier_t",
     "calibration_curve",
@@ -90,11 +114,13 @@ __all__ = [
     "net_benefit",
     "oe_ratio",
     "oe_ratio_t",
+    "percentile_interval",
     "rcs_basis",
     "rcs_knots",
     "survival_calibration_curve",
     "survival_calibration_table",
     "survival_net_benefit",
+    "survival_replicates",
     "td_auc",
     "uno_c",
     "write_metrics_csv",

@@ -84,14 +84,12 @@ def _subsets(df: pd.DataFrame, groups: Sequence[str]):
             yield g, level, np.flatnonzero((lab == level).to_numpy())
 
 
-def _percentile_ci(boot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lo = np.full(boot.shape[1], np.nan)
-    hi = np.full(boot.shape[1], np.nan)
-    for k in range(boot.shape[1]):
-        v = boot[:, k][np.isfinite(boot[:, k])]
-        if len(v) >= 2:
-            lo[k], hi[k] = np.quantile(v, [0.025, 0.975])
-    return lo, hi
+def _strata(df: pd.DataFrame, groups: Sequence[str]) -> np.ndarray:
+    """Bootstrap strata: the cells of all group columns (a missing label is a cell of its own)."""
+    if not groups:
+        return np.zeros(len(df), dtype=int)
+    labs = [_group_labels(df[g]).fillna("\x00").astype(str).to_numpy() for g in groups]
+    return np.array(["\x01".join(c) for c in zip(*labs, strict=True)])
 
 
 def compute_metrics(
@@ -126,8 +124,12 @@ def compute_metrics(
         missing, ``""`` or ``"NA"`` leave the row out of that attribute only.
     n_boot : int
         With ``n_boot > 0``, ``ci_low``/``ci_high`` of every metric are 2.5 and
-        97.5 percentiles over ``n_boot`` bootstrap samples drawn within each
-        (attribute, group) subset, replacing the analytic intervals.
+        97.5 percentiles over ``n_boot`` bootstrap samples, replacing the
+        analytic intervals. Rows are resampled within the cells of all group
+        columns (a missing label is a cell), so every (attribute, group) subset
+        is resampled within itself and all subsets share each replicate
+        (:mod:`radiorisk.evaluation._bootstrap`; survival metrics are computed
+        for all replicates at once by exact weighted formulas).
     random_state : int, optional
         Seed of the bootstrap.
 
@@ -199,19 +201,23 @@ def compute_metrics(
         names = BINARY_METRICS
 
     subsets = list(_subsets(df, groups))
-    seeds = np.random.SeedSequence(random_state).spawn(len(subsets)) if n_boot > 0 else [None] * len(subsets)
+    if n_boot > 0:
+        from ._bootstrap import binary_replicates, percentile_interval, survival_replicates
+
+        strata = _strata(df, groups)
+        idxs = [s[2] for s in subsets]
+        if survival:
+            boot = survival_replicates(t, e, r, horizon=t0, subsets=idxs, strata=strata, n_boot=n_boot,
+                                       random_state=random_state)
+        else:
+            boot = binary_replicates(y, r, subsets=idxs, strata=strata, n_boot=n_boot,
+                                     random_state=random_state)
+        ci_lo, ci_hi = percentile_interval(boot)
     rows = []
-    for (attr, level, idx), seed in zip(subsets, seeds, strict=True):
+    for g, (attr, level, idx) in enumerate(subsets):
         vals = values(idx)
         if n_boot > 0:
-            rng = np.random.default_rng(seed)
-            boot = np.empty((n_boot, len(names)))
-            for b in range(n_boot):
-                bi = idx[rng.integers(0, len(idx), len(idx))]
-                bv = values(bi)
-                boot[b] = [bv[m][0] for m in names]
-            lo, hi = _percentile_ci(boot)
-            vals = {m: (vals[m][0], lo[k], hi[k]) for k, m in enumerate(names)}
+            vals = {m: (vals[m][0], ci_lo[g, k], ci_hi[g, k]) for k, m in enumerate(names)}
         ev = n_events(idx)
         for m in names:
             est, cl, ch = vals[m]

@@ -1,0 +1,808 @@
+"""Vectorised, stratified bootstrap of the audit metrics (all replicates at once).
+
+Design
+------
+* **Resampling.** Rows are resampled *within strata* (the finest cells of the
+  group attributes, e.g. sex x ethnicity, with a missing label as its own
+  cell). Replicate ``b`` replaces every row by a uniformly drawn row of its own
+  stratum, from the generator ``SeedSequence(random_state).spawn(n_boot)[b]``,
+  so a replicate does not depend on how replicates are chunked. Every group
+  (a union of strata, including the whole data) is then resampled within
+  itself with its own size, and all groups share the same replicates: group
+  and overall estimates are *paired*, which the differences and ratios of
+  :class:`SubgroupAudit` need.
+* **Weights, not copies.** A replicate is held as multinomial counts
+  :math:`w_{ib}` (rows x replicates). Every survival metric is computed for
+  a block of replicates at once from weighted sums: Kaplan-Meier and the
+  censoring distribution from per-time weighted counts (sparse products and
+  cumulative products over the unique times), Brier/IPA/O:E from weighted
+  sums, the time-dependent AUC from weighted rank counts, Harrell's and Uno's
+  C from a static merge-sort tree (one sparse product per tree level:
+  :math:`O(n \\log n)` per replicate), and the rcs-Cox calibration family
+  (``ici_t`` ...) from a batched Efron Newton-Raphson over replicates that
+  repeats the steps of :func:`~radiorisk.evaluation.fit_cox` (start at 0,
+  step-halving, relative log-likelihood change 1e-10), with knots recomputed
+  in every replicate (Hmisc rules; the rare tie rules fall back to the exact
+  :func:`~radiorisk.evaluation.rcs_knots` for that replicate).
+* **Exactness.** With integer weights each formula equals the metric computed
+  on the copied rows; ``tests/evaluation/test_bootstrap.py`` checks this to
+  1e-10 against :func:`~radiorisk.evaluation.compute_metrics` on the same
+  resample indices.
+* Binary metrics are bootstrapped exactly, one replicate at a time (R's loess
+  is not a weighted-count formula: its span counts rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._common import NotEstimableError
+from ._survival import _cloglog, rcs_knots
+
+__all__ = [
+    "StratifiedBootstrap",
+    "SurvivalReplicates",
+    "survival_replicates",
+    "binary_replicates",
+    "percentile_interval",
+]
+
+_SURV_NAMES = ("harrell_c", "uno_c", "td_auc", "brier_t", "ipa", "oe_ratio_t",
+               "ici_t", "e50_t", "e90_t", "emax_t")
+_TARGET_CELLS = 3_000_000  # rows x replicates per block (memory: ~25 MB per float array)
+
+
+# ---------------------------------------------------------------------------
+# resampling
+# ---------------------------------------------------------------------------
+
+
+class StratifiedBootstrap:
+    """Bootstrap replicates drawn within strata, reproducible replicate by replicate.
+
+    Parameters
+    ----------
+    strata : array-like of shape (n,)
+        Stratum code of every row (any hashable values).
+    n_boot : int
+        Number of replicates.
+    random_state : int, optional
+        Seed; replicate ``b`` uses ``SeedSequence(random_state).spawn(n_boot)[b]``.
+
+    Examples
+    --------
+    >>> bs = StratifiedBootstrap(["a", "a", "b", "b", "b"], 3, random_state=0)
+    >>> idx = bs.indices(range(3))
+    >>> idx.shape
+    (3, 5)
+    >>> bool(np.all(idx[:, :2] < 2) and np.all(idx[:, 2:] >= 2))
+    True
+    """
+
+    def __init__(self, strata, n_boot: int, random_state=None):
+        codes = np.unique(np.asarray(strata, dtype=object).astype(str), return_inverse=True)[1]
+        self.n = len(codes)
+        self.n_boot = int(n_boot)
+        order = np.argsort(codes, kind="stable")
+        sizes = np.bincount(codes)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self._members = order  # rows sorted by stratum
+        self._size = sizes[codes]  # size of each row's stratum
+        self._start = starts[codes]
+        self._seeds = np.random.SeedSequence(random_state).spawn(self.n_boot)
+
+    def indices(self, replicates) -> np.ndarray:
+        """Resampled row indices, shape (len(replicates), n): row ``j`` is replaced by ``idx[b, j]``."""
+        reps = list(replicates)
+        out = np.empty((len(reps), self.n), dtype=np.int64)
+        for k, b in enumerate(reps):
+            rng = np.random.default_rng(self._seeds[b])
+            out[k] = self._members[self._start + rng.integers(0, self._size)]
+        return out
+
+    def blocks(self, block: int):
+        """Yield ``(replicate range, indices)`` in blocks of ``block`` replicates."""
+        for s in range(0, self.n_boot, block):
+            reps = range(s, min(self.n_boot, s + block))
+            yield reps, self.indices(reps)
+
+
+def counts_from_indices(idx: np.ndarray, n: int) -> np.ndarray:
+    """Multinomial counts, shape (n, n_rep), from resampled indices of shape (n_rep, m)."""
+    nb = idx.shape[0]
+    flat = (idx + (np.arange(nb, dtype=np.int64) * n)[:, None]).ravel()
+    c = np.bincount(flat, minlength=nb * n).reshape(nb, n)
+    return np.ascontiguousarray(c.T, dtype=np.float64)
+
+
+def percentile_interval(boot: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over axis ``-2`` (replicates), ignoring NaN; NaN with < 2 finite values.
+
+    Examples
+    --------
+    >>> lo, hi = percentile_interval(np.arange(101.0)[:, None])
+    >>> round(float(lo[0]), 6), round(float(hi[0]), 6)
+    (2.5, 97.5)
+    """
+    b = np.moveaxis(np.asarray(boot, dtype=np.float64), -2, 0)
+    a = (1.0 - level) / 2.0
+    lo = np.full(b.shape[1:], np.nan)
+    hi = np.full(b.shape[1:], np.nan)
+    flat = b.reshape(b.shape[0], -1)
+    lo_f, hi_f = lo.reshape(-1), hi.reshape(-1)
+    ok = np.isfinite(flat)
+    full = ok.all(axis=0)
+    if full.any() and flat.shape[0] >= 2:
+        q = np.quantile(flat[:, full], [a, 1.0 - a], axis=0)
+        lo_f[full], hi_f[full] = q[0], q[1]
+    for k in np.flatnonzero(~full):
+        v = flat[ok[:, k], k]
+        if len(v) >= 2:
+            lo_f[k], hi_f[k] = np.quantile(v, [a, 1.0 - a])
+    return lo_f.reshape(lo.shape), hi_f.reshape(hi.shape)
+
+
+# ---------------------------------------------------------------------------
+# building blocks
+# ---------------------------------------------------------------------------
+
+
+def _csr(rows, cols, shape, vals=None) -> sp.csr_matrix:
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    v = np.ones(len(rows)) if vals is None else np.asarray(vals, dtype=np.float64)
+    return sp.csr_matrix((v, (rows, cols)), shape=shape)
+
+
+class _PrefixQueries:
+    """``sum_k coef_k * prefix(seq, pos_k)`` per query, for many sequences at once.
+
+    ``prefix(seq, p)`` is the sum of the weights of the first ``p`` rows of the
+    sequence ``seq`` (an ordering of row indices). All sequences are stacked;
+    one sparse product gives the sums between consecutive breakpoints, a
+    cumulative sum gives the prefixes at the breakpoints, a second sparse
+    product combines them per query.
+    """
+
+    def __init__(self, n_rows: int, sequences, terms, n_queries: int):
+        # terms: list of (query index array, sequence number array, position array, coef array)
+        q_all = np.concatenate([t[0] for t in terms]) if terms else np.zeros(0, np.int64)
+        s_all = np.concatenate([t[1] for t in terms]) if terms else np.zeros(0, np.int64)
+        p_all = np.concatenate([t[2] for t in terms]) if terms else np.zeros(0, np.int64)
+        c_all = np.concatenate([t[3] for t in terms]) if terms else np.zeros(0)
+        keep = p_all > 0  # prefix(0) = 0
+        q_all, s_all, p_all, c_all = q_all[keep], s_all[keep], p_all[keep], c_all[keep]
+        L = max(len(sequences), 1)
+        stride = n_rows + 1
+        key = s_all * stride + p_all
+        bp, inv = np.unique(key, return_inverse=True)  # breakpoints, sorted (seq, pos)
+        rows, cols = [], []
+        for s, seq in enumerate(sequences):
+            sel = (bp // stride) == s
+            if not sel.any():
+                continue
+            pos_bp = bp[sel] % stride
+            first = np.flatnonzero(sel)[0]
+            # row at position p (0-based) belongs to the first breakpoint > p
+            p = np.arange(int(pos_bp[-1]))
+            seg = np.searchsorted(pos_bp, p, side="right") + first
+            rows.append(seg)
+            cols.append(np.asarray(seq)[: len(p)])
+        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        # segment sums per breakpoint; cumsum restarts per sequence via differences below
+        self.P = _csr(rows, cols, (len(bp), n_rows))
+        self.seq_of_bp = bp // stride
+        self.Q = _csr(q_all, inv, (n_queries, len(bp)), c_all)
+        self.n_bp = len(bp)
+        self._L = L
+
+    def __call__(self, W: np.ndarray) -> np.ndarray:
+        if self.n_bp == 0:
+            return np.zeros((self.Q.shape[0], W.shape[1]))
+        seg = self.P @ W
+        cum = np.cumsum(seg, axis=0)
+        # restart per sequence: subtract the running total at each sequence's start
+        starts = np.flatnonzero(np.r_[True, self.seq_of_bp[1:] != self.seq_of_bp[:-1]])
+        if len(starts) > 1:
+            offs = np.zeros_like(cum[starts])
+            offs[1:] = cum[starts[1:] - 1]
+            cum -= np.repeat(offs, np.diff(np.r_[starts, self.n_bp]), axis=0)
+        return self.Q @ cum
+
+
+def _lerp(a, b, t):
+    """numpy's quantile interpolation (``numpy.lib._function_base_impl._lerp``)."""
+    diff = b - a
+    out = a + diff * t
+    return np.where(t >= 0.5, b - diff * (1 - t), out)
+
+
+def _order_stats(Wsorted: np.ndarray, values_sorted: np.ndarray, ks: np.ndarray) -> np.ndarray:
+    """k-th smallest (0-based) of each replicate's expanded sample.
+
+    ``Wsorted`` (n x B) are counts of rows already sorted by ``values_sorted``;
+    ``ks`` (m x B) the wanted ranks. Returns values (m x B).
+    """
+    n, B = Wsorted.shape
+    blk = 256
+    nb = -(-n // blk)
+    pad = np.zeros((nb * blk, B))
+    pad[:n] = Wsorted
+    W3 = pad.reshape(nb, blk, B)
+    bsum = W3.sum(axis=1)  # nb x B
+    bcum = np.cumsum(bsum, axis=0)
+    out = np.empty(ks.shape)
+    cols = np.arange(B)
+    for i in range(ks.shape[0]):
+        k = ks[i]
+        bi = np.argmax(bcum > k[None, :], axis=0)  # first block whose cumulative count exceeds k
+        before = np.where(bi > 0, bcum[np.maximum(bi - 1, 0), cols], 0.0)
+        inner = np.cumsum(W3[bi, :, cols], axis=1) + before[:, None]  # B x blk
+        j = np.argmax(inner > k[:, None], axis=1)
+        out[i] = values_sorted[np.minimum(bi * blk + j, n - 1)]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# survival metrics for a block of replicates
+# ---------------------------------------------------------------------------
+
+
+class SurvivalReplicates:
+    """Precomputed structure of one group; :meth:`evaluate` gives the metrics per replicate.
+
+    Parameters
+    ----------
+    time, event, risk : ndarray of shape (n,)
+        The group's rows.
+    horizon : float
+        :math:`t_0`.
+
+    Notes
+    -----
+    ``evaluate(W, idx)`` takes counts ``W`` (n x B, rows in the group's input
+    order) and, for the e50/e90 quantiles, the expanded resample ``idx``
+    (B x n, positions in the group) and returns an array (10 x B) in the order
+    of :data:`~radiorisk.evaluation.SURVIVAL_METRICS` (NaN where a replicate
+    cannot be estimated).
+    """
+
+    names = _SURV_NAMES
+
+    def __init__(self, time, event, risk, *, horizon: float):
+        t = np.asarray(time, dtype=np.float64)
+        e = np.asarray(event, dtype=np.float64)
+        r = np.asarray(risk, dtype=np.float64)
+        self.n = n = len(t)
+        self.t0 = t0 = float(horizon)
+        order = np.lexsort((-e, t))  # time ascending, events first at a tied time
+        self.order = order
+        self.inv_order = np.empty(n, dtype=np.int64)
+        self.inv_order[order] = np.arange(n)
+        ts, es, rs = t[order], e[order], r[order]
+        self.ts, self.es, self.rs = ts, es, rs
+        # ---- per-time counts up to t0 (Kaplan-Meier, censoring KM)
+        le0 = ts <= t0
+        u, tid = np.unique(ts[le0], return_inverse=True)
+        self.m0 = len(u)
+        rows0 = np.flatnonzero(le0)
+        self.A_N = _csr(tid, rows0, (self.m0, n))
+        ev0 = es[le0] == 1
+        self.A_D = _csr(tid[ev0], rows0[ev0], (self.m0, n))
+        self.case = np.flatnonzero(le0 & (es == 1))
+        self.case_tid = tid[es[le0] == 1]
+        self.ctrl = np.flatnonzero(ts > t0)
+        self.r_case_sq = (1.0 - rs[self.case]) ** 2
+        self.r_ctrl_sq = rs[self.ctrl] ** 2
+        # ---- td_auc: controls below each case risk
+        self._build_auc()
+        # ---- concordance tree
+        self._build_concordance()
+        # ---- calibration model structure
+        self._build_cox()
+
+    # .................................................................. AUC
+    def _build_auc(self):
+        rs, ctrl, case = self.rs, self.ctrl, self.case
+        if len(ctrl) == 0 or len(case) == 0:
+            self.auc_q = None
+            return
+        co = ctrl[np.argsort(rs[ctrl], kind="stable")]
+        rsorted = rs[co]
+        lt = np.searchsorted(rsorted, rs[case], side="left")
+        le = np.searchsorted(rsorted, rs[case], side="right")
+        q = np.arange(len(case))
+        self.auc_q = _PrefixQueries(self.n, [co], [(q, np.zeros_like(q), lt, np.full(len(q), 0.5)),
+                                                   (q, np.zeros_like(q), le, np.full(len(q), 0.5))],
+                                    len(case))
+
+    # .................................................................. concordance
+    def _build_concordance(self):
+        n, ts, es, rs = self.n, self.ts, self.es, self.rs
+        ev = np.flatnonzero(es == 1)
+        self.ev = ev
+        self.ev_is_case = ts[ev] <= self.t0
+        if len(ev) == 0:
+            self.conc_q = None
+            return
+        # first comparable position: first row after the events at the same time
+        uniq, first = np.unique(ts, return_index=True)
+        n_ev_at = np.bincount(np.searchsorted(uniq, ts), weights=es, minlength=len(uniq))
+        p = (first + n_ev_at)[np.searchsorted(uniq, ts[ev])].astype(np.int64)
+        M = n - p  # comparable rows = the first M rows in reversed time order
+        rank = np.unique(rs, return_inverse=True)[1].astype(np.int64)
+        R = int(rank.max()) + 2
+        u = (n - 1 - np.arange(n)).astype(np.int64)  # reversed position of each sorted row
+        seqs, terms = [], []
+        qi = np.arange(len(ev))
+        # comparable count: prefix of the time sequence (sequence 0) at p, subtracted from the total
+        seqs.append(np.arange(n))
+        terms.append((qi, np.zeros(len(ev), np.int64), p, np.ones(len(ev))))
+        L = max(1, int(M.max()).bit_length())
+        for lev in range(L):
+            has = ((M >> lev) & 1) == 1
+            if not has.any():
+                continue
+            blockid = u >> lev
+            key = blockid * R + rank
+            perm = np.argsort(key, kind="stable")
+            keys = key[perm]
+            k = (M[has] >> lev) - 1
+            bs = k << lev
+            qk = k * R + rank[ev[has]]
+            lt = np.searchsorted(keys, qk, side="left")
+            le = np.searchsorted(keys, qk, side="right")
+            s = len(seqs)
+            seqs.append(perm)
+            qh = qi[has]
+            sn = np.full(len(qh), s, np.int64)
+            terms += [(qh + len(ev), sn, lt, np.ones(len(qh))), (qh + len(ev), sn, le, np.ones(len(qh))),
+                      (qh + len(ev), sn, bs, np.full(len(qh), -2.0))]
+        # queries 0..n_ev-1: prefix at p (for the comparable count); n_ev..2n_ev-1: 2*concordant + ties
+        self.conc_q = _PrefixQueries(n, seqs, terms, 2 * len(ev))
+
+    # .................................................................. Cox calibration
+    def _build_cox(self):
+        ts, es, rs, n = self.ts, self.es, self.rs, self.n
+        self.cll = _cloglog(rs)
+        self.cll_order = np.argsort(self.cll, kind="stable")
+        self.cll_sorted = self.cll[self.cll_order]
+        self.cll_has_ties = len(np.unique(self.cll)) < n
+        if self.cll_has_ties:
+            uq, inv = np.unique(self.cll, return_inverse=True)
+            self.U = _csr(inv, np.arange(n), (len(uq), n))
+        ev = es == 1
+        et = np.unique(ts[ev])
+        self.et = et
+        K = len(et)
+        if K == 0:
+            return
+        seg = np.searchsorted(et, ts, side="right") - 1  # -1: before the first event time
+        keep = seg >= 0
+        self.P_seg = _csr(seg[keep], np.flatnonzero(keep), (K, n))
+        evr = np.flatnonzero(ev)
+        self.death_rows = evr
+        self.P_death = _csr(np.searchsorted(et, ts[evr]), np.arange(len(evr)), (K, len(evr)))
+        self.et_le_t0 = et <= self.t0
+
+    # .................................................................. evaluate
+    def evaluate(self, W: np.ndarray, idx: np.ndarray | None = None, *,
+                 calibration: bool = True) -> np.ndarray:
+        """Metrics per replicate (10 x B) from counts ``W`` (n x B, input order).
+
+        With ``calibration=False`` the rcs-Cox family (``ici_t`` ...) is left NaN.
+        """
+        Ws = W[self.order]
+        B = Ws.shape[1]
+        out = np.full((len(_SURV_NAMES), B), np.nan)
+        ntot = Ws.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # ---------------- Kaplan-Meier and censoring KM up to t0
+            N = self.A_N @ Ws
+            D = self.A_D @ Ws
+            Y = ntot[None, :] - (np.cumsum(N, axis=0) - N)
+            C = N - D
+            f = np.where(D > 0, 1.0 - D / Y, 1.0)
+            S = np.prod(f, axis=0) if self.m0 else np.ones(B)
+            g = np.where(C > 0, 1.0 - C / (Y - D), 1.0)
+            Gc = np.cumprod(g, axis=0) if self.m0 else np.ones((0, B))
+            G0 = Gc[-1] if self.m0 else np.ones(B)
+            Gex = np.vstack([np.ones((1, B)), Gc[:-1]]) if self.m0 else np.ones((0, B))
+            Gm = Gex[self.case_tid]  # G(T_i-) per case
+            Wc = Ws[self.case]
+            Wk = Ws[self.ctrl]
+            nctrl = Wk.sum(axis=0)
+            ncase = Wc.sum(axis=0)
+            km = 1.0 - S
+            mean_r = (self.rs @ Ws) / ntot
+            # ---------------- O/E, Brier, IPA
+            out[5] = np.where(mean_r > 0, km / mean_r, np.nan)
+            inv_gm = np.where(Wc > 0, Wc / Gm, 0.0)
+            bc = (self.r_case_sq @ inv_gm)
+            bt = np.where(nctrl > 0, (self.r_ctrl_sq @ Wk) / G0, 0.0)
+            brier = (bc + bt) / ntot
+            out[3] = brier
+            A1 = inv_gm.sum(axis=0) / ntot
+            A2 = np.where(nctrl > 0, nctrl / G0, 0.0) / ntot
+            null = (1.0 - km) ** 2 * A1 + km ** 2 * A2
+            out[4] = np.where(null > 0, 1.0 - brier / null, np.nan)
+            # ---------------- td AUC
+            if self.auc_q is not None:
+                K = self.auc_q(Ws)  # case x B
+                A = inv_gm.sum(axis=0)
+                auc = (inv_gm * K).sum(axis=0) / (A * nctrl)
+                out[2] = np.where((ncase > 0) & (nctrl > 0), auc, np.nan)
+            # ---------------- concordance
+            if self.conc_q is not None:
+                res = self.conc_q(Ws)
+                ne = len(self.ev)
+                comp = ntot[None, :] - res[:ne]
+                V = res[ne:]  # lt + le counts
+                We = Ws[self.ev]
+                den = (We * comp).sum(axis=0)
+                out[0] = np.where(den > 0, 0.5 * (We * V).sum(axis=0) / den, np.nan)
+                wu = np.where(We[self.ev_is_case] > 0, We[self.ev_is_case] / Gm ** 2, 0.0)
+                den_u = (wu * comp[self.ev_is_case]).sum(axis=0)
+                ok = (ncase > 0) & (den_u > 0)
+                out[1] = np.where(ok, 0.5 * (wu * V[self.ev_is_case]).sum(axis=0) / den_u, np.nan)
+        # ---------------- calibration (rcs Cox)
+        cal_ok = (ncase > 0) & calibration
+        if cal_ok.any() and len(self.et):
+            out[6:10, cal_ok] = self._calibration(Ws[:, cal_ok], None if idx is None else idx[cal_ok])
+        return out
+
+    # ------------------------------------------------------------------ knots
+    def _knots(self, Ws: np.ndarray) -> np.ndarray:
+        """Knots (3 x B) per replicate (NaN where rcs_knots raises)."""
+        B = Ws.shape[1]
+        Wsorted = Ws[self.cll_order]
+        N = self.n  # every replicate has the group's size
+        f5 = int(np.ceil(0.05 * N - 1e-12))
+        if N < 6:
+            return np.full((3, B), np.nan)
+        if N >= 100:
+            probs = np.array([0.1, 0.5, 0.9])
+            h = (N - 1) * probs
+            lo = np.floor(h)
+            ranks = np.concatenate([lo, np.minimum(lo + 1, N - 1)])
+        else:
+            ranks = np.array([4.0, (N - 1) // 2, N // 2, N - 5])
+        extra = np.array([0.0, f5 - 1.0, N - f5, N - 1.0])
+        ks = np.repeat(np.concatenate([ranks, extra])[:, None], B, axis=1)
+        v = _order_stats(Wsorted, self.cll_sorted, ks)
+        if N >= 100:
+            frac = (h - lo)[:, None]
+            knots = _lerp(v[0:3], v[3:6], np.broadcast_to(frac, (3, B)))
+            ex = v[6:10]
+        else:
+            h = (N - 1) * 0.5  # type-7 median for the middle knot
+            mid = _lerp(v[1], v[2], np.full(B, h - np.floor(h)))
+            knots = np.vstack([v[0], mid, v[3]])
+            ex = v[4:8]
+        # replicates needing the exact rules: an end value holding >= 5 % of the rows,
+        # few distinct values, or knots that are not strictly increasing
+        slow = (ex[1] == ex[0]) | (ex[2] == ex[3]) | ~((knots[0] < knots[1]) & (knots[1] < knots[2]))
+        present = (self.U @ Ws > 0).sum(axis=0) if self.cll_has_ties else (Ws > 0).sum(axis=0)
+        slow |= present <= 5
+        for b in np.flatnonzero(slow):
+            x = np.repeat(self.cll, Ws[:, b].astype(np.int64))
+            try:
+                k = rcs_knots(x, n_knots=3)
+            except NotEstimableError:
+                knots[:, b] = np.nan
+                continue
+            knots[:, b] = k if len(k) == 3 else np.nan
+        return knots
+
+    def _calibration(self, Ws: np.ndarray, idx) -> np.ndarray:
+        B = Ws.shape[1]
+        res = np.full((4, B), np.nan)
+        knots = self._knots(Ws)
+        good = np.all(np.isfinite(knots), axis=0)
+        if not good.any():
+            return res
+        Wg = Ws[:, good]
+        k = knots[:, good]
+        c = self.cll[:, None]
+        k1, k2, k3 = k[0][None, :], k[1][None, :], k[2][None, :]
+        x2 = (np.maximum(c - k1, 0) ** 3
+              - np.maximum(c - k2, 0) ** 3 * (k3 - k1) / (k3 - k2)
+              + np.maximum(c - k3, 0) ** 3 * (k2 - k1) / (k3 - k2)) / (k3 - k1) ** 2
+        x1 = self.cll
+        beta, ok = _batched_cox(self, x1, x2, Wg)
+        # observed risk at t0 and the error summaries
+        eta = beta[0][None, :] * x1[:, None] + beta[1][None, :] * x2
+        m = eta.max(axis=0)
+        r = np.exp(eta - m)
+        S0, D0, d = _risk_sums0(self, Wg * r, Wg)
+        H0 = _efron_hazard(S0, D0, d, self.et_le_t0)
+        obs = -np.expm1(-H0[None, :] * r)
+        ntot = Wg.sum(axis=0)
+        # fit_cox evaluates the hazard at x = 0 through exp(-centre . beta): a diverging fit
+        # (monotone likelihood) overflows there and gives no estimate, or underflows to an
+        # observed risk of 0; repeat both
+        centre = np.vstack([(Wg * x1[:, None]).sum(axis=0), (Wg * x2).sum(axis=0)]) / ntot
+        with np.errstate(over="ignore", under="ignore"):
+            rel0 = np.exp(-(centre * beta).sum(axis=0))
+        obs[:, rel0 == 0.0] = 0.0
+        dd = np.abs(obs - self.rs[:, None])
+        sub = np.full((4, Wg.shape[1]), np.nan)
+        sub[0] = (Wg * dd).sum(axis=0) / ntot
+        sub[3] = np.where(Wg > 0, dd, -np.inf).max(axis=0)
+        # quantiles of the expanded sample
+        nn = self.n
+        h9 = (nn - 1) * 0.9
+        lo9 = int(np.floor(h9))
+        kth = sorted({(nn - 1) // 2, nn // 2, lo9, min(lo9 + 1, nn - 1)})
+        if idx is not None:
+            loc = self.inv_order[idx[good]]  # B' x n, positions in the sorted rows
+            Dexp = np.take_along_axis(dd.T, loc, axis=1)
+        else:
+            Dexp = np.stack([np.repeat(dd[:, b], Wg[:, b].astype(np.int64)) for b in range(Wg.shape[1])])
+        part = np.partition(Dexp, kth, axis=1)
+        if nn % 2 == 1:
+            sub[1] = part[:, nn // 2]
+        else:
+            sub[1] = (part[:, nn // 2 - 1] + part[:, nn // 2]) / 2.0
+        sub[2] = _lerp(part[:, lo9], part[:, min(lo9 + 1, nn - 1)], np.full(Wg.shape[1], h9 - lo9))
+        # fit_cox evaluates the hazard at x = 0 through exp(-centre . beta): a diverging fit
+        # (monotone likelihood) overflows there and gives no estimate; so here
+        centre = np.vstack([(Wg * x1[:, None]).sum(axis=0), (Wg * x2).sum(axis=0)]) / ntot
+        sub[:, ~ok | ~np.isfinite(rel0)] = np.nan
+        res[:, good] = sub
+        return res
+
+
+def _rev_cumsum(a: np.ndarray) -> np.ndarray:
+    return np.cumsum(a[::-1], axis=0)[::-1]
+
+
+def _risk_sums0(plan, wr, W):
+    S0 = _rev_cumsum(plan.P_seg @ wr)
+    D0 = plan.P_death @ wr[plan.death_rows]
+    d = plan.P_death @ W[plan.death_rows]
+    return S0, D0, d
+
+
+def _efron_hazard(S0, D0, d, sel):
+    dmax = int(d.max()) if d.size else 0
+    H = np.zeros(S0.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for ll in range(dmax):
+            a = ll / np.where(d > 0, d, 1.0)
+            term = np.where(d > ll, 1.0 / (S0 - a * D0), 0.0)
+            H += term[sel].sum(axis=0)
+    return H
+
+
+class _EfronTies:
+    """Index of the Efron terms l = 1 .. d_k - 1 (d_k >= 2) of every (event time, replicate)."""
+
+    def __init__(self, d: np.ndarray):
+        self.d = d
+        self.has = d > 0
+        k, b = np.nonzero(d >= 2)
+        reps = (d[k, b] - 1).astype(np.int64)
+        self.k = np.repeat(k, reps)
+        self.b = np.repeat(b, reps)
+        start = np.cumsum(reps) - reps
+        ll = np.arange(reps.sum()) - np.repeat(start, reps) + 1
+        self.a = ll / d[self.k, self.b]
+        self.B = d.shape[1]
+
+
+def _batched_cox(plan, x1: np.ndarray, x2: np.ndarray, W: np.ndarray, tol: float = 1e-10,
+                 max_iter: int = 100, start=None):
+    """Efron Cox fits of (x1, x2[:, b]) with case weights W[:, b], all replicates at once.
+
+    Repeats :func:`fit_cox`'s iterations: start at 0, Newton steps with step
+    halving until the relative change of the log-likelihood is <= ``tol``;
+    with integer weights this is the fit on the copied rows.
+    Returns (beta (2 x B), converged (B,)).
+    """
+    n, B = W.shape
+    beta = np.zeros((2, B)) if start is None else np.repeat(np.asarray(start, float)[:, None], B, axis=1)
+    done = np.zeros(B, dtype=bool)
+    failed = np.zeros(B, dtype=bool)
+    dr = plan.death_rows
+    Pd, Ps = plan.P_death, plan.P_seg
+    x1c = x1[:, None]
+    x1sq = (x1 * x1)[:, None]
+    Wd_all = W[dr]
+    d_all = Pd @ Wd_all
+    ties_all = _EfronTies(d_all)
+    x1d = x1[dr][:, None]
+
+    def evaluate(cols, b, derivs):
+        full = len(cols) == B
+        Wc = W if full else W[:, cols]
+        X2 = x2 if full else x2[:, cols]
+        nb = len(cols)
+        eta = X2 * b[1][None, :]
+        eta += x1c * b[0][None, :]
+        m = eta.max(axis=0)
+        eta_d = eta[dr]
+        eta -= m
+        np.exp(eta, out=eta)
+        eta *= Wc  # eta now holds w * exp(eta - m)
+        wr = eta
+        Wd = Wd_all if full else Wd_all[:, cols]
+        d = d_all if full else d_all[:, cols]
+        ties = ties_all if full else _EfronTies(d)
+        ll = (Wd * eta_d).sum(axis=0) - d.sum(axis=0) * m
+        if not derivs:
+            S0 = _rev_cumsum(Ps @ wr)
+            D0 = Pd @ wr[dr]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                den = np.where(ties.has, S0, 1.0)
+                ll -= np.log(den).sum(axis=0)
+                if len(ties.k):
+                    dd = S0[ties.k, ties.b] - ties.a * D0[ties.k, ties.b]
+                    ll -= np.bincount(ties.b, weights=np.log(dd), minlength=nb)
+            return ll, None, None
+        F = np.empty((n, 6, nb))
+        F[:, 0] = wr
+        np.multiply(wr, x1c, out=F[:, 1])
+        np.multiply(wr, X2, out=F[:, 2])
+        np.multiply(wr, x1sq, out=F[:, 3])
+        np.multiply(F[:, 2], x1c, out=F[:, 4])
+        np.multiply(F[:, 2], X2, out=F[:, 5])
+        S = _rev_cumsum(Ps @ F.reshape(n, 6 * nb)).reshape(-1, 6, nb)
+        D = (Pd @ F[dr].reshape(len(dr), 6 * nb)).reshape(-1, 6, nb)
+        X2d = X2[dr]
+        g0 = (Wd * x1d).sum(axis=0)
+        g1 = (Wd * X2d).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            has = ties.has
+            den = np.where(has, S[:, 0], 1.0)
+            ll -= np.log(den).sum(axis=0)
+            m1 = np.where(has, S[:, 1] / den, 0.0)
+            m2 = np.where(has, S[:, 2] / den, 0.0)
+            g0 -= m1.sum(axis=0)
+            g1 -= m2.sum(axis=0)
+            i00 = (np.where(has, S[:, 3] / den, 0.0) - m1 * m1).sum(axis=0)
+            i01 = (np.where(has, S[:, 4] / den, 0.0) - m1 * m2).sum(axis=0)
+            i11 = (np.where(has, S[:, 5] / den, 0.0) - m2 * m2).sum(axis=0)
+            if len(ties.k):
+                kk, bb, a = ties.k, ties.b, ties.a
+                Sk = S[kk, :, bb]  # t x 6
+                Dk = D[kk, :, bb]
+                num = Sk - a[:, None] * Dk
+                dn = num[:, 0]
+                ll -= np.bincount(bb, weights=np.log(dn), minlength=nb)
+                u1 = num[:, 1] / dn
+                u2 = num[:, 2] / dn
+                g0 -= np.bincount(bb, weights=u1, minlength=nb)
+                g1 -= np.bincount(bb, weights=u2, minlength=nb)
+                i00 += np.bincount(bb, weights=num[:, 3] / dn - u1 * u1, minlength=nb)
+                i01 += np.bincount(bb, weights=num[:, 4] / dn - u1 * u2, minlength=nb)
+                i11 += np.bincount(bb, weights=num[:, 5] / dn - u2 * u2, minlength=nb)
+        return ll, np.vstack([g0, g1]), np.vstack([i00, i01, i11])
+
+    cols = np.arange(B)
+    ll, grad, info = evaluate(cols, beta, True)
+    for _ in range(max_iter):
+        act = np.flatnonzero(~done & ~failed)
+        if len(act) == 0:
+            break
+        a_, b_, c_ = info[0, act], info[1, act], info[2, act]
+        det = a_ * c_ - b_ * b_
+        bad = ~(np.isfinite(det) & (det != 0))
+        failed[act[bad]] = True
+        act, a_, b_, c_, det = act[~bad], a_[~bad], b_[~bad], c_[~bad], det[~bad]
+        if len(act) == 0:
+            break
+        g0, g1 = grad[0, act], grad[1, act]
+        step = np.vstack([(c_ * g0 - b_ * g1) / det, (a_ * g1 - b_ * g0) / det])
+        ll_old = ll[act]
+        new = beta[:, act] + step
+        # log-likelihood and derivatives at the new point (fit_cox computes the same values
+        # in two calls); step halving where the log-likelihood fell
+        ll_new, g_new, i_new = evaluate(act, new, True)
+        halved = np.zeros(len(act), dtype=bool)
+        for _h in range(40):
+            need = ~(ll_new >= ll_old - 1e-12 * np.abs(ll_old))
+            if not need.any():
+                break
+            halved |= need
+            step[:, need] /= 2.0
+            new[:, need] = beta[:, act[need]] + step[:, need]
+            ll_sub, _, _ = evaluate(act[need], new[:, need], False)
+            ll_new[need] = ll_sub
+        beta[:, act] = new
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(ll_new != 0, np.abs(1.0 - ll_old / ll_new), np.abs(ll_old - ll_new))
+        conv = rel <= tol
+        done[act[conv]] = True
+        ll[act], grad[:, act], info[:, act] = ll_new, g_new, i_new
+        upd = act[~conv & halved]  # derivatives at the halved points
+        if len(upd):
+            ll_a, g_a, i_a = evaluate(upd, beta[:, upd], True)
+            ll[upd], grad[:, upd], info[:, upd] = ll_a, g_a, i_a
+    ok = done & ~failed & np.all(np.isfinite(beta), axis=0)
+    return beta, ok
+
+
+def survival_replicates(time, event, risk, *, horizon, subsets, strata, n_boot: int,
+                        random_state=None, block: int | None = None,
+                        calibration_boot: int | None = None) -> np.ndarray:
+    """Survival metrics of every subset in every replicate (vectorised).
+
+    Parameters
+    ----------
+    time, event, risk : ndarray of shape (n,)
+    horizon : float
+    subsets : sequence of ndarray
+        Row positions of each group (each a union of strata).
+    strata : array-like of shape (n,)
+        Resampling strata (see :class:`StratifiedBootstrap`).
+    n_boot : int
+    random_state : int, optional
+    block : int, optional
+        Replicates per block (default: about 3 million row-replicates per block).
+    calibration_boot : int, optional
+        Bootstrap the rcs-Cox family (``ici_t, e50_t, e90_t, emax_t``, a Cox fit per
+        replicate: about 80 % of the time) on the first ``calibration_boot`` replicates
+        only (the others get NaN there). Default: all replicates.
+
+    Returns
+    -------
+    ndarray of shape (len(subsets), n_boot, 10)
+        In the order of :data:`~radiorisk.evaluation.SURVIVAL_METRICS`.
+    """
+    t = np.asarray(time, dtype=np.float64)
+    e = np.asarray(event, dtype=np.float64)
+    r = np.asarray(risk, dtype=np.float64)
+    n = len(t)
+    bs = StratifiedBootstrap(strata, n_boot, random_state)
+    plans = [SurvivalReplicates(t[s], e[s], r[s], horizon=horizon) for s in subsets]
+    local = []
+    for s in subsets:
+        m = np.full(n, -1, dtype=np.int64)
+        m[s] = np.arange(len(s))
+        local.append(m)
+    out = np.full((len(subsets), n_boot, len(_SURV_NAMES)), np.nan)
+    if block is None:
+        block = int(np.clip(_TARGET_CELLS // max(n, 1), 4, 256))
+    n_cal = n_boot if calibration_boot is None else int(calibration_boot)
+    for reps, idx in bs.blocks(block):
+        W = counts_from_indices(idx, n)
+        cal = np.asarray(reps) < n_cal
+        for k, s in enumerate(subsets):
+            if len(s) == 0:
+                continue
+            li = local[k][idx[:, s]]
+            Wk = W[s]
+            for part, with_cal in ((cal, True), (~cal, False)):
+                if part.any():
+                    rows = np.asarray(reps)[part]
+                    out[k, rows] = plans[k].evaluate(Wk[:, part], li[part], calibration=with_cal).T
+    return out
+
+
+def binary_replicates(y, p, *, subsets, strata, n_boot: int, random_state=None) -> np.ndarray:
+    """Binary metrics of every subset in every replicate (exact, one replicate at a time).
+
+    Returns
+    -------
+    ndarray of shape (len(subsets), n_boot, 9)
+        In the order of :data:`~radiorisk.evaluation.BINARY_METRICS`.
+    """
+    from ._metrics_frame import BINARY_METRICS, _binary_values
+
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    bs = StratifiedBootstrap(strata, n_boot, random_state)
+    out = np.full((len(subsets), n_boot, len(BINARY_METRICS)), np.nan)
+    for reps, idx in bs.blocks(64):
+        for j, b in enumerate(reps):
+            for k, s in enumerate(subsets):
+                if len(s) == 0:
+                    continue
+                ii = idx[j, s]
+                v = _binary_values(y[ii], p[ii])
+                out[k, b] = [v[m][0] for m in BINARY_METRICS]
+    return out
+

@@ -1,0 +1,321 @@
+"""Display classes (sklearn's pattern): computation in ``from_*``, drawing in ``plot(ax=None)``.
+
+``from_estimator`` -> ``from_predictions`` -> ``plot``. matplotlib is imported
+inside ``plot`` only; nothing here changes global matplotlib state. Each
+display keeps the computed table (``table_``) and, after ``plot``, ``line_``,
+``ax_`` and ``figure_``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._audit import UNKNOWN_GROUP, SubgroupAudit, _labels
+from ._common import check_binary_inputs, check_horizon, check_survival_inputs
+from ._tables import (
+    calibration_table,
+    net_benefit,
+    survival_calibration_table,
+    survival_net_benefit,
+)
+
+__all__ = ["CalibrationDisplay", "SubgroupForestDisplay", "DecisionCurveDisplay"]
+
+_NO_MPL = "{name}.plot needs matplotlib (pip install matplotlib)"
+
+
+def _check_matplotlib(name: str):
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - matplotlib is a dependency
+        raise ImportError(_NO_MPL.format(name=name)) from exc
+
+
+def _axes(ax):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax, ax.figure
+
+
+def _estimator_risk(estimator, X, horizon):
+    if not hasattr(estimator, "predict_risk"):
+        raise TypeError(f"{type(estimator).__name__} has no predict_risk(X, horizon)")
+    return np.asarray(estimator.predict_risk(X, horizon), dtype=np.float64)
+
+
+def _group_iter(risk, groups):
+    """(label, row positions) for every group; one group 'all' without ``groups``."""
+    n = len(risk)
+    if groups is None:
+        yield "all", np.arange(n)
+        return
+    lab = _labels(groups)
+    if len(lab) != n:
+        raise ValueError(f"groups has {len(lab)} values; risk has {n}")
+    for v in sorted({x for x in lab if x is not None}):
+        yield v, np.flatnonzero(lab == v)
+    miss = np.flatnonzero(np.array([x is None for x in lab], dtype=bool))
+    if len(miss):
+        yield UNKNOWN_GROUP, miss
+
+
+class CalibrationDisplay:
+    """Observed against predicted risk by risk band, per group, with 95 % CI bars and bands.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``group, bin, n, events, mean_predicted, observed, ci_low, ci_high``.
+    kind : {"binary", "survival"}
+    horizon : float or None
+    name : str, optional
+        Model name, used in the title.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.5, 400)
+    >>> d = CalibrationDisplay.from_predictions(p, y=rng.binomial(1, p), groups=rng.choice(["F", "M"], 400),
+    ...                                         n_bins=5)
+    >>> sorted(d.table_["group"].unique())
+    ['F', 'M']
+    """
+
+    def __init__(self, table: pd.DataFrame, *, kind: str, horizon=None, name: str | None = None):
+        self.table_ = table
+        self.kind = kind
+        self.horizon = horizon
+        self.name = name
+
+    @classmethod
+    def from_predictions(cls, risk, *, y=None, time=None, event=None, horizon=None, groups=None,
+                         n_bins: int = 10, min_per_bin: int = 20, name: str | None = None,
+                         ax=None, plot: bool = False):
+        """Compute the calibration table per group (deciles of risk within each group).
+
+        Survival data use Kaplan-Meier observed risk at ``horizon`` with
+        ``survfit``'s log-log CI (:func:`survival_calibration_table`); binary
+        data the observed proportion with a Wilson CI (:func:`calibration_table`).
+        With ``plot=True`` the display is drawn on ``ax`` too.
+        """
+        r = np.asarray(risk, dtype=np.float64)
+        frames = []
+        if y is None:
+            t0 = check_horizon(horizon)
+            t, e, r = check_survival_inputs(time, event, r)
+            kind = "survival"
+            for lab, idx in _group_iter(r, groups):
+                tab = survival_calibration_table(t[idx], e[idx], r[idx], horizon=t0, n_bins=n_bins,
+                                                 min_per_bin=min_per_bin)
+                frames.append(tab.assign(group=lab))
+        else:
+            yy, r = check_binary_inputs(y, r)
+            kind, t0 = "binary", None
+            for lab, idx in _group_iter(r, groups):
+                tab = calibration_table(yy[idx], r[idx], n_bins=n_bins, min_per_bin=min_per_bin)
+                frames.append(tab.assign(group=lab))
+        table = pd.concat(frames, ignore_index=True)
+        table = table[["group"] + [c for c in table.columns if c != "group"]]
+        disp = cls(table, kind=kind, horizon=t0, name=name)
+        return disp.plot(ax=ax) if plot else disp
+
+    @classmethod
+    def from_estimator(cls, estimator, X, *, y=None, time=None, event=None, horizon=None, groups=None,
+                       **kwargs):
+        """Risks from ``estimator.predict_risk(X, horizon)``, then :meth:`from_predictions`."""
+        risk = _estimator_risk(estimator, X, horizon)
+        kwargs.setdefault("name", type(estimator).__name__)
+        return cls.from_predictions(risk, y=y, time=time, event=event, horizon=horizon, groups=groups,
+                                    **kwargs)
+
+    def plot(self, ax=None, *, ci: bool = True, band: bool = True):
+        """Draw the points per group with error bars (and a shaded CI band); returns ``self``."""
+        _check_matplotlib(type(self).__name__)
+        ax, fig = _axes(ax)
+        self.line_ = {}
+        cols = ["mean_predicted", "observed", "ci_high"] if ci else ["mean_predicted", "observed"]
+        top = float(np.nanmax(self.table_[cols].to_numpy(float))) if len(self.table_) else 1.0
+        lim = min(1.0, max(0.05, 1.1 * top))
+        ax.plot([0, lim], [0, lim], ls="--", color="0.6", lw=1, label="ideal")
+        for lab, tab in self.table_.groupby("group", sort=False):
+            x, o = tab["mean_predicted"].to_numpy(), tab["observed"].to_numpy()
+            (line,) = ax.plot(x, o, marker="o", lw=1.2, label=str(lab))
+            if ci:
+                lo, hi = tab["ci_low"].to_numpy(), tab["ci_high"].to_numpy()
+                ax.errorbar(x, o, yerr=[np.clip(o - lo, 0, None), np.clip(hi - o, 0, None)], fmt="none",
+                            ecolor=line.get_color(), alpha=0.6, capsize=2)
+                if band:
+                    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.12, lw=0)
+            self.line_[lab] = line
+        what = "observed risk (Kaplan-Meier)" if self.kind == "survival" else "observed proportion"
+        ax.set_xlabel("mean predicted risk")
+        ax.set_ylabel(what)
+        title = "Calibration" + (f" at t = {self.horizon:g}" if self.horizon is not None else "")
+        ax.set_title(title + (f" - {self.name}" if self.name else ""))
+        ax.legend(fontsize="small")
+        self.ax_, self.figure_ = ax, fig
+        return self
+
+
+class SubgroupForestDisplay:
+    """Forest plot of one metric per group with its CI, and the overall estimate as a reference line.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows of :attr:`SubgroupAudit.by_group` (or ``to_frame()``) for one metric.
+    metric : str
+    overall : float
+        The overall estimate (reference line).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.5, 400)
+    >>> d = SubgroupForestDisplay.from_predictions(p, y=rng.binomial(1, p), metric="oe_ratio",
+    ...                                            groups={"sex": rng.choice(["F", "M"], 400)}, n_boot=20)
+    >>> d.table_["group"].tolist()
+    ['F', 'M']
+    """
+
+    def __init__(self, table: pd.DataFrame, *, metric: str, overall: float = np.nan, name: str | None = None):
+        self.table_ = table.reset_index(drop=True)
+        self.metric = metric
+        self.overall = overall
+        self.name = name
+
+    @classmethod
+    def from_audit(cls, audit: SubgroupAudit, metric: str, *, name: str | None = None):
+        """Take ``metric`` from a computed :class:`SubgroupAudit`."""
+        if metric not in audit.metrics:
+            raise ValueError(f"metric {metric!r} is not in the audit ({list(audit.metrics)})")
+        bg = audit.by_group
+        ov = audit.overall
+        return cls(bg[bg["metric"] == metric], metric=metric,
+                   overall=float(ov.loc[ov["metric"] == metric, "estimate"].iloc[0]), name=name)
+
+    @classmethod
+    def from_predictions(cls, risk, *, metric: str, y=None, time=None, event=None, horizon=None,
+                         groups=None, n_boot: int = 200, random_state=None, name: str | None = None,
+                         ax=None, plot: bool = False, **audit_kwargs):
+        """Run a :class:`SubgroupAudit` for ``metric`` and keep its per-group rows."""
+        audit = SubgroupAudit(risk, y=y, time=time, event=event, horizon=horizon, groups=groups,
+                              metrics=[metric], n_boot=n_boot, random_state=random_state, **audit_kwargs)
+        disp = cls.from_audit(audit, metric, name=name)
+        return disp.plot(ax=ax) if plot else disp
+
+    @classmethod
+    def from_estimator(cls, estimator, X, *, metric: str, horizon=None, **kwargs):
+        """Risks from ``estimator.predict_risk(X, horizon)``, then :meth:`from_predictions`."""
+        risk = _estimator_risk(estimator, X, horizon)
+        kwargs.setdefault("name", type(estimator).__name__)
+        return cls.from_predictions(risk, metric=metric, horizon=horizon, **kwargs)
+
+    def plot(self, ax=None):
+        """Draw estimate +- CI per group (flagged groups hollow and marked *); returns ``self``."""
+        _check_matplotlib(type(self).__name__)
+        ax, fig = _axes(ax)
+        t = self.table_
+        ypos = np.arange(len(t))[::-1]
+        est = t["estimate"].to_numpy(float)
+        lo, hi = t["ci_low"].to_numpy(float), t["ci_high"].to_numpy(float)
+        flag = t["flag"].to_numpy(bool) if "flag" in t else np.zeros(len(t), bool)
+        err = np.vstack([np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)])
+        err = np.where(np.isfinite(err), err, 0.0)
+        self.line_ = ax.errorbar(est, ypos, xerr=err, fmt="none", ecolor="0.3", capsize=3)
+        ax.scatter(est[~flag], ypos[~flag], color="C0", zorder=3)
+        ax.scatter(est[flag], ypos[flag], facecolors="none", edgecolors="C3", zorder=3)
+        labels = [f"{a}: {g}" + (" *" if f else "") for a, g, f in zip(t["attribute"], t["group"], flag,
+                                                                     strict=True)]
+        ax.set_yticks(ypos, labels)
+        if np.isfinite(self.overall):
+            ax.axvline(self.overall, color="C1", ls="--", lw=1, label=f"overall {self.overall:.3g}")
+        if self.metric.startswith("oe_ratio"):
+            ax.axvline(1.0, color="0.6", lw=1, label="O/E = 1")
+        ax.set_xlabel(self.metric)
+        ax.set_title(f"{self.metric} by group" + (f" - {self.name}" if self.name else "")
+                     + ("  (* flagged)" if flag.any() else ""))
+        ax.legend(fontsize="small", loc="best")
+        self.ax_, self.figure_ = ax, fig
+        return self
+
+
+class DecisionCurveDisplay:
+    """Decision curve: net benefit of the model, treat-all and treat-none against the threshold.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``group, threshold, model, treat_all, treat_none, n_treated``
+        (:func:`net_benefit` / :func:`survival_net_benefit` per group).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.5, 400)
+    >>> d = DecisionCurveDisplay.from_predictions(p, y=rng.binomial(1, p), thresholds=[0.1, 0.2])
+    >>> d.table_.shape
+    (2, 6)
+    """
+
+    def __init__(self, table: pd.DataFrame, *, kind: str, horizon=None, name: str | None = None):
+        self.table_ = table
+        self.kind = kind
+        self.horizon = horizon
+        self.name = name
+
+    @classmethod
+    def from_predictions(cls, risk, *, y=None, time=None, event=None, horizon=None, groups=None,
+                         thresholds=None, name: str | None = None, ax=None, plot: bool = False):
+        """Net benefit per group (Vickers & Elkin; Kaplan-Meier version for survival data)."""
+        r = np.asarray(risk, dtype=np.float64)
+        frames = []
+        if y is None:
+            t0 = check_horizon(horizon)
+            t, e, r = check_survival_inputs(time, event, r)
+            kind = "survival"
+            for lab, idx in _group_iter(r, groups):
+                frames.append(survival_net_benefit(t[idx], e[idx], r[idx], horizon=t0,
+                                                   thresholds=thresholds).assign(group=lab))
+        else:
+            yy, r = check_binary_inputs(y, r)
+            kind, t0 = "binary", None
+            for lab, idx in _group_iter(r, groups):
+                frames.append(net_benefit(yy[idx], r[idx], thresholds=thresholds).assign(group=lab))
+        table = pd.concat(frames, ignore_index=True)
+        table = table[["group"] + [c for c in table.columns if c != "group"]]
+        disp = cls(table, kind=kind, horizon=t0, name=name)
+        return disp.plot(ax=ax) if plot else disp
+
+    @classmethod
+    def from_estimator(cls, estimator, X, *, y=None, time=None, event=None, horizon=None, **kwargs):
+        """Risks from ``estimator.predict_risk(X, horizon)``, then :meth:`from_predictions`."""
+        risk = _estimator_risk(estimator, X, horizon)
+        kwargs.setdefault("name", type(estimator).__name__)
+        return cls.from_predictions(risk, y=y, time=time, event=event, horizon=horizon, **kwargs)
+
+    def plot(self, ax=None):
+        """Draw net benefit curves per group, with treat-all (per group) and treat-none; returns ``self``."""
+        _check_matplotlib(type(self).__name__)
+        ax, fig = _axes(ax)
+        self.line_ = {}
+        lows = []
+        for lab, tab in self.table_.groupby("group", sort=False):
+            (line,) = ax.plot(tab["threshold"], tab["model"], lw=1.5, label=f"model ({lab})")
+            ax.plot(tab["threshold"], tab["treat_all"], lw=1, ls=":", color=line.get_color(),
+                    label=f"treat all ({lab})")
+            self.line_[lab] = line
+            lows.append(float(np.nanmax(tab["model"])))
+        ax.axhline(0.0, color="0.3", lw=1, label="treat none")
+        top = max(lows) if lows else 0.1
+        ax.set_ylim(-0.05 * max(top, 0.01), 1.1 * max(top, 0.01))
+        ax.set_xlabel("threshold probability")
+        ax.set_ylabel("net benefit")
+        ax.set_title("Decision curve" + (f" at t = {self.horizon:g}" if self.horizon is not None else "")
+                     + (f" - {self.name}" if self.name else ""))
+        ax.legend(fontsize="small")
+        self.ax_, self.figure_ = ax, fig
+        return self
