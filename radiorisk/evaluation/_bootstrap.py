@@ -518,7 +518,8 @@ class SurvivalReplicates:
         r = np.exp(eta - m)
         S0, D0, d = _risk_sums0(self, Wg * r, Wg)
         H0 = _efron_hazard(S0, D0, d, self.et_le_t0)
-        obs = -np.expm1(-H0[None, :] * r)
+        with np.errstate(invalid="ignore"):  # inf x 0 in a diverged replicate: handled below via rel0
+            obs = -np.expm1(-H0[None, :] * r)
         ntot = Wg.sum(axis=0)
         # fit_cox evaluates the hazard at x = 0 through exp(-centre . beta): a diverging fit
         # (monotone likelihood) overflows there and gives no estimate, or underflows to an

@@ -376,12 +376,22 @@ def _run_local(tasks: list[dict], jobs: int, progress_cb) -> None:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from concurrent.futures.process import BrokenProcessPool
+
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(_extract_one_image, {**t, "single_thread": True}) for t in tasks]
-        for f in as_completed(futures):
-            f.result()
-            progress_cb()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_extract_one_image, {**t, "single_thread": True}) for t in tasks]
+            for f in as_completed(futures):
+                f.result()
+                progress_cb()
+    except BrokenProcessPool:
+        raise RadioriskError(
+            "a radiomics worker process died or could not start. In a Python script, call "
+            "extract_radiomics(..., jobs>1) under `if __name__ == \"__main__\":` (worker processes "
+            "are spawned and re-import the script), or use jobs=1. Finished images are kept in the "
+            "store; re-running resumes."
+        ) from None
 
 
 def _run_dask(tasks: list[dict], client, scheduler, progress_cb) -> None:

@@ -149,9 +149,14 @@ def _factory(model, horizon: float) -> Callable:
         if model not in MODEL_NAMES:
             raise ValueError(f"model {model!r} is not one of {list(MODEL_NAMES)}")
         return _NamedFactory(model, float(horizon))
+    if hasattr(model, "get_params") and hasattr(model, "fit"):
+        return _EstimatorFactory(model)
     if callable(model):
         return _CallableFactory(model)
-    raise TypeError(f"model must be a model name or a callable factory; got {type(model).__name__}")
+    raise TypeError(
+        "model must be a model name, an unfitted estimator (e.g. make_model(...)) or a callable factory; "
+        f"got {type(model).__name__}"
+    )
 
 
 class _NamedFactory:
@@ -167,6 +172,31 @@ class _NamedFactory:
         if self.name.startswith("xgb") and "nthread" not in params:
             params["nthread"] = 1  # one thread per task: parallelism is over tasks (n_jobs)
         return make_model(self.name, horizon=self.horizon, random_state=random_state, **params)
+
+
+class _EstimatorFactory:
+    """Clones an estimator (e.g. ``make_model(...)``) for each task, with the task's seed and parameters."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __call__(self, random_state: int, params: Mapping) -> object:
+        from sklearn.base import clone
+
+        est = clone(self.estimator)
+        names = est.get_params(deep=True)
+        update = {}
+        for key in ("random_state", "model__random_state"):
+            if key in names:
+                update[key] = random_state
+        for key, value in dict(params).items():
+            if key in names:
+                update[key] = value
+            elif f"model__{key}" in names:
+                update[f"model__{key}"] = value
+            else:
+                raise ValueError(f"parameter {key!r} is not a parameter of {type(est).__name__}")
+        return est.set_params(**update)
 
 
 class _CallableFactory:
