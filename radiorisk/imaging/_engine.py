@@ -375,7 +375,6 @@ def _run_local(tasks: list[dict], jobs: int, progress_cb) -> None:
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
-
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = mp.get_context("spawn")
