@@ -146,6 +146,16 @@ def label_boxes(label_map: np.ndarray) -> list:
     return ndimage.find_objects(label_map.astype(np.int64, copy=False))
 
 
+def _union_box(labels, boxes: list):
+    """Lower and upper voxel index (x, y, z) of the union of the labels' boxes; ValueError if none is present."""
+    present = [boxes[k - 1] for k in labels if 0 < k <= len(boxes) and boxes[k - 1] is not None]
+    if not present:
+        raise ValueError(f"label(s) {list(labels)} not present in the mask")
+    lo = np.array([min(b[axis].start for b in present) for axis in (2, 1, 0)])
+    hi = np.array([max(b[axis].stop for b in present) for axis in (2, 1, 0)]) - 1
+    return lo, hi
+
+
 def crop_labels(image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *, margin_mm: float,
                 new_spacing=None):
     """Like :func:`crop_lesion`, for the union of ``labels`` in a label map, touching only the crop.
@@ -158,13 +168,7 @@ def crop_labels(image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *
     ValueError
         When none of ``labels`` is present.
     """
-    present = [boxes[k - 1] for k in labels if 0 < k <= len(boxes) and boxes[k - 1] is not None]
-    if not present:
-        raise ValueError(f"label(s) {list(labels)} not present in the mask")
-    lo = np.array([min(b[2].start for b in present), min(b[1].start for b in present),
-                   min(b[0].start for b in present)])
-    hi = np.array([max(b[2].stop for b in present), max(b[1].stop for b in present),
-                   max(b[0].stop for b in present)]) - 1
+    lo, hi = _union_box(labels, boxes)
     start, stop = _crop_box(image, lo, hi, margin_mm, new_spacing)
     sub = np.isin(label_map[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]], list(labels))
     return _cut(image, start, stop, sub)
@@ -227,13 +231,7 @@ def crop_and_resample(image: sitk.Image, label_map: np.ndarray, labels, boxes: l
     (SimpleITK.Image, SimpleITK.Image)
         Resampled image and uint8 ROI mask (ROI = 1) on pyradiomics' grid.
     """
-    present = [boxes[k - 1] for k in labels if 0 < k <= len(boxes) and boxes[k - 1] is not None]
-    if not present:
-        raise ValueError(f"label(s) {list(labels)} not present in the mask")
-    lo = np.array([min(b[2].start for b in present), min(b[1].start for b in present),
-                   min(b[0].start for b in present)])
-    hi = np.array([max(b[2].stop for b in present), max(b[1].stop for b in present),
-                   max(b[0].stop for b in present)]) - 1
+    lo, hi = _union_box(labels, boxes)
     # the ROI's exact bounding box (the union of label boxes can be larger than the ROI's)
     start, stop = _crop_box(image, lo, hi, 0.0, None)
     sub = np.isin(label_map[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]], list(labels))
