@@ -155,12 +155,13 @@ def main() -> None:
         )
         subprocess.run([sys.executable, "-c", make, str(work)], check=True, env=env)
         probe = (
-            "import resource, pandas as pd, sys, pathlib\n"
+            "import pandas as pd, sys, pathlib\n"
             "from radiorisk.imaging import extract_radiomics\n"
             "d = pathlib.Path(sys.argv[1])\n"
             "extract_radiomics(pd.DataFrame([{'lesion_id': 'x', 'image_path': str(d/'big.nii.gz'), "
             "'mask_path': str(d/'bigm.nii.gz'), 'label': '1'}]), params='ccta-plaque')\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+            # VmHWM, not ru_maxrss: ru_maxrss survives fork+exec and would report this parent's peak
+            "print([int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
         )
         out = subprocess.run([sys.executable, "-c", probe, str(work)], capture_output=True, text=True, env=env)
         peak = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "?"
