@@ -1,0 +1,122 @@
+"""Shared pieces of :mod:`radiorisk.explain`: the error class, message constants, model access."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from ..exceptions import RadioriskError
+
+__all__ = ["ExplainError", "final_estimator", "model_kind", "transform_head", "check_blocks",
+           "OTHER_BLOCK", "SCALES"]
+
+#: Block of a feature that no ``blocks`` mapping names.
+OTHER_BLOCK = "other"
+
+#: The explained output (margin) scale of each model kind.
+SCALES = {
+    "xgb-binary": "log-odds",
+    "xgb-cox": "log-hazard",
+    "xgb-aft": "log-time",
+    "coxph": "log-hazard",
+    "other": "risk",
+}
+
+_MSG_NOT_FITTED = "{who}: the model is not fitted (call fit first)"
+_MSG_NO_RISK = "{who}: {cls} has no predict_risk(X, horizon); it is not a risk model"
+
+
+class ExplainError(RadioriskError, ValueError):
+    """An explanation cannot be computed with these inputs (the message says why)."""
+
+
+def final_estimator(model):
+    """The last step of a pipeline, or the estimator itself."""
+    return model.steps[-1][1] if isinstance(model, Pipeline) else model
+
+
+def model_kind(model) -> str:
+    """``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph`` or ``other`` (any risk model)."""
+    from ..models._estimators import ESTIMATORS
+
+    final = final_estimator(model)
+    for name, cls in ESTIMATORS.items():
+        if type(final) is cls:
+            return name
+    if not hasattr(model, "predict_risk"):
+        raise ExplainError(_MSG_NO_RISK.format(who="shap_values", cls=type(model).__name__))
+    return "other"
+
+
+def transform_head(model, X) -> pd.DataFrame:
+    """``X`` through every pipeline step but the last (a DataFrame with the model's columns)."""
+    if not isinstance(model, Pipeline):
+        return X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+    Xt = X
+    for _, step in model.steps[:-1]:
+        if step is None or (isinstance(step, str) and step == "passthrough"):
+            continue
+        Xt = step.transform(Xt)
+    if not isinstance(Xt, pd.DataFrame):
+        Xt = pd.DataFrame(np.asarray(Xt), index=getattr(X, "index", None))
+    return Xt
+
+
+def check_blocks(blocks) -> dict[str, str]:
+    """``{column: block}`` from a ``{block: columns}`` mapping, a CohortData or None."""
+    if blocks is None:
+        return {}
+    if hasattr(blocks, "blocks") and not isinstance(blocks, Mapping):
+        blocks = blocks.blocks
+    if not isinstance(blocks, Mapping):
+        raise ExplainError(f"blocks must be a mapping block -> columns (CohortData.blocks); "
+                           f"got {type(blocks).__name__}")
+    out: dict[str, str] = {}
+    for b, cols in blocks.items():
+        if isinstance(cols, str):
+            raise ExplainError(f"blocks[{b!r}] must be a list of column names; got the string {cols!r}")
+        for c in cols:
+            if str(c) in out and out[str(c)] != str(b):
+                raise ExplainError(f"column {c!r} is in two blocks: {out[str(c)]!r} and {b!r}")
+            out[str(c)] = str(b)
+    return out
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+        raise ExplainError(f"random_state must be an integer seed; got {random_state!r}")
+    return np.random.default_rng(int(random_state))
+
+
+def check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ExplainError(f"{name} must be an integer >= {low}; got {value!r}")
+    return int(value)
+
+
+def check_fraction(name: str, value, *, low=0.0, high=1.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating) \
+            or not np.isfinite(value) or not (low < value < high):
+        raise ExplainError(f"{name} must be a number in ({low:g}, {high:g}); got {value!r}")
+    return float(value)
+
+
+def html_table(title: str, lines: list[str], frame: pd.DataFrame, max_rows: int = 20) -> str:
+    """A small HTML block: a title, a few statements and a table."""
+    import html
+
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in lines)
+    return (f"<div><strong>{html.escape(title)}</strong><ul>{items}</ul>"
+            f"{frame.head(max_rows).to_html(index=False, float_format=lambda v: f'{v:.4g}')}</div>")
+
+
+def import_shap():
+    """``import shap`` without its import-time warnings (matplotlib deprecations) leaking out."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import shap
+    return shap
