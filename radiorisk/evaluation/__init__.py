@@ -29,6 +29,11 @@ StratifiedBootstrap, survival_replicates, binary_replicates, percentile_interval
     The vectorised, stratified bootstrap behind the CIs.
 CalibrationDisplay, SubgroupForestDisplay, DecisionCurveDisplay
     Plots (``from_predictions`` / ``from_estimator`` / ``plot(ax=None)``).
+group_balancing_weights, GroupRecalibrator, group_thresholds, GroupThresholds,
+fairlearn_threshold_optimizer, RiskScoreEstimator, CalibratedEqualizedOdds,
+calibrated_equalized_odds, EqualizedOddsResult
+    Bias mitigation: training weights, per-group recalibration, group
+    thresholds, calibrated equalized odds (``docs/audit.md``, "Mitigation").
 """
 
 from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit
@@ -55,6 +60,17 @@ from ._metrics_frame import (
     SURVIVAL_METRICS,
     compute_metrics,
     write_metrics_csv,
+)
+from ._mitigation import (
+    CalibratedEqualizedOdds,
+    EqualizedOddsResult,
+    GroupRecalibrator,
+    GroupThresholds,
+    RiskScoreEstimator,
+    calibrated_equalized_odds,
+    fairlearn_threshold_optimizer,
+    group_balancing_weights,
+    group_thresholds,
 )
 from ._survival import (
     StepFunction,
@@ -124,4 +140,13 @@ __all__ = [
     "td_auc",
     "uno_c",
     "write_metrics_csv",
+    "CalibratedEqualizedOdds",
+    "EqualizedOddsResult",
+    "GroupRecalibrator",
+    "GroupThresholds",
+    "RiskScoreEstimator",
+    "calibrated_equalized_odds",
+    "fairlearn_threshold_optimizer",
+    "group_balancing_weights",
+    "group_thresholds",
 ]

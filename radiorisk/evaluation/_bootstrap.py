@@ -570,7 +570,7 @@ def _risk_sums0(plan, wr, W):
 def _efron_hazard(S0, D0, d, sel):
     dmax = int(d.max()) if d.size else 0
     H = np.zeros(S0.shape[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for ll in range(dmax):
             a = ll / np.where(d > 0, d, 1.0)
             term = np.where(d > ll, 1.0 / (S0 - a * D0), 0.0)
