@@ -232,3 +232,18 @@ class RiskEstimatorMixin:
         tags.target_tags.required = True
         tags.input_tags.allow_nan = bool(getattr(self, "_allow_nan", False))
         return tags
+
+
+def breslow_risk(baseline_times, baseline_cumhaz, horizon: float, relative_hazard) -> np.ndarray:
+    """P(event by ``horizon``) = 1 - exp(-H0(horizon) * relative hazard), for PH models with a Breslow H0."""
+    H = float(step_at(baseline_times, baseline_cumhaz, horizon))
+    return -np.expm1(-H * relative_hazard)
+
+
+def breslow_survival(baseline_times, baseline_cumhaz, times, relative_hazard) -> np.ndarray:
+    """S(t | x) = exp(-H0(t) * relative hazard) at each of ``times``; shape (n_samples, n_times)."""
+    tt = np.atleast_1d(np.asarray(times, dtype=np.float64))
+    for t in tt:
+        check_horizon(float(t))
+    H = step_at(baseline_times, baseline_cumhaz, tt)
+    return np.exp(-np.asarray(relative_hazard)[:, None] * H[None, :])

@@ -14,11 +14,12 @@ from ._base import (
     DEFAULT_HORIZON,
     ModelError,
     RiskEstimatorMixin,
+    breslow_risk,
+    breslow_survival,
     check_horizon,
     check_number,
     check_sample_weight,
     check_y,
-    step_at,
 )
 
 __all__ = ["CoxPHRisk", "HAZARD_RATIO_COLUMNS"]
@@ -201,17 +202,12 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         h = check_horizon(horizon, self.horizon)
-        H = float(step_at(self.baseline_times_, self.baseline_cumhaz_, h))
-        return -np.expm1(-H * np.exp(self.predict_log_hazard(X)))
+        return breslow_risk(self.baseline_times_, self.baseline_cumhaz_, h, np.exp(self.predict_log_hazard(X)))
 
     def predict_survival_function(self, X, *, times) -> np.ndarray:
         """Survival probabilities :math:`S(t \\mid x)`, shape (n_samples, n_times)."""
         check_is_fitted(self, "coef_")
-        tt = np.atleast_1d(np.asarray(times, dtype=np.float64))
-        for t in tt:
-            check_horizon(float(t))
-        H = step_at(self.baseline_times_, self.baseline_cumhaz_, tt)
-        return np.exp(-np.exp(self.predict_log_hazard(X))[:, None] * H[None, :])
+        return breslow_survival(self.baseline_times_, self.baseline_cumhaz_, times, np.exp(self.predict_log_hazard(X)))
 
     def hazard_ratios(self) -> pd.DataFrame:
         """Hazard ratios with Wald 95 % confidence intervals and p-values.

@@ -27,13 +27,14 @@ from ._base import (
     ModelError,
     RiskEstimatorMixin,
     breslow_cumhaz,
+    breslow_risk,
+    breslow_survival,
     check_choice,
     check_horizon,
     check_number,
     check_sample_weight,
     check_y,
     make_y,
-    step_at,
 )
 
 __all__ = ["XGBBinaryRisk", "XGBCoxRisk", "XGBAFTRisk", "ipcw_weights", "AFT_DISTRIBUTIONS"]
@@ -390,17 +391,12 @@ class XGBCoxRisk(_XGBRisk):
         """
         check_is_fitted(self, "booster_")
         h = check_horizon(horizon, self.horizon)
-        H = float(step_at(self.baseline_times_, self.baseline_cumhaz_, h))
-        return -np.expm1(-H * self._relative_hazard(X))
+        return breslow_risk(self.baseline_times_, self.baseline_cumhaz_, h, self._relative_hazard(X))
 
     def predict_survival_function(self, X, *, times) -> np.ndarray:
         """Survival probabilities :math:`S(t \\mid x)`, shape (n_samples, n_times)."""
         check_is_fitted(self, "booster_")
-        tt = np.atleast_1d(np.asarray(times, dtype=np.float64))
-        for t in tt:
-            check_horizon(float(t))
-        H = step_at(self.baseline_times_, self.baseline_cumhaz_, tt)
-        return np.exp(-self._relative_hazard(X)[:, None] * H[None, :])
+        return breslow_survival(self.baseline_times_, self.baseline_cumhaz_, times, self._relative_hazard(X))
 
     def _extra_state(self) -> dict:
         return {"margin_offset_": self.margin_offset_,
