@@ -58,6 +58,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--block", type=int, default=None)
     ap.add_argument("--no-intersections", action="store_true")
+    ap.add_argument("--n-jobs", type=int, default=None, help="threads (default: usable cores)")
     ap.add_argument("--calibration-boot", type=int, default=None, metavar="BC",
                     help="bootstrap ici_t/e50_t/e90_t/emax_t on the first BC replicates only")
     args = ap.parse_args(argv)
@@ -81,7 +82,7 @@ def main(argv=None) -> int:
     start, cpu = time.perf_counter(), time.process_time()
     rep = survival_replicates(t, e, r, horizon=HORIZON, subsets=[g[2] for g in groups],
                               strata=strata, n_boot=args.n_boot, random_state=args.seed,
-                              block=args.block, calibration_boot=args.calibration_boot)
+                              block=args.block, calibration_boot=args.calibration_boot, n_jobs=args.n_jobs)
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu
     peak_boot = tracemalloc.get_traced_memory()[1] / 2**20

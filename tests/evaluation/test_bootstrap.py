@@ -47,7 +47,10 @@ def test_vectorised_survival_replicates_equal_exact_metrics(seed, n, decimals, h
                 v = _survival_values(t[ii], e[ii], r[ii], horizon)
             exact = np.array([v[m][0] for m in SURVIVAL_METRICS])
             both_nan = np.isnan(exact) & np.isnan(rep[k, b])
-            assert np.all(both_nan | (np.abs(exact - rep[k, b]) <= 1e-10)), (k, b, exact, rep[k, b])
+            # the rcs-Cox family (last 4) starts each replicate's Newton iterations at the group's
+            # own fit, not at 0: both stop by the same rule at the same maximum, ~1e-10 apart
+            tol = np.r_[np.full(6, 1e-10), np.full(4, 1e-8)]
+            assert np.all(both_nan | (np.abs(exact - rep[k, b]) <= tol)), (k, b, exact, rep[k, b])
             n_cmp += int(np.sum(~both_nan))
     assert n_cmp > 0.8 * len(subsets) * B * len(SURVIVAL_METRICS) * 0.8
 
