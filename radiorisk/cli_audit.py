@@ -6,6 +6,10 @@ Writes ``DIR/metrics.csv`` (the DESIGN.md contract) and, beside it,
 ``report.html``. The command is a thin layer over :func:`read_predictions`,
 :class:`radiorisk.evaluation.SubgroupAudit` and
 :func:`radiorisk.evaluation._audit_report.write_audit_outputs`.
+
+Identifiers never reach the outputs: only the risk, outcome and group columns
+are read (an id column such as ``patient_id`` is ignored), and an identifier
+column given as a group is refused (see ``docs/privacy.md``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import InputFileError, RadioriskError, SchemaError
+from .privacy import ID_COLUMNS
 
 __all__ = ["AuditUsageError", "Predictions", "read_predictions", "run_audit", "audit_command",
            "add_audit_parser"]
@@ -220,6 +225,10 @@ def run_audit(
     No row is dropped: invalid values stop the audit with a message naming
     every one; a missing group label keeps the row in ``overall`` and reports
     it in the group ``unknown`` (counted in ``flags.csv`` and the report).
+
+    No identifier is read or written: other columns of the file (e.g.
+    ``patient_id``) are ignored, and ``groups`` may not name an identifier
+    column (``patient_id``, ``scan_id``, ``lesion_id``).
     """
     from .evaluation import SubgroupAudit
     from .evaluation._audit_report import write_audit_outputs
@@ -233,6 +242,10 @@ def run_audit(
         raise AuditUsageError("--horizon applies to survival data (--time-col/--event-col) only")
     if n_boot < 0:
         raise AuditUsageError(f"--n-boot must be >= 0; got {n_boot}")
+    ids = [g for g in groups if g in ID_COLUMNS]
+    if ids:
+        raise AuditUsageError(f"--group {ids[0]}: an identifier is not a group; audit outputs never carry "
+                              "identifiers (group by sex, ethnicity, site, ...)")
     if threshold is not None and top_k is not None:
         raise AuditUsageError("give --threshold or --top-k, not both")
     if threshold is not None and not 0 <= threshold <= 1:

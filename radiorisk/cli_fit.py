@@ -4,12 +4,26 @@ The lead wires :func:`add_fit_parser` into :mod:`radiorisk.cli`.  The command is
 a thin layer over :func:`run_fit`, which writes into ``RUN``:
 
 - ``oof_predictions.csv``: ``patient_id, repeat, fold, risk, time, event, sex,
-  ethnicity, site`` (out-of-fold risk by the horizon, every patient and repeat);
+  ethnicity, site`` (out-of-fold risk by the horizon, every patient and repeat;
+  ``patient_id`` pseudonymised, see below);
 - ``ladder.csv``: the modality ladder of the chosen blocks
   (:data:`radiorisk.models._ladder.LADDER_COLUMNS`);
 - ``model/``: the final model refitted on all patients (``est.save``);
 - ``provenance.json``: versions, configuration, SHA-256 of every input file,
-  seed, the statements (censoring rule, populations, missing data) and timings.
+  seed, the statements (censoring rule, populations, missing data), timings and
+  how identifiers were written (method and key fingerprint, never the key);
+- ``radiomics/`` (when radiomics were extracted from the manifest):
+  ``features.parquet`` (long), ``features.failures.csv`` and
+  ``features.provenance.json``.
+
+Identifiers (``patient_id``, ``scan_id``, ``lesion_id``) are pseudonymised in
+every file of ``RUN`` by default (:mod:`radiorisk.privacy`): keyed hashes whose
+key stays with the user.  The computation itself runs on the raw ids in memory,
+so results do not depend on the key.  Radiomics are extracted into a private
+store (``radiomics_cache``, or a temporary folder) because the engine's store
+records absolute image paths and raw ids; ``RUN/radiomics/`` receives
+pseudonymised copies.  ``raw_ids=True`` (``--raw-ids``) opts out and keeps the
+engine's resumable store in ``RUN/radiomics/`` as it is.
 
 Each file is written to a temporary name and renamed (atomic);
 ``provenance.json`` is written last and marks a complete run.
@@ -33,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import InputFileError, RadioriskError
+from .privacy import ID_COLUMNS, IdKeyError, Pseudonymiser
 
 __all__ = ["FitUsageError", "FitRun", "run_fit", "fit_command", "add_fit_parser"]
 
@@ -55,7 +70,8 @@ class FitRun:
     out : Path
         The run folder.
     files : dict
-        ``oof_predictions, ladder, model, provenance`` -> path.
+        ``oof_predictions, ladder, model, provenance`` (and ``radiomics`` when
+        extracted) -> path.
     ladder : LadderResult
     cv : CVResult
     notes : tuple of str
@@ -187,6 +203,10 @@ def run_fit(
     params: dict | None = None,
     overwrite: bool = False,
     argv=None,
+    id_key=None,
+    id_key_file=None,
+    raw_ids: bool = False,
+    radiomics_cache=None,
 ) -> FitRun:
     """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
 
@@ -233,6 +253,18 @@ def run_fit(
         Replace the files of an existing run folder.
     argv : list of str, optional
         The command line, recorded in ``provenance.json``.
+    id_key : bytes, str or Pseudonymiser, optional
+        Key of the id pseudonyms (default: ``id_key_file``, else the
+        environment variable ``RADIORISK_ID_KEY``, else the user's key file
+        ``~/.config/radiorisk/id_key``, created once; see :mod:`radiorisk.privacy`).
+    id_key_file : path-like, optional
+        Key file (created with a random key when missing); must lie outside ``out``.
+    raw_ids : bool
+        Write raw identifiers (opt-out of pseudonymisation, for private outputs).
+    radiomics_cache : path-like, optional
+        Folder of the resumable radiomics store (raw ids and absolute image
+        paths: keep it private, outside ``out``).  Default: a temporary store
+        (pseudonymised runs) or ``out/radiomics/`` (``raw_ids``).
 
     Returns
     -------
@@ -268,6 +300,12 @@ def run_fit(
         raise FitUsageError(f"--out {out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise FitUsageError(f"--out {out}: the folder exists and is not empty (use --overwrite)")
+    pz = _pseudonymiser(id_key, id_key_file, raw_ids, out)
+    if radiomics_cache is not None:
+        radiomics_cache = Path(radiomics_cache)
+        if not pz.raw and _inside(radiomics_cache, out):
+            raise FitUsageError(f"--radiomics-cache {radiomics_cache}: the store holds raw ids and image "
+                                f"paths; put it outside --out {out} (or use --raw-ids)")
 
     t0 = time.perf_counter()
     cohort = read_cohort(data_dir)
@@ -280,6 +318,12 @@ def run_fit(
         raise InputFileError(f"--out {out}: cannot create the folder: {exc}") from exc
 
     radiomics = None
+    files_extra: dict[str, Path] = {}
+    if not pz.raw and (out / "radiomics").is_dir():
+        shutil.rmtree(out / "radiomics")  # an overwritten --raw-ids run's store has raw ids and paths
+    if pz.created:
+        notes.append(f"a new id key was created (fingerprint {pz.fingerprint}); keep it private: it "
+                     "links the pseudonyms back to the ids")
     if features is not None:
         features = Path(features)
         radiomics = _read_features(features)
@@ -292,8 +336,17 @@ def run_fit(
 
         t0 = time.perf_counter()
         (out / "radiomics").mkdir(exist_ok=True)
-        res = extract_radiomics(cohort.files["manifest"], params=radiomics_params,
-                                out=out / "radiomics" / "features.parquet", jobs=n_jobs)
+        if radiomics_cache is not None:
+            radiomics_cache.mkdir(parents=True, exist_ok=True)
+            store = radiomics_cache / "features.parquet"
+        elif pz.raw:
+            store = out / "radiomics" / "features.parquet"
+        else:
+            store = None  # a temporary store: the engine's store records raw ids and image paths
+        res = extract_radiomics(cohort.files["manifest"], params=radiomics_params, out=store, jobs=n_jobs)
+        if store is None or store.parent != out / "radiomics":
+            _write_radiomics(out / "radiomics", res, pz, cohort.files["manifest"])
+        files_extra["radiomics"] = out / "radiomics"
         timings["extract_radiomics"] = time.perf_counter() - t0
         radiomics = res.features
         notes.append(f"radiomics extracted from the manifest with preset {radiomics_params!r}: "
@@ -347,6 +400,7 @@ def run_fit(
 
     files = {}
     oof = cv.to_frame().merge(data.groups, left_on="patient_id", right_index=True, how="left")
+    oof["patient_id"] = pz(oof["patient_id"].to_numpy(dtype=object))
     files["oof_predictions"] = out / "oof_predictions.csv"
     _atomic_write_csv(files["oof_predictions"], oof[_OOF_COLUMNS])
     files["ladder"] = out / "ladder.csv"
@@ -360,7 +414,10 @@ def run_fit(
         shutil.rmtree(files["model"])
     os.replace(tmp_model, files["model"])
 
+    files.update(files_extra)
     all_notes = tuple(dict.fromkeys([*data.notes, *notes, *cv.notes, *ladder.notes]))
+    if not pz.raw:  # no statement may carry an identifier
+        all_notes = tuple(pz.scrub_text(n, _cohort_ids(cohort)) for n in all_notes)
     timings["total"] = time.perf_counter() - t_start
     prov = {
         "command": "radiorisk fit",
@@ -383,6 +440,7 @@ def run_fit(
                    "columns": {b: list(data.blocks[b]) for b in blocks}},
         "final_model": {k: v for k, v in final_info.items()},
         "search_per_fold": None if cv.search is None else cv.search.to_dict(orient="records"),
+        "identifiers": pz.provenance(),
         "statements": list(all_notes),
         "outputs": {k: str(v.name) for k, v in files.items()},
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
@@ -390,6 +448,85 @@ def run_fit(
     files["provenance"] = out / "provenance.json"
     _atomic_write_text(files["provenance"], json.dumps(prov, indent=2, default=_json_default) + "\n")
     return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(path).expanduser().resolve().relative_to(Path(folder).resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _pseudonymiser(id_key, id_key_file, raw_ids: bool, out: Path) -> Pseudonymiser:
+    """Resolve the id key (or the ``--raw-ids`` opt-out); the key file must lie outside ``out``."""
+    if isinstance(id_key, Pseudonymiser):
+        if id_key_file is not None or raw_ids:
+            raise FitUsageError("give a Pseudonymiser, or id_key_file/raw_ids, not both")
+        return id_key
+    if id_key_file is not None and _inside(Path(id_key_file), out):
+        raise FitUsageError(f"--id-key-file {id_key_file}: the key must stay outside the outputs "
+                            f"(--out {out})")
+    try:
+        pz = Pseudonymiser.from_options(key=id_key, key_file=id_key_file, raw_ids=raw_ids)
+    except IdKeyError as exc:
+        raise FitUsageError(str(exc)) from exc
+    if pz.key_path is not None and _inside(pz.key_path, out):
+        raise FitUsageError(f"the id key file {pz.key_path} lies inside --out {out}; the key must stay "
+                            "outside the outputs (set RADIORISK_ID_KEY or --id-key-file)")
+    return pz
+
+
+def _cohort_ids(cohort) -> list[str]:
+    """Every patient, scan and lesion id of the cohort's tables."""
+    ids: dict[str, None] = {}
+    for name in ("patients", "scans", "lesions", "pet", "outcomes", "manifest"):
+        t = getattr(cohort, name, None)
+        if isinstance(t, pd.DataFrame):
+            for c in ID_COLUMNS:
+                if c in t.columns:
+                    ids.update(dict.fromkeys(t[c].dropna().astype(str)))
+    ids.pop("", None)
+    return list(ids)
+
+
+def _write_radiomics(folder: Path, res, pz: Pseudonymiser, manifest) -> None:
+    """Pseudonymised copies of an extraction: ``features.parquet`` (long), failures and provenance.
+
+    Image paths in the failures become pseudonyms of the path as written in the
+    manifest (relative to its folder); paths and ids in the reasons are replaced too.
+    """
+    from .imaging._engine import read_manifest_for_extraction, to_long
+
+    folder.mkdir(parents=True, exist_ok=True)
+    man = read_manifest_for_extraction(manifest)
+    root = Path(manifest).parent
+
+    def rel(p: str) -> str:
+        try:
+            return Path(p).relative_to(root).as_posix()
+        except ValueError:
+            return str(p)
+
+    paths = {p: pz([rel(p)])[0] for p in pd.unique(pd.concat([man["image_path"], man["mask_path"]]))}
+    ids = [str(v) for c in ID_COLUMNS for v in man[c].dropna().unique() if str(v)]
+    feats = pz.frame(res.features)
+    fails = pz.frame(res.failures)
+    if len(fails):
+        reasons = []
+        for reason in fails["reason"].astype(str):
+            for p in sorted(paths, key=len, reverse=True):
+                reason = reason.replace(p, paths[p]).replace(rel(p), paths[p])
+            reasons.append(pz.scrub_text(reason, ids))
+        fails["reason"] = reasons
+        fails["image_path"] = [paths.get(p, pz([rel(p)])[0]) for p in fails["image_path"].astype(str)]
+    tmp = folder / f".features.parquet.tmp-{os.getpid()}"
+    to_long(feats).to_parquet(tmp, index=False)
+    os.replace(tmp, folder / "features.parquet")
+    _atomic_write_csv(folder / "features.failures.csv", fails)
+    prov = {**res.provenance, "identifiers": pz.provenance(),
+            "store": "a private store outside the run folder (raw ids and image paths are not copied)"}
+    _atomic_write_text(folder / "features.provenance.json", json.dumps(prov, indent=2, default=str) + "\n")
 
 
 def _json_default(o):
@@ -419,7 +556,15 @@ def _parse_params(items) -> dict:
 
 
 def fit_command(args: argparse.Namespace) -> int:
-    """Run ``radiorisk fit`` from parsed arguments; returns the exit code (0)."""
+    """Run ``radiorisk fit`` from parsed arguments; returns the exit code (0).
+
+    A newly created id key file is announced on stderr (its path is never written to RUN).
+    """
+    pz = _pseudonymiser(None, getattr(args, "id_key_file", None), getattr(args, "raw_ids", False),
+                        Path(args.out))
+    if pz.created:
+        print(f"radiorisk fit: created the id key {pz.key_path} (fingerprint {pz.fingerprint}); keep it "
+              "private and backed up: it links the pseudonyms in RUN back to the ids", file=sys.stderr)
     run = run_fit(
         args.data, args.out, model=args.model, blocks=args.blocks, horizon=args.horizon,
         repeats=args.repeats, folds=args.folds, seed=args.seed, n_jobs=args.n_jobs,
@@ -427,6 +572,7 @@ def fit_command(args: argparse.Namespace) -> int:
         mace=args.mace.split(",") if args.mace else None, competing=args.competing,
         search=not args.no_search, search_iter=args.search_iter, search_budget=args.search_budget,
         n_boot=args.n_boot, params=_parse_params(args.param), overwrite=args.overwrite, argv=sys.argv,
+        id_key=pz, radiomics_cache=getattr(args, "radiomics_cache", None),
     )
     if not getattr(args, "quiet", False):
         print(run.summary())
@@ -476,6 +622,15 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                    help="fixed model parameter (repeatable), e.g. penalizer=0.1 for coxph, "
                         "n_estimators=200 for xgb")
     a.add_argument("--overwrite", action="store_true", help="replace the files of an existing RUN")
+    ids = a.add_mutually_exclusive_group()
+    ids.add_argument("--id-key-file", type=Path, default=None, metavar="PATH",
+                     help="key of the id pseudonyms, outside RUN (default: $RADIORISK_ID_KEY, else "
+                          "~/.config/radiorisk/id_key, created once; see docs/privacy.md)")
+    ids.add_argument("--raw-ids", action="store_true",
+                     help="write raw patient/scan/lesion ids (private outputs only)")
+    a.add_argument("--radiomics-cache", type=Path, default=None, metavar="DIR",
+                   help="private, resumable radiomics store outside RUN (it records raw ids and image "
+                        "paths; default: a temporary store)")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=fit_command)
     return a

@@ -31,6 +31,8 @@ class DemoResult:
     ladder: pd.DataFrame | None = field(default=None, compare=False)
     audit: pd.DataFrame | None = field(default=None, compare=False)
     fit: object = field(default=None, compare=False, repr=False)
+    report: Path | None = None
+    patient_reports: tuple[Path, ...] = ()
 
     def summary(self) -> str:
         """Text printed at the end of ``radiorisk demo``."""
@@ -48,7 +50,11 @@ class DemoResult:
             lines += ["", "Observed/expected MACE by ethnicity (1 = calibrated; bias injected in south_asian):"]
             lines += [f"  {r.group:<12s} {r.estimate:.2f} ({r.ci_low:.2f}-{r.ci_high:.2f})" for r in oe.itertuples()]
             lines += [f"  audit report: {(self.out / 'audit' / 'report.html').resolve()}"]
+        if self.patient_reports:
+            lines += ["", f"Patient structured reports (HTML + JSON): {self.patient_reports[0].parent.resolve()}"]
         lines += ["", f"Results are in {self.out.resolve()}"]
+        if self.report is not None:
+            lines += [f"The model report is {Path(self.report).resolve()}"]
         return "\n".join(lines)
 
 
@@ -129,9 +135,11 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
     """
     from .datasets import write_synthetic_cohort
     from .io import read_cohort, validate
+    from .privacy import Pseudonymiser
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    pz = Pseudonymiser.from_options()  # RADIORISK_ID_KEY, else ~/.config/radiorisk/id_key (docs/privacy.md)
     steps = []
     n, k = (400, 20) if quick else (2000, 200)
     repeats, folds, n_boot = (1, 3, 50) if quick else (2, 5, 200)
@@ -161,15 +169,15 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
     t0 = time.perf_counter()
     plaque, plaque_failures = measure_plaque(data_dir / "manifest.csv")
     (out / "plaque").mkdir(exist_ok=True)
-    plaque.to_csv(out / "plaque" / "lesions.csv", index=False, lineterminator="\n")
-    patient_plaque_summary(plaque).to_csv(out / "plaque" / "patients.csv", lineterminator="\n")
+    pz.frame(plaque).to_csv(out / "plaque" / "lesions.csv", index=False, lineterminator="\n")
+    pz.frame(patient_plaque_summary(plaque)).to_csv(out / "plaque" / "patients.csv", lineterminator="\n")
     steps.append((f"measure plaque ({len(plaque)} lesions)", time.perf_counter() - t0))
 
     t0 = time.perf_counter()
     run = run_fit(
         data_dir, out / "run", model="coxph", blocks=["clinical", "ccta", "radiomics"], horizon=1826,
         repeats=repeats, folds=folds, seed=seed, n_jobs=2, n_boot=n_boot,
-        params={"penalizer": 0.1, "screen_k": 20}, overwrite=True,
+        params={"penalizer": 0.1, "screen_k": 20}, overwrite=True, id_key=pz,
     )
     steps.append((f"radiomics + ladder (coxph, {repeats}x{folds} CV)", time.perf_counter() - t0))
     ladder = pd.read_csv(out / "run" / "ladder.csv")
@@ -186,8 +194,51 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
     steps.append((f"audit by sex and ethnicity (B={n_boot})", time.perf_counter() - t0))
     audit = pd.read_csv(out / "audit" / "metrics.csv", dtype={"group": str})
 
+    t0 = time.perf_counter()
+    report_dir = out / "report"
+    model_report, patients = _reports(out, data_dir, cohort, pz, report_dir, n_boot=n_boot, seed=seed,
+                                      quick=quick)
+    steps.append(("model report + patient reports", time.perf_counter() - t0))
+
     (out / "demo.json").write_text(
         json.dumps({"n": n, "images": k, "seed": seed, "valid": bool(report.ok)}, indent=2) + "\n"
     )
     return DemoResult(out=out, ok=bool(report.ok), steps=tuple(steps), cohort_summary=summary,
-                      validation=text, ladder=ladder, audit=audit, fit=run)
+                      validation=text, ladder=ladder, audit=audit, fit=run, report=model_report,
+                      patient_reports=patients)
+
+
+def _reports(out: Path, data_dir: Path, cohort, pz, report_dir: Path, *, n_boot: int, seed: int,
+             quick: bool) -> tuple[Path, tuple[Path, ...]]:
+    """The HTML model report of the run and structured reports of three patients (pseudonymised)."""
+    import warnings
+
+    from .features import assemble_cohort
+    from .models import load
+    from .report import build_model_report, patient_reports, write_patient_reports
+
+    report_dir.mkdir(parents=True, exist_ok=True)
+    model_report = build_model_report(out / "run", report_dir / "model_report.html", data=data_dir,
+                                      audit=out / "audit", n_boot=n_boot, seed=seed)
+    # the final model's features: the run's radiomics table carries pseudonyms; link them back
+    radiomics = pd.read_parquet(out / "run" / "radiomics" / "features.parquet")
+    ids = (list(cohort.patients["patient_id"].astype(str)) + list(cohort.scans["scan_id"].astype(str))
+           + list(cohort.lesions["lesion_id"].astype(str)))
+    radiomics = pz.link_back(radiomics, ids)
+    data = assemble_cohort(cohort, radiomics=radiomics, horizon=1826)
+    model = load(out / "run" / "model")
+    risk = pd.Series(model.predict_risk(data.X), index=data.X.index)
+    imaged = risk[risk.index.isin(set(cohort.manifest["patient_id"].astype(str)))]
+    pick = imaged if len(imaged) >= 3 else risk
+    order = pick.sort_values()
+    chosen = list(dict.fromkeys([order.index[-1], order.index[len(order) // 2], order.index[0]]))
+    with warnings.catch_warnings():  # small bootstrap refits of a penalised Cox may not converge fully
+        warnings.simplefilter("ignore")
+        reports = patient_reports(
+            model, data, chosen, tables=cohort, X_train=data.X, y_train=data.y, n_boot=5 if quick else 20,
+            pseudonyms=pz.mapping(chosen), random_state=seed,
+            free_text="Synthetic patient from radiorisk demo; not a real person.",
+            provenance={"run": "demo", "model": "coxph clinical+ccta+radiomics"},
+        )
+    written = write_patient_reports(reports, report_dir / "patients")
+    return model_report, tuple(Path(p) for p in written["path"])
