@@ -172,7 +172,8 @@ def kaplan_meier_risk(time, event, *, horizon, conf_type: str = "log") -> Estima
         var_log = float(np.sum(d[sel] / (Y[sel] * (Y[sel] - d[sel]))))
     if conf_type not in ("log", "log-log"):
         raise ValueError(f"conf_type must be 'log' or 'log-log'; got {conf_type!r}")
-    se = s * np.sqrt(var_log)
+    # S = 0 with an infinite Greenwood term (everyone failed): R's std.err is NaN, not 0 x inf
+    se = s * np.sqrt(var_log) if np.isfinite(var_log) else float("nan")
     ci = (float("nan"), float("nan"))
     sd = np.sqrt(var_log)
     if conf_type == "log" and s > 0 and np.isfinite(var_log):
@@ -482,7 +483,7 @@ def td_auc(time, event, risk, *, horizon) -> Estimate:
     if_a = a - Am + _censoring_if_term(t, e, t0, a, case, ctrl)
     if_b = b - Bm + _censoring_if_term(t, e, t0, b, case, ctrl)
     inf = if_n / (Am * Bm) - auc * (if_a / Am + if_b / Bm)
-    se = float(np.std(inf, ddof=1) / np.sqrt(n))
+    se = float(np.std(inf, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")  # one row: no SE
     return Estimate(auc, se, auc - Z_975 * se, auc + Z_975 * se,
                     "riskRegression::Score(metrics='auc', cens.model='km'); influence-function SE")
 
@@ -533,7 +534,7 @@ def brier_t(time, event, risk, *, horizon) -> Estimate:
     bs = float(np.mean(terms))
     case, ctrl, _ = _ipcw(t, e, t0)
     inf = terms - bs + _censoring_if_term(t, e, t0, terms, case, ctrl)
-    se = float(np.std(inf, ddof=1) / np.sqrt(len(t)))
+    se = float(np.std(inf, ddof=1) / np.sqrt(len(t))) if len(t) > 1 else float("nan")  # one row: no SE
     return Estimate(bs, se, bs - Z_975 * se, bs + Z_975 * se,
                     "riskRegression::Score(metrics='brier', cens.model='km'); influence-function SE")
 
