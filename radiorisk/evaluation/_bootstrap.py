@@ -744,9 +744,21 @@ def _batched_cox(plan, x1: np.ndarray, x2: np.ndarray, W: np.ndarray, tol: float
             ll_sub, _, _ = evaluate(act[need], new[:, need], False)
             ll_new[need] = ll_sub
         beta[:, act] = new
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             rel = np.where(ll_new != 0, np.abs(1.0 - ll_old / ll_new), np.abs(ll_old - ll_new))
+            # Newton decrement at the new point: the log-likelihood still to gain is about
+            # g' I^-1 g / 2; below the stopping rule's tolerance the next step would stop,
+            # so take it without evaluating there (one evaluation fewer per fit)
+            a2, b2, c2 = i_new
+            det2 = a2 * c2 - b2 * b2
+            nstep = np.vstack([(c2 * g_new[0] - b2 * g_new[1]) / det2, (a2 * g_new[1] - b2 * g_new[0]) / det2])
+            dec = 0.5 * (g_new[0] * nstep[0] + g_new[1] * nstep[1])
         conv = rel <= tol
+        last = (~conv & ~halved & np.isfinite(dec) & (dec >= 0) & (dec <= tol * np.abs(ll_new))
+                & np.all(np.isfinite(nstep), axis=0))
+        if last.any():
+            beta[:, act[last]] += nstep[:, last]
+            conv |= last
         done[act[conv]] = True
         ll[act], grad[:, act], info[:, act] = ll_new, g_new, i_new
         upd = act[~conv & halved]  # derivatives at the halved points
@@ -799,19 +811,28 @@ def survival_replicates(time, event, risk, *, horizon, subsets, strata, n_boot: 
         m[s] = np.arange(len(s))
         local.append(m)
     out = np.full((len(subsets), n_boot, len(_SURV_NAMES)), np.nan)
+    # resamples are drawn for ``block`` replicates at a time (about 8 x _TARGET_CELLS
+    # row-replicates); each group then evaluates them in chunks of about _TARGET_CELLS
+    # group-row-replicates, so small groups get long chunks (less per-call overhead)
     if block is None:
-        block = int(np.clip(_TARGET_CELLS // max(n, 1), 4, 256))
+        block = int(np.clip(8 * _TARGET_CELLS // max(n, 1), 4, 256))
+        inner = [int(np.clip(_TARGET_CELLS // max(len(s), 1), 4, block)) for s in subsets]
+    else:
+        inner = [int(block)] * len(subsets)
     n_cal = n_boot if calibration_boot is None else int(calibration_boot)
     n_jobs = _n_threads(n_jobs)
 
     def one_group(k, reps, idx, W, cal):
         s = subsets[k]
-        li = local[k][idx[:, s]]
-        Wk = W[s]
-        for part, with_cal in ((cal, True), (~cal, False)):
-            if part.any():
-                rows = np.asarray(reps)[part]
-                out[k, rows] = plans[k].evaluate(Wk[:, part], li[part], calibration=with_cal).T
+        reps = np.asarray(reps)
+        Wk_all = W[s]
+        for a in range(0, len(reps), inner[k]):
+            c = slice(a, a + inner[k])
+            li = local[k][idx[c][:, s]]
+            Wk = Wk_all[:, c]
+            for part, with_cal in ((cal[c], True), (~cal[c], False)):
+                if part.any():
+                    out[k, reps[c][part]] = plans[k].evaluate(Wk[:, part], li[part], calibration=with_cal).T
 
     # groups are independent: numpy and scipy release the GIL in the array work, so threads
     # share the cores (each group writes its own slice of ``out``; results do not depend on
