@@ -389,6 +389,9 @@ class SurvivalReplicates:
         self.death_rows = evr
         self.P_death = _csr(np.searchsorted(et, ts[evr]), np.arange(len(evr)), (K, len(evr)))
         self.et_le_t0 = et <= self.t0
+        # the compiled kernel's view: contiguous row ranges per event time
+        self.seg_start = np.searchsorted(seg, np.arange(K + 1), side="left")
+        self.dr_start = np.searchsorted(np.searchsorted(et, ts[evr]), np.arange(K + 1), side="left")
 
     # .................................................................. evaluate
     def evaluate(self, W: np.ndarray, idx: np.ndarray | None = None, *,
@@ -626,7 +629,7 @@ class _EfronTies:
 
 
 def _batched_cox(plan, x1: np.ndarray, x2: np.ndarray, W: np.ndarray, tol: float = 1e-10,
-                 max_iter: int = 100, start=None):
+                 max_iter: int = 100, start=None, compiled: bool = True):
     """Efron Cox fits of (x1, x2[:, b]) with case weights W[:, b], all replicates at once.
 
     Repeats :func:`fit_cox`'s iterations: start at 0, Newton steps with step
@@ -647,7 +650,15 @@ def _batched_cox(plan, x1: np.ndarray, x2: np.ndarray, W: np.ndarray, tol: float
     ties_all = _EfronTies(d_all)
     x1d = x1[dr][:, None]
 
+    kernel = None
+    if compiled:
+        from ._cox_kernel import EfronKernel
+
+        kernel = EfronKernel(plan.seg_start, plan.dr_start, dr, x1, x2, W)
+
     def evaluate(cols, b, derivs):
+        if kernel is not None:
+            return kernel(cols, b, derivs)
         full = len(cols) == B
         Wc = W if full else W[:, cols]
         X2 = x2 if full else x2[:, cols]
