@@ -69,8 +69,16 @@ def _reason(fn, *args, **kwargs):
 
 def _point_survival(t, e, r, t0, names):
     out = {}
-    for name, fn, kw in (("harrell_c", Sm.harrell_c, {}), ("uno_c", Sm.uno_c, {"horizon": t0}),
-                         ("ipa", Sm.ipa, {"horizon": t0}), ("oe_ratio_t", Sm.oe_ratio_t, {"horizon": t0})):
+    if "harrell_c" in names or "uno_c" in names:  # one pass of pair counts for both
+        try:
+            both = Sm._harrell_and_uno(t, e, r, horizon=t0)
+        except NotEstimableError as exc:
+            both = (exc, exc)
+        for name, v in zip(("harrell_c", "uno_c"), both, strict=True):
+            if name in names:
+                out[name] = (np.nan, np.nan, np.nan, str(v)) if isinstance(v, Exception) else \
+                    (v, np.nan, np.nan, "")
+    for name, fn, kw in (("ipa", Sm.ipa, {"horizon": t0}), ("oe_ratio_t", Sm.oe_ratio_t, {"horizon": t0})):
         if name in names:
             v, why = _reason(fn, t, e, r, **kw)
             out[name] = (np.nan if v is None else v, np.nan, np.nan, why)

@@ -356,6 +356,31 @@ def uno_c(time, event, risk, *, horizon) -> float:
     return float(np.sum(w * (conc + 0.5 * tied)) / den)
 
 
+def _harrell_and_uno(time, event, risk, *, horizon):
+    """(harrell_c, uno_c) from one pass of pair counts; each a float or the NotEstimableError.
+
+    The same numbers as :func:`harrell_c` and :func:`uno_c` (the audit's point estimates:
+    on large groups the pair counts are the expensive part, and Uno's pairs are a
+    weighted subset of Harrell's).
+    """
+    t0 = check_horizon(horizon)
+    t, e, r = check_survival_inputs(time, event, risk)
+    idx = np.flatnonzero(e == 1)
+    comp, conc, tied = _pair_counts(t, e, r, idx)
+    n_comp = float(np.sum(comp))
+    harrell = (NotEstimableError("no comparable pair: Harrell's C is not defined") if n_comp == 0
+               else float((np.sum(conc) + 0.5 * np.sum(tied)) / n_comp))
+    sel = t[idx] <= t0
+    if not sel.any():
+        return harrell, NotEstimableError(_NO_EVENT_BY_T0.format(t0=t0, what="Uno's C"))
+    G = censoring_survival(t, e)
+    w = 1.0 / G.before(t[idx[sel]]) ** 2
+    den = float(np.sum(w * comp[sel]))
+    if den == 0:
+        return harrell, NotEstimableError("no comparable pair: Uno's C is not defined")
+    return harrell, float(np.sum(w * (conc[sel] + 0.5 * tied[sel])) / den)
+
+
 # ---------------------------------------------------------------------------
 # time-dependent AUC, Brier score and IPA
 # ---------------------------------------------------------------------------
