@@ -31,8 +31,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 

@@ -44,8 +44,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from .imaging import extract_radiomics
 
+    manifest = args.manifest
+    if args.allow_outside_root:  # checked and resolved here; extract_radiomics takes the frame as given
+        from .imaging._engine import read_manifest_for_extraction
+
+        manifest = read_manifest_for_extraction(manifest, allow_outside_root=True)
     res = extract_radiomics(
-        args.manifest,
+        manifest,
         params=args.params,
         out=args.out,
         jobs=args.jobs,
@@ -62,7 +67,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 def _cmd_measure(args: argparse.Namespace) -> int:
     from .imaging import measure_plaque, patient_plaque_summary
 
-    lesions, failures = measure_plaque(args.manifest)
+    lesions, failures = measure_plaque(args.manifest, allow_outside_root=args.allow_outside_root)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     lesions.to_csv(out / "plaque_lesions.csv", index=False, lineterminator="\n")
@@ -76,9 +81,20 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .io import validate
 
-    report = validate(args.dir, check_images=not args.no_images)
+    report = validate(args.dir, check_images=not args.no_images,
+                      allow_outside_root=args.allow_outside_root)
     print(report.format(max_lines=args.max_lines))
     return EXIT_OK if report.ok else EXIT_INPUT
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_model_report
+
+    out = build_model_report(args.run, args.out, data=args.data, audit=args.audit, n_boot=args.n_boot,
+                             seed=args.seed)
+    if not args.quiet:
+        print(f"wrote the model report {out}")
+    return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -120,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-images", action="store_true", help="skip opening image and mask files")
     v.add_argument("--max-lines", type=int, default=200,
                    help="print at most this many violations (all are counted; default 200)")
+    v.add_argument("--allow-outside-root", action="store_true",
+                   help="accept manifest image/mask paths that lead outside the manifest's folder")
     v.set_defaults(func=_cmd_validate)
 
     e = sub.add_parser("extract", help="extract radiomics for every lesion of a manifest (resumable)")
@@ -132,12 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     e.add_argument("--no-crop", action="store_true", help="extract on whole images (slow; for checks)")
     e.add_argument("--quiet", action="store_true")
+    e.add_argument("--allow-outside-root", action="store_true",
+                   help="accept manifest image/mask paths that lead outside the manifest's folder")
     e.set_defaults(func=_cmd_extract)
 
     q = sub.add_parser("measure", help="quantitative plaque metrics for every lesion of a manifest")
     q.add_argument("--manifest", type=Path, required=True, metavar="MANIFEST")
     q.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="writes plaque_lesions.csv, plaque_patients.csv, plaque_failures.csv")
+    q.add_argument("--allow-outside-root", action="store_true",
+                   help="accept manifest image/mask paths that lead outside the manifest's folder")
     q.set_defaults(func=_cmd_measure)
 
     from .cli_audit import add_audit_parser
@@ -145,6 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fit_parser(sub)
     add_audit_parser(sub)
+
+    r = sub.add_parser(
+        "report", help="self-contained HTML model report of a `radiorisk fit` RUN (TRIPOD+AI order)",
+        description="Read RUN (oof_predictions.csv, ladder.csv, model/, provenance.json), the cohort folder "
+                    "and the subgroup audit of the out-of-fold risks (computed when RUN has none), and write "
+                    "one HTML file: participants, model, discrimination and ladder, calibration, fairness, "
+                    "decision curve, SHAP, limitations and provenance. Figures are embedded; no network.")
+    r.add_argument("--run", type=Path, required=True, metavar="RUN", help="run folder of `radiorisk fit`")
+    r.add_argument("--out", type=Path, required=True, metavar="REPORT.html", help="HTML file to write")
+    r.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="cohort folder (default: the one recorded in RUN/provenance.json)")
+    r.add_argument("--audit", type=Path, default=None, metavar="DIR",
+                   help="a `radiorisk audit` folder of the run's predictions (default: RUN/audit, else computed)")
+    r.add_argument("--n-boot", type=int, default=200, metavar="B",
+                   help="bootstrap resamples of the audit computed for the report (default 200)")
+    r.add_argument("--seed", type=int, default=None, metavar="S", help="seed (default: the fit's seed)")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=_cmd_report)
 
     d = sub.add_parser("demo", help="run the whole flow on the embedded synthetic cohort")
     d.add_argument("--out", type=Path, default=Path("demo_output"), metavar="DIR")

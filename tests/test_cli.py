@@ -70,10 +70,10 @@ def test_validate_names_each_of_four_injected_problems(cohort_copy, capsys):
 
 
 def test_validate_via_the_console_script_exit_codes(cohort_copy):
-    ok = subprocess.run([*RADIORISK, "validate", str(cohort_copy)], capture_output=True, text=True)
+    ok = subprocess.run([*RADIORISK, "validate", str(cohort_copy)], capture_output=True, text=True, encoding="utf-8")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     (cohort_copy / "outcomes.csv").write_text("")
-    bad = subprocess.run([*RADIORISK, "validate", str(cohort_copy)], capture_output=True, text=True)
+    bad = subprocess.run([*RADIORISK, "validate", str(cohort_copy)], capture_output=True, text=True, encoding="utf-8")
     assert bad.returncode == 2
     assert "Traceback" not in bad.stdout + bad.stderr
     assert "outcomes.csv" in bad.stdout
@@ -115,11 +115,11 @@ def test_extract_on_synth_images_survives_sigkill(tmp_path):
     n_before = len(list(parts.glob("part-*.parquet")))
     assert 0 < n_before < 40, "the kill should land midway"
     assert not out.exists()
-    again = subprocess.run(cmd, capture_output=True, text=True)
+    again = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8")
     assert again.returncode == 0, again.stdout + again.stderr
     resumed = pd.read_parquet(out)
     fresh_out = tmp_path / "fresh.parquet"
-    fresh = subprocess.run([*cmd[:-2], str(fresh_out), "--quiet"], capture_output=True, text=True)
+    fresh = subprocess.run([*cmd[:-2], str(fresh_out), "--quiet"], capture_output=True, text=True, encoding="utf-8")
     assert fresh.returncode == 0, fresh.stderr
     pd.testing.assert_frame_equal(resumed, pd.read_parquet(fresh_out))
     wide = pd.read_parquet(tmp_path / "feat.wide.parquet")

@@ -146,7 +146,7 @@ def test_cli_extract_survives_sigkill_and_resumes(cohort, tmp_path):
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8")
     assert done.returncode == 0, done.stderr
     got = pd.read_parquet(tmp_path / "k.wide.parquet")
     ref = extract_radiomics(cohort / "manifest.csv", params=PARAMS).features

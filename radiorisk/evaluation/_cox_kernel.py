@@ -89,8 +89,8 @@ def _efron_terms(seg_start, dr_start, death_rows, x1, X2T, WT, b0, b1, derivs, o
                 continue
             ll -= d * m
             nd = int(d + 0.5)
-            for l in range(nd):
-                a = l / d
+            for tie in range(nd):
+                a = tie / d
                 den = s0 - a * d0
                 ll -= np.log(den)
                 if derivs:

@@ -50,6 +50,7 @@ def measure_plaque(
     lumen_labels=(1,),
     wall_labels=(7,),
     rules: HighRiskRules | None = None,
+    allow_outside_root: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Measure plaque volumes, burden and HU statistics for every manifest row.
 
@@ -69,17 +70,28 @@ def measure_plaque(
         Labels of lumen and normal vessel wall in the masks.
     rules : HighRiskRules, optional
         Rules for the high-risk features.
+    allow_outside_root : bool, default False
+        Accept manifest paths leading outside the manifest's folder (see
+        :func:`radiorisk.imaging.read_manifest_for_extraction`).
 
     Returns
     -------
     (DataFrame, DataFrame)
         Per-lesion metrics (``patient_id, scan_id, lesion_id, reader`` + metrics
         + ``pos_remodelling, lap_feature, spotty_calc, hrp_count, high_risk``)
-        and failures (``lesion_id, reader, image_path, stage, reason``).
+        and failures (``lesion_id, reader, image_path, stage, reason``): a lesion
+        whose image or mask cannot be read (missing, corrupt, not 3-D, NaN
+        voxels, float mask, other grid) or whose mask has none of its labels is
+        a failure row, never a crash or a row of NaN.
+
+    Raises
+    ------
+    RadioriskError
+        When the manifest itself is unusable (see ``read_manifest_for_extraction``).
     """
     thresholds = thresholds or PlaqueThresholds()
     rules = rules or HighRiskRules()
-    man = read_manifest_for_extraction(manifest)
+    man = read_manifest_for_extraction(manifest, allow_outside_root=allow_outside_root)
     lumen_hu = dict(lumen_hu) if lumen_hu is not None else {}
     rows, fails = [], []
     import SimpleITK as sitk
@@ -93,19 +105,36 @@ def measure_plaque(
                 fails.append((r.lesion_id, r.reader, image_path, "read_image", str(exc)))
             continue
         spacing_zyx = image.GetSpacing()[::-1]
-        masks = {}
+        masks: dict[str, object] = {}
         for r in grp.itertuples():
+            stage = "read_mask"
             try:
                 if r.mask_path not in masks:
-                    m = read_image(r.mask_path, what="mask")
-                    check_same_geometry(image, m, image_path=image_path, mask_path=r.mask_path)
-                    masks[r.mask_path] = sitk.GetArrayViewFromImage(m).copy()
+                    try:
+                        m = read_image(r.mask_path, what="mask")
+                        check_same_geometry(image, m, image_path=image_path, mask_path=r.mask_path)
+                        marr = sitk.GetArrayViewFromImage(m)
+                        if not np.issubdtype(marr.dtype, np.integer):
+                            raise ImageError(f"mask {r.mask_path} holds non-integer values ({marr.dtype}); "
+                                             "masks must be integer label maps")
+                        masks[r.mask_path] = marr.copy()
+                    except ImageError as exc:
+                        masks[r.mask_path] = exc
+                entry = masks[r.mask_path]
+                if isinstance(entry, Exception):
+                    fails.append((r.lesion_id, r.reader, image_path, stage, str(entry)))
+                    continue
+                stage = "measure"
                 th = scan_specific_thresholds(lumen_hu[r.scan_id], base=thresholds) \
                     if r.scan_id in lumen_hu else thresholds
-                met = plaque_metrics(arr, masks[r.mask_path], spacing_zyx, plaque_labels=r.labels,
+                met = plaque_metrics(arr, entry, spacing_zyx, plaque_labels=r.labels,
                                      lumen_labels=lumen_labels, wall_labels=wall_labels, thresholds=th)
             except (ImageError, ValueError) as exc:
-                fails.append((r.lesion_id, r.reader, image_path, "measure", str(exc)))
+                fails.append((r.lesion_id, r.reader, image_path, stage, f"{exc} ({r.mask_path})"))
+                continue
+            except Exception as exc:  # one lesion must never stop the batch
+                reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+                fails.append((r.lesion_id, r.reader, image_path, stage, f"{type(exc).__name__}: {reason}"))
                 continue
             rows.append({"patient_id": r.patient_id, "scan_id": r.scan_id, "lesion_id": r.lesion_id,
                          "reader": r.reader, **met})

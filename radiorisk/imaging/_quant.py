@@ -130,8 +130,12 @@ def plaque_metrics(
         ``v_total_mm3, v_calcified_mm3, v_noncalcified_mm3, v_lap_mm3,
         v_fibrofatty_mm3, v_fibrous_mm3, hu_mean, hu_sd, hu_min,
         n_calcium_components, spotty_calc, vessel_volume_mm3, plaque_burden_pct,
-        max_plaque_burden_pct, remodelling_index, burden_available`` and the
-        thresholds used.
+        max_plaque_burden_pct, remodelling_index, burden_available,
+        remodelling_available`` and the thresholds used.  The burden values are
+        NaN exactly when ``burden_available`` is False (no lumen label in the
+        mask); the remodelling index is NaN exactly when
+        ``remodelling_available`` is False (also when no plaque-free vessel
+        slice exists on both sides of the lesion and no reference diameter is given).
 
     Raises
     ------
@@ -152,13 +156,19 @@ def plaque_metrics(
     mask = np.asarray(mask)
     if image_hu.shape != mask.shape:
         raise ValueError(f"image shape {image_hu.shape} and mask shape {mask.shape} differ")
+    if image_hu.ndim != 3:
+        raise ValueError(f"image and mask must be 3-D arrays, got shape {image_hu.shape}")
     sp = np.asarray(spacing_zyx, float)
+    if sp.shape != (3,) or not (np.all(np.isfinite(sp)) and np.all(sp > 0)):
+        raise ValueError(f"spacing must be 3 finite positive values (mm), got {tuple(np.ravel(sp))}")
     vox = float(np.prod(sp))
     plaque = np.isin(mask, plaque_labels)
     n_plaque = int(plaque.sum())
     if n_plaque == 0:
         raise ValueError(f"the mask holds no plaque voxel (labels {tuple(plaque_labels)})")
     hu = image_hu[plaque].astype(np.float64)
+    if not np.all(np.isfinite(hu)):
+        raise ValueError(f"{int((~np.isfinite(hu)).sum())} plaque voxel(s) hold NaN or infinite HU values")
     calc = hu > thresholds.calcified_hu
     lap = hu < thresholds.lap_hu
     ff = (hu >= thresholds.lap_hu) & (hu <= thresholds.fibrofatty_hu)
@@ -208,10 +218,12 @@ def plaque_metrics(
             ref_area = (
                 0.5 * (vessel_area[prox].mean() + vessel_area[dist].mean()) if prox and dist else np.nan
             )
-        out["remodelling_index"] = lesion_vessel_area / ref_area if ref_area and np.isfinite(ref_area) else np.nan
+        ok_ref = bool(ref_area and np.isfinite(ref_area))
+        out["remodelling_index"] = lesion_vessel_area / ref_area if ok_ref else np.nan
         out["burden_available"] = True
+        out["remodelling_available"] = ok_ref
     else:
         out.update(vessel_volume_mm3=np.nan, plaque_burden_pct=np.nan, max_plaque_burden_pct=np.nan,
-                   remodelling_index=np.nan, burden_available=False)
+                   remodelling_index=np.nan, burden_available=False, remodelling_available=False)
     out.update({f"threshold_{k}": v for k, v in asdict(thresholds).items()})
     return out

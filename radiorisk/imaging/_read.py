@@ -8,8 +8,15 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..exceptions import ImageError
+from ..io._imagecheck import (
+    MAX_VOXELS,
+    header_problem,
+    nifti_truncated,
+    reader_header_problem,
+    sitk_detail,
+)
 
-__all__ = ["read_image", "check_same_geometry"]
+__all__ = ["read_image", "check_same_geometry", "MAX_VOXELS"]
 
 #: Tolerances for "same geometry" (documented in README and used by io.validate).
 SPACING_RTOL = 1e-4
@@ -17,8 +24,16 @@ ORIGIN_ATOL_MM = 1e-3
 DIRECTION_ATOL = 1e-4
 
 
+def _fail(what: str, path: Path, problem: str) -> ImageError:
+    return ImageError(f"{what} file {path} {problem}")
+
+
 def read_image(path, *, what: str = "image") -> sitk.Image:
     """Read a 3-D image: a NIfTI/NRRD/MHA file or a folder holding one DICOM series.
+
+    Only voxels and geometry (size, spacing, origin, direction) are kept: the
+    file's metadata (e.g. DICOM patient and study fields) is dropped, so no
+    header field can reach an output.
 
     Parameters
     ----------
@@ -34,7 +49,10 @@ def read_image(path, *, what: str = "image") -> sitk.Image:
     Raises
     ------
     ImageError
-        Naming the file and the problem (missing, not an image, corrupt, not 3-D).
+        Naming the file and the problem: missing, empty, not an image, corrupt
+        or truncated, not 3-D, more than one value per voxel, zero/negative or
+        non-finite spacing, more than ``MAX_VOXELS`` voxels (refused from the
+        header, before reading), or NaN/infinite voxel values.
 
     Examples
     --------
@@ -54,20 +72,53 @@ def read_image(path, *, what: str = "image") -> sitk.Image:
             if not series:
                 raise ImageError(f"{what} folder {path} holds no DICOM series")
             files = reader.GetGDCMSeriesFileNames(str(path), series[0])
+            head = sitk.ImageFileReader()
+            head.SetFileName(files[0])
+            head.ReadImageInformation()
+            problem = header_problem(
+                dimension=3, size=tuple(head.GetSize()[:2]) + (len(files),), spacing=(1.0, 1.0, 1.0),
+                origin=head.GetOrigin(), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
+                components=int(head.GetNumberOfComponents()),
+                pixel_type=sitk.GetPixelIDValueAsString(head.GetPixelID()))
+            if problem:
+                raise _fail(what, path, problem)
             reader.SetFileNames(files)
+            reader.MetaDataDictionaryArrayUpdateOff()
+            reader.LoadPrivateTagsOff()
             img = reader.Execute()
         else:
             if path.stat().st_size == 0:
                 raise ImageError(f"{what} file {path} is empty (0 bytes)")
-            img = sitk.ReadImage(str(path))
+            trunc = nifti_truncated(path)
+            if trunc:
+                raise ImageError(f"{what} file {path} cannot be read as an image ({trunc})")
+            reader = sitk.ImageFileReader()
+            reader.SetFileName(str(path))
+            reader.ReadImageInformation()
+            problem = reader_header_problem(reader)
+            if problem:
+                raise _fail(what, path, problem)
+            img = reader.Execute()
     except ImageError:
         raise
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((ln for ln in first if "rror" in ln or "annot" in ln), first[0] if first else "")
-        raise ImageError(f"{what} file {path} cannot be read as an image ({detail.strip()[:200]})") from None
-    if img.GetDimension() != 3:
-        raise ImageError(f"{what} file {path} is {img.GetDimension()}-D; radiorisk needs 3-D volumes")
+    except (RuntimeError, OSError, MemoryError) as exc:
+        raise ImageError(f"{what} file {path} cannot be read as an image ({sitk_detail(exc)})") from None
+    problem = header_problem(dimension=img.GetDimension(), size=img.GetSize(), spacing=img.GetSpacing(),
+                             origin=img.GetOrigin(), direction=img.GetDirection(),
+                             components=int(img.GetNumberOfComponentsPerPixel()),
+                             pixel_type=img.GetPixelIDTypeAsString())
+    if problem:
+        raise _fail(what, path, problem)
+    arr = sitk.GetArrayViewFromImage(img)
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            n_bad = int(arr.size - np.count_nonzero(finite))
+            z, y, x = (int(i[0]) for i in np.nonzero(~finite))
+            raise _fail(what, path, f"holds {n_bad} NaN or infinite voxel value(s), e.g. at voxel "
+                        f"(x, y, z) = ({x}, {y}, {z}) = {arr[z, y, x]}")
+    for key in img.GetMetaDataKeys():  # keep voxels and geometry only (no header field leaks)
+        img.EraseMetaData(key)
     return img
 
 

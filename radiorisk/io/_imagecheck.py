@@ -1,7 +1,10 @@
 """Manifest image and mask checks: existence, readability, geometry, labels.
 
-Images are opened header-only (``ImageFileReader.ReadImageInformation``);
-masks are read in full (their labels must be counted).  Each file is opened at
+Images are opened header-only (``ImageFileReader.ReadImageInformation``),
+except floating-point ones, read in full to check for NaN/inf voxels; masks are
+read in full (their labels must be counted).  Headers are checked before any
+voxel is read (3-D, one real value per voxel, positive finite spacing,
+non-singular direction, at most :data:`MAX_VOXELS` voxels).  Each file is opened at
 most once per validation (many lesions share an image).  For ``.nii``/``.nii.gz``
 files the data size is checked against the header, because ITK reads a
 truncated gzip stream without complaint.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,9 @@ from ._report import Collector
 SPACING_TOL_REL = 1e-4
 ORIGIN_TOL_MM = 1e-3
 DIRECTION_TOL = 1e-4
+#: Images declaring more voxels than this are refused from their header, before any voxel is
+#: read (a 1024 x 1024 x 2048 volume has 2**31; a corrupt header must not exhaust memory).
+MAX_VOXELS = 2**31
 
 
 @dataclass
@@ -39,17 +46,69 @@ class _Info:
     labels: frozenset | None = None
 
 
-def _sitk_detail(exc: Exception) -> str:
-    text = str(exc)
-    if "sitk::ERROR:" in text:
-        text = text.split("sitk::ERROR:", 1)[1]
-    text = " ".join(text.split())
+def sitk_detail(exc: Exception) -> str:
+    """The useful part of a SimpleITK/ITK exception text (no source locations or addresses)."""
+    lines = []
+    for ln in str(exc).splitlines():
+        ln = ln.strip()
+        if not ln or ln.startswith("Exception thrown in SimpleITK") or ln.startswith("[nrrd] nrrd"):
+            continue
+        ln = re.sub(r"^(sitk::ERROR|itk::ERROR|ITK ERROR):\s*", "", ln)
+        ln = re.sub(r"^\w+\(0x[0-9a-f]+\):\s*", "", ln)
+        ln = re.sub(r"^\[nrrd\] _?\w+:\s*", "", ln)
+        lines.append(ln)
+    text = " ".join(" ".join(lines).split())
     if "Unable to determine ImageIO reader" in text:
         return "not a readable image (unknown format or corrupt file)"
-    return text[:200]
+    return (text or type(exc).__name__)[:240]
 
 
-def _nifti_truncated(path: Path) -> str | None:
+_sitk_detail = sitk_detail
+
+
+def header_problem(*, dimension: int, size, spacing, origin, direction, components: int,
+                   pixel_type: str) -> str | None:
+    """Why an image header is unusable for radiorisk (None when it is fine).
+
+    Checks: 3-D, one scalar (non-complex) component per voxel, at most
+    :data:`MAX_VOXELS` voxels (refused before any voxel is read), and finite
+    positive spacing, finite origin and a finite, non-singular direction.
+    """
+    if dimension != 3:
+        return f"is {dimension}-D; radiorisk needs 3-D volumes"
+    if components != 1:
+        return f"has {components} components per voxel ({pixel_type}); radiorisk needs one value per voxel"
+    if "complex" in pixel_type.lower():
+        return f"has {pixel_type} voxels; radiorisk needs real-valued voxels"
+    n = int(np.prod([int(x) for x in size], dtype=object))
+    if n > MAX_VOXELS:
+        return (f"declares {' x '.join(str(int(x)) for x in size)} = {n} voxels, more than the "
+                f"{MAX_VOXELS} radiorisk reads (corrupt header?)")
+    if n == 0:
+        return "has no voxels (a zero dimension)"
+    sp = np.asarray(spacing, float)
+    if not (np.all(np.isfinite(sp)) and np.all(sp > 0)):
+        return f"has spacing {_vec(sp)}; spacing must be finite and positive"
+    if not np.all(np.isfinite(np.asarray(origin, float))):
+        return f"has a non-finite origin {_vec(origin)}"
+    d = np.asarray(direction, float)
+    if d.size != 9 or not np.all(np.isfinite(d)) or abs(np.linalg.det(d.reshape(3, 3))) < 1e-6:
+        return "has a singular or non-finite direction matrix"
+    return None
+
+
+def reader_header_problem(reader) -> str | None:
+    """:func:`header_problem` for a ``SimpleITK.ImageFileReader`` after ``ReadImageInformation``."""
+    import SimpleITK as sitk
+
+    return header_problem(dimension=reader.GetDimension(), size=reader.GetSize(),
+                          spacing=reader.GetSpacing(), origin=reader.GetOrigin(),
+                          direction=reader.GetDirection(),
+                          components=int(reader.GetNumberOfComponents()),
+                          pixel_type=sitk.GetPixelIDValueAsString(reader.GetPixelID()))
+
+
+def nifti_truncated(path: Path) -> str | None:
     """A message when a NIfTI file holds fewer data bytes than its header promises."""
     name = path.name.lower()
     if not (name.endswith(".nii") or name.endswith(".nii.gz")):
@@ -97,32 +156,62 @@ def _info(path: Path, *, read_labels: bool) -> _Info:
 
     if not path.exists():
         return _Info(error=("file_missing", "file not found"))
+    img = None
     try:
         if path.is_dir():
             files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path))
             if not files:
                 return _Info(error=("file_unreadable", "the folder holds no DICOM series"))
+            r = sitk.ImageFileReader()
+            r.SetFileName(files[0])
+            r.ReadImageInformation()
+            size = tuple(r.GetSize()[:2]) + (len(files),)
+            problem = header_problem(dimension=3, size=size, spacing=(1.0, 1.0, 1.0),
+                                     origin=r.GetOrigin(), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
+                                     components=int(r.GetNumberOfComponents()),
+                                     pixel_type=sitk.GetPixelIDValueAsString(r.GetPixelID()))
+            if problem:
+                return _Info(error=("file_unreadable", problem))
             img = sitk.ReadImage(files)
             info = _from_image(img)
         else:
-            trunc = _nifti_truncated(path)
+            if path.stat().st_size == 0:
+                return _Info(error=("file_unreadable", "the file is empty (0 bytes)"))
+            trunc = nifti_truncated(path)
             if trunc:
                 return _Info(error=("file_unreadable", trunc))
-            if read_labels:
-                img = sitk.ReadImage(str(path))
+            r = sitk.ImageFileReader()
+            r.SetFileName(str(path))
+            r.ReadImageInformation()
+            problem = reader_header_problem(r)
+            if problem:
+                return _Info(error=("file_unreadable", problem))
+            floating = sitk.GetPixelIDValueAsString(r.GetPixelID()).endswith("float")
+            if read_labels or floating:  # float images are read in full for the NaN/inf check
+                img = r.Execute()
                 info = _from_image(img)
             else:
-                r = sitk.ImageFileReader()
-                r.SetFileName(str(path))
-                r.ReadImageInformation()
                 info = _Info(size=tuple(r.GetSize()), spacing=tuple(r.GetSpacing()),
                              origin=tuple(r.GetOrigin()), direction=tuple(r.GetDirection()),
                              pixel_type=sitk.GetPixelIDValueAsString(r.GetPixelID()),
                              components=int(r.GetNumberOfComponents()),
                              integer=_is_int(r.GetPixelID()))
-                img = None
-    except (RuntimeError, OSError) as exc:
-        return _Info(error=("file_unreadable", _sitk_detail(exc)))
+    except (RuntimeError, OSError, MemoryError) as exc:
+        return _Info(error=("file_unreadable", sitk_detail(exc)))
+    if img is not None:
+        problem = header_problem(dimension=img.GetDimension(), size=img.GetSize(),
+                                 spacing=img.GetSpacing(), origin=img.GetOrigin(),
+                                 direction=img.GetDirection(),
+                                 components=int(img.GetNumberOfComponentsPerPixel()),
+                                 pixel_type=img.GetPixelIDTypeAsString())
+        if problem:
+            return _Info(error=("file_unreadable", problem))
+        arr = sitk.GetArrayViewFromImage(img)
+        if arr.dtype.kind == "f":
+            n_bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+            if n_bad:
+                return _Info(error=("nonfinite_voxels",
+                                    f"holds {n_bad} NaN or infinite voxel value(s)"))
     if read_labels and img is not None and info.integer and info.components == 1:
         arr = sitk.GetArrayViewFromImage(img)
         if arr.dtype.kind == "u" and arr.dtype.itemsize <= 4 and arr.size and int(arr.max()) < 65536:
@@ -178,20 +267,63 @@ def _parse_labels(text) -> frozenset[int] | None:
         return None
 
 
+def outside_root(value: str, base: Path) -> str | None:
+    """Where ``value`` (a manifest path, relative to ``base``) really leads, when outside ``base``.
+
+    Relative and absolute paths are resolved with every symbolic link followed;
+    the result must lie inside ``base`` (the manifest's folder, itself resolved).
+    Returns the resolved path when it is outside, else None.
+    """
+    q = Path(value)
+    if not q.is_absolute():
+        q = Path(base) / q
+    root = os.path.realpath(base)
+    real = os.path.realpath(q)
+    try:
+        inside = os.path.commonpath([real, root]) == root
+    except ValueError:  # different drives (Windows)
+        inside = False
+    return None if inside else real
+
+
+def check_paths(manifest: pd.DataFrame, *, base: Path, col: Collector,
+                allow_outside_root: bool = False) -> None:
+    """Manifest image/mask paths that lead outside ``base`` (``path_outside_root``).
+
+    With ``allow_outside_root`` they are reported as ``path_outside_cohort`` warnings instead.
+    """
+    for c, what in (("image_path", "image"), ("mask_path", "mask")):
+        if c not in manifest:
+            continue
+        seen: dict[str, str | None] = {}
+        for pos, value in enumerate(manifest[c].tolist()):
+            if not isinstance(value, str) or not value.strip():
+                continue
+            if value not in seen:
+                seen[value] = outside_root(value, base)
+            real = seen[value]
+            if real is None:
+                continue
+            if allow_outside_root:
+                col.add("manifest", "path_outside_cohort",
+                        f"{what} path {value!r} leads outside the data folder {base} (to {real}); "
+                        "allowed by allow_outside_root", row=pos + 1, column=c, value=value)
+            else:
+                col.add("manifest", "path_outside_root",
+                        f"{what} path {value!r} leads outside the data folder {base} (to {real}); "
+                        "move the file into the folder, or allow it explicitly "
+                        "(allow_outside_root=True, --allow-outside-root)",
+                        row=pos + 1, column=c, value=value)
+
+
 def check_images(manifest: pd.DataFrame, *, root: Path, base: Path, col: Collector) -> None:
     """Check every manifest row's image and mask (paths relative to ``base``)."""
     t = "manifest"
     cache: dict[tuple[str, bool], _Info] = {}
-    root_n = os.path.normpath(os.path.abspath(root))
 
-    def resolve(p: str) -> tuple[Path, bool]:
+    def resolve(p: str) -> Path:
         q = Path(p)
-        outside = False
-        if not q.is_absolute():
-            q = base / q
-            qn = os.path.normpath(os.path.abspath(q))
-            outside = os.path.commonpath([qn, root_n]) != root_n
-        return q, outside
+        return q if q.is_absolute() else base / q
 
     def info(path: Path, read_labels: bool) -> _Info:
         key = (str(path), read_labels)
@@ -208,11 +340,7 @@ def check_images(manifest: pd.DataFrame, *, root: Path, base: Path, col: Collect
             value = getattr(row, c, None)
             if not isinstance(value, str) or not value.strip():
                 continue
-            path, outside = resolve(value)
-            if outside:
-                col.add(t, "path_outside_cohort",
-                        f"{what} path {value!r} points outside the cohort folder", row=r,
-                        column=c, value=value)
+            path = resolve(value)
             inf = info(path, labels)
             if inf.error:
                 rule, detail = inf.error

@@ -28,9 +28,11 @@ from ._report import (
     MSG_DUPLICATE_COLUMN,
     MSG_EMPTY_FILE,
     MSG_ENCODING,
+    MSG_ENCODING_NUL,
     MSG_ENCODING_UTF16,
     MSG_FILE_MISSING,
     MSG_MALFORMED,
+    MSG_RAGGED_ROW,
     MSG_UNREADABLE,
     Collector,
 )
@@ -83,6 +85,35 @@ def _malformed_detail(exc: Exception) -> str:
     return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
 
 
+def _ragged_rows(text: str, n_header: int, table: str, file: str, col: Collector) -> bool:
+    """Record data rows with more or fewer fields than the header; True when one has more.
+
+    pandas pads short rows with missing values and, when the first data row has
+    one field too many, silently turns the first column into an index: both
+    would shift or lose values, so they are reported here instead.
+    """
+    if '"' in text:
+        try:
+            reader = csv.reader(io.StringIO(text))
+            counts = [(reader.line_num, len(f)) for f in reader if f and any(x.strip() for x in f)]
+        except csv.Error:
+            return False  # pandas reports it
+    else:
+        counts = [(i, ln.count(",") + 1) for i, ln in enumerate(re.split(r"\r\n|\r|\n", text), start=1)
+                  if ln.strip()]
+    long = False
+    for data_row, (line, n) in enumerate(counts[1:], start=1):
+        if n == n_header:
+            continue
+        long |= n > n_header
+        col.add(table, "malformed_csv",
+                MSG_RAGGED_ROW.format(file=file, row=data_row, line=line, n=n, expected=n_header,
+                                      hint=("a stray comma, or text with commas that is not quoted?"
+                                            if n > n_header else "a missing comma, or a truncated line?")),
+                row=data_row)
+    return long
+
+
 def _read_csv(path: Path, schema: TableSchema, col: Collector) -> pd.DataFrame | None:
     table, file = schema.name, path.name
     try:
@@ -98,6 +129,11 @@ def _read_csv(path: Path, schema: TableSchema, col: Collector) -> pd.DataFrame |
         return None
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
+    if b"\x00" in data:
+        nul = data.index(b"\x00")
+        line = data.count(b"\n", 0, nul) + 1
+        col.add(table, "encoding", MSG_ENCODING_NUL.format(file=file, line=line), row=line - 1 or None)
+        return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -105,7 +141,7 @@ def _read_csv(path: Path, schema: TableSchema, col: Collector) -> pd.DataFrame |
         col.add(table, "encoding",
                 MSG_ENCODING.format(file=file, byte=data[exc.start], line=line), row=line - 1 or None)
         return None
-    first = text.split("\n", 1)[0].rstrip("\r")
+    first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
     try:
         header = next(csv.reader([first]))
     except (csv.Error, StopIteration):
@@ -122,6 +158,8 @@ def _read_csv(path: Path, schema: TableSchema, col: Collector) -> pd.DataFrame |
     for h, n in counts.items():
         if n > 1:
             col.add(table, "duplicate_column", MSG_DUPLICATE_COLUMN.format(column=h, count=n), column=h)
+    if _ragged_rows(text, len(header), table, file, col):
+        return None
     known = {f.name: f for f in schema.fields}
     dtype = {h: str for h in header if h in known and known[h].type in ("string", "date")}
     try:
@@ -132,6 +170,7 @@ def _read_csv(path: Path, schema: TableSchema, col: Collector) -> pd.DataFrame |
             keep_default_na=False,
             low_memory=False,
             skip_blank_lines=True,
+            index_col=False,
         )
     except (pd.errors.ParserError, ValueError, csv.Error) as exc:
         col.add(table, "malformed_csv", MSG_MALFORMED.format(file=file, detail=_malformed_detail(exc)))

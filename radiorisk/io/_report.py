@@ -34,10 +34,10 @@ RULES: Mapping[str, tuple[str, str]] = MappingProxyType(
         "file_missing": ("error", "A required table (patients, scans, outcomes), or a manifest image or mask file, does not exist."),
         "ambiguous_file": ("error", "Both TABLE.csv and TABLE.parquet exist; the CSV is read."),
         "empty_file": ("error", "The file has 0 bytes (a header-only CSV is a valid empty table)."),
-        "encoding": ("error", "The CSV is not UTF-8 (a UTF-8 byte-order mark is accepted); names the byte and line."),
+        "encoding": ("error", "The CSV is not UTF-8 (a UTF-8 byte-order mark is accepted) or holds NUL bytes; names the byte and line."),
         "delimiter": ("error", "The header is one column containing ';', tab or '|': the CSV is not comma-separated."),
-        "malformed_csv": ("error", "A line has more fields than the header (stray comma or unbalanced quote)."),
-        "file_unreadable": ("error", "The file cannot be read: corrupt Parquet, unreadable or truncated image/mask."),
+        "malformed_csv": ("error", "A line has more or fewer fields than the header (stray or missing comma, unbalanced quote, truncated line)."),
+        "file_unreadable": ("error", "The file cannot be read: corrupt Parquet; unreadable, truncated or empty image/mask; an image that is not 3-D with one real value per voxel, has zero/negative/non-finite spacing or a singular direction, or declares more than 2**31 voxels (refused from the header)."),
         "duplicate_column": ("error", "The same column name appears twice in the header."),
         # columns and cells
         "missing_column": ("error", "A required column is absent (with a 'did you mean' hint from the unknown columns)."),
@@ -71,10 +71,12 @@ RULES: Mapping[str, tuple[str, str]] = MappingProxyType(
         "cma_gt0_mismatch": ("error", "cma_gt0 differs from cma_patient > 0."),
         # images
         "geometry_mismatch": ("error", "Image and mask differ in size, spacing, origin or direction beyond tolerance."),
+        "nonfinite_voxels": ("error", "An image or mask with floating-point voxels holds NaN or infinite values (such files are read in full)."),
         "mask_type": ("error", "The mask is not an integer label map (float or multi-component voxels)."),
         "empty_mask": ("error", "The mask has no non-zero voxel."),
         "label_missing": ("error", "The mask contains none of the manifest row's label values."),
-        "path_outside_cohort": ("warning", "A relative manifest path points outside the cohort folder."),
+        "path_outside_root": ("error", "A manifest image or mask path (relative, absolute or through a symbolic link) leads outside the manifest's folder; refused unless allow_outside_root=True (CLI --allow-outside-root)."),
+        "path_outside_cohort": ("warning", "A manifest path leads outside the manifest's folder and allow_outside_root=True allowed it."),
     }
 )
 
@@ -85,9 +87,13 @@ MSG_AMBIGUOUS = "both {table}.csv and {table}.parquet exist in {folder}; keep on
 MSG_EMPTY_FILE = "{file} is empty; a table needs at least a header line"
 MSG_ENCODING = ("{file} is not UTF-8 text: byte 0x{byte:02x} on line {line} cannot be decoded "
                 "(Latin-1/Windows-1252?); save the file as UTF-8 (Excel: 'CSV UTF-8')")
+MSG_ENCODING_NUL = ("{file} holds a NUL byte (line {line}): not UTF-8 text (UTF-16 without a "
+                    "byte-order mark, or a binary file?); save the file as UTF-8 CSV")
 MSG_ENCODING_UTF16 = "{file} is UTF-16 encoded; save the file as UTF-8 (Excel: 'CSV UTF-8')"
 MSG_DELIMITER = "{file} looks {delimiter!r}-delimited (header {header!r}); radiorisk reads comma-separated CSV"
 MSG_MALFORMED = "{file} is not well-formed CSV: {detail}"
+MSG_RAGGED_ROW = ("{file} is not well-formed CSV: line {line} has {n} fields but the header has "
+                  "{expected} (data row {row}; {hint})")
 MSG_UNREADABLE = "cannot read {file}: {detail}"
 MSG_DUPLICATE_COLUMN = "column {column!r} appears {count} times in the header; the first is used"
 MSG_MISSING_COLUMN = "required column {column!r} is missing{hint}"

@@ -14,7 +14,7 @@ from ..exceptions import SchemaError
 from ..schemas import TABLES, load_schema
 from . import _crosschecks
 from ._columns import check_table, mask_invalid
-from ._imagecheck import check_images
+from ._imagecheck import check_images, check_paths
 from ._read import empty_typed, find_table_file, read_raw
 from ._report import MSG_NOT_A_FOLDER, Collector, ValidationReport
 
@@ -120,16 +120,20 @@ def _load(root: Path, col: Collector, *, allow_extra_columns: bool):
     return frames, checked, present, files, n_rows
 
 
-def _check_frames(frames, present, col, *, check_images_: bool, root: Path, files) -> None:
+def _check_frames(frames, present, col, *, check_images_: bool, root: Path, files,
+                  allow_outside_root: bool = False) -> None:
     _crosschecks.run_all(frames, present, col)
     manifest = frames.get("manifest")
-    if check_images_ and manifest is not None and len(manifest):
+    if manifest is not None and len(manifest):
         mpath = files.get("manifest")
         base = mpath.parent if mpath is not None else root
-        check_images(manifest, root=root, base=base, col=col)
+        check_paths(manifest, base=base, col=col, allow_outside_root=allow_outside_root)
+        if check_images_:
+            check_images(manifest, root=root, base=base, col=col)
 
 
-def validate(source, *, check_images: bool = True, allow_extra_columns: bool = False) -> ValidationReport:
+def validate(source, *, check_images: bool = True, allow_extra_columns: bool = False,
+             allow_outside_root: bool = False) -> ValidationReport:
     """Check a cohort folder (or a :class:`Cohort`) and report every violation.
 
     Reads ``patients``, ``scans``, ``outcomes`` (required) and ``lesions``,
@@ -150,6 +154,10 @@ def validate(source, *, check_images: bool = True, allow_extra_columns: bool = F
         their geometry and labels.
     allow_extra_columns : bool, default False
         Accept columns that are not in the schema (``truth`` always accepts them).
+    allow_outside_root : bool, default False
+        Accept manifest image/mask paths that lead outside the manifest's folder
+        (``../``, absolute paths, symbolic links): a ``path_outside_cohort``
+        warning instead of a ``path_outside_root`` error.
 
     Returns
     -------
@@ -182,14 +190,16 @@ def validate(source, *, check_images: bool = True, allow_extra_columns: bool = F
                                                col, allow_extra_columns=allow_extra_columns)
             frames[table], present[table] = mask_invalid(typed, invalid), cols
             n_rows[table] = len(typed) if (f is not None or len(df)) else None
-        _check_frames(frames, present, col, check_images_=check_images, root=root, files=files)
+        _check_frames(frames, present, col, check_images_=check_images, root=root, files=files,
+                      allow_outside_root=allow_outside_root)
         return col.report(root, n_rows, images_checked=check_images)
     root = Path(source)
     if not root.is_dir():
         col.add("cohort", "not_a_folder", MSG_NOT_A_FOLDER.format(path=root), file=str(root))
         return col.report(root, {}, images_checked=False)
     _, checked, present, files, n_rows = _load(root, col, allow_extra_columns=allow_extra_columns)
-    _check_frames(checked, present, col, check_images_=check_images, root=root, files=files)
+    _check_frames(checked, present, col, check_images_=check_images, root=root, files=files,
+                  allow_outside_root=allow_outside_root)
     return col.report(root, n_rows, images_checked=check_images)
 
 
@@ -262,7 +272,7 @@ def read_table(path, *, table: str, allow_extra_columns: bool = False) -> pd.Dat
 
 
 def read_cohort(directory, *, validate: bool = True, check_images: bool = False,
-                allow_extra_columns: bool = False) -> Cohort:
+                allow_extra_columns: bool = False, allow_outside_root: bool = False) -> Cohort:
     """Read a cohort folder into a :class:`Cohort` of typed DataFrames.
 
     Parameters
@@ -277,6 +287,8 @@ def read_cohort(directory, *, validate: bool = True, check_images: bool = False,
         Also open the manifest's images and masks (slower).
     allow_extra_columns : bool, default False
         Keep columns that are not in the schema.
+    allow_outside_root : bool, default False
+        Accept manifest paths leading outside the manifest's folder (see :func:`validate`).
 
     Returns
     -------
@@ -304,7 +316,8 @@ def read_cohort(directory, *, validate: bool = True, check_images: bool = False,
         _raise(col.report(root, {}, images_checked=False), str(root))
     frames, checked, present, files, n_rows = _load(root, col, allow_extra_columns=allow_extra_columns)
     if validate:
-        _check_frames(checked, present, col, check_images_=check_images, root=root, files=files)
+        _check_frames(checked, present, col, check_images_=check_images, root=root, files=files,
+                      allow_outside_root=allow_outside_root)
     fatal = [t for t in TABLES if frames[t] is None]
     if fatal or (validate and col.n_errors):
         _raise(col.report(root, n_rows, images_checked=check_images), str(root))
