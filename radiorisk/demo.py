@@ -1,10 +1,13 @@
 """The end-to-end demo behind ``radiorisk demo`` and ``make demo``.
 
-It grows with the project.  Today it synthesises a chest-pain cohort with plaque
-images and an injected ethnicity bias (baseline MI hazard x1.8 in South Asian
-patients), validates it, measures the plaque in the images, fits the modality
-ladder clinical -> +ccta -> +radiomics with cross-validation (radiomics extracted
-from the images), and audits the out-of-fold risk by sex and ethnicity.
+It synthesises a chest-pain cohort with plaque images and an injected ethnicity
+bias (baseline MI hazard x1.8 in South Asian patients), validates it, measures
+the plaque in the images, fits the modality ladder clinical -> +ccta -> +radiomics
+with cross-validation (radiomics extracted from the images), audits the
+out-of-fold risk by sex and ethnicity, and writes a report folder: the HTML model
+report (TRIPOD+AI order, with SHAP explanations) and structured reports (HTML and
+JSON) of three patients. Identifiers in every output except the synthetic input
+folder are pseudonymised (docs/privacy.md).
 """
 
 from __future__ import annotations

@@ -133,6 +133,16 @@ def test_demo_quick(tmp_path, capsys):
     assert "Results are in" in text
     summary = pd.read_csv(tmp_path / "demo" / "cohort_summary.csv")
     assert summary.loc[0, "attribute"] == "overall" and summary.loc[0, "n"] == 400
+    # the report folder: the model report and three patients' structured reports (pseudonymised)
+    report = tmp_path / "demo" / "report" / "model_report.html"
+    assert f"The model report is {report.resolve()}" in text
+    html = report.read_text(encoding="utf-8")
+    for section in ("participants", "model", "discrimination", "calibration", "fairness", "decision-curve",
+                    "explanations", "limitations", "provenance"):
+        assert f'id="{section}"' in html
+    patients = sorted((tmp_path / "demo" / "report" / "patients").glob("*.json"))
+    assert len(patients) == 3 and all(p.name.startswith("pz_") for p in patients)
+    assert len(list((tmp_path / "demo" / "report" / "patients").glob("*.html"))) == 3
 
 
 def test_measure_command_writes_lesion_and_patient_tables(synth_dir, tmp_path, capsys):
