@@ -255,6 +255,8 @@ def to_long(wide: pd.DataFrame) -> pd.DataFrame:
 
 @contextlib.contextmanager
 def _quiet_radiomics():
+    import radiomics  # noqa: F401  (its import sets the logger's level: import first, then quieten)
+
     logger = logging.getLogger("radiomics")
     level = logger.level
     logger.setLevel(logging.ERROR)
