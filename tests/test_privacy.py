@@ -317,7 +317,6 @@ def test_audit_refuses_identifier_groups(tmp_path):
 # ----------------------------------------------------------------------------- the demo
 
 
-@pytest.mark.slow
 def test_demo_outputs_carry_no_raw_ids(tmp_path, monkeypatch, no_user_key):
     """``radiorisk demo --quick``: no file outside the synthetic input folder holds a raw id."""
     from radiorisk.demo import run_demo

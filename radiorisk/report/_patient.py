@@ -1151,7 +1151,8 @@ def patient_reports(model, data, ids=None, *, horizon=None, intervals=None, shap
     n_boot : int, default 100
     pseudonyms : Mapping[str, str], optional
         Patient id -> the identifier printed in the report and used as file
-        name.  Without it the report carries the patient id as given.
+        name; lesions are then numbered ("lesion 1", ...) instead of carrying
+        their ids.  Without it the report carries the ids as given.
     provenance : Mapping, optional
         Extra statements for *About this report* (e.g. the bundle's SHA-256
         or the run folder).
@@ -1301,6 +1302,9 @@ def patient_reports(model, data, ids=None, *, horizon=None, intervals=None, shap
         facs, mod = _factors(res, pos, top_k, rc)
         if tables is not None:
             plaque, cad, cac, pet_d = _findings_from_tables(pid, scans, lesions, pet)
+            if pseudonyms is not None and plaque.get("lesions"):
+                # a pseudonymised report carries no raw lesion id: lesions are numbered instead
+                plaque["lesions"] = [{**d, "lesion_id": f"lesion {k + 1}"} for k, d in enumerate(plaque["lesions"])]
         else:
             plaque, cad, cac, pet_d = _findings_from_x(Xs.loc[pid])
         row = itab.loc[pid] if itab is not None else None
