@@ -55,6 +55,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         out=args.out,
         jobs=args.jobs,
         scheduler=args.scheduler,
+        worker_timeout=args.worker_timeout,
         crop=not args.no_crop,
         progress=not args.quiet,
     )
@@ -148,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
     e.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
+    e.add_argument("--worker-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="with --scheduler: fail clearly after this long without any worker (default 300)")
     e.add_argument("--no-crop", action="store_true", help="extract on whole images (slow; for checks)")
     e.add_argument("--quiet", action="store_true")
     e.add_argument("--allow-outside-root", action="store_true",

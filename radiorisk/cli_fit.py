@@ -207,6 +207,7 @@ def run_fit(
     id_key_file=None,
     raw_ids: bool = False,
     radiomics_cache=None,
+    allow_outside_root: bool = False,
 ) -> FitRun:
     """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
 
@@ -265,6 +266,9 @@ def run_fit(
         Folder of the resumable radiomics store (raw ids and absolute image
         paths: keep it private, outside ``out``).  Default: a temporary store
         (pseudonymised runs) or ``out/radiomics/`` (``raw_ids``).
+    allow_outside_root : bool, default False
+        Accept manifest image/mask paths that lead outside the cohort folder
+        (refused by default, rule ``path_outside_root``).
 
     Returns
     -------
@@ -308,7 +312,7 @@ def run_fit(
                                 f"paths; put it outside --out {out} (or use --raw-ids)")
 
     t0 = time.perf_counter()
-    cohort = read_cohort(data_dir)
+    cohort = read_cohort(data_dir, allow_outside_root=allow_outside_root)
     timings["read_validate"] = time.perf_counter() - t0
     inputs = {name: p for name, p in cohort.files.items() if p is not None}
     notes: list[str] = []
@@ -343,9 +347,15 @@ def run_fit(
             store = out / "radiomics" / "features.parquet"
         else:
             store = None  # a temporary store: the engine's store records raw ids and image paths
-        res = extract_radiomics(cohort.files["manifest"], params=radiomics_params, out=store, jobs=n_jobs)
+        manifest = cohort.files["manifest"]
+        if allow_outside_root:  # checked and resolved here; extract_radiomics takes the frame as given
+            from .imaging._engine import read_manifest_for_extraction
+
+            manifest = read_manifest_for_extraction(manifest, allow_outside_root=True)
+        res = extract_radiomics(manifest, params=radiomics_params, out=store, jobs=n_jobs)
         if store is None or store.parent != out / "radiomics":
-            _write_radiomics(out / "radiomics", res, pz, cohort.files["manifest"])
+            _write_radiomics(out / "radiomics", res, pz, cohort.files["manifest"],
+                             allow_outside_root=allow_outside_root)
         files_extra["radiomics"] = out / "radiomics"
         timings["extract_radiomics"] = time.perf_counter() - t0
         radiomics = res.features
@@ -359,7 +369,7 @@ def run_fit(
         from .imaging import measure_plaque
 
         t0 = time.perf_counter()
-        plaque, failures = measure_plaque(cohort.files["manifest"])
+        plaque, failures = measure_plaque(cohort.files["manifest"], allow_outside_root=allow_outside_root)
         timings["measure_plaque"] = time.perf_counter() - t0
         notes.append(f"plaque measured on {len(plaque)} lesion mask(s); {len(failures)} failure(s)")
 
@@ -490,7 +500,7 @@ def _cohort_ids(cohort) -> list[str]:
     return list(ids)
 
 
-def _write_radiomics(folder: Path, res, pz: Pseudonymiser, manifest) -> None:
+def _write_radiomics(folder: Path, res, pz: Pseudonymiser, manifest, *, allow_outside_root: bool = False) -> None:
     """Pseudonymised copies of an extraction: ``features.parquet`` (long), failures and provenance.
 
     Image paths in the failures become pseudonyms of the path as written in the
@@ -499,7 +509,7 @@ def _write_radiomics(folder: Path, res, pz: Pseudonymiser, manifest) -> None:
     from .imaging._engine import read_manifest_for_extraction, to_long
 
     folder.mkdir(parents=True, exist_ok=True)
-    man = read_manifest_for_extraction(manifest)
+    man = read_manifest_for_extraction(manifest, allow_outside_root=allow_outside_root)
     root = Path(manifest).parent
 
     def rel(p: str) -> str:
@@ -573,6 +583,7 @@ def fit_command(args: argparse.Namespace) -> int:
         search=not args.no_search, search_iter=args.search_iter, search_budget=args.search_budget,
         n_boot=args.n_boot, params=_parse_params(args.param), overwrite=args.overwrite, argv=sys.argv,
         id_key=pz, radiomics_cache=getattr(args, "radiomics_cache", None),
+        allow_outside_root=getattr(args, "allow_outside_root", False),
     )
     if not getattr(args, "quiet", False):
         print(run.summary())
@@ -631,6 +642,8 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--radiomics-cache", type=Path, default=None, metavar="DIR",
                    help="private, resumable radiomics store outside RUN (it records raw ids and image "
                         "paths; default: a temporary store)")
+    a.add_argument("--allow-outside-root", action="store_true",
+                   help="accept manifest image/mask paths that lead outside the cohort folder")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=fit_command)
     return a

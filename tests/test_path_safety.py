@@ -172,3 +172,29 @@ def test_fit_style_synthetic_manifest_still_works(tmp_path: Path):
     assert len(man) >= 2 and man["image_path"].map(lambda p: p.startswith(str(d))).all()
     les, fails = measure_plaque(cohort.files["manifest"])
     assert len(les) == len(man) and fails.empty
+
+
+@pytest.mark.filterwarnings("ignore::lifelines.exceptions.ConvergenceWarning")
+def test_fit_refuses_outside_paths_unless_allowed(tmp_path, capsys):
+    """`radiorisk fit` on a cohort whose manifest leads outside its folder: exit 2 naming the rule;
+    with --allow-outside-root it reads and fits (extraction takes the same checked manifest)."""
+    import shutil
+
+    import pandas as pd
+
+    from radiorisk.cli import main
+
+    c = tmp_path / "c"
+    assert main(["synth", "--n", "200", "--images", "4", "--seed", "3", "--out", str(c), "--quiet"]) == 0
+    shutil.move(str(c / "images"), str(tmp_path / "images"))
+    m = pd.read_csv(c / "manifest.csv", dtype=str, keep_default_na=False)
+    for col in ("image_path", "mask_path"):
+        m[col] = "../" + m[col]
+    m.to_csv(c / "manifest.csv", index=False)
+    args = ["fit", "--data", str(c), "--model", "coxph", "--blocks", "clinical,ccta", "--horizon", "1826",
+            "--repeats", "1", "--folds", "3", "--param", "penalizer=0.5", "--out", str(tmp_path / "run"),
+            "--quiet"]
+    assert main(args) == 2
+    assert "path_outside_root" in capsys.readouterr().err
+    assert main(args + ["--allow-outside-root"]) == 0
+    assert (tmp_path / "run" / "provenance.json").is_file()
