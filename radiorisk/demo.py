@@ -218,16 +218,14 @@ def _reports(out: Path, data_dir: Path, cohort, pz, report_dir: Path, *, n_boot:
 
     from .features import assemble_cohort
     from .models import load
+    from .privacy import cohort_ids
     from .report import build_model_report, patient_reports, write_patient_reports
 
     report_dir.mkdir(parents=True, exist_ok=True)
     model_report = build_model_report(out / "run", report_dir / "model_report.html", data=data_dir,
                                       audit=out / "audit", n_boot=n_boot, seed=seed)
     # the final model's features: the run's radiomics table carries pseudonyms; link them back
-    radiomics = pd.read_parquet(out / "run" / "radiomics" / "features.parquet")
-    ids = (list(cohort.patients["patient_id"].astype(str)) + list(cohort.scans["scan_id"].astype(str))
-           + list(cohort.lesions["lesion_id"].astype(str)))
-    radiomics = pz.link_back(radiomics, ids)
+    radiomics = pz.link_back(pd.read_parquet(out / "run" / "radiomics" / "features.parquet"), cohort_ids(cohort))
     data = assemble_cohort(cohort, radiomics=radiomics, horizon=1826)
     model = load(out / "run" / "model")
     risk = pd.Series(model.predict_risk(data.X), index=data.X.index)

@@ -38,7 +38,7 @@ import pandas as pd
 from .exceptions import RadioriskError
 
 __all__ = ["ID_COLUMNS", "KEY_ENV", "PREFIX", "IdKeyError", "pseudonymise", "key_fingerprint",
-           "default_key_path", "load_or_create_key", "Pseudonymiser"]
+           "default_key_path", "load_or_create_key", "cohort_ids", "Pseudonymiser"]
 
 ID_COLUMNS = ("patient_id", "scan_id", "lesion_id")
 KEY_ENV = "RADIORISK_ID_KEY"
@@ -223,6 +223,34 @@ def load_or_create_key(path=None, *, create: bool = True) -> tuple[bytes, bool]:
     except OSError as exc:
         raise IdKeyError(f"id key file {path}: cannot be created: {exc}") from exc
     return _read_key_file(path), created
+
+
+def cohort_ids(cohort) -> list[str]:
+    """Every patient, scan and lesion id of a cohort's tables (the ids a pseudonymiser links back).
+
+    Parameters
+    ----------
+    cohort : Cohort or SyntheticCohort
+        Anything with ``patients``, ``scans`` and ``lesions`` DataFrames.
+
+    Returns
+    -------
+    list of str
+        Distinct ids, in table order.
+
+    Examples
+    --------
+    >>> from radiorisk.datasets import simulate_cohort
+    >>> ids = cohort_ids(simulate_cohort(20, seed=1))
+    >>> ids[0].startswith("P"), len(ids) > 20
+    (True, True)
+    """
+    out: dict[str, None] = {}
+    for table in (cohort.patients, cohort.scans, cohort.lesions):
+        for col in ID_COLUMNS:
+            if col in table.columns:
+                out.update(dict.fromkeys(str(v) for v in table[col].dropna()))
+    return list(out)
 
 
 @dataclass(frozen=True)

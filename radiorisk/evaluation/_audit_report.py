@@ -42,14 +42,15 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def _fig_png(draw) -> bytes:
+def _fig_png(draw, *, size=(6.4, 4.4), dpi: int = 110) -> bytes:
+    """Run ``draw(ax)`` on a fresh (pyplot-free) figure and return the PNG bytes."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    fig = Figure(figsize=size, layout="constrained")
     ax = fig.subplots()
     draw(ax)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 

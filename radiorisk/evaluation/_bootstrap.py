@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._common import NotEstimableError
-from ._survival import _cloglog, rcs_knots
+from ._survival import _cloglog, rcs_basis, rcs_knots
 
 __all__ = [
     "StratifiedBootstrap",
@@ -470,10 +470,8 @@ class SurvivalReplicates:
             W1 = np.ones((self.n, 1))
             knots = self._knots(W1)
             if np.all(np.isfinite(knots)):
-                c, k = self.cll, knots[:, 0]
-                x2 = ((np.maximum(c - k[0], 0) ** 3 - np.maximum(c - k[1], 0) ** 3 * (k[2] - k[0]) / (k[2] - k[1])
-                       + np.maximum(c - k[2], 0) ** 3 * (k[1] - k[0]) / (k[2] - k[1])) / (k[2] - k[0]) ** 2)
-                beta, ok = _batched_cox(self, c, x2[:, None], W1)
+                x2 = rcs_basis(self.cll, knots[:, 0])[:, 1]
+                beta, ok = _batched_cox(self, self.cll, x2[:, None], W1)
                 if ok[0] and np.all(np.abs(beta[:, 0]) < 50):
                     self._start = beta[:, 0].copy()
         return self._start
@@ -574,10 +572,7 @@ class SurvivalReplicates:
         else:
             sub[1] = (part[:, nn // 2 - 1] + part[:, nn // 2]) / 2.0
         sub[2] = _lerp(part[:, lo9], part[:, min(lo9 + 1, nn - 1)], np.full(Wg.shape[1], h9 - lo9))
-        # fit_cox evaluates the hazard at x = 0 through exp(-centre . beta): a diverging fit
-        # (monotone likelihood) overflows there and gives no estimate; so here
-        centre = np.vstack([(Wg * x1[:, None]).sum(axis=0), (Wg * x2).sum(axis=0)]) / ntot
-        sub[:, ~ok | ~np.isfinite(rel0)] = np.nan
+        sub[:, ~ok | ~np.isfinite(rel0)] = np.nan  # no estimate where fit_cox gives none (above)
         res[:, good] = sub
         return res
 

@@ -235,7 +235,6 @@ def _pair_counts_sorted(t, e, r, idx_events):
     ti, xi = t[idx_events], key[idx_events]
     left = np.searchsorted(ts, ti, side="left")
     d_at = np.searchsorted(ts, ti, side="right") - left  # rows at T_i ...
-    cens_at = np.zeros(len(idx_events), dtype=np.int64)
     # ... of which censored: events come first within a tie, so count the events there
     ev_pos = np.flatnonzero(es == 1)
     n_ev_before = np.searchsorted(ev_pos, left, side="left")
@@ -257,8 +256,9 @@ def _pair_counts_sorted(t, e, r, idx_events):
         below[has] += lo - b * size
         equal[has] += hi - lo
         level += 1
-    all_below = np.searchsorted(np.sort(key), xi, side="left")
-    all_equal = np.searchsorted(np.sort(key), xi, side="right") - all_below
+    key_sorted = np.sort(key)
+    all_below = np.searchsorted(key_sorted, xi, side="left")
+    all_equal = np.searchsorted(key_sorted, xi, side="right") - all_below
     comp = (n - q).astype(float)
     conc = (all_below - below).astype(float)
     tied = (all_equal - equal).astype(float)
@@ -302,11 +302,25 @@ def harrell_c(time, event, risk) -> float:
     """
     t, e, r = check_survival_inputs(time, event, risk, probability=False)
     idx = np.flatnonzero(e == 1)
-    comp, conc, tied = _pair_counts(t, e, r, idx)
+    return _harrell_from_counts(*_pair_counts(t, e, r, idx))
+
+
+def _harrell_from_counts(comp, conc, tied) -> float:
     n_comp = float(np.sum(comp))
     if n_comp == 0:
         raise NotEstimableError("no comparable pair: Harrell's C is not defined")
     return float((np.sum(conc) + 0.5 * np.sum(tied)) / n_comp)
+
+
+def _uno_from_counts(t, e, t_events, comp, conc, tied, t0) -> float:
+    """Uno's C from the pair counts of the events at ``t_events`` (all at or before ``t0``)."""
+    if len(t_events) == 0:
+        raise NotEstimableError(_NO_EVENT_BY_T0.format(t0=t0, what="Uno's C"))
+    w = 1.0 / censoring_survival(t, e).before(t_events) ** 2
+    den = float(np.sum(w * comp))
+    if den == 0:
+        raise NotEstimableError("no comparable pair: Uno's C is not defined")
+    return float(np.sum(w * (conc + 0.5 * tied)) / den)
 
 
 def uno_c(time, event, risk, *, horizon) -> float:
@@ -345,15 +359,8 @@ def uno_c(time, event, risk, *, horizon) -> float:
     t0 = check_horizon(horizon)
     t, e, r = check_survival_inputs(time, event, risk)
     idx = np.flatnonzero((e == 1) & (t <= t0))
-    if len(idx) == 0:
-        raise NotEstimableError(_NO_EVENT_BY_T0.format(t0=t0, what="Uno's C"))
-    G = censoring_survival(t, e)
-    w = 1.0 / G.before(t[idx]) ** 2
-    comp, conc, tied = _pair_counts(t, e, r, idx)
-    den = float(np.sum(w * comp))
-    if den == 0:
-        raise NotEstimableError("no comparable pair: Uno's C is not defined")
-    return float(np.sum(w * (conc + 0.5 * tied)) / den)
+    counts = _pair_counts(t, e, r, idx) if len(idx) else ((), (), ())
+    return _uno_from_counts(t, e, t[idx], *counts, t0)
 
 
 def _harrell_and_uno(time, event, risk, *, horizon):
@@ -367,18 +374,16 @@ def _harrell_and_uno(time, event, risk, *, horizon):
     t, e, r = check_survival_inputs(time, event, risk)
     idx = np.flatnonzero(e == 1)
     comp, conc, tied = _pair_counts(t, e, r, idx)
-    n_comp = float(np.sum(comp))
-    harrell = (NotEstimableError("no comparable pair: Harrell's C is not defined") if n_comp == 0
-               else float((np.sum(conc) + 0.5 * np.sum(tied)) / n_comp))
+
+    def attempt(fn, *args):
+        try:
+            return fn(*args)
+        except NotEstimableError as exc:
+            return exc
+
     sel = t[idx] <= t0
-    if not sel.any():
-        return harrell, NotEstimableError(_NO_EVENT_BY_T0.format(t0=t0, what="Uno's C"))
-    G = censoring_survival(t, e)
-    w = 1.0 / G.before(t[idx[sel]]) ** 2
-    den = float(np.sum(w * comp[sel]))
-    if den == 0:
-        return harrell, NotEstimableError("no comparable pair: Uno's C is not defined")
-    return harrell, float(np.sum(w * (conc[sel] + 0.5 * tied[sel])) / den)
+    return (attempt(_harrell_from_counts, comp, conc, tied),
+            attempt(_uno_from_counts, t, e, t[idx[sel]], comp[sel], conc[sel], tied[sel], t0))
 
 
 # ---------------------------------------------------------------------------

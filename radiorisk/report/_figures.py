@@ -8,8 +8,6 @@ DataFrames or result objects computed elsewhere.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 
@@ -42,14 +40,9 @@ def png(draw, *, size=(6.4, 4.2), dpi: int = 100) -> bytes:
     >>> data[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
     """
-    from matplotlib.figure import Figure
+    from ..evaluation._audit_report import _fig_png
 
-    fig = Figure(figsize=size, layout="constrained")
-    ax = fig.subplots()
-    draw(ax)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+    return _fig_png(draw, size=size, dpi=dpi)
 
 
 def ladder_figure(ladder: pd.DataFrame) -> bytes:

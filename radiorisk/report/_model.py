@@ -354,7 +354,7 @@ def _link_back_radiomics(ctx: _Context, cohort, radiomics: pd.DataFrame) -> pd.D
     raw = cohort.patients["patient_id"].astype(str)
     if radiomics["patient_id"].astype(str).isin(set(raw)).mean() > 0.5:
         return radiomics
-    from ..privacy import Pseudonymiser
+    from ..privacy import Pseudonymiser, cohort_ids
 
     pz = Pseudonymiser.matching(ctx.prov.get("identifiers"))
     if pz is None:
@@ -362,13 +362,7 @@ def _link_back_radiomics(ctx: _Context, cohort, radiomics: pd.DataFrame) -> pd.D
                               "the run's fingerprint is available (RADIORISK_ID_KEY or the user's key file); "
                               "radiomics columns are missing here")
         return None
-    ids = list(raw)
-    for col in ("scan_id", "lesion_id"):
-        if col in radiomics.columns:
-            table = cohort.scans if col == "scan_id" else cohort.lesions
-            if col in table.columns:
-                ids += list(table[col].astype(str))
-    return pz.link_back(radiomics, ids)
+    return pz.link_back(radiomics, cohort_ids(cohort))
 
 
 def _oof_ids(ctx: _Context) -> pd.Index | None:
