@@ -380,25 +380,16 @@ def _oof_ids(ctx: _Context) -> pd.Index | None:
         ctx.data_notes.append("the ids of oof_predictions.csv do not match the cohort's; per-patient "
                               "checks (extrapolation) are left out")
         return None
-    try:
-        from ..privacy import (
-            KEY_ENV,
-            default_key_path,
-            key_fingerprint,
-            load_or_create_key,
-            pseudonymise,
-        )
+    from ..privacy import Pseudonymiser
 
-        key = os.environ.get(KEY_ENV)
-        if not key:
-            path = default_key_path()
-            key = load_or_create_key(path, create=False)[0] if path.is_file() else None
-        if key is not None and key_fingerprint(key) == ident.get("key_fingerprint"):
-            ids = pd.Index(pseudonymise(raw.to_numpy(dtype=object), key))
-            if ids.isin(list(ours)).mean() > 0.5:
-                return ids
-    except (ImportError, RadioriskError):
-        pass
+    try:  # the user's key when its fingerprint matches; never created here
+        pz = Pseudonymiser.matching(ident)
+    except RadioriskError:  # an unreadable key file: the check is left out, with the note below
+        pz = None
+    if pz is not None:
+        ids = pd.Index(pz(raw.to_numpy(dtype=object)))
+        if ids.isin(list(ours)).mean() > 0.5:
+            return ids
     ctx.data_notes.append("patient ids in the RUN are pseudonymised and the id key of the fit (fingerprint "
                           f"{ident.get('key_fingerprint')}) is not available here; per-patient checks "
                           "(extrapolation) are left out")
