@@ -6,7 +6,10 @@ they apply) so that a user can fix the input without reading a traceback.
 
 from __future__ import annotations
 
-__all__ = ["RadioriskError", "SchemaError", "InputFileError", "ImageError", "ParameterError"]
+__all__ = [
+    "RadioriskError", "SchemaError", "InputFileError", "ImageError", "ParameterError",
+    "NotEstimableError",
+]
 
 
 class RadioriskError(Exception):
@@ -39,3 +42,13 @@ class ImageError(RadioriskError):
 
 class ParameterError(RadioriskError):
     """A radiomics parameter file or preset is unknown, unsafe or invalid."""
+
+
+class NotEstimableError(RadioriskError, ValueError):
+    """A quantity cannot be estimated from these data.
+
+    Raised, for example, for the AUC of a group with one outcome class, for a
+    time-dependent metric with no event by the horizon, or for a model fit
+    that has no finite maximum (separation).  :func:`radiorisk.evaluation.compute_metrics`
+    turns it into an empty estimate, as the ``metrics.csv`` contract asks.
+    """

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..stats import newton_step
+
 __all__ = ["TARGETS", "cox_fit", "harrell_c", "design_blocks", "calibration_metrics", "calibration_table"]
 
 CAC_BINS = (-0.5, 0.5, 9.5, 99.5, 399.5, 999.5, np.inf)
@@ -81,7 +83,7 @@ def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, max_iter: int
     beta = np.zeros(p)
     ll, grad, hess = loglik_grad_hess(beta)
     for _ in range(max_iter):
-        step = np.linalg.solve(hess + 1e-8 * np.eye(p), grad)
+        step = newton_step(hess + 1e-8 * np.eye(p), grad, "calibration Cox")
         big = np.max(np.abs(step))
         if big > 2.0:  # damp on the standardised scale
             step *= 2.0 / big

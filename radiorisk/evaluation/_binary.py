@@ -10,6 +10,7 @@ import numpy as np
 from scipy.special import expit
 from scipy.stats import rankdata
 
+from ..stats import inverse_information, newton_step, sqrt_variance
 from ._common import (
     CalibrationErrors,
     Estimate,
@@ -100,7 +101,7 @@ def auc_delong(y_true, y_prob) -> Estimate:
         var += np.var(v10, ddof=1) / m
     if n > 1:
         var += np.var(v01, ddof=1) / n
-    se = float(np.sqrt(var)) if (m > 1 and n > 1) else float("nan")
+    se = float(sqrt_variance(var)) if (m > 1 and n > 1) else float("nan")
     lo, hi = auc - 1.959963984540054 * se, auc + 1.959963984540054 * se
     return Estimate(auc, se, float(max(0.0, lo)), float(min(1.0, hi)),
                     "Mann-Whitney AUC; DeLong SE (pROC ci.auc, method='delong')")
@@ -167,7 +168,7 @@ def oe_ratio(y_true, y_prob) -> float:
 
 def _logistic_fit(X: np.ndarray, y: np.ndarray, offset: np.ndarray, *, tol: float = 1e-14,
                   max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Newton-Raphson ML fit of ``logit P(y=1) = offset + X b``; returns (b, cov)."""
+    """Newton-Raphson ML fit of ``logit P(y=1) = offset + X b``; returns (b, InverseInformation)."""
 
     def deviance(b):
         eta = offset + X @ b
@@ -181,10 +182,7 @@ def _logistic_fit(X: np.ndarray, y: np.ndarray, offset: np.ndarray, *, tol: floa
         w = mu * (1.0 - mu)
         info = X.T @ (X * w[:, None])
         score = X.T @ (y - mu)
-        try:
-            step = np.linalg.solve(info, score)
-        except np.linalg.LinAlgError as exc:
-            raise NotEstimableError("the logistic calibration model is singular") from exc
+        step = newton_step(info, score, "logistic calibration")
         new = b + step
         new_dev = deviance(new)
         halvings = 0
@@ -203,7 +201,11 @@ def _logistic_fit(X: np.ndarray, y: np.ndarray, offset: np.ndarray, *, tol: floa
         raise NotEstimableError("the logistic calibration model has no finite maximum (separation)")
     mu = expit(offset + X @ b)
     info = X.T @ (X * (mu * (1.0 - mu))[:, None])
-    return b, np.linalg.inv(info)
+    return b, inverse_information(info, "logistic calibration")
+
+
+def _with_note(method: str, note: str) -> str:
+    return f"{method}; {note}" if note else method
 
 
 def calibration_intercept(y_true, y_prob) -> Estimate:
@@ -238,8 +240,8 @@ def calibration_intercept(y_true, y_prob) -> Estimate:
     """
     y, p = check_binary_inputs(y_true, y_prob)
     _require_both_classes(y, "the calibration intercept")
-    b, cov = _logistic_fit(np.ones((len(y), 1)), y, logit_clipped(p))
-    return _wald(b[0], np.sqrt(cov[0, 0]), "glm(y ~ 1 + offset(qlogis(p)), binomial)")
+    b, inv = _logistic_fit(np.ones((len(y), 1)), y, logit_clipped(p))
+    return _wald(b[0], inv.se[0], _with_note("glm(y ~ 1 + offset(qlogis(p)), binomial)", inv.note))
 
 
 def calibration_slope(y_true, y_prob) -> Estimate:
@@ -274,8 +276,8 @@ def calibration_slope(y_true, y_prob) -> Estimate:
     if np.ptp(lp) == 0:
         raise NotEstimableError("all predicted probabilities are equal: the slope is not defined")
     X = np.column_stack([np.ones(len(y)), lp])
-    b, cov = _logistic_fit(X, y, np.zeros(len(y)))
-    return _wald(b[1], np.sqrt(cov[1, 1]), "glm(y ~ qlogis(p), binomial)")
+    b, inv = _logistic_fit(X, y, np.zeros(len(y)))
+    return _wald(b[1], inv.se[1], _with_note("glm(y ~ qlogis(p), binomial)", inv.note))
 
 
 # ---------------------------------------------------------------------------

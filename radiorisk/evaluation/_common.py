@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..exceptions import RadioriskError
+from ..exceptions import NotEstimableError
 
 __all__ = ["Estimate", "CalibrationErrors", "NotEstimableError"]
 
@@ -20,16 +20,6 @@ _NOT_FINITE = "{name} has {k} non-finite value(s) (first at position {i})"
 _NOT_BINARY = "{name} must be 0/1; found {value!r} at position {i}"
 _OUT_OF_RANGE = "{name} must lie in [0, 1]; found {value!r} at position {i}"
 _NOT_POSITIVE = "{name} must be > 0; found {value!r} at position {i}"
-
-
-class NotEstimableError(RadioriskError, ValueError):
-    """A metric cannot be estimated from these data.
-
-    Raised, for example, for the AUC of a group with one outcome class, for a
-    time-dependent metric with no event by the horizon, or for a model fit
-    that has no finite maximum (separation).  :func:`compute_metrics` turns
-    it into an empty estimate, as the ``metrics.csv`` contract asks.
-    """
 
 
 def _html_table(frame: pd.DataFrame) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..stats import inverse_information, newton_step, sqrt_variance
 from ._common import NotEstimableError, _as_float, _html_table
 
 __all__ = ["CoxFit", "fit_cox"]
@@ -55,6 +56,9 @@ class CoxFit:
         Efron: :math:`\\sum_{l<d_k} 1/(\\sum_{R_k} e^{\\eta} - \\frac{l}{d_k}\\sum_{D_k} e^{\\eta})`).
     center : ndarray of shape (p,)
         The covariate values the increments refer to (the column means).
+    se_note : str
+        Empty when ``se`` and ``cov`` are estimable; otherwise why they are NaN
+        (a singular or indefinite information at the estimate).
     """
 
     names: tuple
@@ -73,6 +77,7 @@ class CoxFit:
     hazard_breslow: np.ndarray
     hazard_efron: np.ndarray
     center: np.ndarray
+    se_note: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         """Coefficient table: ``coef, se, hr, z, p`` indexed by covariate."""
@@ -180,9 +185,16 @@ class _CoxProblem:
         eta, m, S0, S1, S2, D0, D1, D2 = self.sums(beta)
         kk, a = self.kk, self.frac
         den = S0[kk] - a * D0[kk]
-        loglik = float(np.sum(eta[self.e == 1]) - np.sum(np.log(den) + m))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loglik = float(np.sum(eta[self.e == 1]) - np.sum(np.log(den) + m))
+        if not np.isfinite(loglik):  # a risk-set sum underflowed: reject the step
+            loglik = -np.inf
         if not derivatives:
             return loglik, None, None
+        if loglik == -np.inf:
+            raise NotEstimableError(
+                "the Cox fit left the range where its likelihood is representable (no finite "
+                "maximum: a covariate nearly orders the event times)")
         num1 = S1[kk] - a[:, None] * D1[kk]
         num2 = S2[kk] - a[:, None, None] * D2[kk]
         mean1 = num1 / den[:, None]
@@ -193,12 +205,19 @@ class _CoxProblem:
     def hazard_increments(self, beta):
         eta, m, S0, S1, S2, D0, D1, D2 = self.sums(beta)
         # increments for a subject with linear predictor 0 (i.e. at the centring point)
-        scale = np.exp(-m)
-        bres = self.d / S0 * scale
         kk = self.kk
         frac = np.arange(self.kk.size) - np.repeat(np.cumsum(self.d) - self.d, self.d)
         frac = frac / self.d[kk]
-        efr = np.bincount(kk, weights=1.0 / (S0[kk] - frac * D0[kk]), minlength=len(self.d)) * scale
+        # a risk-set sum that under/overflows means the likelihood has no finite
+        # maximum (a covariate orders the events): checked below, not warned about
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            scale = np.exp(-m)
+            bres = self.d / S0 * scale
+            efr = np.bincount(kk, weights=1.0 / (S0[kk] - frac * D0[kk]), minlength=len(self.d)) * scale
+        if not (np.all(np.isfinite(bres)) and np.all(np.isfinite(efr))):
+            raise NotEstimableError(
+                "the Cox model has no finite maximum (monotone likelihood: a covariate orders "
+                "the event times); its baseline hazard is not estimable")
         return bres, efr
 
 
@@ -290,10 +309,7 @@ def fit_cox(X, time, event, *, ties: str = "efron", tol: float = 1e-10, max_iter
     n_iter = 0
     converged = False
     for n_iter in range(1, max_iter + 1):  # noqa: B007
-        try:
-            step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError as exc:
-            raise NotEstimableError("the Cox information matrix is singular") from exc
+        step = newton_step(info, grad, "Cox")
         new = beta + step
         ll_new, _, _ = prob.evaluate(new, derivatives=False)
         halvings = 0
@@ -310,16 +326,13 @@ def fit_cox(X, time, event, *, ties: str = "efron", tol: float = 1e-10, max_iter
             break
     if not converged or not np.all(np.isfinite(beta)):
         raise NotEstimableError(f"the Cox model did not converge in {max_iter} iterations")
-    try:
-        cov = np.linalg.inv(info)
-    except np.linalg.LinAlgError as exc:
-        raise NotEstimableError("the Cox information matrix is singular") from exc
+    inv = inverse_information(info, "Cox")
     bres, efr = prob.hazard_increments(beta)
     return CoxFit(
-        names=names, coef=beta, se=np.sqrt(np.diag(cov)), cov=cov, loglik_null=ll_null,
+        names=names, coef=beta, se=inv.se, cov=inv.cov, loglik_null=ll_null,
         loglik=ll, n_iter=n_iter, ties=ties, n=len(t), n_events=n_events, means=_r_means(Xa),
         col_means=center, event_times=prob.times, hazard_breslow=bres, hazard_efron=efr,
-        center=center,
+        center=center, se_note=inv.note,
     )
 
 
@@ -346,4 +359,4 @@ def _cumhaz_se(fit: CoxFit, X, time, event, horizon: float, x_new) -> tuple[np.n
     base = d / S0s  # Breslow increments at the centre
     q = rel[:, None] * (xn * np.sum(base) - (base[:, None] * xbar).sum(axis=0)[None, :])
     v2 = np.einsum("ij,jk,ik->i", q, fit.cov, q)
-    return np.asarray(H, dtype=np.float64), np.sqrt(v1 + v2)
+    return np.asarray(H, dtype=np.float64), sqrt_variance(v1 + v2)

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator
 
+from ..stats import newton_step
 from ._audit import UNKNOWN_GROUP, _km_weighted, _labels
 from ._common import (
     NotEstimableError,
@@ -254,7 +255,7 @@ def _fit_logistic_recal(y, lp, slope: bool, max_iter: int = 100) -> tuple[float,
         p = expit(off + X @ beta)
         grad = X.T @ (y - p)
         H = (X * (p * (1 - p))[:, None]).T @ X
-        step = np.linalg.solve(H, grad)
+        step = newton_step(H, grad, "logistic recalibration")
         s = 1.0
         while s > 1e-8:
             new = beta + s * step

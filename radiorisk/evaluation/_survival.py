@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..stats import sqrt_variance
 from ._common import (
     Z_975,
     CalibrationErrors,
@@ -173,9 +174,9 @@ def kaplan_meier_risk(time, event, *, horizon, conf_type: str = "log") -> Estima
     if conf_type not in ("log", "log-log"):
         raise ValueError(f"conf_type must be 'log' or 'log-log'; got {conf_type!r}")
     # S = 0 with an infinite Greenwood term (everyone failed): R's std.err is NaN, not 0 x inf
-    se = s * np.sqrt(var_log) if np.isfinite(var_log) else float("nan")
+    sd = float(sqrt_variance(var_log))
+    se = s * sd if np.isfinite(var_log) else float("nan")
     ci = (float("nan"), float("nan"))
-    sd = np.sqrt(var_log)
     if conf_type == "log" and s > 0 and np.isfinite(var_log):
         lo_s, hi_s = s * np.exp(-Z_975 * sd), min(1.0, s * np.exp(Z_975 * sd))
         ci = (1.0 - hi_s, 1.0 - lo_s)
