@@ -9,7 +9,7 @@ import pytest
 from radiorisk.exceptions import ParameterError
 from radiorisk.imaging._params import PRESETS, load_params
 
-IBSI = Path(__file__).resolve().parents[2] / "shared" / "data" / "ibsi"
+IBSI = Path(__file__).resolve().parent / "reference" / "ibsi"
 
 
 @pytest.mark.parametrize("name", PRESETS)
@@ -57,7 +57,6 @@ def test_bad_parameters_name_the_problem(tmp_path, params, match):
         load_params(params)
 
 
-@pytest.mark.skipif(not IBSI.exists(), reason="shared IBSI phantom not found beside the repository")
 def test_ibsi_digital_phantom_matches_105_of_107_reference_values():
     import logging
 
@@ -87,7 +86,6 @@ def test_ibsi_digital_phantom_matches_105_of_107_reference_values():
     assert len(mapping) - len(misses) == 105
 
 
-@pytest.mark.skipif(not IBSI.exists(), reason="shared IBSI phantom not found beside the repository")
 def test_ibsi_compliant_option_matches_all_107_through_the_engine(tmp_path):
     from radiorisk.imaging import extract_radiomics
 

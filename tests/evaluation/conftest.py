@@ -9,9 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-# The repository is /work/main and the referee files sit in ../shared/referee (in CI the
-# clean clone sits beside a copy of shared/).
-REFEREE_DIR = Path(__file__).resolve().parents[3] / "shared" / "referee"
+# The referee's inputs and R's outputs live in the repository (tests/reference/README.md).
+REFEREE_DIR = Path(__file__).resolve().parents[1] / "reference" / "referee"
 
 # (input stem, compute_metrics keyword arguments, group columns)
 REFEREE_SETS = {
@@ -25,15 +24,13 @@ REFEREE_SETS = {
 
 @pytest.fixture(scope="session")
 def referee_dir() -> Path:
-    if not (REFEREE_DIR / "README.md").is_file():
-        pytest.skip(f"referee fixtures not found at {REFEREE_DIR} (expected ../shared/referee "
-                    "beside the repository)")
+    assert (REFEREE_DIR / "README.md").is_file(), f"referee fixtures missing from {REFEREE_DIR}"
     return REFEREE_DIR
 
 
 @pytest.fixture(scope="session")
 def compare_metrics(referee_dir):
-    """The referee's ``compare_metrics.py``, imported from the shared folder."""
+    """The referee's ``compare_metrics.py``, imported from tests/reference/referee."""
     spec = importlib.util.spec_from_file_location("referee_compare_metrics",
                                                   referee_dir / "compare_metrics.py")
     mod = importlib.util.module_from_spec(spec)

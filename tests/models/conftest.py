@@ -14,6 +14,5 @@ def cohort():
 
 @pytest.fixture(scope="session")
 def referee_dir():
-    if not (REFEREE_DIR / "cox_whas500.json").is_file():
-        pytest.skip(f"R reference files not found in {REFEREE_DIR}")
+    assert (REFEREE_DIR / "cox_whas500.json").is_file(), f"R reference files missing from {REFEREE_DIR}"
     return REFEREE_DIR

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: ``../shared/referee`` beside the repository (R reference files).
-REFEREE_DIR = Path(__file__).resolve().parents[3] / "shared" / "referee"
+#: The R reference files, kept in the repository (tests/reference/README.md).
+REFEREE_DIR = Path(__file__).resolve().parents[1] / "reference" / "referee"
 
 #: Small, fast settings of the xgboost models in tests.
 FAST_XGB = {"n_estimators": 25, "nthread": 1}
