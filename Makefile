@@ -7,16 +7,30 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.radiorisk-installed
 DEMO_OUT ?= demo_output
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install lock demo test test-all lint bench clean
 
-$(STAMP): pyproject.toml
+# Installs come from the hashed lock files, so every machine gets the same versions
+# (pyproject keeps the ranges for people installing into their own environment).
+LOCK       := requirements.lock
+BUILD_LOCK := requirements-build.lock
+LOCK_ARGS  := --generate-hashes --python-version 3.11 --python-platform x86_64-unknown-linux-gnu
+UV_VERSION := 0.13.9
+
+$(STAMP): pyproject.toml $(LOCK) $(BUILD_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	# pyradiomics-bhklab is sdist-only and needs its build tools present (no build isolation).
-	$(PIP) install --quiet "numpy>=1.26,<2.5" setuptools wheel versioneer
-	$(PIP) install --quiet --no-build-isolation "pyradiomics-bhklab==3.1.4"
-	$(PIP) install --quiet -e ".[dev]"
+	# pyradiomics-bhklab is sdist-only and needs its build tools present (no build isolation);
+	# hatchling builds radiorisk itself. Both sets are pinned and hashed in $(BUILD_LOCK).
+	$(PIP) install --quiet --require-hashes -r $(BUILD_LOCK)
+	$(PIP) install --quiet --require-hashes --no-build-isolation -r $(LOCK)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Refresh the locks after changing a range in pyproject.toml (needs PyPI): `make lock`.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev $(LOCK_ARGS) -o $(LOCK)
+	$(VENV)/bin/uv pip compile requirements-build.in -c $(LOCK) $(LOCK_ARGS) -o $(BUILD_LOCK)
 
 install: $(STAMP)
 
