@@ -204,7 +204,7 @@ def main(argv=None) -> int:
         t_base = run_all(trees["baseline"], work / "baseline")
         t_new = run_all(trees["new"], work / "new")
     finally:
-        for name, tree in trees.items():
+        for tree in trees.values():
             if tree != ROOT:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
     for k in t_base:
