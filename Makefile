@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.radiorisk-installed
 DEMO_OUT ?= demo_output
 
-.PHONY: install lock demo test test-all lint bench clean
+.PHONY: install lock demo test test-all lint layers bench clean
 
 # Installs come from the hashed lock files, so every machine gets the same versions
 # (pyproject keeps the ranges for people installing into their own environment).
@@ -45,6 +45,11 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check radiorisk tests benchmarks
+	$(VENV)/bin/lint-imports
+
+# The layer contracts of docs/architecture.md (import-linter, configured in pyproject.toml).
+layers: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_synth.py

@@ -47,6 +47,15 @@ RUN_SPECIFIC = re.compile(
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z| UTC)?")
 
 
+_OUT_DIRS: list[str] = []  # the two output folders, replaced by "<out>" before comparing
+
+
+def _norm(text: str) -> str:
+    for d in _OUT_DIRS:
+        text = text.replace(d, "<out>")
+    return TIMESTAMP.sub("<time>", text)
+
+
 def commands(out: Path) -> list[list[str]]:
     """The CLI runs whose outputs are compared (paths inside ``out``)."""
     d = out / "demo"
@@ -85,6 +94,7 @@ class _Text(html.parser.HTMLParser):
         super().__init__()
         self.parts: list[str] = []
         self._skip = 0
+        self._timings = False
 
     def handle_starttag(self, tag, attrs):
         if tag in ("style", "script"):
@@ -93,16 +103,23 @@ class _Text(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag in ("style", "script") and self._skip:
             self._skip -= 1
+        if tag == "table":
+            self._timings = False
 
     def handle_data(self, data):
-        if not self._skip and data.strip():
+        if self._skip or not data.strip():
+            return
+        if "Timings" in data:  # a table of run times: its numbers are run-specific
+            self._timings = True
+            self.parts.append(" ".join(data.split()))
+        elif not self._timings:
             self.parts.append(" ".join(data.split()))
 
 
 def html_text(path: Path) -> list[str]:
     p = _Text()
     p.feed(path.read_text(encoding="utf-8"))
-    return [TIMESTAMP.sub("<time>", s) for s in p.parts]
+    return [_norm(s) for s in p.parts]
 
 
 def _json_diff(a, b, where="") -> list[str]:
@@ -122,7 +139,7 @@ def _json_diff(a, b, where="") -> list[str]:
         return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _json_diff(x, y, f"{where}[{i}]")]
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return []
-    if isinstance(a, str) and isinstance(b, str) and TIMESTAMP.sub("", a) == TIMESTAMP.sub("", b):
+    if isinstance(a, str) and isinstance(b, str) and _norm(a) == _norm(b):
         return []
     return [] if a == b else [f"{where}: {a!r} vs {b!r}"]
 
@@ -140,15 +157,26 @@ def _frame_diff(a: pd.DataFrame, b: pd.DataFrame, rtol: float) -> list[str]:
                 i = int(np.argmin(same))
                 out.append(f"column {c}: {int((~same).sum())} cells differ (row {i}: {xa[i]!r} vs {ya[i]!r})")
         else:
-            xs = x.astype(str).map(lambda s: TIMESTAMP.sub("<time>", s))
-            ys = y.astype(str).map(lambda s: TIMESTAMP.sub("<time>", s))
+            xs = x.astype(str).map(_norm)
+            ys = y.astype(str).map(_norm)
             if not (xs == ys).all():
                 i = int(np.argmin((xs == ys).to_numpy()))
                 out.append(f"column {c}: {int((xs != ys).sum())} cells differ (row {i}: {xs.iloc[i]!r} vs {ys.iloc[i]!r})")
     return out
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV with each column numeric when every cell parses as a number, else text."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for c in frame.columns:
+        num = pd.to_numeric(frame[c].where(frame[c] != ""), errors="coerce")
+        if num.notna().sum() == (frame[c] != "").sum():
+            frame[c] = num
+    return frame
+
+
 def compare(base: Path, new: Path, rtol: float) -> tuple[int, int]:
+    _OUT_DIRS[:] = [str(base), str(new)]
     files = sorted({p.relative_to(base) for p in base.rglob("*") if p.is_file()}
                    | {p.relative_to(new) for p in new.rglob("*") if p.is_file()})
     ok = n = 0
@@ -162,8 +190,7 @@ def compare(base: Path, new: Path, rtol: float) -> tuple[int, int]:
             print(f"DIFF {rel}: only in {'new' if b.exists() else 'baseline'}")
             continue
         if suffix == ".csv":
-            diffs = _frame_diff(pd.read_csv(a, dtype=str).apply(pd.to_numeric, errors="ignore"),
-                                pd.read_csv(b, dtype=str).apply(pd.to_numeric, errors="ignore"), rtol)
+            diffs = _frame_diff(_read_csv(a), _read_csv(b), rtol)
         elif suffix == ".parquet":
             diffs = _frame_diff(pd.read_parquet(a), pd.read_parquet(b), rtol)
         elif suffix == ".json":
@@ -187,8 +214,14 @@ def main(argv=None) -> int:
                     help="git revision to test (default: the working tree, as it is now)")
     ap.add_argument("--rtol", type=float, default=0.0, help="relative tolerance for numbers (default exact)")
     ap.add_argument("--keep", type=Path, help="keep the outputs in this folder")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="compare the outputs already in --keep (no runs)")
     args = ap.parse_args(argv)
     work = Path(args.keep or tempfile.mkdtemp(prefix="same-outputs-"))
+    if args.compare_only:
+        ok, n = compare(work / "baseline", work / "new", args.rtol)
+        print(f"same outputs: {ok} of {n} files (outputs in {work})")
+        return 0 if ok == n else 1
     trees = {"baseline": work / "baseline-src", "new": work / "new-src" if args.new else ROOT}
     for name, rev in (("baseline", args.baseline), ("new", args.new)):
         if rev is None:
@@ -207,7 +240,7 @@ def main(argv=None) -> int:
         for tree in trees.values():
             if tree != ROOT:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
-    for k in t_base:
+    for k in t_base:  # informational: the machine may be shared
         print(f"time {k:7s}: baseline {t_base[k]:6.1f} s, new {t_new[k]:6.1f} s, ratio {t_new[k] / t_base[k]:.2f}")
     ok, n = compare(work / "baseline", work / "new", args.rtol)
     print(f"same outputs: {ok} of {n} files (baseline {args.baseline}, outputs in {work})")

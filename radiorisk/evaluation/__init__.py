@@ -1,8 +1,8 @@
 """Evaluation: discrimination, calibration, decision curves and the subgroup audit table.
 
-Every metric follows the definitions of the referee README (``../referee/README.md``)
-and reproduces the R function it names (pROC, glm, loess, survival, rms,
-riskRegression) to 1e-6 or better.
+The metrics themselves live in :mod:`radiorisk.stats` (re-exported here, so that
+``from radiorisk.evaluation import harrell_c`` keeps working); this package applies
+them overall and per subgroup, with bootstrap CIs, tables, plots and mitigation.
 
 Public names
 ------------
@@ -36,23 +36,38 @@ calibrated_equalized_odds, EqualizedOddsResult
     thresholds, calibrated equalized odds (``docs/audit.md``, "Mitigation").
 """
 
-from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit
-from ._binary import (
+from ..stats import (
+    CalibrationErrors,
+    CoxFit,
+    Estimate,
+    NotEstimableError,
+    StepFunction,
     auc_delong,
     brier_score,
+    brier_t,
     calibration_intercept,
     calibration_slope,
+    censoring_survival,
+    cox_calibration,
+    fit_cox,
+    harrell_c,
+    ipa,
+    kaplan_meier_risk,
     loess_calibration,
     oe_ratio,
+    oe_ratio_t,
+    rcs_basis,
+    rcs_knots,
+    td_auc,
+    uno_c,
 )
+from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit
 from ._bootstrap import (
     StratifiedBootstrap,
     binary_replicates,
     percentile_interval,
     survival_replicates,
 )
-from ._common import CalibrationErrors, Estimate, NotEstimableError
-from ._cox import CoxFit, fit_cox
 from ._display import CalibrationDisplay, DecisionCurveDisplay, SubgroupForestDisplay
 from ._metrics_frame import (
     BINARY_METRICS,
@@ -71,20 +86,6 @@ from ._mitigation import (
     fairlearn_threshold_optimizer,
     group_balancing_weights,
     group_thresholds,
-)
-from ._survival import (
-    StepFunction,
-    brier_t,
-    censoring_survival,
-    cox_calibration,
-    harrell_c,
-    ipa,
-    kaplan_meier_risk,
-    oe_ratio_t,
-    rcs_basis,
-    rcs_knots,
-    td_auc,
-    uno_c,
 )
 from ._tables import (
     calibration_curve,

@@ -16,8 +16,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from . import _binary as Bm
-from . import _survival as Sm
+from ..stats import _binary as Bm
+from ..stats import _survival as Sm
+from ..stats._common import (
+    NotEstimableError,
+    check_binary_inputs,
+    check_horizon,
+    check_survival_inputs,
+)
 from ._bootstrap import (
     StratifiedBootstrap,
     binary_replicates,
@@ -25,7 +31,6 @@ from ._bootstrap import (
     percentile_interval,
     survival_replicates,
 )
-from ._common import NotEstimableError, check_binary_inputs, check_horizon, check_survival_inputs
 from ._metrics_frame import BINARY_METRICS, MISSING_GROUP_LABELS, SURVIVAL_METRICS
 from ._tables import _wilson
 

@@ -40,8 +40,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from ._common import NotEstimableError
-from ._survival import _cloglog, rcs_basis, rcs_knots
+from ..stats._common import NotEstimableError
+from ..stats._survival import _cloglog, rcs_basis, rcs_knots
 
 __all__ = [
     "StratifiedBootstrap",
@@ -647,7 +647,7 @@ def _batched_cox(plan, x1: np.ndarray, x2: np.ndarray, W: np.ndarray, tol: float
 
     kernel = None
     if compiled:
-        from ._cox_kernel import EfronKernel
+        from ..stats._cox_kernel import EfronKernel
 
         kernel = EfronKernel(plan.seg_start, plan.dr_start, dr, x1, x2, W)
 

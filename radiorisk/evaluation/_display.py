@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..stats._common import check_binary_inputs, check_horizon, check_survival_inputs
 from ._audit import UNKNOWN_GROUP, SubgroupAudit, _labels
-from ._common import check_binary_inputs, check_horizon, check_survival_inputs
 from ._tables import (
     calibration_table,
     net_benefit,

@@ -9,9 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import _binary as B
-from . import _survival as S
-from ._common import NotEstimableError, check_binary_inputs, check_horizon, check_survival_inputs
+from ..stats import _binary as B
+from ..stats import _survival as S
+from ..stats._common import (
+    NotEstimableError,
+    check_binary_inputs,
+    check_horizon,
+    check_survival_inputs,
+)
 
 __all__ = [
     "BINARY_METRICS",

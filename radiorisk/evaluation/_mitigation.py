@@ -29,15 +29,15 @@ from scipy.special import expit
 from sklearn.base import BaseEstimator
 
 from ..stats import newton_step
-from ._audit import UNKNOWN_GROUP, _km_weighted, _labels
-from ._common import (
+from ..stats._common import (
     NotEstimableError,
     _html_table,
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
 )
-from ._cox import fit_cox
+from ..stats._cox import fit_cox
+from ._audit import UNKNOWN_GROUP, _km_weighted, _labels
 
 __all__ = [
     "group_balancing_weights",

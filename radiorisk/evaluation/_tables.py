@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ._binary import _loess
-from ._common import (
+from ..stats._binary import _loess
+from ..stats._common import (
     Z_975,
     NotEstimableError,
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
 )
-from ._cox import _cumhaz_se
-from ._survival import _cloglog, _fit_rcs_calibration, _km, kaplan_meier_risk, rcs_basis
+from ..stats._cox import _cumhaz_se
+from ..stats._survival import _cloglog, _fit_rcs_calibration, _km, kaplan_meier_risk, rcs_basis
 
 __all__ = [
     "calibration_table",

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import RadioriskError
+from ..stats import harrell_c
 
 __all__ = ["ModelError", "make_y", "check_y", "RiskEstimatorMixin", "DEFAULT_HORIZON"]
 
@@ -220,7 +221,6 @@ class RiskEstimatorMixin:
         float
             ``radiorisk.evaluation.harrell_c(time, event, risk)``.
         """
-        from ..evaluation import harrell_c
 
         if sample_weight is not None:
             raise ModelError("score does not support sample_weight (Harrell's C is unweighted)")

@@ -20,6 +20,15 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from ..stats import (
+    NotEstimableError,
+    check_horizon,
+    check_survival_inputs,
+    harrell_c,
+    td_auc,
+    uno_c,
+)
+from ..stats._survival import _ipcw, _km
 from ._validation import CVResult, cross_validate_risk, task_seed
 
 __all__ = [
@@ -93,7 +102,6 @@ class IDIResult:
 
 
 def _km_at(t, e, t0) -> float:
-    from ..evaluation._survival import _km
 
     S, _, _, _ = _km(t, e)
     return float(S.at(t0))
@@ -140,12 +148,10 @@ def category_free_nri(time, event, risk_old, risk_new, *, horizon) -> NRIResult:
     >>> r.events, r.nonevents, r.nri
     (0.0, 0.0, 0.0)
     """
-    from ..evaluation._common import check_horizon, check_survival_inputs
 
     t0 = check_horizon(horizon)
     t, e, ro = check_survival_inputs(time, event, risk_old)
     _, _, rn = check_survival_inputs(time, event, risk_new)
-    from ..evaluation import NotEstimableError
 
     S = _km_at(t, e, t0)
     if S >= 1.0:
@@ -195,9 +201,6 @@ def integrated_discrimination_improvement(time, event, risk_old, risk_new, *, ho
     >>> round(r.slope_old, 4), round(r.slope_new, 4), round(r.idi, 4)
     (0.0, 0.2, 0.2)
     """
-    from ..evaluation import NotEstimableError
-    from ..evaluation._common import check_horizon, check_survival_inputs
-    from ..evaluation._survival import _ipcw
 
     t0 = check_horizon(horizon)
     t, e, ro = check_survival_inputs(time, event, risk_old)
@@ -291,7 +294,6 @@ def _drop_constant(data, cols: Sequence[str]) -> list[str]:
 
 
 def _metric_values(t, e, r, horizon) -> dict:
-    from ..evaluation import NotEstimableError, harrell_c, td_auc, uno_c
 
     out = {}
     for name, fn in (("harrell_c", lambda: harrell_c(t, e, r)),
@@ -305,7 +307,6 @@ def _metric_values(t, e, r, horizon) -> dict:
 
 
 def _comparison_values(t, e, r_old, r_new, horizon, m_old, m_new) -> dict:
-    from ..evaluation import NotEstimableError
 
     out = {f"delta_{k}": m_new[k] - m_old[k] for k in _DISC}
     try:
@@ -414,7 +415,6 @@ def modality_ladder(
     >>> lad.to_frame().columns[:5].tolist()
     ['population', 'rung', 'blocks', 'reference', 'metric']
     """
-    from ..evaluation._common import check_horizon
 
     horizon = check_horizon(horizon)
     if random_state is None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..stats import NotEstimableError, check_horizon, harrell_c, td_auc, uno_c
+
 __all__ = [
     "CVResult",
     "cross_validate_risk",
@@ -251,7 +253,6 @@ def _candidates(space: Mapping, n_iter: int, seed: int) -> list[dict]:
 
 
 def _harrell(t, e, r) -> float:
-    from ..evaluation import NotEstimableError, harrell_c
 
     try:
         return harrell_c(t, e, r)
@@ -356,7 +357,6 @@ class CVResult:
 
     def scores(self) -> pd.DataFrame:
         """Harrell C, Uno C and time-dependent AUC at the horizon, per repeat and of the mean risk."""
-        from ..evaluation import NotEstimableError, harrell_c, td_auc, uno_c
 
         def row(label, t, e, r):
             out = {"repeat": label, "harrell_c": harrell_c(t, e, r)}
@@ -490,8 +490,6 @@ def cross_validate_risk(
     """
     from joblib import Parallel, delayed
 
-    from ..evaluation._common import check_horizon
-
     horizon = check_horizon(horizon)
     if random_state is None:
         raise ValueError("random_state is required (an int): results must be reproducible")
@@ -584,7 +582,6 @@ def fit_final_model(
         The fitted estimator and ``{"params", "inner_harrell_c", "n_tried",
         "truncated", "seconds", "columns"}`` (search keys only with a search).
     """
-    from ..evaluation._common import check_horizon
 
     horizon = check_horizon(horizon)
     blocks, cols = _features(data, blocks)

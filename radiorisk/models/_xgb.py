@@ -21,7 +21,7 @@ from scipy.special import expit, ndtr
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..evaluation import censoring_survival
+from ..stats import censoring_survival
 from ._base import (
     DEFAULT_HORIZON,
     ModelError,

@@ -1,9 +1,67 @@
-"""Numerical building blocks shared by every layer above (the lowest layer).
+"""Statistics: the lowest layer. Metrics, survival building blocks, the Cox fitter.
 
-:mod:`radiorisk.stats` imports nothing from the rest of radiorisk except
-:mod:`radiorisk.exceptions`.
+Every metric follows the definitions of the referee README
+(``tests/reference/referee/README.md``) and reproduces the R function it names
+(pROC, glm, loess, survival, rms, riskRegression) to 1e-6 or better.
+:mod:`radiorisk.stats` imports nothing from radiorisk but :mod:`radiorisk.exceptions`;
+every layer above (models, evaluation, explain, report) computes with it.
+
+Public names
+------------
+auc_delong, brier_score, calibration_intercept, calibration_slope, loess_calibration, oe_ratio
+    Binary outcome.
+harrell_c, uno_c, td_auc, brier_t, ipa, oe_ratio_t, cox_calibration
+    Survival outcome with predicted risk by a horizon.
+censoring_survival, StepFunction, kaplan_meier_risk, rcs_knots, rcs_basis
+    Building blocks (censoring KM, KM risk with CI, Hmisc spline knots and basis).
+fit_cox, CoxFit
+    The one Cox fitter (Breslow or Efron ties), equal to ``survival::coxph``.
+Estimate, CalibrationErrors, NotEstimableError
+    Result types and the "cannot be estimated" error.
+check_horizon, check_binary_inputs, check_survival_inputs
+    The one check of a horizon and of metric inputs (clear errors).
+inverse_information, newton_step, sqrt_variance, InverseInformation
+    Safe linear algebra for information matrices and variances.
 """
 
+from ..exceptions import NotEstimableError
+from ._binary import (
+    auc_delong,
+    brier_score,
+    calibration_intercept,
+    calibration_slope,
+    loess_calibration,
+    oe_ratio,
+)
+from ._common import (
+    CalibrationErrors,
+    Estimate,
+    check_binary_inputs,
+    check_horizon,
+    check_survival_inputs,
+)
+from ._cox import CoxFit, fit_cox
 from ._linalg import InverseInformation, inverse_information, newton_step, sqrt_variance
+from ._survival import (
+    StepFunction,
+    brier_t,
+    censoring_survival,
+    cox_calibration,
+    harrell_c,
+    ipa,
+    kaplan_meier_risk,
+    oe_ratio_t,
+    rcs_basis,
+    rcs_knots,
+    td_auc,
+    uno_c,
+)
 
-__all__ = ["InverseInformation", "inverse_information", "newton_step", "sqrt_variance"]
+__all__ = [
+    "CalibrationErrors", "CoxFit", "Estimate", "InverseInformation", "NotEstimableError",
+    "StepFunction", "auc_delong", "brier_score", "brier_t", "calibration_intercept",
+    "calibration_slope", "censoring_survival", "check_binary_inputs", "check_horizon",
+    "check_survival_inputs", "cox_calibration", "fit_cox", "harrell_c", "inverse_information",
+    "ipa", "kaplan_meier_risk", "loess_calibration", "newton_step", "oe_ratio", "oe_ratio_t",
+    "rcs_basis", "rcs_knots", "sqrt_variance", "td_auc", "uno_c",
+]

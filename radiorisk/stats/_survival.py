@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..stats import sqrt_variance
 from ._common import (
     Z_975,
     CalibrationErrors,
@@ -25,6 +24,7 @@ from ._common import (
     check_survival_inputs,
 )
 from ._cox import fit_cox
+from ._linalg import sqrt_variance
 
 __all__ = [
     "censoring_survival",

@@ -1,4 +1,4 @@
-"""Shared pieces of :mod:`radiorisk.evaluation`: result types, input checks, error texts."""
+"""Shared pieces of :mod:`radiorisk.stats`: result types, input checks, error texts."""
 
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..stats import inverse_information, newton_step, sqrt_variance
 from ._common import NotEstimableError, _as_float, _html_table
+from ._linalg import inverse_information, newton_step, sqrt_variance
 
 __all__ = ["CoxFit", "fit_cox"]
 

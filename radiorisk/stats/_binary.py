@@ -10,7 +10,6 @@ import numpy as np
 from scipy.special import expit
 from scipy.stats import rankdata
 
-from ..stats import inverse_information, newton_step, sqrt_variance
 from ._common import (
     CalibrationErrors,
     Estimate,
@@ -20,6 +19,7 @@ from ._common import (
     check_binary_inputs,
     logit_clipped,
 )
+from ._linalg import inverse_information, newton_step, sqrt_variance
 
 __all__ = [
     "auc_delong",
