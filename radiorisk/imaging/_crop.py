@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
 
 __all__ = ["crop_margin_mm", "phase_aligned_start", "crop_lesion", "crop_labels", "label_boxes"]
 
@@ -135,8 +136,6 @@ def label_boxes(label_map: np.ndarray) -> list:
     >>> label_boxes(m)[1]
     (slice(1, 3, None), slice(0, 1, None), slice(2, 3, None))
     """
-    from scipy import ndimage
-
     if label_map.size == 0 or label_map.max() <= 0:
         return []
     if label_map.dtype.kind == "u" and label_map.dtype.itemsize <= 4:

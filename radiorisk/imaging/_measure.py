@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import SimpleITK as sitk
 
 from ..exceptions import ImageError
-from ._engine import read_manifest_for_extraction
+from ._manifest import read_manifest_for_extraction
 from ._quant import PlaqueThresholds, plaque_metrics, scan_specific_thresholds
 from ._read import check_same_geometry, read_image
 
@@ -94,8 +95,6 @@ def measure_plaque(
     man = read_manifest_for_extraction(manifest, allow_outside_root=allow_outside_root)
     lumen_hu = dict(lumen_hu) if lumen_hu is not None else {}
     rows, fails = [], []
-    import SimpleITK as sitk
-
     for image_path, grp in man.groupby("image_path", sort=False):
         try:
             image = read_image(image_path)

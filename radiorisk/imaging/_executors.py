@@ -1,0 +1,159 @@
+"""Where the units of work run: in this process, in local worker processes, or on a Dask cluster.
+
+Each executor calls ``work(task)`` for every task (with ``single_thread`` set
+in worker processes) and ``on_done(result)`` in this process as results come
+in, in completion order.  The first error stops the run: nothing new starts,
+and the error is raised once running tasks are given up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import time
+import uuid
+from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from ..exceptions import RadioriskError
+
+__all__ = ["run_dask", "run_local"]
+
+
+def run_local(tasks: list[dict], jobs: int, work, on_done) -> None:
+    """Run the tasks here (``jobs <= 1``) or in ``jobs`` spawned worker processes."""
+    if jobs <= 1:
+        for t in tasks:
+            on_done(work(t))
+        return
+    ctx = mp.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(work, {**t, "single_thread": True}) for t in tasks]
+            try:
+                for f in as_completed(futures):
+                    on_done(f.result())
+            except BaseException:
+                for f in futures:  # stop at the first error: start nothing new, let running images finish
+                    f.cancel()
+                raise
+    except BrokenProcessPool:
+        raise RadioriskError(
+            "a radiomics worker process died or could not start. In a Python script, call "
+            "extract_radiomics(..., jobs>1) under `if __name__ == \"__main__\":` (worker processes "
+            "are spawned and re-import the script), or use jobs=1. Finished images are kept in the "
+            "store; re-running resumes."
+        ) from None
+
+
+def _distributed():
+    # distributed is imported only for a cluster run: it is heavy (tornado, msgpack, ...) and a
+    # local run never needs it
+    try:
+        import distributed
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        raise RadioriskError("a Dask scheduler needs dask[distributed]: pip install 'dask[distributed]'") from None
+    return distributed
+
+
+def _connect(distributed, client, scheduler, worker_timeout: float):
+    """The client to use and whether this run owns it (and must close it)."""
+    if client is not None:
+        return client, False
+    try:
+        return distributed.Client(scheduler, set_as_default=False,
+                                  timeout=max(5.0, min(60.0, worker_timeout))), True
+    except (OSError, TimeoutError) as exc:
+        raise RadioriskError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
+
+
+def _raise_if_failed(distributed, f, result, by_key: dict, where: str) -> None:
+    """Raise the error a finished future carries, if any (as RadioriskError where it is the cluster's)."""
+    exc = result[1] if isinstance(result, tuple) else result  # errors: (type, exc, tb)
+    if isinstance(exc, distributed.KilledWorker):
+        raise RadioriskError(
+            f"the Dask workers extracting {by_key.get(f.key, f.key)} died repeatedly "
+            "(out of memory or a crash?); finished images are kept in the store"
+        ) from None
+    if isinstance(exc, CancelledError):  # the scheduler restarted or forgot the task
+        raise RadioriskError(
+            f"the Dask scheduler at {where} cancelled the extraction ({exc}); re-run to resume"
+        ) from None
+    if isinstance(exc, BaseException):
+        raise exc
+
+
+class _WorkerWatch:
+    """Gives up when the cluster has had no worker for ``worker_timeout`` seconds (checked each second)."""
+
+    def __init__(self, client, where: str, worker_timeout: float):
+        self.client, self.where, self.worker_timeout = client, where, worker_timeout
+        self.no_workers_since = None
+        self.last_check = time.monotonic()
+
+    def progressed(self) -> None:
+        self.no_workers_since = None
+
+    def check(self, left: int) -> None:
+        if time.monotonic() - self.last_check < 1.0:
+            return
+        self.last_check = time.monotonic()
+        try:
+            n_workers = len(self.client.nthreads())
+        except (OSError, TimeoutError) as exc:
+            raise RadioriskError(f"lost the connection to the Dask scheduler at {self.where}: {exc}") from None
+        if n_workers:
+            self.no_workers_since = None
+        elif self.no_workers_since is None:
+            self.no_workers_since = time.monotonic()
+        elif time.monotonic() - self.no_workers_since > self.worker_timeout:
+            raise RadioriskError(
+                f"the Dask cluster at {self.where} has had no worker for {self.worker_timeout:g} s "
+                f"({left} image(s) left); start workers and re-run to resume"
+            )
+
+
+def run_dask(tasks: list[dict], client, scheduler, work, on_done, *, worker_timeout: float,
+             retries: int = 3) -> None:
+    """Run the tasks on a Dask cluster; tasks of a dead worker are rescheduled, errors retried.
+
+    Raises RadioriskError when the scheduler cannot be reached, when the cluster
+    has had no worker for ``worker_timeout`` seconds, or when an image kills its
+    workers repeatedly; never waits forever.
+    """
+    distributed = _distributed()
+    client, own = _connect(distributed, client, scheduler, worker_timeout)
+    where = scheduler or getattr(client, "scheduler_address", None) or "the Dask client"
+    run = uuid.uuid4().hex[:8]
+    futures: list = []
+    by_key: dict = {}
+    try:
+        for t in tasks:
+            f = client.submit(work, {**t, "single_thread": True}, pure=False, retries=retries,
+                              key=f"radiorisk-extract-{Path(t['part_path']).stem}-{run}")
+            futures.append(f)
+            by_key[f.key] = t["image_path"]
+        # results are fetched by the client's event loop, never by a blocking f.result(): a result that
+        # died with its worker is recomputed elsewhere, and without workers the timeout below applies
+        ac = distributed.as_completed(futures, loop=client.loop, with_results=True)
+        left = len(futures)
+        watch = _WorkerWatch(client, where, worker_timeout)
+        while left:
+            done = ac.next_batch(block=False)
+            for f, result in done:
+                left -= 1
+                _raise_if_failed(distributed, f, result, by_key, where)
+                on_done(result)
+            if done:
+                watch.progressed()
+                continue
+            time.sleep(0.05)
+            watch.check(left)
+    finally:
+        if futures:
+            with contextlib.suppress(Exception):
+                client.cancel([f for f in futures if not f.done()])
+        if own:
+            with contextlib.suppress(Exception):
+                client.close()
