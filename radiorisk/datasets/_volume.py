@@ -3,7 +3,7 @@
 One volume per scan, at least 256 x 256 x 200 voxels: air outside an elliptic
 body (soft tissue ~40 HU), two lungs (-850 HU), a vertebra, and a heart
 (blood pool at the scan's lumen HU, enhanced myocardium, epicardial fat).  The
-scan's lesion patches (exactly as :func:`~radiorisk.datasets._images.render_lesion_patch`
+scan's lesion patches (exactly as :func:`~radiorisk.datasets._shapes.render_lesion_patch`
 renders them, same random streams) are pasted as whole blocks at distinct
 positions, vessel axis along z.  The mask holds one label per lesion
 (1..n, the whole plaque of that lesion), so an engine can load the volume once
@@ -20,10 +20,11 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from ._images import (
+from ._shapes import (
     _FWHM,
     PLAQUE_LABELS,
     Z_SPACING_MM,
+    _hash_ints,
     _iter,
     _kernel_sq_sum,
     _scan_params,
@@ -186,6 +187,4 @@ def write_fullsize_volumes(truth_lesions: pd.DataFrame, scans: pd.DataFrame, out
 
 
 def _hash_scan(scan_id: str) -> list[int]:
-    from ._images import _hash_ints
-
     return _hash_ints("scan-volume", scan_id)
