@@ -24,11 +24,11 @@ import pandas as pd
 
 from .exceptions import InputFileError, RadioriskError, SchemaError
 from .privacy import ID_COLUMNS
+from .stats import DEFAULT_HORIZON_DAYS, check_horizon
 
 __all__ = ["AuditUsageError", "Predictions", "read_predictions", "run_audit", "audit_command",
            "add_audit_parser"]
 
-DEFAULT_HORIZON_DAYS = 1826.0
 _MAX_LISTED = 50
 
 
@@ -253,9 +253,7 @@ def run_audit(
     if top_k is not None and not 0 < top_k < 100:
         raise AuditUsageError(f"--top-k is a percentage in (0, 100); got {top_k}")
     if survival:
-        horizon = DEFAULT_HORIZON_DAYS if horizon is None else float(horizon)
-        if not np.isfinite(horizon) or horizon <= 0:
-            raise AuditUsageError(f"--horizon must be a positive number; got {horizon}")
+        horizon = check_horizon(horizon, DEFAULT_HORIZON_DAYS, name="--horizon")
     pred = read_predictions(predictions, risk_col=risk_col, outcome_col=outcome_col,
                             time_col=time_col, event_col=event_col, groups=groups)
     d = pred.data

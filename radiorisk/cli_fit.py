@@ -48,10 +48,10 @@ import pandas as pd
 
 from .exceptions import InputFileError, RadioriskError
 from .privacy import ID_COLUMNS, IdKeyError, Pseudonymiser
+from .stats import DEFAULT_HORIZON_DAYS, check_horizon
 
 __all__ = ["FitUsageError", "FitRun", "run_fit", "fit_command", "add_fit_parser"]
 
-DEFAULT_HORIZON_DAYS = 1826.0
 _BLOCK_ORDER = ("clinical", "ccta", "radiomics", "pet")
 _MODELS = ("xgb-binary", "xgb-cox", "xgb-aft", "coxph")
 _OOF_COLUMNS = ["patient_id", "repeat", "fold", "risk", "time", "event", "sex", "ethnicity", "site"]
@@ -284,9 +284,7 @@ def run_fit(
     if model not in _MODELS:
         raise FitUsageError(f"--model {model!r}: choose from {list(_MODELS)}")
     blocks = _parse_blocks(blocks)
-    horizon = float(horizon)
-    if not np.isfinite(horizon) or horizon <= 0:
-        raise FitUsageError(f"--horizon must be a number of days > 0; got {horizon:g}")
+    horizon = check_horizon(horizon, name="--horizon")
     if repeats < 1:
         raise FitUsageError(f"--repeats must be >= 1; got {repeats}")
     if folds < 2:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .stats import DEFAULT_HORIZON_DAYS
+
 __all__ = ["DemoResult", "run_demo"]
 
 
@@ -178,7 +180,7 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
 
     t0 = time.perf_counter()
     run = run_fit(
-        data_dir, out / "run", model="coxph", blocks=["clinical", "ccta", "radiomics"], horizon=1826,
+        data_dir, out / "run", model="coxph", blocks=["clinical", "ccta", "radiomics"], horizon=DEFAULT_HORIZON_DAYS,
         repeats=repeats, folds=folds, seed=seed, n_jobs=2, n_boot=n_boot,
         params={"penalizer": 0.1, "screen_k": 20}, overwrite=True, id_key=pz,
     )
@@ -193,7 +195,7 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
              .reset_index(drop=True))  # the audit needs no identifier
     preds.to_csv(out / "predictions.csv", index=False, lineterminator="\n")
     run_audit(out / "predictions.csv", out / "audit", risk_col="risk", time_col="time", event_col="event",
-              horizon=1826, groups=["sex", "ethnicity"], n_boot=n_boot, seed=seed, top_k=10)
+              horizon=DEFAULT_HORIZON_DAYS, groups=["sex", "ethnicity"], n_boot=n_boot, seed=seed, top_k=10)
     steps.append((f"audit by sex and ethnicity (B={n_boot})", time.perf_counter() - t0))
     audit = pd.read_csv(out / "audit" / "metrics.csv", dtype={"group": str})
 
@@ -226,7 +228,7 @@ def _reports(out: Path, data_dir: Path, cohort, pz, report_dir: Path, *, n_boot:
                                       audit=out / "audit", n_boot=n_boot, seed=seed)
     # the final model's features: the run's radiomics table carries pseudonyms; link them back
     radiomics = pz.link_back(pd.read_parquet(out / "run" / "radiomics" / "features.parquet"), cohort_ids(cohort))
-    data = assemble_cohort(cohort, radiomics=radiomics, horizon=1826)
+    data = assemble_cohort(cohort, radiomics=radiomics, horizon=DEFAULT_HORIZON_DAYS)
     model = load(out / "run" / "model")
     risk = pd.Series(model.predict_risk(data.X), index=data.X.index)
     imaged = risk[risk.index.isin(set(cohort.manifest["patient_id"].astype(str)))]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "RadioriskError", "SchemaError", "InputFileError", "ImageError", "ParameterError",
-    "NotEstimableError",
+    "NotEstimableError", "HorizonError",
 ]
 
 
@@ -52,3 +52,7 @@ class NotEstimableError(RadioriskError, ValueError):
     that has no finite maximum (separation).  :func:`radiorisk.evaluation.compute_metrics`
     turns it into an empty estimate, as the ``metrics.csv`` contract asks.
     """
+
+
+class HorizonError(RadioriskError, ValueError):
+    """A prediction horizon is missing, not a number, not finite or not > 0."""

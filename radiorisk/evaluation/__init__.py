@@ -29,11 +29,9 @@ StratifiedBootstrap, survival_replicates, binary_replicates, percentile_interval
     The vectorised, stratified bootstrap behind the CIs.
 CalibrationDisplay, SubgroupForestDisplay, DecisionCurveDisplay
     Plots (``from_predictions`` / ``from_estimator`` / ``plot(ax=None)``).
-group_balancing_weights, GroupRecalibrator, group_thresholds, GroupThresholds,
-fairlearn_threshold_optimizer, RiskScoreEstimator, CalibratedEqualizedOdds,
-calibrated_equalized_odds, EqualizedOddsResult
-    Bias mitigation: training weights, per-group recalibration, group
-    thresholds, calibrated equalized odds (``docs/audit.md``, "Mitigation").
+
+Bias mitigation (training weights, per-group recalibration, group thresholds,
+calibrated equalized odds) is the layer above: :mod:`radiorisk.mitigation`.
 """
 
 from ..stats import (
@@ -75,17 +73,6 @@ from ._metrics_frame import (
     SURVIVAL_METRICS,
     compute_metrics,
     write_metrics_csv,
-)
-from ._mitigation import (
-    CalibratedEqualizedOdds,
-    EqualizedOddsResult,
-    GroupRecalibrator,
-    GroupThresholds,
-    RiskScoreEstimator,
-    calibrated_equalized_odds,
-    fairlearn_threshold_optimizer,
-    group_balancing_weights,
-    group_thresholds,
 )
 from ._tables import (
     calibration_curve,
@@ -141,13 +128,4 @@ __all__ = [
     "td_auc",
     "uno_c",
     "write_metrics_csv",
-    "CalibratedEqualizedOdds",
-    "EqualizedOddsResult",
-    "GroupRecalibrator",
-    "GroupThresholds",
-    "RiskScoreEstimator",
-    "calibrated_equalized_odds",
-    "fairlearn_threshold_optimizer",
-    "group_balancing_weights",
-    "group_thresholds",
 ]

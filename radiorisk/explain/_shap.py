@@ -78,7 +78,8 @@ class RiskLink:
 
     def risk(self, margin, horizon=None) -> np.ndarray:
         """Probability of MACE by ``horizon`` (days; default :attr:`horizon`) from the margin."""
-        from ..models._base import check_horizon, step_at
+        from ..models._base import step_at
+        from ..stats import check_horizon
 
         m = np.asarray(margin, dtype=np.float64)
         h = check_horizon(horizon, self.horizon)

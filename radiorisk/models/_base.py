@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import RadioriskError
-from ..stats import harrell_c
+from ..stats import DEFAULT_HORIZON_DAYS, check_horizon, harrell_c
 
 __all__ = ["ModelError", "make_y", "check_y", "RiskEstimatorMixin", "DEFAULT_HORIZON"]
 
 #: Default prediction horizon in days (5 years).
-DEFAULT_HORIZON = 1826.0
+DEFAULT_HORIZON = DEFAULT_HORIZON_DAYS
 
 _Y_DTYPE = np.dtype([("event", bool), ("time", np.float64)])
 
@@ -120,18 +120,6 @@ def check_y(y, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     if n is not None and yy.size != n:
         raise ModelError(f"X has {n} rows but y has {yy.size}")
     return yy["time"].astype(np.float64), yy["event"].astype(np.float64)
-
-
-def check_horizon(horizon, default: float | None = None) -> float:
-    """A prediction horizon in days: finite and > 0 (``None`` -> ``default``)."""
-    if horizon is None:
-        horizon = default
-    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Real):
-        raise ModelError(f"horizon must be a number of days > 0; got {horizon!r}")
-    h = float(horizon)
-    if not np.isfinite(h) or h <= 0:
-        raise ModelError(f"horizon must be a number of days > 0; got {horizon!r}")
-    return h
 
 
 def check_sample_weight(sample_weight, n: int) -> np.ndarray:

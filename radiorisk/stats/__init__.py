@@ -18,8 +18,8 @@ fit_cox, CoxFit
     The one Cox fitter (Breslow or Efron ties), equal to ``survival::coxph``.
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
-check_horizon, check_binary_inputs, check_survival_inputs
-    The one check of a horizon and of metric inputs (clear errors).
+DEFAULT_HORIZON_DAYS, check_horizon, check_binary_inputs, check_survival_inputs
+    The one default horizon (1826 days), the one check of a horizon and of metric inputs.
 inverse_information, newton_step, sqrt_variance, InverseInformation
     Safe linear algebra for information matrices and variances.
 """
@@ -34,6 +34,7 @@ from ._binary import (
     oe_ratio,
 )
 from ._common import (
+    DEFAULT_HORIZON_DAYS,
     CalibrationErrors,
     Estimate,
     check_binary_inputs,
@@ -58,7 +59,7 @@ from ._survival import (
 )
 
 __all__ = [
-    "CalibrationErrors", "CoxFit", "Estimate", "InverseInformation", "NotEstimableError",
+    "DEFAULT_HORIZON_DAYS", "CalibrationErrors", "CoxFit", "Estimate", "InverseInformation", "NotEstimableError",
     "StepFunction", "auc_delong", "brier_score", "brier_t", "calibration_intercept",
     "calibration_slope", "censoring_survival", "check_binary_inputs", "check_horizon",
     "check_survival_inputs", "cox_calibration", "fit_cox", "harrell_c", "inverse_information",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..exceptions import NotEstimableError
+from ..exceptions import HorizonError, NotEstimableError
 
 __all__ = ["Estimate", "CalibrationErrors", "NotEstimableError"]
 
@@ -176,13 +177,47 @@ def check_survival_inputs(time, event, risk, *, probability: bool = True
     return t, e, r
 
 
-def check_horizon(horizon) -> float:
-    """Validate the prediction horizon ``t0``."""
+#: The default prediction horizon: 5 years in days (DOMAIN.md), the one place it is set.
+DEFAULT_HORIZON_DAYS = 1826.0
+
+
+def check_horizon(horizon, default: float | None = None, *, name: str = "horizon") -> float:
+    """The one check of a prediction horizon ``t0``: a finite number > 0.
+
+    Parameters
+    ----------
+    horizon : float or None
+        The horizon, in the unit of the follow-up times (days in radiorisk's cohorts).
+    default : float, optional
+        Used when ``horizon`` is None; without it, None is an error.
+    name : str
+        How the error names the value (the CLI passes ``"--horizon"``).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    HorizonError
+        When the horizon is missing, not a real number, not finite or not > 0.
+
+    Examples
+    --------
+    >>> check_horizon(365), check_horizon(None, default=DEFAULT_HORIZON_DAYS)
+    (365.0, 1826.0)
+    """
     if horizon is None:
-        raise ValueError("horizon is required for survival metrics")
+        horizon = default
+    if horizon is None:
+        raise HorizonError(f"{name} is required for survival metrics and predictions")
+    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Real):
+        raise HorizonError(f"{name} must be a number > 0 (a time in the follow-up's unit, days); "
+                           f"got {horizon!r}")
     h = float(horizon)
     if not np.isfinite(h) or h <= 0:
-        raise ValueError(f"horizon must be a positive number; got {horizon!r}")
+        raise HorizonError(f"{name} must be a number > 0 (a time in the follow-up's unit, days); "
+                           f"got {horizon!r}")
     return h
 
 

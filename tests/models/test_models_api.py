@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
+from radiorisk.exceptions import HorizonError
 from radiorisk.models import (
     MODEL_NAMES,
     CoxPHRisk,
@@ -75,7 +76,7 @@ def test_make_model_routes_params_and_rejects_unknown():
         make_model("rsf")
     with pytest.raises(ModelError, match="distribution='weibull' is not one of"):
         make_model("xgb-aft", distribution="weibull")
-    with pytest.raises(ModelError, match="horizon must be a number of days > 0"):
+    with pytest.raises(HorizonError, match="horizon must be a number > 0"):
         make_model("coxph", horizon=-1)
 
 

@@ -6,19 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiorisk.evaluation import (
+from radiorisk.evaluation import SubgroupAudit
+from radiorisk.mitigation import (
+    RECALIBRATION_COLUMNS,
+    THRESHOLD_COLUMNS,
     CalibratedEqualizedOdds,
     GroupRecalibrator,
-    SubgroupAudit,
     calibrated_equalized_odds,
     fairlearn_threshold_optimizer,
-    fit_cox,
     group_balancing_weights,
     group_thresholds,
-    kaplan_meier_risk,
-    oe_ratio_t,
 )
-from radiorisk.evaluation._mitigation import RECALIBRATION_COLUMNS, THRESHOLD_COLUMNS
+from radiorisk.stats import fit_cox, kaplan_meier_risk, oe_ratio_t
 
 H = 1826.0
 
