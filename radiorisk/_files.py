@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .exceptions import RadioriskError
 
-__all__ = ["atomic_write", "atomic_write_text", "os_error", "sha256_file", "tmp_name"]
+__all__ = ["atomic_write", "atomic_write_csv", "atomic_write_text", "os_error", "sha256_file", "tmp_name"]
 
 
 def tmp_name(path: Path) -> Path:
@@ -106,6 +106,21 @@ def atomic_write_text(path, text: str, **kwargs) -> None:
     'x'
     """
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), **kwargs)
+
+
+def atomic_write_csv(path, frame, *, float_format: str | None = None, **kwargs) -> None:
+    """:func:`atomic_write` of a DataFrame as CSV (no index, ``\\n`` line ends).
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> target = Path(tempfile.mkdtemp()) / "d.csv"
+    >>> atomic_write_csv(target, pd.DataFrame({"a": [1.0 / 3]}), float_format="%.3g")
+    >>> target.read_text()
+    'a\\n0.333\\n'
+    """
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n",
+                                                 float_format=float_format), **kwargs)
 
 
 def sha256_file(path) -> str:

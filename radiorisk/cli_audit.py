@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .exceptions import InputFileError, RadioriskError, SchemaError
+from .exceptions import AuditUsageError, InputFileError, SchemaError
 from .privacy import ID_COLUMNS
 from .stats import DEFAULT_HORIZON_DAYS, check_horizon
 
@@ -30,10 +30,6 @@ __all__ = ["AuditUsageError", "Predictions", "read_predictions", "run_audit", "a
            "add_audit_parser"]
 
 _MAX_LISTED = 50
-
-
-class AuditUsageError(RadioriskError):
-    """The audit flags do not fit together (e.g. ``--time-col`` without ``--event-col``)."""
 
 
 @dataclass(frozen=True)

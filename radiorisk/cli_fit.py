@@ -32,7 +32,6 @@ Each file is written to a temporary name and renamed (atomic);
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -46,7 +45,8 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from .exceptions import InputFileError, RadioriskError
+from ._files import atomic_write, atomic_write_csv, atomic_write_text, sha256_file
+from .exceptions import FitUsageError, InputFileError, RadioriskError
 from .privacy import ID_COLUMNS, IdKeyError, Pseudonymiser
 from .stats import DEFAULT_HORIZON_DAYS, check_horizon
 
@@ -55,10 +55,6 @@ __all__ = ["FitUsageError", "FitRun", "run_fit", "fit_command", "add_fit_parser"
 _BLOCK_ORDER = ("clinical", "ccta", "radiomics", "pet")
 _MODELS = ("xgb-binary", "xgb-cox", "xgb-aft", "coxph")
 _OOF_COLUMNS = ["patient_id", "repeat", "fold", "risk", "time", "event", "sex", "ethnicity", "site"]
-
-
-class FitUsageError(RadioriskError):
-    """The ``fit`` flags or inputs do not fit together (names the flag, value and rule)."""
 
 
 @dataclass(frozen=True)
@@ -98,24 +94,8 @@ class FitRun:
 # ---------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _atomic_write_csv(path: Path, df: pd.DataFrame) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.10g")
-    os.replace(tmp, path)
+    atomic_write_csv(path, df, float_format="%.10g")
 
 
 def _versions() -> dict:
@@ -441,7 +421,7 @@ def run_fit(
             "measure_plaque": bool(measure), "mace": list(mace), "competing": competing,
             "search": s, "n_boot": n_boot, "params": params or {},
         },
-        "inputs_sha256": {name: {"path": str(p), "sha256": _sha256(Path(p))}
+        "inputs_sha256": {name: {"path": str(p), "sha256": sha256_file(p)}
                           for name, p in sorted(inputs.items())},
         "cohort": {"n_patients": data.n, "n_events": int(data.event.sum()),
                    "pet_available": int(data.pet_available.sum()),
@@ -454,7 +434,7 @@ def run_fit(
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     files["provenance"] = out / "provenance.json"
-    _atomic_write_text(files["provenance"], json.dumps(prov, indent=2, default=_json_default) + "\n")
+    atomic_write_text(files["provenance"], json.dumps(prov, indent=2, default=_json_default) + "\n")
     return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes)
 
 
@@ -528,13 +508,11 @@ def _write_radiomics(folder: Path, res, pz: Pseudonymiser, manifest, *, allow_ou
             reasons.append(pz.scrub_text(reason, ids))
         fails["reason"] = reasons
         fails["image_path"] = [paths.get(p, pz([rel(p)])[0]) for p in fails["image_path"].astype(str)]
-    tmp = folder / f".features.parquet.tmp-{os.getpid()}"
-    to_long(feats).to_parquet(tmp, index=False)
-    os.replace(tmp, folder / "features.parquet")
+    atomic_write(folder / "features.parquet", lambda tmp: to_long(feats).to_parquet(tmp, index=False))
     _atomic_write_csv(folder / "features.failures.csv", fails)
     prov = {**res.provenance, "identifiers": pz.provenance(),
             "store": "a private store outside the run folder (raw ids and image paths are not copied)"}
-    _atomic_write_text(folder / "features.provenance.json", json.dumps(prov, indent=2, default=str) + "\n")
+    atomic_write_text(folder / "features.provenance.json", json.dumps(prov, indent=2, default=str) + "\n")
 
 
 def _json_default(o):

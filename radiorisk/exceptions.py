@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "RadioriskError", "SchemaError", "InputFileError", "ImageError", "ParameterError",
     "NotEstimableError", "HorizonError",
+    "ModelError", "BundleError", "BundleIntegrityError", "BundleVersionError", "ExplainError", "IdKeyError", "AuditUsageError", "FitUsageError",
 ]
 
 
@@ -56,3 +57,35 @@ class NotEstimableError(RadioriskError, ValueError):
 
 class HorizonError(RadioriskError, ValueError):
     """A prediction horizon is missing, not a number, not finite or not > 0."""
+
+
+class ModelError(RadioriskError, ValueError):
+    """A model cannot be built, fitted or used with these inputs or parameters."""
+
+
+class BundleError(RadioriskError):
+    """A model bundle cannot be written or read (missing, malformed or mismatched)."""
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle file is missing, unlisted, or its SHA-256 differs from the manifest (tampered)."""
+
+
+class BundleVersionError(BundleError):
+    """The bundle's format or format version is not one this radiorisk can read."""
+
+
+class ExplainError(RadioriskError, ValueError):
+    """An explanation cannot be computed with these inputs (the message says why)."""
+
+
+class IdKeyError(RadioriskError):
+    """The pseudonymisation key cannot be read, created or used (names the file or variable and the rule)."""
+
+
+class AuditUsageError(RadioriskError):
+    """The audit flags do not fit together (e.g. ``--time-col`` without ``--event-col``)."""
+
+
+class FitUsageError(RadioriskError):
+    """The ``fit`` flags or inputs do not fit together (names the flag, value and rule)."""

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .exceptions import RadioriskError
+from .exceptions import IdKeyError
 
 __all__ = ["ID_COLUMNS", "KEY_ENV", "PREFIX", "IdKeyError", "pseudonymise", "key_fingerprint",
            "default_key_path", "load_or_create_key", "cohort_ids", "Pseudonymiser"]
@@ -46,10 +46,6 @@ PREFIX = "pz_"
 HEX_DIGITS = 16
 MIN_KEY_BYTES = 16
 _FINGERPRINT_MESSAGE = b"radiorisk id key fingerprint v1"
-
-
-class IdKeyError(RadioriskError):
-    """The pseudonymisation key cannot be read, created or used (names the file or variable and the rule)."""
 
 
 def _as_key(key) -> bytes:

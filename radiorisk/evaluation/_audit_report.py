@@ -11,12 +11,12 @@ import base64
 import datetime as _dt
 import html
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .._files import atomic_write, atomic_write_csv, atomic_write_text
 from ._audit import UNKNOWN_GROUP, SubgroupAudit
 from ._metrics_frame import METRICS_COLUMNS, write_metrics_csv
 
@@ -36,9 +36,7 @@ _METRIC_WORDS = {
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, lineterminator="\n", float_format="%.10g")
-    os.replace(tmp, path)
+    atomic_write_csv(path, frame, float_format="%.10g")
     return path
 
 
@@ -261,9 +259,7 @@ def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshol
                 figs.append((f"{title} (not drawn: {exc})", ""))
                 continue
             p = fig_dir / name
-            tmp = p.with_name(p.name + ".tmp")
-            tmp.write_bytes(png)
-            os.replace(tmp, p)
+            atomic_write(p, lambda tmp, png=png: tmp.write_bytes(png))
             paths[f"figures/{name}"] = p
             figs.append((title, base64.b64encode(png).decode("ascii")))
 
@@ -303,9 +299,7 @@ def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshol
         flags_table=Markup(_table_html(flags, None)),
     )
     rp = out / "report.html"
-    tmp = rp.with_name(rp.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, rp)
+    atomic_write_text(rp, page)
     paths["report.html"] = rp
     return paths
 

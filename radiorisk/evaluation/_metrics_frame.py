@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._files import atomic_write_csv
 from ..stats import _binary as B
 from ..stats import _survival as S
 from ..stats._common import (
@@ -278,7 +279,5 @@ def write_metrics_csv(metrics: pd.DataFrame, path: str | os.PathLike) -> Path:
         "n": metrics["n"].astype(int).astype(str),
         "events": metrics["events"].astype(int).astype(str),
     })
-    tmp = path.with_name(path.name + ".tmp")
-    out.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, path)
+    atomic_write_csv(path, out)
     return path

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from ..exceptions import RadioriskError
+from ..exceptions import ExplainError
 
 __all__ = ["ExplainError", "final_estimator", "model_kind", "transform_head", "check_blocks",
            "OTHER_BLOCK", "SCALES"]
@@ -28,10 +28,6 @@ SCALES = {
 
 _MSG_NOT_FITTED = "{who}: the model is not fitted (call fit first)"
 _MSG_NO_RISK = "{who}: {cls} has no predict_risk(X, horizon); it is not a risk model"
-
-
-class ExplainError(RadioriskError, ValueError):
-    """An explanation cannot be computed with these inputs (the message says why)."""
 
 
 def final_estimator(model):

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from ..exceptions import RadioriskError
+from ..exceptions import ModelError
 from ..stats import DEFAULT_HORIZON_DAYS, check_horizon, harrell_c
 
 __all__ = ["ModelError", "make_y", "check_y", "RiskEstimatorMixin", "DEFAULT_HORIZON"]
@@ -23,10 +23,6 @@ __all__ = ["ModelError", "make_y", "check_y", "RiskEstimatorMixin", "DEFAULT_HOR
 DEFAULT_HORIZON = DEFAULT_HORIZON_DAYS
 
 _Y_DTYPE = np.dtype([("event", bool), ("time", np.float64)])
-
-
-class ModelError(RadioriskError, ValueError):
-    """A model cannot be built, fitted or used with these inputs or parameters."""
 
 
 def make_y(time, event) -> np.ndarray:

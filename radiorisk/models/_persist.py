@@ -24,7 +24,6 @@ untrusted bundle is nevertheless safe: nothing in it is executed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..exceptions import RadioriskError
+from .._files import sha256_file
+from ..exceptions import BundleError, BundleIntegrityError, BundleVersionError, RadioriskError
 from ._estimators import ESTIMATORS, RiskPipeline, model_name
 from ._preprocess import CorrelationPruner, ICCFilter, ModalityPreprocessor, UnivariableScreen
 
@@ -47,26 +47,6 @@ _SUPPORTED_VERSIONS = (1,)
 _MANIFEST = "manifest.json"
 _STEP_CLASSES = {c.__name__: c for c in (ModalityPreprocessor, ICCFilter, CorrelationPruner,
                                          UnivariableScreen)}
-
-
-class BundleError(RadioriskError):
-    """A model bundle cannot be written or read (missing, malformed or mismatched)."""
-
-
-class BundleIntegrityError(BundleError):
-    """A bundle file is missing, unlisted, or its SHA-256 differs from the manifest (tampered)."""
-
-
-class BundleVersionError(BundleError):
-    """The bundle's format or format version is not one this radiorisk can read."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _jsonable(obj):
@@ -166,7 +146,7 @@ def save_model(pipeline, path, *, overwrite: bool = False) -> Path:
             feature_names = state.get("feature_names_in_")
         _dump({"class": type(final).__name__, "model": name, "params": final.get_params(deep=False),
                "state": state}, tmp / "estimator.json")
-        files = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "versions": _versions(),
             "model": name, "horizon": float(final.horizon),
@@ -215,7 +195,7 @@ def _verify_files(folder: Path, manifest: dict) -> None:
         if path.is_symlink() or not path.is_file():
             raise BundleIntegrityError(f"{path}: listed in the manifest but missing (or not a "
                                        "regular file)")
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             raise BundleIntegrityError(f"{path}: SHA-256 differs from the manifest; the file was "
                                        "modified after saving (tampered or corrupt bundle)")
     extra = sorted(p.name for p in folder.iterdir() if p.name != _MANIFEST and p.name not in files)
