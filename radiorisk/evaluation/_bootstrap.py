@@ -42,6 +42,7 @@ import scipy.sparse as sp
 
 from ..stats._common import NotEstimableError
 from ..stats._survival import _cloglog, rcs_basis, rcs_knots
+from ._values import BINARY_METRICS, _binary_values
 
 __all__ = [
     "StratifiedBootstrap",
@@ -880,8 +881,6 @@ def binary_replicates(y, p, *, subsets, strata, n_boot: int, random_state=None) 
     ndarray of shape (len(subsets), n_boot, 9)
         In the order of :data:`~radiorisk.evaluation.BINARY_METRICS`.
     """
-    from ._metrics_frame import BINARY_METRICS, _binary_values
-
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     bs = StratifiedBootstrap(strata, n_boot, random_state)

@@ -15,7 +15,7 @@ from radiorisk.evaluation import (
     percentile_interval,
     survival_replicates,
 )
-from radiorisk.evaluation._metrics_frame import _binary_values, _survival_values
+from radiorisk.evaluation._values import _binary_values, _survival_values
 
 
 def _survival_data(seed, n, time_decimals=1, n_groups=3):
