@@ -56,7 +56,7 @@ def make_y(time, event) -> np.ndarray:
     >>> make_y([0.0], [1])
     Traceback (most recent call last):
     ...
-    radiorisk.models._base.ModelError: time must be a finite number > 0 (days); found 0.0 at position 0
+    radiorisk.exceptions.ModelError: time must be a finite number > 0 (days); found 0.0 at position 0
     """
     t_raw = np.asarray(time).ravel()
     t = _to_float(t_raw)

@@ -14,6 +14,8 @@ harrell_c, uno_c, td_auc, brier_t, ipa, oe_ratio_t, cox_calibration
     Survival outcome with predicted risk by a horizon.
 censoring_survival, StepFunction, kaplan_meier_risk, rcs_knots, rcs_basis
     Building blocks (censoring KM, KM risk with CI, Hmisc spline knots and basis).
+category_free_nri, integrated_discrimination_improvement, NRIResult, IDIResult
+    Reclassification at a horizon (KM-based NRI, IPCW IDI).
 fit_cox, CoxFit
     The one Cox fitter (Breslow or Efron ties), equal to ``survival::coxph``.
 Estimate, CalibrationErrors, NotEstimableError
@@ -43,6 +45,12 @@ from ._common import (
 )
 from ._cox import CoxFit, fit_cox
 from ._linalg import InverseInformation, inverse_information, newton_step, sqrt_variance
+from ._reclassification import (
+    IDIResult,
+    NRIResult,
+    category_free_nri,
+    integrated_discrimination_improvement,
+)
 from ._survival import (
     StepFunction,
     brier_t,
@@ -59,7 +67,9 @@ from ._survival import (
 )
 
 __all__ = [
-    "DEFAULT_HORIZON_DAYS", "CalibrationErrors", "CoxFit", "Estimate", "InverseInformation", "NotEstimableError",
+    "DEFAULT_HORIZON_DAYS", "CalibrationErrors", "CoxFit", "Estimate", "IDIResult",
+    "InverseInformation", "NRIResult", "NotEstimableError", "category_free_nri",
+    "integrated_discrimination_improvement",
     "StepFunction", "auc_delong", "brier_score", "brier_t", "calibration_intercept",
     "calibration_slope", "censoring_survival", "check_binary_inputs", "check_horizon",
     "check_survival_inputs", "cox_calibration", "fit_cox", "harrell_c", "inverse_information",

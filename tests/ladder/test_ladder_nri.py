@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from radiorisk.evaluation import NotEstimableError
-from radiorisk.models._ladder import category_free_nri, integrated_discrimination_improvement
+from radiorisk.stats import category_free_nri, integrated_discrimination_improvement
 
 
 def test_no_censoring_reduces_to_binary_definitions():
