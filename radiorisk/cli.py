@@ -203,8 +203,12 @@ def main(argv: list[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["--version"])  # doctest: +SKIP
-    radiorisk 0.1.0
+    >>> import tempfile
+    >>> main(["validate", tempfile.mkdtemp(prefix="empty-")])  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
+    /...empty-...: 3 errors, 0 warnings
+    ...
+    3 violations in 3 tables (3 errors, 0 warnings)
+    2
     """
     parser = build_parser()
     args = parser.parse_args(argv)
