@@ -275,13 +275,13 @@ def _audit_messages(audit) -> list[str]:
     """Plain-language warnings: groups without events or with few, missing labels."""
     msgs = []
     what = "by the horizon" if audit.survival else "(outcome = 1)"
-    for (attr, grp, idx), ev in zip(audit._subsets, audit._ev, strict=True):
+    for attr, grp, n, ev in audit.group_counts.itertuples(index=False):
         if attr == "overall":
             if ev == 0:
                 msgs.append(f"no event {what} in the whole data: time-dependent metrics are undefined")
             continue
         if ev == 0:
-            msgs.append(f"{attr} = {grp}: no event {what} among {len(idx)} rows; its metrics are "
+            msgs.append(f"{attr} = {grp}: no event {what} among {n} rows; its metrics are "
                         "undefined (empty in metrics.csv, reason in flags.csv)")
         elif ev < audit.min_events:
             msgs.append(f"{attr} = {grp}: only {ev} event(s) {what}; its estimates are flagged (flags.csv)")

@@ -393,6 +393,19 @@ class SubgroupAudit:
         return self._rows(range(len(self._subsets)))
 
     @property
+    def group_counts(self) -> pd.DataFrame:
+        """Rows and events of ``overall``, every group and every intersection.
+
+        Events are those by the horizon (survival) or with outcome 1 (binary),
+        the ``n`` and ``events`` of ``metrics.csv``; columns ``attribute,
+        group, n, events``.
+        """
+        return pd.DataFrame({"attribute": [s[0] for s in self._subsets],
+                             "group": [s[1] for s in self._subsets],
+                             "n": [len(s[2]) for s in self._subsets],
+                             "events": [int(v) for v in self._ev]})
+
+    @property
     def exclusions(self) -> pd.DataFrame:
         """Rows with a missing label, per attribute (kept in ``overall``, reported as ``unknown``)."""
         rows = []

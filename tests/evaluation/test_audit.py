@@ -216,3 +216,12 @@ def test_all_survival_metrics_default():
     t, e, r, sex, _ = _cohort(4, 300)
     a = SubgroupAudit(r, time=t, event=e, horizon=5.0, groups={"sex": sex}, n_boot=5, random_state=0)
     assert tuple(a.overall["metric"]) == SURVIVAL_METRICS
+
+
+def test_group_counts_match_the_audit_table(referee_dir):
+    d = pd.read_csv(referee_dir / "survival_whas500.csv", dtype={"gender": str})
+    audit = SubgroupAudit(d["risk"], time=d["time"], event=d["event"], horizon=365, groups=d[["gender"]])
+    counts = audit.group_counts
+    table = audit.to_frame().drop_duplicates(["attribute", "group"])[["attribute", "group", "n", "events"]]
+    pd.testing.assert_frame_equal(counts.reset_index(drop=True), table.reset_index(drop=True), check_dtype=False)
+    assert counts.iloc[0].tolist()[:2] == ["overall", "all"] and counts["n"].iloc[0] == 500
