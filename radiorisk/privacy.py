@@ -333,7 +333,7 @@ class Pseudonymiser:
         env = os.environ if environ is None else environ
         if raw_ids:
             if key is not None or key_file is not None:
-                raise IdKeyError("--raw-ids writes identifiers unchanged; do not give an id key with it")
+                raise IdKeyError("raw_ids writes identifiers unchanged; do not give an id key with it")
             return cls(raw=True)
         if key is not None:
             return cls(key=key, source="argument")

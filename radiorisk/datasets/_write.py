@@ -143,14 +143,14 @@ def write_synthetic_cohort(
     from ._images import write_fullsize_volumes, write_lesion_images
 
     if n < 1:
-        raise RadioriskError(f"--n must be at least 1, got {n}")
+        raise RadioriskError(f"n (patients) must be at least 1, got {n}")
     if images < 0:
-        raise RadioriskError(f"--images must be 0 or more, got {images}")
+        raise RadioriskError(f"images must be 0 or more, got {images}")
     if mode not in ("chest-pain", "established-cad"):
-        raise RadioriskError(f"--mode must be 'chest-pain' or 'established-cad', got {mode!r}")
+        raise RadioriskError(f"mode must be 'chest-pain' or 'established-cad', got {mode!r}")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise RadioriskError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+        raise RadioriskError(f"{out} exists and is not empty; choose another output folder or overwrite it (overwrite=True)")
 
     bias_spec = BiasSpec.coerce(bias)
     cohort = simulate_cohort(n, mode=mode, seed=seed, bias=bias_spec, **simulate_kwargs)
