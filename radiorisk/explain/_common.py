@@ -37,7 +37,7 @@ def final_estimator(model):
 
 def model_kind(model) -> str:
     """``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph`` or ``other`` (any risk model)."""
-    from ..models._estimators import ESTIMATORS
+    from ..models._registry import ESTIMATORS
 
     final = final_estimator(model)
     for name, cls in ESTIMATORS.items():

@@ -1,112 +1,15 @@
-"""The model registry, :func:`make_model` and :class:`RiskPipeline`."""
+"""The model factory :func:`make_model` (the registry is ``_registry``, the pipeline ``_persist``)."""
 
 from __future__ import annotations
 
 import inspect
 
-import numpy as np
-from sklearn.pipeline import Pipeline
-
 from ._base import DEFAULT_HORIZON, ModelError
-from ._cox import CoxPHRisk
+from ._persist import RiskPipeline
 from ._preprocess import CorrelationPruner, ICCFilter, UnivariableScreen, make_preprocessor
-from ._xgb import XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk
+from ._registry import ESTIMATORS, MODEL_NAMES, model_name
 
 __all__ = ["MODEL_NAMES", "ESTIMATORS", "make_model", "RiskPipeline", "model_name"]
-
-#: Names accepted by :func:`make_model` (and ``radiorisk fit --model``).
-MODEL_NAMES = ("xgb-binary", "xgb-cox", "xgb-aft", "coxph")
-
-#: Final estimator class of each model name.
-ESTIMATORS = {
-    "xgb-binary": XGBBinaryRisk,
-    "xgb-cox": XGBCoxRisk,
-    "xgb-aft": XGBAFTRisk,
-    "coxph": CoxPHRisk,
-}
-
-
-def model_name(estimator) -> str:
-    """The :data:`MODEL_NAMES` entry of a final estimator (or of a pipeline's last step)."""
-    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-    for name, cls in ESTIMATORS.items():
-        if type(final) is cls:
-            return name
-    raise ModelError(f"{type(final).__name__} is not a radiorisk risk estimator")
-
-
-class RiskPipeline(Pipeline):
-    """A scikit-learn :class:`~sklearn.pipeline.Pipeline` ending in a risk estimator.
-
-    Adds :meth:`predict_risk`, :meth:`predict_survival_function` and
-    :meth:`save` to the standard pipeline (``get_params``/``set_params``,
-    :func:`sklearn.base.clone`, ``predict`` = risk at the default horizon,
-    ``score`` = Harrell's C all work as usual).  Built by :func:`make_model`.
-
-    Sample weights: ``fit(X, y, sample_weight=w)`` is accepted and is the
-    same as ``fit(X, y, model__sample_weight=w)``; the weights reach the
-    final estimator only (preprocessing statistics are unweighted).
-
-    Examples
-    --------
-    >>> from radiorisk.models import make_model
-    >>> est = make_model("coxph", horizon=365.0)
-    >>> [name for name, _ in est.steps]
-    ['icc', 'preprocess', 'prune', 'screen', 'model']
-    """
-
-    def fit(self, X, y=None, sample_weight=None, **params):
-        """Fit every step on ``X``, then the final estimator (see the class notes on weights)."""
-        if sample_weight is not None:
-            key = f"{self.steps[-1][0]}__sample_weight"
-            if key in params:
-                raise ModelError(f"pass sample_weight or {key}, not both")
-            params[key] = sample_weight
-        return super().fit(X, y, **params)
-
-    def _transform_head(self, X):
-        Xt = X
-        for _, step in self.steps[:-1]:
-            if step is None or (isinstance(step, str) and step == "passthrough"):
-                continue
-            Xt = step.transform(Xt)
-        return Xt
-
-    def predict_risk(self, X, horizon=None) -> np.ndarray:
-        """Probability of MACE by ``horizon`` (days; default: the horizon given to ``make_model``).
-
-        Parameters
-        ----------
-        X : DataFrame
-            The columns seen in ``fit`` (extra columns are ignored).
-        horizon : float, optional
-
-        Returns
-        -------
-        ndarray of shape (n,)
-            Risks in [0, 1].
-        """
-        return self.steps[-1][1].predict_risk(self._transform_head(X), horizon=horizon)
-
-    def predict_survival_function(self, X, *, times) -> np.ndarray:
-        """Survival probabilities, shape (n_samples, n_times) (not for ``xgb-binary``)."""
-        final = self.steps[-1][1]
-        if not hasattr(final, "predict_survival_function"):
-            raise ModelError(f"{model_name(final)} has no survival function (it predicts only at "
-                             "its training horizon)")
-        return final.predict_survival_function(self._transform_head(X), times=times)
-
-    @property
-    def horizon(self) -> float:
-        """The default prediction horizon (days) of the final estimator."""
-        return float(self.steps[-1][1].horizon)
-
-    def save(self, path, *, overwrite: bool = False):
-        """Write the fitted pipeline as a bundle folder (no pickle); see :func:`save_model`."""
-        from ._persist import save_model
-
-        return save_model(self, path, overwrite=overwrite)
-
 
 _PIPELINE_KEYS = ("categorical", "numeric", "radiomics", "icc_keep", "correlation_threshold",
                   "screen_k", "screen_p")
