@@ -109,7 +109,7 @@ def test_fields(setup):
 @pytest.mark.parametrize(("score", "category"), [(0.0, "0"), (12.0, "1-99"), (150.0, "100-399"),
                                                  (400.0, ">=400")])
 def test_cac_categories(score, category):
-    from radiorisk.report._patient import _cac
+    from radiorisk.report._patient_findings import _cac
 
     assert _cac(score)["category"] == category
 
@@ -269,7 +269,8 @@ def test_feature_labels(feature, label):
 
 
 def test_factor_values_carry_units(setup):
-    from radiorisk.report._patient import _spec, _value_text
+    from radiorisk.report._patient_values import _value_text
+    from radiorisk.report._vocab import _spec
 
     assert _value_text(*_spec("age_years")[1:2], 61.0, _spec("age_years")[2]) == "61.0 years"
     label, kind, unit = _spec("log1p_lapv_mm3")
