@@ -50,7 +50,7 @@ class RadiomicsParams:
 
     def extractor(self):
         """A new ``radiomics.featureextractor.RadiomicsFeatureExtractor`` for these parameters."""
-        from radiomics import featureextractor
+        from radiomics import featureextractor  # lazy: slow import, sets up logging
 
         return featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(self.params))
 
@@ -136,7 +136,7 @@ def load_params(spec) -> RadiomicsParams:
         params["setting"] = {}
     params["setting"].setdefault("additionalInfo", False)
     # pyradiomics validates with pykwalify; keep its logging quiet and surface the message.
-    from radiomics import featureextractor
+    from radiomics import featureextractor  # lazy, as in RadiomicsParams.extractor
 
     quiet = [logging.getLogger(n) for n in ("radiomics", "pykwalify", "pykwalify.core", "pykwalify.rule")]
     levels = [lg.level for lg in quiet]
