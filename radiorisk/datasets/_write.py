@@ -20,6 +20,9 @@ import pandas as pd
 from .. import __version__
 from ..exceptions import RadioriskError
 from ..schemas import load_schema
+from ._bias import BiasSpec
+from ._cohort import simulate_cohort
+from ._images import write_fullsize_volumes, write_lesion_images
 
 __all__ = ["SynthResult", "write_synthetic_cohort"]
 
@@ -138,9 +141,6 @@ def write_synthetic_cohort(
     >>> res.n_images
     2
     """
-    from ._bias import BiasSpec
-    from ._cohort import simulate_cohort
-    from ._images import write_fullsize_volumes, write_lesion_images
 
     if n < 1:
         raise RadioriskError(f"n (patients) must be at least 1, got {n}")

@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import __version__
 from .._files import atomic_write, atomic_write_csv, atomic_write_text
 from ._audit import UNKNOWN_GROUP, SubgroupAudit
+from ._display import CalibrationDisplay, DecisionCurveDisplay, SubgroupForestDisplay
 from ._metrics_frame import METRICS_COLUMNS, write_metrics_csv
 
 __all__ = ["write_audit_outputs", "AUDIT_FILES"]
@@ -203,8 +205,6 @@ def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshol
     -------
     dict of str to Path
     """
-    from .. import __version__
-    from ._display import CalibrationDisplay, DecisionCurveDisplay, SubgroupForestDisplay
 
     out = Path(out)
     if threshold is None and top_k is None:

@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from ..exceptions import ExplainError
+from ..models._registry import ESTIMATORS
 
 __all__ = ["ExplainError", "final_estimator", "model_kind", "transform_head", "check_blocks",
            "OTHER_BLOCK", "SCALES"]
@@ -37,7 +38,6 @@ def final_estimator(model):
 
 def model_kind(model) -> str:
     """``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph`` or ``other`` (any risk model)."""
-    from ..models._registry import ESTIMATORS
 
     final = final_estimator(model)
     for name, cls in ESTIMATORS.items():

@@ -21,6 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
+from ..models._base import step_at
+from ..models._preprocess import ModalityPreprocessor
+from ..stats import check_horizon
 from ._common import (
     OTHER_BLOCK,
     SCALES,
@@ -78,8 +81,6 @@ class RiskLink:
 
     def risk(self, margin, horizon=None) -> np.ndarray:
         """Probability of MACE by ``horizon`` (days; default :attr:`horizon`) from the margin."""
-        from ..models._base import step_at
-        from ..stats import check_horizon
 
         m = np.asarray(margin, dtype=np.float64)
         h = check_horizon(horizon, self.horizon)
@@ -369,7 +370,6 @@ def _column_sources(model, zcols: list[str]) -> tuple[dict[str, str], dict[str, 
     the dummies of a categorical to the categorical; a missingness indicator
     (``<col>_missing``) stays a feature of its own, in the block of ``<col>``.
     """
-    from ..models._preprocess import ModalityPreprocessor
 
     feat = {c: c for c in zcols}
     src = {c: c for c in zcols}

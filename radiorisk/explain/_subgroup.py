@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import ExplainError, check_fraction, check_int, check_random_state, html_table
-from ._shap import ShapResult
+from ._shap import ShapResult, shap_values
 
 
 def _numeric_or_nan(s: pd.Series) -> pd.Series:
@@ -571,7 +571,6 @@ def effect_modification_test(model, X, y, groups, *, attribute: str, reference=N
     """
     from sklearn.base import clone
 
-    from ._shap import shap_values
 
     n_boot = check_int("n_boot", n_boot, 2)
     level = check_fraction("level", level)

@@ -25,6 +25,10 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from ..imaging import patient_plaque_summary
+from ..io import read_cohort
+from ._aggregate import aggregate_lesions
+
 __all__ = ["CohortData", "MODALITY_BLOCKS", "MACE_COMPONENTS", "DEFAULT_MACE", "assemble_cohort"]
 
 #: The modality blocks, in ladder order.
@@ -208,7 +212,6 @@ def _flag(s: pd.Series) -> pd.Series:
 
 def _tables(cohort_or_dir):
     if isinstance(cohort_or_dir, (str, Path)):
-        from ..io import read_cohort
 
         return read_cohort(cohort_or_dir)
     for t in ("patients", "scans", "outcomes"):
@@ -516,7 +519,6 @@ def assemble_cohort(
     X_clin = _clinical(p)
     X_ccta = _ccta(scans, lesions, ids, fai=fai)
     if plaque is not None:
-        from ..imaging import patient_plaque_summary
 
         def _plaque_summary(t):
             s = patient_plaque_summary(t)
@@ -532,7 +534,6 @@ def assemble_cohort(
                      "lesions but no measured lesion have NaN there (img_available = 0)")
     X_rad = pd.DataFrame(index=ids)
     if radiomics is not None:
-        from ._aggregate import aggregate_lesions
 
         rad_tab = radiomics
         if {"feature", "value"} <= set(rad_tab.columns) and "lesion_id" in rad_tab.columns:

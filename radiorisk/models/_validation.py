@@ -23,6 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ..stats import NotEstimableError, check_horizon, harrell_c, td_auc, uno_c
+from ._base import make_y
+from ._estimators import make_model
+from ._registry import MODEL_NAMES
 
 __all__ = [
     "CVResult",
@@ -146,8 +149,6 @@ def _model_name(model) -> str:
 def _factory(model, horizon: float) -> Callable:
     """``factory(random_state, params) -> unfitted estimator``."""
     if isinstance(model, str):
-        from . import MODEL_NAMES  # the estimators of this subpackage
-
         if model not in MODEL_NAMES:
             raise ValueError(f"model {model!r} is not one of {list(MODEL_NAMES)}")
         return _NamedFactory(model, float(horizon))
@@ -168,7 +169,6 @@ class _NamedFactory:
         self.name, self.horizon = name, horizon
 
     def __call__(self, random_state: int, params: Mapping) -> object:
-        from . import make_model
 
         params = dict(params)
         if self.name.startswith("xgb") and "nthread" not in params:
@@ -262,7 +262,6 @@ def _harrell(t, e, r) -> float:
 
 def _search(factory, X, t, e, groups, candidates, *, inner_folds, budget, seed, horizon):
     """Inner CV over ``candidates`` in order; returns (best params, best score, n tried, truncated)."""
-    from ._base import make_y
 
     fold_ids = make_folds(e, groups=groups, folds=inner_folds, repeats=1, random_state=seed)[0]
     start = _time.perf_counter()
@@ -285,7 +284,6 @@ def _search(factory, X, t, e, groups, candidates, *, inner_folds, budget, seed, 
 
 
 def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, candidates):
-    from ._base import make_y
 
     Xtr, ttr, etr = X.iloc[train], t[train], e[train]
     info = {}
@@ -595,7 +593,6 @@ def fit_final_model(
     if s is not None:
         candidates = _candidates(s["param_distributions"], s["n_iter"], task_seed(random_state, 104729))
     all_rows = np.arange(len(t))
-    from ._base import make_y
 
     info: dict = {}
     chosen: dict = {}
