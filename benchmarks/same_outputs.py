@@ -7,6 +7,7 @@ run and on the referee data) and ``report`` commands with the baseline's source 
 with the working tree's source (same interpreter and packages: ``PYTHONPATH``), and
 compares every table:
 
+* images (``.nii.gz``) byte for byte;
 * CSV files cell by cell (numbers exactly, or to ``--rtol``); Parquet likewise;
 * JSON files key by key, ignoring run-specific keys (timestamps, durations, paths,
   versions, host);
@@ -182,7 +183,7 @@ def compare(base: Path, new: Path, rtol: float) -> tuple[int, int]:
     ok = n = 0
     for rel in files:
         suffix = "".join(rel.suffixes[-2:]) if rel.suffix == ".gz" else rel.suffix
-        if suffix not in (".csv", ".json", ".html", ".parquet"):
+        if suffix not in (".csv", ".json", ".html", ".parquet", ".nii.gz"):
             continue
         n += 1
         a, b = base / rel, new / rel
@@ -193,6 +194,8 @@ def compare(base: Path, new: Path, rtol: float) -> tuple[int, int]:
             diffs = _frame_diff(_read_csv(a), _read_csv(b), rtol)
         elif suffix == ".parquet":
             diffs = _frame_diff(pd.read_parquet(a), pd.read_parquet(b), rtol)
+        elif suffix == ".nii.gz":  # images: byte for byte
+            diffs = [] if a.read_bytes() == b.read_bytes() else ["the files differ"]
         elif suffix == ".json":
             diffs = _json_diff(json.loads(a.read_text()), json.loads(b.read_text()))
         else:

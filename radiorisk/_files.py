@@ -19,10 +19,22 @@ from .exceptions import RadioriskError
 __all__ = ["atomic_write", "atomic_write_csv", "atomic_write_text", "os_error", "sha256_file", "tmp_name"]
 
 
-def tmp_name(path: Path) -> Path:
-    """A unique temporary name beside ``path`` (``NAME.tmp-PID-RANDOM``)."""
+def tmp_name(path: Path, suffix: str = "") -> Path:
+    """A unique temporary name beside ``path``: ``NAME.tmp-PID-RANDOM``.
+
+    With ``suffix`` (e.g. ``".nii.gz"``, for writers that choose the format by
+    the extension) the name keeps it: ``.STEM.tmp-PID-RANDOM.nii.gz``.
+
+    Examples
+    --------
+    >>> tmp_name(Path("a/img.nii.gz"), ".nii.gz").name.endswith(".nii.gz")
+    True
+    """
     path = Path(path)
-    return path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tag = f"tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    if suffix and path.name.endswith(suffix):
+        return path.with_name(f".{path.name[:-len(suffix)]}.{tag}{suffix}")
+    return path.with_name(f"{path.name}.{tag}")
 
 
 def os_error(exc: OSError, path, action: str = "write to", hint: str = "") -> RadioriskError:
@@ -48,7 +60,8 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def atomic_write(path, write: Callable[[Path], object], *, where=None, hint: str = "") -> None:
+def atomic_write(path, write: Callable[[Path], object], *, where=None, hint: str = "",
+                 suffix: str = "") -> None:
     """Call ``write(tmp)``, fsync ``tmp`` and rename it onto ``path``.
 
     Parameters
@@ -61,6 +74,8 @@ def atomic_write(path, write: Callable[[Path], object], *, where=None, hint: str
         The path named in the error (default ``path``).
     hint : str
         Appended to the error message (e.g. how to resume).
+    suffix : str
+        Keep this ending on the temporary name (see :func:`tmp_name`).
 
     Raises
     ------
@@ -77,7 +92,7 @@ def atomic_write(path, write: Callable[[Path], object], *, where=None, hint: str
     'whole'
     """
     path = Path(path)
-    tmp = tmp_name(path)
+    tmp = tmp_name(path, suffix)
     try:
         write(tmp)
         with open(tmp, "rb") as fh:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 from tqdm.auto import tqdm
 
+from .._files import atomic_write
 from ..exceptions import SchemaError
 
 __all__ = ["LABELS", "PLAQUE_LABELS", "Z_SPACING_MM", "lesion_rng", "render_lesion_patch"]
@@ -657,13 +657,8 @@ def _validate(truth_lesions: pd.DataFrame, scans: pd.DataFrame, lesion_ids) -> l
 
 
 def _write_nifti_atomic(image: sitk.Image, path: Path) -> None:
-    tmp = path.with_name(f".{path.name[:-len('.nii.gz')]}.{os.getpid()}.tmp.nii.gz")
-    try:
-        sitk.WriteImage(image, str(tmp), True)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    # SimpleITK picks the writer by extension: the temporary name keeps ".nii.gz"
+    atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True), suffix=".nii.gz")
 
 
 def _iter(items, progress, desc):

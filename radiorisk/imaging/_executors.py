@@ -53,7 +53,7 @@ def _distributed():
     try:
         import distributed
     except ImportError:  # pragma: no cover - distributed is a dependency
-        raise RadioriskError("a Dask scheduler needs dask[distributed]: pip install 'dask[distributed]'") from None
+        raise RadioriskError("a Dask scheduler needs dask[distributed]: pip install 'radiorisk[cluster]' (dask[distributed])") from None
     return distributed
 
 
