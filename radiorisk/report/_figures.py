@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._vocab import _DISC as _METRIC_LABELS
+
 __all__ = ["png", "ladder_figure", "availability_figure", "shap_subgroup_figure"]
 
 _BLOCK_COLORS = {"clinical": "#4c72b0", "ccta": "#dd8452", "radiomics": "#55a868", "pet": "#c44e52",
                  "other": "#8c8c8c"}
-_METRIC_LABELS = {"harrell_c": "Harrell's C", "uno_c": "Uno's C", "td_auc": "time-dependent AUC"}
 
 
 def png(draw, *, size=(6.4, 4.2), dpi: int = 100) -> bytes:

@@ -1,0 +1,229 @@
+"""Inputs of the model report: the RUN folder, its audit and the cohort it was fitted on.
+
+:func:`_read_run` checks and reads the RUN folder of ``radiorisk fit``; the
+audit of its out-of-fold predictions is read (:func:`_read_audit`) or computed
+(:func:`_run_audit`); :func:`_load_cohort` assembles the cohort as the fit did
+and links the run's (possibly pseudonymised) ids back to it.  Everything lands
+in one :class:`_Context` the section builders read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._files import sha256_file
+from ..exceptions import RadioriskError
+from ._model_base import ReportError
+
+_RUN_FILES = ("provenance.json", "oof_predictions.csv", "ladder.csv", "model/manifest.json")
+_OOF_NEEDED = ("patient_id", "risk", "time", "event")
+_AUDIT_NEEDED = ("metrics.csv", "fairness.csv", "flags.csv", "heterogeneity.csv", "differences.csv")
+_GROUP_ATTRS = ("sex", "ethnicity")
+
+
+@dataclass
+class _Context:
+    run: Path
+    prov: dict
+    config: dict
+    horizon: float
+    oof: pd.DataFrame
+    pred: pd.DataFrame
+    ladder: pd.DataFrame
+    model: object
+    manifest: dict
+    audit_dir: Path
+    audit_source: str
+    data_dir: Path | None = None
+    cohort: object = None
+    data: object = None
+    data_notes: list = field(default_factory=list)
+    hash_mismatch: list = field(default_factory=list)
+    limitations: list = field(default_factory=list)
+    seed: int = 0
+    n_boot: int = 200
+    shap_sample: int = 500
+    avail: pd.DataFrame | None = None
+    oof_ids: pd.Index | None = None  # the out-of-fold id of each row of data.X (pseudonyms), when known
+
+
+def _read_run(run: Path):
+    if not run.is_dir():
+        raise ReportError(f"--run {run}: no such folder (expected a RUN folder written by `radiorisk fit`)")
+    missing = [f for f in _RUN_FILES if not (run / f).is_file()]
+    if missing:
+        raise ReportError(
+            f"--run {run}: incomplete RUN folder; missing {', '.join(missing)} (written by `radiorisk fit`; "
+            "provenance.json is written last, so without it the fit did not finish)")
+    try:
+        prov = json.loads((run / "provenance.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{run / 'provenance.json'}: not valid JSON ({exc})") from exc
+    if not isinstance(prov, dict) or not isinstance(prov.get("configuration"), dict):
+        raise ReportError(f"{run / 'provenance.json'}: no 'configuration' object; is this a "
+                          "`radiorisk fit` RUN folder?")
+    try:
+        oof = pd.read_csv(run / "oof_predictions.csv",
+                          dtype={"patient_id": str, "sex": str, "ethnicity": str, "site": str})
+        ladder = pd.read_csv(run / "ladder.csv")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ReportError(f"--run {run}: cannot read oof_predictions.csv or ladder.csv ({exc})") from exc
+    miss = [c for c in _OOF_NEEDED if c not in oof.columns]
+    if miss:
+        raise ReportError(f"{run / 'oof_predictions.csv'}: missing column(s) {miss}")
+    for c in ("rung", "metric", "estimate", "ci_low", "ci_high"):
+        if c not in ladder.columns:
+            raise ReportError(f"{run / 'ladder.csv'}: missing column {c!r}")
+    return prov, oof, ladder
+
+
+def _per_patient(oof: pd.DataFrame) -> pd.DataFrame:
+    agg = {"risk": ("risk", "mean"), "time": ("time", "first"), "event": ("event", "first")}
+    for g in ("sex", "ethnicity", "site"):
+        if g in oof.columns:
+            agg[g] = (g, "first")
+    pred = oof.groupby("patient_id", sort=False).agg(**agg)
+    pred["n_repeats"] = oof.groupby("patient_id", sort=False).size()
+    return pred
+
+
+def _attrs(pred: pd.DataFrame) -> list[str]:
+    return [a for a in _GROUP_ATTRS if a in pred.columns and pred[a].notna().any()]
+
+
+def _run_audit(ctx_pred: pd.DataFrame, out: Path, *, horizon: float, n_boot: int, seed: int) -> None:
+    from ..cli_audit import run_audit
+
+    attrs = _attrs(ctx_pred)
+    f = out / "predictions.csv"
+    ctx_pred[["risk", "time", "event", *attrs]].to_csv(f, index=False, lineterminator="\n",
+                                                       float_format="%.10g")
+    # A risk band whose Kaplan-Meier survival reaches 0 makes kaplan_meier_risk multiply 0 by
+    # inf (a numpy RuntimeWarning; the SE is reported as NaN).  Silence only that, locally.
+    with np.errstate(invalid="ignore"):
+        run_audit(f, out, risk_col="risk", time_col="time", event_col="event", horizon=horizon,
+                  groups=attrs, n_boot=n_boot, seed=seed, top_k=10)
+
+
+def _read_audit(audit: Path) -> dict:
+    miss = [f for f in _AUDIT_NEEDED if not (audit / f).is_file()]
+    if miss:
+        raise ReportError(f"--audit {audit}: missing {', '.join(miss)} (write it with `radiorisk audit`)")
+    out = {}
+    for f in _AUDIT_NEEDED + ("calibration_tables.csv",):
+        p = audit / f
+        out[f] = pd.read_csv(p, dtype={"group": str, "attribute": str}) if p.is_file() else pd.DataFrame()
+    figs = {}
+    if (audit / "figures").is_dir():
+        for p in sorted((audit / "figures").glob("*.png")):
+            figs[p.name] = p.read_bytes()
+    out["figures"] = figs
+    return out
+
+
+def _load_cohort(ctx: _Context, data, explicit: bool) -> None:
+    """Read and assemble the cohort as ``radiorisk fit`` did (radiomics and plaque included)."""
+    from ..features._assemble import DEFAULT_MACE, assemble_cohort
+    from ..io import read_cohort
+
+    if data is None:
+        if explicit:
+            return
+        ctx.data_notes.append("no cohort folder is recorded in provenance.json; participant details come "
+                              "from the out-of-fold predictions only (pass --data DIR)")
+        return
+    d = Path(data)
+    if not d.is_dir():
+        if explicit:
+            raise ReportError(f"--data {d}: no such folder")
+        ctx.data_notes.append(f"the cohort folder recorded in provenance.json ({d}) is not available; "
+                              "missingness and SHAP are left out (pass --data DIR)")
+        return
+    ctx.data_dir = d
+    cohort = read_cohort(d)
+    cfg = ctx.config
+    recorded = ctx.prov.get("inputs_sha256") or {}
+    for name, p in cohort.files.items():
+        if p is None or name not in recorded:
+            continue
+        if sha256_file(p) != recorded[name].get("sha256"):
+            ctx.hash_mismatch.append(Path(p).name)
+    radiomics = None
+    blocks = list(cfg.get("blocks") or [])
+    if "radiomics" in blocks:
+        cand = [Path(cfg["features"])] if cfg.get("features") else []
+        cand.append(ctx.run / "radiomics" / "features.parquet")
+        for p in cand:
+            if p.is_file():
+                radiomics = pd.read_csv(p) if p.suffix.lower() == ".csv" else pd.read_parquet(p)
+                radiomics = _link_back_radiomics(ctx, cohort, radiomics)
+                break
+        else:
+            ctx.data_notes.append("the radiomics table of the fit is not available "
+                                  f"({', '.join(map(str, cand))}); radiomics columns are missing here")
+    plaque = None
+    if cfg.get("measure_plaque") and len(cohort.manifest):
+        from ..imaging import measure_plaque
+
+        plaque, _ = measure_plaque(cohort.files["manifest"])
+    ctx.cohort = cohort
+    ctx.data = assemble_cohort(cohort, plaque=plaque, radiomics=radiomics,
+                               mace=tuple(cfg.get("mace") or DEFAULT_MACE),
+                               competing=cfg.get("competing", "censor"), horizon=ctx.horizon)
+    ctx.oof_ids = _oof_ids(ctx)
+
+
+def _link_back_radiomics(ctx: _Context, cohort, radiomics: pd.DataFrame) -> pd.DataFrame | None:
+    """The run's radiomics table with the cohort's ids (a pseudonymised run stores pseudonyms)."""
+    if "patient_id" not in radiomics.columns:
+        return radiomics
+    raw = cohort.patients["patient_id"].astype(str)
+    if radiomics["patient_id"].astype(str).isin(set(raw)).mean() > 0.5:
+        return radiomics
+    from ..privacy import Pseudonymiser, cohort_ids
+
+    pz = Pseudonymiser.matching(ctx.prov.get("identifiers"))
+    if pz is None:
+        ctx.data_notes.append("the run's radiomics table carries pseudonymised ids and no id key matching "
+                              "the run's fingerprint is available (RADIORISK_ID_KEY or the user's key file); "
+                              "radiomics columns are missing here")
+        return None
+    return pz.link_back(radiomics, cohort_ids(cohort))
+
+
+def _oof_ids(ctx: _Context) -> pd.Index | None:
+    """The ids of ``oof_predictions.csv`` for the cohort's patients: raw, or the fit's pseudonyms.
+
+    Pseudonyms are recomputed with the user's id key (``$RADIORISK_ID_KEY`` or the user's key
+    file; never created here) when its fingerprint matches the one in ``provenance.json``.
+    """
+    raw = ctx.data.X.index
+    ours = set(ctx.pred.index)
+    if raw.isin(list(ours)).mean() > 0.5:
+        return raw
+    ident = ctx.prov.get("identifiers") or {}
+    if not isinstance(ident, dict) or ident.get("identifiers") != "pseudonymised":
+        ctx.data_notes.append("the ids of oof_predictions.csv do not match the cohort's; per-patient "
+                              "checks (extrapolation) are left out")
+        return None
+    from ..privacy import Pseudonymiser
+
+    try:  # the user's key when its fingerprint matches; never created here
+        pz = Pseudonymiser.matching(ident)
+    except RadioriskError:  # an unreadable key file: the check is left out, with the note below
+        pz = None
+    if pz is not None:
+        ids = pd.Index(pz(raw.to_numpy(dtype=object)))
+        if ids.isin(list(ours)).mean() > 0.5:
+            return ids
+    ctx.data_notes.append("patient ids in the RUN are pseudonymised and the id key of the fit (fingerprint "
+                          f"{ident.get('key_fingerprint')}) is not available here; per-patient checks "
+                          "(extrapolation) are left out")
+    return None
+
+

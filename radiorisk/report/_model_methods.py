@@ -1,0 +1,227 @@
+"""Sections 1-2 of the model report (the TRIPOD+AI methods): participants and the model specification."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._html import fmt
+from ._model_base import _TITLES, ReportSection, _pct, _who, _years
+from ._model_inputs import _Context
+from ._vocab import _MODEL_WORDS
+
+_BLOCK_ORDER = ("clinical", "ccta", "radiomics", "pet")
+
+
+def _reverse_km_median(time: np.ndarray, event: np.ndarray) -> float:
+    """Median potential follow-up: Kaplan-Meier of the censoring times (events censor it)."""
+    order = np.lexsort((event, time))  # at tied times censorings (event 0) count first, as in survfit
+    t, c = time[order], 1 - event[order]
+    ut = np.unique(t)
+    s, n_at = 1.0, len(t)
+    for u in ut:
+        sel = t == u
+        d = int(c[sel].sum())
+        if n_at > 0 and d:
+            s *= 1 - d / n_at
+        if s <= 0.5:
+            return float(u)
+        n_at -= int(sel.sum())
+    return float("nan")
+
+
+def _block_available(data, block: str) -> pd.Series:
+    if block == "pet":
+        return data.pet_available.astype(bool)
+    cols = list(data.blocks.get(block, ()))
+    if not cols:
+        return pd.Series(False, index=data.X.index)
+    return data.X[cols].notna().any(axis=1)
+
+
+def _participants(ctx: _Context) -> ReportSection:
+    pred, h = ctx.pred, ctx.horizon
+    t, e = pred["time"].to_numpy(float), pred["event"].to_numpy(int)
+    by_h = (e == 1) & (t <= h)
+    cens = (e == 0) & (t < h)
+    n = len(pred)
+    rows = []
+    if ctx.cohort is not None:
+        rows.append(("patients in the cohort folder", len(ctx.cohort.patients)))
+        rows.append(("patients with an assembled outcome and features", ctx.data.n))
+    rows += [("patients analysed (out-of-fold predictions)", n),
+             ("MACE during follow-up", int(e.sum())),
+             (f"MACE by the horizon ({h:g} days)", int(by_h.sum())),
+             ("censored before the horizon without MACE", int(cens.sum())),
+             ("followed to the horizon without MACE", int(n - by_h.sum() - cens.sum()))]
+    flow = pd.DataFrame(rows, columns=["step", "patients"])
+    q1, med, q3 = np.percentile(t, [25, 50, 75])
+    rkm = _reverse_km_median(t, e)
+    say = [f"{n} patients were analysed; {int(e.sum())} had a MACE during follow-up and "
+           f"{int(by_h.sum())} ({_pct(by_h.mean())}) by the horizon of {h:g} days ({_years(h)}).",
+           f"{int(cens.sum())} patients ({_pct(cens.mean())}) were censored before the horizon without an event.",
+           f"Median observed follow-up was {med:.0f} days (IQR {q1:.0f} to {q3:.0f}); the median potential "
+           f"follow-up (reverse Kaplan-Meier) was {fmt(rkm, 4)} days."]
+    if ctx.cohort is not None and len(ctx.cohort.patients) != n:
+        say.append(f"{len(ctx.cohort.patients) - n} patient(s) of the cohort folder have no out-of-fold "
+                   "prediction (left out when the fit assembled the cohort).")
+    groups = _group_table(ctx, t, by_h)
+    ctx.avail = groups
+    tables = [("Participant flow", flow),
+              ("Patients, events, follow-up and modality availability by group", groups)]
+    figures = []
+    if ctx.data is not None:
+        miss = _missing_table(ctx)
+        tables.insert(1, ("Missing data by modality block", miss))
+        say += _availability_sentences(ctx, miss, groups)
+        figures = _availability_figures(groups)
+    notes = list(ctx.data_notes)
+    notes.append("Follow-up is the time from the index CCTA to the first MACE component or the end of "
+                 "follow-up; groups come from the out-of-fold predictions (missing labels: 'unknown').")
+    return ReportSection(id="participants", title=_TITLES["participants"], sentences=tuple(say),
+                         tables=tuple(tables), figures=tuple(figures), notes=tuple(notes))
+
+
+def _group_table(ctx: _Context, t: np.ndarray, by_h: np.ndarray) -> pd.DataFrame:
+    """Patients, MACE by the horizon, follow-up and modality availability by sex, ethnicity and site."""
+    pred = ctx.pred
+    grp_rows = []
+    attrs = [a for a in ("sex", "ethnicity", "site") if a in pred.columns]
+    blocks_shown, avail = [], None
+    if ctx.data is not None:
+        used = set(ctx.config.get("blocks") or [])
+        blocks_shown = [b for b in _BLOCK_ORDER if b in used or b == "pet"]
+        avail = pd.DataFrame({b: _block_available(ctx.data, b) for b in blocks_shown})
+        avail = avail.join(ctx.data.groups.reindex(avail.index))
+    for attr in ["overall", *attrs]:
+        labels = pd.Series("all", index=pred.index) if attr == "overall" else pred[attr].fillna("unknown")
+        for g, idx in labels.groupby(labels, sort=True).groups.items():
+            sel = pred.index.isin(idx)
+            r = {"attribute": attr, "group": str(g), "n": int(sel.sum()),
+                 "share_pct": 100 * sel.mean(), "mace_by_horizon": int(by_h[sel].sum()),
+                 "median_followup_days": float(np.median(t[sel]))}
+            if avail is not None:
+                if attr == "overall":
+                    a = avail
+                elif attr in avail.columns:
+                    a = avail[avail[attr].astype(object).where(avail[attr].notna(), "unknown") == g]
+                else:
+                    a = avail.iloc[:0]
+                for b in blocks_shown:
+                    r[f"{b}_available_pct"] = 100 * float(a[b].mean()) if len(a) else np.nan
+            grp_rows.append(r)
+    return pd.DataFrame(grp_rows)
+
+
+def _missing_table(ctx: _Context) -> pd.DataFrame:
+    """Columns, availability and missing cells of each modality block of the assembled cohort."""
+    used = list(ctx.config.get("blocks") or [])
+    miss_rows = []
+    for b in _BLOCK_ORDER:
+        cols = list(ctx.data.blocks.get(b, ()))
+        if not cols and b not in used:
+            continue
+        X = ctx.data.X[cols] if cols else pd.DataFrame(index=ctx.data.X.index)
+        av = _block_available(ctx.data, b)
+        miss_rows.append({
+            "block": b, "in_model": "yes" if b in used else "no", "columns": len(cols),
+            "patients_available": int(av.sum()), "available_pct": 100 * float(av.mean()),
+            "patients_with_any_missing_pct": 100 * float(X.isna().any(axis=1).mean()) if cols else 100.0,
+            "missing_cells_pct": 100 * float(X.isna().to_numpy().mean()) if cols else 100.0})
+    return pd.DataFrame(miss_rows)
+
+
+def _availability_sentences(ctx: _Context, miss: pd.DataFrame, groups: pd.DataFrame) -> list[str]:
+    say = []
+    for _, r in miss.iterrows():
+        if r["available_pct"] < 100:
+            say.append(f"The {r['block']} block was available for {r['patients_available']} of "
+                       f"{ctx.data.n} "
+                       f"patients ({r['available_pct']:.1f} %)"
+                       + ("" if r["in_model"] == "yes" else "; it is not part of this model") + ".")
+    pet = groups[groups["attribute"] == "sex"] if "pet_available_pct" in groups else pd.DataFrame()
+    if len(pet) >= 2:
+        say.append("PET availability: " + ", ".join(
+            f"{r['pet_available_pct']:.1f} % of {_who('sex', r['group'])}" for _, r in pet.iterrows()) + ".")
+    return say
+
+
+def _availability_figures(groups: pd.DataFrame) -> list[tuple[str, bytes]]:
+    from ._figures import availability_figure
+
+    show = groups[groups["attribute"].isin(["overall", "sex", "ethnicity"])]
+    cols = [c for c in show.columns if c.endswith("_available_pct") and show[c].min() < 100]
+    if not cols:
+        return []
+    return [("Modality availability by group (% of patients)",
+             availability_figure(show[["attribute", "group", *cols]]))]
+
+
+def _names(est) -> list[str]:
+    names = getattr(est, "feature_names_in_", None)
+    return [] if names is None else [str(c) for c in names]
+
+
+def _params_text(params: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()))
+
+
+def _model_spec(ctx: _Context) -> ReportSection:
+    cfg, prov, model = ctx.config, ctx.prov, ctx.model
+    name = cfg.get("model", ctx.manifest.get("model", "?"))
+    final = model.steps[-1][1]
+    cols_by_block = (prov.get("cohort") or {}).get("columns") or {}
+    used_cols = _names(final)
+    search = cfg.get("search")
+    spec = [
+        ("model", f"{name}: {_MODEL_WORDS.get(name, name)}"),
+        ("final estimator", type(final).__name__),
+        ("modality blocks", ", ".join(cfg.get("blocks") or [])),
+        ("input columns", "; ".join(f"{b}: {len(c)}" for b, c in cols_by_block.items())
+         or str(len(ctx.manifest.get("feature_names_in") or []))),
+        ("columns reaching the final estimator", str(len(used_cols))),
+        ("outcome", "MACE = first of " + " + ".join(cfg.get("mace") or []) + "; time in days from the index CCTA"),
+        ("prediction horizon", f"{ctx.horizon:g} days ({_years(ctx.horizon)})"),
+        ("deaths outside MACE", "censored at death" if cfg.get("competing", "censor") == "censor"
+         else "competing event"),
+        ("validation", f"{cfg.get('repeats')} x {cfg.get('folds')}-fold cross-validation, stratified on the "
+                       f"event and grouped by patient; seed {prov.get('seed')}; out-of-fold risk by the horizon"),
+        ("hyper-parameter search", "none (fixed parameters)" if not search else
+         f"nested random search, {search.get('n_iter')} candidates, budget {search.get('budget_seconds')} s per fold"),
+        ("fixed parameters", _params_text(cfg.get("params") or {}) or "(defaults)"),
+        ("ladder bootstrap", f"{cfg.get('n_boot')} resamples, percentile 95 % CIs"),
+        ("final model", "refitted on all patients with the same pipeline"),
+    ]
+    spec_t = pd.DataFrame(spec, columns=["item", "value"])
+    steps = []
+    for sname, step in model.steps:
+        if isinstance(step, str):
+            steps.append({"step": sname, "class": step, "parameters": ""})
+            continue
+        try:
+            params = step.get_params(deep=False)
+        except Exception:  # noqa: BLE001 - a step without get_params is shown without them
+            params = {}
+        steps.append({"step": sname, "class": type(step).__name__, "parameters": _params_text(params)})
+    steps_t = pd.DataFrame(steps)
+    extra = {k: v for k, v in (prov.get("final_model") or {}).items() if k != "columns"}
+    say = [f"The model is a {_MODEL_WORDS.get(name, name)} predicting the probability of MACE by "
+           f"{ctx.horizon:g} days from the {', '.join(cfg.get('blocks') or [])} block(s).",
+           f"Performance was estimated by {cfg.get('repeats')} x {cfg.get('folds')}-fold cross-validation; "
+           "every patient's risk comes from a model that did not see that patient.",
+           f"Preprocessing (imputation, scaling, selection) was fitted inside each training fold; "
+           f"{len(used_cols)} columns reach the final estimator."]
+    if extra:
+        say.append("Final model search result: " + _params_text(extra) + ".")
+    tables = [("Specification", spec_t), ("Pipeline steps and their parameters", steps_t)]
+    if used_cols:
+        blocks_of = {c: b for b, cs in cols_by_block.items() for c in cs}
+        bl = pd.Series([blocks_of.get(c.removesuffix("_missing"), "other") for c in used_cols])
+        tables.append(("Columns of the final estimator by block", pd.DataFrame(
+            [{"block": b, "columns": int((bl == b).sum()),
+              "names": ", ".join(c for c, x in zip(used_cols, bl, strict=True) if x == b)}
+             for b in dict.fromkeys(bl)])))
+    notes = tuple(prov.get("statements") or ())
+    return ReportSection(id="model", title=_TITLES["model"], sentences=tuple(say), tables=tuple(tables),
+                         notes=notes)
+
