@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..evaluation._audit_report import _fig_png
 from ._vocab import _DISC as _METRIC_LABELS
 
 __all__ = ["png", "ladder_figure", "availability_figure", "shap_subgroup_figure"]
@@ -41,8 +42,6 @@ def png(draw, *, size=(6.4, 4.2), dpi: int = 100) -> bytes:
     >>> data[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
     """
-    from ..evaluation._audit_report import _fig_png
-
     return _fig_png(draw, size=size, dpi=dpi)
 
 

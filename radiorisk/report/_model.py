@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import __version__
 from .._files import atomic_write_text
 from ..exceptions import RadioriskError
+from ..models import load
 from ._model_base import MODEL_REPORT_SECTIONS, ModelReport, ReportError, ReportSection, _ci
 from ._model_discussion import _explanations, _limitations, _provenance
 from ._model_inputs import _Context, _load_cohort, _per_patient, _read_audit, _read_run, _run_audit
@@ -73,8 +75,6 @@ def collect_model_report(run, *, data=None, audit=None, n_boot: int = 200, seed:
     ...
     radiorisk.report._model_base.ReportError: --run no/such/run: no such folder (expected a RUN folder written by `radiorisk fit`)
     """
-    from ..models import load
-
     if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 0:
         raise ReportError(f"--n-boot must be an integer >= 0; got {n_boot!r}")
     if isinstance(shap_sample, bool) or not isinstance(shap_sample, int | np.integer) or shap_sample < 1:
@@ -117,8 +117,6 @@ def collect_model_report(run, *, data=None, audit=None, n_boot: int = 200, seed:
                 "created": _dt.datetime.now().strftime("%Y-%m-%d %H:%M")}
     sections.append(_provenance(ctx, settings))
     summary = _summary(ctx, aud, sections)
-    from .. import __version__
-
     return ModelReport(
         title=f"Model report: {cfg.get('model')} on {'+'.join(cfg.get('blocks') or [])}",
         subtitle=f"radiorisk {__version__} · RUN {run.name} · horizon {horizon:g} days · structured after "

@@ -6,7 +6,17 @@ import json
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2_contingency
 
+from ..explain import (
+    ExplainError,
+    ModalityBarDisplay,
+    ShapBarDisplay,
+    ShapSummaryDisplay,
+    shap_by_subgroup,
+    shap_values,
+)
+from ._figures import png, shap_subgroup_figure
 from ._model_base import _TITLES, ReportSection
 from ._model_inputs import _GROUP_ATTRS, _attrs, _Context
 from ._model_methods import _names
@@ -16,16 +26,6 @@ _MIN_EVENTS = 10
 
 
 def _explanations(ctx: _Context) -> ReportSection:
-    from ..explain import (
-        ExplainError,
-        ModalityBarDisplay,
-        ShapBarDisplay,
-        ShapSummaryDisplay,
-        shap_by_subgroup,
-        shap_values,
-    )
-    from ._figures import png, shap_subgroup_figure
-
     sid, title = "explanations", _TITLES["explanations"]
     if ctx.data is None:
         return ReportSection(id=sid, title=title, sentences=(
@@ -118,8 +118,6 @@ def _extrapolation(ctx: _Context) -> pd.DataFrame | None:
 
 
 def _limitations(ctx: _Context, audit: dict) -> ReportSection:
-    from scipy.stats import chi2_contingency
-
     items = list(ctx.limitations)
     m = audit["metrics.csv"]
     ev_h = int(((ctx.pred["event"] == 1) & (ctx.pred["time"] <= ctx.horizon)).sum())

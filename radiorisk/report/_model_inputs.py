@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from .._files import sha256_file
+from ..cli_audit import run_audit
 from ..exceptions import RadioriskError
+from ..features._assemble import DEFAULT_MACE, assemble_cohort
+from ..imaging import measure_plaque
+from ..io import read_cohort
+from ..privacy import Pseudonymiser, cohort_ids
 from ._model_base import ReportError
 
 _RUN_FILES = ("provenance.json", "oof_predictions.csv", "ladder.csv", "model/manifest.json")
@@ -97,8 +102,6 @@ def _attrs(pred: pd.DataFrame) -> list[str]:
 
 
 def _run_audit(ctx_pred: pd.DataFrame, out: Path, *, horizon: float, n_boot: int, seed: int) -> None:
-    from ..cli_audit import run_audit
-
     attrs = _attrs(ctx_pred)
     f = out / "predictions.csv"
     ctx_pred[["risk", "time", "event", *attrs]].to_csv(f, index=False, lineterminator="\n",
@@ -128,9 +131,6 @@ def _read_audit(audit: Path) -> dict:
 
 def _load_cohort(ctx: _Context, data, explicit: bool) -> None:
     """Read and assemble the cohort as ``radiorisk fit`` did (radiomics and plaque included)."""
-    from ..features._assemble import DEFAULT_MACE, assemble_cohort
-    from ..io import read_cohort
-
     if data is None:
         if explicit:
             return
@@ -168,8 +168,6 @@ def _load_cohort(ctx: _Context, data, explicit: bool) -> None:
                                   f"({', '.join(map(str, cand))}); radiomics columns are missing here")
     plaque = None
     if cfg.get("measure_plaque") and len(cohort.manifest):
-        from ..imaging import measure_plaque
-
         plaque, _ = measure_plaque(cohort.files["manifest"])
     ctx.cohort = cohort
     ctx.data = assemble_cohort(cohort, plaque=plaque, radiomics=radiomics,
@@ -185,8 +183,6 @@ def _link_back_radiomics(ctx: _Context, cohort, radiomics: pd.DataFrame) -> pd.D
     raw = cohort.patients["patient_id"].astype(str)
     if radiomics["patient_id"].astype(str).isin(set(raw)).mean() > 0.5:
         return radiomics
-    from ..privacy import Pseudonymiser, cohort_ids
-
     pz = Pseudonymiser.matching(ctx.prov.get("identifiers"))
     if pz is None:
         ctx.data_notes.append("the run's radiomics table carries pseudonymised ids and no id key matching "
@@ -211,8 +207,6 @@ def _oof_ids(ctx: _Context) -> pd.Index | None:
         ctx.data_notes.append("the ids of oof_predictions.csv do not match the cohort's; per-patient "
                               "checks (extrapolation) are left out")
         return None
-    from ..privacy import Pseudonymiser
-
     try:  # the user's key when its fingerprint matches; never created here
         pz = Pseudonymiser.matching(ident)
     except RadioriskError:  # an unreadable key file: the check is left out, with the note below

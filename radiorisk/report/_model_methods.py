@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._figures import availability_figure
 from ._html import fmt
 from ._model_base import _TITLES, ReportSection, _pct, _who, _years
 from ._model_inputs import _Context
@@ -147,8 +148,6 @@ def _availability_sentences(ctx: _Context, miss: pd.DataFrame, groups: pd.DataFr
 
 
 def _availability_figures(groups: pd.DataFrame) -> list[tuple[str, bytes]]:
-    from ._figures import availability_figure
-
     show = groups[groups["attribute"].isin(["overall", "sex", "ethnicity"])]
     cols = [c for c in show.columns if c.endswith("_available_pct") and show[c].min() < 100]
     if not cols:

@@ -7,6 +7,14 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..evaluation import (
+    CalibrationDisplay,
+    DecisionCurveDisplay,
+    NotEstimableError,
+    kaplan_meier_risk,
+    survival_net_benefit,
+)
+from ._figures import ladder_figure, png
 from ._model_base import _TITLES, ReportSection, _ci, _ci_pct, _pct, _who, _years
 from ._model_inputs import _attrs, _Context
 from ._vocab import _DISC
@@ -16,8 +24,6 @@ _NB_THRESHOLDS = (0.025, 0.05, 0.075, 0.10, 0.15, 0.20)
 
 
 def _discrimination(ctx: _Context, audit: dict) -> ReportSection:
-    from ._figures import ladder_figure
-
     lad = ctx.ladder.copy()
     lad["population"] = lad["population"].astype(str) if "population" in lad else "all"
     rows, say = [], []
@@ -77,8 +83,6 @@ def _discrimination(ctx: _Context, audit: dict) -> ReportSection:
 
 
 def _observed(pred: pd.DataFrame, sel, h: float):
-    from ..evaluation import NotEstimableError, kaplan_meier_risk
-
     try:
         with np.errstate(invalid="ignore", divide="ignore"):
             est = kaplan_meier_risk(pred["time"].to_numpy(float)[sel], pred["event"].to_numpy(float)[sel],
@@ -138,9 +142,6 @@ def _calibration(ctx: _Context, audit: dict) -> ReportSection:
 
 
 def _draw_calibration(pred, h) -> bytes:
-    from ..evaluation import CalibrationDisplay
-    from ._figures import png
-
     return png(lambda ax: CalibrationDisplay.from_predictions(
         pred["risk"].to_numpy(float), time=pred["time"].to_numpy(float),
         event=pred["event"].to_numpy(float), horizon=h).plot(ax=ax))
@@ -222,8 +223,6 @@ def _flag_summary(flags: pd.DataFrame, *, drop_few_events: bool = False) -> pd.D
 
 
 def _decision(ctx: _Context, audit: dict) -> ReportSection:
-    from ..evaluation import survival_net_benefit
-
     pred, h = ctx.pred, ctx.horizon
     with np.errstate(invalid="ignore", divide="ignore"):
         nb = survival_net_benefit(pred["time"].to_numpy(float), pred["event"].to_numpy(float),
@@ -246,9 +245,6 @@ def _decision(ctx: _Context, audit: dict) -> ReportSection:
         say.append(s + ".")
     f = audit["figures"].get("decision_curve.png")
     if f is None:
-        from ..evaluation import DecisionCurveDisplay
-        from ._figures import png
-
         f = png(lambda ax: DecisionCurveDisplay.from_predictions(
             pred["risk"].to_numpy(float), time=pred["time"].to_numpy(float),
             event=pred["event"].to_numpy(float), horizon=h).plot(ax=ax))

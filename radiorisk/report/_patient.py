@@ -35,7 +35,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import __version__
 from .._files import atomic_write_text
+from ..explain import risk_intervals, shap_values
+from ..explain._common import model_kind
+from ..features import CohortData, assemble_cohort
+from ..io import read_cohort
 from ._patient_findings import _findings_from_tables, _findings_from_x, _index_scans
 from ._patient_report import REPORT_FORMAT, PatientReport, PatientReportError, ReportFactor
 from ._patient_values import _bool, _clean, _direction_word, _num, _value_text
@@ -71,12 +76,8 @@ def _check_top_k(top_k) -> int:
 # ------------------------------------------------------------------------------------ build
 def _resolve_data(data, tables, blocks):
     """``(X, blocks, raw tables or None, mace or None)`` from the ``data`` argument."""
-    from ..features import CohortData, assemble_cohort
-
     mace = None
     if isinstance(data, str | os.PathLike):
-        from ..io import read_cohort
-
         data = read_cohort(data)
     if isinstance(data, CohortData):
         X, mace = data.X, data.mace
@@ -93,8 +94,6 @@ def _resolve_data(data, tables, blocks):
             "patient_reports: data must be a CohortData, a feature DataFrame X indexed by patient_id, "
             f"a cohort (radiorisk.io.Cohort, SyntheticCohort) or a cohort folder; got {type(data).__name__}")
     if isinstance(tables, str | os.PathLike):
-        from ..io import read_cohort
-
         tables = read_cohort(tables)
     if tables is not None and not hasattr(tables, "scans"):
         raise PatientReportError("tables must be a cohort (radiorisk.io.Cohort, SyntheticCohort) or a "
@@ -320,8 +319,6 @@ def patient_reports(model, data, ids=None, *, horizon=None, intervals=None, shap
     >>> r.low_confidence is None and r.confidence_reason.startswith("not assessed")
     True
     """
-    from ..explain import risk_intervals
-
     top_k = _check_top_k(top_k)
     X, blocks, tables, mace = _resolve_data(data, tables, blocks)
     cols = _model_columns(model)
@@ -410,8 +407,6 @@ def _checked_shap(shap, model, Xs: pd.DataFrame, ids: list[str], h: float, risk:
                   blocks, random_state):
     """The SHAP values of the reported patients: computed, or the given ones checked against the risk."""
     if shap is None:
-        from ..explain import shap_values
-
         return shap_values(model, Xs, blocks=blocks, random_state=random_state)
     idx = pd.Index(shap.index.astype(str))
     absent = [i for i in ids if i not in idx]
@@ -446,9 +441,6 @@ def _outcome(mace) -> str:
 
 
 def _model_info(model, res, h: float, iinfo, provenance) -> dict:
-    from .. import __version__
-    from ..explain._common import model_kind
-
     info = {
         "model": model_kind(model), "horizon_days": h, "n_features": len(res.feature_names),
         "shap": f"{res.method} SHAP on the {res.scale} scale; background: {res.background}",

@@ -9,6 +9,8 @@ the MACE components and the model kinds of the model report.
 
 from __future__ import annotations
 
+from ..schemas import load_schema
+
 __all__ = ["feature_label", "DISCLAIMER", "CAC_CATEGORIES"]
 
 #: The statement every report carries.
@@ -158,8 +160,6 @@ _DISC = {"harrell_c": "Harrell's C", "uno_c": "Uno's C", "td_auc": "time-depende
 def _unit(src: tuple[str, str] | None) -> str | None:
     if src is None:
         return None
-    from ..schemas import load_schema
-
     try:
         u = load_schema(src[0]).field(src[1]).unit
     except KeyError:
