@@ -24,6 +24,7 @@ from ..stats._common import (
     check_horizon,
     check_survival_inputs,
 )
+from ..stats._concordance import _harrell_and_uno
 from ._bootstrap import (
     StratifiedBootstrap,
     binary_replicates,
@@ -76,7 +77,7 @@ def _point_survival(t, e, r, t0, names):
     out = {}
     if "harrell_c" in names or "uno_c" in names:  # one pass of pair counts for both
         try:
-            both = Sm._harrell_and_uno(t, e, r, horizon=t0)
+            both = _harrell_and_uno(t, e, r, horizon=t0)
         except NotEstimableError as exc:
             both = (exc, exc)
         for name, v in zip(("harrell_c", "uno_c"), both, strict=True):

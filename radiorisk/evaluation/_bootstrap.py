@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..stats._common import NotEstimableError
-from ..stats._survival import _cloglog, rcs_basis, rcs_knots
+from ..stats._rcs import _cloglog, rcs_basis, rcs_knots
 from ._values import BINARY_METRICS, _binary_values
 
 __all__ = [

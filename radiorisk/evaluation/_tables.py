@@ -18,7 +18,8 @@ from ..stats._common import (
     check_survival_inputs,
 )
 from ..stats._cox import _cumhaz_se
-from ..stats._survival import _cloglog, _fit_rcs_calibration, _km, kaplan_meier_risk, rcs_basis
+from ..stats._km import _km, kaplan_meier_risk
+from ..stats._rcs import _cloglog, _fit_rcs_calibration, rcs_basis
 
 __all__ = [
     "calibration_table",

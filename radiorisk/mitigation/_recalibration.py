@@ -27,7 +27,7 @@ from ._common import (
 # (b) per-group recalibration
 # ---------------------------------------------------------------------------------------------
 def _cloglog(r):
-    # clips at 1e-12 (stats._survival._cloglog, used by the calibration curves, clips at 1e-10)
+    # clips at 1e-12 (stats._rcs._cloglog, used by the calibration curves, clips at 1e-10)
     r = np.clip(r, _EPS, 1.0 - _EPS)
     return np.log(-np.log1p(-r))
 

@@ -21,6 +21,8 @@ _NOT_FINITE = "{name} has {k} non-finite value(s) (first at position {i})"
 _NOT_BINARY = "{name} must be 0/1; found {value!r} at position {i}"
 _OUT_OF_RANGE = "{name} must lie in [0, 1]; found {value!r} at position {i}"
 _NOT_POSITIVE = "{name} must be > 0; found {value!r} at position {i}"
+_NO_EVENT_BY_T0 = "no event at or before the horizon t0 = {t0:g}: {what} is not defined"
+_NO_CONTROL = "no subject is event-free beyond the horizon t0 = {t0:g}: {what} is not defined"
 
 
 def _html_table(frame: pd.DataFrame) -> str:

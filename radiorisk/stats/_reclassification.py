@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from ._common import NotEstimableError, check_horizon, check_survival_inputs
-from ._survival import _ipcw, _km
+from ._km import _km
+from ._survival import _ipcw
 
 __all__ = ["NRIResult", "IDIResult", "category_free_nri", "integrated_discrimination_improvement"]
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from radiorisk.stats._survival import _pair_counts, _pair_counts_sorted, harrell_c
+from radiorisk.stats._concordance import _pair_counts, _pair_counts_sorted, harrell_c
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 64, 333, 2000])

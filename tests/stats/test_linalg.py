@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from radiorisk.evaluation import calibration_intercept, calibration_slope, compute_metrics, fit_cox
 from radiorisk.exceptions import NotEstimableError
 from radiorisk.stats import inverse_information, newton_step, sqrt_variance
-from radiorisk.stats._survival import _fit_rcs_calibration
+from radiorisk.stats._rcs import _fit_rcs_calibration
 
 
 def test_indefinite_information_gives_nan_se_with_reason():
