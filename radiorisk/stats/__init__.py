@@ -22,6 +22,8 @@ Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
 DEFAULT_HORIZON_DAYS, check_horizon, check_binary_inputs, check_survival_inputs
     The one default horizon (1826 days), the one check of a horizon and of metric inputs.
+StratifiedBootstrap, counts_from_indices, percentile_interval
+    The one resampling engine (stratified, SeedSequence children per replicate).
 inverse_information, newton_step, sqrt_variance, InverseInformation
     Safe linear algebra for information matrices and variances.
 """
@@ -51,6 +53,7 @@ from ._reclassification import (
     category_free_nri,
     integrated_discrimination_improvement,
 )
+from ._resample import StratifiedBootstrap, counts_from_indices, percentile_interval
 from ._survival import (
     StepFunction,
     brier_t,
@@ -69,7 +72,8 @@ from ._survival import (
 __all__ = [
     "DEFAULT_HORIZON_DAYS", "CalibrationErrors", "CoxFit", "Estimate", "IDIResult",
     "InverseInformation", "NRIResult", "NotEstimableError", "category_free_nri",
-    "integrated_discrimination_improvement",
+    "integrated_discrimination_improvement", "StratifiedBootstrap", "counts_from_indices",
+    "percentile_interval",
     "StepFunction", "auc_delong", "brier_score", "brier_t", "calibration_intercept",
     "calibration_slope", "censoring_survival", "check_binary_inputs", "check_horizon",
     "check_survival_inputs", "cox_calibration", "fit_cox", "harrell_c", "inverse_information",

@@ -119,11 +119,9 @@ def test_compute_metrics_uses_the_stratified_bootstrap():
 
 def test_compiled_cox_kernel_equals_the_numpy_evaluation():
     """The numba kernel and the NumPy evaluation of the batched Efron Cox fits agree (tied times)."""
-    from radiorisk.evaluation._bootstrap import (
-        SurvivalReplicates,
-        _batched_cox,
-        counts_from_indices,
-    )
+    from radiorisk.evaluation._batched_cox import _batched_cox
+    from radiorisk.evaluation._bootstrap import SurvivalReplicates
+    from radiorisk.stats._resample import counts_from_indices
 
     t, e, r, g = _survival_data(5, 600, time_decimals=0)
     plan = SurvivalReplicates(t, e, r, horizon=4.0)
