@@ -21,6 +21,11 @@ user string escaped).  :func:`patient_reports` builds them;
 ``<patient>.json`` atomically.  This module formats results only: the risks,
 intervals and SHAP values come from :mod:`radiorisk.models` and
 :mod:`radiorisk.explain`.
+
+The pieces: :mod:`._patient_report` (the objects, JSON and the HTML view),
+:mod:`._patient_findings` (plaque, CAD-RADS, CAC, PET), :mod:`._patient_values`
+(number words), :mod:`._vocab` (the clinical words) and the templates in
+``templates/``.
 """
 
 from __future__ import annotations
