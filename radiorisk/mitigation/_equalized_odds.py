@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..evaluation._audit import UNKNOWN_GROUP
+from ..evaluation import UNKNOWN_GROUP
 from ..stats._common import (
     NotEstimableError,
     _html_table,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from ..evaluation._audit import UNKNOWN_GROUP
+from ..evaluation import UNKNOWN_GROUP
 from ..stats import newton_step
 from ..stats._common import (
     NotEstimableError,

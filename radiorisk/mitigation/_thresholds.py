@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from ..evaluation._audit import UNKNOWN_GROUP, _km_weighted
+from ..evaluation import UNKNOWN_GROUP
+from ..evaluation._audit_fairness import _km_weighted
 from ..stats._common import (
     NotEstimableError,
     _html_table,
