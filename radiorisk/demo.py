@@ -167,8 +167,8 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
     summary = cohort_summary(cohort.patients, cohort.outcomes, cohort.pet)
     summary.to_csv(out / "cohort_summary.csv", index=False, lineterminator="\n")
 
-    from .cli_audit import run_audit
     from .cli_fit import run_fit
+    from .evaluation import run_audit
     from .imaging import measure_plaque, patient_plaque_summary
 
     t0 = time.perf_counter()

@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = [
     "RadioriskError", "SchemaError", "InputFileError", "ImageError", "ParameterError",
     "NotEstimableError", "HorizonError",
-    "ModelError", "BundleError", "BundleIntegrityError", "BundleVersionError", "ExplainError", "IdKeyError", "AuditUsageError", "FitUsageError",
+    "ModelError", "BundleError", "BundleIntegrityError", "BundleVersionError", "ExplainError", "IdKeyError", "AuditUsageError", "FitUsageError", "ReportError", "PatientReportError",
 ]
 
 
@@ -89,3 +89,11 @@ class AuditUsageError(RadioriskError):
 
 class FitUsageError(RadioriskError):
     """The ``fit`` flags or inputs do not fit together (names the flag, value and rule)."""
+
+
+class ReportError(RadioriskError):
+    """A report cannot be built: a missing or incomplete RUN, audit or cohort folder (names the file)."""
+
+
+class PatientReportError(RadioriskError, ValueError):
+    """A patient report cannot be built or written with these inputs (the message says why)."""

@@ -21,6 +21,8 @@ net_benefit, survival_net_benefit
     Tables and curves as DataFrames (plotting lives in Display classes).
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
+run_audit, read_predictions, Predictions
+    Audit a predictions file and write the audit folder (the body of ``radiorisk audit``).
 SubgroupAudit, AUDIT_COLUMNS, UNKNOWN_GROUP
     The subgroup audit: every metric per group and intersection with paired
     bootstrap CIs, contrasts, heterogeneity, censoring-aware fairness and
@@ -74,6 +76,7 @@ from ._metrics_frame import (
     compute_metrics,
     write_metrics_csv,
 )
+from ._run_audit import Predictions, read_predictions, run_audit
 from ._tables import (
     calibration_curve,
     calibration_table,
@@ -84,6 +87,9 @@ from ._tables import (
 )
 
 __all__ = [
+    "Predictions",
+    "read_predictions",
+    "run_audit",
     "AUDIT_COLUMNS",
     "BINARY_METRICS",
     "CalibrationDisplay",

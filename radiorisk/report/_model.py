@@ -73,18 +73,18 @@ def collect_model_report(run, *, data=None, audit=None, n_boot: int = 200, seed:
     >>> collect_model_report("no/such/run")
     Traceback (most recent call last):
     ...
-    radiorisk.report._model_base.ReportError: --run no/such/run: no such folder (expected a RUN folder written by `radiorisk fit`)
+    radiorisk.exceptions.ReportError: run no/such/run: no such folder (expected a RUN folder written by `radiorisk fit`)
     """
     if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 0:
-        raise ReportError(f"--n-boot must be an integer >= 0; got {n_boot!r}")
+        raise ReportError(f"n_boot must be an integer >= 0; got {n_boot!r}")
     if isinstance(shap_sample, bool) or not isinstance(shap_sample, int | np.integer) or shap_sample < 1:
         raise ReportError(f"shap_sample must be an integer >= 1; got {shap_sample!r}")
     run = Path(run)
     prov, oof, ladder = _read_run(run)
     if data is not None and not Path(data).is_dir():
-        raise ReportError(f"--data {data}: no such folder")
+        raise ReportError(f"data {data}: no such folder")
     if audit is not None and not Path(audit).is_dir():
-        raise ReportError(f"--audit {audit}: no such folder")
+        raise ReportError(f"audit {audit}: no such folder")
     cfg = prov["configuration"]
     horizon = float(cfg.get("horizon_days", 1826.0))
     seed = int(prov.get("seed", 0) if seed is None else seed)
@@ -95,7 +95,7 @@ def collect_model_report(run, *, data=None, audit=None, n_boot: int = 200, seed:
         if audit is not None:
             audit_dir = Path(audit)
             if not audit_dir.is_dir():
-                raise ReportError(f"--audit {audit_dir}: no such folder")
+                raise ReportError(f"audit {audit_dir}: no such folder")
             source = f"the audit in {audit_dir}"
         elif (run / "audit" / "metrics.csv").is_file():
             audit_dir, source = run / "audit", f"the audit in {run / 'audit'}"
@@ -173,13 +173,13 @@ def build_model_report(run, out, *, data=None, audit=None, n_boot: int = 200, se
     >>> build_model_report("no/such/run", "report.html")
     Traceback (most recent call last):
     ...
-    radiorisk.report._model_base.ReportError: --run no/such/run: no such folder (expected a RUN folder written by `radiorisk fit`)
+    radiorisk.exceptions.ReportError: run no/such/run: no such folder (expected a RUN folder written by `radiorisk fit`)
     >>> build_model_report("demo_output/run", "model_report.html")  # doctest: +SKIP
     PosixPath('model_report.html')
     """
     out = Path(out)
     if out.is_dir():
-        raise ReportError(f"--out {out}: is a folder; give the HTML file to write, e.g. {out / 'report.html'}")
+        raise ReportError(f"out {out}: is a folder; give the HTML file to write, e.g. {out / 'report.html'}")
     report = collect_model_report(run, data=data, audit=audit, n_boot=n_boot, seed=seed,
                                   shap_sample=shap_sample)
     page = report.to_html()
@@ -187,5 +187,5 @@ def build_model_report(run, out, *, data=None, audit=None, n_boot: int = 200, se
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, page)
     except (OSError, RadioriskError) as exc:
-        raise ReportError(f"--out {out}: cannot write the report ({exc})") from exc
+        raise ReportError(f"out {out}: cannot write the report ({exc})") from exc
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..exceptions import RadioriskError
+from ..exceptions import ReportError
 from ._html import fmt, render, render_page
 
 __all__ = ["ReportError", "ReportSection", "ModelReport", "MODEL_REPORT_SECTIONS"]
@@ -30,10 +30,6 @@ MODEL_REPORT_SECTIONS = (
     ("provenance", "9. Provenance"),
 )
 _TITLES = dict(MODEL_REPORT_SECTIONS)
-
-
-class ReportError(RadioriskError):
-    """A report cannot be built: a missing or incomplete RUN, audit or cohort folder (names the file)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .._files import sha256_file
-from ..cli_audit import run_audit
+from ..evaluation import run_audit
 from ..exceptions import RadioriskError
 from ..features._assemble import DEFAULT_MACE, assemble_cohort
 from ..imaging import measure_plaque
@@ -59,7 +59,7 @@ class _Context:
 
 def _read_run(run: Path):
     if not run.is_dir():
-        raise ReportError(f"--run {run}: no such folder (expected a RUN folder written by `radiorisk fit`)")
+        raise ReportError(f"run {run}: no such folder (expected a RUN folder written by `radiorisk fit`)")
     missing = [f for f in _RUN_FILES if not (run / f).is_file()]
     if missing:
         raise ReportError(
@@ -77,7 +77,7 @@ def _read_run(run: Path):
                           dtype={"patient_id": str, "sex": str, "ethnicity": str, "site": str})
         ladder = pd.read_csv(run / "ladder.csv")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ReportError(f"--run {run}: cannot read oof_predictions.csv or ladder.csv ({exc})") from exc
+        raise ReportError(f"run {run}: cannot read oof_predictions.csv or ladder.csv ({exc})") from exc
     miss = [c for c in _OOF_NEEDED if c not in oof.columns]
     if miss:
         raise ReportError(f"{run / 'oof_predictions.csv'}: missing column(s) {miss}")
@@ -116,7 +116,7 @@ def _run_audit(ctx_pred: pd.DataFrame, out: Path, *, horizon: float, n_boot: int
 def _read_audit(audit: Path) -> dict:
     miss = [f for f in _AUDIT_NEEDED if not (audit / f).is_file()]
     if miss:
-        raise ReportError(f"--audit {audit}: missing {', '.join(miss)} (write it with `radiorisk audit`)")
+        raise ReportError(f"audit {audit}: missing {', '.join(miss)} (write it with `radiorisk audit`)")
     out = {}
     for f in _AUDIT_NEEDED + ("calibration_tables.csv",):
         p = audit / f
@@ -140,7 +140,7 @@ def _load_cohort(ctx: _Context, data, explicit: bool) -> None:
     d = Path(data)
     if not d.is_dir():
         if explicit:
-            raise ReportError(f"--data {d}: no such folder")
+            raise ReportError(f"data {d}: no such folder")
         ctx.data_notes.append(f"the cohort folder recorded in provenance.json ({d}) is not available; "
                               "missingness and SHAP are left out (pass --data DIR)")
         return

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from ..exceptions import RadioriskError
+from ..exceptions import PatientReportError
 from ._html import render, table_html
 from ._patient_values import (
     _clean,
@@ -29,10 +29,6 @@ __all__ = ["PatientReport", "ReportFactor", "PatientReportError", "REPORT_FORMAT
 
 #: Format name and version written into every JSON report.
 REPORT_FORMAT = ("radiorisk-patient-report", 1)
-
-
-class PatientReportError(RadioriskError, ValueError):
-    """A patient report cannot be built or written with these inputs (the message says why)."""
 
 
 @dataclass(frozen=True)

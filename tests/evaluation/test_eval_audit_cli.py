@@ -8,9 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiorisk.cli_audit import AuditUsageError, add_audit_parser, read_predictions, run_audit
-from radiorisk.evaluation import NotEstimableError, auc_delong, compute_metrics, write_metrics_csv
-from radiorisk.exceptions import InputFileError, RadioriskError, SchemaError
+from radiorisk.cli_audit import add_audit_parser
+from radiorisk.evaluation import (
+    NotEstimableError,
+    auc_delong,
+    compute_metrics,
+    read_predictions,
+    run_audit,
+    write_metrics_csv,
+)
+from radiorisk.exceptions import AuditUsageError, InputFileError, RadioriskError, SchemaError
 
 
 def _parse(argv):
@@ -82,7 +89,7 @@ def test_missing_columns_and_bad_files(tmp_path):
 
 def test_usage_errors(tmp_path):
     f = _write(tmp_path, "y,p\n1,0.2\n")
-    with pytest.raises(AuditUsageError, match="--event-col"):
+    with pytest.raises(AuditUsageError, match="event_col"):
         run_audit(f, tmp_path, risk_col="p", time_col="y")
     with pytest.raises(AuditUsageError, match="not be combined"):
         run_audit(f, tmp_path, risk_col="p", outcome_col="y", time_col="t")

@@ -207,7 +207,7 @@ def test_clear_errors(model_report_run, tmp_path, case):
         argv += ["--audit", str(tmp_path / "audit")]
     elif case == "bad-data":
         argv += ["--data", str(tmp_path / "no-data")]
-        expect = f"--data {tmp_path / 'no-data'}: no such folder"
+        expect = f"data {tmp_path / 'no-data'}: no such folder"
     elif case == "bad-json":
         bad = tmp_path / "run"
         shutil.copytree(run, bad)

@@ -1,0 +1,283 @@
+"""Audit a predictions file: read and check it, run :class:`SubgroupAudit`, write the audit folder.
+
+This is the body of ``radiorisk audit`` as a library function (the CLI module only parses
+arguments). Identifiers never reach the outputs: only the risk, outcome and group columns
+are read (an id column such as ``patient_id`` is ignored), and an identifier column given
+as a group is refused (see ``docs/privacy.md``).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import AuditUsageError, InputFileError, SchemaError
+from ..privacy import ID_COLUMNS
+from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
+from ._audit import SubgroupAudit
+from ._audit_report import write_audit_outputs
+
+__all__ = ["Predictions", "read_predictions", "run_audit"]
+
+_MAX_LISTED = 50
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A validated predictions table.
+
+    Attributes
+    ----------
+    data : DataFrame
+        Numeric risk/outcome columns as float64; group columns as the strings
+        written in the file.
+    path : Path
+        The file read.
+    """
+
+    data: pd.DataFrame
+    path: Path
+
+
+def _rule_violations(path, raw: pd.Series, col: str, rule: str, bad: pd.Series) -> list[str]:
+    out = []
+    for i in np.flatnonzero(bad.to_numpy()):
+        out.append(f"{path}: row {i + 1} (line {i + 2}), column {col!r}: value {raw.iloc[i]!r} {rule}")
+    return out
+
+
+def read_predictions(
+    path,
+    *,
+    risk_col: str,
+    outcome_col: str | None = None,
+    time_col: str | None = None,
+    event_col: str | None = None,
+    groups=(),
+) -> Predictions:
+    """Read and validate a predictions CSV; every violation is reported at once.
+
+    Parameters
+    ----------
+    path : path-like
+        Comma-separated file with a header row (UTF-8, optional BOM).
+    risk_col : str
+        Predicted probability, numeric in [0, 1].
+    outcome_col : str, optional
+        Binary outcome, 0 or 1 (binary audit).
+    time_col, event_col : str, optional
+        Follow-up time (> 0) and event indicator (0/1) (survival audit).
+    groups : sequence of str
+        Group columns; read as strings exactly as written. Empty and ``NA``
+        values are allowed (those rows are left out of that attribute's groups).
+
+    Returns
+    -------
+    Predictions
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, empty, unreadable or not comma-separated.
+    SchemaError
+        Columns are missing, or values break a rule (non-numeric or missing
+        risk/time/event/outcome, risk outside [0, 1], time <= 0, event or
+        outcome not 0/1). The message names the file, row, column and value.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     f = Path(d) / "pred.csv"
+    ...     _ = f.write_text("y,p,sex\\n1,0.2,F\\n0,0.1,M\\n")
+    ...     pr = read_predictions(f, risk_col="p", outcome_col="y", groups=["sex"])
+    >>> pr.data["sex"].tolist()
+    ['F', 'M']
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: no such file")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError as exc:
+        raise InputFileError(f"{path}: the file is empty") from exc
+    except (UnicodeDecodeError, pd.errors.ParserError, csv.Error) as exc:
+        raise InputFileError(f"{path}: cannot be read as a UTF-8 comma-separated file: {exc}") from exc
+    if raw.shape[1] == 1 and any(s in str(raw.columns[0]) for s in (";", "\t", "|")):
+        raise InputFileError(f"{path}: expected comma-separated columns; the header is {raw.columns[0]!r}")
+    if len(raw) == 0:
+        raise InputFileError(f"{path}: no data rows")
+    wanted = [risk_col] + ([outcome_col] if outcome_col else [time_col, event_col]) + list(groups)
+    missing = [c for c in dict.fromkeys(wanted) if c not in raw.columns]
+    if missing:
+        raise SchemaError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; "
+                          f"the file has {', '.join(map(repr, raw.columns))}")
+    problems: list[str] = []
+    data = pd.DataFrame(index=raw.index)
+
+    def numeric(col: str) -> pd.Series:
+        s = raw[col].str.strip()
+        v = pd.to_numeric(s, errors="coerce")
+        v = v.where(np.isfinite(v.astype(float)), np.nan)
+        problems.extend(_rule_violations(path, raw[col], col, "is not a finite number", v.isna()))
+        return v.astype(float)
+
+    r = numeric(risk_col)
+    problems.extend(_rule_violations(path, raw[risk_col], risk_col, "is outside [0, 1]",
+                                     r.notna() & ((r < 0) | (r > 1))))
+    data[risk_col] = r
+    if outcome_col:
+        y = numeric(outcome_col)
+        problems.extend(_rule_violations(path, raw[outcome_col], outcome_col, "is not 0 or 1",
+                                         y.notna() & ~y.isin([0.0, 1.0])))
+        data[outcome_col] = y
+    else:
+        t = numeric(time_col)
+        problems.extend(_rule_violations(path, raw[time_col], time_col, "is not > 0",
+                                         t.notna() & (t <= 0)))
+        e = numeric(event_col)
+        problems.extend(_rule_violations(path, raw[event_col], event_col, "is not 0 or 1",
+                                         e.notna() & ~e.isin([0.0, 1.0])))
+        data[time_col] = t
+        data[event_col] = e
+    for g in dict.fromkeys(groups):
+        data[g] = raw[g]
+    if problems:
+        shown = problems[:_MAX_LISTED]
+        more = f"\n... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+        raise SchemaError(f"{path}: {len(problems)} invalid value(s):\n" + "\n".join(shown) + more)
+    return Predictions(data=data, path=path)
+
+
+def run_audit(
+    predictions,
+    out,
+    *,
+    risk_col: str,
+    outcome_col: str | None = None,
+    time_col: str | None = None,
+    event_col: str | None = None,
+    horizon: float | None = None,
+    groups=(),
+    n_boot: int = 0,
+    seed: int | None = None,
+    intersections: bool = True,
+    min_events: int = 10,
+    threshold: float | None = None,
+    top_k: float | None = None,
+    bands=5,
+    figures: bool = True,
+    calibration_boot: int | None = None,
+    messages: list | None = None,
+) -> Path:
+    """Audit a predictions CSV and write ``out/metrics.csv`` and the other files; returns metrics.csv's path.
+
+    Parameters
+    ----------
+    predictions : path-like
+        The predictions CSV (see :func:`read_predictions`).
+    out : path-like
+        Output folder (created if needed).
+    risk_col, outcome_col, time_col, event_col, groups
+        As in :func:`read_predictions`.
+    horizon : float, optional
+        :math:`t_0` in the unit of ``time_col`` (default 1826 days for survival data).
+    n_boot : int
+        Bootstrap samples for percentile CIs (0: analytic CIs where defined).
+    seed : int, optional
+        Bootstrap seed.
+    intersections : bool
+        Also audit the intersections of the group columns (e.g. ``sex:ethnicity``).
+    min_events : int
+        Groups with fewer events are flagged.
+    threshold, top_k : float, optional
+        Decision rule of ``fairness.csv`` (default: the top 10 % of risk).
+    bands : int or sequence
+        Risk bands of ``calibration_tables.csv``.
+    figures : bool
+        Write ``figures/*.png`` and embed them in ``report.html``.
+    calibration_boot : int, optional
+        Bootstrap ``ici_t``/``e50_t``/``e90_t``/``emax_t`` on this many replicates only.
+    messages : list, optional
+        Receives plain-language warnings (groups without events, few events,
+        missing labels) for the command to print.
+
+    Returns
+    -------
+    Path
+
+    Notes
+    -----
+    No row is dropped: invalid values stop the audit with a message naming
+    every one; a missing group label keeps the row in ``overall`` and reports
+    it in the group ``unknown`` (counted in ``flags.csv`` and the report).
+
+    No identifier is read or written: other columns of the file (e.g.
+    ``patient_id``) are ignored, and ``groups`` may not name an identifier
+    column (``patient_id``, ``scan_id``, ``lesion_id``).
+    """
+    survival = outcome_col is None
+    if survival and (time_col is None or event_col is None):
+        raise AuditUsageError("give outcome_col (binary) or both time_col and event_col (survival)")
+    if not survival and (time_col is not None or event_col is not None):
+        raise AuditUsageError("outcome_col cannot be combined with time_col/event_col")
+    if not survival and horizon is not None:
+        raise AuditUsageError("horizon applies to survival data (time_col/event_col) only")
+    if n_boot < 0:
+        raise AuditUsageError(f"n_boot must be >= 0; got {n_boot}")
+    ids = [g for g in groups if g in ID_COLUMNS]
+    if ids:
+        raise AuditUsageError(f"groups: {ids[0]} is an identifier; an identifier is not a group; audit outputs never carry "
+                              "identifiers (group by sex, ethnicity, site, ...)")
+    if threshold is not None and top_k is not None:
+        raise AuditUsageError("give threshold or top_k, not both")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise AuditUsageError(f"threshold must lie in [0, 1]; got {threshold}")
+    if top_k is not None and not 0 < top_k < 100:
+        raise AuditUsageError(f"top_k is a percentage in (0, 100); got {top_k}")
+    if survival:
+        horizon = check_horizon(horizon, DEFAULT_HORIZON_DAYS, name="horizon")
+    pred = read_predictions(predictions, risk_col=risk_col, outcome_col=outcome_col,
+                            time_col=time_col, event_col=event_col, groups=groups)
+    d = pred.data
+    audit = SubgroupAudit(
+        d[risk_col].to_numpy(), time=None if not survival else d[time_col].to_numpy(),
+        event=None if not survival else d[event_col].to_numpy(),
+        y=None if survival else d[outcome_col].to_numpy(), horizon=horizon,
+        groups={g: d[g] for g in dict.fromkeys(groups)}, intersections=intersections,
+        n_boot=n_boot, random_state=seed, min_events=min_events, calibration_boot=calibration_boot)
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputFileError(f"{out}: cannot create the output folder: {exc}") from exc
+    paths = write_audit_outputs(audit, out, source=str(pred.path), threshold=threshold, top_k=top_k,
+                                bands=bands, figures=figures)
+    if messages is not None:
+        messages.extend(_audit_messages(audit))
+    return paths["metrics.csv"]
+
+
+def _audit_messages(audit) -> list[str]:
+    """Plain-language warnings: groups without events or with few, missing labels."""
+    msgs = []
+    what = "by the horizon" if audit.survival else "(outcome = 1)"
+    for attr, grp, n, ev in audit.group_counts.itertuples(index=False):
+        if attr == "overall":
+            if ev == 0:
+                msgs.append(f"no event {what} in the whole data: time-dependent metrics are undefined")
+            continue
+        if ev == 0:
+            msgs.append(f"{attr} = {grp}: no event {what} among {n} rows; its metrics are "
+                        "undefined (empty in metrics.csv, reason in flags.csv)")
+        elif ev < audit.min_events:
+            msgs.append(f"{attr} = {grp}: only {ev} event(s) {what}; its estimates are flagged (flags.csv)")
+    for _, r in audit.exclusions.iterrows():
+        if r["n_missing"]:
+            msgs.append(f"{r['attribute']}: {r['n_missing']} row(s) have no label; they stay in overall "
+                        f"and are reported as the group 'unknown'")
+    return msgs
