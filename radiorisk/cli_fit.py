@@ -178,7 +178,7 @@ def run_fit(
     competing: str = "censor",
     search: bool = True,
     search_iter: int = 8,
-    search_budget: float | None = 60.0,
+    search_budget: float | None = None,
     n_boot: int = 500,
     params: dict | None = None,
     overwrite: bool = False,
@@ -224,7 +224,10 @@ def run_fit(
     search_iter : int
         Candidates of the search.
     search_budget : float or None
-        Time cap of the search per outer fold, seconds.
+        Time cap of the search per outer fold, seconds. Default None: every
+        candidate is tried, so the result does not depend on the machine's
+        speed; a budget that cuts a search short makes it machine-dependent
+        (recorded as ``truncated`` in the provenance).
     n_boot : int
         Bootstrap resamples for the ladder CIs.
     params : dict, optional
@@ -601,8 +604,9 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--no-search", action="store_true", help="no hyperparameter search (xgb models)")
     a.add_argument("--search-iter", type=int, default=8, metavar="N",
                    help="random-search candidates (default 8)")
-    a.add_argument("--search-budget", type=float, default=60.0, metavar="SECONDS",
-                   help="time cap of the search per outer fold (default 60)")
+    a.add_argument("--search-budget", type=float, default=None, metavar="SECONDS",
+                   help="time cap of the search per outer fold (default: none, so results do not "
+                        "depend on machine speed; a cap that stops a search makes them depend on it)")
     a.add_argument("--n-boot", type=int, default=500, metavar="B",
                    help="bootstrap resamples for the ladder CIs (default 500)")
     a.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",

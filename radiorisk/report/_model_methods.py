@@ -186,7 +186,9 @@ def _model_spec(ctx: _Context) -> ReportSection:
         ("validation", f"{cfg.get('repeats')} x {cfg.get('folds')}-fold cross-validation, stratified on the "
                        f"event and grouped by patient; seed {prov.get('seed')}; out-of-fold risk by the horizon"),
         ("hyper-parameter search", "none (fixed parameters)" if not search else
-         f"nested random search, {search.get('n_iter')} candidates, budget {search.get('budget_seconds')} s per fold"),
+         f"nested random search, {search.get('n_iter')} candidates, "
+         + ("every candidate tried" if search.get("budget_seconds") is None
+            else f"budget {search.get('budget_seconds')} s per fold")),
         ("fixed parameters", _params_text(cfg.get("params") or {}) or "(defaults)"),
         ("ladder bootstrap", f"{cfg.get('n_boot')} resamples, percentile 95 % CIs"),
         ("final model", "refitted on all patients with the same pipeline"),
