@@ -18,7 +18,8 @@ import numpy as np
 
 from ..exceptions import RadioriskError
 
-__all__ = ["BiasSpec", "group_mask", "BIAS_PRESETS"]
+__all__ = ["BiasSpec", "group_mask", "BIAS_PRESETS", "effect_modification", "measurement_bias",
+           "multiplier_by_group"]
 
 SEXES = ("female", "male")
 GROUP5 = ("white", "south_asian", "black", "east_asian", "other")
@@ -301,3 +302,53 @@ def multiplier_by_group(spec: Mapping[str, float], cols: Mapping[str, np.ndarray
     for g, v in spec.items():
         out = np.where(group_mask(g, cols), out * v, out)
     return out
+
+
+def measurement_bias(bias: BiasSpec, cols: Mapping[str, np.ndarray], n: int) -> dict:
+    """Per-patient factors and shifts of the measured variables, their labels and noise multipliers.
+
+    Returns arrays ``<var>_factor`` (lap, plaque, cac, cma, ldl), ``<var>_shift``
+    (ldl, stenosis, fai), ``label`` (the ``truth.bias_measurement`` text) and
+    ``noise_mult``.
+
+    Examples
+    --------
+    >>> cols = {"sex": np.array(["female", "male"]), "ethnicity": np.array(["white", "black_african"]),
+    ...         "ethnicity_group5": np.array(["white", "black"])}
+    >>> mb = measurement_bias(BiasSpec.coerce("black_lap_shift"), cols, 2)
+    >>> mb["lap_factor"].tolist(), mb["label"].tolist()
+    ([1.0, 0.6], ['', 'lap*0.6'])
+    """
+    out = {k: np.ones(n) for k in ("lap_factor", "plaque_factor", "cac_factor", "cma_factor", "ldl_factor")}
+    out.update({k: np.zeros(n) for k in ("ldl_shift", "stenosis_shift", "fai_shift")})
+    label = np.full(n, "", dtype=object)
+    for m in bias.measurement:
+        g = group_mask(m["group"], cols)
+        var, f, s = m["variable"], m["factor"], m["shift"]
+        if var in ("lap", "plaque", "cac", "cma", "ldl"):
+            out[f"{var}_factor"] = np.where(g, out[f"{var}_factor"] * f, out[f"{var}_factor"])
+        if var in ("ldl", "stenosis", "fai"):
+            out[f"{var}_shift"] = np.where(g, out[f"{var}_shift"] + s, out[f"{var}_shift"])
+        txt = var + (f"*{f:g}" if f != 1.0 else "") + (f"{s:+g}" if s != 0.0 else "")
+        label = np.where(g, np.where(label == "", txt, label + ";" + txt), label)
+    out["label"] = label
+    out["noise_mult"] = multiplier_by_group(bias.measurement_noise, cols)
+    return out
+
+
+def effect_modification(bias: BiasSpec, cols: Mapping[str, np.ndarray], feats: Mapping, n: int) -> np.ndarray:
+    """The added MI linear predictor: ``log(hr) x feature`` in each named group.
+
+    Examples
+    --------
+    >>> cols = {"sex": np.array(["female", "male"]), "ethnicity": np.array(["white", "white"]),
+    ...         "ethnicity_group5": np.array(["white", "white"])}
+    >>> em = effect_modification(BiasSpec.coerce("female_hrp_effect"), cols, {"hrp": np.array([1, 1])}, 2)
+    >>> np.exp(em).round(2).tolist()
+    [2.5, 1.0]
+    """
+    em = np.zeros(n)
+    for m in bias.effect_modification:
+        g = group_mask(m["group"], cols)
+        em = em + np.where(g, np.log(m["hr"]) * np.asarray(feats[m["feature"]], float), 0.0)
+    return em
