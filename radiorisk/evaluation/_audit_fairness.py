@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import _survival as Sm
+from ..stats import kaplan_meier_at
 from ._bootstrap import (
     StratifiedBootstrap,
     counts_from_indices,
@@ -50,8 +51,8 @@ class _FairnessMixin:
             if W is None:
                 W = np.ones((len(idx), 1))
             q = (W * p[:, None]).sum(axis=0) / W.sum(axis=0)
-            s_pos = _km_weighted(t[p], e[p], W[p], self.horizon)
-            s_neg = _km_weighted(t[~p], e[~p], W[~p], self.horizon)
+            s_pos = kaplan_meier_at(t[p], e[p], self.horizon, W[p])
+            s_neg = kaplan_meier_at(t[~p], e[~p], self.horizon, W[~p])
             with np.errstate(divide="ignore", invalid="ignore"):
                 ev_pos, ev_neg = q * (1 - s_pos), (1 - q) * (1 - s_neg)
                 ne_pos, ne_neg = q * s_pos, (1 - q) * s_neg
@@ -233,27 +234,6 @@ def _eodds(x):
         a = np.nanmax(tpr, axis=-1) - np.nanmin(tpr, axis=-1)
         b = np.nanmax(fpr, axis=-1) - np.nanmin(fpr, axis=-1)
         return np.fmax(a, b)
-
-
-def _km_weighted(t, e, W, t0):
-    """Kaplan-Meier survival at ``t0`` per column of the counts ``W`` (len(t) x B)."""
-    B = W.shape[1]
-    if len(t) == 0:
-        return np.full(B, np.nan)
-    sel = t <= t0
-    u, inv = np.unique(t[sel], return_inverse=True)
-    if len(u) == 0:
-        return np.where(W.sum(axis=0) > 0, 1.0, np.nan)
-    Ws = W[sel]
-    N = np.zeros((len(u), B))
-    D = np.zeros((len(u), B))
-    np.add.at(N, inv, Ws)
-    np.add.at(D, inv, Ws * e[sel][:, None])
-    tot = W.sum(axis=0)
-    Y = tot[None, :] - (np.cumsum(N, axis=0) - N)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(D > 0, 1.0 - D / Y, 1.0)
-    return np.where(tot > 0, np.prod(f, axis=0), np.nan)
 
 
 def _frame(rows, columns) -> pd.DataFrame:

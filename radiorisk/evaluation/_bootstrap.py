@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
+from ..stats import at_risk_from_counts, censoring_km_factors, km_factors
 from ..stats._common import NotEstimableError
 from ..stats._rcs import _cloglog, rcs_basis, rcs_knots
 from ..stats._resample import StratifiedBootstrap, counts_from_indices, percentile_interval
@@ -321,12 +322,10 @@ class SurvivalReplicates:
             # ---------------- Kaplan-Meier and censoring KM up to t0
             N = self.A_N @ Ws
             D = self.A_D @ Ws
-            Y = ntot[None, :] - (np.cumsum(N, axis=0) - N)
+            Y = at_risk_from_counts(N, ntot[None, :])
             C = N - D
-            f = np.where(D > 0, 1.0 - D / Y, 1.0)
-            S = np.prod(f, axis=0) if self.m0 else np.ones(B)
-            g = np.where(C > 0, 1.0 - C / (Y - D), 1.0)
-            Gc = np.cumprod(g, axis=0) if self.m0 else np.ones((0, B))
+            S = np.prod(km_factors(D, Y), axis=0) if self.m0 else np.ones(B)
+            Gc = np.cumprod(censoring_km_factors(C, D, Y), axis=0) if self.m0 else np.ones((0, B))
             G0 = Gc[-1] if self.m0 else np.ones(B)
             Gex = np.vstack([np.ones((1, B)), Gc[:-1]]) if self.m0 else np.ones((0, B))
             Gm = Gex[self.case_tid]  # G(T_i-) per case

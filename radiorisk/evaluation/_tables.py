@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from ..stats import kaplan_meier, kaplan_meier_risk
 from ..stats._binary import _loess
 from ..stats._common import (
     Z_975,
@@ -18,7 +19,6 @@ from ..stats._common import (
     check_survival_inputs,
 )
 from ..stats._cox import _cumhaz_se
-from ..stats._km import _km, kaplan_meier_risk
 from ..stats._rcs import _cloglog, _fit_rcs_calibration, rcs_basis
 
 __all__ = [
@@ -337,7 +337,7 @@ def survival_net_benefit(time, event, risk, *, horizon, thresholds=None) -> pd.D
     t, e, r = check_survival_inputs(time, event, risk)
     th = _default_thresholds(thresholds)
     odds = th / (1.0 - th)
-    s_all = float(_km(t, e)[0].at(t0))
+    s_all = float(kaplan_meier(t, e).at(t0))
     model = np.zeros(len(th))
     n_treated = np.zeros(len(th), dtype=int)
     for k, pt in enumerate(th):
@@ -345,7 +345,7 @@ def survival_net_benefit(time, event, risk, *, horizon, thresholds=None) -> pd.D
         n_treated[k] = int(m.sum())
         if not m.any():
             continue
-        s = float(_km(t[m], e[m])[0].at(t0))
+        s = float(kaplan_meier(t[m], e[m]).at(t0))
         q = m.mean()
         model[k] = (1.0 - s) * q - s * q * odds[k]
     return pd.DataFrame({"threshold": th, "model": model,

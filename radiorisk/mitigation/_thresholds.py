@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from ..evaluation import UNKNOWN_GROUP
-from ..evaluation._audit_fairness import _km_weighted
+from ..stats import kaplan_meier_at
 from ..stats._common import (
     NotEstimableError,
     _html_table,
@@ -35,8 +35,8 @@ def _survival_rates(t, e, r, t0, cuts):
         c = cuts[s:s + chunk]
         P = (r[:, None] >= c[None, :]).astype(float)
         q = P.mean(axis=0)
-        s_pos = _km_weighted(t, e, P, t0)
-        s_neg = _km_weighted(t, e, 1.0 - P, t0)
+        s_pos = kaplan_meier_at(t, e, t0, P)
+        s_neg = kaplan_meier_at(t, e, t0, 1.0 - P)
         with np.errstate(divide="ignore", invalid="ignore"):
             ev_pos = np.where(q > 0, q * (1 - s_pos), 0.0)
             ne_pos = np.where(q > 0, q * s_pos, 0.0)

@@ -14,6 +14,12 @@ harrell_c, uno_c, td_auc, brier_t, ipa, oe_ratio_t, cox_calibration
     Survival outcome with predicted risk by a horizon.
 censoring_survival, StepFunction, kaplan_meier_risk, rcs_knots, rcs_basis
     Building blocks (censoring KM, KM risk with CI, Hmisc spline knots and basis).
+kaplan_meier, kaplan_meier_at, median_follow_up
+    The Kaplan-Meier curve, its value at t0 with case weights (one column per
+    replicate), the median potential follow-up (reverse Kaplan-Meier).
+at_risk_from_counts, km_factors, censoring_km_factors
+    The one definition of the risk set and of the factors of S_KM and G, shared by
+    the point estimates and the vectorised bootstrap.
 category_free_nri, integrated_discrimination_improvement, NRIResult, IDIResult
     Reclassification at a horizon (KM-based NRI, IPCW IDI).
 fit_cox, CoxFit
@@ -46,6 +52,14 @@ from ._common import (
     check_survival_inputs,
 )
 from ._cox import CoxFit, fit_cox
+from ._km import (
+    at_risk_from_counts,
+    censoring_km_factors,
+    kaplan_meier,
+    kaplan_meier_at,
+    km_factors,
+    median_follow_up,
+)
 from ._linalg import InverseInformation, inverse_information, newton_step, sqrt_variance
 from ._reclassification import (
     IDIResult,
@@ -79,4 +93,6 @@ __all__ = [
     "check_survival_inputs", "cox_calibration", "fit_cox", "harrell_c", "inverse_information",
     "ipa", "kaplan_meier_risk", "loess_calibration", "newton_step", "oe_ratio", "oe_ratio_t",
     "rcs_basis", "rcs_knots", "sqrt_variance", "td_auc", "uno_c",
+    "at_risk_from_counts", "censoring_km_factors", "kaplan_meier", "kaplan_meier_at", "km_factors",
+    "median_follow_up",
 ]

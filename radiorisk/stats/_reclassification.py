@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import NotEstimableError, check_horizon, check_survival_inputs
-from ._km import _km
+from ._km import kaplan_meier
 from ._survival import _ipcw
 
 __all__ = ["NRIResult", "IDIResult", "category_free_nri", "integrated_discrimination_improvement"]
@@ -62,7 +62,7 @@ class IDIResult:
 
 def _km_at(t, e, t0) -> float:
 
-    S, _, _, _ = _km(t, e)
+    S = kaplan_meier(t, e)
     return float(S.at(t0))
 
 

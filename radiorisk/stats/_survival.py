@@ -24,7 +24,7 @@ from ._common import (
     check_survival_inputs,
 )
 from ._concordance import harrell_c, uno_c
-from ._km import StepFunction, _counts, _km, censoring_survival, kaplan_meier_risk
+from ._km import StepFunction, _counts, censoring_survival, kaplan_meier, kaplan_meier_risk
 from ._rcs import cox_calibration, rcs_basis, rcs_knots
 
 __all__ = [
@@ -247,7 +247,7 @@ def ipa(time, event, risk, *, horizon) -> float:
     """
     t0 = check_horizon(horizon)
     t, e, r = check_survival_inputs(time, event, risk)
-    km = 1.0 - float(_km(t, e)[0].at(t0))
+    km = 1.0 - float(kaplan_meier(t, e).at(t0))
     null = float(np.mean(_brier_terms(t, e, np.full(len(t), km), t0)))
     if null <= 0:
         raise NotEstimableError(_NO_EVENT_BY_T0.format(t0=t0, what="IPA"))
@@ -278,4 +278,4 @@ def oe_ratio_t(time, event, risk, *, horizon) -> float:
     m = float(np.mean(r))
     if m <= 0:
         raise NotEstimableError("the mean predicted risk is 0: O/E is not defined")
-    return (1.0 - float(_km(t, e)[0].at(t0))) / m
+    return (1.0 - float(kaplan_meier(t, e).at(t0))) / m
