@@ -67,6 +67,15 @@ def aggregate_lesions(
     >>> int(agg.loc["P3", "n_lesions"]), float(agg.loc["P3", "original_firstorder_Mean__max"])
     (0, 0.0)
     """
+    df, feature_columns, weight_column, patient_ids = _lesion_rows(
+        features, patient_ids=patient_ids, reader=reader, weight_column=weight_column,
+        feature_columns=feature_columns)
+    out = _per_patient(df, feature_columns, weight_column).reindex(patient_ids)
+    return _with_no_plaque_rows(out)
+
+
+def _lesion_rows(features: pd.DataFrame, *, patient_ids, reader, weight_column, feature_columns):
+    """The reader's rows, the feature and weight columns, and every patient id (as str)."""
     df = features
     if reader is not None and "reader" in df.columns:
         df = df[df["reader"] == reader]
@@ -81,7 +90,11 @@ def aggregate_lesions(
     if patient_ids is None:
         patient_ids = pd.unique(df["patient_id"])
     patient_ids = pd.Index(pd.unique(pd.Series(list(patient_ids), dtype=str)), name="patient_id")
+    return df, feature_columns, weight_column, patient_ids
 
+
+def _per_patient(df: pd.DataFrame, feature_columns: list[str], weight_column: str) -> pd.DataFrame:
+    """``n_lesions``, ``__max``, ``__wmean`` (and ``__sum`` of extensive features) per patient with lesions."""
     g = df.groupby("patient_id", sort=False)
     w = df[weight_column].to_numpy(float)
     x = df[feature_columns].to_numpy(float)
@@ -98,7 +111,11 @@ def aggregate_lesions(
     ext = [c for c in feature_columns if c.endswith(EXTENSIVE_SUFFIXES)]
     if ext:
         parts.append(g[ext].sum().add_suffix("__sum"))
-    out = pd.concat(parts, axis=1).reindex(patient_ids)
+    return pd.concat(parts, axis=1)
+
+
+def _with_no_plaque_rows(out: pd.DataFrame) -> pd.DataFrame:
+    """Patients without a lesion row: ``n_lesions = 0``, ``has_plaque = 0`` and zero values."""
     out["n_lesions"] = out["n_lesions"].fillna(0).astype(int)
     out.insert(1, "has_plaque", (out["n_lesions"] > 0).astype(int))
     value_cols = [c for c in out.columns if c not in ("n_lesions", "has_plaque")]
