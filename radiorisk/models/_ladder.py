@@ -32,7 +32,8 @@ from ..stats import (
     td_auc,
     uno_c,
 )
-from ._validation import CVResult, cross_validate_risk, task_seed
+from ._folds import task_seed
+from ._validation import CVResult, cross_validate_risk
 
 __all__ = [
     "LadderResult",

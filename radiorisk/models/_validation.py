@@ -1,31 +1,35 @@
-"""Validation protocol: repeated, stratified, grouped K-fold with a nested time-bounded search.
+"""Validation protocol: repeated, stratified, grouped K-fold with out-of-fold risks.
 
 :func:`cross_validate_risk` gives an out-of-fold (OOF) predicted risk by the
-horizon for every patient and repeat.  The folds are stratified on the event
-and grouped (all rows of a group, by default a patient, share a fold).  For the
-xgboost models an optional random search runs inside each outer training fold
-(inner 3-fold CV, scored by Harrell's C): the candidate list is fixed by the seed,
-candidates are tried in order, and ``budget_seconds`` caps the time spent per
-outer fold (see :func:`cross_validate_risk`, Notes).  Every (repeat, fold) task
-gets its own seed derived from ``random_state``, so the results are identical
-for the same seed whatever ``n_jobs`` is.
+horizon for every patient and repeat; :func:`fit_final_model` refits on all
+patients.  The folds (:mod:`._folds`) are stratified on the event and grouped
+(all rows of a group, by default a patient, share a fold).  For the xgboost
+models an optional random search (:mod:`._search`) runs inside each outer
+training fold (inner 3-fold CV, scored by Harrell's C): the candidate list is
+fixed by the seed, candidates are tried in order, and an opt-in
+``budget_seconds`` caps the time spent per outer fold (see
+:func:`cross_validate_risk`, Notes).  Every (repeat, fold) task gets its own
+seed derived from ``random_state`` and its own estimator from a factory
+(:mod:`._factory`), so the results are identical for the same seed whatever
+``n_jobs`` is.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import time as _time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 
 from ..stats import NotEstimableError, check_horizon, harrell_c, td_auc, uno_c
 from ._base import make_y
-from ._estimators import make_model
-from ._registry import MODEL_NAMES
+from ._factory import model_label, task_factory
+from ._folds import make_folds, task_seed
+from ._search import DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS, search_plan, timed_search
 
 __all__ = [
     "CVResult",
@@ -37,269 +41,10 @@ __all__ = [
     "SEARCHABLE_MODELS",
 ]
 
-#: Models that get the nested hyperparameter search by default.
-SEARCHABLE_MODELS = ("xgb-binary", "xgb-cox", "xgb-aft")
-
-#: Default random-search space for the xgboost models (lists are sampled uniformly).
-DEFAULT_SEARCH_SPACE: Mapping[str, Sequence] = {
-    "n_estimators": [100, 200, 300, 500],
-    "max_depth": [1, 2, 3, 4],
-    "learning_rate": [0.01, 0.02, 0.05, 0.1],
-    "min_child_weight": [1, 5, 10, 20],
-    "subsample": [0.6, 0.8, 1.0],
-    "colsample_bytree": [0.5, 0.8, 1.0],
-    "reg_lambda": [0.1, 1.0, 10.0],
-}
-
 _MSG_FEW_EVENTS = ("{what}: {k} event(s) among {n} rows is fewer than folds={folds}; "
                    "use fewer folds or more data")
 _MSG_EMPTY_BLOCKS = ("blocks {blocks}: no feature column in this cohort (block(s) {empty} are empty; "
                      "e.g. radiomics need assemble_cohort(..., radiomics=...))")
-
-
-# ---------------------------------------------------------------------------
-# seeds and folds
-# ---------------------------------------------------------------------------
-
-
-def task_seed(random_state: int, *keys: int) -> int:
-    """A 32-bit seed for one task, derived from ``random_state`` and integer ``keys``.
-
-    Examples
-    --------
-    >>> task_seed(0, 1, 2) == task_seed(0, 1, 2), task_seed(0, 1, 2) == task_seed(0, 2, 1)
-    (True, False)
-    """
-    if random_state is None:
-        raise ValueError("random_state is required (an int): results must be reproducible")
-    return int(np.random.SeedSequence([int(random_state), *map(int, keys)]).generate_state(1)[0])
-
-
-def make_folds(event, *, groups=None, folds: int = 5, repeats: int = 1, random_state: int) -> np.ndarray:
-    """Fold ids for repeated K-fold, stratified on the event and grouped.
-
-    Each group (default: each row) is one unit.  A group is an *event group*
-    when any of its rows has an event.  Per repeat, the event groups are
-    shuffled and dealt to the folds in turn, then the other groups continue
-    the deal, so every fold gets ``floor`` or ``ceil`` of ``k/folds`` event
-    groups and all rows of a group share a fold.
-
-    Parameters
-    ----------
-    event : array-like of shape (n,)
-        0/1 event indicator.
-    groups : array-like of shape (n,), optional
-        Group labels (e.g. ``patient_id``); default one group per row.
-    folds, repeats : int
-    random_state : int
-
-    Returns
-    -------
-    ndarray of shape (repeats, n)
-        Fold id (0 ... folds-1) of each row in each repeat.
-
-    Examples
-    --------
-    >>> f = make_folds([1, 0, 0, 1, 0, 0], folds=2, repeats=1, random_state=0)
-    >>> sorted(np.bincount(f[0]).tolist()), sorted(f[0][[0, 3]].tolist())
-    ([3, 3], [0, 1])
-    """
-    e = np.asarray(event).astype(float).ravel()
-    n = len(e)
-    if groups is None:
-        codes = np.arange(n)
-    else:
-        g = np.asarray(groups).ravel()
-        if len(g) != n:
-            raise ValueError(f"groups has {len(g)} values but event has {n}")
-        codes = pd.factorize(pd.Series(g))[0]
-    n_groups = int(codes.max()) + 1 if n else 0
-    if folds < 2:
-        raise ValueError(f"folds must be >= 2; got {folds}")
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1; got {repeats}")
-    if n_groups < folds:
-        raise ValueError(f"{n_groups} group(s) is fewer than folds={folds}")
-    g_event = np.zeros(n_groups, bool)
-    np.logical_or.at(g_event, codes, e > 0)
-    ev_groups = np.flatnonzero(g_event)
-    other = np.flatnonzero(~g_event)
-    out = np.empty((repeats, n), dtype=np.int64)
-    for r in range(repeats):
-        rng = np.random.default_rng(task_seed(random_state, 7919, r))
-        order = np.concatenate([rng.permutation(ev_groups), rng.permutation(other)])
-        start = int(rng.integers(folds))
-        gfold = np.empty(n_groups, dtype=np.int64)
-        gfold[order] = (start + np.arange(n_groups)) % folds
-        out[r] = gfold[codes]
-    return out
-
-
-# ---------------------------------------------------------------------------
-# model factory
-# ---------------------------------------------------------------------------
-
-
-def _model_name(model) -> str:
-    if isinstance(model, str):
-        return model
-    return getattr(model, "name", None) or getattr(model, "__name__", None) or type(model).__name__
-
-
-def _factory(model, horizon: float) -> Callable:
-    """``factory(random_state, params) -> unfitted estimator``."""
-    if isinstance(model, str):
-        if model not in MODEL_NAMES:
-            raise ValueError(f"model {model!r} is not one of {list(MODEL_NAMES)}")
-        return _NamedFactory(model, float(horizon))
-    if hasattr(model, "get_params") and hasattr(model, "fit"):
-        return _EstimatorFactory(model)
-    if callable(model):
-        return _CallableFactory(model)
-    raise TypeError(
-        "model must be a model name, an unfitted estimator (e.g. make_model(...)) or a callable factory; "
-        f"got {type(model).__name__}"
-    )
-
-
-class _NamedFactory:
-    """Picklable ``make_model`` wrapper (for joblib workers)."""
-
-    def __init__(self, name: str, horizon: float):
-        self.name, self.horizon = name, horizon
-
-    def __call__(self, random_state: int, params: Mapping) -> object:
-
-        params = dict(params)
-        if self.name.startswith("xgb") and "nthread" not in params:
-            params["nthread"] = 1  # one thread per task: parallelism is over tasks (n_jobs)
-        return make_model(self.name, horizon=self.horizon, random_state=random_state, **params)
-
-
-class _EstimatorFactory:
-    """Clones an estimator (e.g. ``make_model(...)``) for each task, with the task's seed and parameters."""
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    def __call__(self, random_state: int, params: Mapping) -> object:
-        from sklearn.base import clone
-
-        est = clone(self.estimator)
-        names = est.get_params(deep=True)
-        update = {}
-        for key in ("random_state", "model__random_state"):
-            if key in names:
-                update[key] = random_state
-        for key, value in dict(params).items():
-            if key in names:
-                update[key] = value
-            elif f"model__{key}" in names:
-                update[f"model__{key}"] = value
-            else:
-                raise ValueError(f"parameter {key!r} is not a parameter of {type(est).__name__}")
-        return est.set_params(**update)
-
-
-class _CallableFactory:
-    def __init__(self, fn):
-        self.fn = fn
-
-    def __call__(self, random_state: int, params: Mapping) -> object:
-        return self.fn(random_state=random_state, **dict(params))
-
-
-def _check_search(search, model) -> dict | None:
-    if search is None or search is False:
-        return None
-    if search is True:
-        search = {}
-    if not isinstance(search, Mapping):
-        raise TypeError("search must be None, True or a dict with param_distributions, n_iter, "
-                        "budget_seconds, inner_folds")
-    unknown = set(search) - {"param_distributions", "n_iter", "budget_seconds", "inner_folds"}
-    if unknown:
-        raise ValueError(f"search: unknown key(s) {sorted(unknown)}")
-    s = {
-        "param_distributions": dict(search.get("param_distributions") or DEFAULT_SEARCH_SPACE),
-        "n_iter": int(search.get("n_iter", 8)),
-        "budget_seconds": search.get("budget_seconds"),
-        "inner_folds": int(search.get("inner_folds", 3)),
-    }
-    if s["n_iter"] < 1:
-        raise ValueError(f"search: n_iter must be >= 1; got {s['n_iter']}")
-    if s["budget_seconds"] is not None and not float(s["budget_seconds"]) > 0:
-        raise ValueError(f"search: budget_seconds must be > 0; got {s['budget_seconds']!r}")
-    return s
-
-
-def _candidates(space: Mapping, n_iter: int, seed: int) -> list[dict]:
-    """The fixed candidate list: ``n_iter`` draws from ``space`` (lists: uniform; scipy: rvs)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n_iter):
-        cand = {}
-        for k in sorted(space):
-            v = space[k]
-            if hasattr(v, "rvs"):
-                x = v.rvs(random_state=rng)
-                cand[k] = x.item() if hasattr(x, "item") else x
-            else:
-                vals = list(v)
-                x = vals[int(rng.integers(len(vals)))]
-                cand[k] = x.item() if hasattr(x, "item") else x
-        out.append(cand)
-    return out
-
-
-def _harrell(t, e, r) -> float:
-
-    try:
-        return harrell_c(t, e, r)
-    except NotEstimableError:
-        return float("nan")
-
-
-def _search(factory, X, t, e, groups, candidates, *, inner_folds, budget, seed, horizon):
-    """Inner CV over ``candidates`` in order; returns (best params, best score, n tried, truncated)."""
-
-    fold_ids = make_folds(e, groups=groups, folds=inner_folds, repeats=1, random_state=seed)[0]
-    start = _time.perf_counter()
-    best, best_score, tried, truncated = candidates[0], -np.inf, 0, False
-    for i, cand in enumerate(candidates):
-        if budget is not None and i > 0 and _time.perf_counter() - start > float(budget):
-            truncated = True
-            break
-        risk = np.empty(len(t))
-        for k in range(inner_folds):
-            tr, te = fold_ids != k, fold_ids == k
-            est = factory(task_seed(seed, i, k), cand)
-            est.fit(X.iloc[tr], make_y(t[tr], e[tr]))
-            risk[te] = est.predict_risk(X.iloc[te], horizon=horizon)
-        score = _harrell(t, e, risk)
-        tried += 1
-        if np.isfinite(score) and score > best_score:
-            best, best_score = cand, score
-    return best, float(best_score), tried, truncated
-
-
-def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, candidates):
-
-    Xtr, ttr, etr = X.iloc[train], t[train], e[train]
-    info = {}
-    params: dict = {}
-    if search is not None:
-        s0 = _time.perf_counter()
-        gtr = None if groups is None else groups[train]
-        params, score, tried, truncated = _search(
-            factory, Xtr, ttr, etr, gtr, candidates, inner_folds=search["inner_folds"],
-            budget=search["budget_seconds"], seed=task_seed(seed, 1), horizon=horizon)
-        info = {"params": params, "inner_harrell_c": score, "n_tried": tried,
-                "truncated": truncated, "seconds": _time.perf_counter() - s0}
-    est = factory(task_seed(seed, 2), params)
-    est.fit(Xtr, make_y(ttr, etr))
-    risk = np.asarray(est.predict_risk(X.iloc[test], horizon=horizon), dtype=float)
-    return risk, info
 
 
 # ---------------------------------------------------------------------------
@@ -379,7 +124,6 @@ class CVResult:
                 f"{self.repeats}x{self.folds}-fold, horizon {self.horizon:g} d</p>"
                 + self.scores().to_html(index=False, float_format=lambda v: f"{v:.4f}"))
 
-
 # ---------------------------------------------------------------------------
 # public functions
 # ---------------------------------------------------------------------------
@@ -402,6 +146,60 @@ def _arrays(data):
     t = data.time.to_numpy(float)
     e = data.event.to_numpy(float)
     return t, e
+
+def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, candidates):
+    """Search (optionally), fit on the ``train`` rows, predict the ``test`` rows: (risk, search info)."""
+    Xtr, ttr, etr = X.iloc[train], t[train], e[train]
+    info: dict = {}
+    params: dict = {}
+    if search is not None:
+        gtr = None if groups is None else groups[train]
+        params, info = timed_search(factory, Xtr, ttr, etr, gtr, candidates, search, seed=seed,
+                                    horizon=horizon)
+    est = factory(task_seed(seed, 2), params)
+    est.fit(Xtr, make_y(ttr, etr))
+    risk = np.asarray(est.predict_risk(X.iloc[test], horizon=horizon), dtype=float)
+    return risk, info
+
+
+def _gather(tasks, results, fold_ids: np.ndarray, n: int) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """Place each task's risks by (repeat, fold); the search table (None without a search)."""
+    risk = np.empty((fold_ids.shape[0], n))
+    search_rows = []
+    for (r, k), (rk, info) in zip(tasks, results, strict=True):
+        risk[r, fold_ids[r] == k] = rk
+        if info:
+            search_rows.append({"repeat": r, "fold": k, "params": json.dumps(info["params"], sort_keys=True),
+                                "inner_harrell_c": info["inner_harrell_c"], "n_tried": info["n_tried"],
+                                "truncated": info["truncated"], "seconds": info["seconds"]})
+    return risk, (pd.DataFrame(search_rows) if search_rows else None)
+
+
+def _oof_frame(index: pd.Index, fold_ids: np.ndarray, risk: np.ndarray, t, e) -> pd.DataFrame:
+    """The OOF table: one row per patient and repeat."""
+    repeats = fold_ids.shape[0]
+    ids = index.astype(str)
+    return pd.DataFrame({
+        "patient_id": np.tile(ids, repeats),
+        "repeat": np.repeat(np.arange(repeats), len(t)),
+        "fold": fold_ids.ravel(),
+        "risk": risk.ravel(),
+        "time": np.tile(t, repeats),
+        "event": np.tile(e.astype(int), repeats),
+    })
+
+
+def _cv_notes(repeats, folds, random_state, horizon, search, search_df) -> list[str]:
+    notes = [f"{repeats} x {folds}-fold cross-validation stratified on the event and grouped by "
+             f"patient; seed {random_state}; out-of-fold risk by {horizon:g} days"]
+    if search_df is not None:
+        notes.append(f"nested random search: {search['n_iter']} candidate(s), inner {search['inner_folds']}-fold "
+                     f"CV scored by Harrell's C, budget {search['budget_seconds']} s per outer fold")
+        k_trunc = int(search_df["truncated"].sum())
+        if k_trunc:
+            notes.append(f"the time budget stopped the search early in {k_trunc} outer fold(s): "
+                         "results may depend on machine speed")
+    return notes
 
 
 def cross_validate_risk(
@@ -486,8 +284,6 @@ def cross_validate_risk(
     >>> cv.oof.shape[0] == 2 * 400, list(cv.oof.columns)
     (True, ['patient_id', 'repeat', 'fold', 'risk', 'time', 'event'])
     """
-    from joblib import Parallel, delayed
-
     horizon = check_horizon(horizon)
     if random_state is None:
         raise ValueError("random_state is required (an int): results must be reproducible")
@@ -499,62 +295,22 @@ def cross_validate_risk(
         raise ValueError(_MSG_FEW_EVENTS.format(what="cross_validate_risk", k=n_ev, n=len(e), folds=folds))
     grp = data.X.index.to_numpy() if groups is None else np.asarray(groups)
     fold_ids = make_folds(e, groups=grp, folds=folds, repeats=repeats, random_state=random_state)
-    factory = _factory(model, horizon)
-    if params:
-        factory = _Fixed(factory, dict(params))
-    s = _check_search(search, model)
-    candidates = None
-    if s is not None:
-        candidates = _candidates(s["param_distributions"], s["n_iter"], task_seed(random_state, 104729))
+    factory = task_factory(model, horizon, params)
+    s, candidates = search_plan(search, random_state)
     tasks = [(r, k) for r in range(repeats) for k in range(folds)]
     results = Parallel(n_jobs=n_jobs)(
         delayed(_run_task)(factory, X, t, e, grp, np.flatnonzero(fold_ids[r] != k),
                            np.flatnonzero(fold_ids[r] == k), seed=task_seed(random_state, r, k),
                            horizon=horizon, search=s, candidates=candidates)
         for r, k in tasks)
-    risk = np.empty((repeats, len(t)))
-    search_rows = []
-    for (r, k), (rk, info) in zip(tasks, results, strict=True):
-        risk[r, fold_ids[r] == k] = rk
-        if info:
-            search_rows.append({"repeat": r, "fold": k, "params": json.dumps(info["params"], sort_keys=True),
-                                "inner_harrell_c": info["inner_harrell_c"], "n_tried": info["n_tried"],
-                                "truncated": info["truncated"], "seconds": info["seconds"]})
-    ids = data.X.index.astype(str)
-    oof = pd.DataFrame({
-        "patient_id": np.tile(ids, repeats),
-        "repeat": np.repeat(np.arange(repeats), len(t)),
-        "fold": fold_ids.ravel(),
-        "risk": risk.ravel(),
-        "time": np.tile(t, repeats),
-        "event": np.tile(e.astype(int), repeats),
-    })
-    notes = [f"{repeats} x {folds}-fold cross-validation stratified on the event and grouped by "
-             f"patient; seed {random_state}; out-of-fold risk by {horizon:g} days"]
-    search_df = None
-    if search_rows:
-        search_df = pd.DataFrame(search_rows)
-        notes.append(f"nested random search: {s['n_iter']} candidate(s), inner {s['inner_folds']}-fold "
-                     f"CV scored by Harrell's C, budget {s['budget_seconds']} s per outer fold")
-        k_trunc = int(search_df["truncated"].sum())
-        if k_trunc:
-            notes.append(f"the time budget stopped the search early in {k_trunc} outer fold(s): "
-                         "results may depend on machine speed")
+    risk, search_df = _gather(tasks, results, fold_ids, len(t))
+    oof = _oof_frame(data.X.index, fold_ids, risk, t, e)
+    notes = _cv_notes(repeats, folds, random_state, horizon, s, search_df)
     if not np.all(np.isfinite(risk)):
         raise ValueError("the model returned non-finite risks")
-    return CVResult(oof=oof, model=_model_name(model), blocks=blocks, columns=tuple(cols),
+    return CVResult(oof=oof, model=model_label(model), blocks=blocks, columns=tuple(cols),
                     horizon=horizon, repeats=repeats, folds=folds, random_state=int(random_state),
                     search=search_df, notes=tuple(notes))
-
-
-class _Fixed:
-    """A factory with fixed parameters under the searched ones."""
-
-    def __init__(self, factory, fixed):
-        self.factory, self.fixed = factory, fixed
-
-    def __call__(self, random_state, params):
-        return self.factory(random_state, {**self.fixed, **dict(params)})
 
 
 def fit_final_model(
@@ -585,24 +341,14 @@ def fit_final_model(
     blocks, cols = _features(data, blocks)
     X = data.X[cols]
     t, e = _arrays(data)
-    factory = _factory(model, horizon)
-    if params:
-        factory = _Fixed(factory, dict(params))
-    s = _check_search(search, model)
-    candidates = None
-    if s is not None:
-        candidates = _candidates(s["param_distributions"], s["n_iter"], task_seed(random_state, 104729))
+    factory = task_factory(model, horizon, params)
+    s, candidates = search_plan(search, random_state)
     all_rows = np.arange(len(t))
-
     info: dict = {}
     chosen: dict = {}
     if s is not None:
-        s0 = _time.perf_counter()
-        chosen, score, tried, truncated = _search(
-            factory, X, t, e, data.X.index.to_numpy(), candidates, inner_folds=s["inner_folds"],
-            budget=s["budget_seconds"], seed=task_seed(random_state, 1), horizon=horizon)
-        info = {"params": chosen, "inner_harrell_c": score, "n_tried": tried, "truncated": truncated,
-                "seconds": _time.perf_counter() - s0}
+        chosen, info = timed_search(factory, X, t, e, data.X.index.to_numpy(), candidates, s,
+                                    seed=random_state, horizon=horizon)
     est = factory(task_seed(random_state, 2), chosen)
     est.fit(X.iloc[all_rows], make_y(t, e))
     info["columns"] = list(cols)
