@@ -43,14 +43,8 @@ from ._ladder import (
     modality_ladder,
 )
 from ._persist import BundleError, BundleIntegrityError, BundleVersionError, load, save_model
-from ._preprocess import (
-    CorrelationPruner,
-    ICCFilter,
-    ModalityPreprocessor,
-    UnivariableScreen,
-    make_preprocessor,
-    univariable_cox_score,
-)
+from ._preprocess import ModalityPreprocessor, make_preprocessor
+from ._select import CorrelationPruner, ICCFilter, UnivariableScreen, univariable_cox_score
 from ._validation import (
     DEFAULT_SEARCH_SPACE,
     SEARCHABLE_MODELS,

@@ -6,8 +6,9 @@ import inspect
 
 from ._base import DEFAULT_HORIZON, ModelError
 from ._persist import RiskPipeline
-from ._preprocess import CorrelationPruner, ICCFilter, UnivariableScreen, make_preprocessor
+from ._preprocess import make_preprocessor
 from ._registry import ESTIMATORS, MODEL_NAMES, model_name
+from ._select import CorrelationPruner, ICCFilter, UnivariableScreen
 
 __all__ = ["MODEL_NAMES", "ESTIMATORS", "make_model", "RiskPipeline", "model_name"]
 

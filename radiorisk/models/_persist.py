@@ -37,8 +37,9 @@ from .. import __version__
 from .._files import sha256_file
 from ..exceptions import BundleError, BundleIntegrityError, BundleVersionError, RadioriskError
 from ._base import ModelError
-from ._preprocess import CorrelationPruner, ICCFilter, ModalityPreprocessor, UnivariableScreen
+from ._preprocess import ModalityPreprocessor
 from ._registry import ESTIMATORS, model_name
+from ._select import CorrelationPruner, ICCFilter, UnivariableScreen
 
 __all__ = ["RiskPipeline", "save_model", "load", "BundleError", "BundleIntegrityError", "BundleVersionError",
            "FORMAT", "FORMAT_VERSION"]
