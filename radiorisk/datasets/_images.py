@@ -20,21 +20,18 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from ._shapes import (  # LABELS, PLAQUE_LABELS, Z_SPACING_MM, lesion_rng, render_lesion_patch: re-exported
+from ._image_files import iter_progress, validate_tables, write_nifti_atomic
+from ._lesion_streams import lesion_rng
+from ._shapes import (  # LABELS, PLAQUE_LABELS, Z_SPACING_MM, render_lesion_patch: re-exported
     _PLAQUE_LABEL_STR,
     LABELS,
     PLAQUE_LABELS,
-    WALL_MM,
     Z_SPACING_MM,  # noqa: F401  (tests and benchmarks import it from here)
-    _iter,
-    _smooth_field,
-    _top,
-    _validate,
-    _write_nifti_atomic,
-    lesion_rng,
     render_lesion_patch,
 )
+from ._vessel_geometry import WALL_MM
 from ._volume import write_fullsize_volumes as _write_fullsize_volumes
+from ._voxels import smooth_field, top
 
 __all__ = [
     "LABELS",
@@ -100,13 +97,13 @@ def perturb_plaque_mask(mask: np.ndarray, *, rng: np.random.Generator, spacing_z
     m = mask[box]
     p = plaque[box]
     sig = tuple(2.0 / float(sp) for sp in spacing_zyx)
-    field = _smooth_field(rng, m.shape, sig, truncate=2.0)
+    field = smooth_field(rng, m.shape, sig, truncate=2.0)
     st = ndi.generate_binary_structure(3, 1)
     grow_c = ndi.binary_dilation(p, st) & ~p & ((m == 1) | (m == 6) | (m == 7))
     shrink_c = p & ndi.binary_dilation(~p, st)
     n_move = int(round(0.5 * min(fraction, 1.0) * shrink_c.sum()))
-    grow = _top(field, grow_c, n_move)
-    shrink = _top(-field, shrink_c, n_move)
+    grow = top(field, grow_c, n_move)
+    shrink = top(-field, shrink_c, n_move)
     # grown voxels take the neighbouring component (fibrous preferred, then fibro-fatty, LAP, calcium)
     prio = np.zeros(256, np.uint8)
     prio[[2, 3, 4, 5]] = [4, 3, 2, 1]
@@ -165,20 +162,20 @@ def write_lesion_images(truth_lesions: pd.DataFrame, scans: pd.DataFrame, out_di
     >>> man[["lesion_id", "image_path", "label", "reader"]].values.tolist()[:2]
     [['L0000000', 'images/L0000000_ct.nii.gz', '2,3,4,5', 'reader1'], ['L0000000', 'images/L0000000_ct.nii.gz', '2,3,4,5', 'reader2']]
     """
-    ids = _validate(truth_lesions, scans, lesion_ids)
+    ids = validate_tables(truth_lesions, scans, lesion_ids)
     out_dir = Path(out_dir)
     img_dir = out_dir / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
     tl = truth_lesions.assign(lesion_id=truth_lesions["lesion_id"].astype(str)).set_index("lesion_id", drop=False)
     sc = scans.assign(scan_id=scans["scan_id"].astype(str)).set_index("scan_id", drop=False)
     rows = []
-    for lid in _iter(ids, progress, "lesion images"):
+    for lid in iter_progress(ids, progress, "lesion images"):
         les = tl.loc[lid]
         scan = sc.loc[str(les["scan_id"])]
         image, mask, info = render_lesion_patch(les, scan, rng=lesion_rng(seed, lid), return_arrays=second_reader)
         ct_rel, m_rel = f"images/{lid}_ct.nii.gz", f"images/{lid}_mask.nii.gz"
-        _write_nifti_atomic(image, out_dir / ct_rel)
-        _write_nifti_atomic(mask, out_dir / m_rel)
+        write_nifti_atomic(image, out_dir / ct_rel)
+        write_nifti_atomic(mask, out_dir / m_rel)
         base = {"lesion_id": lid, "scan_id": str(les["scan_id"]), "patient_id": str(les["patient_id"]),
                 "image_path": ct_rel, "label": _PLAQUE_LABEL_STR}
         rows.append({**base, "mask_path": m_rel, "reader": "reader1"})
@@ -188,7 +185,7 @@ def write_lesion_images(truth_lesions: pd.DataFrame, scans: pd.DataFrame, out_di
             mask2 = sitk.GetImageFromArray(m2)
             mask2.CopyInformation(image)
             m2_rel = f"images/{lid}_mask_reader2.nii.gz"
-            _write_nifti_atomic(mask2, out_dir / m2_rel)
+            write_nifti_atomic(mask2, out_dir / m2_rel)
             rows.append({**base, "mask_path": m2_rel, "reader": "reader2"})
     cols = ["lesion_id", "scan_id", "patient_id", "image_path", "mask_path", "label", "reader"]
     return pd.DataFrame(rows, columns=cols)

@@ -20,19 +20,11 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
-from ._shapes import (
-    _FWHM,
-    PLAQUE_LABELS,
-    Z_SPACING_MM,
-    _hash_ints,
-    _iter,
-    _kernel_sq_sum,
-    _scan_params,
-    _validate,
-    _write_nifti_atomic,
-    lesion_rng,
-    render_lesion_patch,
-)
+from ._image_files import iter_progress, validate_tables, write_nifti_atomic
+from ._lesion_streams import hash_ints, lesion_rng, scan_params
+from ._shapes import PLAQUE_LABELS, render_lesion_patch
+from ._vessel_geometry import Z_SPACING_MM
+from ._voxels import FWHM_PER_SIGMA, correlated_noise
 
 __all__ = ["write_fullsize_volumes"]
 
@@ -88,13 +80,9 @@ def _background(shape_zyx, spacing_xy: float, lumen_hu: float, noise_sd: float, 
         s[E <= 0.82] = 100.0           # enhanced myocardium
         s[E <= 0.55] = lumen_hu        # blood pool
         vol[k] = s
-    sig = fwhm_xy / _FWHM / spacing_xy
+    sig = fwhm_xy / FWHM_PER_SIGMA / spacing_xy
     vol = ndi.gaussian_filter(vol, (sig, sig, sig), mode="nearest", truncate=3.0)
-    sig_n = (0.5, 0.7, 0.7)
-    noise = ndi.gaussian_filter(rng.standard_normal(shape_zyx, dtype=np.float32), sig_n,
-                                mode="wrap", truncate=3.0)
-    norm = math.sqrt(np.prod([_kernel_sq_sum(s, 3.0) for s in sig_n]))
-    vol += noise * np.float32(noise_sd / norm)
+    vol += correlated_noise(rng, shape_zyx, noise_sd)
     return vol
 
 
@@ -141,7 +129,7 @@ def write_fullsize_volumes(truth_lesions: pd.DataFrame, scans: pd.DataFrame, out
     >>> sorted(set(m.ravel().tolist()))
     [0, 1, 2]
     """
-    ids = _validate(truth_lesions, scans, lesion_ids)
+    ids = validate_tables(truth_lesions, scans, lesion_ids)
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     tl = truth_lesions.assign(lesion_id=truth_lesions["lesion_id"].astype(str)).set_index("lesion_id", drop=False)
@@ -150,35 +138,12 @@ def write_fullsize_volumes(truth_lesions: pd.DataFrame, scans: pd.DataFrame, out
     for lid in ids:
         by_scan.setdefault(str(tl.loc[lid, "scan_id"]), []).append(lid)
     row_of: dict[str, dict] = {}
-    nx_min, ny_min, nz_min = (int(v) for v in min_shape)
-    for sid in _iter(list(by_scan), progress, "full-size volumes"):
-        scan = sc.loc[sid]
-        sp = _scan_params(dict(scan))
-        s = sp["spacing_xy"]
-        blocks = []
-        for lid in by_scan[sid]:
-            _, _, info = render_lesion_patch(tl.loc[lid], scan, rng=lesion_rng(seed, lid), return_arrays=True)
-            blocks.append((info["image_array"], info["mask_array"]))
-        nxy = max(nx_min, ny_min)
-        pos, nz = _pack([b[0].shape for b in blocks], nxy, nz_min)
-        rng = np.random.default_rng([int(seed), 2, *_hash_scan(sid)])
-        vol = _background((nz, nxy, nxy), s, sp["lumen_hu_scan"], sp["noise_sd"], sp["fwhm_xy"], rng)
-        img = np.clip(np.rint(vol), -1024, 3071).astype(np.int16)
-        dtype = np.uint8 if len(blocks) <= 255 else np.uint16
-        msk = np.zeros(img.shape, dtype)
-        plaque_lut = np.zeros(256, bool)
-        plaque_lut[list(PLAQUE_LABELS)] = True
-        for k, ((bi, bm), (z0, y0, x0)) in enumerate(zip(blocks, pos, strict=True), start=1):
-            region = (slice(z0, z0 + bi.shape[0]), slice(y0, y0 + bi.shape[1]), slice(x0, x0 + bi.shape[2]))
-            img[region] = bi
-            msk[region][plaque_lut[bm]] = k
-        image = sitk.GetImageFromArray(img)
-        image.SetSpacing((s, s, Z_SPACING_MM))
-        mask = sitk.GetImageFromArray(msk)
-        mask.CopyInformation(image)
+    for sid in iter_progress(list(by_scan), progress, "full-size volumes"):
+        image, mask = _scan_volume(sc.loc[sid], [tl.loc[lid] for lid in by_scan[sid]], seed=seed,
+                                   min_shape=min_shape)
         ct_rel, m_rel = f"images/{sid}_ccta.nii.gz", f"images/{sid}_ccta_mask.nii.gz"
-        _write_nifti_atomic(image, out_dir / ct_rel)
-        _write_nifti_atomic(mask, out_dir / m_rel)
+        write_nifti_atomic(image, out_dir / ct_rel)
+        write_nifti_atomic(mask, out_dir / m_rel)
         for k, lid in enumerate(by_scan[sid], start=1):
             row_of[lid] = {"lesion_id": lid, "scan_id": sid, "patient_id": str(tl.loc[lid, "patient_id"]),
                            "image_path": ct_rel, "mask_path": m_rel, "label": str(k), "reader": "reader1"}
@@ -186,5 +151,38 @@ def write_fullsize_volumes(truth_lesions: pd.DataFrame, scans: pd.DataFrame, out
     return pd.DataFrame([row_of[lid] for lid in ids], columns=cols)
 
 
+def _scan_volume(scan: pd.Series, lesion_rows: list, *, seed: int, min_shape) -> tuple[sitk.Image, sitk.Image]:
+    """One scan's volume: its lesion blocks (rendered as their patches) pasted into the background.
+
+    The mask holds ``k`` (1..n, in ``lesion_rows`` order) on the plaque of the k-th lesion.
+    """
+    sid = str(scan["scan_id"])
+    sp = scan_params(dict(scan))
+    s = sp["spacing_xy"]
+    blocks = []
+    for les in lesion_rows:
+        _, _, info = render_lesion_patch(les, scan, rng=lesion_rng(seed, les["lesion_id"]), return_arrays=True)
+        blocks.append((info["image_array"], info["mask_array"]))
+    nx_min, ny_min, nz_min = (int(v) for v in min_shape)
+    nxy = max(nx_min, ny_min)
+    pos, nz = _pack([b[0].shape for b in blocks], nxy, nz_min)
+    rng = np.random.default_rng([int(seed), 2, *_hash_scan(sid)])
+    vol = _background((nz, nxy, nxy), s, sp["lumen_hu_scan"], sp["noise_sd"], sp["fwhm_xy"], rng)
+    img = np.clip(np.rint(vol), -1024, 3071).astype(np.int16)
+    dtype = np.uint8 if len(blocks) <= 255 else np.uint16
+    msk = np.zeros(img.shape, dtype)
+    plaque_lut = np.zeros(256, bool)
+    plaque_lut[list(PLAQUE_LABELS)] = True
+    for k, ((bi, bm), (z0, y0, x0)) in enumerate(zip(blocks, pos, strict=True), start=1):
+        region = (slice(z0, z0 + bi.shape[0]), slice(y0, y0 + bi.shape[1]), slice(x0, x0 + bi.shape[2]))
+        img[region] = bi
+        msk[region][plaque_lut[bm]] = k
+    image = sitk.GetImageFromArray(img)
+    image.SetSpacing((s, s, Z_SPACING_MM))
+    mask = sitk.GetImageFromArray(msk)
+    mask.CopyInformation(image)
+    return image, mask
+
+
 def _hash_scan(scan_id: str) -> list[int]:
-    return _hash_ints("scan-volume", scan_id)
+    return hash_ints("scan-volume", scan_id)
