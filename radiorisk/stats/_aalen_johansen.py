@@ -78,12 +78,12 @@ def check_competing_inputs(time, status, risk=None, *, cause: int = 1, probabili
     bad = t <= 0
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(_NOT_POSITIVE.format(name="time", value=t[i], i=i))
+        raise ValueError(_NOT_POSITIVE.format(name="time", value=float(t[i]), i=i))
     s = _as_float(status, "status")
     bad = (s < 0) | (s != np.round(s))
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(_NOT_STATUS.format(cause=cause, value=s[i], i=i))
+        raise ValueError(_NOT_STATUS.format(cause=cause, value=float(s[i]), i=i))
     if risk is None:
         _check_lengths(t, s)
         return t, s
