@@ -179,6 +179,127 @@ def _reusable(reuse, data, blocks, cols, model_name, horizon, repeats, folds, ra
     return None
 
 
+def _usable_rungs(data, rungs) -> tuple[list[str], list[str]]:
+    """The rungs that have columns in ``data`` (unknown blocks are an error) and the notes on the others."""
+    if isinstance(rungs, str):
+        rungs = [b for b in rungs.split(",") if b]
+    rungs = list(dict.fromkeys(rungs))
+    unknown = [b for b in rungs if b not in data.blocks]
+    if unknown:
+        raise ValueError(f"rungs: unknown block(s) {unknown}; known blocks are {list(data.blocks)}")
+    notes = []
+    skipped = [b for b in rungs if not data.blocks[b]]
+    if skipped:
+        notes.append(f"block(s) {', '.join(skipped)} have no columns in this cohort and were skipped")
+    rungs = [b for b in rungs if data.blocks[b]]
+    if "pet" in rungs and not data.pet_available.any():
+        notes.append("no patient has PET: the pet rung was skipped")
+        rungs.remove("pet")
+    if not rungs:
+        raise ValueError("modality_ladder: no rung has feature columns")
+    return rungs, notes
+
+
+def _populations(data, rungs: list[str], notes: list[str]) -> list[tuple[str, object, list[int]]]:
+    """``(population, data, rung indices)``: all patients, and the PET-available ones when PET is partial."""
+    populations: list[tuple[str, object, list[int]]] = []
+    pet_idx = rungs.index("pet") if "pet" in rungs else None
+    if pet_idx is None or data.pet_available.all():
+        populations.append(("all", data, list(range(len(rungs)))))
+        if pet_idx is not None:
+            notes.append("every patient has PET: all rungs are on all patients")
+    else:
+        sub = data.subset(data.pet_available.to_numpy(bool))
+        populations.append(("all", data, list(range(pet_idx))))
+        populations.append(("pet_available", sub, list(range(len(rungs)))))
+        notes.append(f"PET rungs are fitted and evaluated on the {sub.n} PET-available patients only "
+                     f"(of {data.n}); the earlier rungs are shown on all patients and refitted on "
+                     "the PET-available patients for paired comparisons")
+    return populations
+
+
+def _rung_data(pdata, blocks):
+    """``pdata`` restricted to the varying columns of ``blocks``: (data, columns, constant columns left out)."""
+    cols = _drop_constant(pdata, pdata.columns(blocks))
+    dropped = [c for c in pdata.columns(blocks) if c not in cols]
+    bdata = replace(pdata, blocks=MappingProxyType({
+        b: tuple(c for c in pdata.blocks[b] if c in cols) for b in pdata.blocks}))
+    return bdata, cols, dropped
+
+
+def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw, notes):
+    """Cross-validate (or reuse) every rung of one population: (cvs, mean OOF risks, time, event)."""
+    cvs: dict[tuple[str, str], CVResult] = {}
+    risks, t, e = [], None, None
+    for i in idx:
+        blocks = rungs[: i + 1]
+        bdata, cols, dropped = _rung_data(pdata, blocks)
+        if dropped and i == idx[-1]:
+            notes.append(f"population {pop}: constant column(s) left out: {', '.join(dropped)}")
+        cv = _reusable(reuse, bdata, blocks, cols, label, cv_kw["horizon"], cv_kw["repeats"],
+                       cv_kw["folds"], cv_kw["random_state"])
+        if cv is None:
+            cv = cross_validate_risk(model, bdata, blocks=blocks, **cv_kw)
+        cvs[(pop, names[i])] = cv
+        risks.append(cv.mean_risk().to_numpy())
+        if t is None:
+            y = cv.outcome()
+            t, e = y["time"].to_numpy(float), y["event"].to_numpy(float)
+    return cvs, risks, t, e
+
+
+def _bootstrap(t, e, risks: list[np.ndarray], horizon, n_boot: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Metrics (B, rungs, _DISC) and comparisons (B, rungs - 1, _COMP) over resamples of patients."""
+    n = len(t)
+    bm = np.full((n_boot, len(risks), len(_DISC)), np.nan)
+    bc = np.full((n_boot, max(len(risks) - 1, 0), len(_COMP)), np.nan)
+    for b in range(n_boot):
+        ii = rng.integers(0, n, n)
+        mb, cb = _all_values(t[ii], e[ii], [r[ii] for r in risks], horizon)
+        bm[b] = [[d[k] for k in _DISC] for d in mb]
+        if cb:
+            bc[b] = [[d[k] for k in _COMP] for d in cb]
+    return bm, bc
+
+
+def _p_value(k: str, vals: np.ndarray, n_boot: int) -> float:
+    """Two-sided bootstrap p-value ``2 min(P(d <= 0), P(d >= 0))`` of a difference (NaN otherwise)."""
+    p = np.nan
+    if n_boot and k.startswith(("delta", "nri", "idi")):
+        v = vals[np.isfinite(vals)]
+        if len(v):
+            p = float(min(1.0, 2 * min(np.mean(v <= 0), np.mean(v >= 0))))
+    return p
+
+
+def _population_rows(pop, idx, rungs, names, t, e, risks, horizon, n_boot: int, rng) -> list[dict]:
+    """The table rows of one population: estimates, bootstrap CIs and p-values per rung."""
+    m, c = _all_values(t, e, risks, horizon)
+    n = len(t)
+    B = n_boot
+    bm, bc = _bootstrap(t, e, risks, horizon, B, rng)
+    ev = int(e.sum())
+    ev_h = int(((e == 1) & (t <= horizon)).sum())
+    rows = []
+    for j, i in enumerate(idx):
+        for q, k in enumerate(_DISC):
+            lo, hi = _pct(bm[:, j, q]) if B else (np.nan, np.nan)
+            rows.append(dict(population=pop, rung=names[i], blocks=",".join(rungs[: i + 1]),
+                             reference="", metric=k, estimate=m[j][k], ci_low=lo, ci_high=hi,
+                             p_value=np.nan, n=n, events=ev, events_by_horizon=ev_h,
+                             method=_METHOD[k]))
+        if j == 0:
+            continue
+        for q, k in enumerate(_COMP):
+            vals = bc[:, j - 1, q]
+            lo, hi = _pct(vals) if B else (np.nan, np.nan)
+            rows.append(dict(population=pop, rung=names[i], blocks=",".join(rungs[: i + 1]),
+                             reference=names[idx[j - 1]], metric=k, estimate=c[j - 1][k],
+                             ci_low=lo, ci_high=hi, p_value=_p_value(k, vals, B), n=n, events=ev,
+                             events_by_horizon=ev_h, method=_METHOD[k]))
+    return rows
+
+
 def modality_ladder(
     model,
     data,
@@ -255,109 +376,30 @@ def modality_ladder(
     horizon = check_horizon(horizon)
     if random_state is None:
         raise ValueError("random_state is required (an int): results must be reproducible")
-    if isinstance(rungs, str):
-        rungs = [b for b in rungs.split(",") if b]
-    rungs = list(dict.fromkeys(rungs))
-    unknown = [b for b in rungs if b not in data.blocks]
-    if unknown:
-        raise ValueError(f"rungs: unknown block(s) {unknown}; known blocks are {list(data.blocks)}")
-    notes = []
-    skipped = [b for b in rungs if not data.blocks[b]]
-    if skipped:
-        notes.append(f"block(s) {', '.join(skipped)} have no columns in this cohort and were skipped")
-    rungs = [b for b in rungs if data.blocks[b]]
-    if "pet" in rungs and not data.pet_available.any():
-        notes.append("no patient has PET: the pet rung was skipped")
-        rungs.remove("pet")
-    if not rungs:
-        raise ValueError("modality_ladder: no rung has feature columns")
+    rungs, notes = _usable_rungs(data, rungs)
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0; got {n_boot}")
     names = _rung_names(rungs)
-    model_name = model if isinstance(model, str) else None
-
-    populations: list[tuple[str, object, list[int]]] = []
-    pet_idx = rungs.index("pet") if "pet" in rungs else None
-    if pet_idx is None or data.pet_available.all():
-        populations.append(("all", data, list(range(len(rungs)))))
-        if pet_idx is not None:
-            notes.append("every patient has PET: all rungs are on all patients")
-    else:
-        sub = data.subset(data.pet_available.to_numpy(bool))
-        populations.append(("all", data, list(range(pet_idx))))
-        populations.append(("pet_available", sub, list(range(len(rungs)))))
-        notes.append(f"PET rungs are fitted and evaluated on the {sub.n} PET-available patients only "
-                     f"(of {data.n}); the earlier rungs are shown on all patients and refitted on "
-                     "the PET-available patients for paired comparisons")
-
+    label = (model if isinstance(model, str) else None) or getattr(model, "__name__", type(model).__name__)
+    cv_kw = dict(horizon=horizon, random_state=random_state, repeats=repeats, folds=folds,
+                 n_jobs=n_jobs, search=search, params=params)
     cvs: dict[tuple[str, str], CVResult] = {}
     rows = []
     boot_rng = np.random.default_rng(task_seed(random_state, 31337))
-    for pop, pdata, idx in populations:
+    for pop, pdata, idx in _populations(data, rungs, notes):
         if not idx:
             continue
-        risks, t, e = [], None, None
-        for i in idx:
-            blocks = rungs[: i + 1]
-            cols = _drop_constant(pdata, pdata.columns(blocks))
-            dropped = [c for c in pdata.columns(blocks) if c not in cols]
-            bdata = replace(pdata, blocks=MappingProxyType({
-                b: tuple(c for c in pdata.blocks[b] if c in cols) for b in pdata.blocks}))
-            if dropped and i == idx[-1]:
-                notes.append(f"population {pop}: constant column(s) left out: {', '.join(dropped)}")
-            mname = model_name or getattr(model, "__name__", type(model).__name__)
-            cv = _reusable(reuse, bdata, blocks, cols, mname, horizon, repeats, folds, random_state)
-            if cv is None:
-                cv = cross_validate_risk(model, bdata, blocks=blocks, horizon=horizon,
-                                         random_state=random_state, repeats=repeats, folds=folds,
-                                         n_jobs=n_jobs, search=search, params=params)
-            cvs[(pop, names[i])] = cv
-            risks.append(cv.mean_risk().to_numpy())
-            if t is None:
-                y = cv.outcome()
-                t, e = y["time"].to_numpy(float), y["event"].to_numpy(float)
-        m, c = _all_values(t, e, risks, horizon)
-        n = len(t)
-        B = int(n_boot)
-        bm = np.full((B, len(risks), len(_DISC)), np.nan)
-        bc = np.full((B, max(len(risks) - 1, 0), len(_COMP)), np.nan)
-        for b in range(B):
-            ii = boot_rng.integers(0, n, n)
-            mb, cb = _all_values(t[ii], e[ii], [r[ii] for r in risks], horizon)
-            bm[b] = [[d[k] for k in _DISC] for d in mb]
-            if cb:
-                bc[b] = [[d[k] for k in _COMP] for d in cb]
-        ev = int(e.sum())
-        ev_h = int(((e == 1) & (t <= horizon)).sum())
-        for j, i in enumerate(idx):
-            for q, k in enumerate(_DISC):
-                lo, hi = _pct(bm[:, j, q]) if B else (np.nan, np.nan)
-                rows.append(dict(population=pop, rung=names[i], blocks=",".join(rungs[: i + 1]),
-                                 reference="", metric=k, estimate=m[j][k], ci_low=lo, ci_high=hi,
-                                 p_value=np.nan, n=n, events=ev, events_by_horizon=ev_h,
-                                 method=_METHOD[k]))
-            if j == 0:
-                continue
-            for q, k in enumerate(_COMP):
-                vals = bc[:, j - 1, q]
-                lo, hi = _pct(vals) if B else (np.nan, np.nan)
-                p = np.nan
-                if B and k.startswith(("delta", "nri", "idi")):
-                    v = vals[np.isfinite(vals)]
-                    if len(v):
-                        p = float(min(1.0, 2 * min(np.mean(v <= 0), np.mean(v >= 0))))
-                rows.append(dict(population=pop, rung=names[i], blocks=",".join(rungs[: i + 1]),
-                                 reference=names[idx[j - 1]], metric=k, estimate=c[j - 1][k],
-                                 ci_low=lo, ci_high=hi, p_value=p, n=n, events=ev,
-                                 events_by_horizon=ev_h, method=_METHOD[k]))
+        pop_cvs, risks, t, e = _population_cvs(model, label, pop, pdata, idx, rungs, names,
+                                               reuse=reuse, cv_kw=cv_kw, notes=notes)
+        cvs.update(pop_cvs)
+        rows += _population_rows(pop, idx, rungs, names, t, e, risks, horizon, int(n_boot), boot_rng)
     notes.append(f"estimates on each patient's OOF risk averaged over {repeats} repeat(s); 95 % CIs: "
                  f"percentile bootstrap over patients ({n_boot} resamples), paired across rungs")
     notes.append("metrics treat deaths outside the MACE definition as censoring")
     table = pd.DataFrame(rows, columns=list(LADDER_COLUMNS))
-    return LadderResult(table=table, cv=MappingProxyType(cvs),
-                        model=model_name or getattr(model, "__name__", type(model).__name__),
-                        horizon=horizon, rungs=tuple(names), n_boot=int(n_boot),
-                        random_state=int(random_state), notes=tuple(notes))
+    return LadderResult(table=table, cv=MappingProxyType(cvs), model=label, horizon=horizon,
+                        rungs=tuple(names), n_boot=int(n_boot), random_state=int(random_state),
+                        notes=tuple(notes))
 
 
 def _pct(v) -> tuple[float, float]:
