@@ -26,6 +26,7 @@ from ._images import write_fullsize_volumes, write_lesion_images
 
 __all__ = ["SynthResult", "write_synthetic_cohort"]
 
+
 @dataclass(frozen=True)
 class SynthResult:
     """What :func:`write_synthetic_cohort` wrote.
@@ -141,7 +142,21 @@ def write_synthetic_cohort(
     >>> res.n_images
     2
     """
+    out = _check_arguments(out, n=n, images=images, mode=mode, overwrite=overwrite)
+    bias_spec = BiasSpec.coerce(bias)
+    cohort = simulate_cohort(n, mode=mode, seed=seed, bias=bias_spec, **simulate_kwargs)
+    provenance = _provenance(n=n, mode=mode, seed=seed, images=images, second_reader=second_reader,
+                             full_volume=full_volume, bias_spec=bias_spec)
+    chosen = _choose_lesions(cohort.lesions["lesion_id"], images, seed)
+    manifest = _write_folder(out, cohort, chosen, provenance, seed=seed, full_volume=full_volume,
+                             second_reader=second_reader, progress=progress)
+    files = tuple(sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()))
+    return SynthResult(path=out, files=files, n_patients=len(cohort.patients), n_lesions=len(cohort.lesions),
+                       n_images=len(manifest), events=int(cohort.outcomes["mace_event"].sum()), mode=mode,
+                       seed=seed)
 
+
+def _check_arguments(out, *, n: int, images: int, mode: str, overwrite: bool) -> Path:
     if n < 1:
         raise RadioriskError(f"n (patients) must be at least 1, got {n}")
     if images < 0:
@@ -151,39 +166,39 @@ def write_synthetic_cohort(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise RadioriskError(f"{out} exists and is not empty; choose another output folder or overwrite it (overwrite=True)")
+    return out
 
-    bias_spec = BiasSpec.coerce(bias)
-    cohort = simulate_cohort(n, mode=mode, seed=seed, bias=bias_spec, **simulate_kwargs)
 
+def _provenance(*, n: int, mode: str, seed: int, images: int, second_reader: bool, full_volume: bool,
+                bias_spec: BiasSpec) -> dict:
+    """The content of ``provenance.json``."""
+    return {
+        "generator": "radiorisk.datasets.write_synthetic_cohort",
+        "radiorisk_version": __version__,
+        "n": n,
+        "mode": mode,
+        "seed": seed,
+        "images": images,
+        "second_reader": second_reader,
+        "full_volume": full_volume,
+        "bias": bias_spec.to_dict(),
+        "note": "synthetic data; truth.csv and truth_lesions.csv are never model inputs",
+    }
+
+
+def _write_folder(out: Path, cohort, chosen: list[str], provenance: dict, *, seed: int, full_volume: bool,
+                  second_reader: bool, progress: bool) -> pd.DataFrame:
+    """Assemble the folder in a temporary sibling and move it into place; return the manifest.
+
+    An interrupted run removes the temporary folder and leaves ``out`` as it was.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         cohort.write_tables(tmp)
-        chosen = _choose_lesions(cohort.lesions["lesion_id"], images, seed)
-        if chosen and full_volume:
-            manifest = write_fullsize_volumes(
-                cohort.truth_lesions, cohort.scans, tmp, lesion_ids=chosen, seed=seed, progress=progress
-            )
-        elif chosen:
-            manifest = write_lesion_images(
-                cohort.truth_lesions, cohort.scans, tmp, lesion_ids=chosen, seed=seed,
-                second_reader=second_reader, progress=progress,
-            )
-        else:
-            manifest = _empty_manifest()
+        manifest = _write_images(cohort, tmp, chosen, seed=seed, full_volume=full_volume,
+                                 second_reader=second_reader, progress=progress)
         manifest.to_csv(tmp / "manifest.csv", index=False, lineterminator="\n")
-        provenance = {
-            "generator": "radiorisk.datasets.write_synthetic_cohort",
-            "radiorisk_version": __version__,
-            "n": n,
-            "mode": mode,
-            "seed": seed,
-            "images": images,
-            "second_reader": second_reader,
-            "full_volume": full_volume,
-            "bias": bias_spec.to_dict(),
-            "note": "synthetic data; truth.csv and truth_lesions.csv are never model inputs",
-        }
         (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2, default=str) + "\n")
         if out.exists():
             shutil.rmtree(out)
@@ -191,15 +206,19 @@ def write_synthetic_cohort(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return manifest
 
-    files = tuple(sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()))
-    return SynthResult(
-        path=out,
-        files=files,
-        n_patients=len(cohort.patients),
-        n_lesions=len(cohort.lesions),
-        n_images=len(manifest),
-        events=int(cohort.outcomes["mace_event"].sum()),
-        mode=mode,
-        seed=seed,
-    )
+
+def _write_images(cohort, folder: Path, chosen: list[str], *, seed: int, full_volume: bool,
+                  second_reader: bool, progress: bool) -> pd.DataFrame:
+    """Render the chosen lesions into ``folder/images``; return their manifest rows."""
+    if chosen and full_volume:
+        return write_fullsize_volumes(
+            cohort.truth_lesions, cohort.scans, folder, lesion_ids=chosen, seed=seed, progress=progress
+        )
+    if chosen:
+        return write_lesion_images(
+            cohort.truth_lesions, cohort.scans, folder, lesion_ids=chosen, seed=seed,
+            second_reader=second_reader, progress=progress,
+        )
+    return _empty_manifest()
