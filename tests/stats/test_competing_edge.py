@@ -189,3 +189,15 @@ def test_check_competing_inputs_without_risk():
     assert t.dtype == np.float64 and s.tolist() == [2.0, 0.0]
     with pytest.raises(NotEstimableError, match="no observations"):
         check_competing_inputs([], [])
+
+
+def test_c_cr_by_sorting_equals_all_pairs_on_a_larger_sample():
+    t, s, r = _data(21, 700, tie_scale=0.5)
+    G = censoring_survival(t, (s != 0).astype(float))
+    i = (s == 1) & (t <= T0)
+    ti, ri = t[i][:, None], r[i][:, None]
+    a = (t[None, :] > ti) | ((t[None, :] == ti) & (s[None, :] == 0))
+    b = (s[None, :] == 2) & (t[None, :] <= ti)
+    w = np.where(a, 1.0 / (G.before(ti) * G.at(ti)), 0.0) + np.where(b, 1.0 / (G.before(ti) * G.before(t)[None, :]), 0.0)
+    k = (r[None, :] < ri) + 0.5 * (r[None, :] == ri)
+    assert c_cr(t, s, r, horizon=T0) == pytest.approx(np.sum(w * k) / np.sum(w), abs=1e-13)

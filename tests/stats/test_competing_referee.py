@@ -3,6 +3,7 @@ referee fixture ``competing_synth`` (tests/reference/referee/README.md, "Competi
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -123,3 +124,25 @@ def test_events_at_t0_count(data):
     assert np.sum((t == T0) & (s == 1)) == 7
     for f in (c_cr, lambda *a, **k: auc_cr(*a, **k).estimate, lambda *a, **k: brier_cr(*a, **k).estimate):
         assert abs(f(t, s, r, horizon=T0) - f(t, s, r, horizon=T0 - 0.5)) > 1e-6
+
+
+def test_compare_metrics_tool_agrees(data, reference, r_json, tmp_path, capsys):
+    """The referee's own checker, at 1e-9 and with the CIs and counts."""
+    rows = []
+    for attr, level, d, _ in _subsets(data, r_json):
+        t, s, r = _arrays(d)
+        events = int(np.sum((s == 1) & (t <= T0)))
+        for metric, (est, full) in _metrics(t, s, r).items():
+            lo, hi = (full.ci_low, full.ci_high) if full is not None else (np.nan, np.nan)
+            rows.append({"attribute": attr, "group": level, "metric": metric, "estimate": repr(float(est)),
+                         "ci_low": repr(float(lo)), "ci_high": repr(float(hi)), "n": len(d), "events": events})
+    path = tmp_path / "metrics.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    spec = importlib.util.spec_from_file_location("referee_compare_metrics", REFEREE / "compare_metrics.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    code = mod.main([str(path), str(REFEREE / "competing_synth.metrics.csv"), "--tol", "1e-9",
+                     "--check-ci", "--strict-counts"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.strip().splitlines()[-1] == "metrics agree: 72 of 72"
