@@ -19,11 +19,12 @@ Design
   sums, the time-dependent AUC from weighted rank counts, Harrell's and Uno's
   C from a static merge-sort tree (one sparse product per tree level:
   :math:`O(n \\log n)` per replicate), and the rcs-Cox calibration family
-  (``ici_t`` ...) from a batched Efron Newton-Raphson over replicates that
-  repeats the steps of :func:`~radiorisk.evaluation.fit_cox` (start at 0,
-  step-halving, relative log-likelihood change 1e-10), with knots recomputed
-  in every replicate (Hmisc rules; the rare tie rules fall back to the exact
-  :func:`~radiorisk.evaluation.rcs_knots` for that replicate).
+  (``ici_t`` ...) from :func:`~radiorisk.stats.fit_cox_batched`, the batched
+  form of :func:`~radiorisk.stats.fit_cox` (same steps, step-halving and
+  stopping rule), with knots recomputed in every replicate (Hmisc rules; the
+  rare tie rules fall back to the exact :func:`~radiorisk.stats.rcs_knots`
+  for that replicate): :mod:`._bootstrap_calibration`. The weighted-sum
+  building blocks are in :mod:`._weighted_sums`.
 * **Exactness.** With integer weights each formula equals the metric computed
   on the copied rows; ``tests/evaluation/test_bootstrap.py`` checks this to
   1e-10 against :func:`~radiorisk.evaluation.compute_metrics` on the same
@@ -38,14 +39,12 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..stats import at_risk_from_counts, censoring_km_factors, km_factors
-from ..stats._common import NotEstimableError
-from ..stats._rcs import _cloglog, rcs_basis, rcs_knots
 from ..stats._resample import StratifiedBootstrap, counts_from_indices, percentile_interval
-from ._batched_cox import _batched_cox, _cube_pos, _efron_hazard, _risk_sums0
+from ._bootstrap_calibration import _CoxCalibrationMixin
 from ._values import BINARY_METRICS, _binary_values
+from ._weighted_sums import _csr, _PrefixQueries
 
 __all__ = [
     "StratifiedBootstrap",
@@ -61,113 +60,11 @@ _TARGET_CELLS = 3_000_000  # rows x replicates per block (memory: ~25 MB per flo
 
 
 # ---------------------------------------------------------------------------
-# building blocks
-# ---------------------------------------------------------------------------
-
-
-def _csr(rows, cols, shape, vals=None) -> sp.csr_matrix:
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
-    v = np.ones(len(rows)) if vals is None else np.asarray(vals, dtype=np.float64)
-    return sp.csr_matrix((v, (rows, cols)), shape=shape)
-
-
-class _PrefixQueries:
-    """``sum_k coef_k * prefix(seq, pos_k)`` per query, for many sequences at once.
-
-    ``prefix(seq, p)`` is the sum of the weights of the first ``p`` rows of the
-    sequence ``seq`` (an ordering of row indices). All sequences are stacked;
-    one sparse product gives the sums between consecutive breakpoints, a
-    cumulative sum gives the prefixes at the breakpoints, a second sparse
-    product combines them per query.
-    """
-
-    def __init__(self, n_rows: int, sequences, terms, n_queries: int):
-        # terms: list of (query index array, sequence number array, position array, coef array)
-        q_all = np.concatenate([t[0] for t in terms]) if terms else np.zeros(0, np.int64)
-        s_all = np.concatenate([t[1] for t in terms]) if terms else np.zeros(0, np.int64)
-        p_all = np.concatenate([t[2] for t in terms]) if terms else np.zeros(0, np.int64)
-        c_all = np.concatenate([t[3] for t in terms]) if terms else np.zeros(0)
-        keep = p_all > 0  # prefix(0) = 0
-        q_all, s_all, p_all, c_all = q_all[keep], s_all[keep], p_all[keep], c_all[keep]
-        L = max(len(sequences), 1)
-        stride = n_rows + 1
-        key = s_all * stride + p_all
-        bp, inv = np.unique(key, return_inverse=True)  # breakpoints, sorted (seq, pos)
-        rows, cols = [], []
-        for s, seq in enumerate(sequences):
-            sel = (bp // stride) == s
-            if not sel.any():
-                continue
-            pos_bp = bp[sel] % stride
-            first = np.flatnonzero(sel)[0]
-            # row at position p (0-based) belongs to the first breakpoint > p
-            p = np.arange(int(pos_bp[-1]))
-            seg = np.searchsorted(pos_bp, p, side="right") + first
-            rows.append(seg)
-            cols.append(np.asarray(seq)[: len(p)])
-        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-        # segment sums per breakpoint; cumsum restarts per sequence via differences below
-        self.P = _csr(rows, cols, (len(bp), n_rows))
-        self.seq_of_bp = bp // stride
-        self.Q = _csr(q_all, inv, (n_queries, len(bp)), c_all)
-        self.n_bp = len(bp)
-        self._L = L
-
-    def __call__(self, W: np.ndarray) -> np.ndarray:
-        if self.n_bp == 0:
-            return np.zeros((self.Q.shape[0], W.shape[1]))
-        seg = self.P @ W
-        cum = np.cumsum(seg, axis=0)
-        # restart per sequence: subtract the running total at each sequence's start
-        starts = np.flatnonzero(np.r_[True, self.seq_of_bp[1:] != self.seq_of_bp[:-1]])
-        if len(starts) > 1:
-            offs = np.zeros_like(cum[starts])
-            offs[1:] = cum[starts[1:] - 1]
-            cum -= np.repeat(offs, np.diff(np.r_[starts, self.n_bp]), axis=0)
-        return self.Q @ cum
-
-
-def _lerp(a, b, t):
-    """numpy's quantile interpolation (``numpy.lib._function_base_impl._lerp``)."""
-    diff = b - a
-    out = a + diff * t
-    return np.where(t >= 0.5, b - diff * (1 - t), out)
-
-
-def _order_stats(Wsorted: np.ndarray, values_sorted: np.ndarray, ks: np.ndarray) -> np.ndarray:
-    """k-th smallest (0-based) of each replicate's expanded sample.
-
-    ``Wsorted`` (n x B) are counts of rows already sorted by ``values_sorted``;
-    ``ks`` (m x B) the wanted ranks. Returns values (m x B).
-    """
-    n, B = Wsorted.shape
-    blk = 256
-    nb = -(-n // blk)
-    pad = np.zeros((nb * blk, B))
-    pad[:n] = Wsorted
-    W3 = pad.reshape(nb, blk, B)
-    bsum = W3.sum(axis=1)  # nb x B
-    bcum = np.cumsum(bsum, axis=0)
-    out = np.empty(ks.shape)
-    cols = np.arange(B)
-    for i in range(ks.shape[0]):
-        k = ks[i]
-        bi = np.argmax(bcum > k[None, :], axis=0)  # first block whose cumulative count exceeds k
-        before = np.where(bi > 0, bcum[np.maximum(bi - 1, 0), cols], 0.0)
-        inner = np.cumsum(W3[bi, :, cols], axis=1) + before[:, None]  # B x blk
-        j = np.argmax(inner > k[:, None], axis=1)
-        out[i] = values_sorted[np.minimum(bi * blk + j, n - 1)]
-    return out
-
-
-# ---------------------------------------------------------------------------
 # survival metrics for a block of replicates
 # ---------------------------------------------------------------------------
 
 
-class SurvivalReplicates:
+class SurvivalReplicates(_CoxCalibrationMixin):
     """Precomputed structure of one group; :meth:`evaluate` gives the metrics per replicate.
 
     Parameters
@@ -281,32 +178,6 @@ class SurvivalReplicates:
         self.conc_q = _PrefixQueries(n, seqs, terms, 2 * len(ev))
 
     # .................................................................. Cox calibration
-    def _build_cox(self):
-        ts, es, rs, n = self.ts, self.es, self.rs, self.n
-        self.cll = _cloglog(rs)
-        self.cll_order = np.argsort(self.cll, kind="stable")
-        self.cll_sorted = self.cll[self.cll_order]
-        self.cll_has_ties = len(np.unique(self.cll)) < n
-        if self.cll_has_ties:
-            uq, inv = np.unique(self.cll, return_inverse=True)
-            self.U = _csr(inv, np.arange(n), (len(uq), n))
-        ev = es == 1
-        et = np.unique(ts[ev])
-        self.et = et
-        K = len(et)
-        if K == 0:
-            return
-        seg = np.searchsorted(et, ts, side="right") - 1  # -1: before the first event time
-        keep = seg >= 0
-        self.P_seg = _csr(seg[keep], np.flatnonzero(keep), (K, n))
-        evr = np.flatnonzero(ev)
-        self.death_rows = evr
-        self.P_death = _csr(np.searchsorted(et, ts[evr]), np.arange(len(evr)), (K, len(evr)))
-        self.et_le_t0 = et <= self.t0
-        # the compiled kernel's view: contiguous row ranges per event time
-        self.seg_start = np.searchsorted(seg, np.arange(K + 1), side="left")
-        self.dr_start = np.searchsorted(np.searchsorted(et, ts[evr]), np.arange(K + 1), side="left")
-
     # .................................................................. evaluate
     def evaluate(self, W: np.ndarray, idx: np.ndarray | None = None, *,
                  calibration: bool = True) -> np.ndarray:
@@ -370,123 +241,6 @@ class SurvivalReplicates:
         if cal_ok.any() and len(self.et):
             out[6:10, cal_ok] = self._calibration(Ws[:, cal_ok], None if idx is None else idx[cal_ok])
         return out
-
-    def _cal_start(self):
-        """Start of every replicate's rcs-Cox fit: the group's own (full-sample) fit.
-
-        Replicates are near the full sample, so Newton needs about half the iterations
-        it needs from 0; the fits converge to the same maximum (to the stopping rule).
-        """
-        if not hasattr(self, "_start"):
-            self._start = None
-            W1 = np.ones((self.n, 1))
-            knots = self._knots(W1)
-            if np.all(np.isfinite(knots)):
-                x2 = rcs_basis(self.cll, knots[:, 0])[:, 1]
-                beta, ok = _batched_cox(self, self.cll, x2[:, None], W1)
-                if ok[0] and np.all(np.abs(beta[:, 0]) < 50):
-                    self._start = beta[:, 0].copy()
-        return self._start
-
-    # ------------------------------------------------------------------ knots
-    def _knots(self, Ws: np.ndarray) -> np.ndarray:
-        """Knots (3 x B) per replicate (NaN where rcs_knots raises)."""
-        B = Ws.shape[1]
-        Wsorted = Ws[self.cll_order]
-        N = self.n  # every replicate has the group's size
-        f5 = int(np.ceil(0.05 * N - 1e-12))
-        if N < 6:
-            return np.full((3, B), np.nan)
-        if N >= 100:
-            probs = np.array([0.1, 0.5, 0.9])
-            h = (N - 1) * probs
-            lo = np.floor(h)
-            ranks = np.concatenate([lo, np.minimum(lo + 1, N - 1)])
-        else:
-            ranks = np.array([4.0, (N - 1) // 2, N // 2, N - 5])
-        extra = np.array([0.0, f5 - 1.0, N - f5, N - 1.0])
-        ks = np.repeat(np.concatenate([ranks, extra])[:, None], B, axis=1)
-        v = _order_stats(Wsorted, self.cll_sorted, ks)
-        if N >= 100:
-            frac = (h - lo)[:, None]
-            knots = _lerp(v[0:3], v[3:6], np.broadcast_to(frac, (3, B)))
-            ex = v[6:10]
-        else:
-            h = (N - 1) * 0.5  # type-7 median for the middle knot
-            mid = _lerp(v[1], v[2], np.full(B, h - np.floor(h)))
-            knots = np.vstack([v[0], mid, v[3]])
-            ex = v[4:8]
-        # replicates needing the exact rules: an end value holding >= 5 % of the rows,
-        # few distinct values, or knots that are not strictly increasing
-        slow = (ex[1] == ex[0]) | (ex[2] == ex[3]) | ~((knots[0] < knots[1]) & (knots[1] < knots[2]))
-        present = (self.U @ Ws > 0).sum(axis=0) if self.cll_has_ties else (Ws > 0).sum(axis=0)
-        slow |= present <= 5
-        for b in np.flatnonzero(slow):
-            x = np.repeat(self.cll, Ws[:, b].astype(np.int64))
-            try:
-                k = rcs_knots(x, n_knots=3)
-            except NotEstimableError:
-                knots[:, b] = np.nan
-                continue
-            knots[:, b] = k if len(k) == 3 else np.nan
-        return knots
-
-    def _calibration(self, Ws: np.ndarray, idx) -> np.ndarray:
-        B = Ws.shape[1]
-        res = np.full((4, B), np.nan)
-        knots = self._knots(Ws)
-        good = np.all(np.isfinite(knots), axis=0)
-        if not good.any():
-            return res
-        Wg = Ws[:, good]
-        k = knots[:, good]
-        c = self.cll[:, None]
-        k1, k2, k3 = k[0][None, :], k[1][None, :], k[2][None, :]
-        x2 = _cube_pos(c - k1)
-        x2 -= _cube_pos(c - k2) * ((k3 - k1) / (k3 - k2))
-        x2 += _cube_pos(c - k3) * ((k2 - k1) / (k3 - k2))
-        x2 /= (k3 - k1) ** 2
-        x1 = self.cll
-        beta, ok = _batched_cox(self, x1, x2, Wg, start=self._cal_start())
-        # observed risk at t0 and the error summaries
-        eta = beta[0][None, :] * x1[:, None] + beta[1][None, :] * x2
-        m = eta.max(axis=0)
-        r = np.exp(eta - m)
-        S0, D0, d = _risk_sums0(self, Wg * r, Wg)
-        H0 = _efron_hazard(S0, D0, d, self.et_le_t0)
-        with np.errstate(invalid="ignore"):  # inf x 0 in a diverged replicate: handled below via rel0
-            obs = -np.expm1(-H0[None, :] * r)
-        ntot = Wg.sum(axis=0)
-        # fit_cox evaluates the hazard at x = 0 through exp(-centre . beta): a diverging fit
-        # (monotone likelihood) overflows there and gives no estimate, or underflows to an
-        # observed risk of 0; repeat both
-        centre = np.vstack([(Wg * x1[:, None]).sum(axis=0), (Wg * x2).sum(axis=0)]) / ntot
-        with np.errstate(over="ignore", under="ignore"):
-            rel0 = np.exp(-(centre * beta).sum(axis=0))
-        obs[:, rel0 == 0.0] = 0.0
-        dd = np.abs(obs - self.rs[:, None])
-        sub = np.full((4, Wg.shape[1]), np.nan)
-        sub[0] = (Wg * dd).sum(axis=0) / ntot
-        sub[3] = np.where(Wg > 0, dd, -np.inf).max(axis=0)
-        # quantiles of the expanded sample
-        nn = self.n
-        h9 = (nn - 1) * 0.9
-        lo9 = int(np.floor(h9))
-        kth = sorted({(nn - 1) // 2, nn // 2, lo9, min(lo9 + 1, nn - 1)})
-        if idx is not None:
-            loc = self.inv_order[idx[good]]  # B' x n, positions in the sorted rows
-            Dexp = np.take_along_axis(dd.T, loc, axis=1)
-        else:
-            Dexp = np.stack([np.repeat(dd[:, b], Wg[:, b].astype(np.int64)) for b in range(Wg.shape[1])])
-        part = np.partition(Dexp, kth, axis=1)
-        if nn % 2 == 1:
-            sub[1] = part[:, nn // 2]
-        else:
-            sub[1] = (part[:, nn // 2 - 1] + part[:, nn // 2]) / 2.0
-        sub[2] = _lerp(part[:, lo9], part[:, min(lo9 + 1, nn - 1)], np.full(Wg.shape[1], h9 - lo9))
-        sub[:, ~ok | ~np.isfinite(rel0)] = np.nan  # no estimate where fit_cox gives none (above)
-        res[:, good] = sub
-        return res
 
 
 def survival_replicates(time, event, risk, *, horizon, subsets, strata, n_boot: int,

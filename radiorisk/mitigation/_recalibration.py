@@ -6,7 +6,7 @@ import numpy as np
 from scipy.special import expit
 
 from ..evaluation import UNKNOWN_GROUP
-from ..stats import newton_step
+from ..stats import breslow_increments, fit_cox, newton_step
 from ..stats._common import (
     NotEstimableError,
     check_binary_inputs,
@@ -14,7 +14,6 @@ from ..stats._common import (
     check_survival_inputs,
     logit_clipped,
 )
-from ..stats._cox import fit_cox
 from ._common import (
     _EPS,
     RECALIBRATION_COLUMNS,
@@ -46,11 +45,7 @@ def _fit_survival_recal(t, e, lp, t0, slope: bool) -> tuple[float, float]:
         b = float(fit.coef[0])
     eta = b * lp
     m = float(np.max(eta))
-    r = np.exp(eta - m)
-    uniq, inv = np.unique(tt, return_inverse=True)
-    d = np.bincount(inv, weights=ee, minlength=len(uniq))
-    at_risk = np.cumsum(np.bincount(inv, weights=r, minlength=len(uniq))[::-1])[::-1]
-    h0 = float(np.sum(d[d > 0] / at_risk[d > 0]))
+    h0 = float(np.sum(breslow_increments(tt, ee, eta - m)[1]))  # H0(t0): every time is <= t0
     return float(np.log(h0) - m), b
 
 

@@ -24,6 +24,11 @@ category_free_nri, integrated_discrimination_improvement, NRIResult, IDIResult
     Reclassification at a horizon (KM-based NRI, IPCW IDI).
 fit_cox, CoxFit
     The one Cox fitter (Breslow or Efron ties), equal to ``survival::coxph``.
+fit_cox_batched, CoxRiskSets, efron_cumulative_hazard_batched
+    Its batched form: Efron fits of two covariates for a block of case weights (the
+    bootstrap's calibration fits) and their baseline hazard.
+breslow_increments
+    The Breslow baseline hazard increments given log relative hazards.
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
 DEFAULT_HORIZON_DAYS, check_horizon, check_binary_inputs, check_survival_inputs
@@ -51,7 +56,8 @@ from ._common import (
     check_horizon,
     check_survival_inputs,
 )
-from ._cox import CoxFit, fit_cox
+from ._cox import CoxFit, breslow_increments, fit_cox
+from ._cox_batched import CoxRiskSets, efron_cumulative_hazard_batched, fit_cox_batched
 from ._km import (
     at_risk_from_counts,
     censoring_km_factors,
@@ -94,5 +100,6 @@ __all__ = [
     "ipa", "kaplan_meier_risk", "loess_calibration", "newton_step", "oe_ratio", "oe_ratio_t",
     "rcs_basis", "rcs_knots", "sqrt_variance", "td_auc", "uno_c",
     "at_risk_from_counts", "censoring_km_factors", "kaplan_meier", "kaplan_meier_at", "km_factors",
-    "median_follow_up",
+    "median_follow_up", "CoxRiskSets", "efron_cumulative_hazard_batched", "fit_cox_batched",
+    "breslow_increments",
 ]

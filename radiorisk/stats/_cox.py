@@ -18,7 +18,7 @@ from scipy.stats import norm
 from ._common import NotEstimableError, _as_float, _html_table
 from ._linalg import inverse_information, newton_step, sqrt_variance
 
-__all__ = ["CoxFit", "fit_cox"]
+__all__ = ["CoxFit", "breslow_increments", "fit_cox"]
 
 _TIES = ("breslow", "efron")
 
@@ -283,6 +283,23 @@ def fit_cox(X, time, event, *, ties: str = "efron", tol: float = 1e-10, max_iter
     """
     if ties not in _TIES:
         raise ValueError(f"ties must be one of {_TIES}; got {ties!r}")
+    Xa, t, e, names = _cox_inputs(X, time, event, names)
+    n_events = int(e.sum())
+    center = Xa.mean(axis=0)
+    prob = _CoxProblem(Xa - center, t, e, ties)
+    beta, ll_null, ll, info, n_iter = _newton_raphson(prob, Xa.shape[1], tol, max_iter)
+    inv = inverse_information(info, "Cox")
+    bres, efr = prob.hazard_increments(beta)
+    return CoxFit(
+        names=names, coef=beta, se=inv.se, cov=inv.cov, loglik_null=ll_null,
+        loglik=ll, n_iter=n_iter, ties=ties, n=len(t), n_events=n_events, means=_r_means(Xa),
+        col_means=center, event_times=prob.times, hazard_breslow=bres, hazard_efron=efr,
+        center=center, se_note=inv.note,
+    )
+
+
+def _cox_inputs(X, time, event, names):
+    """Checked covariates (n x p), times, events and covariate names of a Cox fit."""
     if names is None and isinstance(X, pd.DataFrame):
         names = tuple(str(c) for c in X.columns)
     Xa = np.asarray(X, dtype=np.float64)
@@ -296,14 +313,27 @@ def fit_cox(X, time, event, *, ties: str = "efron", tol: float = 1e-10, max_iter
         raise ValueError(f"inputs have different lengths: {[len(Xa), len(t), len(e)]}")
     if not np.all((e == 0) | (e == 1)):
         raise ValueError("event must be 0/1")
-    n_events = int(e.sum())
-    if n_events == 0:
+    if int(e.sum()) == 0:
         raise NotEstimableError("the Cox model needs at least one event")
     names = tuple(names) if names is not None else tuple(f"x{i}" for i in range(Xa.shape[1]))
-    center = Xa.mean(axis=0)
-    prob = _CoxProblem(Xa - center, t, e, ties)
+    return Xa, t, e, names
 
-    beta = np.zeros(Xa.shape[1])
+
+def _accept_step(ll_new, ll_old):
+    """A Newton step is kept when the log-likelihood did not fall (beyond rounding)."""
+    return ll_new >= ll_old - 1e-12 * np.abs(ll_old)
+
+
+def _relative_change(ll_old, ll_new):
+    """The stopping rule's :math:`|1 - \\ell_{k-1}/\\ell_k|` (absolute change when :math:`\\ell_k = 0`)."""
+    ll_old, ll_new = np.asarray(ll_old, dtype=np.float64), np.asarray(ll_new, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(ll_new != 0, np.abs(1.0 - ll_old / ll_new), np.abs(ll_old - ll_new))
+
+
+def _newton_raphson(prob: _CoxProblem, p: int, tol: float, max_iter: int):
+    """Newton-Raphson from 0 with step halving; (beta, ll_null, ll, info, n_iter)."""
+    beta = np.zeros(p)
     ll_null, grad, info = prob.evaluate(beta)
     ll = ll_null
     n_iter = 0
@@ -313,27 +343,20 @@ def fit_cox(X, time, event, *, ties: str = "efron", tol: float = 1e-10, max_iter
         new = beta + step
         ll_new, _, _ = prob.evaluate(new, derivatives=False)
         halvings = 0
-        while not (ll_new >= ll - 1e-12 * abs(ll)) and halvings < 40:  # step-halving
+        while not _accept_step(ll_new, ll) and halvings < 40:  # step-halving
             step = step / 2.0
             new = beta + step
             ll_new, _, _ = prob.evaluate(new, derivatives=False)
             halvings += 1
         beta = new
-        rel = abs(1.0 - ll / ll_new) if ll_new != 0 else abs(ll - ll_new)
+        rel = _relative_change(ll, ll_new)
         ll, grad, info = prob.evaluate(beta)
         if rel <= tol:
             converged = True
             break
     if not converged or not np.all(np.isfinite(beta)):
         raise NotEstimableError(f"the Cox model did not converge in {max_iter} iterations")
-    inv = inverse_information(info, "Cox")
-    bres, efr = prob.hazard_increments(beta)
-    return CoxFit(
-        names=names, coef=beta, se=inv.se, cov=inv.cov, loglik_null=ll_null,
-        loglik=ll, n_iter=n_iter, ties=ties, n=len(t), n_events=n_events, means=_r_means(Xa),
-        col_means=center, event_times=prob.times, hazard_breslow=bres, hazard_efron=efr,
-        center=center, se_note=inv.note,
-    )
+    return beta, ll_null, ll, info, n_iter
 
 
 def _cumhaz_se(fit: CoxFit, X, time, event, horizon: float, x_new) -> tuple[np.ndarray, np.ndarray]:
@@ -360,3 +383,46 @@ def _cumhaz_se(fit: CoxFit, X, time, event, horizon: float, x_new) -> tuple[np.n
     q = rel[:, None] * (xn * np.sum(base) - (base[:, None] * xbar).sum(axis=0)[None, :])
     v2 = np.einsum("ij,jk,ik->i", q, fit.cov, q)
     return np.asarray(H, dtype=np.float64), sqrt_variance(v1 + v2)
+
+
+def breslow_increments(time, event, log_relative_hazard, weight=None) -> tuple[np.ndarray, np.ndarray]:
+    r"""Breslow baseline hazard increments given log relative hazards (the Cox model held fixed).
+
+    Parameters
+    ----------
+    time : array-like of shape (n,)
+        Follow-up times.
+    event : array-like of shape (n,)
+        1 for an event, 0 for censoring.
+    log_relative_hazard : array-like of shape (n,)
+        :math:`m_i` (e.g. :math:`x_i^\top\beta` minus a constant; the increments refer to
+        :math:`m = 0`).
+    weight : array-like of shape (n,), optional
+        Case weights :math:`w_i` (default 1).
+
+    Returns
+    -------
+    event_times : ndarray
+        The distinct event times (times with positive weighted events).
+    increments : ndarray
+        :math:`\sum_{i: T_i = t_k, \delta_i = 1} w_i \,/\, \sum_{j: T_j \ge t_k} w_j e^{m_j}`;
+        their cumulative sum is the Breslow :math:`H_0` just after each event time.
+
+    Examples
+    --------
+    >>> breslow_increments([1, 2, 2, 3], [1, 1, 0, 1], np.zeros(4))[1].tolist()
+    [0.25, 0.3333333333333333, 1.0]
+    """
+    t = np.asarray(time, dtype=np.float64)
+    e = np.asarray(event, dtype=np.float64)
+    m = np.asarray(log_relative_hazard, dtype=np.float64)
+    if weight is None:
+        r, we = np.exp(m), e
+    else:
+        w = np.asarray(weight, dtype=np.float64)
+        r, we = w * np.exp(m), w * e
+    uniq, inv = np.unique(t, return_inverse=True)
+    d = np.bincount(inv, weights=we, minlength=len(uniq))
+    at_risk = np.cumsum(np.bincount(inv, weights=r, minlength=len(uniq))[::-1])[::-1]
+    keep = d > 0
+    return uniq[keep], d[keep] / at_risk[keep]

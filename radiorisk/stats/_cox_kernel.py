@@ -3,7 +3,7 @@
 One pass over the rows per replicate (rows sorted by time), instead of about thirty
 array passes in NumPy: the bootstrap of the calibration family is dominated by these
 evaluations. The kernel releases the GIL, so the bootstrap's group threads run it side
-by side. It computes exactly what ``_batched_cox``'s NumPy evaluation computes (same
+by side. It computes exactly what the NumPy evaluation of :mod:`._cox_batched` computes (same
 formulas, same shift of the linear predictor by its maximum); only the order of the
 floating-point sums differs.
 """

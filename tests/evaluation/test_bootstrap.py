@@ -119,17 +119,16 @@ def test_compute_metrics_uses_the_stratified_bootstrap():
 
 def test_compiled_cox_kernel_equals_the_numpy_evaluation():
     """The numba kernel and the NumPy evaluation of the batched Efron Cox fits agree (tied times)."""
-    from radiorisk.evaluation._batched_cox import _batched_cox
     from radiorisk.evaluation._bootstrap import SurvivalReplicates
-    from radiorisk.stats._resample import counts_from_indices
+    from radiorisk.stats import counts_from_indices, fit_cox_batched
 
     t, e, r, g = _survival_data(5, 600, time_decimals=0)
     plan = SurvivalReplicates(t, e, r, horizon=4.0)
     W = counts_from_indices(StratifiedBootstrap(g, 6, 5).indices(range(6)), len(t))[plan.order]
     x1 = plan.cll
     x2 = np.stack([np.maximum(x1 - q, 0) ** 2 for q in np.linspace(-3, -1, 6)], axis=1)
-    b_np, ok_np = _batched_cox(plan, x1, x2, W, compiled=False)
-    b_nb, ok_nb = _batched_cox(plan, x1, x2, W, compiled=True)
+    b_np, ok_np = fit_cox_batched(plan.risk_sets, x1, x2, W, compiled=False)
+    b_nb, ok_nb = fit_cox_batched(plan.risk_sets, x1, x2, W, compiled=True)
     assert ok_np.all() and np.array_equal(ok_np, ok_nb)
     np.testing.assert_allclose(b_nb, b_np, rtol=0, atol=1e-9)
     assert not np.allclose(b_np[:, 0], b_np[:, 1])  # replicates differ: the comparison has content
