@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import warnings
 from collections.abc import Mapping
 
@@ -103,8 +104,6 @@ def check_fraction(name: str, value, *, low=0.0, high=1.0) -> float:
 
 def html_table(title: str, lines: list[str], frame: pd.DataFrame, max_rows: int = 20) -> str:
     """A small HTML block: a title, a few statements and a table."""
-    import html
-
     items = "".join(f"<li>{html.escape(s)}</li>" for s in lines)
     return (f"<div><strong>{html.escape(title)}</strong><ul>{items}</ul>"
             f"{frame.head(max_rows).to_html(index=False, float_format=lambda v: f'{v:.4g}')}</div>")

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ._common import ExplainError, import_shap
-from ._shap import ShapResult, _numeric_for_plot, _positions, shap_values
+from ._shap import shap_values
+from ._shap_result import ShapResult, _numeric_for_plot, _positions
 
 __all__ = ["ShapSummaryDisplay", "ShapBarDisplay", "ShapWaterfallDisplay", "ShapDependenceDisplay",
            "ModalityBarDisplay"]

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.covariance import LedoitWolf
+from sklearn.ensemble import IsolationForest
 
 from ._common import (
     ExplainError,
@@ -97,17 +100,14 @@ def _fit_matrix(Z_train: pd.DataFrame):
 
 
 def _ood_scores(method: str, Z_train: pd.DataFrame, Z: pd.DataFrame, *, random_state: int):
+    """Out-of-distribution scores of the training patients and of ``Z`` (higher = further out)."""
     med, keep, A, mu, sd = _fit_matrix(Z_train)
     B = Z.to_numpy(dtype=np.float64)
     B = np.where(np.isnan(B), med, B)[:, keep]
     At, Bt = (A - mu) / sd, (B - mu) / sd
     if method == "mahalanobis":
-        from sklearn.covariance import LedoitWolf
-
         prec = LedoitWolf().fit(At).precision_
         return (np.einsum("ij,jk,ik->i", At, prec, At), np.einsum("ij,jk,ik->i", Bt, prec, Bt))
-    from sklearn.ensemble import IsolationForest
-
     iso = IsolationForest(n_estimators=200, random_state=int(random_state)).fit(At)
     return -iso.score_samples(At), -iso.score_samples(Bt)
 
@@ -182,8 +182,6 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
     >>> "PET missing" in u.table["reason"].str.cat(sep=" ")
     True
     """
-    from sklearn.base import clone
-
     level = check_fraction("level", level)
     ood_quantile = check_fraction("ood_quantile", ood_quantile)
     if isinstance(max_width, bool) or not isinstance(max_width, int | float) or not max_width > 0:
@@ -197,41 +195,72 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
     risk = np.asarray(model.predict_risk(X, h), dtype=np.float64)
     notes = []
     if ensemble is not None:
-        models = list(ensemble)
-        if not models:
-            raise ExplainError("risk_intervals: ensemble is empty")
-        R = np.vstack([np.asarray(m.predict_risk(X, h), dtype=np.float64) for m in models])
-        source = "ensemble"
+        R, source = _ensemble_risks(ensemble, X, h), "ensemble"
     else:
-        if X_train is None or y_train is None:
-            raise ExplainError("risk_intervals: pass X_train and y_train (bootstrap refits) or ensemble=")
-        n_boot = check_int("n_boot", n_boot, 2)
-        n = len(X_train)
-        yt = np.asarray(y_train)
-        if yt.shape[0] != n:
-            raise ExplainError(f"risk_intervals: X_train has {n} rows but y_train has {yt.shape[0]}")
-        R, errors = [], []
-        for _ in range(n_boot):
-            idx = rng.integers(0, n, n)
-            try:
-                m = clone(model).fit(X_train.iloc[idx], yt[idx])
-            except ValueError as exc:  # e.g. no event by the horizon in a resample
-                errors.append(str(exc))
-                continue
-            R.append(np.asarray(m.predict_risk(X, h), dtype=np.float64))
-        if len(errors) > 0.1 * n_boot:
-            raise ExplainError(_MSG_FAILED.format(k=len(errors), b=n_boot, err=errors[0]))
-        if errors:
-            notes.append(f"{len(errors)} of {n_boot} bootstrap refits failed and were left out "
-                         f"(first: {errors[0]})")
-        R = np.vstack(R)
-        source = "bootstrap"
+        R, source = _bootstrap_risks(model, X, h, X_train, y_train, n_boot=n_boot, rng=rng, notes=notes), \
+            "bootstrap"
     q = (1.0 - level) / 2.0
     lo, hi = np.quantile(R, [q, 1.0 - q], axis=0)
     width = hi - lo
+    missing = _missing_blocks(X, X_train, check_blocks(blocks))
+    score, thr = np.full(len(X), np.nan), np.nan
+    if ood is not None and X_train is None:
+        notes.append("no out-of-distribution score: X_train not given")
+        ood = None
+    elif ood is not None:
+        s_train, score = _ood_scores(ood, transform_head(model, X_train), transform_head(model, X),
+                                     random_state=int(random_state))
+        thr = float(np.quantile(s_train, ood_quantile))
+    reasons = [_reasons(width[i], lo[i], hi[i], missing[i], score[i], max_width=max_width, ood=ood,
+                        thr=thr, ood_quantile=ood_quantile) for i in range(len(X))]
+    table = pd.DataFrame({
+        "risk": risk, "ci_low": lo, "ci_high": hi, "width": width, "ood_score": score,
+        "missing_blocks": [",".join(m) for m in missing],
+        "low_confidence": [bool(r) for r in reasons], "reason": reasons}, index=X.index)
+    return RiskUncertainty(table=table, horizon=h, level=level, n_models=int(R.shape[0]), source=source,
+                           max_width=float(max_width), ood=ood, ood_threshold=thr, notes=tuple(notes))
 
-    # missing modalities
-    colblock = check_blocks(blocks)
+
+def _ensemble_risks(ensemble, X: pd.DataFrame, h: float) -> np.ndarray:
+    """(m, n) risks of the given models."""
+    models = list(ensemble)
+    if not models:
+        raise ExplainError("risk_intervals: ensemble is empty")
+    return np.vstack([np.asarray(m.predict_risk(X, h), dtype=np.float64) for m in models])
+
+
+def _bootstrap_risks(model, X: pd.DataFrame, h: float, X_train, y_train, *, n_boot, rng,
+                     notes: list[str]) -> np.ndarray:
+    """(m, n) risks of ``clone(model)`` refitted on bootstrap resamples; failed refits noted in ``notes``."""
+    if X_train is None or y_train is None:
+        raise ExplainError("risk_intervals: pass X_train and y_train (bootstrap refits) or ensemble=")
+    n_boot = check_int("n_boot", n_boot, 2)
+    n = len(X_train)
+    yt = np.asarray(y_train)
+    if yt.shape[0] != n:
+        raise ExplainError(f"risk_intervals: X_train has {n} rows but y_train has {yt.shape[0]}")
+    R, errors = [], []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        try:
+            m = clone(model).fit(X_train.iloc[idx], yt[idx])
+        except ValueError as exc:  # e.g. no event by the horizon in a resample
+            errors.append(str(exc))
+            continue
+        R.append(np.asarray(m.predict_risk(X, h), dtype=np.float64))
+    if len(errors) > 0.1 * n_boot:
+        raise ExplainError(_MSG_FAILED.format(k=len(errors), b=n_boot, err=errors[0]))
+    if errors:
+        notes.append(f"{len(errors)} of {n_boot} bootstrap refits failed and were left out "
+                     f"(first: {errors[0]})")
+    return np.vstack(R)
+
+
+def _missing_blocks(X: pd.DataFrame, X_train, colblock: dict[str, str]) -> list[list[str]]:
+    """Per patient, the blocks without any value in their missable columns.
+
+    A column is missable when it has a missing value in the training data (in ``X`` without it).
+    """
     ref = X_train if X_train is not None else X
     missing = [[] for _ in range(len(X))]
     by_block: dict[str, list[str]] = {}
@@ -242,33 +271,18 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
         gone = X[cols].isna().all(axis=1).to_numpy()
         for i in np.flatnonzero(gone):
             missing[i].append(b)
+    return missing
 
-    # out of distribution
-    score = np.full(len(X), np.nan)
-    thr = np.nan
-    if ood is not None:
-        if X_train is None:
-            notes.append("no out-of-distribution score: X_train not given")
-            ood = None
-        else:
-            s_train, score = _ood_scores(ood, transform_head(model, X_train), transform_head(model, X),
-                                         random_state=int(random_state))
-            thr = float(np.quantile(s_train, ood_quantile))
 
-    reasons = []
-    for i in range(len(X)):
-        r = []
-        if width[i] > max_width:
-            r.append(f"interval wider than {max_width:g} ({lo[i]:.3f}-{hi[i]:.3f})")
-        r.extend(f"{_BLOCK_LABEL.get(b, b)} missing" for b in missing[i])
-        if ood is not None and score[i] > thr:
-            what = "Mahalanobis D2" if ood == "mahalanobis" else "isolation score"
-            r.append(f"outside training distribution ({what} {score[i]:.3g} > {thr:.3g}, the training "
-                     f"{ood_quantile:.0%} quantile)")
-        reasons.append("; ".join(r))
-    table = pd.DataFrame({
-        "risk": risk, "ci_low": lo, "ci_high": hi, "width": width, "ood_score": score,
-        "missing_blocks": [",".join(m) for m in missing],
-        "low_confidence": [bool(r) for r in reasons], "reason": reasons}, index=X.index)
-    return RiskUncertainty(table=table, horizon=h, level=level, n_models=int(R.shape[0]), source=source,
-                           max_width=float(max_width), ood=ood, ood_threshold=thr, notes=tuple(notes))
+def _reasons(width: float, lo: float, hi: float, missing: list[str], score: float, *, max_width: float,
+             ood, thr: float, ood_quantile: float) -> str:
+    """Why one patient's prediction is low-confidence (``"; "``-joined; empty when confident)."""
+    r = []
+    if width > max_width:
+        r.append(f"interval wider than {max_width:g} ({lo:.3f}-{hi:.3f})")
+    r.extend(f"{_BLOCK_LABEL.get(b, b)} missing" for b in missing)
+    if ood is not None and score > thr:
+        what = "Mahalanobis D2" if ood == "mahalanobis" else "isolation score"
+        r.append(f"outside training distribution ({what} {score:.3g} > {thr:.3g}, the training "
+                 f"{ood_quantile:.0%} quantile)")
+    return "; ".join(r)
