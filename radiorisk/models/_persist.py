@@ -30,8 +30,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import lifelines
 import numpy as np
+import sklearn
+import xgboost
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from .. import __version__
 from .._files import sha256_file
@@ -84,7 +89,7 @@ class RiskPipeline(Pipeline):
     def _transform_head(self, X):
         Xt = X
         for _, step in self.steps[:-1]:
-            if step is None or (isinstance(step, str) and step == "passthrough"):
+            if _is_passthrough(step):
                 continue
             Xt = step.transform(Xt)
         return Xt
@@ -146,13 +151,13 @@ def _dump(obj, path: Path) -> None:
 
 
 def _versions() -> dict:
-    import lifelines
-    import sklearn
-    import xgboost
-
     return {"radiorisk": __version__, "xgboost": xgboost.__version__,
             "lifelines": lifelines.__version__, "scikit-learn": sklearn.__version__,
             "numpy": np.__version__}
+
+
+def _is_passthrough(step) -> bool:
+    return step is None or (isinstance(step, str) and step == "passthrough")
 
 
 def save_model(pipeline, path, *, overwrite: bool = False) -> Path:
@@ -179,10 +184,35 @@ def save_model(pipeline, path, *, overwrite: bool = False) -> Path:
     BundleError
         If the pipeline is not fitted, holds a step that cannot be stored as
         JSON, or ``path`` exists and ``overwrite`` is False.
-    """
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
 
+    Examples
+    --------
+    >>> import tempfile, numpy as np, pandas as pd
+    >>> from radiorisk.models import make_model, make_y, save_model
+    >>> rng = np.random.default_rng(1)
+    >>> X = pd.DataFrame({"a": rng.normal(size=200)})
+    >>> y = make_y(rng.exponential(900, 200) + 1, rng.random(200) < 0.6)
+    >>> folder = save_model(make_model("coxph").fit(X, y), tempfile.mkdtemp() + "/bundle")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['estimator.json', 'manifest.json', 'step_1_preprocess.json']
+    """
+    name, final = _check_saveable(pipeline)
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise BundleError(f"{out} exists; pass overwrite=True to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        _write_bundle(pipeline, name, final, tmp)
+        _move_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _check_saveable(pipeline):
+    """The model name and the fitted final estimator of ``pipeline`` (a :class:`BundleError` otherwise)."""
     if not isinstance(pipeline, RiskPipeline):
         raise BundleError(f"save_model needs a RiskPipeline from make_model; got {type(pipeline).__name__}")
     name = model_name(pipeline)
@@ -191,55 +221,60 @@ def save_model(pipeline, path, *, overwrite: bool = False) -> Path:
         check_is_fitted(final)
     except NotFittedError as exc:
         raise BundleError("the model is not fitted: fit it before saving") from exc
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise BundleError(f"{out} exists; pass overwrite=True to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        steps_meta = []
-        feature_names, feature_dtypes = None, None
-        for k, (step_name, step) in enumerate(pipeline.steps[:-1]):
-            if step is None or (isinstance(step, str) and step == "passthrough"):
-                steps_meta.append({"name": step_name, "class": None, "file": None})
-                continue
-            cls = type(step).__name__
-            if _STEP_CLASSES.get(cls) is not type(step):
-                raise BundleError(f"step {step_name!r} ({cls}) cannot be saved without pickle; "
-                                  f"bundles hold only {sorted(_STEP_CLASSES)}")
-            fname = f"step_{k}_{step_name}.json"
-            _dump({"class": cls, "params": step.get_params(deep=False), "state": step._to_state()},
-                  tmp / fname)
-            steps_meta.append({"name": step_name, "class": cls, "file": fname})
-            if feature_names is None:
-                feature_names = [str(c) for c in step.feature_names_in_]
-            if feature_dtypes is None:
-                feature_dtypes = getattr(step, "dtypes_in_", None)
-        state = final._to_state(tmp)
+    return name, final
+
+
+def _write_steps(steps, tmp: Path):
+    """Write one JSON file per preprocessing step: (steps metadata, input names, input dtypes)."""
+    steps_meta = []
+    feature_names, feature_dtypes = None, None
+    for k, (step_name, step) in enumerate(steps):
+        if _is_passthrough(step):
+            steps_meta.append({"name": step_name, "class": None, "file": None})
+            continue
+        cls = type(step).__name__
+        if _STEP_CLASSES.get(cls) is not type(step):
+            raise BundleError(f"step {step_name!r} ({cls}) cannot be saved without pickle; "
+                              f"bundles hold only {sorted(_STEP_CLASSES)}")
+        fname = f"step_{k}_{step_name}.json"
+        _dump({"class": cls, "params": step.get_params(deep=False), "state": step._to_state()},
+              tmp / fname)
+        steps_meta.append({"name": step_name, "class": cls, "file": fname})
         if feature_names is None:
-            feature_names = state.get("feature_names_in_")
-        _dump({"class": type(final).__name__, "model": name, "params": final.get_params(deep=False),
-               "state": state}, tmp / "estimator.json")
-        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
-        manifest = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "versions": _versions(),
-            "model": name, "horizon": float(final.horizon),
-            "final_step": pipeline.steps[-1][0], "params": final.get_params(deep=False),
-            "feature_names_in": feature_names, "feature_dtypes": feature_dtypes,
-            "steps": steps_meta, "files": files,
-        }
-        _dump(manifest, tmp / _MANIFEST)
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, trash / "bundle")
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+            feature_names = [str(c) for c in step.feature_names_in_]
+        if feature_dtypes is None:
+            feature_dtypes = getattr(step, "dtypes_in_", None)
+    return steps_meta, feature_names, feature_dtypes
+
+
+def _write_bundle(pipeline, name: str, final, tmp: Path) -> None:
+    """Write the steps, the estimator and the manifest (with every file's SHA-256) into ``tmp``."""
+    steps_meta, feature_names, feature_dtypes = _write_steps(pipeline.steps[:-1], tmp)
+    state = final._to_state(tmp)
+    if feature_names is None:
+        feature_names = state.get("feature_names_in_")
+    _dump({"class": type(final).__name__, "model": name, "params": final.get_params(deep=False),
+           "state": state}, tmp / "estimator.json")
+    files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "versions": _versions(),
+        "model": name, "horizon": float(final.horizon),
+        "final_step": pipeline.steps[-1][0], "params": final.get_params(deep=False),
+        "feature_names_in": feature_names, "feature_dtypes": feature_dtypes,
+        "steps": steps_meta, "files": files,
+    }
+    _dump(manifest, tmp / _MANIFEST)
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished bundle ``tmp`` to ``out``, replacing an existing bundle there."""
+    if out.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+        os.replace(out, trash / "bundle")
+        os.replace(tmp, out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -322,9 +357,20 @@ def load(path) -> RiskPipeline:
     >>> bool(np.array_equal(load(folder).predict_risk(X), est.predict_risk(X)))
     True
     """
-    import xgboost  # noqa: F401  (the booster JSON loader)
-
     folder = Path(path)
+    manifest = _read_manifest(folder)
+    _verify_files(folder, manifest)
+    name = manifest.get("model")
+    if name not in ESTIMATORS:
+        raise BundleError(f"{folder / _MANIFEST}: unknown model {name!r}")
+    steps = [_load_step(folder, meta) for meta in manifest.get("steps", [])]
+    steps.append((manifest.get("final_step", "model"), _load_estimator(folder, manifest, name)))
+    _check_feature_names(folder, manifest, steps)
+    return RiskPipeline(steps)
+
+
+def _read_manifest(folder: Path) -> dict:
+    """The manifest of the bundle ``folder``, with its format and version checked."""
     if not (folder / _MANIFEST).is_file():
         raise BundleError(f"{folder} is not a model bundle: {_MANIFEST} is missing")
     manifest = _read_json(folder / _MANIFEST, "the manifest")
@@ -337,28 +383,30 @@ def load(path) -> RiskPipeline:
             f"{folder / _MANIFEST}: format_version {version!r} is not supported by radiorisk "
             f"{__version__} (supported: {list(_SUPPORTED_VERSIONS)}); upgrade radiorisk"
         )
-    _verify_files(folder, manifest)
-    name = manifest.get("model")
-    if name not in ESTIMATORS:
-        raise BundleError(f"{folder / _MANIFEST}: unknown model {name!r}")
-    steps = []
-    for meta in manifest.get("steps", []):
-        step_name, cls_name, fname = meta.get("name"), meta.get("class"), meta.get("file")
-        if cls_name is None:
-            steps.append((step_name, "passthrough"))
-            continue
-        if cls_name not in _STEP_CLASSES:
-            raise BundleError(f"{folder / _MANIFEST}: unknown step class {cls_name!r}")
-        where = str(folder / _safe_name(fname))
-        blob = _read_json(folder / fname, f"step {step_name!r}")
-        if blob.get("class") != cls_name:
-            raise BundleError(f"{where}: holds {blob.get('class')!r}, the manifest says {cls_name!r}")
-        step = _build(_STEP_CLASSES[cls_name], blob.get("params"), where)
-        try:
-            step._set_state(blob["state"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(f"{where}: malformed fitted state ({exc!r})") from exc
-        steps.append((step_name, step))
+    return manifest
+
+
+def _load_step(folder: Path, meta: dict):
+    """One ``(name, step)`` of the pipeline from its manifest entry (``"passthrough"`` without a class)."""
+    step_name, cls_name, fname = meta.get("name"), meta.get("class"), meta.get("file")
+    if cls_name is None:
+        return step_name, "passthrough"
+    if cls_name not in _STEP_CLASSES:
+        raise BundleError(f"{folder / _MANIFEST}: unknown step class {cls_name!r}")
+    where = str(folder / _safe_name(fname))
+    blob = _read_json(folder / fname, f"step {step_name!r}")
+    if blob.get("class") != cls_name:
+        raise BundleError(f"{where}: holds {blob.get('class')!r}, the manifest says {cls_name!r}")
+    step = _build(_STEP_CLASSES[cls_name], blob.get("params"), where)
+    try:
+        step._set_state(blob["state"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{where}: malformed fitted state ({exc!r})") from exc
+    return step_name, step
+
+
+def _load_estimator(folder: Path, manifest: dict, name: str):
+    """The fitted final estimator from ``estimator.json`` (and ``model.json`` for xgboost)."""
     blob = _read_json(folder / "estimator.json", "the estimator")
     cls = ESTIMATORS[name]
     where = str(folder / "estimator.json")
@@ -375,11 +423,14 @@ def load(path) -> RiskPipeline:
     if float(est.horizon) != manifest.get("horizon"):
         raise BundleError(f"{where}: horizon {est.horizon!r} differs from the manifest's "
                           f"{manifest.get('horizon')!r}")
-    steps.append((manifest.get("final_step", "model"), est))
+    return est
+
+
+def _check_feature_names(folder: Path, manifest: dict, steps) -> None:
+    """The first step's input columns must be the manifest's ``feature_names_in``."""
     first = next((s for _, s in steps if not isinstance(s, str)), None)
     got = [str(c) for c in first.feature_names_in_] if getattr(first, "feature_names_in_", None) \
         is not None else None
     if got != manifest.get("feature_names_in"):
         raise BundleError(f"{folder / _MANIFEST}: feature_names_in does not match the first step's "
                           "input columns (mismatched bundle)")
-    return RiskPipeline(steps)
