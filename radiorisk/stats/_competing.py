@@ -429,7 +429,8 @@ def fine_gray_calibration(time, status, risk, *, horizon, cause: int = 1) -> Cal
     cll = _cloglog(r)
     knots = rcs_knots(cll, n_knots=3)
     X = rcs_basis(cll, knots)
-    fit = fit_fine_gray(X, t, s, cause=cause, gtol=1e-12, max_iter=200, names=["cll", "cll'"][: X.shape[1]])
+    fit = fit_fine_gray(X, t, s, cause=cause, gtol=1e-12, max_iter=200, variance=False,
+                        names=["cll", "cll'"][: X.shape[1]])
     if fit.criterion >= FLOOR_CRITERION:
         raise NotEstimableError(f"the Fine-Gray calibration model did not converge (crr criterion "
                                 f"{fit.criterion:.3g} >= {FLOOR_CRITERION:g} after {fit.n_iter} iterations)")

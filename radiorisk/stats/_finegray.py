@@ -66,7 +66,8 @@ class FineGrayFit:
         cumulative subdistribution hazard at ``event_times`` (``crr$bfitj``), for
         all covariates 0 (no centring).
     se_note : str
-        Empty when both variances are estimable, otherwise why they are NaN.
+        Empty when both variances are estimable, otherwise why they are NaN (a
+        singular information, or ``variance=False``).
     """
 
     names: tuple
@@ -246,6 +247,8 @@ def _newton(prob: _FineGrayProblem, p: int, gtol: float, max_iter: int):
             step = step / 2.0
         else:
             break
+        if np.array_equal(beta + step, beta):  # the double-precision floor: no further progress
+            break
         n_iter += 1
         beta = beta + step
         ll, U, info = prob.evaluate(beta)
@@ -297,8 +300,11 @@ def _score_residuals(prob: _FineGrayProblem, beta) -> np.ndarray:
     return eta + psi
 
 
-def _variances(prob, beta, info):
+def _variances(prob, beta, info, robust: bool):
     naive = inverse_information(info, _WHAT)
+    if not robust:
+        p = len(beta)
+        return naive, np.full((p, p), np.nan), "robust variance not computed (variance=False)"
     if naive.note:
         p = len(beta)
         return naive, np.full((p, p), np.nan), naive.note
@@ -309,7 +315,7 @@ def _variances(prob, beta, info):
 
 
 def fit_fine_gray(X, time, status, *, cause: int = 1, gtol: float = 1e-12, max_iter: int = 200,
-                  names=None) -> FineGrayFit:
+                  variance: bool = True, names=None) -> FineGrayFit:
     r"""Fit a Fine-Gray model of the subdistribution hazard of one cause (``cmprsk::crr``).
 
     Parameters
@@ -328,6 +334,9 @@ def fit_fine_gray(X, time, status, *, cause: int = 1, gtol: float = 1e-12, max_i
         ``gtol`` (crr's criterion; crr's default is 1e-6).
     max_iter : int
         Maximum Newton-Raphson iterations (crr's default is 10).
+    variance : bool
+        Whether to compute the robust (sandwich) variance (crr's ``variance``);
+        without it ``se``/``cov`` are NaN and ``se_note`` says so.
     names : sequence of str, optional
         Covariate names (default the DataFrame's columns or ``x0, x1, ...``).
 
@@ -402,7 +411,7 @@ def fit_fine_gray(X, time, status, *, cause: int = 1, gtol: float = 1e-12, max_i
     prob = _FineGrayProblem(Xa, t, s, cause)
     beta, ll_null, ll, U, info, n_iter = _newton(prob, p, float(gtol), int(max_iter))
     crit = _criterion(ll, U, beta)
-    naive, cov, note = _variances(prob, beta, info)
+    naive, cov, note = _variances(prob, beta, info, bool(variance))
     return FineGrayFit(
         names=names, coef=beta, se=sqrt_variance(np.diag(cov)), cov=cov, se_naive=naive.se,
         cov_naive=naive.cov, loglik_null=ll_null, loglik=ll, score=U, criterion=crit,
