@@ -36,14 +36,13 @@ _NO_CAUSE_BY_T0 = "no event of cause {cause} at or before the horizon t0 = {t0:g
 FLOOR_CRITERION = 1e-8
 
 
-def _inputs(time, status, risk, horizon, cause, what):
+def _inputs(time, status, risk, horizon, cause, what, probability=True):
     cause = _check_cause(cause)
     t0 = check_horizon(horizon)
-    t, s, r = check_competing_inputs(time, status, risk, cause=cause)
-    case = (s == cause) & (t <= t0)
-    if not case.any():
+    t, s, r = check_competing_inputs(time, status, risk, cause=cause, probability=probability)
+    if not np.any((s == cause) & (t <= t0)):
         raise NotEstimableError(_NO_CAUSE_BY_T0.format(cause=cause, t0=t0, what=what))
-    return t, s, r, t0, cause, case
+    return t, s, r, t0, cause
 
 
 def _prefix_rank_sums(key, w, q, x) -> np.ndarray:
@@ -109,8 +108,8 @@ def c_cr(time, status, risk, *, horizon, cause: int = 1) -> float:
     status : array-like of shape (n,)
         0 = censored, ``cause`` = the event of interest, other codes = competing events.
     risk : array-like of shape (n,)
-        Predicted cumulative incidence of ``cause`` by ``horizon`` (any score where
-        higher means an earlier event of ``cause``; used as given, no clipping).
+        Predicted cumulative incidence of ``cause`` by ``horizon``, or any finite score
+        where higher means an earlier event of ``cause`` (used as given, no clipping).
     horizon : float
         :math:`t_0`; events of ``cause`` at :math:`t_0` anchor pairs.
     cause : int
@@ -143,7 +142,7 @@ def c_cr(time, status, risk, *, horizon, cause: int = 1) -> float:
     >>> round(c_cr([1, 2, 3, 4, 5], [1, 2, 1, 0, 2], [0.9, 0.3, 0.5, 0.4, 0.6], horizon=4), 4)
     0.8571
     """
-    t, s, r, t0, cause, _ = _inputs(time, status, risk, horizon, cause, "c_cr")
+    t, s, r, t0, cause = _inputs(time, status, risk, horizon, cause, "c_cr", probability=False)
     parts = _ccr_parts(t, s, r, t0, cause)
     den = parts["den_A"] + parts["den_B"]
     if den <= 0:
@@ -215,7 +214,7 @@ def auc_cr(time, status, risk, *, horizon, cause: int = 1) -> Estimate:
     >>> round(r.estimate, 4)
     1.0
     """
-    t, s, r, t0, cause, _ = _inputs(time, status, risk, horizon, cause, "auc_cr")
+    t, s, r, t0, cause = _inputs(time, status, risk, horizon, cause, "auc_cr")
     case, comp, late, w = _cr_weights(t, s, t0, cause)
     ctrl = comp | late
     if not ctrl.any():
@@ -425,7 +424,7 @@ def fine_gray_calibration(time, status, risk, *, horizon, cause: int = 1) -> Cal
     >>> bool(res.ici < 0.1), res.model["converged"]
     (True, True)
     """
-    t, s, r, t0, cause, _ = _inputs(time, status, risk, horizon, cause, "Fine-Gray calibration")
+    t, s, r, t0, cause = _inputs(time, status, risk, horizon, cause, "Fine-Gray calibration")
     cll = _cloglog(r)
     knots = rcs_knots(cll, n_knots=3)
     X = rcs_basis(cll, knots)

@@ -179,9 +179,15 @@ def test_fine_gray_calibration_of_a_calibrated_model_is_small():
 def test_input_errors_name_parameter_value_and_rule(kwargs, exc, match):
     args = {"time": [1, 2, 3], "status": [0, 1, 2], "risk": [0.1, 0.2, 0.3], "horizon": 2, "cause": 1}
     args.update(kwargs)
-    for f in (c_cr, auc_cr, brier_cr, ipa_cr, oe_ratio_cr, fine_gray_calibration):
+    scores = (c_cr,) if "risk" not in kwargs or len(kwargs["risk"]) != 3 else ()  # c_cr takes any score
+    for f in (*scores, auc_cr, brier_cr, ipa_cr, oe_ratio_cr, fine_gray_calibration):
         with pytest.raises(exc, match=match):
             f(args["time"], args["status"], args["risk"], horizon=args["horizon"], cause=args["cause"])
+
+
+def test_c_cr_takes_any_score():
+    t, s, r = _data(9, 120)
+    assert c_cr(t, s, 3.0 * r - 1.0, horizon=T0) == c_cr(t, s, r, horizon=T0)
 
 
 def test_check_competing_inputs_without_risk():
