@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+__all__ = ["as_float", "ccta_block", "clinical_block", "index_scans", "mace_outcome", "patient_level_block",
+           "pet_block", "require_columns", "unique_by_patient"]
+
 # CAD-RADS 2.0 stenosis categories as an ordinal score ("N", non-diagnostic, is missing).
 _CAD_RADS = {"0": 0.0, "1": 1.0, "2": 2.0, "3": 3.0, "4A": 4.0, "4B": 5.0, "5": 6.0}
 _CAD_RADS_P = {"P0": 0.0, "P1": 1.0, "P2": 2.0, "P3": 3.0, "P4": 4.0}
@@ -23,12 +26,14 @@ _MSG_DUPLICATE = "table {table!r}: patient_id {pid!r} appears {k} times (one row
 
 
 def require_columns(df: pd.DataFrame, table: str, cols) -> None:
+    """Raise naming the table unless it has every column of ``cols``."""
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(_MSG_MISSING_TABLE.format(table=table, cols=", ".join(map(repr, missing))))
 
 
 def unique_by_patient(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """The table indexed by ``patient_id``; a patient with two rows raises."""
     dup = df["patient_id"].duplicated(keep=False)
     if dup.any():
         pid = df.loc[dup, "patient_id"].iloc[0]
@@ -52,6 +57,7 @@ def index_scans(scans: pd.DataFrame) -> pd.DataFrame:
 
 
 def clinical_block(p: pd.DataFrame) -> pd.DataFrame:
+    """The ``clinical`` block from the patients table (indexed by ``patient_id``)."""
     require_columns(p.reset_index(), "patients", ["age_years", "sex", "diabetes", "smoking", "hypertension"])
     out = pd.DataFrame(index=p.index)
     out["age_years"] = as_float(p["age_years"])
@@ -80,6 +86,7 @@ def clinical_block(p: pd.DataFrame) -> pd.DataFrame:
 
 
 def ccta_block(s: pd.DataFrame, lesions: pd.DataFrame, ids: pd.Index, *, fai: bool) -> pd.DataFrame:
+    """The ``ccta`` block from the index scans and their lesions (FAI only with ``fai``)."""
     require_columns(s.reset_index(), "scans", ["cac_agatston", "cad_rads"])
     out = pd.DataFrame(index=ids)
     s = s.reindex(ids)
@@ -130,6 +137,7 @@ def _add_lesion_counts(out: pd.DataFrame, lesions: pd.DataFrame, ids: pd.Index) 
 
 
 def pet_block(pet: pd.DataFrame, ids: pd.Index) -> tuple[pd.DataFrame, pd.Series]:
+    """The ``pet`` block (NaN where PET is unavailable) and the availability of each patient."""
     out = pd.DataFrame(index=ids)
     if pet is None or len(pet) == 0:
         avail = pd.Series(False, index=ids, name="pet_available")
@@ -149,6 +157,7 @@ def pet_block(pet: pd.DataFrame, ids: pd.Index) -> tuple[pd.DataFrame, pd.Series
 
 
 def mace_outcome(o: pd.DataFrame, ids: pd.Index, mace, competing: str):
+    """``time, event, event_type`` from the MACE components (first component's time, else ``fu_days``)."""
     require_columns(o.reset_index(), "outcomes", ["fu_days"])
     o = o.reindex(ids)
     fu = as_float(o["fu_days"])
