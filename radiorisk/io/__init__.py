@@ -18,8 +18,21 @@ with :data:`TIME_TOL_DAYS` = 0.5 day of slack; image/mask geometry must agree
 within relative spacing 1e-4, origin 1e-3 mm and direction cosines 1e-4.  At
 most :data:`MAX_VIOLATIONS_PER_RULE` = 1000 violations are listed per (table,
 column, rule); one extra row counts the rest.
+
+Building blocks for the layers above that read and check files the way
+:func:`validate` does (the imaging manifest and image readers):
+
+- :func:`read_raw` reads a table file into a :class:`RawTable` and
+  :func:`check_table` types it per its schema, recording problems in a
+  :class:`Collector` (which makes the :class:`ValidationReport`);
+  :func:`check_paths` flags manifest paths leading outside the data folder.
+- :func:`header_problem`, :func:`reader_header_problem` and
+  :func:`nifti_truncated` say why an image header or file is unusable (at most
+  :data:`MAX_VOXELS` voxels); :func:`sitk_detail` shortens a SimpleITK error.
 """
 
+from ..schemas import schema_markdown as _schema_markdown
+from ._columns import check_table
 from ._crosschecks import (
     CMA_TOL_ABS,
     CMA_TOL_REL,
@@ -28,8 +41,19 @@ from ._crosschecks import (
     VOLUME_TOL_ABS_MM3,
     VOLUME_TOL_REL,
 )
-from ._imagecheck import DIRECTION_TOL, ORIGIN_TOL_MM, SPACING_TOL_REL
-from ._report import MAX_VIOLATIONS_PER_RULE, RULES, ValidationReport, validation_rules
+from ._imagecheck import (
+    DIRECTION_TOL,
+    MAX_VOXELS,
+    ORIGIN_TOL_MM,
+    SPACING_TOL_REL,
+    check_paths,
+    header_problem,
+    nifti_truncated,
+    reader_header_problem,
+    sitk_detail,
+)
+from ._read import RawTable, read_raw
+from ._report import MAX_VIOLATIONS_PER_RULE, RULES, Collector, ValidationReport, validation_rules
 from ._validate import REQUIRED_TABLES, Cohort, read_cohort, read_table, validate
 
 __all__ = [
@@ -52,6 +76,16 @@ __all__ = [
     "SPACING_TOL_REL",
     "ORIGIN_TOL_MM",
     "DIRECTION_TOL",
+    "MAX_VOXELS",
+    "Collector",
+    "RawTable",
+    "read_raw",
+    "check_table",
+    "check_paths",
+    "header_problem",
+    "reader_header_problem",
+    "nifti_truncated",
+    "sitk_detail",
 ]
 
 
@@ -65,9 +99,7 @@ def schema_docs() -> str:
     >>> schema_docs().startswith("# Table schemas")
     True
     """
-    from ..schemas import schema_markdown
-
-    lines = [schema_markdown().rstrip("\n"), "", "## Validation rules", "",
+    lines = [_schema_markdown().rstrip("\n"), "", "## Validation rules", "",
              "`radiorisk validate DIR` (`radiorisk.io.validate`) reports every violation with "
              "its table, file, 1-based data row (header excluded), column, value, rule and "
              f"message. At most {MAX_VIOLATIONS_PER_RULE} violations are listed per (table, "

@@ -63,6 +63,18 @@ def check_table(raw: RawTable, schema: TableSchema, col: Collector, *,
     all-missing, extra columns appended when allowed), the set of columns
     that were present in the file, and column -> mask of cells that parsed but
     broke a range, category or pattern rule (cross-table checks skip them).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from radiorisk.io import Collector, read_raw
+    >>> from radiorisk.schemas import load_schema
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "pet.csv"
+    >>> _ = p.write_text("patient_id,pet_available,missing_reason\\nP1,maybe,\\n")
+    >>> col = Collector()
+    >>> typed, present, invalid = check_table(read_raw(p, load_schema("pet"), col), load_schema("pet"), col)
+    >>> sorted(present), col.frame()[["row", "column", "rule"]].values.tolist()
+    (['missing_reason', 'patient_id', 'pet_available'], [[1, 'pet_available', 'type']])
     """
     df, table = raw.frame, schema.name
     names = [str(c) for c in df.columns]

@@ -100,11 +100,23 @@ def check_consistency(frames: Frames, present, col: Collector) -> None:
 
 
 def check_outcomes(df: pd.DataFrame | None, present, col: Collector) -> None:
+    """Event flags against their times and follow-up, deaths against ``censor_reason``, MACE."""
     if df is None or "outcomes" not in present:
         return
-    t = "outcomes"
     fu = _num(df, "fu_days")
-    tol = TIME_TOL_DAYS
+    times, flags = _check_event_times(df, fu, col)
+    _check_mi_type_and_planned_revasc(df, times, flags, col)
+    _check_deaths(df, fu, times, flags, col)
+    if _has(present, "outcomes", "mace_event", "mace_time_days"):
+        _check_mace(df, fu, times, flags, col)
+
+
+def _check_event_times(df: pd.DataFrame, fu: np.ndarray, col: Collector) -> tuple[dict, dict]:
+    """Each component's time is filled exactly when its flag is true, and not after follow-up.
+
+    Returns the component times and (flag, known) masks by component.
+    """
+    t, tol = "outcomes", TIME_TOL_DAYS
     times, flags = {}, {}
     for c in EVENT_COMPONENTS:
         tc = f"{c}_time_days"
@@ -121,12 +133,16 @@ def check_outcomes(df: pd.DataFrame | None, present, col: Collector) -> None:
         col.add_mask(t, tc, "event_after_follow_up", late, lambda p, tc=tc, x=x: (
             f"{tc} {fmt_value(x[p])} is after the end of follow-up (fu_days {fmt_value(fu[p])})"),
             value=df[tc])
-    # mi_type only with an MI
+    return times, flags
+
+
+def _check_mi_type_and_planned_revasc(df: pd.DataFrame, times: dict, flags: dict, col: Collector) -> None:
+    """``mi_type`` only with an MI; planned early revascularisation within 90 days."""
+    t = "outcomes"
     mi, mi_known = flags["mi"]
     m = mi_known & ~mi & df["mi_type"].notna().to_numpy()
     col.add_mask(t, "mi_type", "event_time_without_event", m,
                  lambda p: "mi_type is filled but mi is false", value=df["mi_type"])
-    # planned early revascularisation within 90 days
     x = times["revasc_planned_early"]
     with np.errstate(invalid="ignore"):
         m = x > PLANNED_REVASC_MAX_DAYS
@@ -134,7 +150,11 @@ def check_outcomes(df: pd.DataFrame | None, present, col: Collector) -> None:
         f"planned early revascularisation at day {fmt_value(x[p])} is later than "
         f"{PLANNED_REVASC_MAX_DAYS} days (record it as revasc_unplanned?)"),
         value=df["revasc_planned_early_time_days"])
-    # deaths end follow-up and agree with censor_reason
+
+
+def _check_deaths(df: pd.DataFrame, fu: np.ndarray, times: dict, flags: dict, col: Collector) -> None:
+    """Deaths agree with ``censor_reason`` and end follow-up."""
+    t, tol = "outcomes", TIME_TOL_DAYS
     reason = df["censor_reason"]
     for c, r in (("cardiac_death", "death_cardiac"), ("noncardiac_death", "death_noncardiac")):
         flag, known = flags[c]
@@ -150,9 +170,11 @@ def check_outcomes(df: pd.DataFrame | None, present, col: Collector) -> None:
         col.add_mask(t, f"{c}_time_days", "death_time_mismatch", m, lambda p, c=c, x=x: (
             f"{c}_time_days {fmt_value(x[p])} differs from fu_days {fmt_value(fu[p])} "
             "(follow-up ends at death)"), value=df[f"{c}_time_days"])
-    # MACE
-    if not _has(present, t, "mace_event", "mace_time_days"):
-        return
+
+
+def _check_mace(df: pd.DataFrame, fu: np.ndarray, times: dict, flags: dict, col: Collector) -> None:
+    """MACE time against follow-up; MACE flag and time against the components of its definition."""
+    t, tol = "outcomes", TIME_TOL_DAYS
     mace, mace_known = _flag(df, "mace_event")
     mt = _num(df, "mace_time_days")
     with np.errstate(invalid="ignore"):
@@ -168,27 +190,31 @@ def check_outcomes(df: pd.DataFrame | None, present, col: Collector) -> None:
     defs = df["mace_definition"]
     for d in defs.dropna().unique():
         comps = [c for c in str(d).split("+") if c in flags]
-        if not comps:
-            continue
-        rows = defs.eq(d).to_numpy()
-        any_flag = np.zeros(len(df), bool)
-        all_known = np.ones(len(df), bool)
-        first = np.full(len(df), np.inf)
-        for c in comps:
-            f, k = flags[c]
-            any_flag |= f & k
-            all_known &= k
-            first = np.where(f & k & ~np.isnan(times[c]), np.minimum(first, times[c]), first)
-        m = rows & mace_known & all_known & (mace != any_flag)
-        col.add_mask(t, "mace_event", "mace_inconsistent", m, lambda p, comps=comps, any_flag=any_flag: (
-            f"mace_event is {'true' if mace[p] else 'false'} but "
-            + ("one of " if any_flag[p] else "none of ") + " / ".join(comps)
-            + (" is true" if any_flag[p] else " is true (mace_definition)")), value=df["mace_event"])
-        with np.errstate(invalid="ignore"):
-            m = rows & mace & any_flag & np.isfinite(first) & (np.abs(mt - first) > tol)
-        col.add_mask(t, "mace_time_days", "mace_time_mismatch", m, lambda p, first=first: (
-            f"mace_time_days {fmt_value(mt[p])} is not the first MACE component time "
-            f"({fmt_value(first[p])})"), value=df["mace_time_days"])
+        if comps:
+            _check_mace_definition(df, defs.eq(d).to_numpy(), comps, mace, mace_known, mt, times, flags, col)
+
+
+def _check_mace_definition(df, rows, comps, mace, mace_known, mt, times, flags, col: Collector) -> None:
+    """On the ``rows`` with one ``mace_definition``: MACE is any of ``comps``, at the first one's time."""
+    t, tol = "outcomes", TIME_TOL_DAYS
+    any_flag = np.zeros(len(df), bool)
+    all_known = np.ones(len(df), bool)
+    first = np.full(len(df), np.inf)
+    for c in comps:
+        f, k = flags[c]
+        any_flag |= f & k
+        all_known &= k
+        first = np.where(f & k & ~np.isnan(times[c]), np.minimum(first, times[c]), first)
+    m = rows & mace_known & all_known & (mace != any_flag)
+    col.add_mask(t, "mace_event", "mace_inconsistent", m, lambda p: (
+        f"mace_event is {'true' if mace[p] else 'false'} but "
+        + ("one of " if any_flag[p] else "none of ") + " / ".join(comps)
+        + (" is true" if any_flag[p] else " is true (mace_definition)")), value=df["mace_event"])
+    with np.errstate(invalid="ignore"):
+        m = rows & mace & any_flag & np.isfinite(first) & (np.abs(mt - first) > tol)
+    col.add_mask(t, "mace_time_days", "mace_time_mismatch", m, lambda p: (
+        f"mace_time_days {fmt_value(mt[p])} is not the first MACE component time "
+        f"({fmt_value(first[p])})"), value=df["mace_time_days"])
 
 
 def _component_sum(col, table, df, present, total, parts, tol_abs, tol_rel, unit):

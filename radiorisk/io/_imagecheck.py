@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import SimpleITK as sitk
 
 from ._report import Collector
 
@@ -47,7 +48,14 @@ class _Info:
 
 
 def sitk_detail(exc: Exception) -> str:
-    """The useful part of a SimpleITK/ITK exception text (no source locations or addresses)."""
+    """The useful part of a SimpleITK/ITK exception text (no source locations or addresses).
+
+    Examples
+    --------
+    >>> sitk_detail(RuntimeError("Exception thrown in SimpleITK ReadImage: /src/x.cxx:12:\\n"
+    ...                          "sitk::ERROR: The file is not an image"))
+    'The file is not an image'
+    """
     lines = []
     for ln in str(exc).splitlines():
         ln = ln.strip()
@@ -63,8 +71,6 @@ def sitk_detail(exc: Exception) -> str:
     return (text or type(exc).__name__)[:240]
 
 
-_sitk_detail = sitk_detail
-
 
 def header_problem(*, dimension: int, size, spacing, origin, direction, components: int,
                    pixel_type: str) -> str | None:
@@ -73,6 +79,15 @@ def header_problem(*, dimension: int, size, spacing, origin, direction, componen
     Checks: 3-D, one scalar (non-complex) component per voxel, at most
     :data:`MAX_VOXELS` voxels (refused before any voxel is read), and finite
     positive spacing, finite origin and a finite, non-singular direction.
+
+    Examples
+    --------
+    >>> geometry = dict(spacing=(0.5, 0.5, 0.6), origin=(0, 0, 0), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
+    ...                 components=1, pixel_type="16-bit signed integer")
+    >>> header_problem(dimension=3, size=(512, 512, 300), **geometry) is None
+    True
+    >>> header_problem(dimension=2, size=(512, 512), **geometry)
+    'is 2-D; radiorisk needs 3-D volumes'
     """
     if dimension != 3:
         return f"is {dimension}-D; radiorisk needs 3-D volumes"
@@ -98,9 +113,19 @@ def header_problem(*, dimension: int, size, spacing, origin, direction, componen
 
 
 def reader_header_problem(reader) -> str | None:
-    """:func:`header_problem` for a ``SimpleITK.ImageFileReader`` after ``ReadImageInformation``."""
-    import SimpleITK as sitk
+    """:func:`header_problem` for a ``SimpleITK.ImageFileReader`` after ``ReadImageInformation``.
 
+    Examples
+    --------
+    >>> import SimpleITK as sitk, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.nrrd")
+    >>> sitk.WriteImage(sitk.Image([4, 4, 4], sitk.sitkVectorFloat32, 2), p)
+    >>> reader = sitk.ImageFileReader()
+    >>> reader.SetFileName(p)
+    >>> reader.ReadImageInformation()
+    >>> reader_header_problem(reader)
+    'has 2 components per voxel (vector of 32-bit float); radiorisk needs one value per voxel'
+    """
     return header_problem(dimension=reader.GetDimension(), size=reader.GetSize(),
                           spacing=reader.GetSpacing(), origin=reader.GetOrigin(),
                           direction=reader.GetDirection(),
@@ -109,7 +134,21 @@ def reader_header_problem(reader) -> str | None:
 
 
 def nifti_truncated(path: Path) -> str | None:
-    """A message when a NIfTI file holds fewer data bytes than its header promises."""
+    """A message when a NIfTI file holds fewer data bytes than its header promises.
+
+    None for a whole file, and for files that are not NIfTI (ITK judges those).
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.nii"
+    >>> sitk.WriteImage(sitk.Image(4, 4, 4, sitk.sitkInt16), str(p))
+    >>> nifti_truncated(p) is None
+    True
+    >>> _ = p.write_bytes(p.read_bytes()[:-10])
+    >>> nifti_truncated(p)
+    'the file is truncated or corrupt (expected 480 bytes of header and voxel data)'
+    """
     name = path.name.lower()
     if not (name.endswith(".nii") or name.endswith(".nii.gz")):
         return None
@@ -152,8 +191,6 @@ def nifti_truncated(path: Path) -> str | None:
 
 
 def _info(path: Path, *, read_labels: bool) -> _Info:
-    import SimpleITK as sitk
-
     if not path.exists():
         return _Info(error=("file_missing", "file not found"))
     img = None
@@ -224,15 +261,12 @@ def _info(path: Path, *, read_labels: bool) -> _Info:
 
 
 def _is_int(pixel_id) -> bool:
-    import SimpleITK as sitk
-
     ints = {sitk.sitkUInt8, sitk.sitkInt8, sitk.sitkUInt16, sitk.sitkInt16, sitk.sitkUInt32,
             sitk.sitkInt32, sitk.sitkUInt64, sitk.sitkInt64}
     return pixel_id in ints
 
 
 def _from_image(img) -> _Info:
-
     return _Info(size=tuple(img.GetSize()), spacing=tuple(img.GetSpacing()),
                  origin=tuple(img.GetOrigin()), direction=tuple(img.GetDirection()),
                  pixel_type=img.GetPixelIDTypeAsString(),
@@ -291,6 +325,15 @@ def check_paths(manifest: pd.DataFrame, *, base: Path, col: Collector,
     """Manifest image/mask paths that lead outside ``base`` (``path_outside_root``).
 
     With ``allow_outside_root`` they are reported as ``path_outside_cohort`` warnings instead.
+
+    Examples
+    --------
+    >>> import pandas as pd, pathlib, tempfile
+    >>> col = Collector()
+    >>> manifest = pd.DataFrame({"image_path": ["ct.nii.gz", "../elsewhere/ct.nii.gz"]})
+    >>> check_paths(manifest, base=pathlib.Path(tempfile.mkdtemp()), col=col)
+    >>> col.frame()[["row", "column", "rule"]].values.tolist()
+    [[2, 'image_path', 'path_outside_root']]
     """
     for c, what in (("image_path", "image"), ("mask_path", "mask")):
         if c not in manifest:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..schemas import FieldSpec, TableSchema
 from ._report import (
@@ -44,7 +45,11 @@ _FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
 
 @dataclass
 class RawTable:
-    """A table as read from its file (``frame`` None when unreadable)."""
+    """A table as read from its file (``frame`` None when unreadable), before typing.
+
+    Made by :func:`read_raw`, or directly from an in-memory frame of text cells
+    (``path`` None) to check it like a file with :func:`~radiorisk.io.check_table`.
+    """
 
     table: str
     path: Path | None
@@ -192,8 +197,6 @@ def _read_parquet(path: Path, schema: TableSchema, col: Collector) -> pd.DataFra
         if path.stat().st_size == 0:
             col.add(table, "empty_file", MSG_EMPTY_FILE.format(file=file))
             return None
-        import pyarrow.parquet as pq
-
         df = pq.read_table(path).to_pandas()
     except Exception as exc:  # pyarrow raises many types (ArrowInvalid, OSError, ...)
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -208,7 +211,22 @@ def _read_parquet(path: Path, schema: TableSchema, col: Collector) -> pd.DataFra
 
 
 def read_raw(path: Path, schema: TableSchema, col: Collector) -> RawTable:
-    """Read ``path`` (``.csv`` or ``.parquet``) for ``schema``; problems go to ``col``."""
+    """Read ``path`` (``.csv`` or ``.parquet``) for ``schema``; problems go to ``col``.
+
+    Nothing is raised for a bad file: its problems are recorded in ``col`` and
+    ``frame`` is None.  String and date columns keep the file's exact text.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from radiorisk.io import Collector
+    >>> from radiorisk.schemas import load_schema
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "pet.csv"
+    >>> _ = p.write_text("patient_id;pet_available\\nP1;true\\n")
+    >>> col = Collector()
+    >>> read_raw(p, load_schema("pet"), col).frame is None, col.frame()["rule"].tolist()
+    (True, ['delimiter'])
+    """
     col.files[schema.name] = path.name
     if path.suffix.lower() == ".parquet":
         frame = _read_parquet(path, schema, col)

@@ -155,7 +155,20 @@ def fmt_value(v) -> str | None:
 
 
 class Collector:
-    """Accumulates violations with a cap per (table, column, rule); internal."""
+    """Accumulates violations with a cap per (table, column, rule).
+
+    The checks of :func:`~radiorisk.io.validate` (and of other layers reading
+    tables the same way) record into one collector; :meth:`report` makes the
+    :class:`ValidationReport`.
+
+    Examples
+    --------
+    >>> col = Collector(cap=1)
+    >>> for row in (1, 2, 3):
+    ...     col.add("patients", "required", "missing value in required column 'sex'", row=row, column="sex")
+    >>> col.n_errors, col.frame()["message"].tolist()[-1]
+    (3, "... and 2 more 'required' violations in this column (only the first 1 are listed)")
+    """
 
     def __init__(self, cap: int = MAX_VIOLATIONS_PER_RULE):
         self.cap = cap

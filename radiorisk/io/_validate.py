@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -15,7 +16,7 @@ from ..schemas import TABLES, load_schema
 from . import _crosschecks
 from ._columns import check_table, mask_invalid
 from ._imagecheck import check_images, check_paths
-from ._read import empty_typed, find_table_file, read_raw
+from ._read import RawTable, empty_typed, find_table_file, read_raw
 from ._report import MSG_NOT_A_FOLDER, Collector, ValidationReport
 
 #: Tables a cohort folder must have; the others are optional (absent = no rows).
@@ -75,8 +76,6 @@ class Cohort:
         return f"Cohort(root={str(self.root)!r}, {sizes})"
 
     def _repr_html_(self) -> str:
-        import html
-
         rows = "".join(
             f"<tr><td>{t}</td><td>{len(df)}</td><td>{df.shape[1]}</td>"
             f"<td>{html.escape(str(self.files.get(t).name) if self.files.get(t) else '')}</td></tr>"
@@ -184,8 +183,6 @@ def validate(source, *, check_images: bool = True, allow_extra_columns: bool = F
             df = source.tables[table]
             f = files.get(table)
             col.files[table] = f.name if f is not None else f"{table} (DataFrame)"
-            from ._read import RawTable
-
             typed, cols, invalid = check_table(RawTable(table, f, df.reset_index(drop=True)), schema,
                                                col, allow_extra_columns=allow_extra_columns)
             frames[table], present[table] = mask_invalid(typed, invalid), cols
