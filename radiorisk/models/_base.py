@@ -203,7 +203,7 @@ class RiskEstimatorMixin:
         Returns
         -------
         float
-            ``radiorisk.evaluation.harrell_c(time, event, risk)``.
+            ``radiorisk.stats.harrell_c(time, event, risk)``.
         """
 
         if sample_weight is not None:

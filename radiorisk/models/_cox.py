@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from lifelines import CoxPHFitter
+from lifelines.exceptions import ConvergenceError
 from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -40,8 +42,6 @@ def _fit_lifelines(cph, df: pd.DataFrame, *, robust: bool, **kw):
     (``survival::coxph`` has), so heavy-tailed covariates can make it diverge
     from 0; a smaller initial step then converges to the same maximum.
     """
-    from lifelines.exceptions import ConvergenceError
-
     last = None
     for step in (0.95, 0.5, 0.2):
         try:
@@ -156,8 +156,6 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         -------
         self
         """
-        from lifelines import CoxPHFitter
-
         self._check_params()
         Xa = self._check_X(X, reset=True)
         t, e = check_y(y, Xa.shape[0])

@@ -66,9 +66,9 @@ def ipcw_weights(time, event, *, horizon) -> tuple[np.ndarray, np.ndarray]:
     Notes
     -----
     :math:`G` is the Kaplan-Meier estimate of the censoring distribution in
-    the same rows (:func:`radiorisk.evaluation.censoring_survival`; events
+    the same rows (:func:`radiorisk.stats.censoring_survival`; events
     leave the risk set first at tied times).  These are the weights of the
-    IPCW Brier score of :func:`radiorisk.evaluation.brier_t`
+    IPCW Brier score of :func:`radiorisk.stats.brier_t`
     (riskRegression's convention), so the weighted log-loss the model
     minimises estimates the log-loss of the full cohort had nobody been
     censored before the horizon.  Censored patients are neither dropped
