@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+import radiomics
 import SimpleITK as sitk
 from tqdm.auto import tqdm
 
@@ -190,35 +191,14 @@ def extract_radiomics(
     >>> len(res.features), res.ok
     (2, True)
     """
-
     t_start = time.perf_counter()
     p = params if isinstance(params, RadiomicsParams) else load_params(params)
-    man = read_manifest_for_extraction(manifest)
-    settings = p.settings
-    if settings.get("normalize"):
-        crop = False
-    new_spacing = settings.get("resampledPixelSpacing")
-    if new_spacing is not None and settings.get("interpolator") is None:
-        settings["interpolator"] = "sitkBSpline"
-
-    # absolute paths: Dask workers may run in another working directory
-    man["image_path"] = man["image_path"].map(os.path.abspath)
-    man["mask_path"] = man["mask_path"].map(os.path.abspath)
-
-    tmpdir = None
-    if out is None:
-        tmpdir = tempfile.TemporaryDirectory(prefix="radiorisk-extract-")
-        out_path = Path(tmpdir.name) / "features.parquet"
-    else:
-        out_path = Path(out)
-    paths = store_paths(out_path)
-    store = paths["store"]
+    man = _absolute_manifest(manifest)
+    crop, new_spacing = _crop_and_spacing(p, crop)
+    tmpdir, out_path = _output_path(out)
+    paths = _made_store(out_path)
     try:
-        store.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise store_error(exc, store) from None
-    try:
-        with _store_lock(store):
+        with _store_lock(paths["store"]):
             return _extract_into_store(
                 man, p, out_path=out_path, paths=paths, keep=out is not None, jobs=jobs,
                 scheduler=scheduler, client=client, crop=crop, new_spacing=new_spacing,
@@ -227,6 +207,42 @@ def extract_radiomics(
     finally:
         if tmpdir is not None:
             tmpdir.cleanup()
+
+
+def _made_store(out_path: Path) -> dict:
+    """The store paths of ``out_path``, its store folder created (RadioriskError naming it if not)."""
+    paths = store_paths(out_path)
+    store = paths["store"]
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise store_error(exc, store) from None
+    return paths
+
+
+def _absolute_manifest(manifest) -> pd.DataFrame:
+    """The checked manifest with absolute paths (Dask workers may run in another working directory)."""
+    man = read_manifest_for_extraction(manifest)
+    man["image_path"] = man["image_path"].map(os.path.abspath)
+    man["mask_path"] = man["mask_path"].map(os.path.abspath)
+    return man
+
+
+def _crop_and_spacing(p: RadiomicsParams, crop: bool) -> tuple[bool, object]:
+    """Whether to crop (never when the parameters normalise: whole-image statistics) and the
+    resampled spacing the parameters ask for (None: no resampling)."""
+    settings = p.settings
+    if settings.get("normalize"):
+        crop = False
+    return crop, settings.get("resampledPixelSpacing")
+
+
+def _output_path(out) -> tuple[tempfile.TemporaryDirectory | None, Path]:
+    """The features table to write, in a temporary folder (returned, to clean up) without ``out``."""
+    if out is None:
+        tmpdir = tempfile.TemporaryDirectory(prefix="radiorisk-extract-")
+        return tmpdir, Path(tmpdir.name) / "features.parquet"
+    return None, Path(out)
 
 
 # --------------------------------------------------------------------------- the unit of work
@@ -248,8 +264,6 @@ def _extract_one_image(task: dict) -> dict:
 
 
 def _versions() -> dict:
-    import radiomics  # imported when needed, as in the worker (slow, and it configures logging)
-
     return {
         "radiorisk": __version__,
         "pyradiomics": getattr(radiomics, "__version__", "unknown"),

@@ -9,10 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import InputFileError, SchemaError
-from ..io._columns import check_table
-from ..io._imagecheck import check_paths
-from ..io._read import RawTable, read_raw
-from ..io._report import Collector
+from ..io import Collector, RawTable, check_paths, check_table, read_raw
 from ..schemas import load_schema
 
 __all__ = ["read_manifest_for_extraction"]

@@ -89,6 +89,16 @@ def measure_plaque(
     ------
     RadioriskError
         When the manifest itself is unusable (see ``read_manifest_for_extraction``).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from radiorisk.datasets import write_synthetic_cohort
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "c"
+    >>> _ = write_synthetic_cohort(d, n=60, images=2, seed=3)
+    >>> lesions, failures = measure_plaque(d / "manifest.csv")
+    >>> len(lesions), len(failures), bool((lesions["v_total_mm3"] > 0).all())
+    (2, 0, True)
     """
     thresholds = thresholds or PlaqueThresholds()
     rules = rules or HighRiskRules()
@@ -96,58 +106,78 @@ def measure_plaque(
     lumen_hu = dict(lumen_hu) if lumen_hu is not None else {}
     rows, fails = [], []
     for image_path, grp in man.groupby("image_path", sort=False):
-        try:
-            image = read_image(image_path)
-            arr = sitk.GetArrayViewFromImage(image)
-        except ImageError as exc:
-            for r in grp.itertuples():
-                fails.append((r.lesion_id, r.reader, image_path, "read_image", str(exc)))
-            continue
-        spacing_zyx = image.GetSpacing()[::-1]
-        masks: dict[str, object] = {}
-        for r in grp.itertuples():
-            stage = "read_mask"
-            try:
-                if r.mask_path not in masks:
-                    try:
-                        m = read_image(r.mask_path, what="mask")
-                        check_same_geometry(image, m, image_path=image_path, mask_path=r.mask_path)
-                        marr = sitk.GetArrayViewFromImage(m)
-                        if not np.issubdtype(marr.dtype, np.integer):
-                            raise ImageError(f"mask {r.mask_path} holds non-integer values ({marr.dtype}); "
-                                             "masks must be integer label maps")
-                        masks[r.mask_path] = marr.copy()
-                    except ImageError as exc:
-                        masks[r.mask_path] = exc
-                entry = masks[r.mask_path]
-                if isinstance(entry, Exception):
-                    fails.append((r.lesion_id, r.reader, image_path, stage, str(entry)))
-                    continue
-                stage = "measure"
-                th = scan_specific_thresholds(lumen_hu[r.scan_id], base=thresholds) \
-                    if r.scan_id in lumen_hu else thresholds
-                met = plaque_metrics(arr, entry, spacing_zyx, plaque_labels=r.labels,
-                                     lumen_labels=lumen_labels, wall_labels=wall_labels, thresholds=th)
-            except (ImageError, ValueError) as exc:
-                fails.append((r.lesion_id, r.reader, image_path, stage, f"{exc} ({r.mask_path})"))
-                continue
-            except Exception as exc:  # one lesion must never stop the batch
-                reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-                fails.append((r.lesion_id, r.reader, image_path, stage, f"{type(exc).__name__}: {reason}"))
-                continue
-            rows.append({"patient_id": r.patient_id, "scan_id": r.scan_id, "lesion_id": r.lesion_id,
-                         "reader": r.reader, **met})
+        _measure_image(image_path, grp, rows, fails, thresholds=thresholds, lumen_hu=lumen_hu,
+                       lumen_labels=lumen_labels, wall_labels=wall_labels)
     les = pd.DataFrame(rows)
     if len(les):
-        pr = les["remodelling_index"].fillna(0) >= rules.pr_min_ri
-        lap = (les["v_lap_mm3"] >= rules.lap_min_mm3) & (
-            les["v_lap_mm3"] >= rules.lap_min_share * les["v_noncalcified_mm3"].clip(lower=1e-9))
-        les["pos_remodelling"] = pr
-        les["lap_feature"] = lap
-        les["hrp_count"] = pr.astype(int) + lap.astype(int) + les["spotty_calc"].astype(int)
-        les["high_risk"] = les["hrp_count"] >= rules.hrp_min_features
+        _add_high_risk_features(les, rules)
     failures = pd.DataFrame(fails, columns=["lesion_id", "reader", "image_path", "stage", "reason"])
     return les, failures
+
+
+def _measure_image(image_path: str, grp: pd.DataFrame, rows: list, fails: list, *, thresholds,
+                   lumen_hu: dict, lumen_labels, wall_labels) -> None:
+    """Measure every lesion of one image (read once); append metric rows and failure tuples."""
+    try:
+        image = read_image(image_path)
+        arr = sitk.GetArrayViewFromImage(image)
+    except ImageError as exc:
+        for r in grp.itertuples():
+            fails.append((r.lesion_id, r.reader, image_path, "read_image", str(exc)))
+        return
+    spacing_zyx = image.GetSpacing()[::-1]
+    masks: dict[str, object] = {}
+    for r in grp.itertuples():
+        stage = "read_mask"
+        try:
+            entry = _label_map(masks, image, image_path, r.mask_path)
+            if isinstance(entry, Exception):
+                fails.append((r.lesion_id, r.reader, image_path, stage, str(entry)))
+                continue
+            stage = "measure"
+            th = scan_specific_thresholds(lumen_hu[r.scan_id], base=thresholds) \
+                if r.scan_id in lumen_hu else thresholds
+            met = plaque_metrics(arr, entry, spacing_zyx, plaque_labels=r.labels,
+                                 lumen_labels=lumen_labels, wall_labels=wall_labels, thresholds=th)
+        except (ImageError, ValueError) as exc:
+            fails.append((r.lesion_id, r.reader, image_path, stage, f"{exc} ({r.mask_path})"))
+            continue
+        except Exception as exc:  # one lesion must never stop the batch
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            fails.append((r.lesion_id, r.reader, image_path, stage, f"{type(exc).__name__}: {reason}"))
+            continue
+        rows.append({"patient_id": r.patient_id, "scan_id": r.scan_id, "lesion_id": r.lesion_id,
+                     "reader": r.reader, **met})
+
+
+def _label_map(masks: dict, image: sitk.Image, image_path: str, mask_path: str):
+    """The integer label map of ``mask_path`` on the image's grid, or the ImageError reading it.
+
+    Each mask is read once per image: the result (array or error) is kept in ``masks``.
+    """
+    if mask_path not in masks:
+        try:
+            m = read_image(mask_path, what="mask")
+            check_same_geometry(image, m, image_path=image_path, mask_path=mask_path)
+            marr = sitk.GetArrayViewFromImage(m)
+            if not np.issubdtype(marr.dtype, np.integer):
+                raise ImageError(f"mask {mask_path} holds non-integer values ({marr.dtype}); "
+                                 "masks must be integer label maps")
+            masks[mask_path] = marr.copy()
+        except ImageError as exc:
+            masks[mask_path] = exc
+    return masks[mask_path]
+
+
+def _add_high_risk_features(les: pd.DataFrame, rules: HighRiskRules) -> None:
+    """Add ``pos_remodelling, lap_feature, hrp_count, high_risk`` to the lesion table (in place)."""
+    pr = les["remodelling_index"].fillna(0) >= rules.pr_min_ri
+    lap = (les["v_lap_mm3"] >= rules.lap_min_mm3) & (
+        les["v_lap_mm3"] >= rules.lap_min_share * les["v_noncalcified_mm3"].clip(lower=1e-9))
+    les["pos_remodelling"] = pr
+    les["lap_feature"] = lap
+    les["hrp_count"] = pr.astype(int) + lap.astype(int) + les["spotty_calc"].astype(int)
+    les["high_risk"] = les["hrp_count"] >= rules.hrp_min_features
 
 
 def patient_plaque_summary(lesion_metrics: pd.DataFrame, *, patient_ids=None, reader: str = "reader1",

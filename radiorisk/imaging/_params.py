@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from radiomics import featureextractor
 
 from ..exceptions import ParameterError
 
@@ -50,8 +51,6 @@ class RadiomicsParams:
 
     def extractor(self):
         """A new ``radiomics.featureextractor.RadiomicsFeatureExtractor`` for these parameters."""
-        from radiomics import featureextractor  # lazy: slow import, sets up logging
-
         return featureextractor.RadiomicsFeatureExtractor(copy.deepcopy(self.params))
 
 
@@ -95,23 +94,40 @@ def load_params(spec) -> RadiomicsParams:
     if isinstance(spec, dict):
         name, params = "<dict>", copy.deepcopy(spec)
     else:
-        text_spec = str(spec)
-        if text_spec in PRESETS:
-            name = text_spec
-            text = (resources.files("radiorisk.imaging") / "presets" / f"{text_spec}.yaml").read_text()
-        else:
-            path = Path(text_spec)
-            if not path.exists():
-                raise ParameterError(
-                    f"radiomics parameters {text_spec!r}: no such preset ({', '.join(PRESETS)}) or file"
-                )
-            name, text = str(path), path.read_text(encoding="utf-8")
-        try:
-            params = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ParameterError(f"radiomics parameters {name}: not valid (safe) YAML: {exc}") from None
+        name, params = _read_spec(spec)
     if not isinstance(params, dict):
         raise ParameterError(f"radiomics parameters {name}: expected a mapping with setting/imageType/featureClass")
+    options = _split_options(name, params)
+    # Diagnostics hashing is off unless the file asks for it explicitly.
+    params.setdefault("setting", {})
+    if params["setting"] is None:
+        params["setting"] = {}
+    params["setting"].setdefault("additionalInfo", False)
+    _check_with_pyradiomics(name, params)
+    return RadiomicsParams(name=name, params=params, sha256=_canonical_hash(params, options), options=options)
+
+
+def _read_spec(spec) -> tuple[str, object]:
+    """The name and the parsed (safe) YAML of a preset name or a parameter file."""
+    text_spec = str(spec)
+    if text_spec in PRESETS:
+        name = text_spec
+        text = (resources.files("radiorisk.imaging") / "presets" / f"{text_spec}.yaml").read_text()
+    else:
+        path = Path(text_spec)
+        if not path.exists():
+            raise ParameterError(
+                f"radiomics parameters {text_spec!r}: no such preset ({', '.join(PRESETS)}) or file"
+            )
+        name, text = str(path), path.read_text(encoding="utf-8")
+    try:
+        return name, yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"radiomics parameters {name}: not valid (safe) YAML: {exc}") from None
+
+
+def _split_options(name: str, params: dict) -> dict:
+    """Check the top-level keys, and remove and return the checked ``radiorisk:`` options."""
     unknown = set(params) - {"setting", "imageType", "featureClass", "voxelSetting", "radiorisk"}
     if unknown:
         raise ParameterError(
@@ -130,14 +146,11 @@ def load_params(spec) -> RadiomicsParams:
             raise ParameterError(
                 f"radiomics parameters {name}: radiorisk option {key} must be {OPTIONS[key].__name__}, got {value!r}"
             )
-    # Diagnostics hashing is off unless the file asks for it explicitly.
-    params.setdefault("setting", {})
-    if params["setting"] is None:
-        params["setting"] = {}
-    params["setting"].setdefault("additionalInfo", False)
-    # pyradiomics validates with pykwalify; keep its logging quiet and surface the message.
-    from radiomics import featureextractor  # lazy, as in RadiomicsParams.extractor
+    return options
 
+
+def _check_with_pyradiomics(name: str, params: dict) -> None:
+    """ParameterError with pyradiomics' message when it rejects ``params`` (its logging kept quiet)."""
     quiet = [logging.getLogger(n) for n in ("radiomics", "pykwalify", "pykwalify.core", "pykwalify.rule")]
     levels = [lg.level for lg in quiet]
     try:
@@ -150,4 +163,3 @@ def load_params(spec) -> RadiomicsParams:
     finally:
         for lg, lvl in zip(quiet, levels, strict=False):
             lg.setLevel(lvl)
-    return RadiomicsParams(name=name, params=params, sha256=_canonical_hash(params, options), options=options)

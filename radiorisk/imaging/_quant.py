@@ -152,6 +152,21 @@ def plaque_metrics(
     (2.25, 0.125, True)
     """
     thresholds = thresholds or PlaqueThresholds()
+    image_hu, mask, sp = _checked_arrays(image_hu, mask, spacing_zyx)
+    plaque, hu = _plaque_voxels(image_hu, mask, plaque_labels)
+    out = _composition(plaque, hu, sp, thresholds)
+    if np.isin(mask, lumen_labels).any():
+        vessel = np.isin(mask, tuple(plaque_labels) + tuple(lumen_labels) + tuple(wall_labels))
+        out.update(_burden(vessel, plaque, sp, out["v_total_mm3"], reference_diameter_mm))
+    else:
+        out.update(vessel_volume_mm3=np.nan, plaque_burden_pct=np.nan, max_plaque_burden_pct=np.nan,
+                   remodelling_index=np.nan, burden_available=False, remodelling_available=False)
+    out.update({f"threshold_{k}": v for k, v in asdict(thresholds).items()})
+    return out
+
+
+def _checked_arrays(image_hu, mask, spacing_zyx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image, mask and spacing as arrays; ValueError unless 3-D, same shape, positive finite spacing."""
     image_hu = np.asarray(image_hu)
     mask = np.asarray(mask)
     if image_hu.shape != mask.shape:
@@ -161,14 +176,24 @@ def plaque_metrics(
     sp = np.asarray(spacing_zyx, float)
     if sp.shape != (3,) or not (np.all(np.isfinite(sp)) and np.all(sp > 0)):
         raise ValueError(f"spacing must be 3 finite positive values (mm), got {tuple(np.ravel(sp))}")
-    vox = float(np.prod(sp))
+    return image_hu, mask, sp
+
+
+def _plaque_voxels(image_hu: np.ndarray, mask: np.ndarray, plaque_labels) -> tuple[np.ndarray, np.ndarray]:
+    """The plaque voxel map and the plaque HU values (float64); ValueError if none or not finite."""
     plaque = np.isin(mask, plaque_labels)
-    n_plaque = int(plaque.sum())
-    if n_plaque == 0:
+    if int(plaque.sum()) == 0:
         raise ValueError(f"the mask holds no plaque voxel (labels {tuple(plaque_labels)})")
     hu = image_hu[plaque].astype(np.float64)
     if not np.all(np.isfinite(hu)):
         raise ValueError(f"{int((~np.isfinite(hu)).sum())} plaque voxel(s) hold NaN or infinite HU values")
+    return plaque, hu
+
+
+def _composition(plaque: np.ndarray, hu: np.ndarray, sp: np.ndarray, thresholds: PlaqueThresholds) -> dict:
+    """Volumes by HU class, HU statistics and the calcium components of the plaque voxels."""
+    vox = float(np.prod(sp))
+    n_plaque = int(plaque.sum())
     calc = hu > thresholds.calcified_hu
     lap = hu < thresholds.lap_hu
     ff = (hu >= thresholds.lap_hu) & (hu <= thresholds.fibrofatty_hu)
@@ -176,8 +201,7 @@ def plaque_metrics(
     calc_map = np.zeros_like(plaque)
     calc_map[plaque] = calc
     extents = _component_extents_mm(calc_map, sp)
-
-    out = {
+    return {
         "v_total_mm3": n_plaque * vox,
         "v_calcified_mm3": int(calc.sum()) * vox,
         "v_noncalcified_mm3": int((~calc).sum()) * vox,
@@ -191,39 +215,40 @@ def plaque_metrics(
         "spotty_calc": bool((extents < thresholds.spotty_max_mm).any()),
     }
 
-    vessel = np.isin(mask, tuple(plaque_labels) + tuple(lumen_labels) + tuple(wall_labels))
-    has_lumen = bool(np.isin(mask, lumen_labels).any())
-    plaque_slices = np.flatnonzero(plaque.any(axis=(1, 2)))
-    if has_lumen:
-        area_px = sp[1] * sp[2]
-        vessel_area = vessel.sum(axis=(1, 2)) * area_px
-        plaque_area = plaque.sum(axis=(1, 2)) * area_px
-        sel = plaque_slices
-        vv = float(vessel_area[sel].sum() * sp[0])
-        out["vessel_volume_mm3"] = vv
-        out["plaque_burden_pct"] = 100.0 * out["v_total_mm3"] / vv if vv > 0 else np.nan
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_slice = np.where(vessel_area[sel] > 0, plaque_area[sel] / vessel_area[sel], 0.0)
-        out["max_plaque_burden_pct"] = float(100.0 * per_slice.max())
-        lesion_vessel_area = float(vessel_area[sel].max())
-        if reference_diameter_mm is not None and np.isfinite(reference_diameter_mm):
-            ref_area = np.pi * (float(reference_diameter_mm) / 2.0) ** 2
-        else:
-            ref = [
-                i for i in np.flatnonzero(vessel.any(axis=(1, 2)))
-                if not plaque[i].any() and (i < sel.min() or i > sel.max())
-            ]
-            prox = [i for i in ref if i < sel.min()]
-            dist = [i for i in ref if i > sel.max()]
-            ref_area = (
-                0.5 * (vessel_area[prox].mean() + vessel_area[dist].mean()) if prox and dist else np.nan
-            )
-        ok_ref = bool(ref_area and np.isfinite(ref_area))
-        out["remodelling_index"] = lesion_vessel_area / ref_area if ok_ref else np.nan
-        out["burden_available"] = True
-        out["remodelling_available"] = ok_ref
-    else:
-        out.update(vessel_volume_mm3=np.nan, plaque_burden_pct=np.nan, max_plaque_burden_pct=np.nan,
-                   remodelling_index=np.nan, burden_available=False, remodelling_available=False)
-    out.update({f"threshold_{k}": v for k, v in asdict(thresholds).items()})
-    return out
+
+def _burden(vessel: np.ndarray, plaque: np.ndarray, sp: np.ndarray, v_total_mm3: float,
+            reference_diameter_mm: float | None) -> dict:
+    """Vessel volume, plaque burden and remodelling index over the slices that contain plaque."""
+    area_px = sp[1] * sp[2]
+    vessel_area = vessel.sum(axis=(1, 2)) * area_px
+    plaque_area = plaque.sum(axis=(1, 2)) * area_px
+    sel = np.flatnonzero(plaque.any(axis=(1, 2)))
+    vv = float(vessel_area[sel].sum() * sp[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_slice = np.where(vessel_area[sel] > 0, plaque_area[sel] / vessel_area[sel], 0.0)
+    lesion_vessel_area = float(vessel_area[sel].max())
+    ref_area = _reference_area(vessel, plaque, vessel_area, sel, reference_diameter_mm)
+    ok_ref = bool(ref_area and np.isfinite(ref_area))
+    return {
+        "vessel_volume_mm3": vv,
+        "plaque_burden_pct": 100.0 * v_total_mm3 / vv if vv > 0 else np.nan,
+        "max_plaque_burden_pct": float(100.0 * per_slice.max()),
+        "remodelling_index": lesion_vessel_area / ref_area if ok_ref else np.nan,
+        "burden_available": True,
+        "remodelling_available": ok_ref,
+    }
+
+
+def _reference_area(vessel: np.ndarray, plaque: np.ndarray, vessel_area: np.ndarray, sel: np.ndarray,
+                    reference_diameter_mm: float | None):
+    """Reference vessel area: from the given diameter, else the mean of the plaque-free slices
+    on both sides of the lesion (NaN when one side has none)."""
+    if reference_diameter_mm is not None and np.isfinite(reference_diameter_mm):
+        return np.pi * (float(reference_diameter_mm) / 2.0) ** 2
+    ref = [
+        i for i in np.flatnonzero(vessel.any(axis=(1, 2)))
+        if not plaque[i].any() and (i < sel.min() or i > sel.max())
+    ]
+    prox = [i for i in ref if i < sel.min()]
+    dist = [i for i in ref if i > sel.max()]
+    return 0.5 * (vessel_area[prox].mean() + vessel_area[dist].mean()) if prox and dist else np.nan

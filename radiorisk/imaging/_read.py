@@ -8,13 +8,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..exceptions import ImageError
-from ..io._imagecheck import (
-    MAX_VOXELS,
-    header_problem,
-    nifti_truncated,
-    reader_header_problem,
-    sitk_detail,
-)
+from ..io import MAX_VOXELS, header_problem, nifti_truncated, reader_header_problem, sitk_detail
 
 __all__ = ["read_image", "check_same_geometry", "MAX_VOXELS"]
 
@@ -66,43 +60,58 @@ def read_image(path, *, what: str = "image") -> sitk.Image:
     if not path.exists():
         raise ImageError(f"{what} file {path} does not exist")
     try:
-        if path.is_dir():
-            reader = sitk.ImageSeriesReader()
-            series = reader.GetGDCMSeriesIDs(str(path))
-            if not series:
-                raise ImageError(f"{what} folder {path} holds no DICOM series")
-            files = reader.GetGDCMSeriesFileNames(str(path), series[0])
-            head = sitk.ImageFileReader()
-            head.SetFileName(files[0])
-            head.ReadImageInformation()
-            problem = header_problem(
-                dimension=3, size=tuple(head.GetSize()[:2]) + (len(files),), spacing=(1.0, 1.0, 1.0),
-                origin=head.GetOrigin(), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
-                components=int(head.GetNumberOfComponents()),
-                pixel_type=sitk.GetPixelIDValueAsString(head.GetPixelID()))
-            if problem:
-                raise _fail(what, path, problem)
-            reader.SetFileNames(files)
-            reader.MetaDataDictionaryArrayUpdateOff()
-            reader.LoadPrivateTagsOff()
-            img = reader.Execute()
-        else:
-            if path.stat().st_size == 0:
-                raise ImageError(f"{what} file {path} is empty (0 bytes)")
-            trunc = nifti_truncated(path)
-            if trunc:
-                raise ImageError(f"{what} file {path} cannot be read as an image ({trunc})")
-            reader = sitk.ImageFileReader()
-            reader.SetFileName(str(path))
-            reader.ReadImageInformation()
-            problem = reader_header_problem(reader)
-            if problem:
-                raise _fail(what, path, problem)
-            img = reader.Execute()
+        img = _read_dicom_series(path, what) if path.is_dir() else _read_file(path, what)
     except ImageError:
         raise
     except (RuntimeError, OSError, MemoryError) as exc:
         raise ImageError(f"{what} file {path} cannot be read as an image ({sitk_detail(exc)})") from None
+    _check_voxels(img, path, what)
+    for key in img.GetMetaDataKeys():  # keep voxels and geometry only (no header field leaks)
+        img.EraseMetaData(key)
+    return img
+
+
+def _read_dicom_series(path: Path, what: str) -> sitk.Image:
+    """The first DICOM series of a folder, its header checked from the first file before reading."""
+    reader = sitk.ImageSeriesReader()
+    series = reader.GetGDCMSeriesIDs(str(path))
+    if not series:
+        raise ImageError(f"{what} folder {path} holds no DICOM series")
+    files = reader.GetGDCMSeriesFileNames(str(path), series[0])
+    head = sitk.ImageFileReader()
+    head.SetFileName(files[0])
+    head.ReadImageInformation()
+    problem = header_problem(
+        dimension=3, size=tuple(head.GetSize()[:2]) + (len(files),), spacing=(1.0, 1.0, 1.0),
+        origin=head.GetOrigin(), direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
+        components=int(head.GetNumberOfComponents()),
+        pixel_type=sitk.GetPixelIDValueAsString(head.GetPixelID()))
+    if problem:
+        raise _fail(what, path, problem)
+    reader.SetFileNames(files)
+    reader.MetaDataDictionaryArrayUpdateOff()
+    reader.LoadPrivateTagsOff()
+    return reader.Execute()
+
+
+def _read_file(path: Path, what: str) -> sitk.Image:
+    """One image file, refused when empty, truncated (NIfTI) or with an unusable header."""
+    if path.stat().st_size == 0:
+        raise ImageError(f"{what} file {path} is empty (0 bytes)")
+    trunc = nifti_truncated(path)
+    if trunc:
+        raise ImageError(f"{what} file {path} cannot be read as an image ({trunc})")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    problem = reader_header_problem(reader)
+    if problem:
+        raise _fail(what, path, problem)
+    return reader.Execute()
+
+
+def _check_voxels(img: sitk.Image, path: Path, what: str) -> None:
+    """ImageError when the image read is unusable (header) or holds NaN/infinite voxels."""
     problem = header_problem(dimension=img.GetDimension(), size=img.GetSize(), spacing=img.GetSpacing(),
                              origin=img.GetOrigin(), direction=img.GetDirection(),
                              components=int(img.GetNumberOfComponentsPerPixel()),
@@ -117,9 +126,6 @@ def read_image(path, *, what: str = "image") -> sitk.Image:
             z, y, x = (int(i[0]) for i in np.nonzero(~finite))
             raise _fail(what, path, f"holds {n_bad} NaN or infinite voxel value(s), e.g. at voxel "
                         f"(x, y, z) = ({x}, {y}, {z}) = {arr[z, y, x]}")
-    for key in img.GetMetaDataKeys():  # keep voxels and geometry only (no header field leaks)
-        img.EraseMetaData(key)
-    return img
 
 
 def check_same_geometry(image: sitk.Image, mask: sitk.Image, *, image_path="image", mask_path="mask") -> None:

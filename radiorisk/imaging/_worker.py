@@ -29,10 +29,7 @@ _AXES = ("MajorAxisLength", "MinorAxisLength", "LeastAxisLength")
 
 @contextlib.contextmanager
 def _quiet_radiomics():
-    # pyradiomics is imported when first needed, not with radiorisk.imaging: it is slow to import
-    # and its import sets the logger's level (so: import first, then quieten)
-    import radiomics  # noqa: F401
-
+    # pyradiomics' logger is set up by its import (at the top of _params, so before this runs)
     logger = logging.getLogger("radiomics")
     level = logger.level
     logger.setLevel(logging.ERROR)
