@@ -9,7 +9,7 @@ import pytest
 from radiorisk.exceptions import ParameterError
 from radiorisk.imaging._params import PRESETS, load_params
 
-IBSI = Path(__file__).resolve().parent / "reference" / "ibsi"
+IBSI = Path(__file__).resolve().parents[1] / "reference" / "ibsi"
 
 
 @pytest.mark.parametrize("name", PRESETS)

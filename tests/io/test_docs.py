@@ -10,7 +10,7 @@ import pytest
 
 from radiorisk.io import schema_docs
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_docs_schemas_md_is_generated():

@@ -20,7 +20,7 @@ import SimpleITK as sitk
 from radiorisk.cli import main
 from radiorisk.io import validate
 
-BAD = Path(__file__).parent / "bad_inputs"
+BAD = Path(__file__).resolve().parents[1] / "bad_inputs"
 
 
 # -- mutation helpers ----------------------------------------------------------
