@@ -16,15 +16,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from ..stats import _binary as Bm
-from ..stats import _survival as Sm
 from ..stats._common import (
     NotEstimableError,
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
 )
-from ..stats._concordance import _harrell_and_uno
 from ._audit_fairness import (
     UNKNOWN_GROUP,
     _FairnessMixin,
@@ -35,7 +32,13 @@ from ._bootstrap import (
     percentile_interval,
     survival_replicates,
 )
-from ._metrics_frame import BINARY_METRICS, MISSING_GROUP_LABELS, SURVIVAL_METRICS
+from ._values import (
+    BINARY_METRICS,
+    MISSING_GROUP_LABELS,
+    SURVIVAL_METRICS,
+    _point_binary,
+    _point_survival,
+)
 
 __all__ = ["SubgroupAudit", "UNKNOWN_GROUP", "AUDIT_COLUMNS"]
 
@@ -60,61 +63,6 @@ def _labels(values) -> np.ndarray:
     lab = s.where(s.notna(), None).map(lambda v: None if v is None else str(v))
     lab = lab.where(~lab.isin(MISSING_GROUP_LABELS), None)
     return lab.to_numpy(dtype=object)
-
-
-def _reason(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs), ""
-    except NotEstimableError as exc:
-        return None, str(exc)
-
-
-def _point_survival(t, e, r, t0, names):
-    out = {}
-    if "harrell_c" in names or "uno_c" in names:  # one pass of pair counts for both
-        try:
-            both = _harrell_and_uno(t, e, r, horizon=t0)
-        except NotEstimableError as exc:
-            both = (exc, exc)
-        for name, v in zip(("harrell_c", "uno_c"), both, strict=True):
-            if name in names:
-                out[name] = (np.nan, np.nan, np.nan, str(v)) if isinstance(v, Exception) else \
-                    (v, np.nan, np.nan, "")
-    for name, fn, kw in (("ipa", Sm.ipa, {"horizon": t0}), ("oe_ratio_t", Sm.oe_ratio_t, {"horizon": t0})):
-        if name in names:
-            v, why = _reason(fn, t, e, r, **kw)
-            out[name] = (np.nan if v is None else v, np.nan, np.nan, why)
-    for name, fn in (("td_auc", Sm.td_auc), ("brier_t", Sm.brier_t)):
-        if name in names:
-            v, why = _reason(fn, t, e, r, horizon=t0)
-            out[name] = (np.nan, np.nan, np.nan, why) if v is None else (v.estimate, v.ci_low, v.ci_high, "")
-    cal_names = [m for m in ("ici_t", "e50_t", "e90_t", "emax_t") if m in names]
-    if cal_names:
-        v, why = _reason(Sm.cox_calibration, t, e, r, horizon=t0)
-        for m in cal_names:
-            out[m] = (np.nan, np.nan, np.nan, why) if v is None else \
-                (getattr(v, m[:-2]), np.nan, np.nan, "")
-    return out
-
-
-def _point_binary(y, p, names):
-    out = {}
-    for name, fn in (("auc", Bm.auc_delong), ("cal_intercept", Bm.calibration_intercept),
-                     ("cal_slope", Bm.calibration_slope)):
-        if name in names:
-            v, why = _reason(fn, y, p)
-            out[name] = (np.nan, np.nan, np.nan, why) if v is None else (v.estimate, v.ci_low, v.ci_high, "")
-    if "brier" in names:
-        out["brier"] = (Bm.brier_score(y, p), np.nan, np.nan, "")
-    lo_names = [m for m in ("ici", "e50", "e90", "emax") if m in names]
-    if lo_names:
-        v, why = _reason(Bm.loess_calibration, y, p)
-        for m in lo_names:
-            out[m] = (np.nan, np.nan, np.nan, why) if v is None else (getattr(v, m), np.nan, np.nan, "")
-    if "oe_ratio" in names:
-        v, why = _reason(Bm.oe_ratio, y, p)
-        out["oe_ratio"] = (np.nan if v is None else v, np.nan, np.nan, why)
-    return out
 
 
 def _nan_if_failed(fn, *args, **kwargs):
@@ -159,6 +107,11 @@ class SubgroupAudit(_FairnessMixin):
     calibration_boot : int, optional
         Bootstrap the rcs-Cox family (``ici_t`` ...) on the first
         ``calibration_boot`` replicates only (it costs ~80 % of the time).
+    missing : {"report", "omit"}
+        Rows with a missing label: ``"report"`` (default) audits them as the group
+        ``"unknown"``; ``"omit"`` leaves them out of that attribute's groups (the
+        ``metrics.csv`` convention of :func:`~radiorisk.evaluation.compute_metrics`;
+        a group may then be labelled ``"unknown"``). Either way they count in ``overall``.
 
     Attributes
     ----------
@@ -206,7 +159,7 @@ class SubgroupAudit(_FairnessMixin):
     def __init__(self, risk, *, time=None, event=None, y=None, horizon=None, groups=None,
                  intersections: bool = True, metrics: Sequence[str] | None = None, n_boot: int = 1000,
                  random_state=None, min_events: int = 10, level: float = 0.95,
-                 calibration_boot: int | None = None):
+                 calibration_boot: int | None = None, missing: str = "report"):
         self.survival = y is None
         if self.survival and (time is None or event is None):
             raise ValueError("give y (binary) or both time and event (survival)")
@@ -237,6 +190,9 @@ class SubgroupAudit(_FairnessMixin):
         self.n_boot, self.random_state, self.level = int(n_boot), random_state, float(level)
         self.min_events = int(min_events)
         self.calibration_boot = calibration_boot
+        if missing not in ("report", "omit"):
+            raise ValueError(f"missing must be 'report' or 'omit'; got {missing!r}")
+        self.missing = missing
         n = len(self.risk)
         self.attributes, self._labels = self._read_groups(groups, n)
         self.intersections = bool(intersections)
@@ -279,13 +235,13 @@ class SubgroupAudit(_FairnessMixin):
                                 _SEP.join(p[i] for p in parts) for i in range(n)], dtype=object)
             self._combo_labels[name] = lab
             known = sorted({v for v in lab if v is not None})
-            if UNKNOWN_GROUP in known:
+            if UNKNOWN_GROUP in known and self.missing == "report":
                 raise ValueError(f"attribute {name!r} has a group labelled {UNKNOWN_GROUP!r}, the "
                                  "label of missing values; rename it")
             for v in known:
                 subsets.append((name, v, np.flatnonzero(lab == v)))
             miss = np.flatnonzero(np.array([v is None for v in lab], dtype=bool))
-            if len(miss):
+            if len(miss) and self.missing == "report":
                 subsets.append((name, UNKNOWN_GROUP, miss))
         return subsets
 
@@ -295,6 +251,10 @@ class SubgroupAudit(_FairnessMixin):
             return np.zeros(n, dtype=int)
         cells = zip(*(self._labels[a] for a in self.attributes), strict=True)
         return np.array(["\x01".join("\x00" if v is None else v for v in c) for c in cells])
+
+    def _is_unknown(self, group: str) -> bool:
+        """Whether ``group`` is the group of rows with a missing label."""
+        return self.missing == "report" and group == UNKNOWN_GROUP
 
     # ------------------------------------------------------------------ computation
     def _events(self, idx):
@@ -352,7 +312,7 @@ class SubgroupAudit(_FairnessMixin):
     def _flags(self, g, k):
         reasons = []
         attr, grp, _ = self._subsets[g]
-        if grp == UNKNOWN_GROUP:
+        if self._is_unknown(grp):
             reasons.append("unknown: rows with a missing label (reported, not a group)")
         if self._ev[g] < self.min_events:
             reasons.append(f"fewer than {self.min_events} events ({self._ev[g]})")
@@ -402,13 +362,39 @@ class SubgroupAudit(_FairnessMixin):
                              "n": [len(s[2]) for s in self._subsets],
                              "events": [int(v) for v in self._ev]})
 
+    def group_labels(self, attribute: str) -> np.ndarray:
+        """The group label of every row for one attribute or intersection (``None`` where missing).
+
+        Parameters
+        ----------
+        attribute : str
+            A group attribute (e.g. ``"sex"``) or an intersection (``"sex:ethnicity"``).
+
+        Returns
+        -------
+        ndarray of object
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> p = rng.uniform(0.05, 0.6, 60)
+        >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": ["F", "M", None] * 20})
+        >>> a.group_labels("sex")[:3].tolist()
+        ['F', 'M', None]
+        """
+        if attribute not in self._combo_labels:
+            raise KeyError(f"attribute {attribute!r}: not audited; choose from {list(self._combo_labels)}")
+        return self._combo_labels[attribute].copy()
+
     @property
     def exclusions(self) -> pd.DataFrame:
         """Rows with a missing label, per attribute (kept in ``overall``, reported as ``unknown``)."""
         rows = []
         for name, lab in self._combo_labels.items():
             k = int(sum(v is None for v in lab))
-            rows.append((name, k, f"kept in overall; reported as the group {UNKNOWN_GROUP!r}" if k else ""))
+            how = (f"kept in overall; reported as the group {UNKNOWN_GROUP!r}" if self.missing == "report"
+                   else "kept in overall; left out of this attribute's groups")
+            rows.append((name, k, how if k else ""))
         return pd.DataFrame(rows, columns=["attribute", "n_missing", "handling"])
 
     def _repr_html_(self) -> str:
@@ -425,7 +411,7 @@ class SubgroupAudit(_FairnessMixin):
             if (attr, ref) not in self._index():
                 raise ValueError(f"reference group {ref!r} is not a group of {attr!r}")
             return ref
-        cands = [(len(s[2]), s[1]) for s in self._subsets if s[0] == attr and s[1] != UNKNOWN_GROUP]
+        cands = [(len(s[2]), s[1]) for s in self._subsets if s[0] == attr and not self._is_unknown(s[1])]
         return max(cands)[1] if cands else None
 
     def _contrast(self, op, to, reference, metrics):
@@ -528,7 +514,7 @@ class SubgroupAudit(_FairnessMixin):
                         continue
                     est = self._est[g, k]
                     why = ""
-                    if grp == UNKNOWN_GROUP:
+                    if self._is_unknown(grp):
                         why = "unknown label"
                     elif self._ev[g] < self.min_events:
                         why = f"fewer than {self.min_events} events"

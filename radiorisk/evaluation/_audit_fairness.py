@@ -136,7 +136,7 @@ class _FairnessMixin:
                 if rep is not None:
                     lo, hi = (float(v[0]) for v in percentile_interval(rep[g, :, k][:, None], self.level))
                 reasons = []
-                if grp == UNKNOWN_GROUP:
+                if self._is_unknown(grp):
                     reasons.append("unknown: rows with a missing label (reported, not a group)")
                 if self._ev[g] < self.min_events:
                     reasons.append(f"fewer than {self.min_events} events ({self._ev[g]})")
@@ -146,7 +146,7 @@ class _FairnessMixin:
                 rows.append((attr, grp, m, rule, est[g, k], lo, hi, int(self._n[g]), int(self._ev[g]),
                              bool(r), r))
         for attr in self._combo_labels:
-            gs = [g for g, s in enumerate(self._subsets) if s[0] == attr and s[1] != UNKNOWN_GROUP]
+            gs = [g for g, s in enumerate(self._subsets) if s[0] == attr and not self._is_unknown(s[1])]
             if len(gs) < 2:
                 continue
             for m, fn in (("equal_opportunity_difference", _eo), ("equalized_odds_difference", _eodds)):
@@ -203,7 +203,7 @@ class _FairnessMixin:
                 ev = self._events(sel) if n else 0
                 mp = obs = lo = hi = np.nan
                 reasons = []
-                if grp == UNKNOWN_GROUP:
+                if self._is_unknown(grp):
                     reasons.append("unknown: rows with a missing label (reported, not a group)")
                 if n == 0:
                     reasons.append("no row in this band")

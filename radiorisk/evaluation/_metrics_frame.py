@@ -1,4 +1,4 @@
-"""The subgroup audit table: every metric, overall and per group, in the ``metrics.csv`` shape."""
+"""The ``metrics.csv`` table: every metric, overall and per group, as a view of :class:`SubgroupAudit`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .._files import atomic_write_csv
-from ..stats._common import (
-    check_binary_inputs,
-    check_horizon,
-    check_survival_inputs,
-)
-from ._bootstrap import binary_replicates, percentile_interval, survival_replicates
-from ._values import BINARY_METRICS, SURVIVAL_METRICS, _binary_values, _survival_values
+from ._audit import SubgroupAudit
+from ._values import BINARY_METRICS, MISSING_GROUP_LABELS, SURVIVAL_METRICS
 
 __all__ = [
     "BINARY_METRICS",
@@ -24,34 +19,11 @@ __all__ = [
     "METRICS_COLUMNS",
     "MISSING_GROUP_LABELS",
     "compute_metrics",
+    "metrics_view",
     "write_metrics_csv",
 ]
 
 METRICS_COLUMNS = ("attribute", "group", "metric", "estimate", "ci_low", "ci_high", "n", "events")
-#: Group values that mean "unknown": such rows are left out of that attribute's groups.
-MISSING_GROUP_LABELS = frozenset({"", "NA"})
-
-def _group_labels(col: pd.Series) -> pd.Series:
-    """Labels as strings; missing (NaN, "", "NA") as None."""
-    lab = col.astype(object).where(col.notna(), None)
-    lab = lab.map(lambda v: None if v is None else str(v))
-    return lab.where(~lab.isin(MISSING_GROUP_LABELS), None)
-
-
-def _subsets(df: pd.DataFrame, groups: Sequence[str]):
-    yield "overall", "all", np.arange(len(df))
-    for g in groups:
-        lab = _group_labels(df[g])
-        for level in sorted({v for v in lab if v is not None}):
-            yield g, level, np.flatnonzero((lab == level).to_numpy())
-
-
-def _strata(df: pd.DataFrame, groups: Sequence[str]) -> np.ndarray:
-    """Bootstrap strata: the cells of all group columns (a missing label is a cell of its own)."""
-    if not groups:
-        return np.zeros(len(df), dtype=int)
-    labs = [_group_labels(df[g]).fillna("\x00").astype(str).to_numpy() for g in groups]
-    return np.array(["\x01".join(c) for c in zip(*labs, strict=True)])
 
 
 def compute_metrics(
@@ -106,7 +78,9 @@ def compute_metrics(
 
     Notes
     -----
-    Every number of a subset is computed from that subset's rows alone
+    A view of the one subgroup engine: :class:`SubgroupAudit` with
+    ``intersections=False, missing="omit"`` (:func:`metrics_view`), so both give the
+    same numbers. Every number of a subset is computed from that subset's rows alone
     (censoring distribution, Kaplan-Meier, loess and calibration model
     included). Binary metrics: :data:`BINARY_METRICS`; survival metrics:
     :data:`SURVIVAL_METRICS`; definitions in the single-metric functions and
@@ -125,6 +99,18 @@ def compute_metrics(
     >>> m.columns.tolist()
     ['attribute', 'group', 'metric', 'estimate', 'ci_low', 'ci_high', 'n', 'events']
     """
+    survival = _check_request(df, risk_col, outcome_col, time_col, event_col, groups, n_boot)
+    outcome = ({"time": np.asarray(df[time_col], dtype=np.float64),
+                "event": np.asarray(df[event_col], dtype=np.float64), "horizon": horizon} if survival
+               else {"y": np.asarray(df[outcome_col], dtype=np.float64)})
+    audit = SubgroupAudit(np.asarray(df[risk_col], dtype=np.float64), **outcome,
+                          groups=df[list(groups)] if groups else None, intersections=False,
+                          n_boot=n_boot, random_state=random_state, missing="omit")
+    return metrics_view(audit)
+
+
+def _check_request(df, risk_col, outcome_col, time_col, event_col, groups, n_boot) -> bool:
+    """Check the column arguments of :func:`compute_metrics`; True for survival data."""
     survival = outcome_col is None
     if survival and (time_col is None or event_col is None):
         raise ValueError("give outcome_col (binary) or both time_col and event_col (survival)")
@@ -136,53 +122,30 @@ def compute_metrics(
         raise KeyError(f"column(s) not in the data: {missing}; available: {list(df.columns)}")
     if n_boot < 0:
         raise ValueError(f"n_boot must be >= 0; got {n_boot}")
-    r = np.asarray(df[risk_col], dtype=np.float64)
-    if survival:
-        t0 = check_horizon(horizon)
-        t = np.asarray(df[time_col], dtype=np.float64)
-        e = np.asarray(df[event_col], dtype=np.float64)
-        check_survival_inputs(t, e, r)
+    return survival
 
-        def values(idx):
-            return _survival_values(t[idx], e[idx], r[idx], t0)
 
-        def n_events(idx):
-            return int(np.sum((e[idx] == 1) & (t[idx] <= t0)))
+def metrics_view(audit: SubgroupAudit) -> pd.DataFrame:
+    """A :class:`SubgroupAudit` in the ``metrics.csv`` shape (:data:`METRICS_COLUMNS`, no flags).
 
-        names = SURVIVAL_METRICS
-    else:
-        y = np.asarray(df[outcome_col], dtype=np.float64)
-        check_binary_inputs(y, r)
+    Parameters
+    ----------
+    audit : SubgroupAudit
 
-        def values(idx):
-            return _binary_values(y[idx], r[idx])
+    Returns
+    -------
+    DataFrame
+        ``audit.to_frame()``'s columns :data:`METRICS_COLUMNS`, every row, in its order.
 
-        def n_events(idx):
-            return int(np.sum(y[idx]))
-
-        names = BINARY_METRICS
-
-    subsets = list(_subsets(df, groups))
-    if n_boot > 0:
-        strata = _strata(df, groups)
-        idxs = [s[2] for s in subsets]
-        if survival:
-            boot = survival_replicates(t, e, r, horizon=t0, subsets=idxs, strata=strata, n_boot=n_boot,
-                                       random_state=random_state)
-        else:
-            boot = binary_replicates(y, r, subsets=idxs, strata=strata, n_boot=n_boot,
-                                     random_state=random_state)
-        ci_lo, ci_hi = percentile_interval(boot)
-    rows = []
-    for g, (attr, level, idx) in enumerate(subsets):
-        vals = values(idx)
-        if n_boot > 0:
-            vals = {m: (vals[m][0], ci_lo[g, k], ci_hi[g, k]) for k, m in enumerate(names)}
-        ev = n_events(idx)
-        for m in names:
-            est, cl, ch = vals[m]
-            rows.append((attr, level, m, est, cl, ch, len(idx), ev))
-    out = pd.DataFrame(rows, columns=list(METRICS_COLUMNS))
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.6, 200)
+    >>> a = SubgroupAudit(p, y=rng.binomial(1, p), metrics=["auc", "brier"], n_boot=0)
+    >>> metrics_view(a)[["attribute", "group", "metric"]].values.tolist()
+    [['overall', 'all', 'auc'], ['overall', 'all', 'brier']]
+    """
+    out = audit.to_frame().loc[:, list(METRICS_COLUMNS)].reset_index(drop=True)
     return out.astype({"estimate": float, "ci_low": float, "ci_high": float, "n": int, "events": int})
 
 

@@ -1,4 +1,10 @@
-"""The metric values of one subset, the one definition the audit table and the bootstrap share."""
+"""The metric values of one subset: the one definition the audit, the metrics table and the
+bootstrap share.
+
+:func:`_point_survival` / :func:`_point_binary` give ``(estimate, ci_low, ci_high, reason)``
+per metric (``reason`` says why a metric is NaN); :func:`_survival_values` /
+:func:`_binary_values` are the same numbers without the reason, for every metric.
+"""
 
 from __future__ import annotations
 
@@ -7,46 +13,75 @@ import numpy as np
 from ..stats import _binary as B
 from ..stats import _survival as S
 from ..stats._common import NotEstimableError
+from ..stats._concordance import _harrell_and_uno
 
 BINARY_METRICS = ("auc", "brier", "cal_intercept", "cal_slope", "ici", "e50", "e90", "emax", "oe_ratio")
 SURVIVAL_METRICS = ("harrell_c", "uno_c", "td_auc", "brier_t", "ipa", "oe_ratio_t",
                     "ici_t", "e50_t", "e90_t", "emax_t")
+#: Group values that mean "unknown" (besides None and NaN).
+MISSING_GROUP_LABELS = frozenset({"", "NA"})
 
-_NAN3 = (np.nan, np.nan, np.nan)
 
-
-def _estimable(fn, *args, **kwargs):
+def _reason(fn, *args, **kwargs):
     try:
-        return fn(*args, **kwargs)
-    except NotEstimableError:
-        return None
+        return fn(*args, **kwargs), ""
+    except NotEstimableError as exc:
+        return None, str(exc)
+
+
+def _point_survival(t, e, r, t0, names):
+    out = {}
+    if "harrell_c" in names or "uno_c" in names:  # one pass of pair counts for both
+        try:
+            both = _harrell_and_uno(t, e, r, horizon=t0)
+        except NotEstimableError as exc:
+            both = (exc, exc)
+        for name, v in zip(("harrell_c", "uno_c"), both, strict=True):
+            if name in names:
+                out[name] = (np.nan, np.nan, np.nan, str(v)) if isinstance(v, Exception) else \
+                    (v, np.nan, np.nan, "")
+    for name, fn, kw in (("ipa", S.ipa, {"horizon": t0}), ("oe_ratio_t", S.oe_ratio_t, {"horizon": t0})):
+        if name in names:
+            v, why = _reason(fn, t, e, r, **kw)
+            out[name] = (np.nan if v is None else v, np.nan, np.nan, why)
+    for name, fn in (("td_auc", S.td_auc), ("brier_t", S.brier_t)):
+        if name in names:
+            v, why = _reason(fn, t, e, r, horizon=t0)
+            out[name] = (np.nan, np.nan, np.nan, why) if v is None else (v.estimate, v.ci_low, v.ci_high, "")
+    cal_names = [m for m in ("ici_t", "e50_t", "e90_t", "emax_t") if m in names]
+    if cal_names:
+        v, why = _reason(S.cox_calibration, t, e, r, horizon=t0)
+        for m in cal_names:
+            out[m] = (np.nan, np.nan, np.nan, why) if v is None else \
+                (getattr(v, m[:-2]), np.nan, np.nan, "")
+    return out
+
+
+def _point_binary(y, p, names):
+    out = {}
+    for name, fn in (("auc", B.auc_delong), ("cal_intercept", B.calibration_intercept),
+                     ("cal_slope", B.calibration_slope)):
+        if name in names:
+            v, why = _reason(fn, y, p)
+            out[name] = (np.nan, np.nan, np.nan, why) if v is None else (v.estimate, v.ci_low, v.ci_high, "")
+    if "brier" in names:
+        out["brier"] = (B.brier_score(y, p), np.nan, np.nan, "")
+    lo_names = [m for m in ("ici", "e50", "e90", "emax") if m in names]
+    if lo_names:
+        v, why = _reason(B.loess_calibration, y, p)
+        for m in lo_names:
+            out[m] = (np.nan, np.nan, np.nan, why) if v is None else (getattr(v, m), np.nan, np.nan, "")
+    if "oe_ratio" in names:
+        v, why = _reason(B.oe_ratio, y, p)
+        out["oe_ratio"] = (np.nan if v is None else v, np.nan, np.nan, why)
+    return out
 
 
 def _binary_values(y: np.ndarray, p: np.ndarray) -> dict[str, tuple[float, float, float]]:
-    out: dict[str, tuple[float, float, float]] = {}
-    for name, fn in (("auc", B.auc_delong), ("cal_intercept", B.calibration_intercept),
-                     ("cal_slope", B.calibration_slope)):
-        r = _estimable(fn, y, p)
-        out[name] = _NAN3 if r is None else (r.estimate, r.ci_low, r.ci_high)
-    out["brier"] = (B.brier_score(y, p), np.nan, np.nan)
-    loess = _estimable(B.loess_calibration, y, p)
-    for name in ("ici", "e50", "e90", "emax"):
-        out[name] = _NAN3 if loess is None else (getattr(loess, name), np.nan, np.nan)
-    oe = _estimable(B.oe_ratio, y, p)
-    out["oe_ratio"] = (np.nan if oe is None else oe, np.nan, np.nan)
-    return {m: out[m] for m in BINARY_METRICS}
+    v = _point_binary(y, p, BINARY_METRICS)
+    return {m: v[m][:3] for m in BINARY_METRICS}
 
 
 def _survival_values(t: np.ndarray, e: np.ndarray, r: np.ndarray, t0: float):
-    out: dict[str, tuple[float, float, float]] = {}
-    for name, fn, kw in (("harrell_c", S.harrell_c, {}), ("uno_c", S.uno_c, {"horizon": t0}),
-                         ("ipa", S.ipa, {"horizon": t0}), ("oe_ratio_t", S.oe_ratio_t, {"horizon": t0})):
-        v = _estimable(fn, t, e, r, **kw)
-        out[name] = (np.nan if v is None else v, np.nan, np.nan)
-    for name, fn in (("td_auc", S.td_auc), ("brier_t", S.brier_t)):
-        v = _estimable(fn, t, e, r, horizon=t0)
-        out[name] = _NAN3 if v is None else (v.estimate, v.ci_low, v.ci_high)
-    cal = _estimable(S.cox_calibration, t, e, r, horizon=t0)
-    for name in ("ici", "e50", "e90", "emax"):
-        out[f"{name}_t"] = _NAN3 if cal is None else (getattr(cal, name), np.nan, np.nan)
-    return {m: out[m] for m in SURVIVAL_METRICS}
+    v = _point_survival(t, e, r, t0, SURVIVAL_METRICS)
+    return {m: v[m][:3] for m in SURVIVAL_METRICS}

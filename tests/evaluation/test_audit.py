@@ -8,12 +8,13 @@ import pytest
 
 from radiorisk.evaluation import (
     AUDIT_COLUMNS,
+    METRICS_COLUMNS,
     SURVIVAL_METRICS,
     SubgroupAudit,
     compute_metrics,
-    fit_cox,
-    kaplan_meier_risk,
 )
+from radiorisk.evaluation._metrics_frame import metrics_view
+from radiorisk.stats import fit_cox, kaplan_meier_risk
 
 
 def _cohort(seed=0, n=800):
@@ -54,6 +55,28 @@ def test_point_estimates_are_the_exact_metrics(audit):
     ov = audit.overall.set_index("metric")
     for k in ("harrell_c", "oe_ratio_t", "brier_t", "ici_t"):
         assert ov.loc[k, "estimate"] == m.set_index("metric").loc[k, "estimate"]
+
+
+@pytest.mark.parametrize("n_boot", [0, 20])
+def test_compute_metrics_is_a_view_of_the_audit(n_boot):
+    """compute_metrics is SubgroupAudit(intersections=False, missing="omit") in the metrics.csv shape."""
+    t, e, r, sex, eth = _cohort(2, 300)
+    sex[:7] = None
+    eth[7:12] = "unknown"  # allowed as a label when missing labels are omitted
+    d = pd.DataFrame({"time": t, "event": e, "risk": r, "sex": sex, "eth": eth})
+    m = compute_metrics(d, risk_col="risk", time_col="time", event_col="event", horizon=5.0,
+                        groups=["sex", "eth"], n_boot=n_boot, random_state=4)
+    a = SubgroupAudit(r, time=t, event=e, horizon=5.0, groups=d[["sex", "eth"]], intersections=False,
+                      missing="omit", n_boot=n_boot, random_state=4)
+    pd.testing.assert_frame_equal(m, metrics_view(a), check_exact=True)
+    pd.testing.assert_frame_equal(m, a.to_frame()[list(METRICS_COLUMNS)], check_exact=True)
+    assert ("sex", "unknown") not in set(zip(m["attribute"], m["group"], strict=True))
+    assert m[m["attribute"] == "sex"]["n"].iloc[0] + m[m["attribute"] == "sex"]["n"].iloc[-1] == 293
+    assert a.exclusions.set_index("attribute").loc["sex", "n_missing"] == 7
+    with pytest.raises(ValueError, match="labelled 'unknown'"):
+        SubgroupAudit(r, time=t, event=e, horizon=5.0, groups={"eth": eth}, n_boot=0)
+    with pytest.raises(ValueError, match="missing must be"):
+        SubgroupAudit(r, time=t, event=e, horizon=5.0, missing="drop", n_boot=0)
 
 
 def test_unknown_is_reported_and_flagged(audit):
