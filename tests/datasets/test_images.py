@@ -1,4 +1,4 @@
-"""Synthetic CT plaque images (radiorisk.datasets._images / _volume).
+"""Synthetic CT plaque images (radiorisk.datasets._images, _shapes and its pieces, _volume).
 
 The fixture is 30 lesions from ``make_example_tables`` plus 8 hand-made extremes
 (tiny, huge, pure calcified, vulnerable napkin ring, strong positive and
