@@ -207,3 +207,11 @@ def test_c_cr_by_sorting_equals_all_pairs_on_a_larger_sample():
     w = np.where(a, 1.0 / (G.before(ti) * G.at(ti)), 0.0) + np.where(b, 1.0 / (G.before(ti) * G.before(t)[None, :]), 0.0)
     k = (r[None, :] < ri) + 0.5 * (r[None, :] == ri)
     assert c_cr(t, s, r, horizon=T0) == pytest.approx(np.sum(w * k) / np.sum(w), abs=1e-13)
+
+
+def test_aalen_johansen_se_is_nan_where_everyone_left_fails_as_prodlim():
+    # prodlim: se.cuminc 0.217 at times 2 and 3, NaN at 4 (the last row at risk fails)
+    cif = aalen_johansen([1, 2, 3, 4], [2, 1, 0, 1], horizon=4)
+    assert cif.cif.tolist() == [0.0, 0.25, 0.25, 0.75]
+    np.testing.assert_allclose(cif.se[:3], [0.0, np.sqrt(3) / 8, np.sqrt(3) / 8], atol=1e-15)
+    assert np.isnan(cif.se[3]) and np.isnan(cif.at_horizon.ci_low) and cif.at_horizon.estimate == 0.75
