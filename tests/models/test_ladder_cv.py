@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from models_testdata import cox_double
 
 from radiorisk.models._validation import (
     CVResult,
@@ -15,8 +16,6 @@ from radiorisk.models._validation import (
     make_folds,
     task_seed,
 )
-
-from .conftest import cox_double
 
 
 def test_folds_stratified_and_balanced():
