@@ -22,7 +22,8 @@ load, save_model, BundleError, BundleIntegrityError, BundleVersionError
 ModelError
     Invalid model inputs or parameters.
 cross_validate_risk, CVResult, fit_final_model, make_folds, DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS
-    Repeated stratified K-fold (grouped by patient), nested time-bounded search, out-of-fold risk.
+    Repeated stratified K-fold (grouped by patient), nested random search (a time budget only
+    when asked for), out-of-fold risk.
 modality_ladder, LadderResult, category_free_nri, integrated_discrimination_improvement,
 NRIResult, IDIResult, LADDER_COLUMNS
     The modality ladder clinical -> +ccta -> +radiomics -> +pet with paired CIs, NRI and IDI.

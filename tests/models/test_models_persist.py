@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -71,8 +72,6 @@ def test_round_trip_predicts_identically(name, cohort, tmp_path, monkeypatch):
 
 
 def test_tampered_file_is_refused(cox_bundle, tmp_path):
-    import shutil
-
     for fname in ("model.json", "estimator.json", "step_1_preprocess.json"):
         folder = tmp_path / fname
         shutil.copytree(cox_bundle[1], folder)
@@ -83,8 +82,6 @@ def test_tampered_file_is_refused(cox_bundle, tmp_path):
 
 
 def _copy(src, dst, edit=None):
-    import shutil
-
     shutil.copytree(src, dst)
     if edit is not None:
         man = json.loads((dst / "manifest.json").read_text())
