@@ -221,18 +221,22 @@ def load_or_create_key(path=None, *, create: bool = True) -> tuple[bytes, bool]:
     return _read_key_file(path), created
 
 
-def cohort_ids(cohort) -> list[str]:
+def cohort_ids(cohort, *, tables=("patients", "scans", "lesions")) -> list[str]:
     """Every patient, scan and lesion id of a cohort's tables (the ids a pseudonymiser links back).
 
     Parameters
     ----------
     cohort : Cohort or SyntheticCohort
         Anything with ``patients``, ``scans`` and ``lesions`` DataFrames.
+    tables : sequence of str
+        The tables to read (attributes of ``cohort``; those missing or not DataFrames are
+        skipped), e.g. ``("patients", "scans", "lesions", "pet", "outcomes", "manifest")``
+        to scrub every id a run's statements could mention.
 
     Returns
     -------
     list of str
-        Distinct ids, in table order.
+        Distinct, non-empty ids, in table order.
 
     Examples
     --------
@@ -242,10 +246,14 @@ def cohort_ids(cohort) -> list[str]:
     (True, True)
     """
     out: dict[str, None] = {}
-    for table in (cohort.patients, cohort.scans, cohort.lesions):
+    for name in tables:
+        table = getattr(cohort, name, None)
+        if not isinstance(table, pd.DataFrame):
+            continue
         for col in ID_COLUMNS:
             if col in table.columns:
                 out.update(dict.fromkeys(str(v) for v in table[col].dropna()))
+    out.pop("", None)
     return list(out)
 
 

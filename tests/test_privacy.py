@@ -182,8 +182,8 @@ def small_cohort(tmp_path_factory):
 
 def test_fit_and_audit_outputs_carry_no_raw_ids(small_cohort, tmp_path, monkeypatch, no_user_key):
     """Fast variant of the demo scan: fit (radiomics from images, plaque measured) and audit."""
-    from radiorisk.cli_audit import run_audit
-    from radiorisk.cli_fit import run_fit
+    from radiorisk.pipeline import run_audit
+    from radiorisk.pipeline import run_fit
 
     monkeypatch.setenv(KEY_ENV, KEY)
     out = tmp_path / "out"
@@ -219,7 +219,8 @@ def test_fit_and_audit_outputs_carry_no_raw_ids(small_cohort, tmp_path, monkeypa
 
 
 def test_fit_raw_ids_opt_out_and_key_placement(small_cohort, tmp_path, monkeypatch, no_user_key):
-    from radiorisk.cli_fit import FitUsageError, run_fit
+    from radiorisk.exceptions import FitUsageError
+    from radiorisk.pipeline import run_fit
 
     kw = dict(model="coxph", blocks="clinical", repeats=1, folds=2, seed=1, n_boot=0,
               params={"penalizer": 0.5})
@@ -248,7 +249,7 @@ def test_fit_raw_ids_opt_out_and_key_placement(small_cohort, tmp_path, monkeypat
     assert raw_id_hits(tmp_path / "raw", pid) == {}
     with pytest.raises(FitUsageError, match="outside the outputs"):
         run_fit(small_cohort, tmp_path / "c", id_key_file=tmp_path / "c" / "key", **kw)
-    with pytest.raises(FitUsageError, match="radiomics-cache"):
+    with pytest.raises(FitUsageError, match="radiomics_cache"):
         run_fit(small_cohort, tmp_path / "d", radiomics_cache=tmp_path / "d" / "cache", **kw)
 
 
@@ -256,7 +257,7 @@ def test_radiomics_failures_are_pseudonymised(tmp_path):
     """A failure row's image path and reason name neither the file nor the ids."""
     from types import SimpleNamespace
 
-    from radiorisk.cli_fit import _write_radiomics
+    from radiorisk.pipeline._fit_radiomics import write_radiomics as _write_radiomics
 
     d = tmp_path / "data"
     d.mkdir()
@@ -285,7 +286,7 @@ def test_radiomics_failures_are_pseudonymised(tmp_path):
 def test_fit_cli_flags(small_cohort, tmp_path, monkeypatch, no_user_key, capsys):
     import argparse
 
-    from radiorisk.cli_fit import add_fit_parser
+    from radiorisk.cli._fit import add_fit_parser
 
     p = argparse.ArgumentParser(prog="radiorisk")
     add_fit_parser(p.add_subparsers(dest="command"))
@@ -305,7 +306,8 @@ def test_fit_cli_flags(small_cohort, tmp_path, monkeypatch, no_user_key, capsys)
 
 
 def test_audit_refuses_identifier_groups(tmp_path):
-    from radiorisk.cli_audit import AuditUsageError, run_audit
+    from radiorisk.exceptions import AuditUsageError
+    from radiorisk.pipeline import run_audit
 
     f = tmp_path / "p.csv"
     f.write_text("patient_id,risk,time,event\nP1,0.1,100,1\nP2,0.2,200,0\n")
@@ -319,7 +321,7 @@ def test_audit_refuses_identifier_groups(tmp_path):
 
 def test_demo_outputs_carry_no_raw_ids(tmp_path, monkeypatch, no_user_key):
     """``radiorisk demo --quick``: no file outside the synthetic input folder holds a raw id."""
-    from radiorisk.demo import run_demo
+    from radiorisk.pipeline import run_demo
 
     monkeypatch.setenv(KEY_ENV, KEY)
     out = tmp_path / "demo"

@@ -21,8 +21,8 @@ net_benefit, survival_net_benefit
     Tables and curves as DataFrames (plotting lives in Display classes).
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
-run_audit, read_predictions, Predictions
-    Audit a predictions file and write the audit folder (the body of ``radiorisk audit``).
+AuditTables, audit_tables, AUDIT_FILES
+    The tables of an audit folder, computed once (written by :mod:`radiorisk.pipeline`).
 SubgroupAudit, AUDIT_COLUMNS, UNKNOWN_GROUP
     The subgroup audit: every metric per group and intersection with paired
     bootstrap CIs, contrasts, heterogeneity, censoring-aware fairness and
@@ -31,6 +31,9 @@ StratifiedBootstrap, survival_replicates, binary_replicates, percentile_interval
     The vectorised, stratified bootstrap behind the CIs.
 CalibrationDisplay, SubgroupForestDisplay, DecisionCurveDisplay
     Plots (``from_predictions`` / ``from_estimator`` / ``plot(ax=None)``).
+
+Auditing a predictions file and writing the audit folder (the body of ``radiorisk audit``)
+is :func:`radiorisk.pipeline.run_audit`.
 
 Bias mitigation (training weights, per-group recalibration, group thresholds,
 calibrated equalized odds) is the layer above: :mod:`radiorisk.mitigation`.
@@ -62,6 +65,7 @@ from ..stats import (
     uno_c,
 )
 from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit
+from ._audit_tables import AUDIT_FILES, AuditTables, audit_tables
 from ._bootstrap import (
     StratifiedBootstrap,
     binary_replicates,
@@ -76,7 +80,6 @@ from ._metrics_frame import (
     compute_metrics,
     write_metrics_csv,
 )
-from ._run_audit import Predictions, read_predictions, run_audit
 from ._tables import (
     calibration_curve,
     calibration_table,
@@ -87,10 +90,10 @@ from ._tables import (
 )
 
 __all__ = [
-    "Predictions",
-    "read_predictions",
-    "run_audit",
     "AUDIT_COLUMNS",
+    "AUDIT_FILES",
+    "AuditTables",
+    "audit_tables",
     "BINARY_METRICS",
     "CalibrationDisplay",
     "DecisionCurveDisplay",

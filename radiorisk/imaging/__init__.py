@@ -12,13 +12,18 @@ measure_plaque, patient_plaque_summary, HighRiskRules
     Plaque metrics for every manifest lesion, high-risk features, patient-level summary.
 ExtractionResult, extract_radiomics
     The batch engine: crop per lesion, parallel (processes or Dask), resumable store.
+read_manifest_for_extraction, to_long
+    The manifest as the engine reads it (paths checked and resolved); a wide feature table
+    in the long format of the store.
 """
 
 from ._engine import ExtractionResult, extract_radiomics
+from ._manifest import read_manifest_for_extraction
 from ._measure import HighRiskRules, measure_plaque, patient_plaque_summary
 from ._params import PRESETS, RadiomicsParams, load_params
 from ._quant import PlaqueThresholds, plaque_metrics, scan_specific_thresholds
 from ._read import check_same_geometry, read_image
+from ._store import to_long
 
 __all__ = [
     "ExtractionResult",
@@ -34,4 +39,6 @@ __all__ = [
     "scan_specific_thresholds",
     "check_same_geometry",
     "read_image",
+    "read_manifest_for_extraction",
+    "to_long",
 ]

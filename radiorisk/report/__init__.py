@@ -1,12 +1,17 @@
-"""Reports: the HTML model report of a ``radiorisk fit`` run (TRIPOD+AI order); formats only.
+"""Reports: the HTML model report of a ``radiorisk fit`` run (TRIPOD+AI order), patient and audit reports; formats only.
 
 Public names
 ------------
-build_model_report, collect_model_report, ModelReport, ReportSection, MODEL_REPORT_SECTIONS
+render_model_report, ModelReportInputs, ModelReport, ReportSection, MODEL_REPORT_SECTIONS
     The self-contained HTML model report of a RUN folder: participants,
     model specification, discrimination and the modality ladder, calibration
     overall and by group, fairness, decision curve, SHAP, automatically
-    detected limitations and provenance (``radiorisk report``).
+    detected limitations and provenance. Gathering the inputs and writing the
+    file (``radiorisk report``) is :func:`radiorisk.pipeline.build_model_report`.
+report_attributes, REPORT_GROUP_ATTRIBUTES
+    The group attributes the model report shows.
+audit_report_html, audit_findings, audit_figures, AuditFigure
+    The ``report.html`` of an audit folder: findings in plain language, figures, tables.
 ReportError
     A report cannot be built (missing or incomplete RUN, audit or cohort folder).
 patient_reports, write_patient_reports, PatientReport, ReportFactor, PatientReportError
@@ -18,14 +23,16 @@ patient_reports, write_patient_reports, PatientReport, ReportFactor, PatientRepo
 See ``docs/report.md``.
 """
 
+from ._audit import AuditFigure, audit_figures, audit_findings, audit_report_html
 from ._model import (
     MODEL_REPORT_SECTIONS,
     ModelReport,
+    ModelReportInputs,
     ReportError,
     ReportSection,
-    build_model_report,
-    collect_model_report,
+    render_model_report,
 )
+from ._model_context import REPORT_GROUP_ATTRIBUTES, report_attributes
 from ._patient import (
     PatientReport,
     PatientReportError,
@@ -35,6 +42,10 @@ from ._patient import (
 )
 
 __all__ = [
+    "AuditFigure",
+    "audit_figures",
+    "audit_findings",
+    "audit_report_html",
     "PatientReport",
     "PatientReportError",
     "ReportFactor",
@@ -44,6 +55,8 @@ __all__ = [
     "ModelReport",
     "ReportError",
     "ReportSection",
-    "build_model_report",
-    "collect_model_report",
+    "ModelReportInputs",
+    "render_model_report",
+    "REPORT_GROUP_ATTRIBUTES",
+    "report_attributes",
 ]

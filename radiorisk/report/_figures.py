@@ -8,10 +8,11 @@ DataFrames or result objects computed elsewhere.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 
-from ..evaluation._audit_report import _fig_png
 from ._vocab import _DISC as _METRIC_LABELS
 
 __all__ = ["png", "ladder_figure", "availability_figure", "shap_subgroup_figure"]
@@ -42,7 +43,14 @@ def png(draw, *, size=(6.4, 4.2), dpi: int = 100) -> bytes:
     >>> data[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
     """
-    return _fig_png(draw, size=size, dpi=dpi)
+    from matplotlib.figure import Figure  # lazy: matplotlib is slow to import
+
+    fig = Figure(figsize=size, layout="constrained")
+    ax = fig.subplots()
+    draw(ax)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
 
 
 def ladder_figure(ladder: pd.DataFrame) -> bytes:

@@ -83,7 +83,8 @@ def fmt(v, digits: int = 3) -> str:
 def table_html(frame: pd.DataFrame, *, caption: str = "", max_rows: int = 300, header: bool = True,
                row_header: bool = False, css_class: str | None = None, align: bool = True,
                cell_class: Callable[[str, object], str | None] | None = None,
-               empty: str | None = "(none)") -> Markup:
+               row_class: Callable[[dict], str | None] | None = None,
+               empty: str | None = "(none)", more_text: str = "{n} more row(s) not shown.") -> Markup:
     """An escaped HTML table of ``frame``: the one table helper of the reports.
 
     Parameters
@@ -103,8 +104,13 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", max_rows: int = 300, h
         Mark text columns ``class="l"`` (left-aligned; numbers are right-aligned).
     cell_class : callable, optional
         ``cell_class(column, value)`` gives the ``class`` of a body cell (default: as ``align``).
+    row_class : callable, optional
+        ``row_class(row)`` gives the ``class`` of a body row (``row``: ``{column: value}``),
+        e.g. to highlight flagged rows.
     empty : str or None
         What an empty frame shows (``None``: nothing).
+    more_text : str
+        The note under a cut table (``{n}``: the rows not shown).
 
     Returns
     -------
@@ -129,10 +135,11 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", max_rows: int = 300, h
                 th = row_header and k == 0
                 cls = None if th else (cell_class(c, v) if cell_class is not None else left[c])
                 cells.append({"tag": "th" if th else "td", "cls": cls, "text": fmt(v, 4)})
-            rows.append(cells)
+            rcls = row_class(dict(zip(f.columns, rec, strict=True))) if row_class is not None else None
+            rows.append({"cls": rcls, "cells": cells})
         more = len(frame) - len(f)
-    table = {"rows": rows, "header": head, "caption": caption, "css_class": css_class, "more": more,
-             "empty": empty}
+    table = {"rows": rows, "header": head, "caption": caption, "css_class": css_class,
+             "more": more_text.format(n=more) if more else "", "empty": empty}
     return Markup(render("table.html.j2", table=table))
 
 

@@ -18,7 +18,9 @@ from ..explain import (
 )
 from ._figures import png, shap_subgroup_figure
 from ._model_base import _TITLES, ReportSection
-from ._model_inputs import _GROUP_ATTRS, _attrs, _Context
+from ._model_context import REPORT_GROUP_ATTRIBUTES as _GROUP_ATTRS
+from ._model_context import ModelReportInputs as _Context
+from ._model_context import report_attributes as _attrs
 from ._model_methods import _names
 from ._model_results import _flag_summary
 

@@ -8,7 +8,7 @@ import pandas as pd
 from ._figures import availability_figure
 from ._html import fmt
 from ._model_base import _TITLES, ReportSection, _pct, _who, _years
-from ._model_inputs import _Context
+from ._model_context import ModelReportInputs as _Context
 from ._vocab import _MODEL_WORDS
 
 _BLOCK_ORDER = ("clinical", "ccta", "radiomics", "pet")

@@ -16,7 +16,8 @@ from ..evaluation import (
 )
 from ._figures import ladder_figure, png
 from ._model_base import _TITLES, ReportSection, _ci, _ci_pct, _pct, _who, _years
-from ._model_inputs import _attrs, _Context
+from ._model_context import ModelReportInputs as _Context
+from ._model_context import report_attributes as _attrs
 from ._vocab import _DISC
 
 _BOOT_UNDEF = re.compile(r"bootstrap: \d+ of \d+ replicates undefined")

@@ -228,3 +228,12 @@ def feature_label(feature: str) -> str:
     """
     return _spec(str(feature))[0]
 
+
+#: Plain-language names of the audit metrics (the audit report's sentences and figure titles).
+_METRIC_WORDS = {
+    "harrell_c": "Harrell's C", "uno_c": "Uno's C", "td_auc": "time-dependent AUC",
+    "brier_t": "Brier score", "ipa": "IPA", "oe_ratio_t": "observed/expected ratio",
+    "ici_t": "ICI", "e50_t": "E50", "e90_t": "E90", "emax_t": "Emax", "auc": "AUC",
+    "brier": "Brier score", "cal_intercept": "calibration intercept", "cal_slope": "calibration slope",
+    "ici": "ICI", "e50": "E50", "e90": "E90", "emax": "Emax", "oe_ratio": "observed/expected ratio",
+}

@@ -8,16 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiorisk.cli_audit import add_audit_parser
+from radiorisk.cli._audit import add_audit_parser
 from radiorisk.evaluation import (
     NotEstimableError,
     auc_delong,
     compute_metrics,
-    read_predictions,
-    run_audit,
     write_metrics_csv,
 )
 from radiorisk.exceptions import AuditUsageError, InputFileError, RadioriskError, SchemaError
+from radiorisk.pipeline import read_predictions, run_audit
 
 
 def _parse(argv):

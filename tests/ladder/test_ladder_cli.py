@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiorisk.cli_fit import FitUsageError, add_fit_parser, run_fit
+from radiorisk.cli._fit import add_fit_parser
+from radiorisk.exceptions import FitUsageError
+from radiorisk.pipeline import run_fit
 from radiorisk.datasets import write_synthetic_cohort
 
 
@@ -110,9 +112,9 @@ def test_fit_errors(cohort_dir, tmp_path):
         run_fit(cohort_dir, out, model="coxph", blocks="clinical")
     with pytest.raises(FitUsageError, match="unknown block\\(s\\) \\['mri'\\]"):
         run_fit(cohort_dir, tmp_path / "r1", model="coxph", blocks="clinical,mri")
-    with pytest.raises(FitUsageError, match="no --features table and the cohort"):
+    with pytest.raises(FitUsageError, match="no features table and the cohort"):
         run_fit(cohort_dir, tmp_path / "r2", model="coxph", blocks="clinical,radiomics")
-    from radiorisk.cli_fit import _parse_params
+    from radiorisk.cli._fit import _parse_params
 
     assert _parse_params(["penalizer=0.1", "distribution=logistic"]) == {
         "penalizer": 0.1, "distribution": "logistic"}

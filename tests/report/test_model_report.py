@@ -12,7 +12,8 @@ from html.parser import HTMLParser
 import pytest
 
 from radiorisk.cli import main
-from radiorisk.report import MODEL_REPORT_SECTIONS, ModelReport, ReportError, build_model_report
+from radiorisk.pipeline import build_model_report
+from radiorisk.report import MODEL_REPORT_SECTIONS, ModelReport, ReportError
 
 SECTION_IDS = [sid for sid, _ in MODEL_REPORT_SECTIONS]
 
@@ -131,7 +132,7 @@ def test_api_with_a_given_audit(model_report_run, tmp_path, monkeypatch):
     import numpy as np
     import pandas as pd
 
-    from radiorisk.cli_audit import run_audit
+    from radiorisk.pipeline import run_audit
 
     data, run = model_report_run
     oof = pd.read_csv(run / "oof_predictions.csv")

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._files import atomic_write, atomic_write_csv, atomic_write_text
+from ..evaluation import SubgroupAudit, audit_tables, write_metrics_csv
 from ..exceptions import AuditUsageError, InputFileError, SchemaError
 from ..privacy import ID_COLUMNS
+from ..report import audit_figures, audit_report_html
 from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
-from ._audit import SubgroupAudit
-from ._audit_report import write_audit_outputs
 
-__all__ = ["Predictions", "read_predictions", "run_audit"]
+__all__ = ["Predictions", "read_predictions", "run_audit", "write_audit_outputs"]
 
 _MAX_LISTED = 50
 
@@ -221,26 +222,8 @@ def run_audit(
     column (``patient_id``, ``scan_id``, ``lesion_id``).
     """
     survival = outcome_col is None
-    if survival and (time_col is None or event_col is None):
-        raise AuditUsageError("give outcome_col (binary) or both time_col and event_col (survival)")
-    if not survival and (time_col is not None or event_col is not None):
-        raise AuditUsageError("outcome_col cannot be combined with time_col/event_col")
-    if not survival and horizon is not None:
-        raise AuditUsageError("horizon applies to survival data (time_col/event_col) only")
-    if n_boot < 0:
-        raise AuditUsageError(f"n_boot must be >= 0; got {n_boot}")
-    ids = [g for g in groups if g in ID_COLUMNS]
-    if ids:
-        raise AuditUsageError(f"groups: {ids[0]} is an identifier; an identifier is not a group; audit outputs never carry "
-                              "identifiers (group by sex, ethnicity, site, ...)")
-    if threshold is not None and top_k is not None:
-        raise AuditUsageError("give threshold or top_k, not both")
-    if threshold is not None and not 0 <= threshold <= 1:
-        raise AuditUsageError(f"threshold must lie in [0, 1]; got {threshold}")
-    if top_k is not None and not 0 < top_k < 100:
-        raise AuditUsageError(f"top_k is a percentage in (0, 100); got {top_k}")
-    if survival:
-        horizon = check_horizon(horizon, DEFAULT_HORIZON_DAYS, name="horizon")
+    horizon = _check_audit_options(survival, time_col=time_col, event_col=event_col, horizon=horizon,
+                                   n_boot=n_boot, groups=groups, threshold=threshold, top_k=top_k)
     pred = read_predictions(predictions, risk_col=risk_col, outcome_col=outcome_col,
                             time_col=time_col, event_col=event_col, groups=groups)
     d = pred.data
@@ -260,6 +243,90 @@ def run_audit(
     if messages is not None:
         messages.extend(_audit_messages(audit))
     return paths["metrics.csv"]
+
+
+def _check_audit_options(survival: bool, *, time_col, event_col, horizon, n_boot, groups, threshold,
+                         top_k) -> float | None:
+    """Refuse inconsistent options of :func:`run_audit`; returns the checked horizon."""
+    if survival and (time_col is None or event_col is None):
+        raise AuditUsageError("give outcome_col (binary) or both time_col and event_col (survival)")
+    if not survival and (time_col is not None or event_col is not None):
+        raise AuditUsageError("outcome_col cannot be combined with time_col/event_col")
+    if not survival and horizon is not None:
+        raise AuditUsageError("horizon applies to survival data (time_col/event_col) only")
+    if n_boot < 0:
+        raise AuditUsageError(f"n_boot must be >= 0; got {n_boot}")
+    ids = [g for g in groups if g in ID_COLUMNS]
+    if ids:
+        raise AuditUsageError(f"groups: {ids[0]} is an identifier; an identifier is not a group; audit outputs never carry "
+                              "identifiers (group by sex, ethnicity, site, ...)")
+    if threshold is not None and top_k is not None:
+        raise AuditUsageError("give threshold or top_k, not both")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise AuditUsageError(f"threshold must lie in [0, 1]; got {threshold}")
+    if top_k is not None and not 0 < top_k < 100:
+        raise AuditUsageError(f"top_k is a percentage in (0, 100); got {top_k}")
+    return check_horizon(horizon, DEFAULT_HORIZON_DAYS, name="horizon") if survival else horizon
+
+
+def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshold=None, top_k=None,
+                        bands=5, figures: bool = True, extra_inputs=()) -> dict[str, Path]:
+    """Write every audit file into the folder ``out`` (each atomically); returns {name: path}.
+
+    The tables are :func:`radiorisk.evaluation.audit_tables`, the figures
+    :func:`radiorisk.report.audit_figures` and the page :func:`radiorisk.report.audit_report_html`.
+
+    Parameters
+    ----------
+    audit : SubgroupAudit
+    out : path-like
+        Existing folder.
+    source : str
+        Where the predictions came from (shown in the report).
+    threshold, top_k
+        Decision rule of :meth:`SubgroupAudit.fairness` (default ``top_k=10``).
+    bands : int or sequence
+        Risk bands of :meth:`SubgroupAudit.calibration_within_groups`.
+    figures : bool
+        Draw the PNG figures (``figures/``) and embed them in the report.
+    extra_inputs : sequence of (str, str)
+        More lines for the report's input table (e.g. exclusions).
+
+    Returns
+    -------
+    dict of str to Path
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.6, 300)
+    >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     sorted(write_audit_outputs(a, d, figures=False))
+    ['calibration_tables.csv', 'differences.csv', 'fairness.csv', 'flags.csv', 'heterogeneity.csv', 'metrics.csv', 'report.html']
+    """
+    out = Path(out)
+    tables = audit_tables(audit, threshold=threshold, top_k=top_k, bands=bands)
+    paths: dict[str, Path] = {}
+    for name, frame in tables.files().items():
+        if name == "metrics.csv":
+            paths[name] = write_metrics_csv(frame, out / name)
+        else:
+            atomic_write_csv(out / name, frame, float_format="%.10g")
+            paths[name] = out / name
+    figs = audit_figures(audit) if figures else []
+    if figures:
+        (out / "figures").mkdir(exist_ok=True)
+    for f in figs:
+        if f.png is not None:
+            p = out / "figures" / f.file_name
+            atomic_write(p, lambda tmp, png=f.png: tmp.write_bytes(png))
+            paths[f"figures/{f.file_name}"] = p
+    page = audit_report_html(audit, tables, figures=figs, source=source, extra_inputs=extra_inputs)
+    atomic_write_text(out / "report.html", page)
+    paths["report.html"] = out / "report.html"
+    return paths
 
 
 def _audit_messages(audit) -> list[str]:

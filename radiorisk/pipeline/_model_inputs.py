@@ -1,69 +1,43 @@
 """Inputs of the model report: the RUN folder, its audit and the cohort it was fitted on.
 
-:func:`_read_run` checks and reads the RUN folder of ``radiorisk fit``; the
-audit of its out-of-fold predictions is read (:func:`_read_audit`) or computed
-(:func:`_run_audit`); :func:`_load_cohort` assembles the cohort as the fit did
+:func:`read_run` checks and reads the RUN folder of ``radiorisk fit``; the
+audit of its out-of-fold predictions is read (:func:`read_audit`) or computed
+(:func:`audit_oof`); :func:`load_cohort` assembles the cohort as the fit did
 and links the run's (possibly pseudonymised) ids back to it.  Everything lands
-in one :class:`_Context` the section builders read.
+in one :class:`radiorisk.report.ModelReportInputs` the section builders read.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .._files import sha256_file
-from ..evaluation import run_audit
-from ..exceptions import RadioriskError
-from ..features._assemble import DEFAULT_MACE, assemble_cohort
+from ..exceptions import RadioriskError, ReportError
+from ..features import DEFAULT_MACE, assemble_cohort
 from ..imaging import measure_plaque
 from ..io import read_cohort
 from ..privacy import Pseudonymiser, cohort_ids
-from ._model_base import ReportError
+from ..report import ModelReportInputs, report_attributes
+from ._audit import run_audit
+
+__all__ = ["read_run", "per_patient", "audit_oof", "read_audit", "load_cohort"]
 
 _RUN_FILES = ("provenance.json", "oof_predictions.csv", "ladder.csv", "model/manifest.json")
 _OOF_NEEDED = ("patient_id", "risk", "time", "event")
 _AUDIT_NEEDED = ("metrics.csv", "fairness.csv", "flags.csv", "heterogeneity.csv", "differences.csv")
-_GROUP_ATTRS = ("sex", "ethnicity")
 
 
-@dataclass
-class _Context:
-    run: Path
-    prov: dict
-    config: dict
-    horizon: float
-    oof: pd.DataFrame
-    pred: pd.DataFrame
-    ladder: pd.DataFrame
-    model: object
-    manifest: dict
-    audit_dir: Path
-    audit_source: str
-    data_dir: Path | None = None
-    cohort: object = None
-    data: object = None
-    data_notes: list = field(default_factory=list)
-    hash_mismatch: list = field(default_factory=list)
-    limitations: list = field(default_factory=list)
-    seed: int = 0
-    n_boot: int = 200
-    shap_sample: int = 500
-    avail: pd.DataFrame | None = None
-    oof_ids: pd.Index | None = None  # the out-of-fold id of each row of data.X (pseudonyms), when known
-
-
-def _read_run(run: Path):
+def read_run(run: Path):
     if not run.is_dir():
         raise ReportError(f"run {run}: no such folder (expected a RUN folder written by `radiorisk fit`)")
     missing = [f for f in _RUN_FILES if not (run / f).is_file()]
     if missing:
         raise ReportError(
-            f"--run {run}: incomplete RUN folder; missing {', '.join(missing)} (written by `radiorisk fit`; "
+            f"run {run}: incomplete RUN folder; missing {', '.join(missing)} (written by `radiorisk fit`; "
             "provenance.json is written last, so without it the fit did not finish)")
     try:
         prov = json.loads((run / "provenance.json").read_text(encoding="utf-8"))
@@ -87,7 +61,7 @@ def _read_run(run: Path):
     return prov, oof, ladder
 
 
-def _per_patient(oof: pd.DataFrame) -> pd.DataFrame:
+def per_patient(oof: pd.DataFrame) -> pd.DataFrame:
     agg = {"risk": ("risk", "mean"), "time": ("time", "first"), "event": ("event", "first")}
     for g in ("sex", "ethnicity", "site"):
         if g in oof.columns:
@@ -97,12 +71,8 @@ def _per_patient(oof: pd.DataFrame) -> pd.DataFrame:
     return pred
 
 
-def _attrs(pred: pd.DataFrame) -> list[str]:
-    return [a for a in _GROUP_ATTRS if a in pred.columns and pred[a].notna().any()]
-
-
-def _run_audit(ctx_pred: pd.DataFrame, out: Path, *, horizon: float, n_boot: int, seed: int) -> None:
-    attrs = _attrs(ctx_pred)
+def audit_oof(ctx_pred: pd.DataFrame, out: Path, *, horizon: float, n_boot: int, seed: int) -> None:
+    attrs = report_attributes(ctx_pred)
     f = out / "predictions.csv"
     ctx_pred[["risk", "time", "event", *attrs]].to_csv(f, index=False, lineterminator="\n",
                                                        float_format="%.10g")
@@ -113,7 +83,7 @@ def _run_audit(ctx_pred: pd.DataFrame, out: Path, *, horizon: float, n_boot: int
                   groups=attrs, n_boot=n_boot, seed=seed, top_k=10)
 
 
-def _read_audit(audit: Path) -> dict:
+def read_audit(audit: Path) -> dict:
     miss = [f for f in _AUDIT_NEEDED if not (audit / f).is_file()]
     if miss:
         raise ReportError(f"audit {audit}: missing {', '.join(miss)} (write it with `radiorisk audit`)")
@@ -129,7 +99,7 @@ def _read_audit(audit: Path) -> dict:
     return out
 
 
-def _load_cohort(ctx: _Context, data, explicit: bool) -> None:
+def load_cohort(ctx: ModelReportInputs, data, explicit: bool) -> None:
     """Read and assemble the cohort as ``radiorisk fit`` did (radiomics and plaque included)."""
     if data is None:
         if explicit:
@@ -176,7 +146,7 @@ def _load_cohort(ctx: _Context, data, explicit: bool) -> None:
     ctx.oof_ids = _oof_ids(ctx)
 
 
-def _link_back_radiomics(ctx: _Context, cohort, radiomics: pd.DataFrame) -> pd.DataFrame | None:
+def _link_back_radiomics(ctx: ModelReportInputs, cohort, radiomics: pd.DataFrame) -> pd.DataFrame | None:
     """The run's radiomics table with the cohort's ids (a pseudonymised run stores pseudonyms)."""
     if "patient_id" not in radiomics.columns:
         return radiomics
@@ -192,7 +162,7 @@ def _link_back_radiomics(ctx: _Context, cohort, radiomics: pd.DataFrame) -> pd.D
     return pz.link_back(radiomics, cohort_ids(cohort))
 
 
-def _oof_ids(ctx: _Context) -> pd.Index | None:
+def _oof_ids(ctx: ModelReportInputs) -> pd.Index | None:
     """The ids of ``oof_predictions.csv`` for the cohort's patients: raw, or the fit's pseudonyms.
 
     Pseudonyms are recomputed with the user's id key (``$RADIORISK_ID_KEY`` or the user's key

@@ -3,8 +3,8 @@
 Writes ``DIR/metrics.csv`` (the DESIGN.md contract) and, beside it,
 ``calibration_tables.csv``, ``fairness.csv``, ``heterogeneity.csv``,
 ``differences.csv``, ``flags.csv``, ``figures/*.png`` and a self-contained
-``report.html``. The command is a thin layer over :func:`radiorisk.evaluation.run_audit`
-(argparse and messages only).
+``report.html``. The command is a thin layer over :func:`radiorisk.pipeline.run_audit`
+(argparse and messages only); the body is :func:`radiorisk.pipeline.run_audit`.
 
 Identifiers never reach the outputs: only the risk, outcome and group columns
 are read (an id column such as ``patient_id`` is ignored), and an identifier
@@ -14,21 +14,20 @@ column given as a group is refused (see ``docs/privacy.md``).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from .evaluation import Predictions, read_predictions, run_audit
-from .exceptions import AuditUsageError
-from .stats import DEFAULT_HORIZON_DAYS
+from ..stats import DEFAULT_HORIZON_DAYS
 
-__all__ = ["AuditUsageError", "Predictions", "read_predictions", "run_audit", "audit_command",
-           "add_audit_parser"]
+__all__ = ["audit_command", "add_audit_parser"]
+
 
 def audit_command(args: argparse.Namespace) -> int:
     """Run ``radiorisk audit`` from parsed arguments; returns the exit code (0).
 
     Warnings about groups (no events, few events, missing labels) go to stderr.
     """
-    import sys
+    from ..pipeline import run_audit  # on demand: `radiorisk --help` stays fast
 
     msgs: list[str] = []
     path = run_audit(

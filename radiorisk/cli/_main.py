@@ -1,4 +1,4 @@
-"""Command-line interface: ``radiorisk <command>``.
+"""The ``radiorisk`` parser and ``main``.
 
 A thin layer: each subcommand parses its flags and calls one public function.
 Errors that radiorisk raises on purpose (:class:`~radiorisk.exceptions.RadioriskError`)
@@ -11,10 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .exceptions import RadioriskError
+from .. import __version__
+from ..exceptions import RadioriskError
+from ._audit import add_audit_parser
+from ._fit import add_fit_parser
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_INPUT"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the job ran, but something in it failed (e.g. lesions recorded as failures)
@@ -22,7 +24,7 @@ EXIT_INPUT = 2  # bad input or usage: nothing, or not everything, could be done
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from .datasets import write_synthetic_cohort
+    from ..datasets import write_synthetic_cohort
 
     out = write_synthetic_cohort(
         args.out,
@@ -42,11 +44,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from .imaging import extract_radiomics
+    from ..imaging import extract_radiomics
 
     manifest = args.manifest
     if args.allow_outside_root:  # checked and resolved here; extract_radiomics takes the frame as given
-        from .imaging._engine import read_manifest_for_extraction
+        from ..imaging import read_manifest_for_extraction
 
         manifest = read_manifest_for_extraction(manifest, allow_outside_root=True)
     res = extract_radiomics(
@@ -66,7 +68,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_measure(args: argparse.Namespace) -> int:
-    from .imaging import measure_plaque, patient_plaque_summary
+    from ..imaging import measure_plaque, patient_plaque_summary
 
     lesions, failures = measure_plaque(args.manifest, allow_outside_root=args.allow_outside_root)
     out = Path(args.out)
@@ -80,7 +82,7 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .io import validate
+    from ..io import validate
 
     report = validate(args.dir, check_images=not args.no_images,
                       allow_outside_root=args.allow_outside_root)
@@ -89,7 +91,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import build_model_report
+    from ..pipeline import build_model_report
 
     out = build_model_report(args.run, args.out, data=args.data, audit=args.audit, n_boot=args.n_boot,
                              seed=args.seed)
@@ -99,7 +101,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from ..pipeline import run_demo
 
     result = run_demo(args.out, quick=args.quick, seed=args.seed, progress=not args.quiet)
     print(result.summary())
@@ -164,9 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--allow-outside-root", action="store_true",
                    help="accept manifest image/mask paths that lead outside the manifest's folder")
     q.set_defaults(func=_cmd_measure)
-
-    from .cli_audit import add_audit_parser
-    from .cli_fit import add_fit_parser
 
     add_fit_parser(sub)
     add_audit_parser(sub)

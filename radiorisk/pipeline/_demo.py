@@ -14,12 +14,23 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .stats import DEFAULT_HORIZON_DAYS
+from ..datasets import write_synthetic_cohort
+from ..features import assemble_cohort
+from ..imaging import measure_plaque, patient_plaque_summary
+from ..io import read_cohort, validate
+from ..models import load
+from ..privacy import Pseudonymiser, cohort_ids
+from ..report import patient_reports, write_patient_reports
+from ..stats import DEFAULT_HORIZON_DAYS
+from ._audit import run_audit
+from ._fit import run_fit
+from ._model_report import build_model_report
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -138,10 +149,6 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
     >>> res.ok  # doctest: +SKIP
     True
     """
-    from .datasets import write_synthetic_cohort
-    from .io import read_cohort, validate
-    from .privacy import Pseudonymiser
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pz = Pseudonymiser.from_options()  # RADIORISK_ID_KEY, else ~/.config/radiorisk/id_key (docs/privacy.md)
@@ -166,10 +173,6 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
     cohort = read_cohort(data_dir, validate=False)
     summary = cohort_summary(cohort.patients, cohort.outcomes, cohort.pet)
     summary.to_csv(out / "cohort_summary.csv", index=False, lineterminator="\n")
-
-    from .cli_fit import run_fit
-    from .evaluation import run_audit
-    from .imaging import measure_plaque, patient_plaque_summary
 
     t0 = time.perf_counter()
     plaque, plaque_failures = measure_plaque(data_dir / "manifest.csv")
@@ -216,13 +219,6 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
 def _reports(out: Path, data_dir: Path, cohort, pz, report_dir: Path, *, n_boot: int, seed: int,
              quick: bool) -> tuple[Path, tuple[Path, ...]]:
     """The HTML model report of the run and structured reports of three patients (pseudonymised)."""
-    import warnings
-
-    from .features import assemble_cohort
-    from .models import load
-    from .privacy import cohort_ids
-    from .report import build_model_report, patient_reports, write_patient_reports
-
     report_dir.mkdir(parents=True, exist_ok=True)
     model_report = build_model_report(out / "run", report_dir / "model_report.html", data=data_dir,
                                       audit=out / "audit", n_boot=n_boot, seed=seed)

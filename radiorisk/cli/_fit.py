@@ -1,0 +1,158 @@
+"""``radiorisk fit``: argparse and messages around :func:`radiorisk.pipeline.run_fit`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from ..exceptions import FitUsageError
+from ..stats import DEFAULT_HORIZON_DAYS
+
+__all__ = ["add_fit_parser", "fit_command"]
+
+#: The model kinds (radiorisk.models.MODEL_NAMES, which the tests check; spelt out here so that
+#: building the parser imports no model code).
+_MODEL_CHOICES = ("xgb-binary", "xgb-cox", "xgb-aft", "coxph")
+#: run_fit's parameters -> the flags that set them (errors are reworded for the command line).
+_FLAGS = {"model": "--model", "blocks": "--blocks", "horizon": "--horizon", "repeats": "--repeats",
+          "folds": "--folds", "n_jobs": "--n-jobs", "n_boot": "--n-boot", "search_budget": "--search-budget",
+          "out": "--out", "features": "--features", "measure": "--measure-plaque",
+          "id_key_file": "--id-key-file", "raw_ids": "--raw-ids", "radiomics_cache": "--radiomics-cache",
+          "overwrite": "--overwrite", "data_dir": "--data"}
+_PARAM = re.compile(r"^(" + "|".join(sorted(_FLAGS, key=len, reverse=True)) + r")\b")
+_PHRASES = (("use overwrite)", "use --overwrite)"), ("outside out ", "outside --out "),
+            ("inside out ", "inside --out "), ("or use raw_ids)", "or use --raw-ids)"),
+            ("no features table", "no --features table"), ("or id_key_file)", "or --id-key-file)"),
+            ("(out ", "(--out "))
+
+
+def _as_flags(message: str) -> str:
+    """A run_fit message with its parameter names written as the command's flags.
+
+    Only the parameter that starts the message and a few fixed phrases are reworded, so
+    text that merely contains a word such as "model" is left as it is.
+
+    Examples
+    --------
+    >>> _as_flags("n_jobs must be >= 1; got 0")
+    '--n-jobs must be >= 1; got 0'
+    >>> _as_flags("out run: the folder exists and is not empty (use overwrite)")
+    '--out run: the folder exists and is not empty (use --overwrite)'
+    """
+    message = _PARAM.sub(lambda m: _FLAGS[m.group(1)], message)
+    for param, flag in _PHRASES:
+        message = message.replace(param, flag)
+    return message
+
+
+def _parse_params(items) -> dict:
+    """``["penalizer=0.1", "max_depth=2"]`` -> ``{"penalizer": 0.1, "max_depth": 2}`` (JSON values, else text)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise FitUsageError(f"--param {item!r}: expected KEY=VALUE, e.g. penalizer=0.1")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def fit_command(args: argparse.Namespace) -> int:
+    """Run ``radiorisk fit`` from parsed arguments; returns the exit code (0).
+
+    A newly created id key file is announced on stderr (its path is never written to RUN).
+    """
+    from ..pipeline import pseudonymiser  # on demand: `radiorisk --help` stays fast
+
+    try:
+        pz = pseudonymiser(None, getattr(args, "id_key_file", None), getattr(args, "raw_ids", False),
+                           Path(args.out))
+        run = _run(args, pz)
+    except FitUsageError as exc:
+        raise FitUsageError(_as_flags(str(exc))) from exc
+    if not getattr(args, "quiet", False):
+        print(run.summary())
+    return 0
+
+
+def _run(args: argparse.Namespace, pz):
+    from ..pipeline import run_fit
+
+    if pz.created:
+        print(f"radiorisk fit: created the id key {pz.key_path} (fingerprint {pz.fingerprint}); keep it "
+              "private and backed up: it links the pseudonyms in RUN back to the ids", file=sys.stderr)
+    return run_fit(
+        args.data, args.out, model=args.model, blocks=args.blocks, horizon=args.horizon,
+        repeats=args.repeats, folds=args.folds, seed=args.seed, n_jobs=args.n_jobs,
+        features=args.features, radiomics_params=args.radiomics_params, measure=args.measure_plaque,
+        mace=args.mace.split(",") if args.mace else None, competing=args.competing,
+        search=not args.no_search, search_iter=args.search_iter, search_budget=args.search_budget,
+        n_boot=args.n_boot, params=_parse_params(args.param), overwrite=args.overwrite, argv=sys.argv,
+        id_key=pz, radiomics_cache=getattr(args, "radiomics_cache", None),
+        allow_outside_root=getattr(args, "allow_outside_root", False),
+    )
+
+
+def add_fit_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``fit`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
+    a = subparsers.add_parser(
+        "fit", help="cross-validate a risk model, build the modality ladder, refit the final model",
+        description="Read and validate DIR, assemble one row per patient (MACE outcome, modality "
+                    "blocks), run repeated stratified K-fold cross-validation (nested random search "
+                    "for the xgb models), climb the modality ladder and refit on all data. Writes "
+                    "RUN/oof_predictions.csv, RUN/ladder.csv, RUN/model/ and RUN/provenance.json.",
+    )
+    a.add_argument("--data", type=Path, required=True, metavar="DIR", help="cohort folder")
+    a.add_argument("--model", required=True, choices=_MODEL_CHOICES)
+    a.add_argument("--blocks", required=True, metavar="B1,B2",
+                   help="modality blocks from clinical,ccta,radiomics,pet")
+    a.add_argument("--horizon", type=float, default=DEFAULT_HORIZON_DAYS, metavar="DAYS",
+                   help=f"prediction horizon in days (default {DEFAULT_HORIZON_DAYS:g})")
+    a.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder to write")
+    a.add_argument("--repeats", type=int, default=5, help="repeats of K-fold (default 5)")
+    a.add_argument("--folds", type=int, default=5, help="folds (default 5)")
+    a.add_argument("--seed", type=int, default=0, help="seed of folds, models and bootstrap (default 0)")
+    a.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                   help="parallel fold tasks; results do not depend on it (default 1)")
+    a.add_argument("--features", type=Path, default=None, metavar="FEATURES.parquet",
+                   help="radiomics table from `radiorisk extract` (default: extract from DIR's manifest "
+                        "when the radiomics block is requested)")
+    a.add_argument("--radiomics-params", default="ccta-plaque", metavar="PRESET_OR_YAML",
+                   help="radiomics preset for that extraction (default ccta-plaque)")
+    a.add_argument("--measure-plaque", action="store_true",
+                   help="add image-measured plaque (from the manifest's masks) to the ccta block")
+    a.add_argument("--mace", default=None, metavar="C1,C2",
+                   help="MACE components (default mi,cardiac_death,ua_hosp,revasc_unplanned)")
+    a.add_argument("--competing", choices=("censor", "competing"), default="censor",
+                   help="non-cardiac death: censoring (default) or a competing event")
+    a.add_argument("--no-search", action="store_true", help="no hyperparameter search (xgb models)")
+    a.add_argument("--search-iter", type=int, default=8, metavar="N",
+                   help="random-search candidates (default 8)")
+    a.add_argument("--search-budget", type=float, default=None, metavar="SECONDS",
+                   help="time cap of the search per outer fold (default: none, so results do not "
+                        "depend on machine speed; a cap that stops a search makes them depend on it)")
+    a.add_argument("--n-boot", type=int, default=500, metavar="B",
+                   help="bootstrap resamples for the ladder CIs (default 500)")
+    a.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
+                   help="fixed model parameter (repeatable), e.g. penalizer=0.1 for coxph, "
+                        "n_estimators=200 for xgb")
+    a.add_argument("--overwrite", action="store_true", help="replace the files of an existing RUN")
+    ids = a.add_mutually_exclusive_group()
+    ids.add_argument("--id-key-file", type=Path, default=None, metavar="PATH",
+                     help="key of the id pseudonyms, outside RUN (default: $RADIORISK_ID_KEY, else "
+                          "~/.config/radiorisk/id_key, created once; see docs/privacy.md)")
+    ids.add_argument("--raw-ids", action="store_true",
+                     help="write raw patient/scan/lesion ids (private outputs only)")
+    a.add_argument("--radiomics-cache", type=Path, default=None, metavar="DIR",
+                   help="private, resumable radiomics store outside RUN (it records raw ids and image "
+                        "paths; default: a temporary store)")
+    a.add_argument("--allow-outside-root", action="store_true",
+                   help="accept manifest image/mask paths that lead outside the cohort folder")
+    a.add_argument("--quiet", action="store_true")
+    a.set_defaults(func=fit_command)
+    return a

@@ -1,0 +1,115 @@
+"""The tables of an audit folder: one computation, written by the pipeline and shown by the report.
+
+:func:`audit_tables` turns a :class:`~radiorisk.evaluation.SubgroupAudit` into the
+tables of ``radiorisk audit`` (``metrics.csv``, ``calibration_tables.csv``,
+``fairness.csv``, ``heterogeneity.csv``, ``differences.csv``, ``flags.csv``). Writing
+them is :func:`radiorisk.pipeline.write_audit_outputs`; the HTML page is
+:func:`radiorisk.report.audit_report_html`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ._audit import UNKNOWN_GROUP, SubgroupAudit
+from ._metrics_frame import METRICS_COLUMNS
+
+__all__ = ["AuditTables", "audit_tables", "AUDIT_FILES"]
+
+#: Files of an audit folder (figures go to ``figures/``).
+AUDIT_FILES = ("metrics.csv", "calibration_tables.csv", "fairness.csv", "heterogeneity.csv",
+               "differences.csv", "flags.csv", "report.html")
+
+
+@dataclass(frozen=True)
+class AuditTables:
+    """The tables of an audit folder.
+
+    Attributes
+    ----------
+    metrics : DataFrame
+        :meth:`SubgroupAudit.to_frame` (``metrics.csv`` holds its :data:`METRICS_COLUMNS`).
+    calibration, fairness, heterogeneity, differences, flags : DataFrame
+        ``calibration_tables.csv``, ``fairness.csv``, ``heterogeneity.csv``,
+        ``differences.csv`` (differences and ratios to overall) and ``flags.csv``
+        (missing labels first, then every flagged estimate).
+    threshold : str
+        The decision rule of ``fairness`` as written in its ``threshold`` column.
+    """
+
+    metrics: pd.DataFrame
+    calibration: pd.DataFrame
+    fairness: pd.DataFrame
+    heterogeneity: pd.DataFrame
+    differences: pd.DataFrame
+    flags: pd.DataFrame
+
+    @property
+    def threshold(self) -> str:
+        """The decision rule of the fairness table (empty when the table is empty)."""
+        return str(self.fairness["threshold"].iloc[0]) if len(self.fairness) else ""
+
+    def files(self) -> dict[str, pd.DataFrame]:
+        """``{file name: table}`` as the audit folder holds them (CSV files only).
+
+        Returns
+        -------
+        dict of str to DataFrame
+        """
+        return {"metrics.csv": self.metrics[list(METRICS_COLUMNS)],
+                "calibration_tables.csv": self.calibration, "fairness.csv": self.fairness,
+                "heterogeneity.csv": self.heterogeneity, "differences.csv": self.differences,
+                "flags.csv": self.flags}
+
+
+def _flags_table(audit: SubgroupAudit, frame: pd.DataFrame) -> pd.DataFrame:
+    flags = frame.loc[frame["flag"], ["attribute", "group", "metric", "flag_reason"]]
+    flags = flags.rename(columns={"flag_reason": "reason"})
+    excl = audit.exclusions
+    excl_rows = excl[excl["n_missing"] > 0]
+    ex = pd.DataFrame({"attribute": excl_rows["attribute"], "group": UNKNOWN_GROUP, "metric": "",
+                       "reason": [f"{k} row(s) with a missing label: {h}" for k, h in
+                                  zip(excl_rows["n_missing"], excl_rows["handling"], strict=True)]})
+    return pd.concat([ex, flags], ignore_index=True)
+
+
+def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k: float | None = None,
+                 bands=5) -> AuditTables:
+    """Every table of an audit folder, computed once.
+
+    Parameters
+    ----------
+    audit : SubgroupAudit
+    threshold, top_k : float, optional
+        Decision rule of :meth:`SubgroupAudit.fairness` (default ``top_k=10``).
+    bands : int or sequence
+        Risk bands of :meth:`SubgroupAudit.calibration_within_groups`.
+
+    Returns
+    -------
+    AuditTables
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.6, 300)
+    >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
+    >>> t = audit_tables(a)
+    >>> sorted(t.files())[:3], t.threshold
+    (['calibration_tables.csv', 'differences.csv', 'fairness.csv'], 'top 10 % of risk (risk >= 0.56206)')
+    """
+    if threshold is None and top_k is None:
+        top_k = 10.0
+    frame = audit.to_frame()  # the order of the calls is the order of the files
+    cal = audit.calibration_within_groups(bands)
+    fair = audit.fairness(threshold=threshold, top_k=top_k)
+    het = audit.heterogeneity()
+    diff = audit.difference("overall").assign(contrast="difference")
+    rat = audit.ratio("overall").assign(contrast="ratio")
+    contrasts = pd.concat([diff, rat], ignore_index=True)
+    contrasts = contrasts[["contrast"] + [c for c in contrasts.columns if c != "contrast"]]
+    return AuditTables(metrics=frame, calibration=cal, fairness=fair, heterogeneity=het,
+                       differences=contrasts, flags=_flags_table(audit, frame))

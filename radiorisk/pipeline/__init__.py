@@ -1,0 +1,43 @@
+"""Pipeline: the bodies of ``radiorisk fit``, ``audit`` and ``demo`` as library functions, with provenance.
+
+The layer between the computing layers and the command line: it reads folders,
+orchestrates ``io -> imaging -> features -> models -> evaluation -> explain``,
+and writes run folders atomically with their provenance. :mod:`radiorisk.cli`
+only parses arguments and prints messages around these functions.
+
+Public names
+------------
+run_fit, FitRun
+    Validate a cohort folder, cross-validate, climb the modality ladder, refit the final
+    model and write a RUN folder (``radiorisk fit``).
+pseudonymiser
+    Resolve the id key of a run (or the raw-ids opt-out); refuses a key file inside the run.
+run_audit, read_predictions, Predictions, write_audit_outputs
+    Audit a predictions file and write the audit folder (``radiorisk audit``).
+build_model_report, collect_model_report
+    Gather a RUN's inputs (its audit computed when it has none) and write the HTML model
+    report (``radiorisk report``).
+run_demo, DemoResult, cohort_summary
+    The whole flow on a synthetic cohort (``radiorisk demo``).
+"""
+
+from ._audit import Predictions, read_predictions, run_audit, write_audit_outputs
+from ._demo import DemoResult, cohort_summary, run_demo
+from ._fit import FitRun, run_fit
+from ._model_report import build_model_report, collect_model_report
+from ._provenance import pseudonymiser
+
+__all__ = [
+    "FitRun",
+    "run_fit",
+    "pseudonymiser",
+    "Predictions",
+    "read_predictions",
+    "run_audit",
+    "write_audit_outputs",
+    "build_model_report",
+    "collect_model_report",
+    "DemoResult",
+    "cohort_summary",
+    "run_demo",
+]

@@ -1,0 +1,407 @@
+"""The body of ``radiorisk fit``: cross-validated risk model, modality ladder and final model of a cohort.
+
+:func:`run_fit` writes into ``RUN``:
+
+- ``oof_predictions.csv``: ``patient_id, repeat, fold, risk, time, event, sex,
+  ethnicity, site`` (out-of-fold risk by the horizon, every patient and repeat;
+  ``patient_id`` pseudonymised, see below);
+- ``ladder.csv``: the modality ladder of the chosen blocks
+  (:data:`radiorisk.models.LADDER_COLUMNS`);
+- ``model/``: the final model refitted on all patients (``est.save``);
+- ``provenance.json``: versions, configuration, SHA-256 of every input file,
+  seed, the statements (censoring rule, populations, missing data), timings and
+  how identifiers were written (method and key fingerprint, never the key);
+- ``radiomics/`` (when radiomics were extracted from the manifest):
+  ``features.parquet`` (long), ``features.failures.csv`` and
+  ``features.provenance.json``.
+
+Identifiers (``patient_id``, ``scan_id``, ``lesion_id``) are pseudonymised in
+every file of ``RUN`` by default (:mod:`radiorisk.privacy`): keyed hashes whose
+key stays with the user.  The computation itself runs on the raw ids in memory,
+so results do not depend on the key.  Radiomics are extracted into a private
+store (``radiomics_cache``, or a temporary folder) because the engine's store
+records absolute image paths and raw ids; ``RUN/radiomics/`` receives
+pseudonymised copies (:mod:`._fit_radiomics`).  ``raw_ids=True`` opts out and keeps
+the engine's resumable store in ``RUN/radiomics/`` as it is.
+
+Each file is written to a temporary name and renamed (atomic);
+``provenance.json`` is written last and marks a complete run.  Errors name the
+parameters of :func:`run_fit`; the command line (:mod:`radiorisk.cli`) names its flags.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+
+from .._files import atomic_write_csv
+from ..exceptions import FitUsageError, InputFileError, RadioriskError
+from ..features import DEFAULT_MACE, MODALITY_BLOCKS, assemble_cohort
+from ..imaging import measure_plaque
+from ..io import read_cohort
+from ..models import (
+    MODEL_NAMES,
+    SEARCHABLE_MODELS,
+    cross_validate_risk,
+    fit_final_model,
+    modality_ladder,
+)
+from ..privacy import Pseudonymiser
+from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
+from ._fit_radiomics import extract_run_radiomics, read_features
+from ._provenance import cohort_ids, fit_provenance, inside, pseudonymiser, write_json
+
+__all__ = ["FitRun", "run_fit"]
+
+_OOF_COLUMNS = ["patient_id", "repeat", "fold", "risk", "time", "event", "sex", "ethnicity", "site"]
+
+
+@dataclass(frozen=True)
+class FitRun:
+    """What :func:`run_fit` wrote.
+
+    Attributes
+    ----------
+    out : Path
+        The run folder.
+    files : dict
+        ``oof_predictions, ladder, model, provenance`` (and ``radiomics`` when
+        extracted) -> path.
+    ladder : LadderResult
+    cv : CVResult
+    notes : tuple of str
+    """
+
+    out: Path
+    files: dict
+    ladder: object
+    cv: object
+    notes: tuple[str, ...]
+
+    def summary(self) -> str:
+        """Text printed at the end of ``radiorisk fit``."""
+        lines = [f"radiorisk fit: {self.cv.model} on {'+'.join(self.cv.blocks)}", ""]
+        s = self.ladder.summary()
+        lines += ["  " + ln for ln in s.to_string().splitlines()]
+        lines += [""] + [f"  - {n}" for n in self.notes]
+        lines += ["", f"Results are in {self.out}"]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Work:
+    """What one fit has gathered so far (inputs, notes, timings, extra files)."""
+
+    pz: Pseudonymiser
+    inputs: dict
+    notes: list
+    timings: dict
+    files_extra: dict
+
+
+def _parse_blocks(blocks) -> list[str]:
+    if isinstance(blocks, str):
+        blocks = [b.strip() for b in blocks.split(",") if b.strip()]
+    unknown = [b for b in blocks if b not in MODALITY_BLOCKS]
+    if unknown:
+        raise FitUsageError(f"blocks: unknown block(s) {unknown}; choose from {list(MODALITY_BLOCKS)}")
+    if not blocks:
+        raise FitUsageError("blocks: give at least one block, e.g. clinical,ccta")
+    return [b for b in MODALITY_BLOCKS if b in blocks]
+
+
+def _check_options(model, blocks, horizon, *, repeats, folds, n_jobs, n_boot, search_budget):
+    if model not in MODEL_NAMES:
+        raise FitUsageError(f"model {model!r}: choose from {list(MODEL_NAMES)}")
+    blocks = _parse_blocks(blocks)
+    horizon = check_horizon(horizon, name="horizon")
+    for name, value, low in (("repeats", repeats, 1), ("folds", folds, 2), ("n_jobs", n_jobs, 1),
+                             ("n_boot", n_boot, 0)):
+        if value < low:
+            raise FitUsageError(f"{name} must be >= {low}; got {value}")
+    if search_budget is not None and not search_budget > 0:
+        raise FitUsageError(f"search_budget must be > 0 seconds; got {search_budget}")
+    return blocks, horizon
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise FitUsageError(f"out {out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FitUsageError(f"out {out}: the folder exists and is not empty (use overwrite)")
+
+
+def _drop_constant_columns(data):
+    keep, dropped = {}, []
+    for b, cols in data.blocks.items():
+        kept = []
+        for c in cols:
+            v = data.X[c]
+            k = int(v.isna().sum())
+            if k == len(v) or (k == 0 and v.nunique() <= 1):
+                dropped.append(c)
+            else:
+                kept.append(c)
+        keep[b] = tuple(kept)
+    return replace(data, blocks=MappingProxyType(keep)), dropped
+
+
+def _timed(work: _Work, name: str, fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    result = fn(*args, **kwargs)
+    work.timings[name] = time.perf_counter() - t0
+    return result
+
+
+def _radiomics(work: _Work, cohort, data_dir: Path, out: Path, blocks, *, features, radiomics_params,
+               radiomics_cache, n_jobs, allow_outside_root):
+    """The radiomics table: read from ``features``, extracted from the manifest, or None."""
+    if features is not None:
+        features = Path(features)
+        work.inputs["features"] = features
+        return read_features(features)
+    if "radiomics" not in blocks:
+        return None
+    if len(cohort.manifest) == 0:
+        raise FitUsageError("blocks includes radiomics but there is no features table and the "
+                            f"cohort {data_dir} has no manifest rows to extract radiomics from")
+    res = _timed(work, "extract_radiomics", extract_run_radiomics, cohort, out, work.pz,
+                 params=radiomics_params, cache=radiomics_cache, jobs=n_jobs,
+                 allow_outside_root=allow_outside_root)
+    work.files_extra["radiomics"] = out / "radiomics"
+    work.notes.append(f"radiomics extracted from the manifest with preset {radiomics_params!r}: "
+                      f"{len(res.features)} lesion row(s), {len(res.failures)} failure(s) "
+                      f"(out/radiomics/)")
+    return res.features
+
+
+def _plaque(work: _Work, cohort, data_dir: Path, allow_outside_root: bool):
+    if len(cohort.manifest) == 0:
+        raise FitUsageError(f"measure: the cohort {data_dir} has no manifest rows")
+    plaque, failures = _timed(work, "measure_plaque", measure_plaque, cohort.files["manifest"],
+                              allow_outside_root=allow_outside_root)
+    work.notes.append(f"plaque measured on {len(plaque)} lesion mask(s); {len(failures)} failure(s)")
+    return plaque
+
+
+def _assemble(work: _Work, cohort, blocks, *, plaque, radiomics, mace, competing, horizon):
+    try:
+        data = assemble_cohort(cohort, plaque=plaque, radiomics=radiomics, mace=mace,
+                               competing=competing, horizon=horizon)
+    except ValueError as exc:
+        raise FitUsageError(str(exc)) from exc
+    empty = [b for b in blocks if not data.blocks[b]]
+    if empty:
+        raise FitUsageError(f"blocks: block(s) {empty} have no columns in this cohort")
+    used_before = set(data.columns(blocks))
+    data, dropped = _drop_constant_columns(data)
+    dropped_used = [c for c in dropped if c in used_before]
+    if dropped_used:
+        work.notes.append(f"constant column(s) left out: {', '.join(dropped_used)}")
+    return data
+
+
+def _fit_models(work: _Work, model, data, blocks, *, horizon, seed, repeats, folds, n_jobs, search,
+                n_boot, params):
+    """Cross-validation, the modality ladder (reusing it) and the final model."""
+    kw = {"horizon": horizon, "random_state": seed, "search": search, "params": params}
+    try:
+        cv = _timed(work, "cross_validation", cross_validate_risk, model, data, blocks=blocks,
+                    repeats=repeats, folds=folds, n_jobs=n_jobs, **kw)
+        ladder = _timed(work, "ladder", modality_ladder, model, data, rungs=blocks, repeats=repeats,
+                        folds=folds, n_jobs=n_jobs, n_boot=n_boot, reuse=[cv], **kw)
+        est, final_info = _timed(work, "final_model", fit_final_model, model, data, blocks=blocks, **kw)
+    except ValueError as exc:
+        if isinstance(exc, RadioriskError):
+            raise
+        raise FitUsageError(str(exc)) from exc
+    return cv, ladder, est, final_info
+
+
+def _write_results(work: _Work, out: Path, data, cv, ladder, est) -> dict:
+    files = {}
+    oof = cv.to_frame().merge(data.groups, left_on="patient_id", right_index=True, how="left")
+    oof["patient_id"] = work.pz(oof["patient_id"].to_numpy(dtype=object))
+    files["oof_predictions"] = out / "oof_predictions.csv"
+    atomic_write_csv(files["oof_predictions"], oof[_OOF_COLUMNS], float_format="%.10g")
+    files["ladder"] = out / "ladder.csv"
+    atomic_write_csv(files["ladder"], ladder.to_frame(), float_format="%.10g")
+    files["model"] = out / "model"
+    tmp_model = out / f".model.tmp-{os.getpid()}"
+    if tmp_model.exists():
+        shutil.rmtree(tmp_model)
+    est.save(tmp_model)
+    if files["model"].exists():
+        shutil.rmtree(files["model"])
+    os.replace(tmp_model, files["model"])
+    files.update(work.files_extra)
+    return files
+
+
+def _prepare_out(out: Path, pz: Pseudonymiser, notes: list) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputFileError(f"out {out}: cannot create the folder: {exc}") from exc
+    if not pz.raw and (out / "radiomics").is_dir():
+        shutil.rmtree(out / "radiomics")  # an overwritten raw_ids run's store has raw ids and paths
+    if pz.created:
+        notes.append(f"a new id key was created (fingerprint {pz.fingerprint}); keep it private: it "
+                     "links the pseudonyms back to the ids")
+
+
+def run_fit(
+    data_dir,
+    out,
+    *,
+    model: str,
+    blocks,
+    horizon: float = DEFAULT_HORIZON_DAYS,
+    repeats: int = 5,
+    folds: int = 5,
+    seed: int = 0,
+    n_jobs: int = 1,
+    features=None,
+    radiomics_params: str = "ccta-plaque",
+    measure: bool = False,
+    mace=None,
+    competing: str = "censor",
+    search: bool = True,
+    search_iter: int = 8,
+    search_budget: float | None = None,
+    n_boot: int = 500,
+    params: dict | None = None,
+    overwrite: bool = False,
+    argv=None,
+    id_key=None,
+    id_key_file=None,
+    raw_ids: bool = False,
+    radiomics_cache=None,
+    allow_outside_root: bool = False,
+) -> FitRun:
+    """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
+
+    Parameters
+    ----------
+    data_dir : path-like
+        Cohort folder (validated with :func:`radiorisk.io.read_cohort`).
+    out : path-like
+        Run folder to write (refused when it exists and is not empty, unless
+        ``overwrite``).
+    model : {"xgb-binary", "xgb-cox", "xgb-aft", "coxph"}
+    blocks : str or sequence of str
+        Modality blocks (``"clinical,ccta,radiomics,pet"``); the ladder climbs
+        them in the order clinical, ccta, radiomics, pet.
+    horizon : float
+        Prediction horizon in days.
+    repeats, folds, seed, n_jobs
+        Cross-validation (see :func:`radiorisk.models.cross_validate_risk`).
+    features : path-like, optional
+        Radiomics table (``radiorisk extract`` output, long or wide, Parquet or
+        CSV).  Without it, the ``radiomics`` block is extracted from the cohort's
+        manifest with ``radiomics_params`` into ``out/radiomics/``.
+    radiomics_params : str
+        Preset or YAML for that extraction.
+    measure : bool
+        Also measure plaque from the manifest's masks (``img_`` columns of the
+        ccta block).
+    mace : sequence of str, optional
+        MACE components (default mi, cardiac_death, ua_hosp, revasc_unplanned).
+    competing : {"censor", "competing"}
+        Handling of non-cardiac death (see :func:`radiorisk.features.assemble_cohort`).
+    search : bool
+        Nested random search for the xgb models (ignored for coxph).
+    search_iter : int
+        Candidates of the search.
+    search_budget : float or None
+        Time cap of the search per outer fold, seconds. Default None: every
+        candidate is tried, so the result does not depend on the machine's
+        speed; a budget that cuts a search short makes it machine-dependent
+        (recorded as ``truncated`` in the provenance).
+    n_boot : int
+        Bootstrap resamples for the ladder CIs.
+    params : dict, optional
+        Fixed model parameters (e.g. ``{"penalizer": 0.1}`` for coxph); the
+        search draws the parameters of its space on top of them.
+    overwrite : bool
+        Replace the files of an existing run folder.
+    argv : list of str, optional
+        The command line, recorded in ``provenance.json``.
+    id_key : bytes, str or Pseudonymiser, optional
+        Key of the id pseudonyms (default: ``id_key_file``, else the
+        environment variable ``RADIORISK_ID_KEY``, else the user's key file
+        ``~/.config/radiorisk/id_key``, created once; see :mod:`radiorisk.privacy`).
+    id_key_file : path-like, optional
+        Key file (created with a random key when missing); must lie outside ``out``.
+    raw_ids : bool
+        Write raw identifiers (opt-out of pseudonymisation, for private outputs).
+    radiomics_cache : path-like, optional
+        Folder of the resumable radiomics store (raw ids and absolute image
+        paths: keep it private, outside ``out``).  Default: a temporary store
+        (pseudonymised runs) or ``out/radiomics/`` (``raw_ids``).
+    allow_outside_root : bool, default False
+        Accept manifest image/mask paths that lead outside the cohort folder
+        (refused by default, rule ``path_outside_root``).
+
+    Returns
+    -------
+    FitRun
+
+    Examples
+    --------
+    >>> run_fit("cohort", "run", model="svm", blocks="clinical")
+    Traceback (most recent call last):
+    ...
+    radiorisk.exceptions.FitUsageError: model 'svm': choose from ['xgb-binary', 'xgb-cox', 'xgb-aft', 'coxph']
+    >>> run = run_fit("demo_output/data", "run", model="coxph", blocks="clinical,ccta")  # doctest: +SKIP
+    """
+    t_start = time.perf_counter()
+    blocks, horizon = _check_options(model, blocks, horizon, repeats=repeats, folds=folds, n_jobs=n_jobs,
+                                     n_boot=n_boot, search_budget=search_budget)
+    mace = tuple(mace) if mace else DEFAULT_MACE
+    data_dir, out = Path(data_dir), Path(out)
+    _check_out(out, overwrite)
+    pz = pseudonymiser(id_key, id_key_file, raw_ids, out)
+    if radiomics_cache is not None:
+        radiomics_cache = Path(radiomics_cache)
+        if not pz.raw and inside(radiomics_cache, out):
+            raise FitUsageError(f"radiomics_cache {radiomics_cache}: the store holds raw ids and image "
+                                f"paths; put it outside out {out} (or use raw_ids)")
+    work = _Work(pz=pz, inputs={}, notes=[], timings={}, files_extra={})
+    cohort = _timed(work, "read_validate", read_cohort, data_dir, allow_outside_root=allow_outside_root)
+    work.inputs.update({name: p for name, p in cohort.files.items() if p is not None})
+    _prepare_out(out, pz, work.notes)
+    radiomics = _radiomics(work, cohort, data_dir, out, blocks, features=features,
+                           radiomics_params=radiomics_params, radiomics_cache=radiomics_cache,
+                           n_jobs=n_jobs, allow_outside_root=allow_outside_root)
+    plaque = _plaque(work, cohort, data_dir, allow_outside_root) if measure else None
+    data = _assemble(work, cohort, blocks, plaque=plaque, radiomics=radiomics, mace=mace,
+                     competing=competing, horizon=horizon)
+    s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
+        if search and model in SEARCHABLE_MODELS else None
+    cv, ladder, est, final_info = _fit_models(work, model, data, blocks, horizon=horizon, seed=seed,
+                                              repeats=repeats, folds=folds, n_jobs=n_jobs, search=s,
+                                              n_boot=n_boot, params=params)
+    files = _write_results(work, out, data, cv, ladder, est)
+    all_notes = tuple(dict.fromkeys([*data.notes, *work.notes, *cv.notes, *ladder.notes]))
+    if not pz.raw:  # no statement may carry an identifier
+        all_notes = tuple(pz.scrub_text(n, cohort_ids(cohort)) for n in all_notes)
+    work.timings["total"] = time.perf_counter() - t_start
+    configuration = {
+        "data": str(data_dir), "out": str(out), "model": model, "blocks": blocks,
+        "horizon_days": horizon, "repeats": repeats, "folds": folds, "n_jobs": n_jobs,
+        "features": None if features is None else str(features),
+        "radiomics_params": radiomics_params if features is None and "radiomics" in blocks else None,
+        "measure_plaque": bool(measure), "mace": list(mace), "competing": competing,
+        "search": s, "n_boot": n_boot, "params": params or {},
+    }
+    prov = fit_provenance(argv=argv, seed=seed, configuration=configuration, inputs=work.inputs, data=data,
+                          blocks=blocks, final_info=final_info, cv=cv, pz=pz, notes=all_notes, files=files,
+                          timings=work.timings)
+    files["provenance"] = out / "provenance.json"
+    write_json(files["provenance"], prov)
+    return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes)

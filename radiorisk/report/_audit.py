@@ -1,0 +1,264 @@
+"""The audit report: plain-language findings, figures and the self-contained ``report.html``.
+
+Formats only: the tables come from :func:`radiorisk.evaluation.audit_tables`, the figures
+are the evaluation Display classes drawn on fresh (pyplot-free) figures, and the page is
+the template ``templates/audit_report.html.j2`` (the reports' one stylesheet and one table
+helper). :func:`radiorisk.pipeline.write_audit_outputs` writes the files.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..evaluation import (
+    UNKNOWN_GROUP,
+    AuditTables,
+    CalibrationDisplay,
+    DecisionCurveDisplay,
+    SubgroupAudit,
+    SubgroupForestDisplay,
+)
+from ._figures import png
+from ._html import render, table_html
+from ._vocab import _METRIC_WORDS
+
+__all__ = ["AuditFigure", "audit_figures", "audit_findings", "audit_report_html"]
+
+
+@dataclass(frozen=True)
+class AuditFigure:
+    """One figure of the audit report.
+
+    Attributes
+    ----------
+    title : str
+    file_name : str
+        Name in the audit folder's ``figures/``.
+    png : bytes or None
+        The PNG, or None when it could not be drawn.
+    error : str
+        Why it could not be drawn (empty when drawn).
+    """
+
+    title: str
+    file_name: str
+    png: bytes | None
+    error: str = ""
+
+
+def _fmt(v, digits=3) -> str:
+    return "—" if v is None or not np.isfinite(v) else f"{v:.{digits}g}"
+
+
+def _ci(row) -> str:
+    est, lo, hi = row["estimate"], row["ci_low"], row["ci_high"]
+    if not np.isfinite(est):
+        return "not estimable"
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f"{_fmt(est)} (95% CI {_fmt(lo)} to {_fmt(hi)})"
+    return _fmt(est)
+
+
+def _calibration_findings(audit: SubgroupAudit, frame: pd.DataFrame) -> list[str]:
+    out = []
+    oe = "oe_ratio_t" if audit.survival else "oe_ratio"
+    ov = frame[frame["attribute"] == "overall"].set_index("metric")
+    when = f" by t = {audit.horizon:g}" if audit.survival else ""
+    if oe not in ov.index:
+        return out
+    r = ov.loc[oe]
+    if np.isfinite(r["estimate"]):
+        lean = "over-predicts" if r["estimate"] < 1 else "under-predicts"
+        out.append(f"Overall, the observed risk{when} is {_ci(r)} times the mean predicted "
+                   f"risk; the model {lean} risk by {abs(1 - r['estimate']) * 100:.0f} % on average.")
+    bg = frame[(frame["metric"] == oe) & (frame["attribute"] != "overall") & (frame["group"] != UNKNOWN_GROUP)]
+    off = bg[(bg["ci_low"] > 1) | (bg["ci_high"] < 1)]
+    for _, row in off.iterrows():
+        lean = "under-predicts" if row["estimate"] > 1 else "over-predicts"
+        out.append(f"In {row['attribute']} = {row['group']}, observed risk is {_ci(row)} times the "
+                   f"predicted: the model {lean} risk in this group (the CI excludes 1).")
+    if audit.replicates is not None and off.empty:
+        out.append("No group has an observed/expected ratio whose 95 % CI excludes 1.")
+    return out
+
+
+def audit_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
+    """The key findings of an audit in plain language (the report's first section).
+
+    Parameters
+    ----------
+    audit : SubgroupAudit
+    tables : AuditTables
+        :func:`radiorisk.evaluation.audit_tables` of ``audit``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from radiorisk.evaluation import audit_tables
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.6, 300)
+    >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
+    >>> audit_findings(a, audit_tables(a))[0][:25]
+    'Overall, AUC is 0.753 (95'
+    """
+    frame, het, fair = tables.metrics, tables.heterogeneity, tables.fairness
+    disc = "harrell_c" if audit.survival else "auc"
+    ov = frame[frame["attribute"] == "overall"].set_index("metric")
+    out = []
+    if disc in ov.index:
+        out.append(f"Overall, {_METRIC_WORDS[disc]} is {_ci(ov.loc[disc])}: 0.5 is chance, 1 is perfect ranking.")
+    out += _calibration_findings(audit, frame)
+    for _, h in het.iterrows():
+        if np.isfinite(h["p_value"]) and h["p_value"] < 0.05:
+            what = "Calibration (O/E)" if h["metric"] in ("oe_ratio_t", "oe_ratio") else _METRIC_WORDS[h["metric"]]
+            p = "< 0.001" if h["p_value"] < 0.001 else f"= {h['p_value']:.3f}"
+            out.append(f"{what} differs across {h['attribute']} groups (Cochran's Q = {h['q']:.1f}, "
+                       f"df = {h['df']}, p {p}).")
+    for _, row in fair[fair["metric"] == "equal_opportunity_difference"].iterrows():
+        out.append(f"With the rule '{row['threshold']}', the true-positive rate differs by up to {_ci(row)} "
+                   f"between {row['attribute']} groups (equal-opportunity difference).")
+    flagged = frame[frame["flag"]]
+    if len(flagged):
+        groups = sorted({f"{a} = {g}" for a, g in zip(flagged["attribute"], flagged["group"], strict=True)})
+        out.append(f"{len(groups)} group(s) carry a flag (few events, undefined metric or unknown label): "
+                   + ", ".join(groups[:12]) + (" ..." if len(groups) > 12 else "") + ". See flags.csv.")
+    return out
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
+def audit_figures(audit: SubgroupAudit) -> list[AuditFigure]:
+    """The audit's figures as PNG: calibration overall and by attribute, forest plots, decision curve.
+
+    A figure that cannot be drawn is returned with its error instead of its PNG (it must not
+    lose the tables).
+
+    Parameters
+    ----------
+    audit : SubgroupAudit
+
+    Returns
+    -------
+    list of AuditFigure
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.6, 300)
+    >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
+    >>> [f.file_name for f in audit_figures(a)][:2]
+    ['calibration_overall.png', 'calibration_sex.png']
+    """
+    kw = ({"time": audit.time, "event": audit.event, "horizon": audit.horizon} if audit.survival
+          else {"y": audit.y})
+    plots = [("Calibration (all patients)", "calibration_overall.png",
+              lambda ax: CalibrationDisplay.from_predictions(audit.risk, **kw).plot(ax=ax))]
+    for attr in audit.attributes:
+        lab = audit.group_labels(attr)
+        plots.append((f"Calibration by {attr}", f"calibration_{_safe(attr)}.png",
+                      lambda ax, lab=lab: CalibrationDisplay.from_predictions(
+                          audit.risk, groups=lab, n_bins=5, **kw).plot(ax=ax)))
+    for m in (("oe_ratio_t", "harrell_c") if audit.survival else ("oe_ratio", "auc")):
+        if m in audit.metrics:
+            plots.append((f"{_METRIC_WORDS[m]} by group", f"forest_{m}.png",
+                          lambda ax, m=m: SubgroupForestDisplay.from_audit(audit, m).plot(ax=ax)))
+    plots.append(("Decision curve (all patients)", "decision_curve.png",
+                  lambda ax: DecisionCurveDisplay.from_predictions(audit.risk, **kw).plot(ax=ax)))
+    out = []
+    for title, name, draw in plots:
+        try:
+            out.append(AuditFigure(title, name, png(draw, size=(6.4, 4.4), dpi=110)))
+        except Exception as exc:  # a figure that cannot be drawn must not lose the tables
+            out.append(AuditFigure(title, name, None, str(exc)))
+    return out
+
+
+def _cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Booleans shown as ``yes`` or empty, as the audit tables always have."""
+    return frame.apply(lambda col: col.map(
+        lambda v: ("yes" if v else "") if isinstance(v, (bool, np.bool_)) else v))
+
+
+def _table(frame: pd.DataFrame | None, flag_col: str | None = None):
+    if frame is None or frame.empty:
+        return table_html(frame, css_class=None)
+    flagged = (lambda r: "flag" if bool(r.get(flag_col)) else None) if flag_col and flag_col in frame else None
+    return table_html(_cells(frame), max_rows=400, row_class=flagged,
+                      more_text="{n} more rows in the CSV.")
+
+
+def _inputs(audit: SubgroupAudit, source: str, extra_inputs) -> list[tuple[str, str]]:
+    counts = audit.group_counts
+    ev = int(counts.loc[counts["attribute"] == "overall", "events"].iloc[0])
+    inputs = [("predictions", source or "(in memory)"), ("rows", f"{len(audit.risk)}"),
+              ("outcome", f"survival, horizon t = {audit.horizon:g}" if audit.survival else "binary"),
+              ("events" + (" by the horizon" if audit.survival else ""), f"{ev}"),
+              ("group attributes", ", ".join(audit.attributes) or "(none)"),
+              ("intersections", "yes" if audit.intersections and len(audit.attributes) > 1 else "no"),
+              ("bootstrap", f"{audit.n_boot} replicates, seed {audit.random_state}" if audit.n_boot
+               else "none (analytic CIs where defined)"),
+              ("flag rule", f"fewer than {audit.min_events} events, undefined metric, unknown label")]
+    for _, r in audit.exclusions.iterrows():
+        inputs.append((f"missing {r['attribute']}", f"{r['n_missing']} row(s)"
+                       + (f" — {r['handling']}" if r["n_missing"] else "")))
+    return inputs + list(extra_inputs)
+
+
+def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), source: str = "",
+                      extra_inputs=()) -> str:
+    """The self-contained ``report.html`` of an audit folder (no network; figures embedded).
+
+    Parameters
+    ----------
+    audit : SubgroupAudit
+    tables : AuditTables
+        :func:`radiorisk.evaluation.audit_tables` of ``audit``.
+    figures : sequence of AuditFigure
+        :func:`audit_figures` (those that could not be drawn are left out).
+    source : str
+        Where the predictions came from.
+    extra_inputs : sequence of (str, str)
+        More lines for the input table.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from radiorisk.evaluation import audit_tables
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.6, 300)
+    >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
+    >>> page = audit_report_html(a, audit_tables(a))
+    >>> "<h2>Key findings</h2>" in page and "https://" not in page
+    True
+    """
+    show = tables.metrics.copy()
+    show["estimate (95% CI)"] = [_ci(r) for _, r in show.iterrows()]
+    show = show[["attribute", "group", "metric", "estimate (95% CI)", "n", "events", "flag", "flag_reason"]]
+    inputs = pd.DataFrame(_inputs(audit, source, extra_inputs), columns=["item", "value"])
+    return render(
+        "audit_report.html.j2", title="radiorisk audit", version=__version__,
+        created=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        inputs_table=table_html(inputs, header=False, row_header=True),
+        findings=audit_findings(audit, tables),
+        ci_note="percentile bootstrap" if audit.n_boot else "analytic where defined",
+        metrics_table=_table(show, "flag"),
+        figures=[(f.title, base64.b64encode(f.png).decode("ascii")) for f in figures if f.png],
+        het_table=_table(tables.heterogeneity),
+        fair_note=f"Rule: {tables.threshold}. Survival data: censoring-aware rates from Kaplan-Meier "
+                  "risks among positives and negatives at the horizon.",
+        fair_table=_table(tables.fairness, "flag"), cal_table=_table(tables.calibration, "flag"),
+        excl_table=_table(audit.exclusions), flags_table=_table(tables.flags)) + "\n"
