@@ -182,8 +182,7 @@ def small_cohort(tmp_path_factory):
 
 def test_fit_and_audit_outputs_carry_no_raw_ids(small_cohort, tmp_path, monkeypatch, no_user_key):
     """Fast variant of the demo scan: fit (radiomics from images, plaque measured) and audit."""
-    from radiorisk.pipeline import run_audit
-    from radiorisk.pipeline import run_fit
+    from radiorisk.pipeline import run_audit, run_fit
 
     monkeypatch.setenv(KEY_ENV, KEY)
     out = tmp_path / "out"

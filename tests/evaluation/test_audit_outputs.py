@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from radiorisk.cli._audit import add_audit_parser
-from radiorisk.pipeline import run_audit
 from radiorisk.exceptions import SchemaError
+from radiorisk.pipeline import run_audit
 
 FILES = ["metrics.csv", "calibration_tables.csv", "fairness.csv", "heterogeneity.csv", "differences.csv",
          "flags.csv", "report.html"]

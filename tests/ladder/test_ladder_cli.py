@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from radiorisk.cli._fit import add_fit_parser
+from radiorisk.datasets import write_synthetic_cohort
 from radiorisk.exceptions import FitUsageError
 from radiorisk.pipeline import run_fit
-from radiorisk.datasets import write_synthetic_cohort
 
 
 def _parser():

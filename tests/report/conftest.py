@@ -13,8 +13,8 @@ MODEL_REPORT_N_BOOT = 30
 @pytest.fixture(scope="session")
 def model_report_run(tmp_path_factory):
     """A 400-patient synthetic cohort and a coxph RUN on clinical+ccta+pet (1 x 3-fold CV): (data, run)."""
-    from radiorisk.pipeline import run_fit
     from radiorisk.datasets import write_synthetic_cohort
+    from radiorisk.pipeline import run_fit
 
     root = tmp_path_factory.mktemp("model_report")
     data = root / "data"
