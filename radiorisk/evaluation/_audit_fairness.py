@@ -118,16 +118,23 @@ class _FairnessMixin:
         for g, (_, _, idx) in enumerate(self._subsets):
             if len(idx):
                 est[g] = self._rates(idx, pos)[:, 0]
-        rep = None
-        if self.n_boot > 0:
-            rep = np.full((G, self.n_boot, 4), np.nan)
-            bs = StratifiedBootstrap(self._strata, self.n_boot, self.random_state)
-            block = int(np.clip(2_000_000 // max(len(self.risk), 1), 4, 256))
-            for reps, ii in bs.blocks(block):
-                W = counts_from_indices(ii, len(self.risk))
-                for g, (_, _, idx) in enumerate(self._subsets):
-                    if len(idx):
-                        rep[g, reps.start:reps.stop] = self._rates(idx, pos, W[idx]).T
+        rep = self._rate_replicates(pos) if self.n_boot > 0 else None
+        rows = self._group_rate_rows(est, rep, rule) + self._gap_rows(est, rep, rule)
+        return _frame(rows, _FAIRNESS_COLUMNS)
+
+    def _rate_replicates(self, pos) -> np.ndarray:
+        """The rates of every group in every bootstrap replicate (groups x n_boot x 4)."""
+        rep = np.full((len(self._subsets), self.n_boot, 4), np.nan)
+        bs = StratifiedBootstrap(self._strata, self.n_boot, self.random_state)
+        block = int(np.clip(2_000_000 // max(len(self.risk), 1), 4, 256))
+        for reps, ii in bs.blocks(block):
+            W = counts_from_indices(ii, len(self.risk))
+            for g, (_, _, idx) in enumerate(self._subsets):
+                if len(idx):
+                    rep[g, reps.start:reps.stop] = self._rates(idx, pos, W[idx]).T
+        return rep
+
+    def _group_rate_rows(self, est, rep, rule) -> list:
         names = ("positive_rate", "tpr", "fpr", "ppv")
         rows = []
         for g, (attr, grp, _idx) in enumerate(self._subsets):
@@ -145,6 +152,11 @@ class _FairnessMixin:
                 r = "; ".join(reasons)
                 rows.append((attr, grp, m, rule, est[g, k], lo, hi, int(self._n[g]), int(self._ev[g]),
                              bool(r), r))
+        return rows
+
+    def _gap_rows(self, est, rep, rule) -> list:
+        """Per attribute, the max - min gaps over its known groups (equal opportunity, odds)."""
+        rows = []
         for attr in self._combo_labels:
             gs = [g for g, s in enumerate(self._subsets) if s[0] == attr and not self._is_unknown(s[1])]
             if len(gs) < 2:
@@ -160,7 +172,7 @@ class _FairnessMixin:
                 rows.append((attr, "max-min", m, rule, float(e_), lo, hi,
                              int(sum(self._n[g] for g in gs)), int(sum(self._ev[g] for g in gs)),
                              bool(r), r))
-        return _frame(rows, _FAIRNESS_COLUMNS)
+        return rows
 
     # ------------------------------------------------------------------ calibration in groups
     def calibration_within_groups(self, bands=5) -> pd.DataFrame:

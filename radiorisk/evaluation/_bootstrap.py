@@ -278,52 +278,63 @@ def survival_replicates(time, event, risk, *, horizon, subsets, strata, n_boot: 
     r = np.asarray(risk, dtype=np.float64)
     n = len(t)
     bs = StratifiedBootstrap(strata, n_boot, random_state)
-    plans = [SurvivalReplicates(t[s], e[s], r[s], horizon=horizon) for s in subsets]
-    local = []
-    for s in subsets:
-        m = np.full(n, -1, dtype=np.int64)
-        m[s] = np.arange(len(s))
-        local.append(m)
-    out = np.full((len(subsets), n_boot, len(_SURV_NAMES)), np.nan)
-    # resamples are drawn for ``block`` replicates at a time (about 8 x _TARGET_CELLS
-    # row-replicates); each group then evaluates them in chunks of about _TARGET_CELLS
-    # group-row-replicates, so small groups get long chunks (less per-call overhead)
-    if block is None:
-        block = int(np.clip(8 * _TARGET_CELLS // max(n, 1), 4, 256))
-        inner = [int(np.clip(_TARGET_CELLS // max(len(s), 1), 4, block)) for s in subsets]
-    else:
-        inner = [int(block)] * len(subsets)
+    groups = _GroupEvaluation(t, e, r, horizon, subsets, n_boot, block)
     n_cal = n_boot if calibration_boot is None else int(calibration_boot)
     n_jobs = _n_threads(n_jobs)
-
-    def one_group(k, reps, idx, W, cal):
-        s = subsets[k]
-        reps = np.asarray(reps)
-        Wk_all = W[s]
-        for a in range(0, len(reps), inner[k]):
-            c = slice(a, a + inner[k])
-            li = local[k][idx[c][:, s]]
-            Wk = Wk_all[:, c]
-            for part, with_cal in ((cal[c], True), (~cal[c], False)):
-                if part.any():
-                    out[k, reps[c][part]] = plans[k].evaluate(Wk[:, part], li[part], calibration=with_cal).T
-
     # groups are independent: numpy and scipy release the GIL in the array work, so threads
     # share the cores (each group writes its own slice of ``out``; results do not depend on
     # n_jobs)
     todo = [k for k, s in enumerate(subsets) if len(s)]
     todo.sort(key=lambda k: -len(subsets[k]))  # largest first: better balance
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        for reps, idx in bs.blocks(block):
+        for reps, idx in bs.blocks(groups.block):
             W = counts_from_indices(idx, n)
             cal = np.asarray(reps) < n_cal
             if n_jobs == 1:
                 for k in todo:
-                    one_group(k, reps, idx, W, cal)
+                    groups(k, reps, idx, W, cal)
             else:
-                for f in [pool.submit(one_group, k, reps, idx, W, cal) for k in todo]:
+                for f in [pool.submit(groups, k, reps, idx, W, cal) for k in todo]:
                     f.result()
-    return out
+    return groups.out
+
+
+class _GroupEvaluation:
+    """Every group's plan and its chunk length; ``self(k, reps, idx, W, cal)`` fills ``out[k]``."""
+
+    def __init__(self, t, e, r, horizon, subsets, n_boot, block):
+        n = len(t)
+        self.subsets = subsets
+        self.plans = [SurvivalReplicates(t[s], e[s], r[s], horizon=horizon) for s in subsets]
+        self.local = []  # row -> position in the group (-1 outside)
+        for s in subsets:
+            m = np.full(n, -1, dtype=np.int64)
+            m[s] = np.arange(len(s))
+            self.local.append(m)
+        self.out = np.full((len(subsets), n_boot, len(_SURV_NAMES)), np.nan)
+        # resamples are drawn for ``block`` replicates at a time (about 8 x _TARGET_CELLS
+        # row-replicates); each group then evaluates them in chunks of about _TARGET_CELLS
+        # group-row-replicates, so small groups get long chunks (less per-call overhead)
+        if block is None:
+            self.block = int(np.clip(8 * _TARGET_CELLS // max(n, 1), 4, 256))
+            self.inner = [int(np.clip(_TARGET_CELLS // max(len(s), 1), 4, self.block)) for s in subsets]
+        else:
+            self.block = block
+            self.inner = [int(block)] * len(subsets)
+
+    def __call__(self, k, reps, idx, W, cal):
+        s = self.subsets[k]
+        reps = np.asarray(reps)
+        Wk_all = W[s]
+        step = self.inner[k]
+        for a in range(0, len(reps), step):
+            c = slice(a, a + step)
+            li = self.local[k][idx[c][:, s]]
+            Wk = Wk_all[:, c]
+            for part, with_cal in ((cal[c], True), (~cal[c], False)):
+                if part.any():
+                    self.out[k, reps[c][part]] = self.plans[k].evaluate(Wk[:, part], li[part],
+                                                                        calibration=with_cal).T
 
 
 def _n_threads(n_jobs) -> int:

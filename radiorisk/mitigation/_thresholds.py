@@ -149,71 +149,95 @@ def group_thresholds(risk, *, groups, time=None, event=None, horizon=None, y=Non
     >>> bool((gt.table["tpr"] >= 0.8).all() and (gt.table["tpr"] < 0.81).all())
     True
     """
-    survival = y is None
-    if survival:
-        if time is None or event is None:
-            raise ValueError("give y (binary) or both time and event (survival)")
-        t0 = check_horizon(horizon)
-        t, e, r = check_survival_inputs(time, event, risk)
-    else:
-        if time is not None or event is not None or horizon is not None:
-            raise ValueError("give y or time/event/horizon, not both")
-        yy, r = check_binary_inputs(y, risk)
-    cells = _group_cells(groups, len(r))
+    data = _Outcome(risk, time, event, horizon, y)
+    cells = _group_cells(groups, len(data.r))
+    target, rule = _target_tpr(data, target_tpr, threshold, top_k)
+    rows, thr = [], {}
+    for g in sorted(set(cells)):
+        row = _group_row(data, np.flatnonzero(cells == g), g, target, min_events, max_candidates)
+        thr[g] = row[1]
+        rows.append(row)
+    return GroupThresholds(thresholds=thr, target_tpr=target, rule=rule, table=_frame(rows, THRESHOLD_COLUMNS))
 
-    def rates(idx, cuts):
+
+class _Outcome:
+    """The checked outcome (survival or binary) with its rates at cuts and its event count."""
+
+    def __init__(self, risk, time, event, horizon, y):
+        self.survival = y is None
+        if self.survival:
+            if time is None or event is None:
+                raise ValueError("give y (binary) or both time and event (survival)")
+            self.t0 = check_horizon(horizon)
+            self.t, self.e, self.r = check_survival_inputs(time, event, risk)
+        else:
+            if time is not None or event is not None or horizon is not None:
+                raise ValueError("give y or time/event/horizon, not both")
+            self.yy, self.r = check_binary_inputs(y, risk)
+
+    def rates(self, idx, cuts) -> np.ndarray:
+        """TPR, FPR and positive rate (3 x len(cuts)) of the rows ``idx``."""
         cuts = np.asarray(cuts, dtype=float)
-        return _survival_rates(t[idx], e[idx], r[idx], t0, cuts) if survival else _binary_rates(yy[idx], r[idx], cuts)
+        if self.survival:
+            return _survival_rates(self.t[idx], self.e[idx], self.r[idx], self.t0, cuts)
+        return _binary_rates(self.yy[idx], self.r[idx], cuts)
 
+    def events(self, idx) -> int:
+        if self.survival:
+            return int(np.sum((self.e[idx] == 1) & (self.t[idx] <= self.t0)))
+        return int(self.yy[idx].sum())
+
+
+def _target_tpr(data: _Outcome, target_tpr, threshold, top_k) -> tuple[float, str]:
+    """The TPR every group is to reach, and the rule's description."""
     given = [v is not None for v in (target_tpr, threshold, top_k)]
     if sum(given) != 1:
         raise ValueError("give exactly one of target_tpr, threshold or top_k")
-    allidx = np.arange(len(r))
     if target_tpr is not None:
         target = float(target_tpr)
         if not 0 < target <= 1:
             raise ValueError(f"target_tpr must lie in (0, 1]; got {target_tpr}")
-        rule = f"target TPR {target:g}"
+        return target, f"target TPR {target:g}"
+    r = data.r
+    if threshold is not None:
+        c = float(threshold)
+        if not 0 <= c <= 1:
+            raise ValueError(f"threshold must lie in [0, 1]; got {threshold}")
+        what = f"risk >= {c:g}"
     else:
-        if threshold is not None:
-            c = float(threshold)
-            if not 0 <= c <= 1:
-                raise ValueError(f"threshold must lie in [0, 1]; got {threshold}")
-            what = f"risk >= {c:g}"
-        else:
-            k = float(top_k)
-            if not 0 < k < 100:
-                raise ValueError(f"top_k is a percentage in (0, 100); got {top_k}")
-            c = float(np.quantile(r, 1.0 - k / 100.0, method="higher"))
-            what = f"top {k:g} % of risk (risk >= {c:.6g})"
-        target = float(rates(allidx, [c])[0, 0])
-        if not np.isfinite(target):
-            raise NotEstimableError(f"the overall TPR at {what} is undefined (no event?)")
-        rule = f"equal TPR to the overall TPR {target:.4g} at {what}"
-    rows, thr = [], {}
-    for g in sorted(set(cells)):
-        idx = np.flatnonzero(cells == g)
-        u = np.unique(r[idx])
-        if len(u) > max_candidates:
-            u = np.unique(np.quantile(r[idx], np.linspace(0, 1, max_candidates), method="inverted_cdf"))
-        rt = rates(idx, u)
-        ok = np.flatnonzero(rt[0] >= target - 1e-12)
-        reasons = []
-        if g == UNKNOWN_GROUP:
-            reasons.append("unknown: rows with a missing label")
-        ev = int(np.sum((e[idx] == 1) & (t[idx] <= t0))) if survival else int(yy[idx].sum())
-        if ev < min_events:
-            reasons.append(f"fewer than {min_events} events ({ev})")
-        if len(ok):
-            j = ok[-1]
-            cut, tpr, fpr, q = float(u[j]), *map(float, rt[:, j])
-        else:
-            cut, tpr, fpr, q = 0.0, np.nan, np.nan, 1.0
-            reasons.append("TPR undefined (no event): threshold 0 (everybody positive)")
-        thr[g] = cut
-        why = "; ".join(reasons)
-        rows.append((g, cut, tpr, fpr, q, len(idx), ev, bool(why), why))
-    return GroupThresholds(thresholds=thr, target_tpr=target, rule=rule, table=_frame(rows, THRESHOLD_COLUMNS))
+        k = float(top_k)
+        if not 0 < k < 100:
+            raise ValueError(f"top_k is a percentage in (0, 100); got {top_k}")
+        c = float(np.quantile(r, 1.0 - k / 100.0, method="higher"))
+        what = f"top {k:g} % of risk (risk >= {c:.6g})"
+    target = float(data.rates(np.arange(len(r)), [c])[0, 0])
+    if not np.isfinite(target):
+        raise NotEstimableError(f"the overall TPR at {what} is undefined (no event?)")
+    return target, f"equal TPR to the overall TPR {target:.4g} at {what}"
+
+
+def _group_row(data: _Outcome, idx, g, target, min_events, max_candidates) -> tuple:
+    """The largest candidate cut of group ``g`` reaching the target TPR: its table row."""
+    r = data.r
+    u = np.unique(r[idx])
+    if len(u) > max_candidates:
+        u = np.unique(np.quantile(r[idx], np.linspace(0, 1, max_candidates), method="inverted_cdf"))
+    rt = data.rates(idx, u)
+    ok = np.flatnonzero(rt[0] >= target - 1e-12)
+    reasons = []
+    if g == UNKNOWN_GROUP:
+        reasons.append("unknown: rows with a missing label")
+    ev = data.events(idx)
+    if ev < min_events:
+        reasons.append(f"fewer than {min_events} events ({ev})")
+    if len(ok):
+        j = ok[-1]
+        cut, tpr, fpr, q = float(u[j]), *map(float, rt[:, j])
+    else:
+        cut, tpr, fpr, q = 0.0, np.nan, np.nan, 1.0
+        reasons.append("TPR undefined (no event): threshold 0 (everybody positive)")
+    why = "; ".join(reasons)
+    return (g, cut, tpr, fpr, q, len(idx), ev, bool(why), why)
 
 
 class RiskScoreEstimator(BaseEstimator):

@@ -74,28 +74,38 @@ def group_balancing_weights(groups, *, method: str = "inverse_frequency", target
         share = np.full(K, 1.0 / K)
     elif method == "upweight":
         if isinstance(target, Mapping):
-            unknown = set(map(str, target)) - set(levels)
-            if unknown:
-                raise ValueError(f"target names group(s) {sorted(unknown)} not in groups {list(levels)}")
-            mult = np.array([float(target.get(g, 1.0)) for g in levels])
-            if not np.all(np.isfinite(mult) & (mult > 0)):
-                raise ValueError(f"target multipliers must be finite and > 0; got {dict(target)}")
-            share = counts * mult / np.sum(counts * mult)
+            share = _multiplied_shares(levels, counts, target)
         else:
-            s = 1.0 / K if target is None else float(target)
-            if not 0 < s <= 1.0 / K + 1e-12:
-                raise ValueError(f"target (a minimum share) must lie in (0, 1/K] = (0, {1.0 / K:.4g}]; "
-                                 f"got {target!r}")
-            share = counts / n
-            raised = np.zeros(K, dtype=bool)
-            while True:  # water-filling: raise the small groups, rescale the others
-                low = ~raised & (share < s - 1e-15)
-                if not low.any():
-                    break
-                raised |= low
-                rest = counts * ~raised
-                share = np.where(raised, s, (1.0 - s * raised.sum()) * rest / max(rest.sum(), 1))
+            share = _minimum_shares(counts, n, K, target)
     else:
         raise ValueError(f"method must be 'inverse_frequency' or 'upweight'; got {method!r}")
     w = (share * n / counts)[inv]
     return w / w.mean()
+
+
+def _multiplied_shares(levels, counts, target) -> np.ndarray:
+    """Shares of the total weight with the groups named in ``target`` multiplied."""
+    unknown = set(map(str, target)) - set(levels)
+    if unknown:
+        raise ValueError(f"target names group(s) {sorted(unknown)} not in groups {list(levels)}")
+    mult = np.array([float(target.get(g, 1.0)) for g in levels])
+    if not np.all(np.isfinite(mult) & (mult > 0)):
+        raise ValueError(f"target multipliers must be finite and > 0; got {dict(target)}")
+    return counts * mult / np.sum(counts * mult)
+
+
+def _minimum_shares(counts, n, K, target) -> np.ndarray:
+    """Shares with every group at least ``target`` (default 1/K), the others rescaled."""
+    s = 1.0 / K if target is None else float(target)
+    if not 0 < s <= 1.0 / K + 1e-12:
+        raise ValueError(f"target (a minimum share) must lie in (0, 1/K] = (0, {1.0 / K:.4g}]; "
+                         f"got {target!r}")
+    share = counts / n
+    raised = np.zeros(K, dtype=bool)
+    while True:  # water-filling: raise the small groups, rescale the others
+        low = ~raised & (share < s - 1e-15)
+        if not low.any():
+            return share
+        raised |= low
+        rest = counts * ~raised
+        share = np.where(raised, s, (1.0 - s * raised.sum()) * rest / max(rest.sum(), 1))

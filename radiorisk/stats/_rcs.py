@@ -63,9 +63,19 @@ def rcs_knots(x, *, n_knots: int = 3, fractied: float = 0.05) -> np.ndarray:
     outer = 0.1 if n_knots == 3 else 0.05
     if n_knots > 6:
         outer = 0.025
+    xx, nke, first, last = _tied_end_knots(xx, n, n_knots, fractied)
+    knots = _inner_knots(xx, xu, nke, outer, first, last)
+    return np.unique(np.concatenate([first, knots, last]))
+
+
+def _tied_end_knots(xx, n, n_knots, fractied):
+    """Hmisc's ``fractied`` rule: an end value holding >= ``fractied`` of the rows (and no
+    interior value doing so) moves that end's knot to the next distinct value.
+
+    Returns the values left for the other knots, their number, and the end knots (lists).
+    """
     nke = n_knots
     first, last = [], []
-    over_first = over_last = False
     if 0 < fractied < 1:
         f = np.unique(xx, return_counts=True)[1] / n
         if np.max(f[1:-1]) < fractied:
@@ -74,37 +84,39 @@ def rcs_knots(x, *, n_knots: int = 3, fractied: float = 0.05) -> np.ndarray:
                 first = [fk]
                 xx = xx[xx > fk]
                 nke -= 1
-                over_first = True
             if f[-1] >= fractied:
                 lk = float(np.max(xx[xx < xx.max()]))
                 last = [lk]
                 xx = xx[xx < lk]
                 nke -= 1
-                over_last = True
+    return xx, nke, first, last
+
+
+def _inner_knots(xx, xu, nke, outer, first, last) -> np.ndarray:
+    """The ``nke`` knots between the end knots ``first`` / ``last`` (type-7 quantiles of ``xx``)."""
     if nke == 1:
-        knots = np.array([np.median(xx)])
+        return np.array([np.median(xx)])
+    if len(xu) <= nke:
+        knots = xu.copy()
     else:
-        if len(xu) <= nke:
-            knots = xu.copy()
-        else:
-            probs = np.linspace(0.5, 1.0 - outer, nke) if nke == 2 else np.linspace(outer, 1.0 - outer, nke)
-            knots = _quantile7(xx, probs)
-            if len(np.unique(knots)) < min(nke, 3):
-                knots = _quantile7(xx, np.linspace(outer, 1.0 - outer, 2 * nke))
-                if first and len(np.unique(knots)) < 3:
-                    mid = (first[0] + last[0]) / 2.0 if last else float(np.median(xx))
-                    knots = np.sort(np.concatenate([first, [mid], last if last else
-                                                    [_quantile7(xx, 1.0 - outer)]]))
-                if len(np.unique(knots)) < 3:
-                    raise NotEstimableError("fewer than 3 distinct knots")
-        knots = np.array(knots, dtype=np.float64)
-        if len(xx) < 100:
-            xs = np.sort(xx)
-            if not over_first:
-                knots[0] = xs[4]
-            if not over_last:
-                knots[nke - 1] = xs[len(xs) - 5]
-    return np.unique(np.concatenate([first, knots, last]))
+        probs = np.linspace(0.5, 1.0 - outer, nke) if nke == 2 else np.linspace(outer, 1.0 - outer, nke)
+        knots = _quantile7(xx, probs)
+        if len(np.unique(knots)) < min(nke, 3):
+            knots = _quantile7(xx, np.linspace(outer, 1.0 - outer, 2 * nke))
+            if first and len(np.unique(knots)) < 3:
+                mid = (first[0] + last[0]) / 2.0 if last else float(np.median(xx))
+                knots = np.sort(np.concatenate([first, [mid], last if last else
+                                                [_quantile7(xx, 1.0 - outer)]]))
+            if len(np.unique(knots)) < 3:
+                raise NotEstimableError("fewer than 3 distinct knots")
+    knots = np.array(knots, dtype=np.float64)
+    if len(xx) < 100:  # the outer knots become the 5th smallest and 5th largest value
+        xs = np.sort(xx)
+        if not first:
+            knots[0] = xs[4]
+        if not last:
+            knots[nke - 1] = xs[len(xs) - 5]
+    return knots
 
 
 def rcs_basis(x, knots) -> np.ndarray:
