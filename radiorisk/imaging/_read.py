@@ -8,14 +8,23 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..exceptions import ImageError
-from ..io import MAX_VOXELS, header_problem, nifti_truncated, reader_header_problem, sitk_detail
+from ..io import (
+    DIRECTION_TOL,
+    MAX_VOXELS,
+    ORIGIN_TOL_MM,
+    SPACING_TOL_REL,
+    header_problem,
+    nifti_truncated,
+    reader_header_problem,
+    sitk_detail,
+)
 
 __all__ = ["read_image", "check_same_geometry", "MAX_VOXELS"]
 
-#: Tolerances for "same geometry" (documented in README and used by io.validate).
-SPACING_RTOL = 1e-4
-ORIGIN_ATOL_MM = 1e-3
-DIRECTION_ATOL = 1e-4
+#: Tolerances for "same geometry": the ones ``radiorisk.io.validate`` checks manifests with.
+SPACING_RTOL = SPACING_TOL_REL
+ORIGIN_ATOL_MM = ORIGIN_TOL_MM
+DIRECTION_ATOL = DIRECTION_TOL
 
 
 def _fail(what: str, path: Path, problem: str) -> ImageError:
