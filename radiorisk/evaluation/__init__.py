@@ -1,32 +1,24 @@
-"""Evaluation: discrimination, calibration, decision curves and the subgroup audit table.
+"""Evaluation: the metrics applied overall and per subgroup, with bootstrap CIs, tables and plots.
 
-The metrics themselves live in :mod:`radiorisk.stats` (re-exported here, so that
-``from radiorisk.evaluation import harrell_c`` keeps working); this package applies
-them overall and per subgroup, with bootstrap CIs, tables, plots and mitigation.
+The metrics themselves live in :mod:`radiorisk.stats`; this package applies them overall
+and per subgroup. The stats metrics stay importable from here for compatibility
+(``from radiorisk.evaluation import harrell_c`` works) but are not part of this package's
+``__all__``: import them from :mod:`radiorisk.stats`.
 
 Public names
 ------------
+SubgroupAudit, AUDIT_COLUMNS, UNKNOWN_GROUP
+    The one subgroup engine: every metric per group and intersection with paired
+    bootstrap CIs, contrasts, heterogeneity, censoring-aware fairness and
+    calibration within groups (fixed-shape DataFrames, explicit flags).
 compute_metrics, write_metrics_csv, BINARY_METRICS, SURVIVAL_METRICS, METRICS_COLUMNS
-    The audit table in the ``metrics.csv`` shape (overall and per group).
-auc_delong, brier_score, calibration_intercept, calibration_slope, loess_calibration, oe_ratio
-    Binary outcome.
-harrell_c, uno_c, td_auc, brier_t, ipa, oe_ratio_t, cox_calibration
-    Survival outcome with predicted risk by a horizon.
-censoring_survival, StepFunction, kaplan_meier_risk, rcs_knots, rcs_basis
-    Building blocks (censoring KM, KM risk with CI, Hmisc spline knots and basis).
-fit_cox, CoxFit
-    A small exact Cox fitter (Breslow or Efron ties).
+    The audit table in the ``metrics.csv`` shape (overall and per group): a view of
+    :class:`SubgroupAudit`.
 calibration_table, survival_calibration_table, calibration_curve, survival_calibration_curve,
 net_benefit, survival_net_benefit
     Tables and curves as DataFrames (plotting lives in Display classes).
-Estimate, CalibrationErrors, NotEstimableError
-    Result types and the "cannot be estimated" error.
 AuditTables, audit_tables, AUDIT_FILES
     The tables of an audit folder, computed once (written by :mod:`radiorisk.pipeline`).
-SubgroupAudit, AUDIT_COLUMNS, UNKNOWN_GROUP
-    The subgroup audit: every metric per group and intersection with paired
-    bootstrap CIs, contrasts, heterogeneity, censoring-aware fairness and
-    calibration within groups (fixed-shape DataFrames, explicit flags).
 StratifiedBootstrap, survival_replicates, binary_replicates, percentile_interval
     The vectorised, stratified bootstrap behind the CIs.
 CalibrationDisplay, SubgroupForestDisplay, DecisionCurveDisplay
@@ -39,31 +31,7 @@ Bias mitigation (training weights, per-group recalibration, group thresholds,
 calibrated equalized odds) is the layer above: :mod:`radiorisk.mitigation`.
 """
 
-from ..stats import (
-    CalibrationErrors,
-    CoxFit,
-    Estimate,
-    NotEstimableError,
-    StepFunction,
-    auc_delong,
-    brier_score,
-    brier_t,
-    calibration_intercept,
-    calibration_slope,
-    censoring_survival,
-    cox_calibration,
-    fit_cox,
-    harrell_c,
-    ipa,
-    kaplan_meier_risk,
-    loess_calibration,
-    oe_ratio,
-    oe_ratio_t,
-    rcs_basis,
-    rcs_knots,
-    td_auc,
-    uno_c,
-)
+from .. import stats as _stats
 from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit
 from ._audit_tables import AUDIT_FILES, AuditTables, audit_tables
 from ._bootstrap import (
@@ -93,48 +61,63 @@ __all__ = [
     "AUDIT_COLUMNS",
     "AUDIT_FILES",
     "AuditTables",
-    "audit_tables",
     "BINARY_METRICS",
     "CalibrationDisplay",
     "DecisionCurveDisplay",
+    "METRICS_COLUMNS",
+    "SURVIVAL_METRICS",
     "StratifiedBootstrap",
     "SubgroupAudit",
     "SubgroupForestDisplay",
     "UNKNOWN_GROUP",
-    "METRICS_COLUMNS",
-    "SURVIVAL_METRICS",
+    "audit_tables",
+    "binary_replicates",
+    "calibration_curve",
+    "calibration_table",
+    "compute_metrics",
+    "net_benefit",
+    "percentile_interval",
+    "survival_calibration_curve",
+    "survival_calibration_table",
+    "survival_net_benefit",
+    "survival_replicates",
+    "write_metrics_csv",
+]
+
+# Re-exported for compatibility (``from radiorisk.evaluation import harrell_c`` keeps working);
+# their public home is radiorisk.stats, so they are not in __all__.
+_FROM_STATS = frozenset({
     "CalibrationErrors",
-    "StepFunction",
     "CoxFit",
     "Estimate",
     "NotEstimableError",
+    "StepFunction",
     "auc_delong",
-    "binary_replicates",
     "brier_score",
     "brier_t",
-    "calibration_curve",
     "calibration_intercept",
     "calibration_slope",
-    "calibration_table",
     "censoring_survival",
-    "compute_metrics",
     "cox_calibration",
     "fit_cox",
     "harrell_c",
     "ipa",
     "kaplan_meier_risk",
     "loess_calibration",
-    "net_benefit",
     "oe_ratio",
     "oe_ratio_t",
-    "percentile_interval",
     "rcs_basis",
     "rcs_knots",
-    "survival_calibration_curve",
-    "survival_calibration_table",
-    "survival_net_benefit",
-    "survival_replicates",
     "td_auc",
     "uno_c",
-    "write_metrics_csv",
-]
+})
+
+
+def __getattr__(name: str):
+    if name in _FROM_STATS:
+        return getattr(_stats, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _FROM_STATS)

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from radiorisk.evaluation import SubgroupAudit, fit_cox
+from radiorisk.evaluation import SubgroupAudit
+from radiorisk.stats import fit_cox
 
 H = 1826.0
 _LP = ["lp_mi", "lp_cardiac_death", "lp_ua_hosp", "lp_revasc_unplanned"]

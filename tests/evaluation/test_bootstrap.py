@@ -15,7 +15,9 @@ from radiorisk.evaluation import (
     percentile_interval,
     survival_replicates,
 )
+from radiorisk.evaluation._bootstrap import SurvivalReplicates
 from radiorisk.evaluation._values import _binary_values, _survival_values
+from radiorisk.stats import counts_from_indices, fit_cox_batched
 
 
 def _survival_data(seed, n, time_decimals=1, n_groups=3):
@@ -119,9 +121,6 @@ def test_compute_metrics_uses_the_stratified_bootstrap():
 
 def test_compiled_cox_kernel_equals_the_numpy_evaluation():
     """The numba kernel and the NumPy evaluation of the batched Efron Cox fits agree (tied times)."""
-    from radiorisk.evaluation._bootstrap import SurvivalReplicates
-    from radiorisk.stats import counts_from_indices, fit_cox_batched
-
     t, e, r, g = _survival_data(5, 600, time_decimals=0)
     plan = SurvivalReplicates(t, e, r, horizon=4.0)
     W = counts_from_indices(StratifiedBootstrap(g, 6, 5).indices(range(6)), len(t))[plan.order]

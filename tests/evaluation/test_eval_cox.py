@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiorisk.evaluation import NotEstimableError, fit_cox, harrell_c
+from radiorisk.stats import NotEstimableError, fit_cox, harrell_c
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,14 @@ import pandas as pd
 import pytest
 
 from radiorisk.evaluation import (
-    NotEstimableError,
     calibration_curve,
     calibration_table,
-    loess_calibration,
     net_benefit,
     survival_calibration_curve,
     survival_calibration_table,
     survival_net_benefit,
 )
+from radiorisk.stats import NotEstimableError, loess_calibration
 
 
 def test_survival_decile_table_matches_r(referee):

@@ -6,15 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiorisk.evaluation import (
-    SURVIVAL_METRICS,
-    auc_delong,
-    censoring_survival,
-    compute_metrics,
-    harrell_c,
-    rcs_knots,
-    td_auc,
-)
+from radiorisk.evaluation import SURVIVAL_METRICS, compute_metrics
+from radiorisk.stats import auc_delong, censoring_survival, harrell_c, rcs_knots, td_auc
 
 
 def test_rcs_knots_hmisc_rules():

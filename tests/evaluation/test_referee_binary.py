@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radiorisk.evaluation import (
-    BINARY_METRICS,
-    auc_delong,
-    calibration_intercept,
-    calibration_slope,
-    compute_metrics,
-    loess_calibration,
-    write_metrics_csv,
-)
+from radiorisk.evaluation import BINARY_METRICS, compute_metrics, write_metrics_csv
+from radiorisk.stats import auc_delong, calibration_intercept, calibration_slope, loess_calibration
 
 STEM = "binary_synth"
 

@@ -5,17 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radiorisk.evaluation import (
-    SURVIVAL_METRICS,
-    brier_t,
-    compute_metrics,
-    cox_calibration,
-    harrell_c,
-    kaplan_meier_risk,
-    td_auc,
-    uno_c,
-    write_metrics_csv,
-)
+from radiorisk.evaluation import SURVIVAL_METRICS, compute_metrics, write_metrics_csv
+from radiorisk.stats import brier_t, cox_calibration, harrell_c, kaplan_meier_risk, td_auc, uno_c
 
 EXPECTED = {"survival_synth": 80, "survival_whas500": 30}
 

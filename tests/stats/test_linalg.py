@@ -9,9 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radiorisk.evaluation import calibration_intercept, calibration_slope, compute_metrics, fit_cox
+from radiorisk.evaluation import compute_metrics
 from radiorisk.exceptions import NotEstimableError
-from radiorisk.stats import inverse_information, newton_step, sqrt_variance
+from radiorisk.stats import (
+    calibration_intercept,
+    calibration_slope,
+    fit_cox,
+    inverse_information,
+    newton_step,
+    sqrt_variance,
+)
 from radiorisk.stats._rcs import _fit_rcs_calibration
 
 
