@@ -5,6 +5,7 @@ Sections are owned by different modules' authors; add yours in a new section.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -274,3 +275,24 @@ def valid_cohort(_io_valid_template, tmp_path) -> Path:
     return dst
 
 # ============================ end of radiorisk.io ============================
+
+
+# The referee's inputs and R's outputs live in the repository (tests/reference/README.md).
+REFEREE_DIR = Path(__file__).resolve().parent / "reference" / "referee"
+
+
+@pytest.fixture(scope="session")
+def referee_dir() -> Path:
+    """The referee folder: metric inputs with R's outputs (tests/reference/referee)."""
+    assert (REFEREE_DIR / "README.md").is_file(), f"referee fixtures missing from {REFEREE_DIR}"
+    return REFEREE_DIR
+
+
+@pytest.fixture(scope="session")
+def compare_metrics(referee_dir):
+    """The referee's ``compare_metrics.py``, imported from tests/reference/referee."""
+    spec = importlib.util.spec_from_file_location("referee_compare_metrics",
+                                                  referee_dir / "compare_metrics.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

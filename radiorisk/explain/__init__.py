@@ -25,7 +25,7 @@ ExplainError
 See ``docs/explain.md``.
 """
 
-from ._common import ExplainError
+from ._common import ExplainError, model_kind
 from ._display import (
     ModalityBarDisplay,
     ShapBarDisplay,
@@ -55,6 +55,7 @@ __all__ = [
     "EffectModificationTest",
     "effect_modification_test",
     "ExplainError",
+    "model_kind",
     "METHODS",
     "ModalityBarDisplay",
     "ModalityShap",

@@ -38,7 +38,14 @@ def final_estimator(model):
 
 
 def model_kind(model) -> str:
-    """``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph`` or ``other`` (any risk model)."""
+    """``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph`` or ``other`` (any model with ``predict_risk``).
+
+    Examples
+    --------
+    >>> from radiorisk.models import make_model
+    >>> model_kind(make_model("coxph"))
+    'coxph'
+    """
 
     final = final_estimator(model)
     for name, cls in ESTIMATORS.items():

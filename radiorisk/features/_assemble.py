@@ -138,6 +138,33 @@ class CohortData:
             cols.extend(c for c in self.blocks[b] if c not in cols)
         return cols
 
+    def block_available(self, block: str) -> pd.Series:
+        """Whether each patient has the block: PET as recorded, other blocks any non-missing column.
+
+        Parameters
+        ----------
+        block : str
+            A block name (``clinical``, ``ccta``, ``radiomics``, ``pet``).
+
+        Returns
+        -------
+        Series of bool
+            Indexed like ``X``; all False for a block without columns.
+
+        Examples
+        --------
+        >>> from radiorisk.datasets import simulate_cohort
+        >>> d = assemble_cohort(simulate_cohort(60, seed=1))
+        >>> bool(d.block_available("clinical").all())
+        True
+        """
+        if block == "pet":
+            return self.pet_available.astype(bool)
+        cols = list(self.blocks.get(block, ()))
+        if not cols:
+            return pd.Series(False, index=self.X.index)
+        return self.X[cols].notna().any(axis=1)
+
     def subset(self, rows) -> CohortData:
         """The same cohort restricted to ``rows`` (boolean mask or patient ids), order kept."""
         if isinstance(rows, pd.Series) and rows.dtype == bool:

@@ -17,6 +17,9 @@ run_audit, read_predictions, Predictions, write_audit_outputs
 build_model_report, collect_model_report
     Gather a RUN's inputs (its audit computed when it has none) and write the HTML model
     report (``radiorisk report``).
+patient_reports, write_patient_reports
+    Patient structured reports: risk with its interval, confidence, reasons (SHAP) and
+    findings, computed and written as HTML and JSON.
 run_demo, DemoResult, cohort_summary
     The whole flow on a synthetic cohort (``radiorisk demo``).
 """
@@ -25,6 +28,7 @@ from ._audit import Predictions, read_predictions, run_audit, write_audit_output
 from ._demo import DemoResult, cohort_summary, run_demo
 from ._fit import FitRun, run_fit
 from ._model_report import build_model_report, collect_model_report
+from ._patient import patient_reports, write_patient_reports
 from ._provenance import pseudonymiser
 
 __all__ = [
@@ -37,6 +41,8 @@ __all__ = [
     "write_audit_outputs",
     "build_model_report",
     "collect_model_report",
+    "patient_reports",
+    "write_patient_reports",
     "DemoResult",
     "cohort_summary",
     "run_demo",

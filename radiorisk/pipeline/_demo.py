@@ -26,11 +26,11 @@ from ..imaging import measure_plaque, patient_plaque_summary
 from ..io import read_cohort, validate
 from ..models import load
 from ..privacy import Pseudonymiser, cohort_ids
-from ..report import patient_reports, write_patient_reports
 from ..stats import DEFAULT_HORIZON_DAYS
 from ._audit import run_audit
 from ._fit import run_fit
 from ._model_report import build_model_report
+from ._patient import patient_reports, write_patient_reports
 
 __all__ = ["DemoResult", "run_demo"]
 

@@ -21,6 +21,7 @@ from ..exceptions import RadioriskError, ReportError
 from ..models import load
 from ..report import ModelReport, ModelReportInputs, render_model_report
 from ._model_inputs import audit_oof, load_cohort, per_patient, read_audit, read_run
+from ._model_report_stats import report_statistics
 
 __all__ = ["collect_model_report", "build_model_report"]
 
@@ -96,7 +97,7 @@ def collect_model_report(run, *, data=None, audit=None, n_boot: int = 200, seed:
                    model=model, manifest=manifest, audit_dir=audit_dir, audit_source=source, seed=seed,
                    n_boot=int(n_boot), shap_sample=int(shap_sample))
     load_cohort(ctx, data if data is not None else cfg.get("data"), explicit=data is not None)
-    return render_model_report(ctx, aud)
+    return render_model_report(report_statistics(ctx), aud)
 
 
 def build_model_report(run, out, *, data=None, audit=None, n_boot: int = 200, seed: int | None = None,

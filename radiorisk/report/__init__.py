@@ -14,8 +14,10 @@ audit_report_html, audit_findings, audit_figures, AuditFigure
     The ``report.html`` of an audit folder: findings in plain language, figures, tables.
 ReportError
     A report cannot be built (missing or incomplete RUN, audit or cohort folder).
-patient_reports, write_patient_reports, PatientReport, ReportFactor, PatientReportError
-    The patient structured report (HTML and JSON): risk at the horizon with its 95 %
+render_patient_reports, PatientReportInputs, PatientReport, ReportFactor, PatientReportError
+    The patient structured report (HTML and JSON), formatted from its computed inputs
+    (computing and writing them: :func:`radiorisk.pipeline.patient_reports`,
+    :func:`radiorisk.pipeline.write_patient_reports`): risk at the horizon with its 95 %
     interval, the confidence flag and its reason, the top contributing factors in plain
     words, plaque findings (burden, subtypes, high-risk features, CAD-RADS, CAC), PET
     activity and a free-text field.
@@ -32,14 +34,15 @@ from ._model import (
     ReportSection,
     render_model_report,
 )
-from ._model_context import REPORT_GROUP_ATTRIBUTES, report_attributes
-from ._patient import (
-    PatientReport,
-    PatientReportError,
-    ReportFactor,
-    patient_reports,
-    write_patient_reports,
+from ._model_context import (
+    NET_BENEFIT_THRESHOLDS,
+    REPORT_GROUP_ATTRIBUTES,
+    ReportExplanations,
+    report_attributes,
 )
+from ._patient_render import PatientReportInputs, render_patient_reports
+from ._patient_report import REPORT_FORMAT, PatientReport, PatientReportError, ReportFactor
+from ._vocab import CAC_CATEGORIES, DISCLAIMER, feature_label
 
 __all__ = [
     "AuditFigure",
@@ -49,14 +52,20 @@ __all__ = [
     "PatientReport",
     "PatientReportError",
     "ReportFactor",
-    "patient_reports",
-    "write_patient_reports",
+    "PatientReportInputs",
+    "render_patient_reports",
+    "REPORT_FORMAT",
+    "CAC_CATEGORIES",
+    "DISCLAIMER",
+    "feature_label",
     "MODEL_REPORT_SECTIONS",
     "ModelReport",
     "ReportError",
     "ReportSection",
     "ModelReportInputs",
+    "ReportExplanations",
     "render_model_report",
     "REPORT_GROUP_ATTRIBUTES",
+    "NET_BENEFIT_THRESHOLDS",
     "report_attributes",
 ]

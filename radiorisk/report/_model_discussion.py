@@ -6,22 +6,12 @@ import json
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2_contingency
 
-from ..explain import (
-    ExplainError,
-    ModalityBarDisplay,
-    ShapBarDisplay,
-    ShapSummaryDisplay,
-    shap_by_subgroup,
-    shap_values,
-)
+from ..explain import ModalityBarDisplay, ShapBarDisplay, ShapSummaryDisplay
 from ._figures import png, shap_subgroup_figure
 from ._model_base import _TITLES, ReportSection
-from ._model_context import REPORT_GROUP_ATTRIBUTES as _GROUP_ATTRS
 from ._model_context import ModelReportInputs as _Context
 from ._model_context import report_attributes as _attrs
-from ._model_methods import _names
 from ._model_results import _flag_summary
 
 _MIN_EVENTS = 10
@@ -29,28 +19,23 @@ _MIN_EVENTS = 10
 
 def _explanations(ctx: _Context) -> ReportSection:
     sid, title = "explanations", _TITLES["explanations"]
-    if ctx.data is None:
+    ex = ctx.explanations
+    if ex is None or ex.status == "no_data":
         return ReportSection(id=sid, title=title, sentences=(
             "SHAP values were not computed: the cohort folder is not available (pass --data DIR).",))
-    cols = list(ctx.manifest.get("feature_names_in") or [])
-    missing = [c for c in cols if c not in ctx.data.X.columns]
-    if missing:
+    if ex.status == "missing_columns":
+        missing = ex.missing_columns
         ctx.limitations.append(("explanations", f"SHAP not computed: {len(missing)} model input column(s) "
                                 f"are absent from the cohort (e.g. {missing[0]})"))
         return ReportSection(id=sid, title=title, sentences=(
             f"SHAP values were not computed: {len(missing)} input column(s) of the model are not in the "
             f"assembled cohort (first: {missing[0]}).",))
-    X = ctx.data.X[cols]
-    rng = np.random.default_rng(ctx.seed)
-    k = min(ctx.shap_sample, len(X))
-    Xs = X.iloc[np.sort(rng.choice(len(X), size=k, replace=False))] if k < len(X) else X
-    try:
-        res = shap_values(ctx.model, Xs, blocks=ctx.data.blocks, random_state=ctx.seed)
-    except ExplainError as exc:
-        return ReportSection(id=sid, title=title, sentences=(f"SHAP values could not be computed: {exc}",))
+    if ex.status == "error":
+        return ReportSection(id=sid, title=title, sentences=(f"SHAP values could not be computed: {ex.error}",))
+    res = ex.shap
     imp = res.importance()
     mod = res.by_block().to_frame()
-    say = [f"SHAP values of the final model on {res.n} patients ({'a random sample' if k < len(X) else 'all'} "
+    say = [f"SHAP values of the final model on {res.n} patients ({'a random sample' if ex.sampled else 'all'} "
            f"of the cohort), on the {res.scale} scale ({res.method} method).",
            "The most influential features were " + ", ".join(
                f"{r.feature} ({r.block})" for r in imp.head(3).itertuples()) + "."]
@@ -66,15 +51,10 @@ def _explanations(ctx: _Context) -> ReportSection:
     tables = [("Top features by mean |SHAP|", imp.head(15).round({"mean_abs": 4, "mean": 4})),
               ("SHAP by modality block", mod.round({"mean_abs": 4, "mean": 4, "share": 3}))]
     notes = list(res.notes)
-    attrs = [a for a in _GROUP_ATTRS if a in ctx.data.groups.columns]
     top = list(imp["feature"].head(8))
-    for a in attrs:
-        g = ctx.data.groups.loc[Xs.index, [a]]
-        try:
-            sub = shap_by_subgroup(res, g, n_boot=max(20, min(ctx.n_boot, 200)), n_perm=199,
-                                   random_state=ctx.seed)
-        except ExplainError as exc:
-            notes.append(f"SHAP by {a}: not computed ({exc})")
+    for a, sub, err in ex.by_group:
+        if sub is None:
+            notes.append(f"SHAP by {a}: not computed ({err})")
             continue
         figs.append((f"Mean |SHAP| of the top features by {a} (95 % bootstrap CI)",
                      shap_subgroup_figure(sub.by_group, attribute=a, features=top, scale=res.scale)))
@@ -90,33 +70,6 @@ def _explanations(ctx: _Context) -> ReportSection:
     notes.append("SHAP explains the model, not causation; a feature can matter because it stands in for another.")
     return ReportSection(id=sid, title=title, sentences=tuple(say), tables=tuple(tables), figures=tuple(figs),
                          notes=tuple(dict.fromkeys(notes)))
-
-
-def _extrapolation(ctx: _Context) -> pd.DataFrame | None:
-    """Share of patients with an input outside the range of their training folds (first CV repeat)."""
-    if ctx.data is None or ctx.oof_ids is None or "fold" not in ctx.oof.columns:
-        return None
-    final = ctx.model.steps[-1][1]
-    cols = [c for c in _names(final) if c in ctx.data.X.columns]
-    if not cols:
-        cols = [c for c in (ctx.manifest.get("feature_names_in") or []) if c in ctx.data.X.columns]
-    if not cols:
-        return None
-    rep = ctx.oof
-    if "repeat" in rep.columns:
-        rep = rep[rep["repeat"] == rep["repeat"].min()]
-    Xall = ctx.data.X[cols].set_axis(ctx.oof_ids, axis=0)
-    rep = rep[rep["patient_id"].isin(Xall.index)]
-    X = Xall.loc[rep["patient_id"]].to_numpy(float)
-    fold = rep["fold"].to_numpy()
-    out = np.zeros(len(rep), dtype=bool)
-    nan = np.isnan(X)
-    for f in np.unique(fold):
-        te = fold == f
-        lo = np.where(nan[~te], np.inf, X[~te]).min(axis=0, initial=np.inf)  # NaN never counts
-        hi = np.where(nan[~te], -np.inf, X[~te]).max(axis=0, initial=-np.inf)
-        out[te] = ((X[te] < lo) | (X[te] > hi)).any(axis=1)
-    return pd.DataFrame({"patient_id": rep["patient_id"].to_numpy(), "extrapolated": out}).set_index("patient_id")
 
 
 def _limitations(ctx: _Context, audit: dict) -> ReportSection:
@@ -138,22 +91,16 @@ def _limitations(ctx: _Context, audit: dict) -> ReportSection:
         for col in [c for c in av.columns if c.endswith("_available_pct")]:
             block = col[: -len("_available_pct")]
             for attr in ("sex", "ethnicity", "site"):
-                t = av[av["attribute"] == attr]
-                if len(t) < 2 or t[col].max() - t[col].min() < 5:
-                    continue
-                k = np.round(t[col].to_numpy() * t["n"].to_numpy() / 100).astype(int)
-                tab = np.vstack([k, t["n"].to_numpy() - k])
-                if (tab.sum(axis=1) == 0).any():
-                    continue
-                p = float(chi2_contingency(tab)[1])
-                if p < 0.05:
+                p = ctx.availability_p.get((block, attr))
+                if p is not None and p < 0.05:
+                    t = av[av["attribute"] == attr]
                     lo, hi = t.loc[t[col].idxmin()], t.loc[t[col].idxmax()]
                     used = block in (ctx.config.get("blocks") or [])
                     items.append(("unequal availability",
                                   f"{block} availability differs across {attr} groups: {lo[col]:.1f} % "
                                   f"({lo['group']}) to {hi[col]:.1f} % ({hi['group']}), chi-square p = {p:.2g}"
                                   + ("" if used else f" ({block} is not in this model)")))
-    ex = _extrapolation(ctx)
+    ex = ctx.extrapolation
     ex_rows = []
     if ex is not None:
         share = float(ex["extrapolated"].mean())

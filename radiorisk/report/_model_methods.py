@@ -14,32 +14,6 @@ from ._vocab import _MODEL_WORDS
 _BLOCK_ORDER = ("clinical", "ccta", "radiomics", "pet")
 
 
-def _reverse_km_median(time: np.ndarray, event: np.ndarray) -> float:
-    """Median potential follow-up: Kaplan-Meier of the censoring times (events censor it)."""
-    order = np.lexsort((event, time))  # at tied times censorings (event 0) count first, as in survfit
-    t, c = time[order], 1 - event[order]
-    ut = np.unique(t)
-    s, n_at = 1.0, len(t)
-    for u in ut:
-        sel = t == u
-        d = int(c[sel].sum())
-        if n_at > 0 and d:
-            s *= 1 - d / n_at
-        if s <= 0.5:
-            return float(u)
-        n_at -= int(sel.sum())
-    return float("nan")
-
-
-def _block_available(data, block: str) -> pd.Series:
-    if block == "pet":
-        return data.pet_available.astype(bool)
-    cols = list(data.blocks.get(block, ()))
-    if not cols:
-        return pd.Series(False, index=data.X.index)
-    return data.X[cols].notna().any(axis=1)
-
-
 def _participants(ctx: _Context) -> ReportSection:
     pred, h = ctx.pred, ctx.horizon
     t, e = pred["time"].to_numpy(float), pred["event"].to_numpy(int)
@@ -57,7 +31,7 @@ def _participants(ctx: _Context) -> ReportSection:
              ("followed to the horizon without MACE", int(n - by_h.sum() - cens.sum()))]
     flow = pd.DataFrame(rows, columns=["step", "patients"])
     q1, med, q3 = np.percentile(t, [25, 50, 75])
-    rkm = _reverse_km_median(t, e)
+    rkm = ctx.follow_up_median
     say = [f"{n} patients were analysed; {int(e.sum())} had a MACE during follow-up and "
            f"{int(by_h.sum())} ({_pct(by_h.mean())}) by the horizon of {h:g} days ({_years(h)}).",
            f"{int(cens.sum())} patients ({_pct(cens.mean())}) were censored before the horizon without an event.",
@@ -66,8 +40,7 @@ def _participants(ctx: _Context) -> ReportSection:
     if ctx.cohort is not None and len(ctx.cohort.patients) != n:
         say.append(f"{len(ctx.cohort.patients) - n} patient(s) of the cohort folder have no out-of-fold "
                    "prediction (left out when the fit assembled the cohort).")
-    groups = _group_table(ctx, t, by_h)
-    ctx.avail = groups
+    groups = ctx.avail
     tables = [("Participant flow", flow),
               ("Patients, events, follow-up and modality availability by group", groups)]
     figures = []
@@ -83,37 +56,6 @@ def _participants(ctx: _Context) -> ReportSection:
                          tables=tuple(tables), figures=tuple(figures), notes=tuple(notes))
 
 
-def _group_table(ctx: _Context, t: np.ndarray, by_h: np.ndarray) -> pd.DataFrame:
-    """Patients, MACE by the horizon, follow-up and modality availability by sex, ethnicity and site."""
-    pred = ctx.pred
-    grp_rows = []
-    attrs = [a for a in ("sex", "ethnicity", "site") if a in pred.columns]
-    blocks_shown, avail = [], None
-    if ctx.data is not None:
-        used = set(ctx.config.get("blocks") or [])
-        blocks_shown = [b for b in _BLOCK_ORDER if b in used or b == "pet"]
-        avail = pd.DataFrame({b: _block_available(ctx.data, b) for b in blocks_shown})
-        avail = avail.join(ctx.data.groups.reindex(avail.index))
-    for attr in ["overall", *attrs]:
-        labels = pd.Series("all", index=pred.index) if attr == "overall" else pred[attr].fillna("unknown")
-        for g, idx in labels.groupby(labels, sort=True).groups.items():
-            sel = pred.index.isin(idx)
-            r = {"attribute": attr, "group": str(g), "n": int(sel.sum()),
-                 "share_pct": 100 * sel.mean(), "mace_by_horizon": int(by_h[sel].sum()),
-                 "median_followup_days": float(np.median(t[sel]))}
-            if avail is not None:
-                if attr == "overall":
-                    a = avail
-                elif attr in avail.columns:
-                    a = avail[avail[attr].astype(object).where(avail[attr].notna(), "unknown") == g]
-                else:
-                    a = avail.iloc[:0]
-                for b in blocks_shown:
-                    r[f"{b}_available_pct"] = 100 * float(a[b].mean()) if len(a) else np.nan
-            grp_rows.append(r)
-    return pd.DataFrame(grp_rows)
-
-
 def _missing_table(ctx: _Context) -> pd.DataFrame:
     """Columns, availability and missing cells of each modality block of the assembled cohort."""
     used = list(ctx.config.get("blocks") or [])
@@ -123,7 +65,7 @@ def _missing_table(ctx: _Context) -> pd.DataFrame:
         if not cols and b not in used:
             continue
         X = ctx.data.X[cols] if cols else pd.DataFrame(index=ctx.data.X.index)
-        av = _block_available(ctx.data, b)
+        av = ctx.data.block_available(b)
         miss_rows.append({
             "block": b, "in_model": "yes" if b in used else "no", "columns": len(cols),
             "patients_available": int(av.sum()), "available_pct": 100 * float(av.mean()),

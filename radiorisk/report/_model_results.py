@@ -10,9 +10,6 @@ import pandas as pd
 from ..evaluation import (
     CalibrationDisplay,
     DecisionCurveDisplay,
-    NotEstimableError,
-    kaplan_meier_risk,
-    survival_net_benefit,
 )
 from ._figures import ladder_figure, png
 from ._model_base import _TITLES, ReportSection, _ci, _ci_pct, _pct, _who, _years
@@ -21,7 +18,6 @@ from ._model_context import report_attributes as _attrs
 from ._vocab import _DISC
 
 _BOOT_UNDEF = re.compile(r"bootstrap: \d+ of \d+ replicates undefined")
-_NB_THRESHOLDS = (0.025, 0.05, 0.075, 0.10, 0.15, 0.20)
 
 
 def _discrimination(ctx: _Context, audit: dict) -> ReportSection:
@@ -83,16 +79,6 @@ def _discrimination(ctx: _Context, audit: dict) -> ReportSection:
                          tables=tuple(tables), figures=tuple(figs), notes=tuple(methods))
 
 
-def _observed(pred: pd.DataFrame, sel, h: float):
-    try:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            est = kaplan_meier_risk(pred["time"].to_numpy(float)[sel], pred["event"].to_numpy(float)[sel],
-                                    horizon=h)
-        return est.estimate, est.ci_low, est.ci_high
-    except NotEstimableError:
-        return np.nan, np.nan, np.nan
-
-
 def _calibration(ctx: _Context, audit: dict) -> ReportSection:
     pred, h = ctx.pred, ctx.horizon
     m = audit["metrics.csv"]
@@ -103,7 +89,7 @@ def _calibration(ctx: _Context, audit: dict) -> ReportSection:
         for g in sorted(labels.dropna().unique()):
             sel = (labels == g).to_numpy()
             mm = m[(m["attribute"] == attr) & (m["group"].astype(str) == str(g))].set_index("metric")
-            obs, lo, hi = _observed(pred, sel, h)
+            obs, lo, hi = ctx.observed[(attr, str(g))]
             mp = float(pred["risk"].to_numpy()[sel].mean())
             row = {"attribute": attr, "group": str(g), "n": int(sel.sum()),
                    "events_by_horizon": int(((pred["event"] == 1) & (pred["time"] <= h)).to_numpy()[sel].sum()),
@@ -225,9 +211,7 @@ def _flag_summary(flags: pd.DataFrame, *, drop_few_events: bool = False) -> pd.D
 
 def _decision(ctx: _Context, audit: dict) -> ReportSection:
     pred, h = ctx.pred, ctx.horizon
-    with np.errstate(invalid="ignore", divide="ignore"):
-        nb = survival_net_benefit(pred["time"].to_numpy(float), pred["event"].to_numpy(float),
-                                  pred["risk"].to_numpy(float), horizon=h, thresholds=list(_NB_THRESHOLDS))
+    nb = ctx.net_benefit
     n = len(pred)
     t = pd.DataFrame({"threshold": [_pct(x) for x in nb["threshold"]],
                       "net_benefit_model": nb["model"], "net_benefit_treat_all": nb["treat_all"],

@@ -1,8 +1,7 @@
-"""Fixtures of the evaluation tests: the referee folder (R reference values) and its checker."""
+"""Fixtures of the evaluation tests: the referee data sets (``referee_dir`` and ``compare_metrics`` are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -20,22 +19,6 @@ REFEREE_SETS = {
     "survival_whas500": ({"time_col": "time", "event_col": "event", "risk_col": "risk", "horizon": 365},
                          ["gender"]),
 }
-
-
-@pytest.fixture(scope="session")
-def referee_dir() -> Path:
-    assert (REFEREE_DIR / "README.md").is_file(), f"referee fixtures missing from {REFEREE_DIR}"
-    return REFEREE_DIR
-
-
-@pytest.fixture(scope="session")
-def compare_metrics(referee_dir):
-    """The referee's ``compare_metrics.py``, imported from tests/reference/referee."""
-    spec = importlib.util.spec_from_file_location("referee_compare_metrics",
-                                                  referee_dir / "compare_metrics.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 class Referee:

@@ -10,15 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiorisk.report._patient import (
+from radiorisk.pipeline import patient_reports, write_patient_reports
+from radiorisk.report import (
     CAC_CATEGORIES,
     DISCLAIMER,
     PatientReport,
     PatientReportError,
     ReportFactor,
     feature_label,
-    patient_reports,
-    write_patient_reports,
 )
 
 SECTIONS = ("Risk", "Confidence", "Contributing factors", "Plaque findings", "PET", "Comment",

@@ -1,4 +1,4 @@
-"""The patient structured report: one patient's risk, its confidence, its reasons and the imaging findings.
+"""The body of the patient structured reports: predict, resample, explain, then format and write.
 
 Following the consensus recommendations on structured reporting, each report
 carries, for one patient:
@@ -13,19 +13,14 @@ carries, for one patient:
 - the coronary 18F-NaF PET activity, or why it is not available;
 - a free-text comment by the user, and what model produced the report.
 
-:class:`PatientReport` is a frozen dataclass with ``to_dict``/``to_json``
-(strict JSON: missing values are ``null``, never NaN) and ``to_html`` (one
-self-contained page: inline style, no script, no external resource, every
-user string escaped).  :func:`patient_reports` builds them;
-:func:`write_patient_reports` writes ``<patient>.html`` and
-``<patient>.json`` atomically.  This module formats results only: the risks,
-intervals and SHAP values come from :mod:`radiorisk.models` and
-:mod:`radiorisk.explain`.
-
-The pieces: :mod:`._patient_report` (the objects, JSON and the HTML view),
-:mod:`._patient_findings` (plaque, CAD-RADS, CAC, PET), :mod:`._patient_values`
-(number words), :mod:`._vocab` (the clinical words) and the templates in
-``templates/``.
+:class:`radiorisk.report.PatientReport` is a frozen dataclass with
+``to_dict``/``to_json`` (strict JSON: missing values are ``null``, never NaN) and
+``to_html`` (one self-contained page: inline style, no script, no external resource,
+every user string escaped).  :func:`patient_reports` computes what the reports show
+(the risk with :mod:`radiorisk.models`, the intervals and SHAP values with
+:mod:`radiorisk.explain`) and :func:`radiorisk.report.render_patient_reports` formats
+them; :func:`write_patient_reports` writes ``<patient>.html`` and ``<patient>.json``
+atomically.
 """
 
 from __future__ import annotations
@@ -42,26 +37,13 @@ import pandas as pd
 
 from .. import __version__
 from .._files import atomic_write_text
-from ..explain import risk_intervals, shap_values
-from ..explain._common import model_kind
+from ..exceptions import PatientReportError
+from ..explain import model_kind, risk_intervals, shap_values
 from ..features import CohortData, assemble_cohort
 from ..io import read_cohort
-from ._patient_findings import _findings_from_tables, _findings_from_x, _index_scans
-from ._patient_report import REPORT_FORMAT, PatientReport, PatientReportError, ReportFactor
-from ._patient_values import _bool, _clean, _direction_word, _num, _value_text
-from ._vocab import _MACE_TEXT, CAC_CATEGORIES, DISCLAIMER, _spec, feature_label
+from ..report import PatientReport, PatientReportInputs, render_patient_reports
 
-__all__ = [
-    "PatientReport",
-    "ReportFactor",
-    "PatientReportError",
-    "patient_reports",
-    "write_patient_reports",
-    "feature_label",
-    "DISCLAIMER",
-    "REPORT_FORMAT",
-    "CAC_CATEGORIES",
-]
+__all__ = ["patient_reports", "write_patient_reports"]
 
 _MSG_UNKNOWN_IDS = "patient_reports: {k} patient id(s) not in the data (first: {first!r})"
 _MSG_MISSING_COLS = ("patient_reports: the data lack {k} column(s) the model was fitted on (first: "
@@ -182,54 +164,6 @@ def _interval_table(intervals, ids, h):
     return tab, level, info
 
 
-def _factors(res, pos: int, top_k: int, rc: pd.DataFrame) -> tuple[list[ReportFactor], dict]:
-    vals = res.values[pos]
-    order = np.argsort(-np.abs(vals), kind="stable")
-    rc_map = dict(zip(rc["feature"], rc["risk_change"], strict=False))
-    out = []
-    for j in order:
-        v = float(vals[j])
-        if v == 0.0 or len(out) >= top_k:
-            break
-        feat = res.feature_names[j]
-        label, kind, unit = _spec(feat)
-        raw = _num(res.data.iloc[pos][feat]) if feat in res.data.columns else None
-        value = None if raw is None else (round(float(np.expm1(raw)), 6) if kind == "log1p" else raw)
-        vtext = _value_text(kind, value, unit)
-        change = float(rc_map.get(feat, 0.0))
-        if change != 0.0:
-            direction = "raises risk" if change > 0 else "lowers risk"
-        else:
-            direction = _direction_word(v, res.scale)
-        phrase = f"{label[:1].upper()}{label[1:]} ({vtext}) {direction}"
-        out.append(ReportFactor(feature=feat, label=label, block=res.blocks[j], value=value,
-                                value_text=vtext, direction=direction, contribution=v,
-                                scale=res.scale, risk_change=change, phrase=phrase))
-    mod = {}
-    for b in dict.fromkeys(res.blocks):
-        mask = np.asarray(res.blocks) == b
-        mod[b] = float(vals[mask].sum())
-    return out, mod
-
-
-def _confidence(row, info) -> tuple[bool | None, str]:
-    if row is None:
-        return None, ("not assessed: no risk interval was computed (pass intervals= from "
-                      "radiorisk.explain.risk_intervals, or X_train= and y_train=)")
-    low = _bool(row["low_confidence"])
-    reason = row["reason"]
-    reason = "" if reason is None or (isinstance(reason, float) and math.isnan(reason)) else str(reason)
-    if low:
-        return True, reason or "flagged as low-confidence"
-    checks = []
-    if info.get("max_width") is not None:
-        checks.append(f"interval width at most {100 * info['max_width']:g} percentage points")
-    checks.append("no modality missing")
-    if info.get("ood"):
-        checks.append("within the training distribution")
-    return False, "Checked: " + "; ".join(checks) + "."
-
-
 def patient_reports(model, data, ids=None, *, horizon=None, intervals=None, shap=None,
                     free_text=None, top_k: int = 5, tables=None, blocks=None, X_train=None,
                     y_train=None, n_boot: int = 100, pseudonyms: Mapping | None = None,
@@ -348,35 +282,13 @@ def patient_reports(model, data, ids=None, *, horizon=None, intervals=None, shap
                                    horizon=h, blocks=blocks, random_state=random_state)
     itab, level, iinfo = _checked_intervals(intervals, ids, h, risk)
     res = _checked_shap(shap, model, Xs, ids, h, risk, blocks=blocks, random_state=random_state)
-    rc_all = _risk_changes(res, h)
-    scans = lesions = pet = None
-    if tables is not None:
-        scans = _index_scans(tables.scans) if len(tables.scans) else None
-        lesions = getattr(tables, "lesions", None)
-        pet = getattr(tables, "pet", None)
-    common = {"horizon_days": h, "outcome": _outcome(mace), "ci_level": level,
-              "model": _clean(_model_info(model, res, h, iinfo, provenance)),
-              "report_date": str(report_date or _dt.datetime.now(_dt.UTC).date().isoformat())}
-    reports = []
-    for pos, pid in enumerate(ids):
-        facs, mod = _factors(res, pos, top_k, rc_all[rc_all["patient_id"] == pid])
-        if tables is not None:
-            plaque, cad, cac, pet_d = _findings_from_tables(pid, scans, lesions, pet)
-            if pseudonyms is not None and plaque.get("lesions"):
-                # a pseudonymised report carries no raw lesion id: lesions are numbered instead
-                plaque["lesions"] = [{**d, "lesion_id": f"lesion {k + 1}"} for k, d in enumerate(plaque["lesions"])]
-        else:
-            plaque, cad, cac, pet_d = _findings_from_x(Xs.loc[pid])
-        row = itab.loc[pid] if itab is not None else None
-        low, why = _confidence(row, iinfo or {})
-        reports.append(PatientReport(
-            patient=labels[pid], risk=float(risk[pos]),
-            ci_low=None if row is None else _num(row["ci_low"]),
-            ci_high=None if row is None else _num(row["ci_high"]),
-            low_confidence=low, confidence_reason=why, factors=tuple(facs),
-            modality_contributions=_clean(mod), plaque=_clean(plaque), cad_rads=_clean(cad),
-            cac=_clean(cac), pet=_clean(pet_d), free_text=texts[pid], **common))
-    return reports
+    inputs = PatientReportInputs(
+        ids=tuple(ids), labels=labels, X=Xs, risk=risk, horizon=h, intervals=itab, level=level,
+        interval_info=iinfo, shap=res, risk_changes=_risk_changes(res, h), tables=tables, mace=mace,
+        free_text=texts, top_k=top_k, pseudonymised=pseudonyms is not None,
+        model_info=_model_info(model, res, h, iinfo, provenance),
+        report_date=str(report_date or _dt.datetime.now(_dt.UTC).date().isoformat()))
+    return render_patient_reports(inputs)
 
 
 def _labels(pseudonyms, ids: list[str]) -> dict[str, str]:
@@ -437,14 +349,6 @@ def _risk_changes(res, h: float) -> pd.DataFrame:
     return rc_all.assign(patient_id=rc_all["patient_id"].astype(str))
 
 
-def _outcome(mace) -> str:
-    if not mace:
-        return "major adverse cardiovascular event (MACE)"
-    comps = [_MACE_TEXT.get(m, m) for m in mace]
-    comps = ", ".join(comps[:-1]) + " or " + comps[-1] if len(comps) > 1 else comps[0]
-    return f"major adverse cardiovascular event (MACE: {comps})"
-
-
 def _model_info(model, res, h: float, iinfo, provenance) -> dict:
     info = {
         "model": model_kind(model), "horizon_days": h, "n_features": len(res.feature_names),
@@ -455,7 +359,7 @@ def _model_info(model, res, h: float, iinfo, provenance) -> dict:
     }
     if provenance:
         for k, v in provenance.items():
-            info[str(k)] = _clean(v)
+            info[str(k)] = v  # made JSON-safe with the rest when the report is formatted
     return info
 
 
