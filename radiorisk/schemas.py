@@ -199,7 +199,7 @@ def schema_markdown(tables=TABLES) -> str:
         "# Table schemas",
         "",
         "<!-- Generated from data_schemas/*.schema.json by `python -m radiorisk.io > docs/schemas.md`;"
-        " do not edit by hand (tests/test_io_docs.py checks it). -->",
+        " do not edit by hand (tests/io/test_docs.py checks it). -->",
         "",
         "A cohort folder holds one file per table, `TABLE.csv` (UTF-8, comma-separated, one header"
         " line) or `TABLE.parquet`. `patients`, `scans` and `outcomes` are required; `lesions`,"

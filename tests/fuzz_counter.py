@@ -9,7 +9,7 @@ Usage in a test module::
         count("test_x")                     # once per generated case
 
 The counts are written through pytest's terminal reporter (so they show with or
-without ``-s``), e.g. ``[fuzz] test_io_fuzz: test_validate_never_raises=25 cases``.
+without ``-s``), e.g. ``[fuzz] test_fuzz_tables: test_validate_never_raises=25 cases``.
 """
 
 from __future__ import annotations
