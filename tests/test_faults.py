@@ -24,8 +24,7 @@ import pytest
 from radiorisk.cli import main
 from radiorisk.datasets import write_synthetic_cohort
 from radiorisk.exceptions import RadioriskError
-from radiorisk.imaging import _engine
-from radiorisk.imaging._engine import extract_radiomics
+from radiorisk.imaging import _engine, extract_radiomics
 
 RADIORISK = [sys.executable, "-m", "radiorisk.cli"]
 

@@ -11,8 +11,7 @@ import pytest
 
 from radiorisk.cli import main
 from radiorisk.exceptions import InputFileError, SchemaError
-from radiorisk.imaging import extract_radiomics, measure_plaque
-from radiorisk.imaging._engine import read_manifest_for_extraction
+from radiorisk.imaging import extract_radiomics, measure_plaque, read_manifest_for_extraction
 from radiorisk.io import read_cohort, validate
 
 PARAMS = {"imageType": {"Original": {}}, "featureClass": {"firstorder": None}, "setting": {"binWidth": 25}}

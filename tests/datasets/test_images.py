@@ -29,7 +29,7 @@ from radiorisk.datasets._images import (
     write_lesion_images,
 )
 from radiorisk.exceptions import SchemaError
-from radiorisk.imaging._quant import plaque_metrics
+from radiorisk.imaging import plaque_metrics
 
 SEED = 11
 PLAQUE = (2, 3, 4, 5)
