@@ -7,10 +7,11 @@ and per subgroup. The stats metrics stay importable from here for compatibility
 
 Public names
 ------------
-SubgroupAudit, AUDIT_COLUMNS, UNKNOWN_GROUP
+SubgroupAudit, AUDIT_COLUMNS, UNKNOWN_GROUP, read_group_labels
     The one subgroup engine: every metric per group and intersection with paired
     bootstrap CIs, contrasts, heterogeneity, censoring-aware fairness and
-    calibration within groups (fixed-shape DataFrames, explicit flags).
+    calibration within groups (fixed-shape DataFrames, explicit flags); how it reads
+    group labels.
 compute_metrics, write_metrics_csv, BINARY_METRICS, SURVIVAL_METRICS, METRICS_COLUMNS
     The audit table in the ``metrics.csv`` shape (overall and per group): a view of
     :class:`SubgroupAudit`.
@@ -32,7 +33,7 @@ calibrated equalized odds) is the layer above: :mod:`radiorisk.mitigation`.
 """
 
 from .. import stats as _stats
-from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit
+from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit, read_group_labels
 from ._audit_tables import AUDIT_FILES, AuditTables, audit_tables
 from ._bootstrap import (
     StratifiedBootstrap,
@@ -77,6 +78,7 @@ __all__ = [
     "compute_metrics",
     "net_benefit",
     "percentile_interval",
+    "read_group_labels",
     "survival_calibration_curve",
     "survival_calibration_table",
     "survival_net_benefit",

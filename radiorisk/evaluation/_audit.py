@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from ..stats._common import (
+from ..stats import (
     NotEstimableError,
     check_binary_inputs,
     check_horizon,
@@ -40,7 +40,7 @@ from ._values import (
     _point_survival,
 )
 
-__all__ = ["SubgroupAudit", "UNKNOWN_GROUP", "AUDIT_COLUMNS"]
+__all__ = ["SubgroupAudit", "UNKNOWN_GROUP", "AUDIT_COLUMNS", "read_group_labels"]
 
 #: Columns of :attr:`SubgroupAudit.by_group`, :attr:`~SubgroupAudit.overall` and ``to_frame()``.
 AUDIT_COLUMNS = ("attribute", "group", "metric", "estimate", "ci_low", "ci_high", "n", "events",
@@ -57,8 +57,22 @@ _BAD_GROUPS = "groups must be a DataFrame or a mapping of name -> array; got {ty
 _BAD_METRIC = "unknown metric(s) {bad}; available: {available}"
 
 
-def _labels(values) -> np.ndarray:
-    """Group labels as strings; missing (None, NaN, "", "NA") as None."""
+def read_group_labels(values) -> np.ndarray:
+    """Group labels as the audit reads them: strings, with missing values (None, NaN, "", "NA") as None.
+
+    Parameters
+    ----------
+    values : array-like of shape (n,)
+
+    Returns
+    -------
+    ndarray of object
+
+    Examples
+    --------
+    >>> read_group_labels(["F", None, "", 1, float("nan")]).tolist()
+    ['F', None, None, '1', None]
+    """
     s = pd.Series(np.asarray(values, dtype=object))
     lab = s.where(s.notna(), None).map(lambda v: None if v is None else str(v))
     lab = lab.where(~lab.isin(MISSING_GROUP_LABELS), None)
@@ -214,7 +228,7 @@ class SubgroupAudit(_FairnessMixin):
         for k, v in cols.items():
             if v.ndim != 1 or len(v) != n:
                 raise ValueError(f"group {k!r} has {len(v)} values; risk has {n}")
-        return tuple(cols), {k: _labels(v) for k, v in cols.items()}
+        return tuple(cols), {k: read_group_labels(v) for k, v in cols.items()}
 
     def _build_subsets(self):
         n = len(self.risk)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats import _survival as Sm
-from ..stats import kaplan_meier_at
+from ..stats import kaplan_meier_at, kaplan_meier_risk
 from ._bootstrap import (
     StratifiedBootstrap,
     counts_from_indices,
@@ -222,7 +221,7 @@ class _FairnessMixin:
                 else:
                     mp = float(self.risk[sel].mean())
                     if self.survival:
-                        km = Sm.kaplan_meier_risk(self.time[sel], self.event[sel], horizon=self.horizon,
+                        km = kaplan_meier_risk(self.time[sel], self.event[sel], horizon=self.horizon,
                                                   conf_type="log-log")
                         obs, lo, hi = km.estimate, km.ci_low, km.ci_high
                     else:

@@ -40,8 +40,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..stats import at_risk_from_counts, censoring_km_factors, km_factors
-from ..stats._resample import StratifiedBootstrap, counts_from_indices, percentile_interval
+from ..stats import (
+    StratifiedBootstrap,
+    at_risk_from_counts,
+    censoring_km_factors,
+    counts_from_indices,
+    km_factors,
+    percentile_interval,
+)
 from ._bootstrap_calibration import _CoxCalibrationMixin
 from ._values import BINARY_METRICS, _binary_values
 from ._weighted_sums import _csr, _PrefixQueries

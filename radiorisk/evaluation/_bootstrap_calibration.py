@@ -13,13 +13,13 @@ import numpy as np
 
 from ..stats import (
     CoxRiskSets,
+    NotEstimableError,
+    cloglog,
     efron_cumulative_hazard_batched,
     fit_cox_batched,
     rcs_basis,
     rcs_knots,
 )
-from ..stats._common import NotEstimableError
-from ..stats._rcs import _cloglog
 from ._weighted_sums import _csr, _lerp, _order_stats
 
 
@@ -36,7 +36,7 @@ class _CoxCalibrationMixin:
 
     def _build_cox(self):
         ts, es, rs, n = self.ts, self.es, self.rs, self.n
-        self.cll = _cloglog(rs)
+        self.cll = cloglog(rs)
         self.cll_order = np.argsort(self.cll, kind="stable")
         self.cll_sorted = self.cll[self.cll_order]
         self.cll_has_ties = len(np.unique(self.cll)) < n

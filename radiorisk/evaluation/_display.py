@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats._common import check_binary_inputs, check_horizon, check_survival_inputs
-from ._audit import UNKNOWN_GROUP, SubgroupAudit, _labels
+from ..stats import check_binary_inputs, check_horizon, check_survival_inputs
+from ._audit import UNKNOWN_GROUP, SubgroupAudit, read_group_labels
 from ._tables import (
     calibration_table,
     net_benefit,
@@ -52,7 +52,7 @@ def _group_iter(risk, groups):
     if groups is None:
         yield "all", np.arange(n)
         return
-    lab = _labels(groups)
+    lab = read_group_labels(groups)
     if len(lab) != n:
         raise ValueError(f"groups has {len(lab)} values; risk has {n}")
     for v in sorted({x for x in lab if x is not None}):

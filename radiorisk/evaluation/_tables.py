@@ -9,17 +9,20 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..stats import kaplan_meier, kaplan_meier_risk
-from ..stats._binary import _loess
-from ..stats._common import (
+from ..stats import (
     Z_975,
     NotEstimableError,
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
+    cloglog,
+    cox_cumulative_hazard_se,
+    fit_rcs_calibration,
+    kaplan_meier,
+    kaplan_meier_risk,
+    loess_fit,
+    rcs_basis,
 )
-from ..stats._cox import _cumhaz_se
-from ..stats._rcs import _cloglog, _fit_rcs_calibration, rcs_basis
 
 __all__ = [
     "calibration_table",
@@ -190,7 +193,7 @@ def calibration_curve(y_true, y_prob, *, grid=None, n_points: int = 50,
     """
     y, p = check_binary_inputs(y_true, y_prob)
     g = _default_grid(p, n_points) if grid is None else np.asarray(grid, dtype=np.float64)
-    fit = _loess(p, y)
+    fit = loess_fit(p, y)
     pred = fit.predict(g, stderror=True)
     ci = pred.confidence(alpha=1.0 - level)
     return pd.DataFrame({"predicted": g, "observed": np.asarray(pred.values, float),
@@ -237,11 +240,11 @@ def survival_calibration_curve(time, event, risk, *, horizon, grid=None, n_point
     t, e, r = check_survival_inputs(time, event, risk)
     if not np.any((e == 1) & (t <= t0)):
         raise NotEstimableError(f"no event at or before the horizon t0 = {t0:g}")
-    model = _fit_rcs_calibration(t, e, r, t0)
+    model = fit_rcs_calibration(t, e, r, horizon=t0)
     g = _default_grid(r, n_points) if grid is None else np.asarray(grid, dtype=np.float64)
-    Xg = rcs_basis(_cloglog(g), model.knots)
-    X = rcs_basis(_cloglog(r), model.knots)
-    H, se = _cumhaz_se(model.fit, X, t, e, t0, Xg)
+    Xg = rcs_basis(cloglog(g), model.knots)
+    X = rcs_basis(cloglog(r), model.knots)
+    H, se = cox_cumulative_hazard_se(model.fit, X, t, e, t0, Xg)
     z = norm.ppf(0.5 + level / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         half = z * se / H

@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..stats import _binary as B
-from ..stats import _survival as S
-from ..stats._common import NotEstimableError
-from ..stats._concordance import _harrell_and_uno
+from ..stats import (
+    NotEstimableError,
+    auc_delong,
+    brier_score,
+    brier_t,
+    calibration_intercept,
+    calibration_slope,
+    cox_calibration,
+    harrell_and_uno_c,
+    ipa,
+    loess_calibration,
+    oe_ratio,
+    oe_ratio_t,
+    td_auc,
+)
 
 BINARY_METRICS = ("auc", "brier", "cal_intercept", "cal_slope", "ici", "e50", "e90", "emax", "oe_ratio")
 SURVIVAL_METRICS = ("harrell_c", "uno_c", "td_auc", "brier_t", "ipa", "oe_ratio_t",
@@ -33,24 +44,24 @@ def _point_survival(t, e, r, t0, names):
     out = {}
     if "harrell_c" in names or "uno_c" in names:  # one pass of pair counts for both
         try:
-            both = _harrell_and_uno(t, e, r, horizon=t0)
+            both = harrell_and_uno_c(t, e, r, horizon=t0)
         except NotEstimableError as exc:
             both = (exc, exc)
         for name, v in zip(("harrell_c", "uno_c"), both, strict=True):
             if name in names:
                 out[name] = (np.nan, np.nan, np.nan, str(v)) if isinstance(v, Exception) else \
                     (v, np.nan, np.nan, "")
-    for name, fn, kw in (("ipa", S.ipa, {"horizon": t0}), ("oe_ratio_t", S.oe_ratio_t, {"horizon": t0})):
+    for name, fn, kw in (("ipa", ipa, {"horizon": t0}), ("oe_ratio_t", oe_ratio_t, {"horizon": t0})):
         if name in names:
             v, why = _reason(fn, t, e, r, **kw)
             out[name] = (np.nan if v is None else v, np.nan, np.nan, why)
-    for name, fn in (("td_auc", S.td_auc), ("brier_t", S.brier_t)):
+    for name, fn in (("td_auc", td_auc), ("brier_t", brier_t)):
         if name in names:
             v, why = _reason(fn, t, e, r, horizon=t0)
             out[name] = (np.nan, np.nan, np.nan, why) if v is None else (v.estimate, v.ci_low, v.ci_high, "")
     cal_names = [m for m in ("ici_t", "e50_t", "e90_t", "emax_t") if m in names]
     if cal_names:
-        v, why = _reason(S.cox_calibration, t, e, r, horizon=t0)
+        v, why = _reason(cox_calibration, t, e, r, horizon=t0)
         for m in cal_names:
             out[m] = (np.nan, np.nan, np.nan, why) if v is None else \
                 (getattr(v, m[:-2]), np.nan, np.nan, "")
@@ -59,20 +70,20 @@ def _point_survival(t, e, r, t0, names):
 
 def _point_binary(y, p, names):
     out = {}
-    for name, fn in (("auc", B.auc_delong), ("cal_intercept", B.calibration_intercept),
-                     ("cal_slope", B.calibration_slope)):
+    for name, fn in (("auc", auc_delong), ("cal_intercept", calibration_intercept),
+                     ("cal_slope", calibration_slope)):
         if name in names:
             v, why = _reason(fn, y, p)
             out[name] = (np.nan, np.nan, np.nan, why) if v is None else (v.estimate, v.ci_low, v.ci_high, "")
     if "brier" in names:
-        out["brier"] = (B.brier_score(y, p), np.nan, np.nan, "")
+        out["brier"] = (brier_score(y, p), np.nan, np.nan, "")
     lo_names = [m for m in ("ici", "e50", "e90", "emax") if m in names]
     if lo_names:
-        v, why = _reason(B.loess_calibration, y, p)
+        v, why = _reason(loess_calibration, y, p)
         for m in lo_names:
             out[m] = (np.nan, np.nan, np.nan, why) if v is None else (getattr(v, m), np.nan, np.nan, "")
     if "oe_ratio" in names:
-        v, why = _reason(B.oe_ratio, y, p)
+        v, why = _reason(oe_ratio, y, p)
         out["oe_ratio"] = (np.nan if v is None else v, np.nan, np.nan, why)
     return out
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ..evaluation._audit import UNKNOWN_GROUP, _labels
+from ..evaluation import UNKNOWN_GROUP, read_group_labels
 
 #: Columns of :attr:`GroupRecalibrator.params_`.
 RECALIBRATION_COLUMNS = ("group", "n", "events", "intercept", "slope", "source", "flag", "flag_reason")
@@ -45,7 +45,7 @@ def _group_cells(groups, n: int | None = None) -> np.ndarray:
     for c in cols:
         if c.ndim != 1 or (n is not None and len(c) != n):
             raise ValueError(f"groups has {len(c)} values; risk has {n}")
-    labs = [_labels(c) for c in cols]
+    labs = [read_group_labels(c) for c in cols]
     for lab in labs:
         if any(v == UNKNOWN_GROUP for v in lab):
             raise ValueError(f"a group is labelled {UNKNOWN_GROUP!r}, the label of missing values; rename it")

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from ..evaluation import UNKNOWN_GROUP
-from ..stats._common import (
+from ..stats import (
     NotEstimableError,
-    _html_table,
     check_binary_inputs,
+    html_table,
 )
 from ._common import (
     EQUALIZED_ODDS_COLUMNS,
@@ -170,7 +170,7 @@ class EqualizedOddsResult:
         return self.table.copy()
 
     def _repr_html_(self) -> str:
-        return f"<p>calibrated equalized odds, cost {self.cost}</p>" + _html_table(self.table)
+        return f"<p>calibrated equalized odds, cost {self.cost}</p>" + html_table(self.table)
 
 
 def calibrated_equalized_odds(risk, y, *, groups, cost: str = "fnr", fp_weight: float | None = None,

@@ -6,13 +6,15 @@ import numpy as np
 from scipy.special import expit
 
 from ..evaluation import UNKNOWN_GROUP
-from ..stats import breslow_increments, fit_cox, newton_step
-from ..stats._common import (
+from ..stats import (
     NotEstimableError,
+    breslow_increments,
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
+    fit_cox,
     logit_clipped,
+    newton_step,
 )
 from ._common import (
     _EPS,

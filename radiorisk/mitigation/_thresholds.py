@@ -9,13 +9,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from ..evaluation import UNKNOWN_GROUP
-from ..stats import kaplan_meier_at
-from ..stats._common import (
+from ..stats import (
     NotEstimableError,
-    _html_table,
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
+    html_table,
+    kaplan_meier_at,
 )
 from ._common import (
     THRESHOLD_COLUMNS,
@@ -94,7 +94,7 @@ class GroupThresholds:
         return self.table.copy()
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.rule}; target TPR {self.target_tpr:.4g}</p>" + _html_table(self.table)
+        return f"<p>{self.rule}; target TPR {self.target_tpr:.4g}</p>" + html_table(self.table)
 
 
 def group_thresholds(risk, *, groups, time=None, event=None, horizon=None, y=None, target_tpr=None,

@@ -29,6 +29,12 @@ fit_cox_batched, CoxRiskSets, efron_cumulative_hazard_batched
     bootstrap's calibration fits) and their baseline hazard.
 breslow_increments
     The Breslow baseline hazard increments given log relative hazards.
+harrell_and_uno_c, fit_rcs_calibration, RcsCalibrationModel, cox_cumulative_hazard_se, loess_fit
+    The pieces the audit and the calibration curves share with the metrics (both C from
+    one pass of pair counts, the rcs-Cox calibration model, the Cox hazard with its SE,
+    R's loess).
+cloglog, logit_clipped, Z_975, html_table
+    Link functions, the 95 % multiplier, the notebook view of a result table.
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
 DEFAULT_HORIZON_DAYS, check_horizon, check_binary_inputs, check_survival_inputs
@@ -46,17 +52,22 @@ from ._binary import (
     calibration_intercept,
     calibration_slope,
     loess_calibration,
+    loess_fit,
     oe_ratio,
 )
 from ._common import (
     DEFAULT_HORIZON_DAYS,
+    Z_975,
     CalibrationErrors,
     Estimate,
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
+    html_table,
+    logit_clipped,
 )
-from ._cox import CoxFit, breslow_increments, fit_cox
+from ._concordance import harrell_and_uno_c
+from ._cox import CoxFit, breslow_increments, cox_cumulative_hazard_se, fit_cox
 from ._cox_batched import CoxRiskSets, efron_cumulative_hazard_batched, fit_cox_batched
 from ._km import (
     at_risk_from_counts,
@@ -67,6 +78,7 @@ from ._km import (
     median_follow_up,
 )
 from ._linalg import InverseInformation, inverse_information, newton_step, sqrt_variance
+from ._rcs import RcsCalibrationModel, cloglog, fit_rcs_calibration
 from ._reclassification import (
     IDIResult,
     NRIResult,
@@ -101,5 +113,6 @@ __all__ = [
     "rcs_basis", "rcs_knots", "sqrt_variance", "td_auc", "uno_c",
     "at_risk_from_counts", "censoring_km_factors", "kaplan_meier", "kaplan_meier_at", "km_factors",
     "median_follow_up", "CoxRiskSets", "efron_cumulative_hazard_batched", "fit_cox_batched",
-    "breslow_increments",
+    "breslow_increments", "RcsCalibrationModel", "Z_975", "cloglog", "cox_cumulative_hazard_se",
+    "fit_rcs_calibration", "harrell_and_uno_c", "html_table", "loess_fit", "logit_clipped",
 ]

@@ -285,7 +285,32 @@ def calibration_slope(y_true, y_prob) -> Estimate:
 # ---------------------------------------------------------------------------
 
 
-def _loess(p: np.ndarray, y: np.ndarray):
+def loess_fit(p: np.ndarray, y: np.ndarray):
+    """R's default ``loess(y ~ p)`` (span 0.75, degree 2, gaussian, interpolated surface).
+
+    Parameters
+    ----------
+    p, y : ndarray of shape (n,)
+        Predicted probabilities and 0/1 outcomes.
+
+    Returns
+    -------
+    skmisc.loess.loess
+        The fitted smoother (``.predict(x).values``).
+
+    Raises
+    ------
+    NotEstimableError
+        When loess cannot be fitted.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.6, 200)
+    >>> fit = loess_fit(p, rng.binomial(1, p).astype(float))
+    >>> fit.predict(np.array([0.3])).values.shape
+    (1,)
+    """
     from skmisc.loess import loess
 
     try:
@@ -294,6 +319,9 @@ def _loess(p: np.ndarray, y: np.ndarray):
     except (ValueError, ArithmeticError, RuntimeError) as exc:
         raise NotEstimableError(f"loess(y ~ p) cannot be fitted: {exc}") from exc
     return fit
+
+
+_loess = loess_fit
 
 
 def loess_calibration(y_true, y_prob) -> CalibrationErrors:

@@ -12,7 +12,8 @@ from ..exceptions import HorizonError, NotEstimableError
 
 __all__ = ["Estimate", "CalibrationErrors", "NotEstimableError"]
 
-Z_975 = 1.959963984540054  # qnorm(0.975), as R uses it
+#: ``qnorm(0.975)``, as R uses it: the 95 % interval multiplier.
+Z_975 = 1.959963984540054
 
 # Error texts (module constants so tests can ``match=`` them).
 _LENGTH_MISMATCH = "inputs have different lengths: {lengths}"
@@ -25,8 +26,27 @@ _NO_EVENT_BY_T0 = "no event at or before the horizon t0 = {t0:g}: {what} is not 
 _NO_CONTROL = "no subject is event-free beyond the horizon t0 = {t0:g}: {what} is not defined"
 
 
-def _html_table(frame: pd.DataFrame) -> str:
+def html_table(frame: pd.DataFrame) -> str:
+    """The notebook view (``_repr_html_``) of a result table: 6 significant digits, NaN empty.
+
+    Parameters
+    ----------
+    frame : DataFrame
+
+    Returns
+    -------
+    str
+        An HTML ``<table>``.
+
+    Examples
+    --------
+    >>> "<table" in html_table(pd.DataFrame({"x": [1 / 3, np.nan]}))
+    True
+    """
     return frame.to_html(float_format=lambda v: f"{v:.6g}", na_rep="")
+
+
+_html_table = html_table
 
 
 @dataclass(frozen=True)
@@ -224,6 +244,23 @@ def check_horizon(horizon, default: float | None = None, *, name: str = "horizon
 
 
 def logit_clipped(p: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """``qlogis(p)`` on ``p`` clipped to ``[eps, 1 - eps]``."""
+    """``qlogis(p)`` on ``p`` clipped to ``[eps, 1 - eps]``.
+
+    Parameters
+    ----------
+    p : ndarray
+        Probabilities.
+    eps : float
+        The clip.
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> logit_clipped(np.array([0.5, 0.0])).round(3).tolist()
+    [0.0, -27.631]
+    """
     q = np.clip(p, eps, 1.0 - eps)
     return np.log(q) - np.log1p(-q)

@@ -183,12 +183,31 @@ def uno_c(time, event, risk, *, horizon) -> float:
     return _uno_from_counts(t, e, t[idx], *counts, t0)
 
 
-def _harrell_and_uno(time, event, risk, *, horizon):
-    """(harrell_c, uno_c) from one pass of pair counts; each a float or the NotEstimableError.
+def harrell_and_uno_c(time, event, risk, *, horizon):
+    """Harrell's and Uno's C from one pass of pair counts; each a float or the NotEstimableError.
 
     The same numbers as :func:`harrell_c` and :func:`uno_c` (the audit's point estimates:
     on large groups the pair counts are the expensive part, and Uno's pairs are a
     weighted subset of Harrell's).
+
+    Parameters
+    ----------
+    time, event, risk : array-like of shape (n,)
+        As in :func:`harrell_c` (``risk`` a probability).
+    horizon : float
+        :math:`t_0` of Uno's C.
+
+    Returns
+    -------
+    tuple
+        ``(harrell, uno)``: each a float, or the :class:`NotEstimableError` that
+        :func:`harrell_c` / :func:`uno_c` would raise (returned, not raised).
+
+    Examples
+    --------
+    >>> h, u = harrell_and_uno_c([1, 2, 3, 4, 5], [1, 0, 1, 1, 0], [0.9, 0.5, 0.7, 0.1, 0.2], horizon=4)
+    >>> round(h, 4), round(u, 4)
+    (0.8571, 0.8095)
     """
     t0 = check_horizon(horizon)
     t, e, r = check_survival_inputs(time, event, risk)
@@ -204,3 +223,6 @@ def _harrell_and_uno(time, event, risk, *, horizon):
     sel = t[idx] <= t0
     return (attempt(_harrell_from_counts, comp, conc, tied),
             attempt(_uno_from_counts, t, e, t[idx[sel]], comp[sel], conc[sel], tied[sel], t0))
+
+
+_harrell_and_uno = harrell_and_uno_c

@@ -18,7 +18,7 @@ from scipy.stats import norm
 from ._common import NotEstimableError, _as_float, _html_table
 from ._linalg import inverse_information, newton_step, sqrt_variance
 
-__all__ = ["CoxFit", "breslow_increments", "fit_cox"]
+__all__ = ["CoxFit", "breslow_increments", "cox_cumulative_hazard_se", "fit_cox"]
 
 _TIES = ("breslow", "efron")
 
@@ -357,6 +357,37 @@ def _newton_raphson(prob: _CoxProblem, p: int, tol: float, max_iter: int):
     if not converged or not np.all(np.isfinite(beta)):
         raise NotEstimableError(f"the Cox model did not converge in {max_iter} iterations")
     return beta, ll_null, ll, info, n_iter
+
+
+def cox_cumulative_hazard_se(fit: CoxFit, X, time, event, horizon: float, x_new):
+    r"""Cumulative hazard of a Cox fit at ``horizon`` for the rows of ``x_new``, with its SE.
+
+    Parameters
+    ----------
+    fit : CoxFit
+        A fit of ``X`` on ``(time, event)``.
+    X, time, event : array-like
+        The data of the fit.
+    horizon : float
+    x_new : array-like of shape (m, p)
+
+    Returns
+    -------
+    H, se : ndarray of shape (m,)
+        The hazard uses the fit's increments (Efron or Breslow); the variance is the
+        Tsiatis/Andersen formula of ``survfit.coxph`` with Breslow-type terms.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> x = rng.normal(size=(200, 1))
+    >>> t = rng.exponential(np.exp(-0.7 * x[:, 0]))
+    >>> fit = fit_cox(x, t, np.ones(200))
+    >>> H, se = cox_cumulative_hazard_se(fit, x, t, np.ones(200), 1.0, [[0.0], [1.0]])
+    >>> bool(H[1] > H[0] > 0 and (se > 0).all())
+    True
+    """
+    return _cumhaz_se(fit, X, time, event, horizon, x_new)
 
 
 def _cumhaz_se(fit: CoxFit, X, time, event, horizon: float, x_new) -> tuple[np.ndarray, np.ndarray]:

@@ -152,29 +152,90 @@ def rcs_basis(x, knots) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _cloglog(risk):
+def cloglog(risk):
+    r"""Complementary log-log :math:`\log(-\log(1 - r))` of a risk clipped to :math:`[10^{-10}, 1 - 10^{-10}]`.
+
+    Parameters
+    ----------
+    risk : array-like
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> cloglog(np.array([1 - np.exp(-1.0)])).round(12).tolist()
+    [0.0]
+    """
     r = np.clip(risk, 1e-10, 1.0 - 1e-10)
     return np.log(-np.log1p(-r))
 
 
+_cloglog = cloglog
+
+
 @dataclass(frozen=True)
-class _RcsCalibrationModel:
+class RcsCalibrationModel:
+    """The calibration model of :func:`cox_calibration`: an Efron Cox fit on splines of cloglog(risk).
+
+    Attributes
+    ----------
+    knots : ndarray
+        The spline knots (:func:`rcs_knots` of the cloglog risks).
+    fit : CoxFit
+        The Cox fit on :func:`rcs_basis` of the cloglog risks.
+    horizon : float
+        :math:`t_0`.
+    """
+
     knots: np.ndarray
     fit: object  # CoxFit
     horizon: float
 
     def observed(self, risk) -> np.ndarray:
+        """The model's observed risk by the horizon at the predicted risks ``risk``."""
         X = rcs_basis(_cloglog(np.asarray(risk, dtype=np.float64)), self.knots)
         H0 = float(self.fit.cumulative_hazard(self.horizon, np.zeros(X.shape[1]), increments="efron"))
         return -np.expm1(-H0 * np.exp(X @ self.fit.coef))
 
 
-def _fit_rcs_calibration(t, e, r, t0) -> _RcsCalibrationModel:
+_RcsCalibrationModel = RcsCalibrationModel
+
+
+def fit_rcs_calibration(time, event, risk, *, horizon) -> RcsCalibrationModel:
+    """Fit the calibration model of :func:`cox_calibration` (Hmisc knots, Efron ties).
+
+    Parameters
+    ----------
+    time, event, risk : ndarray of shape (n,)
+        Follow-up, event indicator and predicted risk by the horizon (already checked).
+    horizon : float
+        :math:`t_0`.
+
+    Returns
+    -------
+    RcsCalibrationModel
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> r = rng.uniform(0.05, 0.5, 300)
+    >>> t = rng.exponential(-5 / np.log1p(-r))
+    >>> m = fit_rcs_calibration(np.minimum(t, 8), (t <= 8).astype(float), r, horizon=5.0)
+    >>> m.observed([0.2]).shape
+    (1,)
+    """
+    return _fit_rcs_calibration(np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64),
+                                np.asarray(risk, dtype=np.float64), float(horizon))
+
+
+def _fit_rcs_calibration(t, e, r, t0) -> RcsCalibrationModel:
     cll = _cloglog(r)
     knots = rcs_knots(cll, n_knots=3)
     X = rcs_basis(cll, knots)
     fit = fit_cox(X, t, e, ties="efron", tol=1e-10, max_iter=100, names=["cll", "cll'"][: X.shape[1]])
-    return _RcsCalibrationModel(knots, fit, t0)
+    return RcsCalibrationModel(knots, fit, t0)
 
 
 def cox_calibration(time, event, risk, *, horizon) -> CalibrationErrors:
