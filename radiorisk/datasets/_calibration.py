@@ -1,13 +1,12 @@
 """Calibration of the synthetic cohort against published targets (used by tests and benchmarks).
 
 Everything here is computed from the *model-facing* tables (measured values),
-as a user of the cohort would, never from ``truth``.  The Cox model is
-:func:`cox_fit`, a small Newton-Raphson fit (Breslow ties) on standardised
-covariates with a damped, slightly ridged step; it is kept rather than
-:func:`radiorisk.stats.fit_cox` because the two fitters agree only to about
-1e-9 relative on the cohort's fits (and diverge on nearly separated data,
-where the damped step stops at a finite estimate), so the adjusted hazard
-ratios would change in their last digits.  The C-statistic is Harrell's; it gives the
+as a user of the cohort would, never from ``truth``.  The Cox model is the project's
+one fitter, :func:`radiorisk.stats.fit_cox` with Breslow ties (:func:`cox_fit` returns its
+coefficients).  Until issue 12 this module had its own damped, ridged Newton fit; the two
+agreed to about 1e-9 relative on the cohort's fits, so the adjusted hazard ratios moved in
+their last digits only (metrics of subsets with fewer than 10 events, where a separated
+fit is not estimable, are not computed).  The C-statistic is Harrell's; it gives the
 same numbers as :func:`radiorisk.stats.harrell_c` on the cohort but also
 accepts zero follow-up times.
 """
@@ -17,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats import newton_step
+from ..stats import fit_cox
 
 __all__ = ["TARGETS", "cox_fit", "harrell_c", "design_blocks", "calibration_metrics", "calibration_table"]
 
@@ -42,7 +41,7 @@ TARGETS = {
 
 def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, max_iter: int = 50,
             tol: float = 1e-9) -> np.ndarray:
-    """Cox proportional-hazards coefficients by Newton-Raphson (Breslow ties).
+    """Cox proportional-hazards coefficients (Breslow ties): :func:`radiorisk.stats.fit_cox`'s ``coef``.
 
     Parameters
     ----------
@@ -60,49 +59,9 @@ def cox_fit(X: np.ndarray, time: np.ndarray, event: np.ndarray, *, max_iter: int
     >>> round(float(cox_fit(x, t, np.ones(4000, bool))[0]), 1)
     0.7
     """
-    X = np.asarray(X, float)
-    mu, sd = X.mean(0), X.std(0)
-    sd = np.where(sd > 0, sd, 1.0)
-    Xs = (X - mu) / sd
-    o = np.argsort(-np.asarray(time), kind="stable")
-    Xs, t, ev = Xs[o], np.asarray(time, float)[o], np.asarray(event, float)[o]
-    # Breslow: risk set of a tied group = everyone with time >= t (last index of the tie block)
-    last = np.r_[np.flatnonzero(t[1:] != t[:-1]), len(t) - 1]
-    idx = np.repeat(last, np.diff(np.r_[-1, last]))
-    p = X.shape[1]
-
-    def loglik_grad_hess(beta, derivs=True):
-        eta = Xs @ beta
-        m = eta.max()
-        w = np.exp(eta - m)
-        s0 = np.maximum(np.cumsum(w)[idx], np.finfo(float).tiny)
-        ll = float(np.sum(ev * (eta - m - np.log(s0))))
-        if not derivs:
-            return ll, None, None
-        s1 = np.cumsum(w[:, None] * Xs, 0)[idx]
-        s2 = np.cumsum(w[:, None, None] * (Xs[:, :, None] * Xs[:, None, :]), 0)[idx]
-        xbar = s1 / s0[:, None]
-        grad = (ev[:, None] * (Xs - xbar)).sum(0)
-        hess = (ev[:, None, None] * (s2 / s0[:, None, None] - xbar[:, :, None] * xbar[:, None, :])).sum(0)
-        return ll, grad, hess
-
-    beta = np.zeros(p)
-    ll, grad, hess = loglik_grad_hess(beta)
-    for _ in range(max_iter):
-        step = newton_step(hess + 1e-8 * np.eye(p), grad, "calibration Cox")
-        big = np.max(np.abs(step))
-        if big > 2.0:  # damp on the standardised scale
-            step *= 2.0 / big
-        for _half in range(30):  # step-halving keeps the log-likelihood increasing
-            ll_new, _, _ = loglik_grad_hess(beta + step, derivs=False)
-            if ll_new >= ll - 1e-12:
-                break
-            step /= 2
-        beta = beta + step
-        ll, grad, hess = loglik_grad_hess(beta)
-        if np.max(np.abs(step)) < tol:
-            break
-    return beta / sd
+    fit = fit_cox(np.asarray(X, float), np.asarray(time, float), np.asarray(event, float), ties="breslow",
+                  tol=tol, max_iter=max_iter)
+    return np.asarray(fit.coef, dtype=float)
 
 
 def harrell_c(risk: np.ndarray, time: np.ndarray, event: np.ndarray, *, chunk: int = 256) -> float:
