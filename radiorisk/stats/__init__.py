@@ -35,6 +35,15 @@ harrell_and_uno_c, fit_rcs_calibration, RcsCalibrationModel, cox_cumulative_haza
     R's loess).
 cloglog, logit_clipped, Z_975, html_table
     Link functions, the 95 % multiplier, the notebook view of a result table.
+aalen_johansen, CumulativeIncidence, check_competing_inputs
+    Competing risks (``status`` 0 = censored, 1 = event of interest, 2 = competing event):
+    the Aalen–Johansen cumulative incidence with prodlim's CI.
+c_cr, auc_cr, brier_cr, ipa_cr, oe_ratio_cr, fine_gray_calibration
+    Competing-risk metrics for cause 1 at t0 (Wolbers' concordance, riskRegression's
+    ``Score(..., cause = 1)``, the Fine–Gray calibration of Austin et al. 2022), R-exact.
+fit_fine_gray, FineGrayFit
+    Fine–Gray subdistribution-hazard regression, equal to ``cmprsk::crr`` (coefficients,
+    sandwich and naive SEs, baseline, predicted cumulative incidence).
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
 DEFAULT_HORIZON_DAYS, check_horizon, check_binary_inputs, check_survival_inputs
@@ -46,6 +55,7 @@ inverse_information, newton_step, sqrt_variance, InverseInformation
 """
 
 from ..exceptions import NotEstimableError
+from ._aalen_johansen import CumulativeIncidence, aalen_johansen, check_competing_inputs
 from ._binary import (
     auc_delong,
     brier_score,
@@ -66,9 +76,11 @@ from ._common import (
     html_table,
     logit_clipped,
 )
+from ._competing import auc_cr, brier_cr, c_cr, fine_gray_calibration, ipa_cr, oe_ratio_cr
 from ._concordance import harrell_and_uno_c
 from ._cox import CoxFit, breslow_increments, cox_cumulative_hazard_se, fit_cox
 from ._cox_batched import CoxRiskSets, efron_cumulative_hazard_batched, fit_cox_batched
+from ._finegray import FineGrayFit, fit_fine_gray
 from ._km import (
     at_risk_from_counts,
     censoring_km_factors,
@@ -115,4 +127,6 @@ __all__ = [
     "median_follow_up", "CoxRiskSets", "efron_cumulative_hazard_batched", "fit_cox_batched",
     "breslow_increments", "RcsCalibrationModel", "Z_975", "cloglog", "cox_cumulative_hazard_se",
     "fit_rcs_calibration", "harrell_and_uno_c", "html_table", "loess_fit", "logit_clipped",
+    "CumulativeIncidence", "aalen_johansen", "check_competing_inputs", "FineGrayFit", "fit_fine_gray",
+    "c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr", "fine_gray_calibration",
 ]

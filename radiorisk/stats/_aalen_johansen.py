@@ -20,8 +20,8 @@ from ._common import (
     _as_float,
     _check_lengths,
     _check_prob,
-    _html_table,
     check_horizon,
+    html_table,
 )
 from ._linalg import sqrt_variance
 
@@ -145,7 +145,7 @@ class CumulativeIncidence:
         return pd.DataFrame({"time": self.times, "n_risk": self.n_risk, "cif": self.cif, "se": self.se})
 
     def _repr_html_(self) -> str:
-        return _html_table(self.to_frame())
+        return html_table(self.to_frame())
 
 
 def _aj_curve(t: np.ndarray, s: np.ndarray, cause: int):

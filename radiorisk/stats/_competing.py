@@ -26,7 +26,7 @@ from ._common import (
 from ._concordance import _pair_counts
 from ._finegray import fit_fine_gray
 from ._km import censoring_survival
-from ._rcs import _cloglog, rcs_basis, rcs_knots
+from ._rcs import cloglog, rcs_basis, rcs_knots
 from ._survival import _censoring_if_term
 
 __all__ = ["auc_cr", "brier_cr", "c_cr", "fine_gray_calibration", "ipa_cr", "oe_ratio_cr"]
@@ -425,7 +425,7 @@ def fine_gray_calibration(time, status, risk, *, horizon, cause: int = 1) -> Cal
     (True, True)
     """
     t, s, r, t0, cause = _inputs(time, status, risk, horizon, cause, "Fine-Gray calibration")
-    cll = _cloglog(r)
+    cll = cloglog(r)
     knots = rcs_knots(cll, n_knots=3)
     X = rcs_basis(cll, knots)
     fit = fit_fine_gray(X, t, s, cause=cause, gtol=1e-12, max_iter=200, variance=False,

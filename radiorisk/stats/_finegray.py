@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from ._aalen_johansen import _check_cause, check_competing_inputs
-from ._common import NotEstimableError, _html_table
+from ._common import NotEstimableError, html_table
 from ._linalg import inverse_information, newton_step, sqrt_variance
 
 __all__ = ["FineGrayFit", "fit_fine_gray"]
@@ -100,7 +100,7 @@ class FineGrayFit:
         )
 
     def _repr_html_(self) -> str:
-        return _html_table(self.to_frame())
+        return html_table(self.to_frame())
 
     def linear_predictor(self, X) -> np.ndarray:
         """:math:`x^\\top \\beta` for the rows of ``X`` (uncentred)."""
