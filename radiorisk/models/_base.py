@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ModelError
-from ..stats import DEFAULT_HORIZON_DAYS, check_horizon, harrell_c
+from ..stats import DEFAULT_HORIZON_DAYS, breslow_increments, check_horizon, harrell_c
 
 __all__ = ["ModelError", "make_y", "check_y", "RiskEstimatorMixin", "DEFAULT_HORIZON"]
 
@@ -162,18 +162,11 @@ def breslow_cumhaz(time, event, margin, weight) -> tuple[np.ndarray, np.ndarray]
                                        {\sum_{j: T_j \ge t_k} w_j e^{m_j}}
 
     Returns the distinct event times and :math:`H_0` just after each of them
-    (a right-continuous step function starting at 0).
+    (a right-continuous step function starting at 0): the cumulative sum of
+    :func:`radiorisk.stats.breslow_increments`.
     """
-    t = np.asarray(time, dtype=np.float64)
-    e = np.asarray(event, dtype=np.float64)
-    w = np.asarray(weight, dtype=np.float64)
-    r = w * np.exp(np.asarray(margin, dtype=np.float64))
-    uniq, inv = np.unique(t, return_inverse=True)
-    d = np.bincount(inv, weights=w * e, minlength=len(uniq))
-    rsum = np.bincount(inv, weights=r, minlength=len(uniq))
-    at_risk = np.cumsum(rsum[::-1])[::-1]
-    keep = d > 0
-    return uniq[keep], np.cumsum(d[keep] / at_risk[keep])
+    times, increments = breslow_increments(time, event, margin, weight)
+    return times, np.cumsum(increments)
 
 
 def step_at(x: np.ndarray, y: np.ndarray, t) -> np.ndarray:
