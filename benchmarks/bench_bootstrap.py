@@ -37,8 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from radiorisk.datasets import simulate_cohort
-from radiorisk.evaluation import SURVIVAL_METRICS
-from radiorisk.evaluation._bootstrap import survival_replicates
+from radiorisk.evaluation import SURVIVAL_METRICS, survival_replicates
 
 TARGET_S = 120.0
 HORIZON = 1826.0

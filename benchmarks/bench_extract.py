@@ -34,8 +34,7 @@ BIN = Path(sys.executable).parent
 
 
 def build(workdir: Path, n_volumes: int, n_lesions: int, shape, seed: int = 11) -> Path:
-    from radiorisk.datasets._cohort import simulate_cohort
-    from radiorisk.datasets._volume import write_fullsize_volumes
+    from radiorisk.datasets import simulate_cohort, write_fullsize_volumes
 
     cohort = simulate_cohort(4000, mode="established-cad", seed=seed)
     les = cohort.truth_lesions
