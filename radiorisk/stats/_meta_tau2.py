@@ -20,7 +20,10 @@ numbers equal metafor's with its default ``control`` and also with a tight one:
     estimate, steps halved while they would leave :math:`\\tau^2 \\ge 0`, stopping
     when a step changes :math:`\\tau^2` by at most ``tol`` (metafor's
     ``threshold``, 1e-5), at most 100 iterations; then metafor's check that the
-    restricted likelihood at 0 is not higher (else :math:`\\tau^2 = 0`).
+    restricted likelihood at 0 is not higher (else :math:`\\tau^2 = 0`). Beyond
+    metafor: where Fisher scoring does not converge (metafor stops with an error)
+    the estimate is the best root of the REML score, and where it stops at a local
+    maximum while the likelihood is higher elsewhere the note says where.
 ``qprofile_ci``
     The Q-profile confidence interval of :math:`\\tau^2` (Viechtbauer 2007), as
     ``confint.rma.uni``.
@@ -161,7 +164,14 @@ def reml_tau2(y: np.ndarray, v: np.ndarray, *, tol: float | None = None,
     Raises
     ------
     NotEstimableError
-        When the iterations do not converge.
+        When the restricted likelihood has no maximum below a large upper limit.
+
+    Notes
+    -----
+    When Fisher scoring does not converge in ``maxiter`` iterations (it can cycle
+    when the likelihood is flat or skewed), metafor stops with an error; here the
+    estimate is then the root of the REML score with the highest restricted
+    likelihood (``iterations`` is -1 and ``note`` says so).
 
     Examples
     --------
@@ -186,15 +196,71 @@ def reml_tau2(y: np.ndarray, v: np.ndarray, *, tol: float | None = None,
         tau2 += adj
         change = abs(old - tau2)
         if it > maxiter:
-            raise NotEstimableError(
-                f"the REML Fisher scoring did not converge in {maxiter} iterations "
-                f"(last change of tau2 {change:.3g} > tol = {threshold:g}); try method='PM'")
+            return _reml_by_score_root(y, v, maxiter, change, threshold)
     note = ""
     if _reml_loglik(0.0, yc, v) - _reml_loglik(tau2, yc, v) > ROOT_TOL and tau2 > threshold:
         note = ("the REML Fisher scoring stopped where the restricted likelihood is lower than "
                 "at tau2 = 0 (a local maximum): tau2 set to 0, as metafor does")
         tau2 = 0.0
-    return Tau2(max(0.0, tau2), it, note)
+    tau2 = max(0.0, tau2)
+    higher = _higher_maximum_note(yc, v, tau2)
+    return Tau2(tau2, it, "; ".join(n for n in (note, higher) if n))
+
+
+def _reml_score(tau2: float, yc: np.ndarray, v: np.ndarray) -> float:
+    """Twice the derivative of the restricted log-likelihood: ``y'PPy - tr(P)``."""
+    P = _p_matrix(1.0 / (v + tau2))
+    Py = P @ yc
+    return float(Py @ Py) - float(np.trace(P))
+
+
+def _reml_candidates(yc: np.ndarray, v: np.ndarray) -> list[float]:
+    """Every local maximum of the restricted likelihood on [0, upper] (roots of the score, or 0).
+
+    The score is evaluated on a grid; each sign change from + to - is solved by
+    :func:`zeroin` to 1e-12, and 0 is a candidate when the score is negative there.
+    """
+    upper = max(100.0, 10.0 * (float(np.var(yc, ddof=1)) + float(np.max(v))))
+    grid = np.concatenate([[0.0], np.geomspace(1e-10 * upper, upper, 240)])
+    score = np.array([_reml_score(t, yc, v) for t in grid])
+    candidates = [0.0] if score[0] <= 0 else []
+    for i in np.flatnonzero((score[:-1] > 0) & (score[1:] <= 0)):
+        root, _ = zeroin(lambda t: _reml_score(t, yc, v), grid[i], grid[i + 1], score[i],
+                         score[i + 1], tol=1e-12, maxiter=QP_MAXITER)
+        candidates.append(float(root))
+    if not candidates:
+        raise NotEstimableError(
+            f"REML: the restricted likelihood increases up to tau2 = {upper:g}: tau2 cannot "
+            "be estimated; try method='PM'")
+    return candidates
+
+
+def _best(candidates: list[float], yc: np.ndarray, v: np.ndarray) -> float:
+    return max(candidates, key=lambda t: _reml_loglik(t, yc, v))
+
+
+def _reml_by_score_root(y: np.ndarray, v: np.ndarray, maxiter: int, change: float,
+                        threshold: float) -> Tau2:
+    """The REML estimate when Fisher scoring cycles: the highest local maximum."""
+    yc = y - np.mean(y)
+    best = _best(_reml_candidates(yc, v), yc, v)
+    note = (f"REML: Fisher scoring did not converge in {maxiter} iterations (last change "
+            f"{change:.3g} > {threshold:g}; metafor stops here with an error); tau2 is the root "
+            "of the REML score with the highest restricted likelihood")
+    return Tau2(max(0.0, best), -1, note)
+
+
+def _higher_maximum_note(yc: np.ndarray, v: np.ndarray, tau2: float) -> str:
+    """A note when the restricted likelihood is higher elsewhere than where Fisher scoring stopped."""
+    candidates = _reml_candidates(yc, v)
+    best = _best(candidates, yc, v)
+    here = min(candidates, key=lambda t: abs(t - tau2))  # the maximum Fisher scoring approached
+    gain = _reml_loglik(best, yc, v) - _reml_loglik(tau2, yc, v)
+    if best == here or gain <= 1e-8:
+        return ""
+    return (f"REML: the restricted likelihood has a higher maximum at tau2 = {best:.6g} "
+            f"(log-likelihood +{gain:.3g}) than at the reported tau2 = {tau2:.6g}, where Fisher "
+            "scoring stops as in metafor; compare method='PM' or the profile likelihood")
 
 
 def _mad(y: np.ndarray) -> float:

@@ -184,8 +184,35 @@ def test_pm_without_root_and_reml_without_convergence_are_not_estimable():
     assert pm_tau2(y, v).tau2 > 100  # the search interval is [0, max(100, 10 mad(y)^2)], as metafor
     with pytest.raises(NotEstimableError, match=r"Q\(tau2\) > k - 1 = 2 even at tau2 = 100"):
         random_effects([0.0, 0.0, 1e3], [1e-3, 1e-3, 1e-3], method="PM")  # mad(y) = 0
-    with pytest.raises(NotEstimableError, match="did not converge in 1 iterations"):
-        reml_tau2(np.array([0.1, 0.9, 0.4]), np.array([0.01, 0.02, 0.03]), tol=1e-15, maxiter=1)
+
+
+def test_reml_where_metafor_fisher_scoring_cycles_is_the_likelihood_maximum():
+    ref = REF["reml_cycles"]
+    assert "did not converge" in ref["rma_error"]
+    ma = random_effects(ref["yi"], ref["sei"])
+    assert ma.iterations == -1 and any("metafor stops here" in n for n in ma.notes)
+    assert ma.tau2 == pytest.approx(ref["optimize"]["tau2"], abs=TOL, rel=0)
+    assert ma.pooled == pytest.approx(ref["optimize"]["b"], abs=TOL, rel=0)
+    assert ma.tau2 == pytest.approx(ref["rma_mv"]["tau2"], abs=1e-7, rel=0)  # nlminb's own tolerance
+
+
+def test_reml_at_a_boundary_maximum_is_metafors_and_says_where_the_higher_one_is():
+    ref = REF["reml_local_max"]
+    ma = random_effects(ref["yi"], ref["sei"])
+    assert ma.tau2 == ref["rma"]["tau2"] == 0.0
+    assert ma.pooled == pytest.approx(ref["rma"]["b"], abs=TOL, rel=0)
+    note = next(n for n in ma.notes if "higher maximum" in n)
+    assert f"tau2 = {ref['optimize']['tau2']:.6g}" in note
+    gain = ref["optimize"]["loglik"] - ref["rma"]["loglik"]
+    assert f"+{gain:.3g}" in note
+
+
+def test_reml_fallback_equals_converged_fisher_scoring():
+    y, v = np.array([0.1, 0.9, 0.4, -0.2]), np.array([0.01, 0.02, 0.03, 0.05])
+    full = reml_tau2(y, v, tol=1e-13)
+    cut = reml_tau2(y, v, tol=1e-13, maxiter=1)
+    assert full.iterations > 2 and cut.iterations == -1 and "Fisher scoring" in cut.note
+    assert cut.tau2 == pytest.approx(full.tau2, abs=1e-10, rel=0)
 
 
 def test_zeroin_endpoints_and_failure():

@@ -71,7 +71,29 @@ for (nm in names(sets)) for (method in c("REML", "PM", "DL")) for (test in c("z"
     fits[[key]] <- c(list(set = nm), one_fit(sets[[nm]], method, test, tight))
   }
 
+# A set where rma's Fisher scoring cycles ("did not converge", also with stepadj = 0.5 or from the
+# optimum): the REML maximum from rma.mv (nlminb) and from optimize() on rma's REML logLik.
+cyc <- list(yi = c(0, 0, 0, 0, 0, 1), sei = c(1, 1, 1, 1, 1, 0.25))
+cyc$rma_error <- conditionMessage(tryCatch(rma(yi = cyc$yi, sei = cyc$sei, method = "REML"),
+                                           error = function(e) e))
+mv <- rma.mv(cyc$yi, cyc$sei^2, random = ~ 1 | id, data = data.frame(id = seq_along(cyc$yi)),
+             method = "REML")
+cyc$rma_mv <- list(tau2 = mv$sigma2, b = mv$b[1])
+reml_ll <- function(t) as.numeric(logLik(rma(yi = cyc$yi, sei = cyc$sei, tau2 = t, method = "REML")))
+opt <- optimize(reml_ll, c(0, 10), maximum = TRUE, tol = 1e-12)
+cyc$optimize <- list(tau2 = opt$maximum, b = rma(yi = cyc$yi, sei = cyc$sei, tau2 = opt$maximum)$b[1],
+                     loglik = opt$objective)
+
+# A set where Fisher scoring converges to the boundary maximum tau2 = 0 while the restricted
+# likelihood is higher at tau2 > 0 (profile() warns): rma's fit and the maximum by optimize().
+loc <- list(yi = c(0, 0, 0, 0, 0, 0, 1), sei = c(1, 1, 1, 1, 0.0625, 0.03125, 0.25))
+fit <- rma(yi = loc$yi, sei = loc$sei, method = "REML")
+loc$rma <- list(tau2 = fit$tau2, b = fit$b[1], loglik = as.numeric(logLik(fit)))
+loc_ll <- function(t) as.numeric(logLik(rma(yi = loc$yi, sei = loc$sei, tau2 = t, method = "REML")))
+opt <- optimize(loc_ll, c(0.01, 10), maximum = TRUE, tol = 1e-12)
+loc$optimize <- list(tau2 = opt$maximum, loglik = opt$objective)
+
 out <- list(software = list(R = R.version.string, metafor = as.character(packageVersion("metafor")),
                             jsonlite = as.character(packageVersion("jsonlite"))),
-            sets = sets, fits = fits)
+            sets = sets, fits = fits, reml_cycles = cyc, reml_local_max = loc)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null"), "metafor_reference.json")
