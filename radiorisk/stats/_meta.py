@@ -26,6 +26,7 @@ iterations when wanted (metafor's ``control = list(threshold =, tol =)``).
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,7 +73,7 @@ class MetaAnalysis:
         Confidence interval of :math:`\\mu` (normal, or t with k - 1 df when ``knha``).
     pi : tuple of float
         Prediction interval for a new study (Riley et al. 2011: t with k - 2 df,
-        :math:`\\sqrt{\\tau^2 + SE^2}`); NaN when k < 3.
+        :math:`\\sqrt{\\tau^2 + SE^2}` with ``se``, HKSJ-scaled when ``knha``); NaN when k < 3.
     tau2, tau : float
         Between-study variance and its square root.
     tau2_ci : tuple of float
@@ -149,6 +150,12 @@ class MetaAnalysis:
         -------
         ndarray
             ``expit(x)`` for ``"logit"``, ``exp(x)`` for ``"log"``, ``x`` otherwise.
+
+        Examples
+        --------
+        >>> ma = random_effects([0.9, 1.1, 1.3], [0.1, 0.1, 0.2], transform="log")
+        >>> float(ma.back(0.0))
+        1.0
         """
         return _back(self.transform, np.asarray(x, dtype=np.float64))
 
@@ -164,6 +171,12 @@ class MetaAnalysis:
             ``estimate_original``, ``ci_low_original``, ``ci_high_original``
             (back-transformed; equal to the former without a transform). The
             prediction row holds the pooled estimate with the prediction interval.
+
+        Examples
+        --------
+        >>> ma = random_effects([0.2, 0.5, 0.3], [0.1, 0.1, 0.15], labels=["A", "B", "C"])
+        >>> ma.to_frame()[["row", "label"]].values.tolist()
+        [['study', 'A'], ['study', 'B'], ['study', 'C'], ['pooled', 'REML random effects'], ['prediction', 'prediction interval']]
         """
         zc = float(sps.norm.isf((1.0 - self.level) / 2))
         lo, hi = self.yi - zc * self.sei, self.yi + zc * self.sei
@@ -195,14 +208,15 @@ class MetaAnalysis:
 
     def __repr__(self) -> str:
         scale = f", back-transformed from {self.transform}" if self.transform else ""
+        lo, hi = self.pi_original
+        pi = "no PI (k < 3)" if np.isnan(lo) else f"PI [{lo:.4g}, {hi:.4g}]"
         return (f"MetaAnalysis({self.method}{'+HKSJ' if self.knha else ''}, k={self.k}: "
                 f"pooled {self.pooled_original:.4g} [{self.ci_original[0]:.4g}, "
-                f"{self.ci_original[1]:.4g}], PI [{self.pi_original[0]:.4g}, "
-                f"{self.pi_original[1]:.4g}]{scale}; tau2={self.tau2:.4g}, I2={self.i2:.1f}%, "
-                f"Q={self.q:.4g} (p={self.q_p:.3g}))")
+                f"{self.ci_original[1]:.4g}], {pi}{scale}; tau2={self.tau2:.4g}, "
+                f"I2={self.i2:.1f}%, Q={self.q:.4g} (p={self.q_p:.3g}))")
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<p>{n}</p>" for n in self.notes)
+        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
         return _html_table(self._summary()) + notes
 
 
@@ -242,6 +256,8 @@ def _check_options(method, transform, se_scale, level, tol) -> str:
 
 
 def _check_inputs(estimates, se, labels, transform, se_scale):
+    if labels is None and isinstance(estimates, pd.Series):
+        labels = list(estimates.index)
     y = _as_vector(estimates, "estimates")
     s = _as_vector(se, "se")
     if len(y) != len(s):
@@ -349,7 +365,8 @@ def random_effects(estimates, se, *, method: str = "REML", transform: str | None
         Hartung–Knapp–Sidik–Jonkman CI (metafor's ``test = "knha"``): the SE scaled
         by the weighted residual variance and a t with k - 1 df.
     labels : sequence of str, optional
-        Study names (default ``"study 1"``, ...).
+        Study names (default: the index of a pandas Series ``estimates``, else
+        ``"study 1"``, ...).
     se_scale : {"estimate", "transformed"}
         The scale of ``se``.
     tol : float, optional
@@ -415,7 +432,7 @@ def _analyse(yi, sei, labels, *, method, transform, level, knha, tol) -> MetaAna
     if tci.note:
         notes.append(tci.note)
     return MetaAnalysis(
-        pooled=mu, se=se_mu, ci=ci, pi=pi, tau2=tau2, tau=float(np.sqrt(tau2)),
+        pooled=mu, se=se_mu, ci=ci, pi=pi, tau2=tau2, tau=float(sqrt_variance(tau2)),
         tau2_ci=(tci.low, tci.high), i2=i2, h2=h2, q=q, q_df=k - 1, q_p=q_p, z=zval, p=p,
         k=k, method=method, knha=knha, level=level, transform=transform, labels=labels,
         yi=_frozen(yi), sei=_frozen(sei), weights=_frozen(100.0 * w / np.sum(w)),

@@ -220,3 +220,11 @@ def test_zeroin_endpoints_and_failure():
     assert zeroin(lambda x: x - 1.0, 0.0, 1.0, -1.0, 0.0, tol=1e-8, maxiter=10) == (1.0, 0)
     _, it = zeroin(lambda x: x ** 3 - 0.3, 0.0, 1.0, -0.3, 0.7, tol=1e-300, maxiter=2)
     assert it == -1
+
+
+def test_series_index_gives_labels_and_repr_without_pi():
+    ma = random_effects(pd.Series([0.1, 0.45], index=["north", "south"]), [0.1, 0.15])
+    assert ma.labels == ("north", "south")
+    assert "no PI (k < 3)" in repr(ma)
+    assert "k = 2 &lt; 3" in ma._repr_html_()
+    assert random_effects([0.1, 0.45], [0.1, 0.15], labels=["x", "y"]).labels == ("x", "y")
