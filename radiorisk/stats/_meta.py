@@ -35,7 +35,7 @@ from scipy import special
 from scipy import stats as sps
 
 from ..exceptions import NotEstimableError
-from ._common import _html_table
+from ._common import html_table
 from ._linalg import sqrt_variance
 from ._meta_tau2 import Tau2, dl_tau2, pm_tau2, q_statistic, qprofile_ci, reml_tau2
 
@@ -217,7 +217,7 @@ class MetaAnalysis:
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.notes)
-        return _html_table(self._summary()) + notes
+        return html_table(self._summary()) + notes
 
 
 def _back(transform, x: np.ndarray) -> np.ndarray:
