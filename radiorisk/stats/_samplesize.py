@@ -19,8 +19,8 @@ predictor parameters :math:`P` and the anticipated Cox-Snell :math:`R^2_{CS}`:
 
 Each criterion is rounded up to a whole patient; the final :math:`n` is their
 maximum, with its events, events per candidate parameter (EPP) and the criterion
-that binds.  :func:`max_parameters` inverts criteria 1 and 2: how many parameters
-the available patients and events can support.
+that binds.  :mod:`radiorisk.stats._samplesize_budget` inverts criteria 1 and 2: how
+many parameters the available patients and events can support.
 
 Agreement with R ``pmsampsize`` 1.1.3 (``tests/reference/samplesize/README.md``):
 criteria 1 and 2 and the binary criterion 3 are the same formulas (z = 1.96 as
@@ -35,7 +35,7 @@ this module uses rate x mean follow-up exactly (the n2 differs by at most one pa
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 from scipy.optimize import brentq
@@ -44,20 +44,19 @@ from ..exceptions import ModelError
 from ._samplesize_r2 import (
     _events_per_person,
     _max_r2_from_phi,
+    anticipated_cox_snell_r2,
     check_fraction,
     check_parameters,
     check_positive,
 )
 
 __all__ = [
+    "riley_sample_size",
     "SampleSizeCriterion",
     "SampleSize",
-    "ParameterBudget",
     "riley_sample_size_binary",
     "riley_sample_size_survival",
     "expected_shrinkage",
-    "max_parameters",
-    "parameter_budget_table",
 ]
 
 Z_PUBLISHED = 1.96  # the papers' and pmsampsize's z for a 95 % interval
@@ -126,6 +125,9 @@ class SampleSize:
         Survival: the overall risk by the time point and its 95 % limits with ``n``
         patients (exponential approximation); binary: the proportion and its Wald
         limits.  Both at the final ``n``.
+    r2_source : str
+        Where ``r2_cs`` came from (``"given"``, or the conversion used by
+        :func:`riley_sample_size`).
     """
 
     outcome: str
@@ -146,6 +148,7 @@ class SampleSize:
     risk: float
     risk_low: float
     risk_high: float
+    r2_source: str = "given"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per criterion: criterion, n, shrinkage, events, epp, binding."""
@@ -382,164 +385,60 @@ def riley_sample_size_survival(parameters, rate, timepoint, mean_follow_up, r2_c
                   [s, s2, expected_shrinkage(n3, p, r2)], risk)
 
 
-@dataclass(frozen=True)
-class ParameterBudget:
-    """How many candidate parameters n patients with E events can support (criteria 1, 2).
+def riley_sample_size(outcome: str, parameters, *, prevalence=None, rate=None, timepoint=None,
+                      mean_follow_up=None, r2_cs=None, c_statistic=None, nagelkerke_r2=None,
+                      lr_chi2=None, lr_n=None, lr_parameters=None, shrinkage=0.9,
+                      r2_difference=0.05, margin=0.05) -> SampleSize:
+    """Riley's minimum sample size from whatever the literature reports about R².
 
-    Attributes
+    Obtains the anticipated Cox-Snell R² from exactly one of ``r2_cs``,
+    ``c_statistic``, ``nagelkerke_r2`` or ``lr_chi2`` (with ``lr_n``) by
+    :func:`anticipated_cox_snell_r2`, then calls :func:`riley_sample_size_binary` or
+    :func:`riley_sample_size_survival`; the result's ``r2_source`` says how R² was got.
+
+    Parameters
     ----------
-    outcome : str
-        ``"binary"`` or ``"survival"``.
-    n : int
-        Patients available.
-    events : float
-        Events among them.
-    max_parameters : int
-        The largest P that meets both criteria (0 when not even one parameter does).
-    by_shrinkage, by_r2_optimism : int
-        The largest P for each criterion alone.
-    binding : str
-        The criterion that sets ``max_parameters`` (``"shrinkage"`` on a tie).
-    r2_cs, max_r2_cs : float
-        The anticipated Cox-Snell R² and its maximum given events / n.
-    shrinkage_target, r2_difference : float
-        S and delta.
-    shrinkage_r2_optimism : float
-        The shrinkage criterion 2 targets.
+    outcome : {"binary", "survival"}
+    parameters : int
+        Candidate predictor parameters.
+    prevalence : float, optional
+        Binary: the outcome proportion.
+    rate, timepoint, mean_follow_up : float, optional
+        Survival: events per unit of time, the horizon and the mean follow-up (one unit).
+    r2_cs, c_statistic, nagelkerke_r2, lr_chi2, lr_n, lr_parameters
+        The anticipated performance; see :func:`anticipated_cox_snell_r2`.
+    shrinkage, r2_difference, margin : float
+        The criteria's targets (defaults 0.9, 0.05, 0.05).
+
+    Returns
+    -------
+    SampleSize
+
+    Examples
+    --------
+    >>> ss = riley_sample_size("binary", 24, prevalence=0.174, c_statistic=0.89)
+    >>> ss.n, ss.binding
+    (660, 'r2_optimism')
+    >>> riley_sample_size("survival", 30, rate=0.065, timepoint=2, mean_follow_up=2.07,
+    ...                   r2_cs=0.051).n
+    5143
     """
-
-    outcome: str
-    n: int
-    events: float
-    max_parameters: int
-    by_shrinkage: int
-    by_r2_optimism: int
-    binding: str
-    r2_cs: float
-    max_r2_cs: float
-    shrinkage_target: float
-    r2_difference: float
-    shrinkage_r2_optimism: float
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per criterion: criterion, max_parameters, shrinkage, binding."""
-        return pd.DataFrame({
-            "criterion": list(CRITERIA[:2]),
-            "max_parameters": [self.by_shrinkage, self.by_r2_optimism],
-            "shrinkage": [self.shrinkage_target, self.shrinkage_r2_optimism],
-            "binding": [self.binding == c for c in CRITERIA[:2]],
-        })
-
-    def __repr__(self) -> str:
-        return (f"ParameterBudget({self.outcome}: max_parameters={self.max_parameters}, "
-                f"binding={self.binding!r}; n={self.n}, events={self.events:.1f}, "
-                f"R2_CS={self.r2_cs:.4g})")
-
-
-def _largest_p(n: int, s: float, r2: float) -> int:
-    p = math.floor(n * _shrinkage_factor(s, r2))
-    while p >= 1 and _n_for(p, s, r2) > n:
-        p -= 1
-    while _n_for(p + 1, s, r2) <= n:
-        p += 1
-    return max(p, 0)
-
-
-def _phi_from_counts(outcome: str, n, events) -> tuple[int, float, float]:
-    n = check_parameters("n", n)
-    events = check_positive("events", events)
-    if outcome == "binary":
-        if events >= n:
-            raise ModelError(f"events = {events!r} must be < n = {n} for a binary outcome")
-        return n, events, events / n
-    if outcome != "survival":
+    if outcome not in ("binary", "survival"):
         raise ModelError(f"outcome must be one of ('binary', 'survival'); got {outcome!r}")
-    return n, events, events / n
-
-
-def max_parameters(n, events, r2_cs, outcome: str = "survival", *, shrinkage=0.9,
-                   r2_difference=0.05) -> ParameterBudget:
-    """The most candidate parameters n patients with E events support (Riley criteria 1, 2).
-
-    The inverse of :func:`riley_sample_size_binary` / :func:`riley_sample_size_survival`
-    for the two criteria that depend on P: the largest P with
-    :math:`\\lceil P / ((S-1)\\ln(1 - R^2_{CS}/S)) \\rceil \\le n` for S = ``shrinkage`` and
-    for criterion 2's S.  ``events / n`` is the outcome proportion (binary) or the
-    events per person, rate x mean follow-up (survival), which fixes max R²_CS.
-
-    Parameters
-    ----------
-    n : int
-        Patients available, >= 1.
-    events : float
-        Events among them, > 0 (and < n for a binary outcome).
-    r2_cs : float
-        The anticipated Cox-Snell R².
-    outcome : {"survival", "binary"}, default "survival"
-    shrinkage, r2_difference : float
-        As in :func:`riley_sample_size_binary`.
-
-    Returns
-    -------
-    ParameterBudget
-
-    Examples
-    --------
-    >>> budget = max_parameters(5143, 692.0, 0.051, "survival")
-    >>> budget.max_parameters, budget.binding
-    (30, 'shrinkage')
-    >>> max_parameters(662, 115.2, 0.288, "binary").max_parameters
-    24
-    """
-    n, events, phi = _phi_from_counts(outcome, n, events)
-    max_r2 = _max_r2_from_phi(outcome, phi)
-    r2, s, delta, s2 = _check_targets(r2_cs, shrinkage, r2_difference, max_r2)
-    p1, p2 = _largest_p(n, s, r2), _largest_p(n, s2, r2)
-    return ParameterBudget(
-        outcome=outcome, n=n, events=events, max_parameters=min(p1, p2), by_shrinkage=p1,
-        by_r2_optimism=p2, binding=CRITERIA[0] if p1 <= p2 else CRITERIA[1], r2_cs=r2,
-        max_r2_cs=max_r2, shrinkage_target=s, r2_difference=delta, shrinkage_r2_optimism=s2)
-
-
-def parameter_budget_table(rungs, n, events, r2_cs, outcome: str = "survival", *,
-                           shrinkage=0.9, r2_difference=0.05) -> pd.DataFrame:
-    """Per rung of a modality ladder: its candidate parameters against what the data support.
-
-    Parameters
-    ----------
-    rungs : mapping of str to int
-        Rung name -> candidate predictor parameters of the model at that rung (for
-        the ladder: clinical, +CCTA, +PET, +radiomics, cumulative).
-    n, events, r2_cs, outcome, shrinkage, r2_difference
-        As in :func:`max_parameters` (r2_cs: the anticipated R²_CS, e.g. from the
-        clinical rung's C via :func:`cox_snell_from_c`).
-
-    Returns
-    -------
-    DataFrame
-        One row per rung: ``rung``, ``parameters``, ``max_parameters`` (what n and
-        events support), ``supported`` (parameters <= max_parameters), ``n_required``
-        and ``events_required`` (criteria 1 and 2 for this many parameters) and
-        ``expected_shrinkage`` (of a model with this many parameters fitted on n).
-
-    Examples
-    --------
-    >>> table = parameter_budget_table({"clinical": 10, "+ccta": 30, "+radiomics": 1160},
-    ...                                n=3000, events=300, r2_cs=0.05)
-    >>> table[["rung", "max_parameters", "supported", "n_required"]].to_numpy().tolist()
-    [['clinical', 17, True, 1750], ['+ccta', 17, False, 5249], ['+radiomics', 17, False, 202945]]
-    """
-    budget = max_parameters(n, events, r2_cs, outcome, shrinkage=shrinkage,
-                            r2_difference=r2_difference)
-    rows = []
-    for rung, parameters in rungs.items():
-        p = check_parameters(f"rungs[{rung!r}]", parameters)
-        need = max(_n_for(p, budget.shrinkage_target, budget.r2_cs),
-                   _n_for(p, budget.shrinkage_r2_optimism, budget.r2_cs))
-        rows.append({
-            "rung": rung, "parameters": p, "max_parameters": budget.max_parameters,
-            "supported": p <= budget.max_parameters, "n_required": need,
-            "events_required": need * budget.events / budget.n,
-            "expected_shrinkage": expected_shrinkage(budget.n, p, budget.r2_cs),
-        })
-    return pd.DataFrame(rows)
+    r2, source = anticipated_cox_snell_r2(
+        outcome, r2_cs=r2_cs, c_statistic=c_statistic, nagelkerke_r2=nagelkerke_r2,
+        lr_chi2=lr_chi2, lr_n=lr_n, lr_parameters=lr_parameters, prevalence=prevalence,
+        rate=rate, timepoint=timepoint, mean_follow_up=mean_follow_up)
+    targets = {"shrinkage": shrinkage, "r2_difference": r2_difference, "margin": margin}
+    if outcome == "binary":
+        if timepoint is not None:
+            raise ModelError("timepoint is for outcome='survival'")
+        result = riley_sample_size_binary(parameters, prevalence, r2, **targets)
+    else:
+        if prevalence is not None:
+            raise ModelError("prevalence is for outcome='binary'; give rate and mean_follow_up")
+        if timepoint is None:
+            raise ModelError("outcome='survival' needs timepoint (the prediction horizon)")
+        result = riley_sample_size_survival(parameters, rate, timepoint, mean_follow_up, r2,
+                                            **targets)
+    return replace(result, r2_source=source)

@@ -47,6 +47,7 @@ __all__ = [
     "cox_snell_from_nagelkerke",
     "cox_snell_from_lr",
     "cox_snell_from_c",
+    "anticipated_cox_snell_r2",
     "check_fraction",
     "check_positive",
     "check_parameters",
@@ -285,3 +286,81 @@ def cox_snell_from_c(c_statistic, prevalence) -> float:
     info_non = -np.dot(_WEIGHTS, np.logaddexp(math.log1p(-p), math.log(p) + shift))
     mutual_information = p * info_events + (1.0 - p) * info_non
     return float(-math.expm1(-2.0 * mutual_information))
+
+
+def anticipated_cox_snell_r2(outcome: str = "binary", *, r2_cs=None, c_statistic=None,
+                             nagelkerke_r2=None, lr_chi2=None, lr_n=None, lr_parameters=None,
+                             prevalence=None, rate=None, timepoint=None,
+                             mean_follow_up=None) -> tuple[float, str]:
+    """The anticipated Cox-Snell R² from exactly one reported quantity, and how it was got.
+
+    Parameters
+    ----------
+    outcome : {"binary", "survival"}
+    r2_cs : float, optional
+        Given directly.
+    c_statistic : float, optional
+        Via :func:`cox_snell_from_c` with the outcome proportion (binary) or, for a
+        time-to-event outcome, the cumulative incidence :math:`1 - e^{-rate \\cdot
+        timepoint}` as the proportion -- an approximation (the conversion is derived
+        for a binary outcome), stated in the returned text.
+    nagelkerke_r2 : float, optional
+        Via :func:`cox_snell_from_nagelkerke`.
+    lr_chi2, lr_n, lr_parameters : optional
+        Via :func:`cox_snell_from_lr` (``lr_n`` required; ``lr_parameters``, the
+        reported model's parameters, applies the heuristic shrinkage).
+    prevalence, rate, timepoint, mean_follow_up : float, optional
+        The outcome's anticipated proportion (binary) or rate, horizon and mean
+        follow-up (survival), as the conversions need them.
+
+    Returns
+    -------
+    (float, str)
+        R²_CS and a sentence saying where it came from (for reports).
+
+    Examples
+    --------
+    >>> r2, how = anticipated_cox_snell_r2("binary", c_statistic=0.89, prevalence=0.174)
+    >>> round(r2, 4), how
+    (0.291, 'from C = 0.89 and outcome proportion 0.174 (Riley, Van Calster & Collins 2021; population value by quadrature)')
+    """
+    given = {k: v for k, v in [("r2_cs", r2_cs), ("c_statistic", c_statistic),
+                               ("nagelkerke_r2", nagelkerke_r2), ("lr_chi2", lr_chi2)]
+             if v is not None}
+    if len(given) != 1:
+        raise ModelError("give exactly one of r2_cs, c_statistic, nagelkerke_r2, lr_chi2; "
+                         f"got {sorted(given) or 'none'}")
+    if (lr_n is not None or lr_parameters is not None) and lr_chi2 is None:
+        raise ModelError("lr_n and lr_parameters go with lr_chi2")
+    if r2_cs is not None:
+        return check_fraction("r2_cs", r2_cs), "given"
+    if nagelkerke_r2 is not None:
+        max_r2 = max_cox_snell_r2(outcome, prevalence=prevalence, rate=rate,
+                                  mean_follow_up=mean_follow_up)
+        value = cox_snell_from_nagelkerke(nagelkerke_r2, outcome, prevalence=prevalence,
+                                          rate=rate, mean_follow_up=mean_follow_up)
+        return value, f"from Nagelkerke R² = {nagelkerke_r2:g} x max R²_CS {max_r2:.4g}"
+    if lr_chi2 is not None:
+        if lr_n is None:
+            raise ModelError("lr_chi2 needs lr_n, the patients the reported model was fitted on")
+        value = cox_snell_from_lr(lr_chi2, lr_n, lr_parameters)
+        shrunk = "" if lr_parameters is None else (
+            f", shrunk by the heuristic factor for {lr_parameters} parameters")
+        return value, f"from LR chi-square {lr_chi2:g} on n = {lr_n} (1 - exp(-LR/n)){shrunk}"
+    return _r2_from_c(outcome, c_statistic, prevalence, rate, timepoint, mean_follow_up)
+
+
+def _r2_from_c(outcome, c_statistic, prevalence, rate, timepoint, mean_follow_up):
+    source = "Riley, Van Calster & Collins 2021; population value by quadrature"
+    if outcome == "binary":
+        _events_per_person("binary", prevalence, rate, mean_follow_up)
+        return (cox_snell_from_c(c_statistic, prevalence),
+                f"from C = {c_statistic:g} and outcome proportion {prevalence:g} ({source})")
+    _events_per_person(outcome, prevalence, rate, mean_follow_up)
+    if timepoint is None:
+        raise ModelError("c_statistic for outcome='survival' needs timepoint (the risk by it "
+                         "stands in for the outcome proportion)")
+    risk = -math.expm1(-check_positive("rate", rate) * check_positive("timepoint", timepoint))
+    return (cox_snell_from_c(c_statistic, risk),
+            f"from C = {c_statistic:g} with the risk {risk:.4g} by the time point as the outcome "
+            f"proportion ({source}; an approximation for a time-to-event outcome)")

@@ -15,11 +15,11 @@ from radiorisk.stats._samplesize import (
     SampleSize,
     _risk_interval,
     expected_shrinkage,
-    max_parameters,
-    parameter_budget_table,
+    riley_sample_size,
     riley_sample_size_binary,
     riley_sample_size_survival,
 )
+from radiorisk.stats._samplesize_budget import max_parameters, parameter_budget_table
 from radiorisk.stats._samplesize_r2 import (
     cox_snell_from_c,
     cox_snell_from_lr,
@@ -207,6 +207,15 @@ def test_nagelkerke_and_lr_conversions():
     (lambda: max_parameters(100, 150, 0.1, "binary"), r"events = 150.0 must be < n = 100"),
     (lambda: parameter_budget_table({"radiomics": 0}, 3000, 300, 0.05),
      r"rungs\['radiomics'\] must be a whole number >= 1; got 0"),
+    (lambda: riley_sample_size("binary", 10, prevalence=0.2, r2_cs=0.1, c_statistic=0.7),
+     r"give exactly one of .*; got \['c_statistic', 'r2_cs'\]"),
+    (lambda: riley_sample_size("binary", 10, prevalence=0.2), r"give exactly one of .*; got none"),
+    (lambda: riley_sample_size("binary", 10, prevalence=0.2, lr_chi2=50.0), r"lr_chi2 needs lr_n"),
+    (lambda: riley_sample_size("survival", 10, rate=0.1, mean_follow_up=2, r2_cs=0.05),
+     r"needs timepoint"),
+    (lambda: riley_sample_size("binary", 10, prevalence=0.2, timepoint=2, r2_cs=0.05),
+     r"timepoint is for outcome='survival'"),
+    (lambda: riley_sample_size("ordinal", 10, r2_cs=0.05), r"outcome must be one of"),
 ])
 def test_errors_name_parameter_value_and_rule(call, message):
     with pytest.raises(ModelError, match=message):
@@ -216,3 +225,21 @@ def test_errors_name_parameter_value_and_rule(call, message):
 def test_numpy_scalars_are_accepted():
     ss = riley_sample_size_binary(np.int64(24), np.float64(0.174), np.float32(0.288))
     assert ss.criteria[0].n == 623
+
+
+def test_dispatcher_records_the_r2_source():
+    direct = riley_sample_size_binary(24, 0.174, 0.288)
+    via = riley_sample_size("binary", 24, prevalence=0.174, r2_cs=0.288)
+    assert via.r2_source == "given" and via.to_frame().equals(direct.to_frame())
+    nag = riley_sample_size("binary", 24, prevalence=0.174, nagelkerke_r2=0.477446720164)
+    assert nag.r2_cs == pytest.approx(0.288, abs=1e-12) and nag.n == 662
+    assert nag.r2_source.startswith("from Nagelkerke R² = 0.477447 x max R²_CS 0.6032")
+    lr = riley_sample_size("binary", 24, prevalence=0.174, lr_chi2=340.0, lr_n=1000,
+                           lr_parameters=12)
+    assert lr.r2_cs == pytest.approx(cox_snell_from_lr(340.0, 1000, parameters=12))
+    assert "shrunk by the heuristic factor for 12 parameters" in lr.r2_source
+    surv = riley_sample_size("survival", 30, rate=0.065, timepoint=2, mean_follow_up=2.07,
+                             c_statistic=0.7)
+    risk = 1 - math.exp(-0.13)
+    assert surv.r2_cs == pytest.approx(cox_snell_from_c(0.7, risk))
+    assert "an approximation for a time-to-event outcome" in surv.r2_source

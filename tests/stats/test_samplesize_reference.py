@@ -13,11 +13,8 @@ import pandas as pd
 import pytest
 
 from radiorisk.exceptions import ModelError
-from radiorisk.stats._samplesize import (
-    max_parameters,
-    riley_sample_size_binary,
-    riley_sample_size_survival,
-)
+from radiorisk.stats._samplesize import riley_sample_size_binary, riley_sample_size_survival
+from radiorisk.stats._samplesize_budget import max_parameters
 from radiorisk.stats._samplesize_r2 import (
     cox_snell_from_c,
     cox_snell_from_nagelkerke,
