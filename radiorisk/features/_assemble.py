@@ -16,7 +16,6 @@ Cox pipelines impute inside each training fold (see ``docs/ladder.md``).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from .._html import repr_html
 from ..imaging import patient_plaque_summary
 from ..io import read_cohort
 from ._aggregate import aggregate_lesions
@@ -207,9 +207,7 @@ class CohortData:
                 f"pet_available={int(self.pet_available.sum())}, blocks: {b})")
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<li>{html.escape(s)}</li>" for s in self.notes)
-        return (f"<p><b>{html.escape(repr(self))}</b></p>"
-                + self.summary().to_html(index=False) + f"<ul>{notes}</ul>")
+        return repr_html(repr(self), self.summary(), self.notes)
 
 
 def assemble_cohort(

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from .._html import table_html
 from ..evaluation import (
     UNKNOWN_GROUP,
     AuditTables,
@@ -25,7 +26,7 @@ from ..evaluation import (
     SubgroupForestDisplay,
 )
 from ._figures import png
-from ._html import render, table_html
+from ._html import render
 from ._vocab import _METRIC_WORDS
 
 __all__ = ["AuditFigure", "audit_figures", "audit_findings", "audit_report_html"]

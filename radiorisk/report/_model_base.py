@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._html import fmt
 from ..exceptions import ReportError
-from ._html import fmt, render, render_page
+from ._html import render, render_page
 
 __all__ = ["ReportError", "ReportSection", "ModelReport", "MODEL_REPORT_SECTIONS"]
 

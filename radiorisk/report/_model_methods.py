@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._html import fmt
 from ._figures import availability_figure
-from ._html import fmt
 from ._model_base import _TITLES, ReportSection, _pct, _who, _years
 from ._model_context import ModelReportInputs as _Context
 from ._vocab import _MODEL_WORDS

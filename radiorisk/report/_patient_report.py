@@ -9,8 +9,9 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
+from .._html import table_html
 from ..exceptions import PatientReportError
-from ._html import render, table_html
+from ._html import render
 from ._patient_values import (
     _clean,
     _direction_word,

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._html import table_html
 from ..exceptions import HorizonError, NotEstimableError
 
 __all__ = ["Estimate", "CalibrationErrors", "NotEstimableError"]
@@ -27,7 +28,7 @@ _NO_CONTROL = "no subject is event-free beyond the horizon t0 = {t0:g}: {what} i
 
 
 def html_table(frame: pd.DataFrame) -> str:
-    """The notebook view (``_repr_html_``) of a result table: 6 significant digits, NaN empty.
+    """The notebook view (``_repr_html_``) of a result table: :func:`radiorisk._html.table_html` with its index.
 
     Parameters
     ----------
@@ -36,14 +37,14 @@ def html_table(frame: pd.DataFrame) -> str:
     Returns
     -------
     str
-        An HTML ``<table>``.
+        An HTML ``<table>`` (6 significant digits; missing values as ``—``).
 
     Examples
     --------
     >>> "<table" in html_table(pd.DataFrame({"x": [1 / 3, np.nan]}))
     True
     """
-    return frame.to_html(float_format=lambda v: f"{v:.6g}", na_rep="")
+    return str(table_html(frame, digits=6, index=True, max_rows=200))
 
 
 _html_table = html_table
