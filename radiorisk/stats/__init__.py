@@ -44,6 +44,10 @@ c_cr, auc_cr, brier_cr, ipa_cr, oe_ratio_cr, fine_gray_calibration
 fit_fine_gray, FineGrayFit
     Fine–Gray subdistribution-hazard regression, equal to ``cmprsk::crr`` (coefficients,
     sandwich and naive SEs, baseline, predicted cumulative incidence).
+random_effects, MetaAnalysis
+    Random-effects meta-analysis (REML, Paule–Mandel, DerSimonian–Laird; Hartung–Knapp; the
+    prediction interval of Riley et al. 2011; logit/log scales), equal to ``metafor::rma``:
+    pooling per-site performance in internal–external cross-validation.
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
 DEFAULT_HORIZON_DAYS, check_horizon, check_binary_inputs, check_survival_inputs
@@ -90,6 +94,7 @@ from ._km import (
     median_follow_up,
 )
 from ._linalg import InverseInformation, inverse_information, newton_step, sqrt_variance
+from ._meta import MetaAnalysis, random_effects
 from ._rcs import RcsCalibrationModel, cloglog, fit_rcs_calibration
 from ._reclassification import (
     IDIResult,
@@ -129,4 +134,5 @@ __all__ = [
     "fit_rcs_calibration", "harrell_and_uno_c", "html_table", "loess_fit", "logit_clipped",
     "CumulativeIncidence", "aalen_johansen", "check_competing_inputs", "FineGrayFit", "fit_fine_gray",
     "c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr", "fine_gray_calibration",
+    "MetaAnalysis", "random_effects",
 ]
