@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = [
     "RadioriskError", "SchemaError", "InputFileError", "ImageError", "ParameterError",
     "NotEstimableError", "HorizonError",
-    "ModelError", "BundleError", "BundleIntegrityError", "BundleVersionError", "ExplainError", "IdKeyError", "AuditUsageError", "FitUsageError", "ReportError", "PatientReportError",
+    "ModelError", "SampleSizeError", "BundleError", "BundleIntegrityError", "BundleVersionError", "ExplainError", "IdKeyError", "AuditUsageError", "FitUsageError", "ReportError", "PatientReportError",
 ]
 
 
@@ -61,6 +61,10 @@ class HorizonError(RadioriskError, ValueError):
 
 class ModelError(RadioriskError, ValueError):
     """A model cannot be built, fitted or used with these inputs or parameters."""
+
+
+class SampleSizeError(ModelError):
+    """A minimum sample size cannot be computed from these anticipated values (Riley et al.)."""
 
 
 class BundleError(RadioriskError):

@@ -15,6 +15,7 @@ from .. import __version__
 from ..exceptions import RadioriskError
 from ._audit import add_audit_parser
 from ._fit import add_fit_parser
+from ._samplesize import add_samplesize_parser
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_INPUT"]
 
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_fit_parser(sub)
     add_audit_parser(sub)
+    add_samplesize_parser(sub)
 
     r = sub.add_parser(
         "report", help="self-contained HTML model report of a `radiorisk fit` RUN (TRIPOD+AI order)",

@@ -48,6 +48,13 @@ random_effects, MetaAnalysis
     Random-effects meta-analysis (REML, Paule–Mandel, DerSimonian–Laird; Hartung–Knapp; the
     prediction interval of Riley et al. 2011; logit/log scales), equal to ``metafor::rma``:
     pooling per-site performance in internal–external cross-validation.
+riley_sample_size, riley_sample_size_binary, riley_sample_size_survival, SampleSize, expected_shrinkage
+    Riley et al.'s minimum sample size for a prediction model (binary and survival), equal to
+    the published examples and R ``pmsampsize`` (differences documented in the tests).
+anticipated_cox_snell_r2, cox_snell_from_c, cox_snell_from_nagelkerke, cox_snell_from_lr, max_cox_snell_r2
+    The anticipated Cox–Snell R² from a reported C statistic, Nagelkerke R² or LR chi-square.
+max_parameters, parameter_budget_table, ParameterBudget
+    How many candidate parameters a data set supports (per rung of the modality ladder).
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
 DEFAULT_HORIZON_DAYS, check_horizon, check_binary_inputs, check_survival_inputs
@@ -103,6 +110,22 @@ from ._reclassification import (
     integrated_discrimination_improvement,
 )
 from ._resample import StratifiedBootstrap, counts_from_indices, percentile_interval
+from ._samplesize import (
+    SampleSize,
+    SampleSizeCriterion,
+    expected_shrinkage,
+    riley_sample_size,
+    riley_sample_size_binary,
+    riley_sample_size_survival,
+)
+from ._samplesize_budget import ParameterBudget, max_parameters, parameter_budget_table
+from ._samplesize_r2 import (
+    anticipated_cox_snell_r2,
+    cox_snell_from_c,
+    cox_snell_from_lr,
+    cox_snell_from_nagelkerke,
+    max_cox_snell_r2,
+)
 from ._survival import (
     StepFunction,
     brier_t,
@@ -135,4 +158,8 @@ __all__ = [
     "CumulativeIncidence", "aalen_johansen", "check_competing_inputs", "FineGrayFit", "fit_fine_gray",
     "c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr", "fine_gray_calibration",
     "MetaAnalysis", "random_effects",
+    "SampleSize", "SampleSizeCriterion", "expected_shrinkage", "riley_sample_size",
+    "riley_sample_size_binary", "riley_sample_size_survival", "ParameterBudget", "max_parameters",
+    "parameter_budget_table", "anticipated_cox_snell_r2", "cox_snell_from_c", "cox_snell_from_lr",
+    "cox_snell_from_nagelkerke", "max_cox_snell_r2",
 ]

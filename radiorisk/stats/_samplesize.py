@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, replace
 import pandas as pd
 from scipy.optimize import brentq
 
-from ..exceptions import ModelError
+from ..exceptions import SampleSizeError
 from ._samplesize_r2 import (
     _events_per_person,
     _max_r2_from_phi,
@@ -178,14 +178,14 @@ def _check_targets(r2_cs, shrinkage, r2_difference, max_r2):
     s = check_fraction("shrinkage", shrinkage)
     delta = check_fraction("r2_difference", r2_difference)
     if r2 >= max_r2:
-        raise ModelError(f"r2_cs = {r2!r} must be < the maximum Cox-Snell R² {max_r2:.6g} "
+        raise SampleSizeError(f"r2_cs = {r2!r} must be < the maximum Cox-Snell R² {max_r2:.6g} "
                          "this outcome allows (Riley et al. 2019, eq. 23)")
     if r2 >= s:
-        raise ModelError(f"r2_cs = {r2!r} must be < shrinkage = {s!r}: ln(1 - r2_cs/shrinkage) "
+        raise SampleSizeError(f"r2_cs = {r2!r} must be < shrinkage = {s!r}: ln(1 - r2_cs/shrinkage) "
                          "is not defined otherwise")
     s2 = r2 / (r2 + delta * max_r2)
     if r2 >= s2:
-        raise ModelError(f"r2_cs = {r2!r} with r2_difference = {delta!r} leaves no shrinkage "
+        raise SampleSizeError(f"r2_cs = {r2!r} with r2_difference = {delta!r} leaves no shrinkage "
                          f"above r2_cs (criterion 2 targets {s2:.6g})")
     return r2, s, delta, s2
 
@@ -269,7 +269,7 @@ def riley_sample_size_binary(parameters, prevalence, r2_cs, *, shrinkage=0.9,
 
     Raises
     ------
-    ModelError
+    SampleSizeError
         A parameter is out of range, or r2_cs >= max R²_CS or >= shrinkage.
 
     Examples
@@ -355,7 +355,7 @@ def riley_sample_size_survival(parameters, rate, timepoint, mean_follow_up, r2_c
 
     Raises
     ------
-    ModelError
+    SampleSizeError
         A parameter is out of range, or r2_cs >= max R²_CS or >= shrinkage.
 
     Examples
@@ -424,7 +424,7 @@ def riley_sample_size(outcome: str, parameters, *, prevalence=None, rate=None, t
     5143
     """
     if outcome not in ("binary", "survival"):
-        raise ModelError(f"outcome must be one of ('binary', 'survival'); got {outcome!r}")
+        raise SampleSizeError(f"outcome must be one of ('binary', 'survival'); got {outcome!r}")
     r2, source = anticipated_cox_snell_r2(
         outcome, r2_cs=r2_cs, c_statistic=c_statistic, nagelkerke_r2=nagelkerke_r2,
         lr_chi2=lr_chi2, lr_n=lr_n, lr_parameters=lr_parameters, prevalence=prevalence,
@@ -432,13 +432,13 @@ def riley_sample_size(outcome: str, parameters, *, prevalence=None, rate=None, t
     targets = {"shrinkage": shrinkage, "r2_difference": r2_difference, "margin": margin}
     if outcome == "binary":
         if timepoint is not None:
-            raise ModelError("timepoint is for outcome='survival'")
+            raise SampleSizeError("timepoint is for outcome='survival'")
         result = riley_sample_size_binary(parameters, prevalence, r2, **targets)
     else:
         if prevalence is not None:
-            raise ModelError("prevalence is for outcome='binary'; give rate and mean_follow_up")
+            raise SampleSizeError("prevalence is for outcome='binary'; give rate and mean_follow_up")
         if timepoint is None:
-            raise ModelError("outcome='survival' needs timepoint (the prediction horizon)")
+            raise SampleSizeError("outcome='survival' needs timepoint (the prediction horizon)")
         result = riley_sample_size_survival(parameters, rate, timepoint, mean_follow_up, r2,
                                             **targets)
     return replace(result, r2_source=source)

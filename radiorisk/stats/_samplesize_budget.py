@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..exceptions import ModelError
+from ..exceptions import SampleSizeError
 from ._samplesize import (
     CRITERIA,
     _check_targets,
@@ -97,10 +97,10 @@ def _phi_from_counts(outcome: str, n, events) -> tuple[int, float, float]:
     events = check_positive("events", events)
     if outcome == "binary":
         if events >= n:
-            raise ModelError(f"events = {events!r} must be < n = {n} for a binary outcome")
+            raise SampleSizeError(f"events = {events!r} must be < n = {n} for a binary outcome")
         return n, events, events / n
     if outcome != "survival":
-        raise ModelError(f"outcome must be one of ('binary', 'survival'); got {outcome!r}")
+        raise SampleSizeError(f"outcome must be one of ('binary', 'survival'); got {outcome!r}")
     return n, events, events / n
 
 

@@ -40,7 +40,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import ndtri
 
-from ..exceptions import ModelError
+from ..exceptions import SampleSizeError
 
 __all__ = [
     "max_cox_snell_r2",
@@ -62,15 +62,15 @@ _WEIGHTS = _WEIGHTS / math.sqrt(2.0 * math.pi)
 
 def _number(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ModelError(f"{name} must be a real number; got {value!r}")
+        raise SampleSizeError(f"{name} must be a real number; got {value!r}")
     value = float(value)
     if not math.isfinite(value):
-        raise ModelError(f"{name} must be finite; got {value!r}")
+        raise SampleSizeError(f"{name} must be finite; got {value!r}")
     return value
 
 
 def check_fraction(name: str, value, *, closed_low: bool = False) -> float:
-    """``value`` as a float in (0, 1) (or [0, 1) with ``closed_low``); else ModelError.
+    """``value`` as a float in (0, 1) (or [0, 1) with ``closed_low``); else SampleSizeError.
 
     Examples
     --------
@@ -81,12 +81,12 @@ def check_fraction(name: str, value, *, closed_low: bool = False) -> float:
     low_ok = value >= 0.0 if closed_low else value > 0.0
     if not (low_ok and value < 1.0):
         interval = "[0, 1)" if closed_low else "(0, 1)"
-        raise ModelError(f"{name} must lie in {interval}; got {value!r}")
+        raise SampleSizeError(f"{name} must lie in {interval}; got {value!r}")
     return value
 
 
 def check_positive(name: str, value) -> float:
-    """``value`` as a finite float > 0; else ModelError.
+    """``value`` as a finite float > 0; else SampleSizeError.
 
     Examples
     --------
@@ -95,12 +95,12 @@ def check_positive(name: str, value) -> float:
     """
     value = _number(name, value)
     if value <= 0.0:
-        raise ModelError(f"{name} must be > 0; got {value!r}")
+        raise SampleSizeError(f"{name} must be > 0; got {value!r}")
     return value
 
 
 def check_parameters(name: str, value) -> int:
-    """``value`` as an int >= 1 (a count of candidate predictor parameters); else ModelError.
+    """``value`` as an int >= 1 (a count of candidate predictor parameters); else SampleSizeError.
 
     Examples
     --------
@@ -111,24 +111,24 @@ def check_parameters(name: str, value) -> int:
         if float(value).is_integer():
             value = int(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ModelError(f"{name} must be a whole number >= 1; got {value!r}")
+        raise SampleSizeError(f"{name} must be a whole number >= 1; got {value!r}")
     return int(value)
 
 
 def _events_per_person(outcome: str, prevalence, rate, mean_follow_up) -> float:
     """Binary: the outcome proportion; survival: rate x mean follow-up (events per person)."""
     if outcome not in _OUTCOMES:
-        raise ModelError(f"outcome must be one of {_OUTCOMES}; got {outcome!r}")
+        raise SampleSizeError(f"outcome must be one of {_OUTCOMES}; got {outcome!r}")
     if outcome == "binary":
         if rate is not None or mean_follow_up is not None:
-            raise ModelError("rate and mean_follow_up are for outcome='survival'; give prevalence")
+            raise SampleSizeError("rate and mean_follow_up are for outcome='survival'; give prevalence")
         if prevalence is None:
-            raise ModelError("outcome='binary' needs prevalence (the outcome proportion)")
+            raise SampleSizeError("outcome='binary' needs prevalence (the outcome proportion)")
         return check_fraction("prevalence", prevalence)
     if prevalence is not None:
-        raise ModelError("prevalence is for outcome='binary'; give rate and mean_follow_up")
+        raise SampleSizeError("prevalence is for outcome='binary'; give rate and mean_follow_up")
     if rate is None or mean_follow_up is None:
-        raise ModelError("outcome='survival' needs rate and mean_follow_up")
+        raise SampleSizeError("outcome='survival' needs rate and mean_follow_up")
     return check_positive("rate", rate) * check_positive("mean_follow_up", mean_follow_up)
 
 
@@ -213,7 +213,7 @@ def cox_snell_from_lr(lr_chi2, n, parameters=None) -> float:
         When given, the apparent value is shrunk by the van Houwelingen heuristic
         factor :math:`S_{VH} = 1 + P / (n \\ln(1 - R^2_{CS,app}))` to the anticipated
         (optimism-adjusted) value :math:`S_{VH} R^2_{CS,app}` (Riley et al. 2019,
-        section 4.1); ModelError if :math:`S_{VH} \\le 0` (LR <= P: the fit is
+        section 4.1); SampleSizeError if :math:`S_{VH} \\le 0` (LR <= P: the fit is
         all optimism).
 
     Returns
@@ -229,14 +229,14 @@ def cox_snell_from_lr(lr_chi2, n, parameters=None) -> float:
     """
     lr = _number("lr_chi2", lr_chi2)
     if lr < 0.0:
-        raise ModelError(f"lr_chi2 must be >= 0; got {lr!r}")
+        raise SampleSizeError(f"lr_chi2 must be >= 0; got {lr!r}")
     n = check_parameters("n", n)
     apparent = -math.expm1(-lr / n)
     if parameters is None:
         return apparent
     p = check_parameters("parameters", parameters)
     if apparent == 0.0 or lr <= p:
-        raise ModelError(f"lr_chi2 = {lr!r} must exceed parameters = {p} for the heuristic "
+        raise SampleSizeError(f"lr_chi2 = {lr!r} must exceed parameters = {p} for the heuristic "
                          "shrinkage 1 - parameters/lr_chi2 to be > 0")
     s_vh = 1.0 + p / (n * math.log1p(-apparent))
     return s_vh * apparent
@@ -274,7 +274,7 @@ def cox_snell_from_c(c_statistic, prevalence) -> float:
     """
     c = _number("c_statistic", c_statistic)
     if not 0.5 <= c < 1.0:
-        raise ModelError(f"c_statistic must lie in [0.5, 1); got {c!r} "
+        raise SampleSizeError(f"c_statistic must lie in [0.5, 1); got {c!r} "
                          "(for C < 0.5 reverse the model and give 1 - C)")
     p = check_fraction("prevalence", prevalence)
     mu = math.sqrt(2.0) * float(ndtri(c))
@@ -328,10 +328,10 @@ def anticipated_cox_snell_r2(outcome: str = "binary", *, r2_cs=None, c_statistic
                                ("nagelkerke_r2", nagelkerke_r2), ("lr_chi2", lr_chi2)]
              if v is not None}
     if len(given) != 1:
-        raise ModelError("give exactly one of r2_cs, c_statistic, nagelkerke_r2, lr_chi2; "
+        raise SampleSizeError("give exactly one of r2_cs, c_statistic, nagelkerke_r2, lr_chi2; "
                          f"got {sorted(given) or 'none'}")
     if (lr_n is not None or lr_parameters is not None) and lr_chi2 is None:
-        raise ModelError("lr_n and lr_parameters go with lr_chi2")
+        raise SampleSizeError("lr_n and lr_parameters go with lr_chi2")
     if r2_cs is not None:
         return check_fraction("r2_cs", r2_cs), "given"
     if nagelkerke_r2 is not None:
@@ -342,7 +342,7 @@ def anticipated_cox_snell_r2(outcome: str = "binary", *, r2_cs=None, c_statistic
         return value, f"from Nagelkerke R² = {nagelkerke_r2:g} x max R²_CS {max_r2:.4g}"
     if lr_chi2 is not None:
         if lr_n is None:
-            raise ModelError("lr_chi2 needs lr_n, the patients the reported model was fitted on")
+            raise SampleSizeError("lr_chi2 needs lr_n, the patients the reported model was fitted on")
         value = cox_snell_from_lr(lr_chi2, lr_n, lr_parameters)
         shrunk = "" if lr_parameters is None else (
             f", shrunk by the heuristic factor for {lr_parameters} parameters")
@@ -358,7 +358,7 @@ def _r2_from_c(outcome, c_statistic, prevalence, rate, timepoint, mean_follow_up
                 f"from C = {c_statistic:g} and outcome proportion {prevalence:g} ({source})")
     _events_per_person(outcome, prevalence, rate, mean_follow_up)
     if timepoint is None:
-        raise ModelError("c_statistic for outcome='survival' needs timepoint (the risk by it "
+        raise SampleSizeError("c_statistic for outcome='survival' needs timepoint (the risk by it "
                          "stands in for the outcome proportion)")
     risk = -math.expm1(-check_positive("rate", rate) * check_positive("timepoint", timepoint))
     return (cox_snell_from_c(c_statistic, risk),

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from radiorisk.exceptions import ModelError
+from radiorisk.exceptions import SampleSizeError
 from radiorisk.stats._samplesize import (
     SampleSize,
     _risk_interval,
@@ -218,7 +218,7 @@ def test_nagelkerke_and_lr_conversions():
     (lambda: riley_sample_size("ordinal", 10, r2_cs=0.05), r"outcome must be one of"),
 ])
 def test_errors_name_parameter_value_and_rule(call, message):
-    with pytest.raises(ModelError, match=message):
+    with pytest.raises(SampleSizeError, match=message):
         call()
 
 

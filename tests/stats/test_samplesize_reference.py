@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from radiorisk.exceptions import ModelError
+from radiorisk.exceptions import SampleSizeError
 from radiorisk.stats._samplesize import riley_sample_size_binary, riley_sample_size_survival
 from radiorisk.stats._samplesize_budget import max_parameters
 from radiorisk.stats._samplesize_r2 import (
@@ -90,7 +90,7 @@ def test_binary_grid_equals_r():
     assert len(ref) == 175
     for row in ref.itertuples():
         if row.error:
-            with pytest.raises(ModelError, match="maximum Cox-Snell"):
+            with pytest.raises(SampleSizeError, match="maximum Cox-Snell"):
                 riley_sample_size_binary(row.parameters, row.prevalence, row.csrsquared)
             continue
         ss = riley_sample_size_binary(row.parameters, row.prevalence, row.csrsquared)
@@ -119,7 +119,7 @@ def test_survival_grid_against_r():
     for row in ref.itertuples():
         args = (row.parameters, row.rate, row.timepoint, row.meanfup, row.csrsquared)
         if row.error:
-            with pytest.raises(ModelError, match="maximum Cox-Snell"):
+            with pytest.raises(SampleSizeError, match="maximum Cox-Snell"):
                 riley_sample_size_survival(*args)
             continue
         ss = riley_sample_size_survival(*args)
