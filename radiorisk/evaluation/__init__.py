@@ -12,9 +12,9 @@ SubgroupAudit, AUDIT_COLUMNS, UNKNOWN_GROUP, read_group_labels
     bootstrap CIs, contrasts, heterogeneity, censoring-aware fairness and
     calibration within groups (fixed-shape DataFrames, explicit flags); how it reads
     group labels.
-compute_metrics, write_metrics_csv, BINARY_METRICS, SURVIVAL_METRICS, METRICS_COLUMNS
+compute_metrics, write_metrics_csv, BINARY_METRICS, SURVIVAL_METRICS, COMPETING_METRICS, METRICS_COLUMNS
     The audit table in the ``metrics.csv`` shape (overall and per group): a view of
-    :class:`SubgroupAudit`.
+    :class:`SubgroupAudit` (``competing_risks=True``: the competing-risk metrics).
 calibration_table, survival_calibration_table, calibration_curve, survival_calibration_curve,
 net_benefit, survival_net_benefit
     Tables and curves as DataFrames (plotting lives in Display classes).
@@ -44,6 +44,7 @@ from ._bootstrap import (
 from ._display import CalibrationDisplay, DecisionCurveDisplay, SubgroupForestDisplay
 from ._metrics_frame import (
     BINARY_METRICS,
+    COMPETING_METRICS,
     METRICS_COLUMNS,
     SURVIVAL_METRICS,
     compute_metrics,
@@ -63,6 +64,7 @@ __all__ = [
     "AUDIT_FILES",
     "AuditTables",
     "BINARY_METRICS",
+    "COMPETING_METRICS",
     "CalibrationDisplay",
     "DecisionCurveDisplay",
     "METRICS_COLUMNS",

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 
 from ..stats import (
     NotEstimableError,
@@ -22,6 +21,8 @@ from ..stats import (
     check_horizon,
     check_survival_inputs,
 )
+from ._audit_competing import check_status, competing_replicates, refuse_competing_without_flag
+from ._audit_contrasts import _ContrastMixin
 from ._audit_fairness import (
     UNKNOWN_GROUP,
     _FairnessMixin,
@@ -34,9 +35,12 @@ from ._bootstrap import (
 )
 from ._values import (
     BINARY_METRICS,
+    COMPETING_METRICS,
+    FINE_GRAY_METRICS,
     MISSING_GROUP_LABELS,
     SURVIVAL_METRICS,
     _point_binary,
+    _point_competing,
     _point_survival,
 )
 
@@ -45,12 +49,9 @@ __all__ = ["SubgroupAudit", "UNKNOWN_GROUP", "AUDIT_COLUMNS", "read_group_labels
 #: Columns of :attr:`SubgroupAudit.by_group`, :attr:`~SubgroupAudit.overall` and ``to_frame()``.
 AUDIT_COLUMNS = ("attribute", "group", "metric", "estimate", "ci_low", "ci_high", "n", "events",
                  "flag", "flag_reason")
-_CONTRAST_COLUMNS = ("attribute", "group", "reference", "metric", "estimate", "ci_low", "ci_high",
-                     "flag", "flag_reason")
-_HETEROGENEITY_COLUMNS = ("attribute", "metric", "scale", "q", "df", "p_value", "i2", "n_groups",
-                          "groups_excluded", "test")
 _SEP = ":"
-_LOG_SCALE = ("oe_ratio", "oe_ratio_t")
+#: Metrics bootstrapped on ``calibration_boot`` replicates only (a model fit per replicate).
+_CALIBRATION_FAMILY = ("ici_t", "e50_t", "e90_t", "emax_t") + FINE_GRAY_METRICS
 
 _UNKNOWN_MATCH = "group contains the unknown label"
 _BAD_GROUPS = "groups must be a DataFrame or a mapping of name -> array; got {type}"
@@ -86,7 +87,7 @@ def _nan_if_failed(fn, *args, **kwargs):
         return np.nan
 
 
-class SubgroupAudit(_FairnessMixin):
+class SubgroupAudit(_ContrastMixin, _FairnessMixin):
     r"""Every audit metric overall, per group and per intersection, with paired bootstrap CIs.
 
     Parameters
@@ -94,7 +95,9 @@ class SubgroupAudit(_FairnessMixin):
     risk : array-like of shape (n,)
         Predicted risk in [0, 1] (by ``horizon`` for survival data).
     time, event : array-like of shape (n,), optional
-        Follow-up (> 0) and event indicator (0/1): a survival audit.
+        Follow-up (> 0) and event indicator (0/1): a survival audit. With
+        ``competing_risks=True``, ``event`` is the status: 0 = censored, 1 = the
+        event of interest, 2 = a competing event (without the flag a 2 is refused).
     y : array-like of shape (n,), optional
         Binary outcome (0/1): a binary audit. Give ``y`` or ``time`` and ``event``.
     horizon : float, optional
@@ -109,7 +112,8 @@ class SubgroupAudit(_FairnessMixin):
         joined with ``":"``, e.g. ``"female:south_asian"``; a missing part makes
         the intersection ``"unknown"``).
     metrics : sequence of str, optional
-        A subset of :data:`SURVIVAL_METRICS` / :data:`BINARY_METRICS` (default all).
+        A subset of :data:`SURVIVAL_METRICS` / :data:`BINARY_METRICS` /
+        ``COMPETING_METRICS`` (default all).
     n_boot : int
         Bootstrap replicates (0: analytic CIs where defined, no CIs for contrasts).
     random_state : int, optional
@@ -126,6 +130,14 @@ class SubgroupAudit(_FairnessMixin):
         ``"unknown"``; ``"omit"`` leaves them out of that attribute's groups (the
         ``metrics.csv`` convention of :func:`~radiorisk.evaluation.compute_metrics`;
         a group may then be labelled ``"unknown"``). Either way they count in ``overall``.
+    competing_risks : bool
+        Competing-risk audit of cause 1 at ``horizon``: the metrics ``c_cr, auc_cr,
+        brier_cr, ipa_cr, oe_ratio_cr, ici_cr, e50_cr, e90_cr, emax_cr``
+        (:mod:`radiorisk.stats`, equal to R; Aalen-Johansen observed risk, competing
+        events are not censored), each subset with its own Aalen-Johansen estimate,
+        censoring distribution and Fine-Gray calibration model. ``risk`` is the
+        predicted cumulative incidence of cause 1 by ``horizon``; events are status 1
+        by ``horizon``. ``calibration_boot`` then limits the Fine-Gray family.
 
     Attributes
     ----------
@@ -147,7 +159,8 @@ class SubgroupAudit(_FairnessMixin):
     contrasts (``difference``, ``ratio``) and the fairness gaps get paired
     percentile intervals. Survival metrics are bootstrapped by the vectorised
     formulas of :mod:`radiorisk.evaluation._bootstrap` (equal to the exact
-    metrics on the resampled rows); binary metrics one replicate at a time.
+    metrics on the resampled rows); binary and competing-risk metrics one replicate
+    at a time (the same resamples).
 
     **Flags.** ``flag`` is True and ``flag_reason`` says why when: the group is
     the ``unknown`` label; it has fewer than ``min_events`` events; the metric
@@ -173,24 +186,9 @@ class SubgroupAudit(_FairnessMixin):
     def __init__(self, risk, *, time=None, event=None, y=None, horizon=None, groups=None,
                  intersections: bool = True, metrics: Sequence[str] | None = None, n_boot: int = 1000,
                  random_state=None, min_events: int = 10, level: float = 0.95,
-                 calibration_boot: int | None = None, missing: str = "report"):
-        self.survival = y is None
-        if self.survival and (time is None or event is None):
-            raise ValueError("give y (binary) or both time and event (survival)")
-        if not self.survival and (time is not None or event is not None):
-            raise ValueError("give y or time/event, not both")
-        if self.survival:
-            self.horizon = check_horizon(horizon)
-            self.time, self.event, self.risk = check_survival_inputs(time, event, risk)
-            self.y = None
-            available = SURVIVAL_METRICS
-        else:
-            if horizon is not None:
-                raise ValueError("horizon applies to survival data only")
-            self.horizon = None
-            self.y, self.risk = check_binary_inputs(y, risk)
-            self.time = self.event = None
-            available = BINARY_METRICS
+                 calibration_boot: int | None = None, missing: str = "report",
+                 competing_risks: bool = False):
+        available = self._read_outcome(risk, time, event, y, horizon, bool(competing_risks))
         if metrics is None:
             metrics = available
         bad = [m for m in metrics if m not in available]
@@ -215,6 +213,32 @@ class SubgroupAudit(_FairnessMixin):
         self._compute()
 
     # ------------------------------------------------------------------ set-up
+    def _read_outcome(self, risk, time, event, y, horizon, competing_risks) -> tuple[str, ...]:
+        """Check and store the outcome; returns the metrics available for it."""
+        self.survival = y is None
+        self.competing_risks = competing_risks
+        if self.survival and (time is None or event is None):
+            raise ValueError("give y (binary) or both time and event (survival)")
+        if not self.survival and (time is not None or event is not None):
+            raise ValueError("give y or time/event, not both")
+        if competing_risks and not self.survival:
+            raise ValueError("competing_risks=True needs time and event (status 0/1/2), not y")
+        if self.survival:
+            self.horizon = check_horizon(horizon)
+            if competing_risks:
+                self.time, self.event, self.risk = check_status(time, event, risk)
+            else:
+                refuse_competing_without_flag(event)
+                self.time, self.event, self.risk = check_survival_inputs(time, event, risk)
+            self.y = None
+            return COMPETING_METRICS if competing_risks else SURVIVAL_METRICS
+        if horizon is not None:
+            raise ValueError("horizon applies to survival data only")
+        self.horizon = None
+        self.y, self.risk = check_binary_inputs(y, risk)
+        self.time = self.event = None
+        return BINARY_METRICS
+
     @staticmethod
     def _read_groups(groups, n):
         if groups is None:
@@ -276,6 +300,17 @@ class SubgroupAudit(_FairnessMixin):
             return int(np.sum((self.event[idx] == 1) & (self.time[idx] <= self.horizon)))
         return int(np.sum(self.y[idx]))
 
+    def _point(self, idx) -> dict:
+        """``{metric: (estimate, ci_low, ci_high, reason)}`` of the rows ``idx``."""
+        with np.errstate(all="ignore"):  # degenerate small groups: reported through the flags
+            if self.competing_risks:
+                return _point_competing(self.time[idx], self.event[idx], self.risk[idx], self.horizon,
+                                        self.metrics)
+            if self.survival:
+                return _point_survival(self.time[idx], self.event[idx], self.risk[idx], self.horizon,
+                                       self.metrics)
+            return _point_binary(self.y[idx], self.risk[idx], self.metrics)
+
     def _compute(self):
         M, G = len(self.metrics), len(self._subsets)
         est = np.full((G, M), np.nan)
@@ -285,30 +320,14 @@ class SubgroupAudit(_FairnessMixin):
         for g, (_, _, idx) in enumerate(self._subsets):
             if len(idx) == 0:
                 continue
-            with np.errstate(all="ignore"):  # degenerate small groups: reported through the flags
-                if self.survival:
-                    vals = _point_survival(self.time[idx], self.event[idx], self.risk[idx], self.horizon,
-                                           self.metrics)
-                else:
-                    vals = _point_binary(self.y[idx], self.risk[idx], self.metrics)
+            vals = self._point(idx)
             for k, m in enumerate(self.metrics):
                 est[g, k], lo[g, k], hi[g, k], why[g][k] = vals[m]
         self.replicates = None
         if self.n_boot > 0:
-            subsets = [s[2] for s in self._subsets]
-            if self.survival:
-                rep = survival_replicates(self.time, self.event, self.risk, horizon=self.horizon,
-                                          subsets=subsets, strata=self._strata, n_boot=self.n_boot,
-                                          random_state=self.random_state,
-                                          calibration_boot=self.calibration_boot)
-                names = SURVIVAL_METRICS
-            else:
-                rep = binary_replicates(self.y, self.risk, subsets=subsets, strata=self._strata,
-                                        n_boot=self.n_boot, random_state=self.random_state)
-                names = BINARY_METRICS
-            rep = rep[:, :, [names.index(m) for m in self.metrics]]
+            rep = self._bootstrap_replicates()
             if self.survival and self.calibration_boot is not None:
-                cal = [k for k, m in enumerate(self.metrics) if m in ("ici_t", "e50_t", "e90_t", "emax_t")]
+                cal = [k for k, m in enumerate(self.metrics) if m in _CALIBRATION_FAMILY]
                 keep = np.arange(self.n_boot) < self.calibration_boot
                 for k in cal:
                     rep[:, ~keep, k] = np.nan
@@ -321,6 +340,24 @@ class SubgroupAudit(_FairnessMixin):
         self._est, self._lo, self._hi, self._why = est, lo, hi, why
         self._n = np.array([len(s[2]) for s in self._subsets])
         self._ev = np.array([self._events(s[2]) for s in self._subsets])
+
+    def _bootstrap_replicates(self) -> np.ndarray:
+        """Replicates of the audited metrics, shape (groups, n_boot, metrics)."""
+        subsets = [s[2] for s in self._subsets]
+        common = {"subsets": subsets, "strata": self._strata, "n_boot": self.n_boot,
+                  "random_state": self.random_state}
+        if self.competing_risks:
+            rep = competing_replicates(self.time, self.event, self.risk, horizon=self.horizon,
+                                       calibration_boot=self.calibration_boot, **common)
+            names = COMPETING_METRICS
+        elif self.survival:
+            rep = survival_replicates(self.time, self.event, self.risk, horizon=self.horizon,
+                                      calibration_boot=self.calibration_boot, **common)
+            names = SURVIVAL_METRICS
+        else:
+            rep = binary_replicates(self.y, self.risk, **common)
+            names = BINARY_METRICS
+        return rep[:, :, [names.index(m) for m in self.metrics]]
 
     # ------------------------------------------------------------------ flags
     def _flags(self, g, k):
@@ -414,151 +451,5 @@ class SubgroupAudit(_FairnessMixin):
     def _repr_html_(self) -> str:
         f = self.to_frame()
         return f.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
-
-    # ------------------------------------------------------------------ contrasts
-    def _index(self):
-        return {(a, g): i for i, (a, g, _) in enumerate(self._subsets)}
-
-    def _reference_of(self, attr, reference):
-        if reference is not None and attr in reference:
-            ref = str(reference[attr])
-            if (attr, ref) not in self._index():
-                raise ValueError(f"reference group {ref!r} is not a group of {attr!r}")
-            return ref
-        cands = [(len(s[2]), s[1]) for s in self._subsets if s[0] == attr and not self._is_unknown(s[1])]
-        return max(cands)[1] if cands else None
-
-    def _contrast(self, op, to, reference, metrics):
-        if to not in ("overall", "reference"):
-            raise ValueError(f"to must be 'overall' or 'reference'; got {to!r}")
-        ks = [self.metrics.index(m) for m in (metrics or self.metrics)]
-        idx = self._index()
-        rows = []
-        for g, (attr, grp, _) in enumerate(self._subsets):
-            if attr == "overall":
-                continue
-            if to == "overall":
-                r, ref_label = 0, "overall"
-            else:
-                ref = self._reference_of(attr, reference)
-                if ref is None or ref == grp:
-                    continue
-                r, ref_label = idx[(attr, ref)], ref
-            for k in ks:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    est = op(self._est[g, k], self._est[r, k])
-                    lo = hi = np.nan
-                    if self.replicates is not None:
-                        d = op(self.replicates[g, :, k], self.replicates[r, :, k])
-                        d = np.where(np.isfinite(d), d, np.nan)
-                        lo, hi = percentile_interval(d[:, None], self.level)
-                        lo, hi = float(lo[0]), float(hi[0])
-                reasons = [x for x in (self._flags(g, k), self._flags(r, k)) if x]
-                if not np.isfinite(est):
-                    reasons.append("contrast undefined")
-                if self.replicates is None:
-                    reasons.append("no bootstrap (n_boot=0): no CI")
-                reason = "; ".join(reasons)
-                rows.append((attr, grp, ref_label, self.metrics[k], float(est), lo, hi, bool(reason), reason))
-        return _frame(rows, _CONTRAST_COLUMNS)
-
-    def difference(self, to: str = "overall", *, reference: Mapping[str, str] | None = None,
-                   metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        """Group minus overall (``to="overall"``) or minus a reference group, with paired CIs.
-
-        Parameters
-        ----------
-        to : {"overall", "reference"}
-        reference : mapping of attribute to group, optional
-            Reference group per attribute (default: its largest known group).
-        metrics : sequence of str, optional
-
-        Returns
-        -------
-        DataFrame
-            ``attribute, group, reference, metric, estimate, ci_low, ci_high,
-            flag, flag_reason``; the CI is the percentile interval of the
-            replicate-wise differences (both terms come from the same resample).
-        """
-        return self._contrast(np.subtract, to, reference, metrics)
-
-    def ratio(self, to: str = "overall", *, reference: Mapping[str, str] | None = None,
-              metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        """Group divided by overall or by a reference group, with paired CIs (see :meth:`difference`)."""
-        return self._contrast(np.divide, to, reference, metrics)
-
-    # ------------------------------------------------------------------ heterogeneity
-    def heterogeneity(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        r"""Cochran's Q test of heterogeneity across the groups of each attribute.
-
-        Parameters
-        ----------
-        metrics : sequence of str, optional
-            Default: calibration (``oe_ratio_t`` / ``oe_ratio``) and discrimination
-            (``harrell_c`` / ``auc``), where audited.
-
-        Returns
-        -------
-        DataFrame
-            ``attribute, metric, scale, q, df, p_value, i2, n_groups,
-            groups_excluded, test``.
-
-        Notes
-        -----
-        With :math:`\hat\theta_g` the group estimate (log scale for O/E) and
-        :math:`s_g` its bootstrap standard deviation, :math:`w_g = 1/s_g^2`,
-        :math:`\bar\theta = \sum w_g\hat\theta_g / \sum w_g`,
-        :math:`Q = \sum w_g(\hat\theta_g - \bar\theta)^2 \sim \chi^2_{k-1}` under
-        homogeneity (:math:`k` groups; the groups of an attribute are disjoint,
-        hence independent), :math:`I^2 = \max(0, (Q - (k-1))/Q)`. Groups
-        ``unknown``, with fewer than ``min_events`` events, an undefined
-        estimate or no bootstrap SE are left out and listed.
-        """
-        if metrics is None:
-            default = ("oe_ratio_t", "harrell_c") if self.survival else ("oe_ratio", "auc")
-            metrics = [m for m in default if m in self.metrics]
-        rows = []
-        for attr in self._combo_labels:
-            for m in metrics:
-                k = self.metrics.index(m)
-                log = m in _LOG_SCALE
-                th, se, excl = [], [], []
-                for g, (a, grp, _) in enumerate(self._subsets):
-                    if a != attr:
-                        continue
-                    est = self._est[g, k]
-                    why = ""
-                    if self._is_unknown(grp):
-                        why = "unknown label"
-                    elif self._ev[g] < self.min_events:
-                        why = f"fewer than {self.min_events} events"
-                    elif not np.isfinite(est) or (log and est <= 0):
-                        why = "estimate undefined"
-                    elif self.replicates is None:
-                        why = "no bootstrap"
-                    if not why:
-                        b = self.replicates[g, :, k]
-                        b = b[np.isfinite(b)]
-                        if log:
-                            b = np.log(b[b > 0])
-                        s = float(np.std(b, ddof=1)) if len(b) >= 2 else np.nan
-                        if not np.isfinite(s) or s <= 0:
-                            why = "no bootstrap SE"
-                        else:
-                            th.append(np.log(est) if log else est)
-                            se.append(s)
-                    if why:
-                        excl.append(f"{grp} ({why})")
-                kk = len(th)
-                q = p = i2 = np.nan
-                if kk >= 2:
-                    th, w = np.asarray(th), 1.0 / np.asarray(se) ** 2
-                    mean = np.sum(w * th) / np.sum(w)
-                    q = float(np.sum(w * (th - mean) ** 2))
-                    p = float(chi2.sf(q, kk - 1))
-                    i2 = float(max(0.0, (q - (kk - 1)) / q)) if q > 0 else 0.0
-                rows.append((attr, m, "log" if log else "identity", q, max(kk - 1, 0), p, i2, kk,
-                             "; ".join(excl), "Cochran's Q with bootstrap SEs, chi-square(k - 1)"))
-        return _frame(rows, _HETEROGENEITY_COLUMNS)
 
     # ------------------------------------------------------------------ fairness

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats import kaplan_meier_at, kaplan_meier_risk
+from ..stats import aalen_johansen, kaplan_meier_at, kaplan_meier_risk
+from ._audit_competing import aalen_johansen_at
 from ._bootstrap import (
     StratifiedBootstrap,
     counts_from_indices,
@@ -50,8 +51,12 @@ class _FairnessMixin:
             if W is None:
                 W = np.ones((len(idx), 1))
             q = (W * p[:, None]).sum(axis=0) / W.sum(axis=0)
-            s_pos = kaplan_meier_at(t[p], e[p], self.horizon, W[p])
-            s_neg = kaplan_meier_at(t[~p], e[~p], self.horizon, W[~p])
+            if self.competing_risks:  # "event-free" = no event of interest by t0 (a competing one may have occurred)
+                s_pos = 1.0 - aalen_johansen_at(t[p], e[p], self.horizon, W[p])
+                s_neg = 1.0 - aalen_johansen_at(t[~p], e[~p], self.horizon, W[~p])
+            else:
+                s_pos = kaplan_meier_at(t[p], e[p], self.horizon, W[p])
+                s_neg = kaplan_meier_at(t[~p], e[~p], self.horizon, W[~p])
             with np.errstate(divide="ignore", invalid="ignore"):
                 ev_pos, ev_neg = q * (1 - s_pos), (1 - q) * (1 - s_neg)
                 ne_pos, ne_neg = q * s_pos, (1 - q) * s_neg
@@ -106,6 +111,14 @@ class _FairnessMixin:
             \mathrm{TPR} = \frac{q(1-S_+)}{q(1-S_+) + (1-q)(1-S_-)},\quad
             \mathrm{FPR} = \frac{qS_+}{qS_+ + (1-q)S_-},\quad
             \mathrm{PPV} = 1 - S_+ .
+
+        Competing risks (``competing_risks=True``): the same formulas with
+        :math:`1 - S_\pm` replaced by the Aalen-Johansen cumulative incidence
+        :math:`F_{1,\pm}(t_0)` of the event of interest among positives and
+        negatives. The estimands: TPR is the share of the events of interest by
+        :math:`t_0` that are positive, FPR the share of those *without* an event of
+        interest by :math:`t_0` (event-free, or with a competing event first) that
+        are positive, PPV :math:`= F_{1,+}(t_0)`; competing events are not censored.
 
         Binary data: the usual counts. CIs: percentiles over the same bootstrap
         replicates as the metrics (paired across groups).
@@ -190,8 +203,11 @@ class _FairnessMixin:
             ``attribute, group, band, lower, upper, n, events, mean_predicted,
             observed, ci_low, ci_high, flag, flag_reason``. Survival data:
             observed = :math:`1 - S_{KM}(t_0)` within the band, with
-            ``survfit``'s log-log 95 % CI; binary: the proportion with a Wilson
-            interval. A band with no row or fewer than ``min_events`` events is
+            ``survfit``'s log-log 95 % CI; competing risks: the Aalen-Johansen
+            cumulative incidence of the event of interest by :math:`t_0` within the
+            band (competing events not censored) with ``prodlim``'s 95 % CI
+            (:func:`~radiorisk.stats.aalen_johansen`); binary: the proportion with a
+            Wilson interval. A band with no row or fewer than ``min_events`` events is
             flagged.
         """
         if np.ndim(bands) == 0:
@@ -220,7 +236,10 @@ class _FairnessMixin:
                     reasons.append("no row in this band")
                 else:
                     mp = float(self.risk[sel].mean())
-                    if self.survival:
+                    if self.competing_risks:
+                        aj = aalen_johansen(self.time[sel], self.event[sel], horizon=self.horizon).at_horizon
+                        obs, lo, hi = aj.estimate, aj.ci_low, aj.ci_high
+                    elif self.survival:
                         km = kaplan_meier_risk(self.time[sel], self.event[sel], horizon=self.horizon,
                                                   conf_type="log-log")
                         obs, lo, hi = km.estimate, km.ci_low, km.ci_high

@@ -11,10 +11,11 @@ import pandas as pd
 
 from .._files import atomic_write_csv
 from ._audit import SubgroupAudit
-from ._values import BINARY_METRICS, MISSING_GROUP_LABELS, SURVIVAL_METRICS
+from ._values import BINARY_METRICS, COMPETING_METRICS, MISSING_GROUP_LABELS, SURVIVAL_METRICS
 
 __all__ = [
     "BINARY_METRICS",
+    "COMPETING_METRICS",
     "SURVIVAL_METRICS",
     "METRICS_COLUMNS",
     "MISSING_GROUP_LABELS",
@@ -37,6 +38,7 @@ def compute_metrics(
     groups: Sequence[str] = (),
     n_boot: int = 0,
     random_state: int | None = None,
+    competing_risks: bool = False,
 ) -> pd.DataFrame:
     """Every audit metric, overall and within each group, in the ``metrics.csv`` shape.
 
@@ -66,6 +68,11 @@ def compute_metrics(
         for all replicates at once by exact weighted formulas).
     random_state : int, optional
         Seed of the bootstrap.
+    competing_risks : bool
+        ``event_col`` is a status (0 = censored, 1 = the event of interest, 2 = a
+        competing event) and ``risk_col`` the predicted cumulative incidence of
+        cause 1 by ``horizon``: the metrics :data:`COMPETING_METRICS` (``c_cr`` ...
+        ``emax_cr``, Aalen-Johansen observed risk). Without it a status 2 is refused.
 
     Returns
     -------
@@ -74,7 +81,7 @@ def compute_metrics(
         one row per (attribute, group, metric); ``attribute = "overall"`` and
         ``group = "all"`` for the whole data. ``estimate`` is NaN where the metric
         cannot be estimated. ``n`` counts the subset's rows; ``events`` is
-        ``sum(y)`` (binary) or the number of events at or before :math:`t_0`.
+        ``sum(y)`` (binary) or the number of events (status 1) at or before :math:`t_0`.
 
     Notes
     -----
@@ -83,10 +90,10 @@ def compute_metrics(
     same numbers. Every number of a subset is computed from that subset's rows alone
     (censoring distribution, Kaplan-Meier, loess and calibration model
     included). Binary metrics: :data:`BINARY_METRICS`; survival metrics:
-    :data:`SURVIVAL_METRICS`; definitions in the single-metric functions and
+    :data:`SURVIVAL_METRICS`; competing-risk metrics: :data:`COMPETING_METRICS`; definitions in the single-metric functions and
     in the referee README. Analytic CIs: ``auc`` (DeLong), ``cal_intercept``
     and ``cal_slope`` (Wald), ``td_auc`` and ``brier_t`` (``riskRegression::Score``'s
-    influence function).
+    influence function), ``auc_cr`` and ``brier_cr`` (the same, for competing risks).
 
     Examples
     --------
@@ -100,12 +107,15 @@ def compute_metrics(
     ['attribute', 'group', 'metric', 'estimate', 'ci_low', 'ci_high', 'n', 'events']
     """
     survival = _check_request(df, risk_col, outcome_col, time_col, event_col, groups, n_boot)
+    if competing_risks and not survival:
+        raise ValueError("competing_risks=True needs time_col and event_col (status 0/1/2), not outcome_col")
     outcome = ({"time": np.asarray(df[time_col], dtype=np.float64),
                 "event": np.asarray(df[event_col], dtype=np.float64), "horizon": horizon} if survival
                else {"y": np.asarray(df[outcome_col], dtype=np.float64)})
     audit = SubgroupAudit(np.asarray(df[risk_col], dtype=np.float64), **outcome,
                           groups=df[list(groups)] if groups else None, intersections=False,
-                          n_boot=n_boot, random_state=random_state, missing="omit")
+                          n_boot=n_boot, random_state=random_state, missing="omit",
+                          competing_risks=competing_risks)
     return metrics_view(audit)
 
 

@@ -1,0 +1,195 @@
+"""The competing-risk mode of the audit: status codes, bootstrap replicates and weighted Aalen-Johansen.
+
+``status`` is 0 = censored, 1 = the event of interest, 2 = a competing event that prevents it.
+The metrics of a subset are :func:`radiorisk.evaluation._values._point_competing` (the
+``radiorisk.stats`` functions, R-exact, every subset with its own Aalen-Johansen estimate,
+censoring distribution and Fine-Gray calibration model). Their bootstrap replicates are
+computed exactly, one replicate at a time, on the resampled rows
+(:func:`competing_replicates`); the fairness rates use the weighted Aalen-Johansen
+cumulative incidence :func:`aalen_johansen_at` (all replicates at once).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..stats import (
+    StratifiedBootstrap,
+    at_risk_from_counts,
+    check_competing_inputs,
+    km_factors,
+)
+from ._values import COMPETING_METRICS, FINE_GRAY_METRICS, _point_competing
+
+__all__ = ["aalen_johansen_at", "check_status", "competing_replicates", "refuse_competing_without_flag"]
+
+#: Accepted status codes of the competing-risk mode.
+STATUS_CODES = (0.0, 1.0, 2.0)
+_NEEDS_FLAG = ("event has the value 2 at position {i}: a competing event (status 0 = censored, 1 = event, "
+               "2 = competing event) needs competing_risks=True, which audits the cumulative incidence "
+               "with competing-risk estimands (Aalen-Johansen; competing events are not censored)")
+_NOT_STATUS = ("event (the status) must be 0 (censored), 1 (event of interest) or 2 (competing event) "
+               "with competing_risks=True; found {value!r} at position {i}")
+
+
+def refuse_competing_without_flag(event) -> None:
+    """Raise the usage error of a status 2 in a survival audit (``competing_risks`` not set).
+
+    Parameters
+    ----------
+    event : array-like
+        The event indicator given to a survival audit.
+
+    Raises
+    ------
+    ValueError
+        When a value equals 2, naming ``competing_risks``.
+
+    Examples
+    --------
+    >>> refuse_competing_without_flag([0, 1, 1])
+    >>> refuse_competing_without_flag([0, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: event has the value 2 at position 1: a competing event ...
+    """
+    try:
+        e = np.asarray(event, dtype=np.float64)
+    except (TypeError, ValueError):
+        return  # the survival input check names the bad value
+    hit = e == 2
+    if e.ndim == 1 and hit.any():
+        raise ValueError(_NEEDS_FLAG.format(i=int(np.argmax(hit))))
+
+
+def check_status(time, status, risk):
+    """Validate the inputs of a competing-risk audit: time > 0, status in {0, 1, 2}, risk in [0, 1].
+
+    Parameters
+    ----------
+    time, status, risk : array-like of shape (n,)
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(time, status, risk)`` as float64.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter, the value, its position and the rule.
+
+    Examples
+    --------
+    >>> check_status([1, 2, 3], [0, 1, 2], [0.1, 0.2, 0.3])[1].tolist()
+    [0.0, 1.0, 2.0]
+    """
+    t, s, r = check_competing_inputs(time, status, risk, cause=1)
+    bad = ~np.isin(s, STATUS_CODES)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(_NOT_STATUS.format(value=float(s[i]), i=i))
+    return t, s, r
+
+
+def aalen_johansen_at(time, status, horizon, weights=None):
+    r"""Aalen-Johansen cumulative incidence of cause 1 at :math:`t_0`, with case weights per column.
+
+    Parameters
+    ----------
+    time : array-like of shape (n,)
+    status : array-like of shape (n,)
+        0 = censored, 1 = the event of interest, 2 = a competing event.
+    horizon : float
+        :math:`t_0`; events at :math:`t_0` count.
+    weights : array-like of shape (n,) or (n, B), optional
+        Case weights (bootstrap counts, one column per replicate); default 1.
+
+    Returns
+    -------
+    float or ndarray of shape (B,)
+        A float unless ``weights`` is 2-D; NaN for a column of total weight 0.
+
+    Notes
+    -----
+    :math:`F_1(t_0) = \sum_{s \le t_0} S(s-)\, d_1(s) / Y(s)` with the weighted
+    all-cause Kaplan-Meier :math:`S` (:func:`~radiorisk.stats.km_factors`); with
+    weights 1 it equals :func:`~radiorisk.stats.aalen_johansen` at :math:`t_0`.
+
+    Examples
+    --------
+    >>> aalen_johansen_at([1, 2, 2, 3, 4], [1, 2, 0, 1, 0], 3)
+    0.5
+    """
+    t = np.asarray(time, dtype=np.float64)
+    s = np.asarray(status, dtype=np.float64)
+    W = np.ones((len(t), 1)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if W.ndim == 1:
+        W = W[:, None]
+    tot = W.sum(axis=0)
+    sel = t <= float(horizon)
+    u, inv = np.unique(t[sel], return_inverse=True)
+    F = np.zeros(W.shape[1])
+    if len(u):
+        Ws = W[sel]
+        N, D1, D2 = (np.zeros((len(u), W.shape[1])) for _ in range(3))
+        np.add.at(N, inv, Ws)
+        np.add.at(D1, inv, Ws * (s[sel] == 1)[:, None])
+        np.add.at(D2, inv, Ws * (s[sel] == 2)[:, None])
+        Y = at_risk_from_counts(N, tot[None, :])
+        S = np.cumprod(km_factors(D1 + D2, Y), axis=0)
+        S_lag = np.vstack([np.ones((1, W.shape[1])), S[:-1]])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            F = np.sum(np.where(D1 > 0, S_lag * D1 / Y, 0.0), axis=0)
+    F = np.where(tot > 0, F, np.nan)
+    return float(F[0]) if weights is None or np.ndim(weights) == 1 else F
+
+
+def competing_replicates(time, status, risk, *, horizon, subsets, strata, n_boot: int,
+                         random_state=None, calibration_boot: int | None = None) -> np.ndarray:
+    """Competing-risk metrics of every subset in every replicate (exact, one replicate at a time).
+
+    Parameters
+    ----------
+    time, status, risk : ndarray of shape (n,)
+    horizon : float
+    subsets : sequence of ndarray
+        Row positions of each group (each a union of strata).
+    strata : array-like of shape (n,)
+        Resampling strata (:class:`~radiorisk.stats.StratifiedBootstrap`).
+    n_boot : int
+    random_state : int, optional
+    calibration_boot : int, optional
+        Fit the Fine-Gray calibration model (``ici_cr`` ... ``emax_cr``) on the first
+        ``calibration_boot`` replicates only (NaN in the others). Default: all.
+
+    Returns
+    -------
+    ndarray of shape (len(subsets), n_boot, 9)
+        In the order of :data:`~radiorisk.evaluation._values.COMPETING_METRICS`; NaN
+        where a replicate cannot be estimated.
+
+    Notes
+    -----
+    Replicate ``b`` is the same resample as in the survival and binary bootstraps
+    (:class:`~radiorisk.stats.StratifiedBootstrap` with the same seed and strata);
+    each metric is the ``radiorisk.stats`` function on the resampled rows of the subset.
+    """
+    t = np.asarray(time, dtype=np.float64)
+    s = np.asarray(status, dtype=np.float64)
+    r = np.asarray(risk, dtype=np.float64)
+    n_cal = n_boot if calibration_boot is None else int(calibration_boot)
+    bs = StratifiedBootstrap(strata, n_boot, random_state)
+    out = np.full((len(subsets), n_boot, len(COMPETING_METRICS)), np.nan)
+    without_cal = tuple(m for m in COMPETING_METRICS if m not in FINE_GRAY_METRICS)
+    for reps, idx in bs.blocks(64):
+        for j, b in enumerate(reps):
+            names = COMPETING_METRICS if b < n_cal else without_cal
+            for k, sub in enumerate(subsets):
+                if len(sub) == 0:
+                    continue
+                ii = idx[j, sub]
+                with np.errstate(all="ignore"):
+                    v = _point_competing(t[ii], s[ii], r[ii], horizon, names)
+                out[k, b] = [v[m][0] if m in v else np.nan for m in COMPETING_METRICS]
+    return out
