@@ -109,15 +109,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``radiorisk`` command (for docs and tests)."""
-    p = argparse.ArgumentParser(
-        prog="radiorisk",
-        description="MACE risk from CCTA plaque, radiomics, clinical data and 18F-NaF PET.",
-    )
-    p.add_argument("--version", action="version", version=f"radiorisk {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_synth(sub) -> None:
     s = sub.add_parser("synth", help="write a synthetic cohort (tables, truth and plaque images)")
     s.add_argument("--n", type=int, default=2000, help="number of patients (default 2000)")
     s.add_argument("--mode", choices=["chest-pain", "established-cad"], default="chest-pain")
@@ -135,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=_cmd_synth)
 
+
+def _add_validate(sub) -> None:
     v = sub.add_parser("validate", help="check a cohort folder; exit 0 when clean, 2 listing every violation")
     v.add_argument("dir", type=Path, metavar="DIR")
     v.add_argument("--no-images", action="store_true", help="skip opening image and mask files")
@@ -144,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accept manifest image/mask paths that lead outside the manifest's folder")
     v.set_defaults(func=_cmd_validate)
 
+
+def _add_extract(sub) -> None:
     e = sub.add_parser("extract", help="extract radiomics for every lesion of a manifest (resumable)")
     e.add_argument("--manifest", type=Path, required=True, metavar="MANIFEST")
     e.add_argument("--params", default="ccta-plaque", metavar="PRESET_OR_YAML",
@@ -160,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accept manifest image/mask paths that lead outside the manifest's folder")
     e.set_defaults(func=_cmd_extract)
 
+
+def _add_measure(sub) -> None:
     q = sub.add_parser("measure", help="quantitative plaque metrics for every lesion of a manifest")
     q.add_argument("--manifest", type=Path, required=True, metavar="MANIFEST")
     q.add_argument("--out", type=Path, required=True, metavar="DIR",
@@ -168,10 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accept manifest image/mask paths that lead outside the manifest's folder")
     q.set_defaults(func=_cmd_measure)
 
-    add_fit_parser(sub)
-    add_audit_parser(sub)
-    add_samplesize_parser(sub)
 
+def _add_report(sub) -> None:
     r = sub.add_parser(
         "report", help="self-contained HTML model report of a `radiorisk fit` RUN (TRIPOD+AI order)",
         description="Read RUN (oof_predictions.csv, ladder.csv, model/, provenance.json), the cohort folder "
@@ -190,12 +186,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true")
     r.set_defaults(func=_cmd_report)
 
+
+def _add_demo(sub) -> None:
     d = sub.add_parser("demo", help="run the whole flow on the embedded synthetic cohort")
     d.add_argument("--out", type=Path, default=Path("demo_output"), metavar="DIR")
     d.add_argument("--quick", action="store_true", help="a small, fast version (for CI)")
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=_cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``radiorisk`` command (for docs and tests).
+
+    Examples
+    --------
+    >>> sorted(build_parser()._subparsers._group_actions[0].choices)[:4]
+    ['audit', 'demo', 'extract', 'fit']
+    """
+    p = argparse.ArgumentParser(
+        prog="radiorisk",
+        description="MACE risk from CCTA plaque, radiomics, clinical data and 18F-NaF PET.",
+    )
+    p.add_argument("--version", action="version", version=f"radiorisk {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_synth, _add_validate, _add_extract, _add_measure, add_fit_parser, add_audit_parser,
+                _add_report, add_samplesize_parser, _add_demo):
+        add(sub)
     return p
 
 
