@@ -17,6 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..exceptions import AuditUsageError, SchemaError
 from ..stats import DEFAULT_HORIZON_DAYS
 
 __all__ = ["audit_command", "add_audit_parser"]
@@ -27,10 +28,38 @@ def audit_command(args: argparse.Namespace) -> int:
 
     Warnings about groups (no events, few events, missing labels) go to stderr.
     """
+    msgs: list[str] = []
+    try:
+        path = _run(args, msgs)
+    except (SchemaError, AuditUsageError) as exc:
+        if "competing_risks" not in str(exc):
+            raise
+        msg = _as_flags(str(exc))
+        raise (SchemaError(msg, exc.report) if isinstance(exc, SchemaError) else AuditUsageError(msg)) from exc
+    for m in msgs:
+        print(f"warning: {m}", file=sys.stderr)
+    if not getattr(args, "quiet", False):
+        print(f"wrote {path} and the other audit files in {path.parent} (report: {path.parent / 'report.html'})")
+    return 0
+
+
+def _as_flags(message: str) -> str:
+    """A run_audit message with ``competing_risks=True`` written as the flag ``--competing-risks``.
+
+    Examples
+    --------
+    >>> _as_flags("audit them with competing_risks=True (...)")
+    'audit them with --competing-risks (...)'
+    """
+    return message.replace("competing_risks=True", "--competing-risks").replace(
+        "not outcome_col", "not --outcome-col").replace("needs time_col and event_col",
+                                                        "needs --time-col and --event-col")
+
+
+def _run(args: argparse.Namespace, msgs: list) -> Path:
     from ..pipeline import run_audit  # on demand: `radiorisk --help` stays fast
 
-    msgs: list[str] = []
-    path = run_audit(
+    return run_audit(
         args.predictions, args.out, risk_col=args.risk_col, outcome_col=args.outcome_col,
         time_col=args.time_col, event_col=args.event_col, horizon=args.horizon,
         groups=args.group or [], n_boot=args.n_boot, seed=args.seed,
@@ -39,12 +68,8 @@ def audit_command(args: argparse.Namespace) -> int:
         top_k=getattr(args, "top_k", None), bands=getattr(args, "bands", 5),
         figures=not getattr(args, "no_figures", False),
         calibration_boot=getattr(args, "calibration_boot", None), messages=msgs,
+        competing_risks=getattr(args, "competing_risks", False),
     )
-    for m in msgs:
-        print(f"warning: {m}", file=sys.stderr)
-    if not getattr(args, "quiet", False):
-        print(f"wrote {path} and the other audit files in {path.parent} (report: {path.parent / 'report.html'})")
-    return 0
 
 
 def add_audit_parser(subparsers) -> argparse.ArgumentParser:
@@ -60,7 +85,8 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--risk-col", required=True, metavar="R", help="predicted risk column, in [0, 1]")
     a.add_argument("--outcome-col", default=None, metavar="Y", help="binary outcome column (0/1)")
     a.add_argument("--time-col", default=None, metavar="T", help="follow-up time column (> 0)")
-    a.add_argument("--event-col", default=None, metavar="E", help="event indicator column (0/1)")
+    a.add_argument("--event-col", default=None, metavar="E",
+                   help="event indicator column (0/1; with --competing-risks 0/1/2)")
     a.add_argument("--horizon", type=float, default=None, metavar="DAYS",
                    help=f"prediction horizon in the time unit (survival; default {DEFAULT_HORIZON_DAYS:g})")
     a.add_argument("--group", action="append", default=None, metavar="COL",
@@ -80,7 +106,11 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--bands", type=int, default=5, metavar="K",
                    help="calibration_tables.csv: K quantile bands of risk (default 5)")
     a.add_argument("--calibration-boot", type=int, default=None, metavar="BC",
-                   help="bootstrap ici_t/e50_t/e90_t/emax_t on BC replicates only (speed)")
+                   help="bootstrap ici_t/e50_t/e90_t/emax_t (ici_cr ... emax_cr) on BC replicates only (speed)")
+    a.add_argument("--competing-risks", action="store_true",
+                   help="E is 0 = censored, 1 = event of interest, 2 = competing event, and R the predicted "
+                        "cumulative incidence by the horizon: competing-risk metrics (c_cr ... emax_cr) and "
+                        "Aalen-Johansen observed risk (competing events are not censored)")
     a.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
     a.add_argument("--out", type=Path, required=True, metavar="DIR")
     a.add_argument("--quiet", action="store_true")

@@ -69,7 +69,7 @@ class CalibrationDisplay:
     ----------
     table : DataFrame
         ``group, bin, n, events, mean_predicted, observed, ci_low, ci_high``.
-    kind : {"binary", "survival"}
+    kind : {"binary", "survival", "competing"}
     horizon : float or None
     name : str, optional
         Model name, used in the title.
@@ -131,6 +131,48 @@ class CalibrationDisplay:
         return cls.from_predictions(risk, y=y, time=time, event=event, horizon=horizon, groups=groups,
                                     **kwargs)
 
+    @classmethod
+    def from_audit(cls, audit: SubgroupAudit, attribute: str | None = None, *, bands=5,
+                   name: str | None = None, ax=None, plot: bool = False):
+        """The risk bands of :meth:`SubgroupAudit.calibration_within_groups` as points with CIs.
+
+        The one calibration display of a competing-risk audit (``kind="competing"``:
+        Aalen-Johansen observed cumulative incidence with ``prodlim``'s CI per band;
+        competing events are not censored); it works for any audit.
+
+        Parameters
+        ----------
+        audit : SubgroupAudit
+        attribute : str, optional
+            An audited attribute or intersection (default: all patients).
+        bands : int or sequence of float
+            As in :meth:`SubgroupAudit.calibration_within_groups` (the same cut points
+            for every group).
+        name : str, optional
+        ax : matplotlib Axes, optional
+        plot : bool
+            Draw on ``ax`` too.
+
+        Returns
+        -------
+        CalibrationDisplay
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> p = rng.uniform(0.05, 0.5, 400)
+        >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 400)}, n_boot=0)
+        >>> CalibrationDisplay.from_audit(a, "sex", bands=4).table_.shape
+        (8, 8)
+        """
+        cal = audit.calibration_within_groups(bands)
+        tab = cal[(cal["attribute"] == (attribute or "overall")) & (cal["n"] > 0)]
+        tab = tab.rename(columns={"band": "bin"})[["group", "bin", "n", "events", "mean_predicted",
+                                                   "observed", "ci_low", "ci_high"]]
+        kind = "competing" if audit.competing_risks else "survival" if audit.survival else "binary"
+        disp = cls(tab.reset_index(drop=True), kind=kind, horizon=audit.horizon, name=name)
+        return disp.plot(ax=ax) if plot else disp
+
     def plot(self, ax=None, *, ci: bool = True, band: bool = True):
         """Draw the points per group with error bars (and a shaded CI band); returns ``self``."""
         _check_matplotlib(type(self).__name__)
@@ -150,7 +192,8 @@ class CalibrationDisplay:
                 if band:
                     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.12, lw=0)
             self.line_[lab] = line
-        what = "observed risk (Kaplan-Meier)" if self.kind == "survival" else "observed proportion"
+        what = {"survival": "observed risk (Kaplan-Meier)",
+                "competing": "observed cumulative incidence (Aalen-Johansen)"}.get(self.kind, "observed proportion")
         ax.set_xlabel("mean predicted risk")
         ax.set_ylabel(what)
         title = "Calibration" + (f" at t = {self.horizon:g}" if self.horizon is not None else "")

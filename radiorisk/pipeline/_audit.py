@@ -25,6 +25,11 @@ from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
 __all__ = ["Predictions", "read_predictions", "run_audit", "write_audit_outputs"]
 
 _MAX_LISTED = 50
+_STATUS_RULE = "is not 0 (censored), 1 (event of interest) or 2 (competing event)"
+_NEEDS_COMPETING = ("\n{path}: column {col!r} has {n} value(s) 2, a competing event (0 = censored, "
+                    "1 = event of interest, 2 = competing event): audit them with competing_risks=True "
+                    "(competing-risk estimands: Aalen-Johansen observed risk; competing events are not "
+                    "censored); to treat them as censoring, recode 2 as 0 in the file")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ def read_predictions(
     time_col: str | None = None,
     event_col: str | None = None,
     groups=(),
+    competing_risks: bool = False,
 ) -> Predictions:
     """Read and validate a predictions CSV; every violation is reported at once.
 
@@ -75,6 +81,10 @@ def read_predictions(
     groups : sequence of str
         Group columns; read as strings exactly as written. Empty and ``NA``
         values are allowed (those rows are left out of that attribute's groups).
+    competing_risks : bool
+        ``event_col`` is a status: 0 = censored, 1 = the event of interest, 2 = a
+        competing event. Without it a 2 is refused with a message that explains
+        the option.
 
     Returns
     -------
@@ -87,7 +97,8 @@ def read_predictions(
     SchemaError
         Columns are missing, or values break a rule (non-numeric or missing
         risk/time/event/outcome, risk outside [0, 1], time <= 0, event or
-        outcome not 0/1). The message names the file, row, column and value.
+        outcome not 0/1, or with ``competing_risks`` an event not 0/1/2). The
+        message names the file, row, column, value and rule.
 
     Examples
     --------
@@ -118,6 +129,7 @@ def read_predictions(
         raise SchemaError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; "
                           f"the file has {', '.join(map(repr, raw.columns))}")
     problems: list[str] = []
+    hint = ""
     data = pd.DataFrame(index=raw.index)
 
     def numeric(col: str) -> pd.Series:
@@ -141,8 +153,11 @@ def read_predictions(
         problems.extend(_rule_violations(path, raw[time_col], time_col, "is not > 0",
                                          t.notna() & (t <= 0)))
         e = numeric(event_col)
-        problems.extend(_rule_violations(path, raw[event_col], event_col, "is not 0 or 1",
-                                         e.notna() & ~e.isin([0.0, 1.0])))
+        codes, rule = ([0.0, 1.0, 2.0], _STATUS_RULE) if competing_risks else ([0.0, 1.0], "is not 0 or 1")
+        problems.extend(_rule_violations(path, raw[event_col], event_col, rule,
+                                         e.notna() & ~e.isin(codes)))
+        if not competing_risks and (e == 2).any():
+            hint = _NEEDS_COMPETING.format(path=path, col=event_col, n=int((e == 2).sum()))
         data[time_col] = t
         data[event_col] = e
     for g in dict.fromkeys(groups):
@@ -150,7 +165,7 @@ def read_predictions(
     if problems:
         shown = problems[:_MAX_LISTED]
         more = f"\n... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
-        raise SchemaError(f"{path}: {len(problems)} invalid value(s):\n" + "\n".join(shown) + more)
+        raise SchemaError(f"{path}: {len(problems)} invalid value(s):\n" + "\n".join(shown) + more + hint)
     return Predictions(data=data, path=path)
 
 
@@ -174,6 +189,7 @@ def run_audit(
     figures: bool = True,
     calibration_boot: int | None = None,
     messages: list | None = None,
+    competing_risks: bool = False,
 ) -> Path:
     """Audit a predictions CSV and write ``out/metrics.csv`` and the other files; returns metrics.csv's path.
 
@@ -202,10 +218,18 @@ def run_audit(
     figures : bool
         Write ``figures/*.png`` and embed them in ``report.html``.
     calibration_boot : int, optional
-        Bootstrap ``ici_t``/``e50_t``/``e90_t``/``emax_t`` on this many replicates only.
+        Bootstrap ``ici_t``/``e50_t``/``e90_t``/``emax_t`` (``ici_cr`` ... ``emax_cr``
+        with ``competing_risks``) on this many replicates only.
     messages : list, optional
         Receives plain-language warnings (groups without events, few events,
         missing labels) for the command to print.
+    competing_risks : bool
+        ``event_col`` is a status (0 = censored, 1 = the event of interest, 2 = a
+        competing event) and ``risk_col`` the predicted cumulative incidence by the
+        horizon: every output uses the competing-risk estimands (Aalen-Johansen
+        observed risk; competing events are not censored) and says so
+        (:class:`~radiorisk.evaluation.SubgroupAudit` with ``competing_risks=True``).
+        Without it a status 2 is refused.
 
     Returns
     -------
@@ -224,15 +248,20 @@ def run_audit(
     survival = outcome_col is None
     horizon = _check_audit_options(survival, time_col=time_col, event_col=event_col, horizon=horizon,
                                    n_boot=n_boot, groups=groups, threshold=threshold, top_k=top_k)
+    if competing_risks and not survival:
+        raise AuditUsageError("competing_risks=True needs time_col and event_col (status 0 = censored, "
+                              "1 = event of interest, 2 = competing event), not outcome_col")
     pred = read_predictions(predictions, risk_col=risk_col, outcome_col=outcome_col,
-                            time_col=time_col, event_col=event_col, groups=groups)
+                            time_col=time_col, event_col=event_col, groups=groups,
+                            competing_risks=competing_risks)
     d = pred.data
     audit = SubgroupAudit(
         d[risk_col].to_numpy(), time=None if not survival else d[time_col].to_numpy(),
         event=None if not survival else d[event_col].to_numpy(),
         y=None if survival else d[outcome_col].to_numpy(), horizon=horizon,
         groups={g: d[g] for g in dict.fromkeys(groups)}, intersections=intersections,
-        n_boot=n_boot, random_state=seed, min_events=min_events, calibration_boot=calibration_boot)
+        n_boot=n_boot, random_state=seed, min_events=min_events, calibration_boot=calibration_boot,
+        competing_risks=competing_risks)
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,27 @@ from ._vocab import _METRIC_WORDS
 
 __all__ = ["AuditFigure", "audit_figures", "audit_findings", "audit_report_html"]
 
+#: What the competing-risk mode estimates, as the report states it.
+CR_ESTIMANDS = ("competing-risk estimands (Aalen–Johansen observed risk; competing events are not "
+                "censored)")
+#: Words for the competing-risk metrics (the report's vocabulary has the others).
+_CR_WORDS = {"c_cr": "concordance for competing risks (Wolbers)", "auc_cr": "time-dependent AUC (cause 1)",
+             "brier_cr": "Brier score (cause 1)", "ipa_cr": "IPA (cause 1)",
+             "oe_ratio_cr": "observed/expected ratio (Aalen–Johansen)", "ici_cr": "ICI (Fine–Gray)",
+             "e50_cr": "E50 (Fine–Gray)", "e90_cr": "E90 (Fine–Gray)", "emax_cr": "Emax (Fine–Gray)"}
+_OE = ("oe_ratio_t", "oe_ratio", "oe_ratio_cr")
+
+
+def _words(metric: str) -> str:
+    return _CR_WORDS[metric] if metric in _CR_WORDS else _METRIC_WORDS[metric]
+
+
+def _headline_metrics(audit: SubgroupAudit) -> tuple[str, str]:
+    """(O/E metric, discrimination metric) of the audit's kind."""
+    if audit.competing_risks:
+        return "oe_ratio_cr", "c_cr"
+    return ("oe_ratio_t", "harrell_c") if audit.survival else ("oe_ratio", "auc")
+
 
 @dataclass(frozen=True)
 class AuditFigure:
@@ -68,9 +89,11 @@ def _ci(row) -> str:
 
 def _calibration_findings(audit: SubgroupAudit, frame: pd.DataFrame) -> list[str]:
     out = []
-    oe = "oe_ratio_t" if audit.survival else "oe_ratio"
+    oe = _headline_metrics(audit)[0]
     ov = frame[frame["attribute"] == "overall"].set_index("metric")
     when = f" by t = {audit.horizon:g}" if audit.survival else ""
+    if audit.competing_risks:
+        when += " (Aalen–Johansen cumulative incidence; competing events are not censored)"
     if oe not in ov.index:
         return out
     r = ov.loc[oe]
@@ -112,15 +135,18 @@ def audit_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
     'Overall, AUC is 0.753 (95'
     """
     frame, het, fair = tables.metrics, tables.heterogeneity, tables.fairness
-    disc = "harrell_c" if audit.survival else "auc"
+    disc = _headline_metrics(audit)[1]
     ov = frame[frame["attribute"] == "overall"].set_index("metric")
     out = []
+    if audit.competing_risks:
+        out.append(f"Every number uses {CR_ESTIMANDS}: the observed risk is the cumulative incidence "
+                   "of the event of interest, not 1 − Kaplan–Meier.")
     if disc in ov.index:
-        out.append(f"Overall, {_METRIC_WORDS[disc]} is {_ci(ov.loc[disc])}: 0.5 is chance, 1 is perfect ranking.")
+        out.append(f"Overall, {_words(disc)} is {_ci(ov.loc[disc])}: 0.5 is chance, 1 is perfect ranking.")
     out += _calibration_findings(audit, frame)
     for _, h in het.iterrows():
         if np.isfinite(h["p_value"]) and h["p_value"] < 0.05:
-            what = "Calibration (O/E)" if h["metric"] in ("oe_ratio_t", "oe_ratio") else _METRIC_WORDS[h["metric"]]
+            what = "Calibration (O/E)" if h["metric"] in _OE else _words(h["metric"])
             p = "< 0.001" if h["p_value"] < 0.001 else f"= {h['p_value']:.3f}"
             out.append(f"{what} differs across {h['attribute']} groups (Cochran's Q = {h['q']:.1f}, "
                        f"df = {h['df']}, p {p}).")
@@ -161,6 +187,8 @@ def audit_figures(audit: SubgroupAudit) -> list[AuditFigure]:
     >>> [f.file_name for f in audit_figures(a)][:2]
     ['calibration_overall.png', 'calibration_sex.png']
     """
+    if audit.competing_risks:
+        return _draw(_competing_plots(audit))
     kw = ({"time": audit.time, "event": audit.event, "horizon": audit.horizon} if audit.survival
           else {"y": audit.y})
     plots = [("Calibration (all patients)", "calibration_overall.png",
@@ -170,12 +198,35 @@ def audit_figures(audit: SubgroupAudit) -> list[AuditFigure]:
         plots.append((f"Calibration by {attr}", f"calibration_{_safe(attr)}.png",
                       lambda ax, lab=lab: CalibrationDisplay.from_predictions(
                           audit.risk, groups=lab, n_bins=5, **kw).plot(ax=ax)))
-    for m in (("oe_ratio_t", "harrell_c") if audit.survival else ("oe_ratio", "auc")):
-        if m in audit.metrics:
-            plots.append((f"{_METRIC_WORDS[m]} by group", f"forest_{m}.png",
-                          lambda ax, m=m: SubgroupForestDisplay.from_audit(audit, m).plot(ax=ax)))
+    plots += _forest_plots(audit)
     plots.append(("Decision curve (all patients)", "decision_curve.png",
                   lambda ax: DecisionCurveDisplay.from_predictions(audit.risk, **kw).plot(ax=ax)))
+    return _draw(plots)
+
+
+def _forest_plots(audit: SubgroupAudit) -> list:
+    return [(f"{_words(m)} by group", f"forest_{m}.png",
+             lambda ax, m=m: SubgroupForestDisplay.from_audit(audit, m).plot(ax=ax))
+            for m in _headline_metrics(audit) if m in audit.metrics]
+
+
+#: Why the competing-risk report has no decision curve.
+CR_FIGURE_NOTE = ("Competing-risk mode: the calibration figures show the Aalen–Johansen observed "
+                  "cumulative incidence (with prodlim's 95 % CI) per risk band of calibration_tables.csv; "
+                  "there is no decision curve (net benefit for competing risks is not implemented).")
+
+
+def _competing_plots(audit: SubgroupAudit) -> list:
+    """Calibration by risk band (Aalen-Johansen points with CIs) and forest plots; no decision curve."""
+    plots = [("Calibration (all patients; Aalen–Johansen)", "calibration_overall.png",
+              lambda ax: CalibrationDisplay.from_audit(audit).plot(ax=ax))]
+    for attr in audit.attributes:
+        plots.append((f"Calibration by {attr} (Aalen–Johansen)", f"calibration_{_safe(attr)}.png",
+                      lambda ax, attr=attr: CalibrationDisplay.from_audit(audit, attr).plot(ax=ax)))
+    return plots + _forest_plots(audit)
+
+
+def _draw(plots) -> list[AuditFigure]:
     out = []
     for title, name, draw in plots:
         try:
@@ -203,17 +254,28 @@ def _inputs(audit: SubgroupAudit, source: str, extra_inputs) -> list[tuple[str, 
     counts = audit.group_counts
     ev = int(counts.loc[counts["attribute"] == "overall", "events"].iloc[0])
     inputs = [("predictions", source or "(in memory)"), ("rows", f"{len(audit.risk)}"),
-              ("outcome", f"survival, horizon t = {audit.horizon:g}" if audit.survival else "binary"),
+              ("outcome", _outcome_text(audit)),
               ("events" + (" by the horizon" if audit.survival else ""), f"{ev}"),
               ("group attributes", ", ".join(audit.attributes) or "(none)"),
               ("intersections", "yes" if audit.intersections and len(audit.attributes) > 1 else "no"),
               ("bootstrap", f"{audit.n_boot} replicates, seed {audit.random_state}" if audit.n_boot
                else "none (analytic CIs where defined)"),
               ("flag rule", f"fewer than {audit.min_events} events, undefined metric, unknown label")]
+    if audit.competing_risks:
+        comp = int(np.sum((audit.event == 2) & (audit.time <= audit.horizon)))
+        inputs.insert(4, ("competing events by the horizon", f"{comp}"))
+        inputs.insert(5, ("estimands", CR_ESTIMANDS))
     for _, r in audit.exclusions.iterrows():
         inputs.append((f"missing {r['attribute']}", f"{r['n_missing']} row(s)"
                        + (f" — {r['handling']}" if r["n_missing"] else "")))
     return inputs + list(extra_inputs)
+
+
+def _outcome_text(audit: SubgroupAudit) -> str:
+    if audit.competing_risks:
+        return (f"competing risks (status 0 = censored, 1 = event of interest, 2 = competing event), "
+                f"horizon t = {audit.horizon:g}; {CR_ESTIMANDS}")
+    return f"survival, horizon t = {audit.horizon:g}" if audit.survival else "binary"
 
 
 def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), source: str = "",
@@ -259,7 +321,19 @@ def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), 
         metrics_table=_table(show, "flag"),
         figures=[(f.title, base64.b64encode(f.png).decode("ascii")) for f in figures if f.png],
         het_table=_table(tables.heterogeneity),
-        fair_note=f"Rule: {tables.threshold}. Survival data: censoring-aware rates from Kaplan-Meier "
-                  "risks among positives and negatives at the horizon.",
+        fair_note=_fair_note(audit, tables),
+        fig_note=CR_FIGURE_NOTE if audit.competing_risks else "",
         fair_table=_table(tables.fairness, "flag"), cal_table=_table(tables.calibration, "flag"),
         excl_table=_table(audit.exclusions), flags_table=_table(tables.flags)) + "\n"
+
+
+def _fair_note(audit: SubgroupAudit, tables: AuditTables) -> str:
+    if audit.competing_risks:
+        return (f"Rule: {tables.threshold}. Competing risks: rates from the Aalen–Johansen cumulative "
+                "incidence of the event of interest among positives and negatives at the horizon (TPR: "
+                "share of events of interest that are positive; FPR: share of those without an event of "
+                "interest by the horizon, event-free or after a competing event, that are positive; PPV: "
+                f"the incidence among positives). {CR_ESTIMANDS[0].upper() + CR_ESTIMANDS[1:]}.")
+    return (f"Rule: {tables.threshold}. Survival data: censoring-aware rates from Kaplan-Meier "
+            "risks among positives and negatives at the horizon.")
+
