@@ -1,0 +1,78 @@
+"""The competing-risk mode's building blocks: weighted Aalen-Johansen and the per-replicate bootstrap."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from radiorisk.evaluation import COMPETING_METRICS, SubgroupAudit
+from radiorisk.evaluation._audit_competing import aalen_johansen_at, competing_replicates
+from radiorisk.evaluation._values import _point_competing
+from radiorisk.stats import StratifiedBootstrap, aalen_johansen
+
+
+def _data(seed, n):
+    rng = np.random.default_rng(seed)
+    t = rng.integers(1, 9, n).astype(float)  # tied times, rows at t0 exactly
+    s = rng.choice([0.0, 1.0, 2.0], n, p=[0.3, 0.4, 0.3])
+    r = np.round(rng.uniform(0.05, 0.8, n), 2)
+    return rng, t, s, r
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60))
+def test_weighted_aalen_johansen_equals_the_estimate_on_copied_rows(seed, n):
+    rng, t, s, _ = _data(seed, n)
+    t0 = 5.0
+    W = rng.integers(0, 3, size=(n, 5)).astype(float)  # zero counts: rows left out
+    got = aalen_johansen_at(t, s, t0, W)
+    for b in range(W.shape[1]):
+        k = W[:, b].astype(int)
+        if k.sum() == 0:
+            assert np.isnan(got[b])
+            continue
+        exact = aalen_johansen(np.repeat(t, k), np.repeat(s, k), horizon=t0).at_horizon.estimate
+        assert abs(got[b] - exact) <= 1e-12, (b, got[b], exact)
+    assert aalen_johansen_at(t, s, t0) == pytest.approx(aalen_johansen(t, s, horizon=t0).at_horizon.estimate,
+                                                        abs=1e-14)
+
+
+def test_replicates_are_the_metrics_on_the_resampled_rows():
+    _, t, s, r = _data(3, 300)
+    grp = np.where(np.arange(300) % 3 == 0, "a", "b")
+    subsets = [np.arange(300), np.flatnonzero(grp == "a"), np.flatnonzero(grp == "b")]
+    rep = competing_replicates(t, s, r, horizon=5.0, subsets=subsets, strata=grp, n_boot=4, random_state=9)
+    idx = StratifiedBootstrap(grp, 4, 9).indices(range(4))
+    for b in range(4):
+        for k, sub in enumerate(subsets):
+            ii = idx[b, sub]
+            v = _point_competing(t[ii], s[ii], r[ii], 5.0, COMPETING_METRICS)
+            np.testing.assert_array_equal(rep[k, b], [v[m][0] for m in COMPETING_METRICS])
+
+
+def test_audit_bootstrap_uses_the_shared_resamples():
+    _, t, s, r = _data(4, 240)
+    sex = np.where(np.arange(240) % 2 == 0, "F", "M")
+    a = SubgroupAudit(r, time=t, event=s, horizon=5.0, groups={"sex": sex}, n_boot=5, random_state=1,
+                      competing_risks=True)
+    rep = competing_replicates(t, s, r, horizon=5.0, subsets=[x[2] for x in a._subsets], strata=a._strata,
+                               n_boot=5, random_state=1)
+    np.testing.assert_array_equal(a.replicates, rep)
+    # calibration bands: the Aalen-Johansen estimate of the band's rows with prodlim's CI
+    cal = a.calibration_within_groups([0, 0.3, 1])
+    row = cal[(cal["group"] == "F") & (cal["upper"] == 0.3)].iloc[0]
+    sel = (sex == "F") & (r <= 0.3)
+    aj = aalen_johansen(t[sel], s[sel], horizon=5.0).at_horizon
+    assert (row["observed"], row["ci_low"], row["ci_high"]) == (aj.estimate, aj.ci_low, aj.ci_high)
+    assert row["events"] == int(((s[sel] == 1) & (t[sel] <= 5.0)).sum())
+
+
+def test_a_group_without_event_of_interest_is_flagged_not_dropped():
+    _, t, s, r = _data(5, 200)
+    g = np.where(np.arange(200) < 30, "tiny", "big")
+    s[:30] = np.where(s[:30] == 1, 2.0, s[:30])
+    a = SubgroupAudit(r, time=t, event=s, horizon=5.0, groups={"g": g}, n_boot=0, competing_risks=True)
+    tiny = a.by_group[a.by_group["group"] == "tiny"].set_index("metric")
+    assert (tiny["n"] == 30).all() and (tiny["events"] == 0).all() and tiny["flag"].all()
+    assert np.isnan(tiny.loc["c_cr", "estimate"]) and "metric undefined" in tiny.loc["c_cr", "flag_reason"]
+    assert tiny.loc["brier_cr", "estimate"] > 0  # defined: every row counts
