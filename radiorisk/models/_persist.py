@@ -10,6 +10,14 @@ Layout of a bundle folder::
     estimator.json       the final estimator: class, parameters, fitted state
                          (Breslow baseline, Cox coefficients and baseline, ...)
     model.json           xgboost models only: ``Booster.save_model`` JSON
+    requirements.json    optional (``requirements=`` of :func:`save_model`): the model's
+                         blocks and columns with their training distributions, horizon,
+                         outcome definition and radiomics preset
+                         (:class:`~radiorisk.models._requirements.ModelRequirements`;
+                         summaries only, never patient rows); read by :func:`load_requirements`.
+                         The manifest then names it under ``"requirements"``.  Bundles
+                         without it (saved before it existed, or without ``requirements``)
+                         load as before; :func:`load_requirements` returns None for them.
 
 :func:`load` only ever parses JSON (and xgboost's own JSON model format): it
 never unpickles or imports anything named in the bundle — step and model
@@ -44,15 +52,17 @@ from ..exceptions import BundleError, BundleIntegrityError, BundleVersionError, 
 from ._base import ModelError
 from ._preprocess import ModalityPreprocessor
 from ._registry import ESTIMATORS, model_name
+from ._requirements import ModelRequirements
 from ._select import CorrelationPruner, ICCFilter, UnivariableScreen
 
-__all__ = ["RiskPipeline", "save_model", "load", "BundleError", "BundleIntegrityError", "BundleVersionError",
+__all__ = ["RiskPipeline", "save_model", "load", "load_requirements", "BundleError", "BundleIntegrityError", "BundleVersionError",
            "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "radiorisk-model-bundle"
 FORMAT_VERSION = 1
 _SUPPORTED_VERSIONS = (1,)
 _MANIFEST = "manifest.json"
+_REQUIREMENTS = "requirements.json"
 _STEP_CLASSES = {c.__name__: c for c in (ModalityPreprocessor, ICCFilter, CorrelationPruner,
                                          UnivariableScreen)}
 
@@ -123,9 +133,9 @@ class RiskPipeline(Pipeline):
         """The default prediction horizon (days) of the final estimator."""
         return float(self.steps[-1][1].horizon)
 
-    def save(self, path, *, overwrite: bool = False):
+    def save(self, path, *, overwrite: bool = False, requirements: ModelRequirements | None = None):
         """Write the fitted pipeline as a bundle folder (no pickle); see :func:`save_model`."""
-        return save_model(self, path, overwrite=overwrite)
+        return save_model(self, path, overwrite=overwrite, requirements=requirements)
 
 
 def _jsonable(obj):
@@ -160,7 +170,8 @@ def _is_passthrough(step) -> bool:
     return step is None or (isinstance(step, str) and step == "passthrough")
 
 
-def save_model(pipeline, path, *, overwrite: bool = False) -> Path:
+def save_model(pipeline, path, *, overwrite: bool = False,
+               requirements: ModelRequirements | None = None) -> Path:
     """Write a fitted :class:`RiskPipeline` as a bundle folder (JSON only, no pickle).
 
     Parameters
@@ -172,6 +183,12 @@ def save_model(pipeline, path, *, overwrite: bool = False) -> Path:
         The bundle folder to create.
     overwrite : bool, default False
         Replace an existing bundle at ``path``.
+    requirements : ModelRequirements, optional
+        What the model needs from a cohort (from
+        :func:`~radiorisk.models._requirements.requirements_from_cohort` or
+        ``describe_training`` on the training matrix); stored as
+        ``requirements.json``.  Its columns must be the model's input columns.
+        Without it the bundle is exactly as before (no ``requirements.json``).
 
     Returns
     -------
@@ -183,7 +200,8 @@ def save_model(pipeline, path, *, overwrite: bool = False) -> Path:
     ------
     BundleError
         If the pipeline is not fitted, holds a step that cannot be stored as
-        JSON, or ``path`` exists and ``overwrite`` is False.
+        JSON, ``path`` exists and ``overwrite`` is False, or the columns of
+        ``requirements`` are not the model's input columns.
 
     Examples
     --------
@@ -203,7 +221,7 @@ def save_model(pipeline, path, *, overwrite: bool = False) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        _write_bundle(pipeline, name, final, tmp)
+        _write_bundle(pipeline, name, final, tmp, requirements)
         _move_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -247,7 +265,20 @@ def _write_steps(steps, tmp: Path):
     return steps_meta, feature_names, feature_dtypes
 
 
-def _write_bundle(pipeline, name: str, final, tmp: Path) -> None:
+def _write_requirements(requirements, feature_names, tmp: Path) -> dict:
+    """Write ``requirements.json`` (when given) and return the manifest entry it needs."""
+    if requirements is None:
+        return {}
+    if not isinstance(requirements, ModelRequirements):
+        raise BundleError(f"requirements must be a ModelRequirements; got {type(requirements).__name__}")
+    if feature_names is None or list(requirements.columns) != [str(c) for c in feature_names]:
+        raise BundleError("requirements: its columns are not the model's input columns "
+                          f"({list(requirements.columns)[:5]}... vs {list(feature_names or [])[:5]}...)")
+    _dump(requirements.to_dict(), tmp / _REQUIREMENTS)
+    return {"requirements": _REQUIREMENTS}
+
+
+def _write_bundle(pipeline, name: str, final, tmp: Path, requirements=None) -> None:
     """Write the steps, the estimator and the manifest (with every file's SHA-256) into ``tmp``."""
     steps_meta, feature_names, feature_dtypes = _write_steps(pipeline.steps[:-1], tmp)
     state = final._to_state(tmp)
@@ -255,13 +286,14 @@ def _write_bundle(pipeline, name: str, final, tmp: Path) -> None:
         feature_names = state.get("feature_names_in_")
     _dump({"class": type(final).__name__, "model": name, "params": final.get_params(deep=False),
            "state": state}, tmp / "estimator.json")
+    req_entry = _write_requirements(requirements, feature_names, tmp)
     files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "versions": _versions(),
         "model": name, "horizon": float(final.horizon),
         "final_step": pipeline.steps[-1][0], "params": final.get_params(deep=False),
         "feature_names_in": feature_names, "feature_dtypes": feature_dtypes,
-        "steps": steps_meta, "files": files,
+        "steps": steps_meta, **req_entry, "files": files,
     }
     _dump(manifest, tmp / _MANIFEST)
 
@@ -434,3 +466,57 @@ def _check_feature_names(folder: Path, manifest: dict, steps) -> None:
     if got != manifest.get("feature_names_in"):
         raise BundleError(f"{folder / _MANIFEST}: feature_names_in does not match the first step's "
                           "input columns (mismatched bundle)")
+
+
+def load_requirements(path) -> ModelRequirements | None:
+    """What the model of a bundle needs from a cohort, or None for a bundle without that section.
+
+    The bundle is checked as by :func:`load` (format version, listed files, every
+    SHA-256) before ``requirements.json`` is read.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The bundle folder.
+
+    Returns
+    -------
+    ModelRequirements or None
+        None when the bundle records no requirements (saved before radiorisk
+        recorded them, or without ``requirements``): a cohort can then be checked
+        only against the model's column names.
+
+    Raises
+    ------
+    BundleVersionError, BundleIntegrityError, BundleError
+        As :func:`load`; also when ``requirements.json`` is malformed or its
+        columns are not the model's input columns.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, pandas as pd
+    >>> from radiorisk.models import make_model, make_y
+    >>> from radiorisk.models._requirements import describe_training
+    >>> rng = np.random.default_rng(1)
+    >>> X = pd.DataFrame({"a": rng.normal(size=200)})
+    >>> est = make_model("coxph").fit(X, make_y(rng.exponential(900, 200) + 1, rng.random(200) < 0.6))
+    >>> folder = est.save(tempfile.mkdtemp() + "/b", requirements=describe_training(X, horizon=1826))
+    >>> load_requirements(folder).columns
+    ('a',)
+    >>> load_requirements(est.save(tempfile.mkdtemp() + "/old")) is None
+    True
+    """
+    folder = Path(path)
+    manifest = _read_manifest(folder)
+    _verify_files(folder, manifest)
+    fname = manifest.get("requirements")
+    if fname is None:
+        return None
+    if _safe_name(fname) not in manifest["files"]:
+        raise BundleIntegrityError(f"{folder / fname}: named as the requirements but not listed in the "
+                                   "manifest's files")
+    where = str(folder / fname)
+    req = ModelRequirements.from_dict(_read_json(folder / fname, "the requirements"), where=where)
+    if list(req.columns) != manifest.get("feature_names_in"):
+        raise BundleError(f"{where}: its columns are not the model's input columns (mismatched bundle)")
+    return req
