@@ -285,6 +285,10 @@ def calibration_slope(y_true, y_prob) -> Estimate:
 # ---------------------------------------------------------------------------
 
 
+#: Fewest rows loess(span 0.75, degree 2) is tried on (fewer rows never fit: 0.75 n < 3 points).
+_LOESS_MIN_ROWS = 4
+
+
 def loess_fit(p: np.ndarray, y: np.ndarray):
     """R's default ``loess(y ~ p)`` (span 0.75, degree 2, gaussian, interpolated surface).
 
@@ -313,6 +317,9 @@ def loess_fit(p: np.ndarray, y: np.ndarray):
     """
     from skmisc.loess import loess
 
+    if len(p) < _LOESS_MIN_ROWS:  # skmisc's C code crashes the process on a single row
+        raise NotEstimableError(f"loess(y ~ p) cannot be fitted: {len(p)} row(s); a local quadratic fit "
+                                f"with span 0.75 needs at least {_LOESS_MIN_ROWS}")
     try:
         fit = loess(p, y, span=0.75, degree=2, family="gaussian", surface="interpolate")
         fit.fit()
