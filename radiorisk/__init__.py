@@ -3,10 +3,10 @@
 From segmented coronary plaques on CT angiography (CCTA), clinical variables and
 18F-NaF PET activity to predictions of major adverse cardiovascular events.
 
-The package follows the data flow ``io -> imaging -> features -> models ->
-evaluation -> explain -> report``; :mod:`radiorisk.datasets` (synthetic cohorts)
-and :mod:`radiorisk.cli` sit beside it.  Importing radiorisk adds no logging
-handler and changes no global state.
+The folders are the data flow ``stats -> io/datasets -> imaging -> features ->
+models -> evaluation -> mitigation -> explain -> report -> pipeline -> cli``
+(docs/architecture.md; each layer imports only those below it).  Importing
+radiorisk adds no logging handler and changes no global state.
 """
 
 import logging
