@@ -56,6 +56,15 @@ def _rule_violations(path, raw: pd.Series, col: str, rule: str, bad: pd.Series) 
     return out
 
 
+def _check_status(path, raw: pd.Series, e: pd.Series, col: str, competing_risks: bool, problems: list) -> str:
+    """Add the event column's rule violations to ``problems``; returns the competing-risk hint (or "")."""
+    codes, rule = ([0.0, 1.0, 2.0], _STATUS_RULE) if competing_risks else ([0.0, 1.0], "is not 0 or 1")
+    problems.extend(_rule_violations(path, raw, col, rule, e.notna() & ~e.isin(codes)))
+    if not competing_risks and (e == 2).any():
+        return _NEEDS_COMPETING.format(path=path, col=col, n=int((e == 2).sum()))
+    return ""
+
+
 def read_predictions(
     path,
     *,
@@ -129,7 +138,7 @@ def read_predictions(
         raise SchemaError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; "
                           f"the file has {', '.join(map(repr, raw.columns))}")
     problems: list[str] = []
-    hint = ""
+    hint = ""  # how to audit competing events, when a status 2 is refused
     data = pd.DataFrame(index=raw.index)
 
     def numeric(col: str) -> pd.Series:
@@ -153,11 +162,7 @@ def read_predictions(
         problems.extend(_rule_violations(path, raw[time_col], time_col, "is not > 0",
                                          t.notna() & (t <= 0)))
         e = numeric(event_col)
-        codes, rule = ([0.0, 1.0, 2.0], _STATUS_RULE) if competing_risks else ([0.0, 1.0], "is not 0 or 1")
-        problems.extend(_rule_violations(path, raw[event_col], event_col, rule,
-                                         e.notna() & ~e.isin(codes)))
-        if not competing_risks and (e == 2).any():
-            hint = _NEEDS_COMPETING.format(path=path, col=event_col, n=int((e == 2).sum()))
+        hint = _check_status(path, raw[event_col], e, event_col, competing_risks, problems)
         data[time_col] = t
         data[event_col] = e
     for g in dict.fromkeys(groups):
