@@ -25,6 +25,7 @@ from ..stats import (
     IDIResult,
     NotEstimableError,
     NRIResult,
+    StratifiedBootstrap,
     category_free_nri,
     check_horizon,
     harrell_c,
@@ -32,7 +33,6 @@ from ..stats import (
     td_auc,
     uno_c,
 )
-from ._folds import task_seed
 from ._validation import CVResult, cross_validate_risk
 
 __all__ = [
@@ -248,13 +248,17 @@ def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw
     return cvs, risks, t, e
 
 
-def _bootstrap(t, e, risks: list[np.ndarray], horizon, n_boot: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Metrics (B, rungs, _DISC) and comparisons (B, rungs - 1, _COMP) over resamples of patients."""
-    n = len(t)
+def _bootstrap(t, e, risks: list[np.ndarray], horizon, n_boot: int,
+               random_state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Metrics (B, rungs, _DISC) and comparisons (B, rungs - 1, _COMP) over resamples of patients.
+
+    Replicate ``b`` is replicate ``b`` of ``StratifiedBootstrap(one stratum, n_boot, random_state)``.
+    """
+    bs = StratifiedBootstrap(np.zeros(len(t)), n_boot, random_state)  # patients alike: one stratum
     bm = np.full((n_boot, len(risks), len(_DISC)), np.nan)
     bc = np.full((n_boot, max(len(risks) - 1, 0), len(_COMP)), np.nan)
     for b in range(n_boot):
-        ii = rng.integers(0, n, n)
+        ii = bs.replicate(b)
         mb, cb = _all_values(t[ii], e[ii], [r[ii] for r in risks], horizon)
         bm[b] = [[d[k] for k in _DISC] for d in mb]
         if cb:
@@ -272,12 +276,13 @@ def _p_value(k: str, vals: np.ndarray, n_boot: int) -> float:
     return p
 
 
-def _population_rows(pop, idx, rungs, names, t, e, risks, horizon, n_boot: int, rng) -> list[dict]:
+def _population_rows(pop, idx, rungs, names, t, e, risks, horizon, n_boot: int,
+                     random_state: int) -> list[dict]:
     """The table rows of one population: estimates, bootstrap CIs and p-values per rung."""
     m, c = _all_values(t, e, risks, horizon)
     n = len(t)
     B = n_boot
-    bm, bc = _bootstrap(t, e, risks, horizon, B, rng)
+    bm, bc = _bootstrap(t, e, risks, horizon, B, random_state)
     ev = int(e.sum())
     ev_h = int(((e == 1) & (t <= horizon)).sum())
     rows = []
@@ -356,7 +361,10 @@ def modality_ladder(
     the metrics are computed on that mean risk.  The 95 % CIs are percentile
     intervals over ``n_boot`` resamples of patients of the mean OOF risks
     (the same resamples for every rung, so differences are paired); they do not
-    include the variability of refitting the models.  ``p_value`` (differences
+    include the variability of refitting the models.  Resample ``b`` of a
+    population is replicate ``b`` of :class:`radiorisk.stats.StratifiedBootstrap`
+    with one stratum and ``random_state`` (the seeding scheme of
+    :mod:`radiorisk.stats._resample`), whatever ``n_boot`` and ``n_jobs``.  ``p_value`` (differences
     only) is the two-sided bootstrap p-value ``2 min(P(d <= 0), P(d >= 0))``.
     Competing deaths are censored (cause-specific view).
 
@@ -385,14 +393,14 @@ def modality_ladder(
                  n_jobs=n_jobs, search=search, params=params)
     cvs: dict[tuple[str, str], CVResult] = {}
     rows = []
-    boot_rng = np.random.default_rng(task_seed(random_state, 31337))
     for pop, pdata, idx in _populations(data, rungs, notes):
         if not idx:
             continue
         pop_cvs, risks, t, e = _population_cvs(model, label, pop, pdata, idx, rungs, names,
                                                reuse=reuse, cv_kw=cv_kw, notes=notes)
         cvs.update(pop_cvs)
-        rows += _population_rows(pop, idx, rungs, names, t, e, risks, horizon, int(n_boot), boot_rng)
+        rows += _population_rows(pop, idx, rungs, names, t, e, risks, horizon, int(n_boot),
+                                 int(random_state))
     notes.append(f"estimates on each patient's OOF risk averaged over {repeats} repeat(s); 95 % CIs: "
                  f"percentile bootstrap over patients ({n_boot} resamples), paired across rungs")
     notes.append("metrics treat deaths outside the MACE definition as censoring")
