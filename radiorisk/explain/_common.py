@@ -90,10 +90,16 @@ def check_blocks(blocks) -> dict[str, str]:
     return out
 
 
-def check_random_state(random_state) -> np.random.Generator:
+def check_seed(random_state) -> int:
+    """``random_state`` as an int (the seed of :class:`radiorisk.stats.StratifiedBootstrap`); else ExplainError."""
     if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
         raise ExplainError(f"random_state must be an integer seed; got {random_state!r}")
-    return np.random.default_rng(int(random_state))
+    return int(random_state)
+
+
+def check_random_state(random_state) -> np.random.Generator:
+    """A generator seeded with ``random_state`` (draws that are not resampling, e.g. a SHAP background)."""
+    return np.random.default_rng(check_seed(random_state))
 
 
 def check_int(name: str, value, low: int) -> int:

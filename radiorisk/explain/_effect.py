@@ -10,7 +10,8 @@ import pandas as pd
 from scipy.stats import norm
 from sklearn.base import clone
 
-from ._common import ExplainError, check_fraction, check_int, check_random_state, html_table
+from ..stats import StratifiedBootstrap
+from ._common import ExplainError, check_fraction, check_int, check_seed, html_table
 from ._groups import (
     adjust_p_values,
     check_adjust,
@@ -118,6 +119,9 @@ def effect_modification_test(model, X, y, groups, *, attribute: str, reference=N
     blocks : Mapping or CohortData, optional
         Passed to :func:`shap_values`.
     random_state : int, default 0
+        Refit ``b`` is fitted on replicate ``b`` of
+        :class:`radiorisk.stats.StratifiedBootstrap` with one stratum (patients
+        resampled alike; the seeding scheme of :mod:`radiorisk.stats._resample`).
 
     Returns
     -------
@@ -147,7 +151,7 @@ def effect_modification_test(model, X, y, groups, *, attribute: str, reference=N
     level = check_fraction("level", level)
     alpha = check_fraction("alpha", alpha)
     check_adjust(adjust)
-    rng = check_random_state(random_state)
+    seed = check_seed(random_state)
     if not isinstance(X, pd.DataFrame):
         raise ExplainError("effect_modification_test: X must be a DataFrame")
     lab_s, ref, order = _groups_in_order(groups, X.index, attribute, reference)
@@ -156,7 +160,7 @@ def effect_modification_test(model, X, y, groups, *, attribute: str, reference=N
     eff = _group_effects(res, lab_s, order)
     obs = eff[1:] - eff[0]
     boots, failed = _refit_differences(model, X, yy, res.feature_names, lab_s, order, n_boot=n_boot,
-                                       blocks=blocks, rng=rng)
+                                       blocks=blocks, seed=seed)
     se, lo, hi = _bootstrap_spread(np.stack(boots), level)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = obs / se
@@ -174,7 +178,7 @@ def effect_modification_test(model, X, y, groups, *, attribute: str, reference=N
     t["flagged"] = np.nan_to_num(t["p_adjusted"].to_numpy(), nan=1.0) < alpha
     return EffectModificationTest(table=t[list(EFFECT_TEST_COLUMNS)], attribute=attribute, reference=ref,
                                   n_boot=len(boots), n_failed=failed, level=level, alpha=alpha, adjust=adjust,
-                                  scale=res.scale, random_state=int(random_state))
+                                  scale=res.scale, random_state=seed)
 
 
 def _groups_in_order(groups, index: pd.Index, attribute: str, reference):
@@ -201,11 +205,15 @@ def _group_effects(res: ShapResult, lab: np.ndarray, levels) -> np.ndarray:
 
 
 def _refit_differences(model, X: pd.DataFrame, yy: np.ndarray, feature_names, lab_s, order, *,
-                       n_boot: int, blocks, rng) -> tuple[list[np.ndarray], int]:
-    """Differences of the group effects to the reference's under ``n_boot`` bootstrap refits."""
+                       n_boot: int, blocks, seed: int) -> tuple[list[np.ndarray], int]:
+    """Differences of the group effects to the reference's under ``n_boot`` bootstrap refits.
+
+    Refit ``b`` uses replicate ``b`` of ``StratifiedBootstrap(one stratum, n_boot, seed)``.
+    """
+    bs = StratifiedBootstrap(np.zeros(len(X)), n_boot, seed)  # patients alike: one stratum
     boots, failed = [], 0
-    for _ in range(n_boot):
-        idx = rng.integers(0, len(X), len(X))
+    for b in range(n_boot):
+        idx = bs.replicate(b)
         try:
             mb = clone(model).fit(X.iloc[idx], yy[idx])
         except ValueError:

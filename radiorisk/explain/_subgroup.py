@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._common import check_fraction, check_int, check_random_state, html_table
+from ..stats import StratifiedBootstrap, counts_from_indices
+from ._common import check_fraction, check_int, check_seed, html_table
 from ._effect import EFFECT_TEST_COLUMNS, EffectModificationTest, effect_modification_test
 from ._groups import (
     ADJUSTMENTS,
@@ -126,6 +127,11 @@ def shap_by_subgroup(result: ShapResult, groups, *, n_boot: int = 200, n_perm: i
     min_group_size : int, default 20
         Groups smaller than this are reported but left out of the tests.
     random_state : int, default 0
+        Seed of the bootstrap and the permutations (the seeding scheme of
+        :mod:`radiorisk.stats._resample`): for each attribute, replicate ``b``
+        is replicate ``b`` of :class:`radiorisk.stats.StratifiedBootstrap` with
+        the attribute's groups as strata, and permutation ``b`` draws from
+        ``StratifiedBootstrap.permutation_rng(random_state, b)``.
 
     Returns
     -------
@@ -166,7 +172,7 @@ def shap_by_subgroup(result: ShapResult, groups, *, n_boot: int = 200, n_perm: i
     level = check_fraction("level", level)
     alpha = check_fraction("alpha", alpha)
     check_adjust(adjust)
-    rng = check_random_state(random_state)
+    seed = check_seed(random_state)
     table = group_labels(groups, result.index)
     arr = shap_arrays(result)
     q = (1 - level) / 2
@@ -179,35 +185,55 @@ def shap_by_subgroup(result: ShapResult, groups, *, n_boot: int = 200, n_perm: i
         if small:
             notes.append(f"{attr}: group(s) {small} have fewer than {min_group_size} patients; "
                          "reported, not tested")
-        for g in labels:  # the bootstrap draws, group by group, come before the permutations
-            rows.append(_group_rows(result, arr.rows(np.flatnonzero(lab == g)), attr, g,
-                                    n_boot=n_boot, q=q, rng=rng))
+        boot = _group_replicates(arr, lab, labels, n_boot=n_boot, seed=seed)
+        for g in labels:
+            rows.append(_group_rows(result, arr.rows(np.flatnonzero(lab == g)), attr, g, *boot[g], q=q))
         if len(tested) < 2:
             notes.append(_MSG_ONE_GROUP.format(name=attr, m=min_group_size, sizes=sizes))
             continue
         tests.extend(_difference_tests(result, arr, attr, lab, tested, n_perm=n_perm, adjust=adjust,
-                                       alpha=alpha, rng=rng))
+                                       alpha=alpha, seed=seed))
     by_group = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=SUBGROUP_COLUMNS)
     tst = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame(columns=SUBGROUP_TEST_COLUMNS)
     return SubgroupShap(by_group=by_group[list(SUBGROUP_COLUMNS)], tests=tst[list(SUBGROUP_TEST_COLUMNS)],
                         n_boot=n_boot, n_perm=n_perm, level=level, alpha=alpha, adjust=adjust,
                         scale=result.scale,
-                        random_state=int(random_state), notes=tuple(notes))
+                        random_state=seed, notes=tuple(notes))
 
 
 _NOTE_NOT_ESTIMABLE = "not estimable: feature constant, missing or categorical within a group"
 
 
-def _group_rows(result: ShapResult, a: ShapArrays, attr: str, g: str, *, n_boot: int, q: float,
-                rng) -> pd.DataFrame:
-    """Mean |SHAP| and SHAP effect of every feature in one group, with percentile bootstrap CIs."""
+def _group_replicates(arr: ShapArrays, lab: np.ndarray, labels: list[str], *, n_boot: int,
+                      seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Bootstrap mean |SHAP| and SHAP slopes of every group: ``{group: ((n_boot, p), (n_boot, p))}``.
+
+    Replicate ``b`` is replicate ``b`` of ``StratifiedBootstrap(lab, n_boot, seed)`` (patients
+    resampled within their group; a missing label is a stratum of its own, never reported).
+    """
+    n, p = arr.A.shape
+    code = {g: k + 1 for k, g in enumerate(labels)}
+    strata = np.array([0 if x is None else code[x] for x in lab], dtype=np.int64)
+    rows = {g: np.flatnonzero(strata == code[g]) for g in labels}
+    out = {g: (np.empty((n_boot, p)), np.empty((n_boot, p))) for g in labels}
+    block = int(np.clip(2_000_000 // max(n, 1), 4, 256))
+    for reps, idx in StratifiedBootstrap(strata, n_boot, seed).blocks(block):
+        W = counts_from_indices(idx, n)
+        for g in labels:
+            a, Wg = arr.rows(rows[g]), W[rows[g]].T
+            out[g][0][reps.start:reps.stop] = Wg @ a.A / len(rows[g])
+            out[g][1][reps.start:reps.stop] = slopes_from_sums(*weighted_sums(Wg, a))
+    return out
+
+
+def _group_rows(result: ShapResult, a: ShapArrays, attr: str, g: str, bmabs: np.ndarray,
+                beff: np.ndarray, *, q: float) -> pd.DataFrame:
+    """Mean |SHAP| and SHAP effect of every feature in one group, with percentile CIs over the
+    bootstrap replicates ``bmabs`` and ``beff`` (each (n_boot, p))."""
     ng = a.V.shape[0]
     p = a.V.shape[1]
-    Wb = rng.multinomial(ng, np.full(ng, 1.0 / ng), size=n_boot).astype(np.float64)
     mabs = a.A.mean(axis=0)
-    bmabs = Wb @ a.A / ng
     eff = slopes_from_sums(*weighted_sums(np.ones((1, ng)), a))[0]
-    beff = slopes_from_sums(*weighted_sums(Wb, a))
     elo, ehi = np.full(p, np.nan), np.full(p, np.nan)
     good = ~np.isnan(eff)
     if good.any():
@@ -223,11 +249,11 @@ def _group_rows(result: ShapResult, a: ShapArrays, attr: str, g: str, *, n_boot:
 
 
 def _difference_tests(result: ShapResult, arr: ShapArrays, attr: str, lab: np.ndarray, tested: list[str],
-                      *, n_perm: int, adjust: str, alpha: float, rng) -> list[pd.DataFrame]:
+                      *, n_perm: int, adjust: str, alpha: float, seed: int) -> list[pd.DataFrame]:
     """Permutation tests of the importance and effect ranges across the ``tested`` groups."""
     keep = np.flatnonzero(np.isin(lab, tested) & np.array([x is not None for x in lab]))
     codes = np.searchsorted(np.asarray(tested, dtype=object), lab[keep].astype(str))
-    obs_i, obs_e, null_i, null_e = _permutation(codes, len(tested), arr.rows(keep), n_perm, rng)
+    obs_i, obs_e, null_i, null_e = _permutation(codes, len(tested), arr.rows(keep), n_perm, seed)
     out = []
     for stat, obs, null in (("importance", obs_i, null_i), ("effect", obs_e, null_e)):
         with np.errstate(invalid="ignore"):
@@ -242,8 +268,11 @@ def _difference_tests(result: ShapResult, arr: ShapArrays, attr: str, lab: np.nd
     return out
 
 
-def _permutation(codes, k, a: ShapArrays, n_perm, rng):
-    """Observed and permuted ranges across groups of mean |SHAP| and of the SHAP slopes."""
+def _permutation(codes, k, a: ShapArrays, n_perm, seed: int):
+    """Observed and permuted ranges across groups of mean |SHAP| and of the SHAP slopes.
+
+    Permutation ``b`` shuffles the labels with ``StratifiedBootstrap.permutation_rng(seed, b)``.
+    """
 
     def stats(c):
         G = np.zeros((k, c.size))
@@ -259,5 +288,5 @@ def _permutation(codes, k, a: ShapArrays, n_perm, rng):
     ni = np.empty((n_perm, a.A.shape[1]))
     ne = np.empty((n_perm, a.A.shape[1]))
     for b in range(n_perm):
-        ni[b], ne[b] = stats(rng.permutation(codes))
+        ni[b], ne[b] = stats(StratifiedBootstrap.permutation_rng(seed, b).permutation(codes))
     return oi, oe, ni, ne

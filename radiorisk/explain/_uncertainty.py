@@ -10,12 +10,13 @@ from sklearn.base import clone
 from sklearn.covariance import LedoitWolf
 from sklearn.ensemble import IsolationForest
 
+from ..stats import StratifiedBootstrap
 from ._common import (
     ExplainError,
     check_blocks,
     check_fraction,
     check_int,
-    check_random_state,
+    check_seed,
     html_table,
     transform_head,
 )
@@ -153,7 +154,9 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
         A score above this quantile of the training patients' scores flags the
         patient (about 1 % of patients like the training ones are flagged).
     random_state : int, default 0
-        Seed of the resamples (and of the isolation forest).
+        Seed of the resamples (and of the isolation forest): refit ``b`` is
+        fitted on replicate ``b`` of :class:`radiorisk.stats.StratifiedBootstrap`
+        with one stratum (the seeding scheme of :mod:`radiorisk.stats._resample`).
 
     Returns
     -------
@@ -188,7 +191,7 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
         raise ExplainError(f"max_width must be a number > 0; got {max_width!r}")
     if ood not in OOD_METHODS:
         raise ExplainError(f"ood must be one of {list(OOD_METHODS)}; got {ood!r}")
-    rng = check_random_state(random_state)
+    seed = check_seed(random_state)
     if not isinstance(X, pd.DataFrame):
         raise ExplainError("risk_intervals: X must be a DataFrame with the model's input columns")
     h = float(horizon) if horizon is not None else float(model.horizon)
@@ -197,7 +200,7 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
     if ensemble is not None:
         R, source = _ensemble_risks(ensemble, X, h), "ensemble"
     else:
-        R, source = _bootstrap_risks(model, X, h, X_train, y_train, n_boot=n_boot, rng=rng, notes=notes), \
+        R, source = _bootstrap_risks(model, X, h, X_train, y_train, n_boot=n_boot, seed=seed, notes=notes), \
             "bootstrap"
     q = (1.0 - level) / 2.0
     lo, hi = np.quantile(R, [q, 1.0 - q], axis=0)
@@ -209,7 +212,7 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
         ood = None
     elif ood is not None:
         s_train, score = _ood_scores(ood, transform_head(model, X_train), transform_head(model, X),
-                                     random_state=int(random_state))
+                                     random_state=seed)
         thr = float(np.quantile(s_train, ood_quantile))
     reasons = [_reasons(width[i], lo[i], hi[i], missing[i], score[i], max_width=max_width, ood=ood,
                         thr=thr, ood_quantile=ood_quantile) for i in range(len(X))]
@@ -229,9 +232,12 @@ def _ensemble_risks(ensemble, X: pd.DataFrame, h: float) -> np.ndarray:
     return np.vstack([np.asarray(m.predict_risk(X, h), dtype=np.float64) for m in models])
 
 
-def _bootstrap_risks(model, X: pd.DataFrame, h: float, X_train, y_train, *, n_boot, rng,
+def _bootstrap_risks(model, X: pd.DataFrame, h: float, X_train, y_train, *, n_boot, seed: int,
                      notes: list[str]) -> np.ndarray:
-    """(m, n) risks of ``clone(model)`` refitted on bootstrap resamples; failed refits noted in ``notes``."""
+    """(m, n) risks of ``clone(model)`` refitted on bootstrap resamples; failed refits noted in ``notes``.
+
+    Refit ``b`` uses replicate ``b`` of ``StratifiedBootstrap(one stratum, n_boot, seed)``.
+    """
     if X_train is None or y_train is None:
         raise ExplainError("risk_intervals: pass X_train and y_train (bootstrap refits) or ensemble=")
     n_boot = check_int("n_boot", n_boot, 2)
@@ -239,9 +245,10 @@ def _bootstrap_risks(model, X: pd.DataFrame, h: float, X_train, y_train, *, n_bo
     yt = np.asarray(y_train)
     if yt.shape[0] != n:
         raise ExplainError(f"risk_intervals: X_train has {n} rows but y_train has {yt.shape[0]}")
+    bs = StratifiedBootstrap(np.zeros(n), n_boot, seed)  # training patients alike: one stratum
     R, errors = [], []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
+    for b in range(n_boot):
+        idx = bs.replicate(b)
         try:
             m = clone(model).fit(X_train.iloc[idx], yt[idx])
         except ValueError as exc:  # e.g. no event by the horizon in a resample

@@ -111,12 +111,15 @@ def _hrp_test(data):
                                     features=["hrp_modifier"], n_boot=10, blocks=data.blocks, random_state=0)
 
 
-def test_generator_effect_modification_is_flagged(hrp_cohorts):
+def test_generator_effect_modification_ci_excludes_zero(hrp_cohorts):
     test = _hrp_test(hrp_cohorts["female_hrp_effect"])
     assert tuple(test.table.columns) == EFFECT_TEST_COLUMNS
     row = test.table.iloc[0]
     assert (row["feature"], row["block"], row["group"]) == ("hrp_modifier", "ccta", "female")
-    assert row["flagged"] and row["difference"] > 0, row  # HRP weighs more in women
+    assert row["difference"] > 0, row  # HRP weighs more in women
+    # The percentile CI excludes 0 for every seed tried (0-9, and with 60 refits). The Wald flag
+    # does not: with 10 refits the bootstrap SE is noisy (0.030-0.104 over seeds 0-9) and the flag
+    # follows the draw; with 60 refits SE = 0.074, p = 0.08 (docs/explain.md).
     assert row["ci_low"] > 0 and test.n_boot == 10 and "<table" in test._repr_html_()
 
 
