@@ -2,7 +2,9 @@
 
 :func:`task_seed` derives every seed of a cross-validation from ``random_state``
 and integer keys (so tasks can run in any order or process);
-:func:`make_folds` deals event groups, then the other groups, to the folds.
+:func:`make_folds` deals event groups, then the other groups, to the folds;
+:func:`cluster_folds` gives the folds of internal-external (leave-one-cluster-out)
+cross-validation: one fold per cluster (site, vendor, ...).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["task_seed", "make_folds"]
+__all__ = ["task_seed", "make_folds", "cluster_folds"]
 
 
 def task_seed(random_state: int, *keys: int) -> int:
@@ -84,3 +86,46 @@ def make_folds(event, *, groups=None, folds: int = 5, repeats: int = 1, random_s
         gfold[order] = (start + np.arange(n_groups)) % folds
         out[r] = gfold[codes]
     return out
+
+
+def cluster_folds(clusters) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Fold ids of leave-one-cluster-out (internal-external) cross-validation.
+
+    Fold ``k`` holds the rows of the ``k``-th cluster in sorted order of the
+    labels (read as strings), so the folds depend on the labels only, never on
+    a seed or on the row order.
+
+    Parameters
+    ----------
+    clusters : array-like of shape (n,)
+        Cluster label of each row (e.g. the site); no missing values.
+
+    Returns
+    -------
+    fold_ids : ndarray of shape (1, n)
+        Fold id (0 ... k-1) of each row: one pass, as ``make_folds(..., repeats=1)``.
+    labels : tuple of str
+        The cluster of each fold (``labels[k]`` is left out in fold ``k``).
+
+    Raises
+    ------
+    ValueError
+        A missing label, or fewer than two clusters.
+
+    Examples
+    --------
+    >>> f, labels = cluster_folds(["b", "a", "b", "c"])
+    >>> f.tolist(), labels
+    ([[1, 0, 1, 2]], ('a', 'b', 'c'))
+    """
+    s = pd.Series(np.asarray(clusters, dtype=object).ravel())
+    missing = s.isna() | s.astype(str).str.strip().isin(["", "NA", "nan", "None"])
+    if missing.any():
+        raise ValueError(f"clusters: {int(missing.sum())} row(s) have no cluster label (first at "
+                         f"row {int(np.flatnonzero(missing.to_numpy())[0])}); every row needs one")
+    labels, codes = np.unique(s.astype(str).to_numpy(), return_inverse=True)
+    if len(labels) < 2:
+        found = f"one cluster only ({labels[0]!r})" if len(labels) else "no rows"
+        raise ValueError(f"clusters: {found}; leave-one-cluster-out cross-validation needs at least "
+                         "2 clusters")
+    return codes.astype(np.int64).reshape(1, -1), tuple(str(v) for v in labels)

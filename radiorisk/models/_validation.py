@@ -3,7 +3,9 @@
 :func:`cross_validate_risk` gives an out-of-fold (OOF) predicted risk by the
 horizon for every patient and repeat; :func:`fit_final_model` refits on all
 patients.  The folds (:mod:`._folds`) are stratified on the event and grouped
-(all rows of a group, by default a patient, share a fold).  For the xgboost
+(all rows of a group, by default a patient, share a fold), or, with
+``clusters``, one fold per cluster (internal-external cross-validation: each
+fold leaves one site, vendor, ... out).  For the xgboost
 models an optional random search (:mod:`._search`) runs inside each outer
 training fold (inner 3-fold CV, scored by Harrell's C): the candidate list is
 fixed by the seed, candidates are tried in order, and an opt-in
@@ -28,7 +30,7 @@ from joblib import Parallel, delayed
 from ..stats import NotEstimableError, check_horizon, harrell_c, td_auc, uno_c
 from ._base import make_y
 from ._factory import model_label, task_factory
-from ._folds import make_folds, task_seed
+from ._folds import cluster_folds, make_folds, task_seed
 from ._search import DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS, search_plan, timed_search
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "cross_validate_risk",
     "fit_final_model",
     "make_folds",
+    "cluster_folds",
     "task_seed",
     "DEFAULT_SEARCH_SPACE",
     "SEARCHABLE_MODELS",
@@ -71,6 +74,11 @@ class CVResult:
         Per (repeat, fold): chosen parameters (JSON), inner Harrell C,
         candidates tried, whether the time budget stopped the search, seconds.
     notes : tuple of str
+    cv_by : str or None
+        Name of the clustering of a leave-one-cluster-out CV (e.g. ``"site"``);
+        None for K-fold.
+    clusters : tuple of str
+        The cluster left out in each fold (``clusters[k]`` is fold ``k``); empty for K-fold.
     """
 
     oof: pd.DataFrame = field(repr=False)
@@ -83,6 +91,8 @@ class CVResult:
     random_state: int
     search: pd.DataFrame | None = field(default=None, repr=False)
     notes: tuple[str, ...] = field(default=(), repr=False)
+    cv_by: str | None = field(default=None, repr=False)
+    clusters: tuple[str, ...] = field(default=(), repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The OOF table (a copy)."""
@@ -120,8 +130,10 @@ class CVResult:
         return pd.DataFrame(rows)
 
     def _repr_html_(self) -> str:
+        design = (f"{self.repeats}x{self.folds}-fold" if self.cv_by is None else
+                  f"leave-one-{self.cv_by}-out ({self.folds} folds)")
         return (f"<p><b>CVResult</b> {html.escape(self.model)} on {html.escape('+'.join(self.blocks))}: "
-                f"{self.repeats}x{self.folds}-fold, horizon {self.horizon:g} d</p>"
+                f"{html.escape(design)}, horizon {self.horizon:g} d</p>"
                 + self.scores().to_html(index=False, float_format=lambda v: f"{v:.4f}"))
 
 # ---------------------------------------------------------------------------
@@ -189,9 +201,19 @@ def _oof_frame(index: pd.Index, fold_ids: np.ndarray, risk: np.ndarray, t, e) ->
     })
 
 
-def _cv_notes(repeats, folds, random_state, horizon, search, search_df) -> list[str]:
-    notes = [f"{repeats} x {folds}-fold cross-validation stratified on the event and grouped by "
-             f"patient; seed {random_state}; out-of-fold risk by {horizon:g} days"]
+def _design_note(repeats, folds, plan: dict, random_state, horizon) -> str:
+    """What the folds are: K-fold grouped by patient (or the given groups), or one per cluster."""
+    if plan["cv_by"] is not None:
+        name, labels = plan["cv_by"], plan["clusters"]
+        return (f"leave-one-{name}-out (internal-external) cross-validation: {folds} folds, one per "
+                f"{name} ({', '.join(labels)}); seed {random_state} (model fits); out-of-fold risk by "
+                f"{horizon:g} days")
+    return (f"{repeats} x {folds}-fold cross-validation stratified on the event and grouped by "
+            f"{plan['grouped_by']}; seed {random_state}; out-of-fold risk by {horizon:g} days")
+
+
+def _cv_notes(repeats, folds, random_state, horizon, search, search_df, plan) -> list[str]:
+    notes = [_design_note(repeats, folds, plan, random_state, horizon), *plan["notes"]]
     if search_df is not None:
         notes.append(f"nested random search: {search['n_iter']} candidate(s), inner {search['inner_folds']}-fold "
                      f"CV scored by Harrell's C, budget {search['budget_seconds']} s per outer fold")
@@ -202,6 +224,63 @@ def _cv_notes(repeats, folds, random_state, horizon, search, search_df) -> list[
     return notes
 
 
+def _cluster_labels(data, clusters) -> tuple[str, np.ndarray]:
+    """``(name, label per row)`` of ``clusters``: a column of ``data.groups``, a Series or an array."""
+    if isinstance(clusters, str):
+        if clusters not in data.groups.columns:
+            raise ValueError(f"clusters {clusters!r}: not a column of data.groups "
+                             f"({', '.join(map(str, data.groups.columns))}); pass the labels as a "
+                             "Series indexed by patient_id")
+        return clusters, data.groups[clusters].reindex(data.X.index).to_numpy(dtype=object)
+    if isinstance(clusters, pd.Series):
+        name = "cluster" if clusters.name is None else str(clusters.name)
+        ids = data.X.index.astype(str)
+        lab = pd.Series(clusters.to_numpy(dtype=object), index=clusters.index.astype(str))
+        if not lab.index.is_unique:
+            raise ValueError(f"clusters {name!r}: the index (patient_id) has duplicates")
+        return name, lab.reindex(ids).to_numpy(dtype=object)
+    lab = np.asarray(clusters, dtype=object).ravel()
+    if len(lab) != data.n:
+        raise ValueError(f"clusters has {len(lab)} values but data has {data.n} rows")
+    return "cluster", lab
+
+
+def _fold_plan(data, e, groups, clusters, repeats, folds, random_state):
+    """Fold ids ``(repeats, n)``, the resolved repeats and folds, and what the folds are."""
+    if clusters is None:
+        repeats, folds = (5 if repeats is None else repeats), (5 if folds is None else folds)
+        n_ev = int(e.sum())
+        if n_ev < folds:
+            raise ValueError(_MSG_FEW_EVENTS.format(what="cross_validate_risk", k=n_ev, n=len(e),
+                                                    folds=folds))
+        by = "patient" if groups is None else (
+            str(groups.name) if isinstance(groups, pd.Series) and groups.name is not None
+            else "the given groups")
+        fold_ids = make_folds(e, groups=data.X.index.to_numpy() if groups is None else np.asarray(groups),
+                              folds=folds, repeats=repeats, random_state=random_state)
+        return fold_ids, repeats, folds, {"cv_by": None, "clusters": (), "grouped_by": by, "notes": []}
+    name, lab = _cluster_labels(data, clusters)
+    try:
+        fold_ids, labels = cluster_folds(lab)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("clusters:", f"clusters {name!r}:", 1)) from exc
+    if repeats not in (None, 1):
+        raise ValueError(f"repeats={repeats}: leave-one-{name}-out cross-validation is one pass "
+                         "(one fold per cluster); leave repeats unset or set it to 1")
+    if folds not in (None, len(labels)):
+        raise ValueError(f"folds={folds}: leave-one-{name}-out cross-validation has one fold per "
+                         f"{name} ({len(labels)}); leave folds unset")
+    ev = np.bincount(fold_ids[0], weights=e, minlength=len(labels))
+    alone = [labels[k] for k in range(len(labels)) if ev.sum() - ev[k] == 0]
+    if alone:
+        raise ValueError(f"clusters {name!r}: every event is in {name} {alone[0]}; leaving it out "
+                         "leaves no event to train on")
+    notes = [f"{name} {labels[k]}: no event; its patients are predicted but its discrimination "
+             "cannot be estimated" for k in range(len(labels)) if ev[k] == 0]
+    return fold_ids, 1, len(labels), {"cv_by": name, "clusters": labels, "grouped_by": name,
+                                      "notes": notes}
+
+
 def cross_validate_risk(
     model,
     data,
@@ -209,14 +288,15 @@ def cross_validate_risk(
     blocks,
     horizon: float,
     random_state: int,
-    repeats: int = 5,
-    folds: int = 5,
+    repeats: int | None = None,
+    folds: int | None = None,
     n_jobs: int = 1,
     search=None,
     groups=None,
     params: Mapping | None = None,
+    clusters=None,
 ) -> CVResult:
-    """Repeated stratified grouped K-fold cross-validation with out-of-fold risks.
+    """Repeated stratified grouped K-fold (or leave-one-cluster-out) cross-validation with OOF risks.
 
     Parameters
     ----------
@@ -233,8 +313,10 @@ def cross_validate_risk(
         Prediction horizon in days; the risk is the probability of MACE by it.
     random_state : int
         Seed of the folds, the search candidates and every model fit.
-    repeats, folds : int
-        Repeats of K-fold (default 5 x 5).
+    repeats, folds : int, optional
+        Repeats of K-fold (default 5 x 5).  With ``clusters``: one pass with one
+        fold per cluster (leave them unset; ``repeats=1`` and ``folds`` equal to
+        the number of clusters are accepted, anything else is refused).
     n_jobs : int
         Parallel (repeat, fold) tasks (joblib).  Results do not depend on it.
     search : None, True or dict, optional
@@ -244,10 +326,18 @@ def cross_validate_risk(
         ``budget_seconds`` (time cap per outer fold, default none) and
         ``inner_folds`` (default 3).  Default None: no search.
     groups : array-like, optional
-        Grouping of the rows for the folds (default: ``patient_id``, one row per
-        patient).
+        Grouping of the rows for the K-fold folds and the inner search folds
+        (default: ``patient_id``, one row per patient); a named Series names the
+        grouping in the notes.
     params : dict, optional
         Fixed model parameters (the search draws the rest).
+    clusters : str, Series or array-like, optional
+        Internal-external cross-validation: each fold leaves one cluster out
+        (:func:`radiorisk.models.cluster_folds`, folds in sorted label order).
+        A column name of ``data.groups`` (``"site"``), a Series indexed by
+        ``patient_id`` (its name names the clustering, e.g. ``"vendor"``) or one
+        label per row.  Every patient needs a label; a cluster without events is
+        predicted and noted.  The inner search still uses ``groups`` (patients).
 
     Returns
     -------
@@ -256,7 +346,9 @@ def cross_validate_risk(
     Raises
     ------
     ValueError
-        Empty blocks, fewer events than folds, missing seed.
+        Empty blocks, fewer events than folds, missing seed; with ``clusters``:
+        an unknown column, a missing label, a single cluster, a cluster holding
+        every event, ``repeats`` > 1 or ``folds`` not the number of clusters.
 
     Notes
     -----
@@ -283,6 +375,13 @@ def cross_validate_risk(
     ...                          repeats=2, folds=3, random_state=0)
     >>> cv.oof.shape[0] == 2 * 400, list(cv.oof.columns)
     (True, ['patient_id', 'repeat', 'fold', 'risk', 'time', 'event'])
+
+    Leave one site out:
+
+    >>> loso = cross_validate_risk("coxph", data, blocks="clinical", horizon=1826, random_state=0,
+    ...                            clusters="site")
+    >>> loso.repeats, loso.folds == len(loso.clusters), loso.notes[0][:40]
+    (1, True, 'leave-one-site-out (internal-external) c')
     """
     horizon = check_horizon(horizon)
     if random_state is None:
@@ -290,11 +389,8 @@ def cross_validate_risk(
     blocks, cols = _features(data, blocks)
     X = data.X[cols]
     t, e = _arrays(data)
-    n_ev = int(e.sum())
-    if n_ev < folds:
-        raise ValueError(_MSG_FEW_EVENTS.format(what="cross_validate_risk", k=n_ev, n=len(e), folds=folds))
+    fold_ids, repeats, folds, plan = _fold_plan(data, e, groups, clusters, repeats, folds, random_state)
     grp = data.X.index.to_numpy() if groups is None else np.asarray(groups)
-    fold_ids = make_folds(e, groups=grp, folds=folds, repeats=repeats, random_state=random_state)
     factory = task_factory(model, horizon, params)
     s, candidates = search_plan(search, random_state)
     tasks = [(r, k) for r in range(repeats) for k in range(folds)]
@@ -305,12 +401,12 @@ def cross_validate_risk(
         for r, k in tasks)
     risk, search_df = _gather(tasks, results, fold_ids, len(t))
     oof = _oof_frame(data.X.index, fold_ids, risk, t, e)
-    notes = _cv_notes(repeats, folds, random_state, horizon, s, search_df)
+    notes = _cv_notes(repeats, folds, random_state, horizon, s, search_df, plan)
     if not np.all(np.isfinite(risk)):
         raise ValueError("the model returned non-finite risks")
     return CVResult(oof=oof, model=model_label(model), blocks=blocks, columns=tuple(cols),
                     horizon=horizon, repeats=repeats, folds=folds, random_state=int(random_state),
-                    search=search_df, notes=tuple(notes))
+                    search=search_df, notes=tuple(notes), cv_by=plan["cv_by"], clusters=plan["clusters"])
 
 
 def fit_final_model(
