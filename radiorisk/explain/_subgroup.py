@@ -215,12 +215,13 @@ def _group_replicates(arr: ShapArrays, lab: np.ndarray, labels: list[str], *, n_
     code = {g: k + 1 for k, g in enumerate(labels)}
     strata = np.array([0 if x is None else code[x] for x in lab], dtype=np.int64)
     rows = {g: np.flatnonzero(strata == code[g]) for g in labels}
+    sub = {g: arr.rows(rows[g]) for g in labels}
     out = {g: (np.empty((n_boot, p)), np.empty((n_boot, p))) for g in labels}
     block = int(np.clip(2_000_000 // max(n, 1), 4, 256))
     for reps, idx in StratifiedBootstrap(strata, n_boot, seed).blocks(block):
         W = counts_from_indices(idx, n)
         for g in labels:
-            a, Wg = arr.rows(rows[g]), W[rows[g]].T
+            a, Wg = sub[g], W[rows[g]].T
             out[g][0][reps.start:reps.stop] = Wg @ a.A / len(rows[g])
             out[g][1][reps.start:reps.stop] = slopes_from_sums(*weighted_sums(Wg, a))
     return out
