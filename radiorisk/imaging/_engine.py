@@ -54,6 +54,7 @@ from .. import __version__
 from ..exceptions import RadioriskError
 from ._crop import crop_margin_mm
 from ._executors import run_dask, run_local
+from ._lifetime import sigterm_stops_cleanly
 from ._manifest import read_manifest_for_extraction
 from ._params import RadiomicsParams, load_params
 from ._store import (
@@ -162,7 +163,9 @@ def extract_radiomics(
         Features table to write (``.parquet``); its store sits beside it.
         Without ``out`` a temporary store is used and nothing is kept.
     jobs : int
-        Local worker processes (1 = in this process).
+        Local worker processes (1 = in this process).  They never outlive this
+        process, and a SIGTERM stops them and records the finished images before
+        this process ends (:mod:`radiorisk.imaging._lifetime`).
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``).
     client : distributed.Client, optional
@@ -195,18 +198,21 @@ def extract_radiomics(
     p = params if isinstance(params, RadiomicsParams) else load_params(params)
     man = _absolute_manifest(manifest)
     crop, new_spacing = _crop_and_spacing(p, crop)
-    tmpdir, out_path = _output_path(out)
-    paths = _made_store(out_path)
-    try:
-        with _store_lock(paths["store"]):
-            return _extract_into_store(
-                man, p, out_path=out_path, paths=paths, keep=out is not None, jobs=jobs,
-                scheduler=scheduler, client=client, crop=crop, new_spacing=new_spacing,
-                progress=progress, worker_timeout=worker_timeout, t_start=t_start,
-            )
-    finally:
-        if tmpdir is not None:
-            tmpdir.cleanup()
+    local_pool = client is None and not scheduler and int(jobs) > 1
+    # SIGTERM during a local parallel run: stop the workers, record the finished images, then end
+    with sigterm_stops_cleanly(local_pool):
+        tmpdir, out_path = _output_path(out)
+        paths = _made_store(out_path)
+        try:
+            with _store_lock(paths["store"]):
+                return _extract_into_store(
+                    man, p, out_path=out_path, paths=paths, keep=out is not None, jobs=jobs,
+                    scheduler=scheduler, client=client, crop=crop, new_spacing=new_spacing,
+                    progress=progress, worker_timeout=worker_timeout, t_start=t_start,
+                )
+        finally:
+            if tmpdir is not None:
+                tmpdir.cleanup()
 
 
 def _made_store(out_path: Path) -> dict:

@@ -3,13 +3,15 @@
 Each executor calls ``work(task)`` for every task (with ``single_thread`` set
 in worker processes) and ``on_done(result)`` in this process as results come
 in, in completion order.  The first error stops the run: nothing new starts,
-and the error is raised once running tasks are given up.
+and the error is raised once running tasks are given up.  Local workers never
+outlive this process (:mod:`radiorisk.imaging._lifetime`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import time
 import uuid
 from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
@@ -17,27 +19,29 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from ..exceptions import RadioriskError
+from ._lifetime import init_worker
 
 __all__ = ["run_dask", "run_local"]
 
 
 def run_local(tasks: list[dict], jobs: int, work, on_done) -> None:
-    """Run the tasks here (``jobs <= 1``) or in ``jobs`` spawned worker processes."""
+    """Run the tasks here (``jobs <= 1``) or in ``jobs`` spawned worker processes.
+
+    The workers end with this process, however it ends, and on SIGTERM (see
+    :mod:`radiorisk.imaging._lifetime`).  An error of a task stops the run: nothing
+    new starts and running images finish (their parts are kept).  An interruption
+    (KeyboardInterrupt, SystemExit, the SIGTERM of ``sigterm_stops_cleanly``)
+    terminates the workers at once.
+    """
     if jobs <= 1:
         for t in tasks:
             on_done(work(t))
         return
-    ctx = mp.get_context("spawn")
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with _worker_pool(jobs) as pool:
             futures = [pool.submit(work, {**t, "single_thread": True}) for t in tasks]
-            try:
-                for f in as_completed(futures):
-                    on_done(f.result())
-            except BaseException:
-                for f in futures:  # stop at the first error: start nothing new, let running images finish
-                    f.cancel()
-                raise
+            for f in as_completed(futures):
+                on_done(f.result())
     except BrokenProcessPool:
         raise RadioriskError(
             "a radiomics worker process died or could not start. In a Python script, call "
@@ -45,6 +49,49 @@ def run_local(tasks: list[dict], jobs: int, work, on_done) -> None:
             "are spawned and re-import the script), or use jobs=1. Finished images are kept in the "
             "store; re-running resumes."
         ) from None
+
+
+@contextlib.contextmanager
+def _worker_pool(jobs: int):
+    """A pool of ``jobs`` spawned workers that never outlive this process; shut down on exit."""
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                               initializer=init_worker, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except Exception:  # stop at the first error: start nothing new, let running images finish
+        _shutdown(pool)
+        raise
+    except BaseException:  # interrupted: stop now
+        _stop_workers(pool)
+        raise
+    _shutdown(pool)
+
+
+def _shutdown(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and wait for running tasks (workers terminated if interrupted)."""
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        _stop_workers(pool)
+        raise
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Terminate the pool's workers (SIGTERM, then SIGKILL after 5 s) and shut the pool down."""
+    # ProcessPoolExecutor has no public way to stop running workers before Python 3.14
+    # (terminate_workers); its pid -> process map has been there since 3.2
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    deadline = time.monotonic() + 5.0
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(1.0)
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _distributed():
