@@ -21,12 +21,12 @@ _FLAGS = {"model": "--model", "blocks": "--blocks", "horizon": "--horizon", "rep
           "folds": "--folds", "n_jobs": "--n-jobs", "n_boot": "--n-boot", "search_budget": "--search-budget",
           "out": "--out", "features": "--features", "measure": "--measure-plaque",
           "id_key_file": "--id-key-file", "raw_ids": "--raw-ids", "radiomics_cache": "--radiomics-cache",
-          "overwrite": "--overwrite", "data_dir": "--data"}
+          "overwrite": "--overwrite", "data_dir": "--data", "cv_by": "--cv-by"}
 _PARAM = re.compile(r"^(" + "|".join(sorted(_FLAGS, key=len, reverse=True)) + r")\b")
 _PHRASES = (("use overwrite)", "use --overwrite)"), ("outside out ", "outside --out "),
             ("inside out ", "inside --out "), ("or use raw_ids)", "or use --raw-ids)"),
             ("no features table", "no --features table"), ("or id_key_file)", "or --id-key-file)"),
-            ("(out ", "(--out "))
+            ("(out ", "(--out "), ("with cv_by", "with --cv-by"))
 
 
 def _as_flags(message: str) -> str:
@@ -95,6 +95,7 @@ def _run(args: argparse.Namespace, pz):
         n_boot=args.n_boot, params=_parse_params(args.param), overwrite=args.overwrite, argv=sys.argv,
         id_key=pz, radiomics_cache=getattr(args, "radiomics_cache", None),
         allow_outside_root=getattr(args, "allow_outside_root", False),
+        cv_by=getattr(args, "cv_by", None),
     )
 
 
@@ -114,8 +115,15 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--horizon", type=float, default=DEFAULT_HORIZON_DAYS, metavar="DAYS",
                    help=f"prediction horizon in days (default {DEFAULT_HORIZON_DAYS:g})")
     a.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder to write")
-    a.add_argument("--repeats", type=int, default=5, help="repeats of K-fold (default 5)")
-    a.add_argument("--folds", type=int, default=5, help="folds (default 5)")
+    a.add_argument("--repeats", type=int, default=None,
+                   help="repeats of K-fold (default 5; with --cv-by one pass)")
+    a.add_argument("--folds", type=int, default=None,
+                   help="folds (default 5; with --cv-by one fold per cluster)")
+    a.add_argument("--cv-by", default=None, metavar="COL",
+                   help="internal-external cross-validation: each fold leaves one cluster out (site, "
+                        "vendor, or a column of the patients table; a scans column is read from each "
+                        "patient's first scan); writes RUN/iecv.csv with per-cluster performance and "
+                        "its random-effects meta-analysis")
     a.add_argument("--seed", type=int, default=0, help="seed of folds, models and bootstrap (default 0)")
     a.add_argument("--n-jobs", type=int, default=1, metavar="N",
                    help="parallel fold tasks; results do not depend on it (default 1)")

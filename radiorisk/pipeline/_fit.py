@@ -8,6 +8,10 @@
 - ``ladder.csv``: the modality ladder of the chosen blocks
   (:data:`radiorisk.models.LADDER_COLUMNS`);
 - ``model/``: the final model refitted on all patients (``est.save``);
+- ``iecv.csv`` (with ``cv_by``, internal-external cross-validation): per left-out
+  cluster and metric the out-of-fold performance with its CI, then the pooled
+  random-effects estimate and the prediction interval for a new cluster
+  (:data:`radiorisk.pipeline._iecv.IECV_COLUMNS`);
 - ``provenance.json``: versions, configuration, SHA-256 of every input file,
   seed, the statements (censoring rule, populations, missing data), timings and
   how identifiers were written (method and key fingerprint, never the key);
@@ -53,6 +57,7 @@ from ..models import (
 from ..privacy import Pseudonymiser
 from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
 from ._fit_radiomics import extract_run_radiomics, read_features
+from ._iecv import check_ladder_reused, cluster_labels, iecv_summary, ladder_cvs
 from ._provenance import cohort_ids, fit_provenance, inside, pseudonymiser, write_json
 
 __all__ = ["FitRun", "run_fit"]
@@ -74,6 +79,8 @@ class FitRun:
     ladder : LadderResult
     cv : CVResult
     notes : tuple of str
+    iecv : IECVSummary or None
+        The internal-external cross-validation summary (with ``cv_by``).
     """
 
     out: Path
@@ -81,12 +88,20 @@ class FitRun:
     ladder: object
     cv: object
     notes: tuple[str, ...]
+    iecv: object = None
 
     def summary(self) -> str:
         """Text printed at the end of ``radiorisk fit``."""
         lines = [f"radiorisk fit: {self.cv.model} on {'+'.join(self.cv.blocks)}", ""]
         s = self.ladder.summary()
         lines += ["  " + ln for ln in s.to_string().splitlines()]
+        if self.iecv is not None:
+            lines += ["", f"  leave-one-{self.iecv.cv_by}-out, pooled (95 % CI) [prediction interval]:"]
+            f = self.iecv.to_frame()
+            for m in self.iecv.metrics:
+                p, q = (f[(f["metric"] == m) & (f["row"] == r)].iloc[0] for r in ("pooled", "prediction"))
+                lines.append(f"    {m}: {p.estimate:.3f} ({p.ci_low:.3f}-{p.ci_high:.3f}) "
+                             f"[{q.ci_low:.3f}-{q.ci_high:.3f}], I2 {p.i2:.0f} %")
         lines += [""] + [f"  - {n}" for n in self.notes]
         lines += ["", f"Results are in {self.out}"]
         return "\n".join(lines)
@@ -114,18 +129,33 @@ def _parse_blocks(blocks) -> list[str]:
     return [b for b in MODALITY_BLOCKS if b in blocks]
 
 
-def _check_options(model, blocks, horizon, *, repeats, folds, n_jobs, n_boot, search_budget):
+def _cv_design(repeats, folds, cv_by) -> tuple[int | None, int | None]:
+    """Repeats and folds: 5 x 5 by default; with ``cv_by`` one pass, one fold per cluster."""
+    if cv_by is None:
+        return (5 if repeats is None else repeats), (5 if folds is None else folds)
+    if not isinstance(cv_by, str) or not cv_by.strip():
+        raise FitUsageError(f"cv_by must be a column name such as site or vendor; got {cv_by!r}")
+    if repeats not in (None, 1):
+        raise FitUsageError(f"repeats must be 1 or unset with cv_by (leave-one-{cv_by}-out cross-"
+                            f"validation is one pass); got {repeats}")
+    if folds is not None:
+        raise FitUsageError(f"folds must be unset with cv_by (one fold per {cv_by}); got {folds}")
+    return 1, None
+
+
+def _check_options(model, blocks, horizon, *, repeats, folds, n_jobs, n_boot, search_budget, cv_by=None):
     if model not in MODEL_NAMES:
         raise FitUsageError(f"model {model!r}: choose from {list(MODEL_NAMES)}")
     blocks = _parse_blocks(blocks)
     horizon = check_horizon(horizon, name="horizon")
+    repeats, folds = _cv_design(repeats, folds, cv_by)
     for name, value, low in (("repeats", repeats, 1), ("folds", folds, 2), ("n_jobs", n_jobs, 1),
                              ("n_boot", n_boot, 0)):
-        if value < low:
+        if value is not None and value < low:
             raise FitUsageError(f"{name} must be >= {low}; got {value}")
     if search_budget is not None and not search_budget > 0:
         raise FitUsageError(f"search_budget must be > 0 seconds; got {search_budget}")
-    return blocks, horizon
+    return blocks, horizon, repeats, folds
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -206,14 +236,17 @@ def _assemble(work: _Work, cohort, blocks, *, plaque, radiomics, mace, competing
 
 
 def _fit_models(work: _Work, model, data, blocks, *, horizon, seed, repeats, folds, n_jobs, search,
-                n_boot, params):
+                n_boot, params, clusters=None):
     """Cross-validation, the modality ladder (reusing it) and the final model."""
     kw = {"horizon": horizon, "random_state": seed, "search": search, "params": params}
     try:
-        cv = _timed(work, "cross_validation", cross_validate_risk, model, data, blocks=blocks,
-                    repeats=repeats, folds=folds, n_jobs=n_jobs, **kw)
-        ladder = _timed(work, "ladder", modality_ladder, model, data, rungs=blocks, repeats=repeats,
-                        folds=folds, n_jobs=n_jobs, n_boot=n_boot, reuse=[cv], **kw)
+        if clusters is None:
+            cv = _timed(work, "cross_validation", cross_validate_risk, model, data, blocks=blocks,
+                        repeats=repeats, folds=folds, n_jobs=n_jobs, **kw)
+            ladder = _timed(work, "ladder", modality_ladder, model, data, rungs=blocks, repeats=repeats,
+                            folds=folds, n_jobs=n_jobs, n_boot=n_boot, reuse=[cv], **kw)
+        else:
+            cv, ladder = _fit_iecv(work, model, data, blocks, clusters, n_jobs=n_jobs, n_boot=n_boot, kw=kw)
         est, final_info = _timed(work, "final_model", fit_final_model, model, data, blocks=blocks, **kw)
     except ValueError as exc:
         if isinstance(exc, RadioriskError):
@@ -222,7 +255,23 @@ def _fit_models(work: _Work, model, data, blocks, *, horizon, seed, repeats, fol
     return cv, ladder, est, final_info
 
 
-def _write_results(work: _Work, out: Path, data, cv, ladder, est) -> dict:
+def _fit_iecv(work: _Work, model, data, blocks, clusters, *, n_jobs, n_boot, kw):
+    """Leave-one-cluster-out CV of the chosen blocks and of every ladder rung; the ladder reuses them all."""
+    try:
+        cv = _timed(work, "cross_validation", cross_validate_risk, model, data, blocks=blocks,
+                    clusters=clusters, n_jobs=n_jobs, **kw)
+    except ValueError as exc:  # name run_fit's parameter
+        raise FitUsageError(str(exc).replace(f"clusters {clusters.name!r}", f"cv_by {clusters.name!r}", 1)) \
+            from exc
+    reuse = _timed(work, "ladder_cross_validation", ladder_cvs, model, data, blocks, clusters, cv,
+                   n_jobs=n_jobs, **kw)
+    ladder = _timed(work, "ladder", modality_ladder, model, data, rungs=blocks, repeats=1, folds=cv.folds,
+                    n_jobs=n_jobs, n_boot=n_boot, reuse=reuse, **kw)
+    check_ladder_reused(ladder, reuse)
+    return cv, ladder
+
+
+def _write_results(work: _Work, out: Path, data, cv, ladder, est, iecv=None) -> dict:
     files = {}
     oof = cv.to_frame().merge(data.groups, left_on="patient_id", right_index=True, how="left")
     oof["patient_id"] = work.pz(oof["patient_id"].to_numpy(dtype=object))
@@ -230,6 +279,9 @@ def _write_results(work: _Work, out: Path, data, cv, ladder, est) -> dict:
     atomic_write_csv(files["oof_predictions"], oof[_OOF_COLUMNS], float_format="%.10g")
     files["ladder"] = out / "ladder.csv"
     atomic_write_csv(files["ladder"], ladder.to_frame(), float_format="%.10g")
+    if iecv is not None:
+        files["iecv"] = out / "iecv.csv"
+        atomic_write_csv(files["iecv"], iecv.to_frame(), float_format="%.10g")
     files["model"] = out / "model"
     tmp_model = out / f".model.tmp-{os.getpid()}"
     if tmp_model.exists():
@@ -261,8 +313,8 @@ def run_fit(
     model: str,
     blocks,
     horizon: float = DEFAULT_HORIZON_DAYS,
-    repeats: int = 5,
-    folds: int = 5,
+    repeats: int | None = None,
+    folds: int | None = None,
     seed: int = 0,
     n_jobs: int = 1,
     features=None,
@@ -282,6 +334,7 @@ def run_fit(
     raw_ids: bool = False,
     radiomics_cache=None,
     allow_outside_root: bool = False,
+    cv_by: str | None = None,
 ) -> FitRun:
     """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
 
@@ -299,7 +352,8 @@ def run_fit(
     horizon : float
         Prediction horizon in days.
     repeats, folds, seed, n_jobs
-        Cross-validation (see :func:`radiorisk.models.cross_validate_risk`).
+        Cross-validation (see :func:`radiorisk.models.cross_validate_risk`);
+        repeats and folds default to 5 x 5.
     features : path-like, optional
         Radiomics table (``radiorisk extract`` output, long or wide, Parquet or
         CSV).  Without it, the ``radiomics`` block is extracted from the cohort's
@@ -346,6 +400,16 @@ def run_fit(
     allow_outside_root : bool, default False
         Accept manifest image/mask paths that lead outside the cohort folder
         (refused by default, rule ``path_outside_root``).
+    cv_by : str, optional
+        Internal-external cross-validation: each fold leaves one cluster out
+        (``"site"``, ``"vendor"``, or any patient-level column of the cohort's
+        groups or ``patients`` table; a ``scans`` column is read from each
+        patient's first scan).  One pass (``repeats`` must be unset or 1,
+        ``folds`` unset: one fold per cluster); the ladder and the OOF
+        predictions use these folds, and ``iecv.csv`` holds the per-cluster
+        performance and its random-effects meta-analysis (``n_boot`` resamples
+        per cluster).  A ladder whose PET rungs run on a PET-available subset
+        is refused.
 
     Returns
     -------
@@ -358,10 +422,12 @@ def run_fit(
     ...
     radiorisk.exceptions.FitUsageError: model 'svm': choose from ['xgb-binary', 'xgb-cox', 'xgb-aft', 'coxph']
     >>> run = run_fit("demo_output/data", "run", model="coxph", blocks="clinical,ccta")  # doctest: +SKIP
+    >>> run = run_fit("demo_output/data", "run", model="coxph", blocks="clinical", cv_by="site")  # doctest: +SKIP
     """
     t_start = time.perf_counter()
-    blocks, horizon = _check_options(model, blocks, horizon, repeats=repeats, folds=folds, n_jobs=n_jobs,
-                                     n_boot=n_boot, search_budget=search_budget)
+    blocks, horizon, repeats, folds = _check_options(model, blocks, horizon, repeats=repeats, folds=folds,
+                                                     n_jobs=n_jobs, n_boot=n_boot,
+                                                     search_budget=search_budget, cv_by=cv_by)
     mace = tuple(mace) if mace else DEFAULT_MACE
     data_dir, out = Path(data_dir), Path(out)
     _check_out(out, overwrite)
@@ -381,13 +447,20 @@ def run_fit(
     plaque = _plaque(work, cohort, data_dir, allow_outside_root) if measure else None
     data = _assemble(work, cohort, blocks, plaque=plaque, radiomics=radiomics, mace=mace,
                      competing=competing, horizon=horizon)
+    clusters = None
+    if cv_by is not None:
+        clusters, source = cluster_labels(cohort, data, cv_by)
+        work.notes.append(source)
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, model, data, blocks, horizon=horizon, seed=seed,
                                               repeats=repeats, folds=folds, n_jobs=n_jobs, search=s,
-                                              n_boot=n_boot, params=params)
-    files = _write_results(work, out, data, cv, ladder, est)
-    all_notes = tuple(dict.fromkeys([*data.notes, *work.notes, *cv.notes, *ladder.notes]))
+                                              n_boot=n_boot, params=params, clusters=clusters)
+    iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
+                                             random_state=seed)
+    files = _write_results(work, out, data, cv, ladder, est, iecv)
+    all_notes = tuple(dict.fromkeys([*data.notes, *work.notes, *cv.notes, *ladder.notes,
+                                     *(iecv.notes if iecv is not None else ())]))
     if not pz.raw:  # no statement may carry an identifier
         all_notes = tuple(pz.scrub_text(n, cohort_ids(cohort)) for n in all_notes)
     work.timings["total"] = time.perf_counter() - t_start
@@ -399,9 +472,11 @@ def run_fit(
         "measure_plaque": bool(measure), "mace": list(mace), "competing": competing,
         "search": s, "n_boot": n_boot, "params": params or {},
     }
+    if cv_by is not None:  # the key is absent from default runs, whose provenance stays as it was
+        configuration.update(cv_by=cv_by, folds=cv.folds, clusters=list(cv.clusters))
     prov = fit_provenance(argv=argv, seed=seed, configuration=configuration, inputs=work.inputs, data=data,
                           blocks=blocks, final_info=final_info, cv=cv, pz=pz, notes=all_notes, files=files,
                           timings=work.timings)
     files["provenance"] = out / "provenance.json"
     write_json(files["provenance"], prov)
-    return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes)
+    return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes, iecv=iecv)

@@ -1,0 +1,174 @@
+"""``fit --cv-by``: internal-external cross-validation end to end (folds, iecv.csv, meta-analysis, refusals)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radiorisk.cli._fit import add_fit_parser
+from radiorisk.datasets import write_synthetic_cohort
+from radiorisk.exceptions import FitUsageError
+from radiorisk.pipeline import run_fit
+from radiorisk.pipeline._iecv import IECV_COLUMNS, cluster_labels, iecv_summary
+from radiorisk.stats import random_effects
+
+KW = dict(model="coxph", blocks="clinical,ccta", seed=3, n_boot=60, params={"penalizer": 0.3}, raw_ids=True)
+_TRANSFORM = {"harrell_c": "logit", "td_auc": "logit", "oe_ratio_t": "log", "ipa": None}
+
+
+@pytest.fixture(scope="module")
+def cohort_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("iecv") / "D"
+    write_synthetic_cohort(d, n=500, mode="established-cad", seed=43)
+    return d
+
+
+@pytest.fixture(scope="module")
+def loso(cohort_dir, tmp_path_factory):
+    return run_fit(cohort_dir, tmp_path_factory.mktemp("run") / "RUN", cv_by="site", **KW)
+
+
+def test_folds_are_exactly_the_sites_and_every_patient_is_predicted_once(cohort_dir, loso):
+    sites = pd.read_csv(cohort_dir / "patients.csv").set_index("patient_id")["site_id"]
+    oof = pd.read_csv(loso.files["oof_predictions"])
+    assert len(oof) == len(sites) and oof["patient_id"].is_unique and (oof["repeat"] == 0).all()
+    assert loso.cv.clusters == tuple(sorted(sites.unique())) and loso.cv.folds == sites.nunique()
+    left_out = oof["fold"].map(dict(enumerate(loso.cv.clusters)))
+    assert (left_out.to_numpy() == oof["site"].to_numpy()).all()
+    assert (left_out.to_numpy() == sites.reindex(oof["patient_id"]).to_numpy()).all()
+    prov = json.loads(loso.files["provenance"].read_text())
+    assert prov["configuration"]["cv_by"] == "site" and prov["configuration"]["repeats"] == 1
+    assert prov["configuration"]["folds"] == sites.nunique()
+    note = next(s for s in prov["statements"] if s.startswith("leave-one-site-out"))
+    assert f"{sites.nunique()} folds, one per site" in note
+    assert not any("grouped by patient" in s for s in prov["statements"])
+    assert prov["outputs"]["iecv"] == "iecv.csv"
+
+
+def test_the_ladder_uses_the_same_folds(loso):
+    assert len(loso.ladder.cv) == 2
+    for cv in loso.ladder.cv.values():
+        assert cv.cv_by == "site" and cv.clusters == loso.cv.clusters
+        np.testing.assert_array_equal(cv.oof["fold"], loso.cv.oof["fold"])
+    top = loso.ladder.cv[("all", "+ccta")]
+    assert top is loso.cv
+    lad = pd.read_csv(loso.files["ladder"])
+    est = lad[(lad["rung"] == "+ccta") & (lad["metric"] == "harrell_c")]["estimate"].iloc[0]
+    from radiorisk.stats import harrell_c
+
+    o = loso.cv.oof
+    assert est == pytest.approx(harrell_c(o["time"], o["event"], o["risk"]), abs=1e-9)  # %.10g in the CSV
+
+
+def test_iecv_csv_rows_and_pooled_equal_random_effects(loso):
+    """From the CSV (10 significant digits) to 1e-7; in memory exactly."""
+    mem = loso.iecv.to_frame()
+    for m in _TRANSFORM:
+        use = mem[(mem["metric"] == m) & (mem["row"] == "cluster") & mem["in_meta"]]
+        ma = random_effects(use["estimate"], use["se"], transform=_TRANSFORM[m], labels=use["cluster"])
+        pooled, pi = (mem[(mem["metric"] == m) & (mem["row"] == r)].iloc[0] for r in ("pooled", "prediction"))
+        assert (pooled["estimate"], pooled["ci_low"], pooled["ci_high"]) == (ma.pooled_original, *ma.ci_original)
+        assert (pi["ci_low"], pi["ci_high"]) == ma.pi_original and pooled["i2"] == ma.i2
+    f = pd.read_csv(loso.files["iecv"], keep_default_na=False, na_values=[""])
+    assert tuple(f.columns) == IECV_COLUMNS
+    k = len(loso.cv.clusters)
+    assert set(f["metric"]) == set(_TRANSFORM)
+    for m, rows in f.groupby("metric"):
+        assert list(rows["row"]) == ["cluster"] * k + ["pooled", "prediction"]
+        assert list(rows["cluster"].iloc[:k]) == list(loso.cv.clusters)
+        site = rows[rows["row"] == "cluster"]
+        use = site[site["in_meta"]]
+        ma = random_effects(use["estimate"], use["se"], transform=_TRANSFORM[m], labels=use["cluster"])
+        pooled = rows[rows["row"] == "pooled"].iloc[0]
+        pi = rows[rows["row"] == "prediction"].iloc[0]
+        assert pooled["estimate"] == pytest.approx(ma.pooled_original, rel=1e-7)
+        assert (pooled["ci_low"], pooled["ci_high"]) == pytest.approx(ma.ci_original, rel=1e-7)
+        assert (pi["ci_low"], pi["ci_high"]) == pytest.approx(ma.pi_original, rel=1e-7)
+        assert pooled["tau2"] == pytest.approx(ma.tau2, abs=1e-7) and pooled["i2"] == pytest.approx(ma.i2, abs=1e-4)
+        assert pooled["k"] == len(use) and site["n"].sum() == 500
+        assert use["weight"].sum() == pytest.approx(100.0)
+        assert (site["ci_low"] <= site["estimate"]).all() and (site["estimate"] <= site["ci_high"]).all()
+
+
+def test_per_site_estimates_are_the_audit_of_the_left_out_site(loso):
+    """A site's row is the metric on that site's OOF risks alone."""
+    from radiorisk.stats import harrell_c, oe_ratio_t
+
+    f = loso.iecv.to_frame()
+    o = loso.cv.oof.assign(site=np.asarray(loso.cv.clusters)[loso.cv.oof["fold"]])
+    s = loso.cv.clusters[0]
+    d = o[o["site"] == s]
+    row = f[(f["cluster"] == s) & (f["metric"] == "harrell_c")].iloc[0]
+    assert row["estimate"] == pytest.approx(harrell_c(d["time"], d["event"], d["risk"]), abs=1e-12)
+    row = f[(f["cluster"] == s) & (f["metric"] == "oe_ratio_t")].iloc[0]
+    assert row["estimate"] == pytest.approx(oe_ratio_t(d["time"], d["event"], d["risk"], horizon=1826),
+                                            abs=1e-12)
+    assert "leave-one-site-out, pooled" in loso.summary()
+
+
+def test_vendor_is_read_from_the_first_scan(cohort_dir, tmp_path):
+    from radiorisk.features import assemble_cohort
+    from radiorisk.io import read_cohort
+
+    c = read_cohort(cohort_dir)
+    data = assemble_cohort(c)
+    vendor, note = cluster_labels(c, data, "vendor")
+    scans = c.scans.sort_values(["patient_id", "scan_date", "scan_id"])
+    first = scans.drop_duplicates("patient_id").set_index("patient_id")["vendor"].astype(str)
+    assert (vendor == first.reindex(vendor.index)).all() and "first scan" in note
+    run = run_fit(cohort_dir, tmp_path / "V", cv_by="vendor", **{**KW, "n_boot": 20})
+    assert run.cv.clusters == tuple(sorted(vendor.unique()))
+    assert any("scan-level column" in n for n in run.notes)
+
+
+def test_refusals(cohort_dir, tmp_path):
+    with pytest.raises(FitUsageError, match="cv_by 'hospital': not a column of the cohort's groups"):
+        run_fit(cohort_dir, tmp_path / "r1", cv_by="hospital", **KW)
+    with pytest.raises(FitUsageError, match="cv_by 'patient_id': an identifier"):
+        run_fit(cohort_dir, tmp_path / "r2", cv_by="patient_id", **KW)
+    with pytest.raises(FitUsageError, match="cv_by 'cohort': one cluster only"):
+        run_fit(cohort_dir, tmp_path / "r3", cv_by="cohort", **KW)
+    with pytest.raises(FitUsageError, match="repeats must be 1 or unset with cv_by"):
+        run_fit(cohort_dir, tmp_path / "r4", cv_by="site", repeats=5, **KW)
+    with pytest.raises(FitUsageError, match="folds must be unset with cv_by"):
+        run_fit(cohort_dir, tmp_path / "r5", cv_by="site", folds=8, **KW)
+    p = argparse.ArgumentParser(prog="radiorisk")
+    add_fit_parser(p.add_subparsers(dest="command"))
+    args = p.parse_args(["fit", "--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical",
+                         "--out", str(tmp_path / "r6"), "--cv-by", "site", "--repeats", "3", "--quiet"])
+    with pytest.raises(FitUsageError, match="^--repeats must be 1 or unset with --cv-by"):
+        args.func(args)
+    args = p.parse_args(["fit", "--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical",
+                         "--out", str(tmp_path / "r7"), "--cv-by", "nope", "--quiet"])
+    with pytest.raises(FitUsageError, match="^--cv-by 'nope'"):
+        args.func(args)
+
+
+def test_cluster_without_events_is_noted_and_left_out_of_the_c_pooling(loso):
+    """A site without events: predicted, its C undefined and out of the pooling, with notes."""
+    cv = loso.cv
+    o = cv.oof.copy()
+    quiet = o.index[(o["fold"] == 0)]
+    o.loc[quiet, "event"] = 0
+    from dataclasses import replace
+
+    s = iecv_summary(replace(cv, oof=o), n_boot=30, random_state=0)
+    f = s.to_frame()
+    c = f[(f["metric"] == "harrell_c") & (f["row"] == "cluster")]
+    first = c[c["cluster"] == cv.clusters[0]].iloc[0]
+    assert not first["in_meta"] and np.isnan(first["estimate"]) and first["flag"]
+    assert f"harrell_c: site {cv.clusters[0]} left out of the meta-analysis (estimate undefined)" in s.notes
+    assert f[(f["metric"] == "harrell_c") & (f["row"] == "pooled")]["k"].iloc[0] == len(cv.clusters) - 1
+    with pytest.raises(ValueError, match="needs a leave-one-cluster-out CVResult"):
+        iecv_summary(replace(cv, cv_by=None))
+
+
+def test_no_bootstrap_no_pooling(loso):
+    s = iecv_summary(loso.cv, metrics=["harrell_c"], n_boot=0)
+    f = s.to_frame()
+    assert f["row"].tolist()[-2:] == ["pooled", "prediction"] and f["estimate"].iloc[-1] != f["estimate"].iloc[-1]
+    assert any("no meta-analysis" in n for n in s.notes)
