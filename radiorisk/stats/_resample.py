@@ -25,7 +25,7 @@ replicate ``b``. Within a replicate, every row is replaced by a uniformly drawn
 row of its own stratum; a caller that resamples all rows alike passes a single
 stratum. The percentile interval is R's ``quantile(type = 7)``.
 
-The seeds of cross-validation (:func:`radiorisk.models.task_seed`, ``SeedSequence([random_state,
+The seeds of cross-validation (``radiorisk.models._folds.task_seed``, ``SeedSequence([random_state,
 *keys])``) never meet these: a spawn key makes a different entropy array.
 """
 
