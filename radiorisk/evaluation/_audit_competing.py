@@ -28,6 +28,7 @@ __all__ = ["aalen_johansen_at", "check_status", "competing_replicates", "refuse_
 
 #: Accepted status codes of the competing-risk mode.
 STATUS_CODES = (0.0, 1.0, 2.0)
+_PAIR_METRICS = ("c_cr", "auc_cr")
 _NEEDS_FLAG = ("event has the value 2 at position {i}: a competing event (status 0 = censored, 1 = event, "
                "2 = competing event) needs competing_risks=True, which audits the cumulative incidence "
                "with competing-risk estimands (Aalen-Johansen; competing events are not censored)")
@@ -200,7 +201,6 @@ def competing_replicates(time, status, risk, *, horizon, subsets, strata, n_boot
     out = np.full((len(subsets), n_boot, len(COMPETING_METRICS)), np.nan)
     plans = [CompetingReplicates(t[sub], s[sub], r[sub], horizon=horizon) for sub in subsets]
     vec = [COMPETING_METRICS.index(m) for m in VECTORISED]
-    cal = [COMPETING_METRICS.index(m) for m in FINE_GRAY_METRICS]
     block = int(np.clip(2_000_000 // max(len(t), 1), 4, 64))
     for reps, idx in bs.blocks(block):
         W = counts_from_indices(idx, len(t))
@@ -209,9 +209,13 @@ def competing_replicates(time, status, risk, *, horizon, subsets, strata, n_boot
             if len(sub) == 0:
                 continue
             out[k, reps[:, None], vec] = plans[k].evaluate(W[sub]).T
-            for j in np.flatnonzero(reps < n_cal):
+            pairs = () if plans[k].dense else _PAIR_METRICS  # large groups: exact, per replicate
+            for j in range(len(reps)):
+                names = pairs + (FINE_GRAY_METRICS if reps[j] < n_cal else ())
+                if not names:
+                    continue
                 ii = idx[j, sub]
                 with np.errstate(all="ignore"):
-                    v = _point_competing(t[ii], s[ii], r[ii], horizon, FINE_GRAY_METRICS)
-                out[k, reps[j], cal] = [v[m][0] for m in FINE_GRAY_METRICS]
+                    v = _point_competing(t[ii], s[ii], r[ii], horizon, names)
+                out[k, reps[j], [COMPETING_METRICS.index(m) for m in v]] = [x[0] for x in v.values()]
     return out

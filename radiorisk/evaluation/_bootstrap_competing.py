@@ -25,6 +25,9 @@ __all__ = ["CompetingReplicates"]
 #: The metrics of :meth:`CompetingReplicates.evaluate`, in its order.
 VECTORISED = ("c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr")
 _PAIR_CELLS = 4_000_000  # cases x rows per pair-matrix chunk (32 MB per float array)
+#: Above this many (case, row) pairs the pair sums cost more than the exact O(n log^2 n)
+#: functions per replicate: ``c_cr`` and ``auc_cr`` are then left to the caller (``dense`` False).
+DENSE_PAIRS_MAX = 30_000_000
 
 
 def _conc(ri, rj) -> np.ndarray:
@@ -77,6 +80,7 @@ class CompetingReplicates:
         self.late = np.flatnonzero(~le0)
         self.ctrl = np.concatenate([self.comp, self.late])
         self.chunk = max(1, _PAIR_CELLS // max(n, 1))
+        self.dense = len(self.case) * n <= DENSE_PAIRS_MAX
 
     def _distributions(self, W):
         """``F1(t0)``, G(t-) and G(t) at the distinct times <= t0 and G(t0), per replicate."""
@@ -98,7 +102,9 @@ class CompetingReplicates:
     def evaluate(self, W: np.ndarray) -> np.ndarray:
         """The metrics :data:`VECTORISED` per replicate (5 x B) from counts ``W`` (n x B).
 
-        NaN where the ``radiorisk.stats`` function would raise ``NotEstimableError``.
+        NaN where the ``radiorisk.stats`` function would raise ``NotEstimableError``, and
+        for ``c_cr`` and ``auc_cr`` when the group is too large for the pair matrices
+        (``dense`` False: compute them one replicate at a time).
         """
         W = np.asarray(W, dtype=np.float64)
         B = W.shape[1]
@@ -118,7 +124,7 @@ class CompetingReplicates:
             null = ((1.0 - F1) ** 2 * a + F1**2 * b) / tot
             out[3] = np.where(null > 0, 1.0 - brier / null, np.nan)
             has_case = W[case].sum(axis=0) > 0
-            if len(case):
+            if len(case) and self.dense:
                 num_auc, num_c, den_c = self._pair_sums(W, wc, wk, wl, G_lag, G)
                 ok = has_case & (W[self.ctrl].sum(axis=0) > 0)
                 out[1] = np.where(ok, num_auc / (a * b), np.nan)

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import radiorisk.evaluation._bootstrap_competing as bc
 from radiorisk.evaluation import COMPETING_METRICS, SubgroupAudit
 from radiorisk.evaluation._audit_competing import aalen_johansen_at, competing_replicates
 from radiorisk.evaluation._values import _point_competing
@@ -78,3 +79,15 @@ def test_a_group_without_event_of_interest_is_flagged_not_dropped():
     assert (tiny["n"] == 30).all() and (tiny["events"] == 0).all() and tiny["flag"].all()
     assert np.isnan(tiny.loc["c_cr", "estimate"]) and "metric undefined" in tiny.loc["c_cr", "flag_reason"]
     assert tiny.loc["brier_cr", "estimate"] > 0  # defined: every row counts
+
+
+def test_large_groups_use_the_exact_pair_metrics(monkeypatch):
+    _, t, s, r = _data(6, 200)
+    kw = {"horizon": 5.0, "subsets": [np.arange(200)], "strata": np.zeros(200), "n_boot": 3, "random_state": 2}
+    fast = competing_replicates(t, s, r, **kw)
+    monkeypatch.setattr(bc, "DENSE_PAIRS_MAX", 0)
+    slow = competing_replicates(t, s, r, **kw)
+    np.testing.assert_allclose(slow, fast, rtol=1e-12, atol=1e-12)
+    idx = StratifiedBootstrap(np.zeros(200), 3, 2).indices(range(3))
+    v = _point_competing(t[idx[1]], s[idx[1]], r[idx[1]], 5.0, ("c_cr", "auc_cr"))
+    assert slow[0, 1, :2].tolist() == [v["c_cr"][0], v["auc_cr"][0]]
