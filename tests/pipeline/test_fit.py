@@ -147,3 +147,25 @@ def test_fit_extracts_radiomics_from_manifest(tmp_path):
     for f in ("oof_predictions.csv", "ladder.csv", "model", "provenance.json"):
         assert (tmp_path / "RUN" / f).exists()
     assert (tmp_path / "RUN" / "radiomics" / "features.parquet").exists()
+
+
+def test_fit_default_cv_unchanged_by_the_cv_by_path(cohort_dir, tmp_path):
+    """cv_by=None is the K-fold run of before: same files, repeats/folds resolved to 5 x 5, no iecv."""
+    kw = dict(model="coxph", blocks="clinical", seed=4, n_boot=0, params={"penalizer": 0.5})
+    a = run_fit(cohort_dir, tmp_path / "a", **kw)
+    b = run_fit(cohort_dir, tmp_path / "b", repeats=5, folds=5, cv_by=None, **kw)
+    for f in ("oof_predictions", "ladder"):
+        assert a.files[f].read_bytes() == b.files[f].read_bytes()
+    assert "iecv" not in a.files and a.iecv is None and not (tmp_path / "a" / "iecv.csv").exists()
+    prov = json.loads(a.files["provenance"].read_text())
+    assert (prov["configuration"]["repeats"], prov["configuration"]["folds"]) == (5, 5)
+    assert "cv_by" not in prov["configuration"]
+    assert any(s.startswith("5 x 5-fold cross-validation stratified on the event and grouped by patient")
+               for s in prov["statements"])
+    args = _parser().parse_args(["fit", "--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical",
+                                 "--out", str(tmp_path / "c"), "--seed", "4", "--n-boot", "0",
+                                 "--param", "penalizer=0.5", "--quiet"])
+    assert (args.repeats, args.folds, args.cv_by) == (None, None, None)
+    assert args.func(args) == 0
+    assert (tmp_path / "c" / "oof_predictions.csv").read_bytes() == a.files["oof_predictions"].read_bytes()
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "c" / "ladder.csv"), pd.read_csv(a.files["ladder"]))
