@@ -59,8 +59,10 @@ Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
 DEFAULT_HORIZON_DAYS, check_horizon, check_binary_inputs, check_survival_inputs
     The one default horizon (1826 days), the one check of a horizon and of metric inputs.
-StratifiedBootstrap, counts_from_indices, percentile_interval
-    The one resampling engine (stratified, SeedSequence children per replicate).
+StratifiedBootstrap, counts_from_indices, percentile_interval, replicate_seed, permutation_rng
+    The one resampling engine (stratified; replicate b from ``SeedSequence(random_state,
+    spawn_key=(b,))``, permutation p from its child ``(p, 0)``), used by the audit, the ladder,
+    the explanations and the patient intervals.
 inverse_information, newton_step, sqrt_variance, InverseInformation
     Safe linear algebra for information matrices and variances.
 """
@@ -109,7 +111,13 @@ from ._reclassification import (
     category_free_nri,
     integrated_discrimination_improvement,
 )
-from ._resample import StratifiedBootstrap, counts_from_indices, percentile_interval
+from ._resample import (
+    StratifiedBootstrap,
+    counts_from_indices,
+    percentile_interval,
+    permutation_rng,
+    replicate_seed,
+)
 from ._samplesize import (
     SampleSize,
     SampleSizeCriterion,
@@ -157,7 +165,7 @@ __all__ = [
     "fit_rcs_calibration", "harrell_and_uno_c", "html_table", "loess_fit", "logit_clipped",
     "CumulativeIncidence", "aalen_johansen", "check_competing_inputs", "FineGrayFit", "fit_fine_gray",
     "c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr", "fine_gray_calibration",
-    "MetaAnalysis", "random_effects",
+    "MetaAnalysis", "random_effects", "replicate_seed", "permutation_rng",
     "SampleSize", "SampleSizeCriterion", "expected_shrinkage", "riley_sample_size",
     "riley_sample_size_binary", "riley_sample_size_survival", "ParameterBudget", "max_parameters",
     "parameter_budget_table", "anticipated_cox_snell_r2", "cox_snell_from_c", "cox_snell_from_lr",
