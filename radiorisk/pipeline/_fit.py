@@ -96,12 +96,13 @@ class FitRun:
         s = self.ladder.summary()
         lines += ["  " + ln for ln in s.to_string().splitlines()]
         if self.iecv is not None:
-            lines += ["", f"  leave-one-{self.iecv.cv_by}-out, pooled (95 % CI) [prediction interval]:"]
+            lines += ["", f"  leave-one-{self.iecv.cv_by}-out, pooled over {len(self.iecv.clusters)} "
+                          f"{self.iecv.cv_by}s (random effects; iecv.csv):"]
             f = self.iecv.to_frame()
             for m in self.iecv.metrics:
                 p, q = (f[(f["metric"] == m) & (f["row"] == r)].iloc[0] for r in ("pooled", "prediction"))
-                lines.append(f"    {m}: {p.estimate:.3f} ({p.ci_low:.3f}-{p.ci_high:.3f}) "
-                             f"[{q.ci_low:.3f}-{q.ci_high:.3f}], I2 {p.i2:.0f} %")
+                lines.append(f"    {m}: {p.estimate:.3f} (95 % CI {p.ci_low:.3f} to {p.ci_high:.3f}; "
+                             f"prediction interval {q.ci_low:.3f} to {q.ci_high:.3f}), I2 {p.i2:.0f} %")
         lines += [""] + [f"  - {n}" for n in self.notes]
         lines += ["", f"Results are in {self.out}"]
         return "\n".join(lines)

@@ -107,7 +107,7 @@ def test_per_site_estimates_are_the_audit_of_the_left_out_site(loso):
     row = f[(f["cluster"] == s) & (f["metric"] == "oe_ratio_t")].iloc[0]
     assert row["estimate"] == pytest.approx(oe_ratio_t(d["time"], d["event"], d["risk"], horizon=1826),
                                             abs=1e-12)
-    assert "leave-one-site-out, pooled" in loso.summary()
+    assert "leave-one-site-out, pooled over" in loso.summary() and "prediction interval" in loso.summary()
 
 
 def test_vendor_is_read_from_the_first_scan(cohort_dir, tmp_path):
