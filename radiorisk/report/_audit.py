@@ -35,15 +35,11 @@ __all__ = ["AuditFigure", "audit_figures", "audit_findings", "audit_report_html"
 CR_ESTIMANDS = ("competing-risk estimands (Aalen–Johansen observed risk; competing events are not "
                 "censored)")
 #: Words for the competing-risk metrics (the report's vocabulary has the others).
-_CR_WORDS = {"c_cr": "concordance for competing risks (Wolbers)", "auc_cr": "time-dependent AUC (cause 1)",
-             "brier_cr": "Brier score (cause 1)", "ipa_cr": "IPA (cause 1)",
-             "oe_ratio_cr": "observed/expected ratio (Aalen–Johansen)", "ici_cr": "ICI (Fine–Gray)",
-             "e50_cr": "E50 (Fine–Gray)", "e90_cr": "E90 (Fine–Gray)", "emax_cr": "Emax (Fine–Gray)"}
 _OE = ("oe_ratio_t", "oe_ratio", "oe_ratio_cr")
 
 
 def _words(metric: str) -> str:
-    return _CR_WORDS[metric] if metric in _CR_WORDS else _METRIC_WORDS[metric]
+    return _METRIC_WORDS[metric]
 
 
 def _headline_metrics(audit: SubgroupAudit) -> tuple[str, str]:

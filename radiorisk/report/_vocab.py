@@ -236,4 +236,8 @@ _METRIC_WORDS = {
     "ici_t": "ICI", "e50_t": "E50", "e90_t": "E90", "emax_t": "Emax", "auc": "AUC",
     "brier": "Brier score", "cal_intercept": "calibration intercept", "cal_slope": "calibration slope",
     "ici": "ICI", "e50": "E50", "e90": "E90", "emax": "Emax", "oe_ratio": "observed/expected ratio",
+    "c_cr": "concordance for competing risks (Wolbers)", "auc_cr": "time-dependent AUC (cause 1)",
+    "brier_cr": "Brier score (cause 1)", "ipa_cr": "IPA (cause 1)",
+    "oe_ratio_cr": "observed/expected ratio (Aalen–Johansen)", "ici_cr": "ICI (Fine–Gray)",
+    "e50_cr": "E50 (Fine–Gray)", "e90_cr": "E90 (Fine–Gray)", "emax_cr": "Emax (Fine–Gray)",
 }
