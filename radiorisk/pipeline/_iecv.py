@@ -115,12 +115,13 @@ def cluster_labels(cohort, data, column: str) -> tuple[pd.Series, str]:
     return s, note
 
 
-def ladder_cvs(model, data, blocks: Sequence[str], clusters: pd.Series, cv, **cv_kw) -> list:
+def ladder_cvs(model, data, blocks: Sequence[str], clusters, cv, **cv_kw) -> list:
     """``cv`` and the leave-one-cluster-out CV of every other rung, for ``modality_ladder(reuse=)``.
 
     The ladder's rungs are the blocks with columns (pet without any PET patient
     is skipped, as the ladder does).  A ladder with PET rungs on a PET-available
-    subset refits there with folds of its own, so it is refused.
+    subset refits there with folds of its own, so it is refused.  ``clusters``
+    and ``cv_kw`` are those of ``cv`` (:func:`radiorisk.models.cross_validate_risk`).
 
     Examples
     --------
@@ -354,7 +355,7 @@ def iecv_summary(cv, *, metrics: Sequence[str] | None = None, n_boot: int = 500,
     audit = SubgroupAudit(oof["risk"].to_numpy(), time=oof["time"].to_numpy(), event=oof["event"].to_numpy(),
                           horizon=cv.horizon, groups={cv.cv_by: labels}, intersections=False,
                           metrics=metrics, n_boot=n_boot, random_state=random_state,
-                          min_events=min_events, level=level)
+                          min_events=min_events, level=level, missing="omit")  # no label is missing
     rows = _cluster_rows(cv, audit, n_boot)
     metrics = tuple(audit.metrics)
     notes: list[str] = []

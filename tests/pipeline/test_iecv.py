@@ -172,3 +172,61 @@ def test_no_bootstrap_no_pooling(loso):
     f = s.to_frame()
     assert f["row"].tolist()[-2:] == ["pooled", "prediction"] and f["estimate"].iloc[-1] != f["estimate"].iloc[-1]
     assert any("no meta-analysis" in n for n in s.notes)
+
+
+def _multisite(seed: int, hazard_ratio_site: float, n: int = 4000, k: int = 8):
+    """Exponential survival with one covariate, k sites of equal size; site00's baseline hazard scaled."""
+    from types import MappingProxyType
+
+    from radiorisk.features import CohortData
+
+    rng = np.random.default_rng(seed)
+    ids = pd.Index([f"P{i:05d}" for i in range(n)], name="patient_id")
+    site = np.array([f"site{i % k:02d}" for i in range(n)])
+    x = rng.normal(size=n)
+    rate = 0.12 / 365.25 * np.exp(0.7 * x) * np.where(site == "site00", hazard_ratio_site, 1.0)
+    t_event = rng.exponential(1 / rate)
+    cens = rng.uniform(1500, 3000, n)
+    time = np.minimum(t_event, cens)
+    X = pd.DataFrame({"x": x, "noise": rng.normal(size=n)}, index=ids)
+    return CohortData(X=X, time=pd.Series(time, index=ids), event=pd.Series((t_event <= cens).astype(int), index=ids),
+                      blocks=MappingProxyType({"clinical": ("x", "noise"), "ccta": (), "radiomics": (), "pet": ()}),
+                      groups=pd.DataFrame({"sex": "F", "ethnicity": "x", "site": site}, index=ids),
+                      pet_available=pd.Series(False, index=ids))
+
+
+def _oe(seed, hr):
+    from radiorisk.models import cross_validate_risk
+
+    cv = cross_validate_risk("coxph", _multisite(seed, hr), blocks="clinical", horizon=1826, random_state=0,
+                             clusters="site")
+    s = iecv_summary(cv, metrics=["harrell_c", "oe_ratio_t"], n_boot=200, random_state=1)
+    f = s.to_frame()
+    return f[f["metric"] == "oe_ratio_t"].set_index("cluster"), f[f["metric"] == "harrell_c"].set_index("cluster")
+
+
+def test_injected_site_hazard_shows_in_its_oe_and_in_the_heterogeneity():
+    """Issue 14's criterion: site00's baseline hazard x 1.8 -> its O/E CI above 1, I² for O/E > 0."""
+    oe, _ = _oe(5, 1.8)
+    assert oe.loc["site00", "ci_low"] > 1.0
+    others = oe.drop(index=["site00", "pooled", "prediction interval"])
+    assert (others["estimate"] < oe.loc["site00", "estimate"]).all()
+    assert oe.loc["pooled", "i2"] > 0 and oe.loc["pooled", "tau2"] > 0
+
+
+def test_without_a_site_effect_the_prediction_interval_covers_every_site():
+    """No site effect: the true O/E (1) is in the prediction interval and every site's CI meets it.
+
+    (A site's point estimate carries its own sampling error, which the interval for a new site's
+    true value does not include, so the criterion is read on the sites' CIs.)
+    """
+    oe, c = _oe(5, 1.0)
+    assert oe.loc["prediction interval", "ci_low"] < 1.0 < oe.loc["prediction interval", "ci_high"]
+    assert oe.loc["pooled", "ci_low"] < 1.0 < oe.loc["pooled", "ci_high"]
+    for t in (oe, c):
+        sites = t[t["row"] == "cluster"]
+        lo, hi = t.loc["prediction interval", ["ci_low", "ci_high"]]
+        assert ((sites["ci_high"] >= lo) & (sites["ci_low"] <= hi)).all()
+    assert np.isfinite(oe.loc["pooled", "i2"])
+    injected, _ = _oe(5, 1.8)
+    assert oe.loc["pooled", "i2"] < injected.loc["pooled", "i2"]
