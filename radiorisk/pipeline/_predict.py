@@ -167,6 +167,19 @@ def _check_columns(columns, available, req, data_dir: Path) -> None:
                          "source columns, or refit without these blocks)")
 
 
+def _listed(counts: dict, limit: int = 10) -> str:
+    """``"a (3), b (1)"``, the first ``limit`` columns only (the provenance lists all).
+
+    Examples
+    --------
+    >>> _listed({"a": 3, "b": 1, "c": 2}, limit=2)
+    'a (3), b (1) and 1 more column(s) (all in the provenance)'
+    """
+    shown = ", ".join(f"{c} ({k})" for c, k in list(counts.items())[:limit])
+    rest = len(counts) - limit
+    return shown + (f" and {rest} more column(s) (all in the provenance)" if rest > 0 else "")
+
+
 def _imputation(est, X: pd.DataFrame) -> tuple[dict, str | None]:
     """Missing values per model input and a statement of how the model handles them."""
     counts = {str(c): int(k) for c, k in X.isna().sum().items() if k}
@@ -176,8 +189,7 @@ def _imputation(est, X: pd.DataFrame) -> tuple[dict, str | None]:
     how = ("imputed with the training median by the model's preprocessor"
            if getattr(pre, "impute", None) == "median" else
            "passed to the model as missing (xgboost routes them natively)")
-    listed = ", ".join(f"{c} ({k})" for c, k in counts.items())
-    return counts, f"missing values in the model's inputs, {how}: {listed}"
+    return counts, f"missing values in the model's inputs (patients per column), {how}: {_listed(counts)}"
 
 
 def _frame(data, X: pd.DataFrame, risk, ood: pd.DataFrame, cohort, pz) -> pd.DataFrame:
@@ -205,8 +217,8 @@ def _ood(req, X: pd.DataFrame, notes: list) -> tuple[pd.DataFrame, dict]:
         return pd.DataFrame(np.nan, index=X.index, columns=list(OOD_COLUMNS)), {}
     outside = req.outside_counts(X)
     if outside:
-        listed = ", ".join(f"{c} ({k})" for c, k in outside.items())
-        notes.append(f"values outside the training [1 %, 99 %] range (patients per column): {listed}")
+        notes.append("values outside the training [1 %, 99 %] range (patients per column): "
+                     f"{_listed(outside)}")
     return req.ood_scores(X), outside
 
 

@@ -16,9 +16,10 @@ from radiorisk.exceptions import ModelError
 from radiorisk.features import assemble_cohort
 from radiorisk.models import load
 from radiorisk.models._persist import load_requirements
-from radiorisk.models._requirements import requirements_from_cohort
+from radiorisk.models._requirements import describe_training, requirements_from_cohort
 from radiorisk.pipeline import run_fit
 from radiorisk.pipeline._fit import _drop_constant_columns
+from radiorisk.pipeline._fit_radiomics import read_features
 from radiorisk.pipeline._predict import predict_cohort
 
 BLOCKS = ["clinical", "ccta"]
@@ -31,12 +32,18 @@ def _read(path):
     return pd.read_csv(path, float_precision="round_trip")
 
 
-def _ensure_requirements(run, cohort_dir):
+def _ensure_requirements(run, cohort_dir, blocks=BLOCKS, *, radiomics=None, preset=None):
     """The requirements run_fit records (until run_fit passes them, saved here the same way)."""
     model = run / "model"
     if load_requirements(model) is None:
-        data, _ = _drop_constant_columns(assemble_cohort(cohort_dir, horizon=HORIZON))
-        load(model).save(model, overwrite=True, requirements=requirements_from_cohort(data, BLOCKS))
+        data, _ = _drop_constant_columns(assemble_cohort(cohort_dir, horizon=HORIZON, radiomics=radiomics))
+        est = load(model)
+        req = requirements_from_cohort(data, blocks, radiomics_preset=preset)
+        cols = json.loads((model / "manifest.json").read_text())["feature_names_in"]
+        if list(req.columns) != cols:  # a long radiomics table read back pivots in another column order
+            req = describe_training(data.X[cols], blocks=req.blocks, horizon=req.horizon, mace=req.mace,
+                                    competing=req.competing, radiomics_preset=preset)
+        est.save(model, overwrite=True, requirements=req)
     return model
 
 
@@ -142,3 +149,29 @@ def test_cli_names_flags(dev, tmp_path, capsys):
                          "--overwrite", "--horizon", "0"])
     with pytest.raises(Exception, match="^--horizon must be"):
         args.func(args)
+
+
+def test_radiomics_extracted_with_the_model_preset(tmp_path):
+    """Without a features table, predict extracts the radiomics with the preset the bundle records."""
+    d, cache, preset = tmp_path / "D", tmp_path / "cache", tmp_path / "firstorder.yaml"
+    preset.write_text("setting:\n  binWidth: 25\nimageType:\n  Original: {}\nfeatureClass:\n  firstorder:\n  shape:\n")
+    write_synthetic_cohort(d, n=120, mode="established-cad", images=4, seed=42, progress=False)
+    blocks = ["clinical", "radiomics"]
+    run_fit(d, tmp_path / "RUN", model="coxph", blocks=blocks, horizon=HORIZON, repeats=1, folds=3,
+            n_boot=5, params={"penalizer": 0.5}, radiomics_params=str(preset), radiomics_cache=cache,
+            id_key=KEY)
+    feats = read_features(cache / "features.parquet")  # the fit's private store (raw ids)
+    model = _ensure_requirements(tmp_path / "RUN", d, blocks, radiomics=feats, preset=str(preset))
+    assert load_requirements(model).radiomics_preset == str(preset)
+    out = tmp_path / "pred" / "p.csv"
+    res = predict_cohort(model, d, out, id_key=KEY)
+    assert (out.parent / "radiomics" / "features.parquet").exists()
+    assert any(f"preset {str(preset)!r}" in n for n in res.notes)
+    X = assemble_cohort(d, radiomics=feats).X[list(load_requirements(model).columns)]
+    np.testing.assert_array_equal(_read(out)["risk"].to_numpy(), load(model).predict_risk(X))
+    # a bundle that does not know its preset needs the features table
+    bare = load(model).save(tmp_path / "bare")
+    with pytest.raises(ModelError, match="^features: the model uses radiomics"):
+        predict_cohort(bare, d, tmp_path / "q.csv", id_key=KEY)
+    given = predict_cohort(bare, d, tmp_path / "q.csv", id_key=KEY, features=cache / "features.parquet")
+    np.testing.assert_array_equal(given.predictions["risk"].to_numpy(), res.predictions["risk"].to_numpy())
