@@ -82,7 +82,7 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", max_rows: int = 300, h
                cell_class: Callable[[str, object], str | None] | None = None,
                row_class: Callable[[dict], str | None] | None = None,
                empty: str | None = "(none)", more_text: str = "{n} more row(s) not shown.",
-               digits: int = 4, index: bool = False) -> Markup:
+               digits: int = 4, index: bool = False, header_if_empty: bool = False) -> Markup:
     """An escaped HTML table of ``frame``: the one table helper of radiorisk.
 
     Parameters
@@ -113,6 +113,9 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", max_rows: int = 300, h
         Significant digits of floats.
     index : bool
         Show the index as the first column (row headers).
+    header_if_empty : bool
+        For a frame with columns but no rows, write a table of the header alone (the
+        notebook views), instead of ``empty``.
 
     Returns
     -------
@@ -142,6 +145,8 @@ def table_html(frame: pd.DataFrame, *, caption: str = "", max_rows: int = 300, h
             rcls = row_class(dict(zip(f.columns, rec, strict=True))) if row_class is not None else None
             rows.append({"cls": rcls, "cells": cells})
         more = len(frame) - len(f)
+    elif header_if_empty and frame is not None and header and len(frame.columns):
+        head = [{"text": str(c), "cls": None} for c in frame.columns]
     table = {"rows": rows, "header": head, "caption": caption, "css_class": css_class,
              "more": more_text.format(n=more) if more else "", "empty": empty}
     return Markup(_env().get_template("table.html.j2").render(table=table))
@@ -173,6 +178,6 @@ def repr_html(title: str, frame: pd.DataFrame | None = None, lines: Sequence[str
     """
     items = "".join(f"<li>{html.escape(str(s))}</li>" for s in lines)
     body = "" if frame is None else str(table_html(frame, max_rows=max_rows, digits=digits, index=index,
-                                                   empty=None))
+                                                   empty=None, header_if_empty=True))
     return (f'<div class="radiorisk-repr"><strong>{html.escape(title)}</strong>'
             + (f"<ul>{items}</ul>" if items else "") + body + "</div>")

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._html import repr_html
 from ..stats import (
     NotEstimableError,
     check_binary_inputs,
@@ -449,7 +450,6 @@ class SubgroupAudit(_ContrastMixin, _FairnessMixin):
         return pd.DataFrame(rows, columns=["attribute", "n_missing", "handling"])
 
     def _repr_html_(self) -> str:
-        f = self.to_frame()
-        return f.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
+        return repr_html("SubgroupAudit", self.to_frame(), max_rows=60)
 
     # ------------------------------------------------------------------ fairness

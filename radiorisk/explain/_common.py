@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Mapping
 
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from .._html import repr_html
 from ..exceptions import ExplainError
 from ..models._registry import ESTIMATORS
 
@@ -116,10 +116,8 @@ def check_fraction(name: str, value, *, low=0.0, high=1.0) -> float:
 
 
 def html_table(title: str, lines: list[str], frame: pd.DataFrame, max_rows: int = 20) -> str:
-    """A small HTML block: a title, a few statements and a table."""
-    items = "".join(f"<li>{html.escape(s)}</li>" for s in lines)
-    return (f"<div><strong>{html.escape(title)}</strong><ul>{items}</ul>"
-            f"{frame.head(max_rows).to_html(index=False, float_format=lambda v: f'{v:.4g}')}</div>")
+    """A small HTML block: a title, a few statements and a table (:func:`radiorisk._html.repr_html`)."""
+    return repr_html(title, frame, lines, max_rows=max_rows)
 
 
 def import_shap():

@@ -15,6 +15,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from .._html import repr_html
 from ..schemas import TABLES
 
 __all__ = ["ValidationReport", "RULES", "MAX_VIOLATIONS_PER_RULE", "validation_rules"]
@@ -375,5 +376,4 @@ class ValidationReport:
         head = html.escape(self.format(max_lines=0).splitlines()[0])
         if not len(self.violations):
             return f"<p>{head}</p>"
-        table = self.violations.head(200).to_html(index=False, na_rep="", escape=True)
-        return f"<p><b>{head}</b></p>{table}"
+        return repr_html(self.format(max_lines=0).splitlines()[0], self.violations, max_rows=200)

@@ -13,7 +13,6 @@ Notes of :func:`radiorisk.stats.category_free_nri` and
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -21,6 +20,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from .._html import repr_html
 from ..stats import (
     IDIResult,
     NotEstimableError,
@@ -111,9 +111,8 @@ class LadderResult:
         return t[t["population"] == pop].set_index("rung")["estimate"]
 
     def _repr_html_(self) -> str:
-        notes = "".join(f"<li>{html.escape(s)}</li>" for s in self.notes)
-        return (f"<p><b>Modality ladder</b> {html.escape(self.model)}, horizon {self.horizon:g} d</p>"
-                + self.summary().to_html() + f"<ul>{notes}</ul>")
+        return repr_html(f"Modality ladder {self.model}, horizon {self.horizon:g} d", self.summary(),
+                         self.notes, index=True)
 
 
 def _drop_constant(data, cols: Sequence[str]) -> list[str]:

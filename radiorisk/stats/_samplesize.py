@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, replace
 import pandas as pd
 from scipy.optimize import brentq
 
+from .._html import repr_html
 from ..exceptions import SampleSizeError
 from ._samplesize_r2 import (
     _events_per_person,
@@ -161,7 +162,7 @@ class SampleSize:
                 f"R2_CS={self.r2_cs:.4g}, shrinkage={self.expected_shrinkage:.3f})")
 
     def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4g}")
+        return repr_html(repr(self), self.to_frame())
 
 
 def _shrinkage_factor(s: float, r2: float) -> float:
