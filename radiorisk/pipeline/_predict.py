@@ -27,6 +27,7 @@ Errors name the parameters of :func:`predict_cohort`; the command line
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,6 +248,20 @@ def _provenance(*, argv, model_dir: Path, est, req, horizon, inputs, pz, n, outs
     }
 
 
+def _key_note(model_dir: Path, pz) -> str | None:
+    """A statement when the ids are not written as in the fit run that saved the bundle (RUN/provenance.json)."""
+    prov = model_dir.parent / "provenance.json"
+    try:
+        fit_ids = json.loads(prov.read_text(encoding="utf-8")).get("identifiers") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    if fit_ids.get("key_fingerprint") == pz.fingerprint:
+        return None
+    return (f"patient ids are written {'raw' if pz.raw else 'with key ' + str(pz.fingerprint)}, the fit run "
+            f"{'with key ' + str(fit_ids['key_fingerprint']) if fit_ids.get('key_fingerprint') else 'raw'}: "
+            "the pseudonyms do not match those of the fit's files")
+
+
 def _features_of(est) -> list[str]:
     first = next((s for _, s in est.steps if not isinstance(s, str)), None)
     return [str(c) for c in first.feature_names_in_]
@@ -338,7 +353,7 @@ def predict_cohort(model_dir, data_dir, out, *, horizon: float | None = None, fe
     pz = pseudonymiser(id_key, id_key_file, raw_ids, out.parent / "radiomics")
     cohort = read_cohort(data_dir, allow_outside_root=allow_outside_root)
     out.parent.mkdir(parents=True, exist_ok=True)
-    notes: list = []
+    notes: list = [n for n in (_key_note(model_dir, pz),) if n]
     model_cols = _features_of(est)
     data, X, inputs = _inputs(cohort, data_dir, features, radiomics_cache, horizon, model_cols,
                               req, pz, out, notes, n_jobs=n_jobs, allow_outside_root=allow_outside_root)

@@ -77,6 +77,7 @@ def test_same_cohort_gives_the_bundle_risks_exactly(dev, tmp_path):
     assert len(prov["model"]["bundle_sha256"]) == 64 and prov["model"]["requirements"] is True
     assert {"patients", "scans", "outcomes"} <= set(prov["inputs_sha256"])
     assert prov["identifiers"]["identifiers"] == "pseudonymised"
+    assert not any("do not match those of the fit" in n for n in res.notes)
     # the OOD score of training rows: 0 exactly when every input is inside [q01, q99]
     req = load_requirements(model)
     X = data.X[cols]
@@ -94,7 +95,9 @@ def test_another_cohort_and_a_row_pushed_outside(dev, tmp_path):
     _, model = dev
     other = tmp_path / "E"
     write_synthetic_cohort(other, n=120, mode="established-cad", seed=7, progress=False)
-    base = predict_cohort(model, other, tmp_path / "e.csv", raw_ids=True).predictions
+    first = predict_cohort(model, other, tmp_path / "e.csv", raw_ids=True)
+    assert any("do not match those of the fit" in n for n in first.notes)  # the fit used a key
+    base = first.predictions
     assert len(base) == 120 and base["risk"].between(0, 1).all()
     assert base["ood_n_outside"].notna().all()
     pts = pd.read_csv(other / "patients.csv")
