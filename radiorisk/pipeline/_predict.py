@@ -19,7 +19,9 @@ lacks a column the model needs (every missing column, grouped by block), and wri
   (of its ``manifest.json``, which pins every file of the bundle), the SHA-256 of
   every input, versions, horizon, identifiers, the columns outside the training
   range and the missing values the model's preprocessor imputes;
-- ``radiomics/`` beside ``out`` when radiomics were extracted (as in ``run_fit``).
+- ``<out stem>_extraction/radiomics/`` beside ``out`` when radiomics were extracted
+  (the tables ``run_fit`` writes into ``RUN/radiomics/``; a separate folder, so that
+  predicting into a run folder never replaces the fit's own radiomics).
 
 Errors name the parameters of :func:`predict_cohort`; the command line
 (:mod:`radiorisk.cli._predict`) names its flags.
@@ -48,7 +50,7 @@ from ..stats import check_horizon
 from ._fit_radiomics import extract_run_radiomics, read_features
 from ._provenance import cohort_ids, inside, pseudonymiser, versions, write_json
 
-__all__ = ["PredictRun", "predict_cohort", "provenance_path", "PREDICTION_COLUMNS"]
+__all__ = ["PredictRun", "predict_cohort", "provenance_path", "extraction_dir", "PREDICTION_COLUMNS"]
 
 #: The leading columns of a predictions file (then event_type, vendor and the OOD score when present).
 PREDICTION_COLUMNS = ("patient_id", "risk", "time", "event")
@@ -102,6 +104,17 @@ def provenance_path(out: Path) -> Path:
     return out.with_name(out.stem + ".provenance.json")
 
 
+def extraction_dir(out: Path) -> Path:
+    """The folder whose ``radiomics/`` receives an extraction of :func:`predict_cohort` (never a fit run's own).
+
+    Examples
+    --------
+    >>> (extraction_dir(Path("RUN/predictions.csv")) / "radiomics").as_posix()
+    'RUN/predictions_extraction/radiomics'
+    """
+    return out.with_name(out.stem + "_extraction")
+
+
 def _check_out(out: Path, overwrite: bool) -> None:
     for p in (out, provenance_path(out)):
         if p.exists() and not overwrite:
@@ -129,14 +142,15 @@ def _radiomics(cohort, data_dir: Path, out: Path, pz, req, *, features, inputs: 
         raise ModelError(f"data_dir {data_dir}: the model uses radiomics but the cohort has no manifest "
                          "rows to extract them from (or give features)")
     cache = None if radiomics_cache is None else Path(radiomics_cache)
-    if cache is not None and not pz.raw and inside(cache, out.parent):
+    if cache is not None and not pz.raw and inside(cache, extraction_dir(out)):
         raise ModelError(f"radiomics_cache {cache}: the store holds raw ids and image paths; put it "
-                         f"outside the folder of out {out} (or use raw_ids)")
-    res = extract_run_radiomics(cohort, out.parent, pz, params=preset, cache=cache, jobs=n_jobs,
+                         f"outside {extraction_dir(out)} (or use raw_ids)")
+    extraction_dir(out).mkdir(parents=True, exist_ok=True)
+    res = extract_run_radiomics(cohort, extraction_dir(out), pz, params=preset, cache=cache, jobs=n_jobs,
                                 allow_outside_root=allow_outside_root)
     notes.append(f"radiomics extracted from the manifest with the model's preset {preset!r}: "
-                 f"{len(res.features)} lesion row(s), {len(res.failures)} failure(s) (radiomics/ "
-                 "beside out)")
+                 f"{len(res.features)} lesion row(s), {len(res.failures)} failure(s) "
+                 f"({extraction_dir(out).name}/radiomics/ beside out)")
     return res.features
 
 
@@ -350,7 +364,7 @@ def predict_cohort(model_dir, data_dir, out, *, horizon: float | None = None, fe
     est, req = load(model_dir), load_requirements(model_dir)
     horizon = check_horizon(horizon, est.horizon, name="horizon")
     _check_out(out, overwrite)
-    pz = pseudonymiser(id_key, id_key_file, raw_ids, out.parent / "radiomics")
+    pz = pseudonymiser(id_key, id_key_file, raw_ids, extraction_dir(out))
     cohort = read_cohort(data_dir, allow_outside_root=allow_outside_root)
     out.parent.mkdir(parents=True, exist_ok=True)
     notes: list = [n for n in (_key_note(model_dir, pz),) if n]

@@ -168,7 +168,7 @@ def test_radiomics_extracted_with_the_model_preset(tmp_path):
     assert load_requirements(model).radiomics_preset == str(preset)
     out = tmp_path / "pred" / "p.csv"
     res = predict_cohort(model, d, out, id_key=KEY)
-    assert (out.parent / "radiomics" / "features.parquet").exists()
+    assert (out.parent / "p_extraction" / "radiomics" / "features.parquet").exists()
     assert any(f"preset {str(preset)!r}" in n for n in res.notes)
     X = assemble_cohort(d, radiomics=feats).X[list(load_requirements(model).columns)]
     np.testing.assert_array_equal(_read(out)["risk"].to_numpy(), load(model).predict_risk(X))
