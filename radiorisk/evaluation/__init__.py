@@ -22,7 +22,7 @@ AuditTables, audit_tables, AUDIT_FILES
     The tables of an audit folder, computed once (written by :mod:`radiorisk.pipeline`).
 StratifiedBootstrap, survival_replicates, binary_replicates, percentile_interval
     The vectorised, stratified bootstrap behind the CIs.
-CalibrationDisplay, SubgroupForestDisplay, DecisionCurveDisplay
+CalibrationDisplay, SubgroupForestDisplay, DecisionCurveDisplay, MetaForestDisplay
     Plots (``from_predictions`` / ``from_estimator`` / ``plot(ax=None)``).
 
 Auditing a predictions file and writing the audit folder (the body of ``radiorisk audit``)
@@ -42,6 +42,7 @@ from ._bootstrap import (
     survival_replicates,
 )
 from ._display import CalibrationDisplay, DecisionCurveDisplay, SubgroupForestDisplay
+from ._meta_display import MetaForestDisplay
 from ._metrics_frame import (
     BINARY_METRICS,
     COMPETING_METRICS,
@@ -72,6 +73,7 @@ __all__ = [
     "StratifiedBootstrap",
     "SubgroupAudit",
     "SubgroupForestDisplay",
+    "MetaForestDisplay",
     "UNKNOWN_GROUP",
     "audit_tables",
     "binary_replicates",

@@ -21,7 +21,7 @@ load, save_model, BundleError, BundleIntegrityError, BundleVersionError
     Model bundles: JSON files with a SHA-256 manifest, loaded without pickle.
 ModelError
     Invalid model inputs or parameters.
-cross_validate_risk, CVResult, fit_final_model, make_folds, DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS
+cross_validate_risk, CVResult, fit_final_model, make_folds, cluster_folds, DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS
     Repeated stratified K-fold (grouped by patient), nested random search (a time budget only
     when asked for), out-of-fold risk.
 modality_ladder, LadderResult, category_free_nri, integrated_discrimination_improvement,
@@ -34,6 +34,7 @@ See ``docs/models.md``.
 from ._base import DEFAULT_HORIZON, ModelError, make_y
 from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
 from ._estimators import MODEL_NAMES, RiskPipeline, make_model
+from ._folds import cluster_folds
 from ._ladder import (
     LADDER_COLUMNS,
     IDIResult,
@@ -70,6 +71,7 @@ __all__ = [
     "fit_final_model",
     "integrated_discrimination_improvement",
     "make_folds",
+    "cluster_folds",
     "modality_ladder",
     "BundleError",
     "BundleIntegrityError",

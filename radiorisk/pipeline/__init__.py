@@ -12,6 +12,9 @@ run_fit, FitRun
     model and write a RUN folder (``radiorisk fit``).
 pseudonymiser
     Resolve the id key of a run (or the raw-ids opt-out); refuses a key file inside the run.
+iecv_summary, IECVSummary, IECV_COLUMNS
+    Internal–external cross-validation (``run_fit(cv_by=...)``): per-cluster performance and its
+    random-effects pooling with the prediction interval for a new cluster (``RUN/iecv.csv``).
 run_audit, read_predictions, Predictions, write_audit_outputs
     Audit a predictions file and write the audit folder (``radiorisk audit``).
 build_model_report, collect_model_report
@@ -27,6 +30,7 @@ run_demo, DemoResult, cohort_summary
 from ._audit import Predictions, read_predictions, run_audit, write_audit_outputs
 from ._demo import DemoResult, cohort_summary, run_demo
 from ._fit import FitRun, run_fit
+from ._iecv import IECV_COLUMNS, IECVSummary, iecv_summary
 from ._model_report import build_model_report, collect_model_report
 from ._patient import patient_reports, write_patient_reports
 from ._provenance import pseudonymiser
@@ -34,6 +38,9 @@ from ._provenance import pseudonymiser
 __all__ = [
     "FitRun",
     "run_fit",
+    "IECVSummary",
+    "iecv_summary",
+    "IECV_COLUMNS",
     "pseudonymiser",
     "Predictions",
     "read_predictions",
