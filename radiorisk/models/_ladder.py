@@ -33,7 +33,7 @@ from ..stats import (
     td_auc,
     uno_c,
 )
-from ._validation import CVResult, cross_validate_risk
+from ._validation import CVResult, _cluster_labels, cross_validate_risk
 
 __all__ = [
     "LadderResult",
@@ -167,15 +167,38 @@ def _rung_names(rungs) -> list[str]:
     return [rungs[0]] + [f"+{b}" for b in rungs[1:]]
 
 
-def _reusable(reuse, data, blocks, cols, model_name, horizon, repeats, folds, random_state):
+def _same_design(cv, data, cv_by, clusters, repeats, folds) -> bool:
+    """Whether ``cv`` has this ladder's fold design: K-fold repeats x folds, or the same clusters."""
+    if getattr(cv, "cv_by", None) != cv_by:
+        return False
+    if clusters is None:
+        return cv.repeats == repeats and cv.folds == folds
+    first = cv.oof[cv.oof["repeat"] == 0]
+    theirs = np.asarray(cv.clusters, dtype=object)[first["fold"].to_numpy()].astype(str)
+    ours = np.asarray(_cluster_labels(data, clusters)[1], dtype=object).astype(str)
+    return len(theirs) == len(ours) and bool(np.all(theirs == ours))
+
+
+def _reusable(reuse, data, blocks, cols, model_name, cv_kw, cv_by):
     ids = list(data.X.index.astype(str))
     for cv in reuse:
         if (tuple(cv.blocks) == tuple(blocks) and tuple(cv.columns) == tuple(cols)
-                and cv.model == model_name and cv.horizon == horizon
-                and cv.repeats == repeats and cv.folds == folds and cv.random_state == random_state
-                and list(cv.oof.loc[cv.oof["repeat"] == 0, "patient_id"]) == ids):
+                and cv.model == model_name and cv.horizon == cv_kw["horizon"]
+                and cv.random_state == cv_kw["random_state"]
+                and list(cv.oof.loc[cv.oof["repeat"] == 0, "patient_id"]) == ids
+                and _same_design(cv, data, cv_by, cv_kw.get("clusters"), cv_kw["repeats"], cv_kw["folds"])):
             return cv
     return None
+
+
+def _cluster_series(data, clusters):
+    """``clusters`` as labels by ``patient_id`` (a column name stays a name), so subsets align; and its name."""
+    if clusters is None:
+        return None, None
+    name, lab = _cluster_labels(data, clusters)
+    if isinstance(clusters, str | pd.Series):
+        return clusters, name
+    return pd.Series(lab, index=data.X.index.astype(str), name=name), name
 
 
 def _usable_rungs(data, rungs) -> tuple[list[str], list[str]]:
@@ -226,7 +249,7 @@ def _rung_data(pdata, blocks):
     return bdata, cols, dropped
 
 
-def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw, notes):
+def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw, cv_by, notes):
     """Cross-validate (or reuse) every rung of one population: (cvs, mean OOF risks, time, event)."""
     cvs: dict[tuple[str, str], CVResult] = {}
     risks, t, e = [], None, None
@@ -235,8 +258,7 @@ def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw
         bdata, cols, dropped = _rung_data(pdata, blocks)
         if dropped and i == idx[-1]:
             notes.append(f"population {pop}: constant column(s) left out: {', '.join(dropped)}")
-        cv = _reusable(reuse, bdata, blocks, cols, label, cv_kw["horizon"], cv_kw["repeats"],
-                       cv_kw["folds"], cv_kw["random_state"])
+        cv = _reusable(reuse, bdata, blocks, cols, label, cv_kw, cv_by)
         if cv is None:
             cv = cross_validate_risk(model, bdata, blocks=blocks, **cv_kw)
         cvs[(pop, names[i])] = cv
@@ -318,6 +340,7 @@ def modality_ladder(
     params: Mapping | None = None,
     n_boot: int = 500,
     reuse: Sequence[CVResult] = (),
+    clusters=None,
 ) -> LadderResult:
     """Cross-validate the modality ladder and compare consecutive rungs.
 
@@ -339,8 +362,14 @@ def modality_ladder(
     n_boot : int
         Bootstrap resamples of patients for the CIs (0: no CIs).
     reuse : sequence of CVResult
-        Cross-validations already run with the same model, seed, repeats, folds,
-        horizon and patients; a rung with the same blocks reuses them.
+        Cross-validations already run with the same model, seed, fold design
+        (repeats and folds, or the same clusters), horizon and patients; a rung
+        with the same blocks reuses them.
+    clusters : str, Series or array-like, optional
+        Internal-external cross-validation of every rung: one fold per cluster
+        (as in :func:`~radiorisk.models.cross_validate_risk`; ``repeats`` and
+        ``folds`` are then not used).  Labels are matched by ``patient_id``, so
+        the PET-available population gets the same clusters.
 
     Returns
     -------
@@ -388,19 +417,24 @@ def modality_ladder(
         raise ValueError(f"n_boot must be >= 0; got {n_boot}")
     names = _rung_names(rungs)
     label = (model if isinstance(model, str) else None) or getattr(model, "__name__", type(model).__name__)
-    cv_kw = dict(horizon=horizon, random_state=random_state, repeats=repeats, folds=folds,
-                 n_jobs=n_jobs, search=search, params=params)
+    clusters, cv_by = _cluster_series(data, clusters)
+    design = dict(repeats=repeats, folds=folds) if clusters is None else \
+        dict(clusters=clusters, repeats=None, folds=None)
+    cv_kw = dict(horizon=horizon, random_state=random_state, **design, n_jobs=n_jobs, search=search,
+                 params=params)
     cvs: dict[tuple[str, str], CVResult] = {}
     rows = []
     for pop, pdata, idx in _populations(data, rungs, notes):
         if not idx:
             continue
         pop_cvs, risks, t, e = _population_cvs(model, label, pop, pdata, idx, rungs, names,
-                                               reuse=reuse, cv_kw=cv_kw, notes=notes)
+                                               reuse=reuse, cv_kw=cv_kw, cv_by=cv_by, notes=notes)
         cvs.update(pop_cvs)
         rows += _population_rows(pop, idx, rungs, names, t, e, risks, horizon, int(n_boot),
                                  int(random_state))
-    notes.append(f"estimates on each patient's OOF risk averaged over {repeats} repeat(s); 95 % CIs: "
+    oof = (f"OOF risk averaged over {repeats} repeat(s)" if cv_by is None
+           else f"leave-one-{cv_by}-out OOF risk")
+    notes.append(f"estimates on each patient's {oof}; 95 % CIs: "
                  f"percentile bootstrap over patients ({n_boot} resamples), paired across rungs")
     notes.append("metrics treat deaths outside the MACE definition as censoring")
     table = pd.DataFrame(rows, columns=list(LADDER_COLUMNS))

@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radiorisk.datasets import simulate_cohort
+from radiorisk.features._assemble import assemble_cohort
 from radiorisk.models._folds import cluster_folds, make_folds
+from radiorisk.models._ladder import modality_ladder
 from radiorisk.models._validation import cross_validate_risk
 
 KW = dict(blocks="clinical", horizon=1826, random_state=0, params={"penalizer": 0.1})
@@ -118,3 +121,43 @@ def test_kfold_grouped_note_names_the_grouping(cad_data):
     assert "grouped by patient;" in default.notes[0] and default.cv_by is None and default.clusters == ()
     np.testing.assert_array_equal(named.oof["fold"],
                                   make_folds(e, groups=site.to_numpy(), folds=4, random_state=0)[0])
+
+
+LADDER = dict(horizon=1826, random_state=0, params={"penalizer": 0.1}, n_boot=0, rungs=("clinical", "ccta"))
+
+
+def test_ladder_with_clusters_reuses_only_the_same_fold_design(cad_data):
+    """A leave-one-site-out CV is reused by a ladder on the same sites, never by a K-fold ladder."""
+    loso = cross_validate_risk("coxph", cad_data, clusters="site", **KW)
+    # K-fold ladder with the same repeats and number of folds: the LOSO CV is not one of its rungs
+    kfold = modality_ladder("coxph", cad_data, repeats=1, folds=loso.folds, reuse=[loso], **LADDER)
+    assert all(cv.cv_by is None for cv in kfold.cv.values())
+    assert kfold.cv[("all", "clinical")] is not loso
+    assert any("averaged over 1 repeat(s)" in n for n in kfold.notes)
+    site = cad_data.groups["site"].rename("site")
+    lad = modality_ladder("coxph", cad_data, clusters=site, reuse=[loso], **LADDER)
+    assert lad.cv[("all", "clinical")] is loso
+    top = lad.cv[("all", "+ccta")]
+    assert top.cv_by == "site" and top.clusters == loso.clusters
+    np.testing.assert_array_equal(top.oof["fold"], loso.oof["fold"])
+    assert any("each patient's leave-one-site-out OOF risk;" in n for n in lad.notes)
+    assert not any("repeat(s)" in n for n in lad.notes)
+    # other labels under the same name: not reused
+    other = site.where(site != "site01", "site02")
+    assert modality_ladder("coxph", cad_data, clusters=other, reuse=[loso], **LADDER).cv[
+        ("all", "clinical")] is not loso
+
+
+def test_ladder_with_clusters_on_the_pet_available_patients():
+    data = assemble_cohort(simulate_cohort(800, mode="chest-pain", seed=12))
+    lab = data.groups["site"].to_numpy()  # one label per row: aligned to the PET subset by patient_id
+    lad = modality_ladder("coxph", data, horizon=1826, random_state=1, rungs=("clinical", "pet"), n_boot=0,
+                          params={"penalizer": 0.5}, clusters=lab)
+    pet = data.pet_available.to_numpy(bool)
+    assert set(lad.cv) == {("all", "clinical"), ("pet_available", "clinical"), ("pet_available", "+pet")}
+    for (pop, _), cv in lad.cv.items():
+        ids = data.X.index[pet] if pop == "pet_available" else data.X.index
+        site = data.groups["site"].reindex(ids)
+        assert cv.cv_by == "cluster" and list(cv.oof["patient_id"]) == list(ids.astype(str))
+        left_out = np.asarray(cv.clusters)[cv.oof["fold"].to_numpy()]
+        assert (left_out == site.to_numpy()).all()
