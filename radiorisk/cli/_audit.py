@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..exceptions import AuditUsageError, SchemaError
 from ..stats import DEFAULT_HORIZON_DAYS
+from ._messages import FlagWords
 
 __all__ = ["audit_command", "add_audit_parser"]
 
@@ -43,17 +44,9 @@ def audit_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _as_flags(message: str) -> str:
-    """A run_audit message with ``competing_risks=True`` written as the flag ``--competing-risks``.
-
-    Examples
-    --------
-    >>> _as_flags("audit them with competing_risks=True (...)")
-    'audit them with --competing-risks (...)'
-    """
-    return message.replace("competing_risks=True", "--competing-risks").replace(
-        "not outcome_col", "not --outcome-col").replace("needs time_col and event_col",
-                                                        "needs --time-col and --event-col")
+#: run_audit's wording -> the command's flags.
+_as_flags = FlagWords({}, (("competing_risks=True", "--competing-risks"), ("not outcome_col", "not --outcome-col"),
+                          ("needs time_col and event_col", "needs --time-col and --event-col")))
 
 
 def _run(args: argparse.Namespace, msgs: list) -> Path:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
 from ..exceptions import FitUsageError
 from ..stats import DEFAULT_HORIZON_DAYS
+from ._messages import FlagWords
 
 __all__ = ["add_fit_parser", "fit_command"]
 
@@ -22,30 +22,10 @@ _FLAGS = {"model": "--model", "blocks": "--blocks", "horizon": "--horizon", "rep
           "out": "--out", "features": "--features", "measure": "--measure-plaque",
           "id_key_file": "--id-key-file", "raw_ids": "--raw-ids", "radiomics_cache": "--radiomics-cache",
           "overwrite": "--overwrite", "data_dir": "--data", "cv_by": "--cv-by"}
-_PARAM = re.compile(r"^(" + "|".join(sorted(_FLAGS, key=len, reverse=True)) + r")\b")
-_PHRASES = (("use overwrite)", "use --overwrite)"), ("outside out ", "outside --out "),
+_as_flags = FlagWords(_FLAGS, (("use overwrite)", "use --overwrite)"), ("outside out ", "outside --out "),
             ("inside out ", "inside --out "), ("or use raw_ids)", "or use --raw-ids)"),
             ("no features table", "no --features table"), ("or id_key_file)", "or --id-key-file)"),
-            ("(out ", "(--out "), ("with cv_by", "with --cv-by"))
-
-
-def _as_flags(message: str) -> str:
-    """A run_fit message with its parameter names written as the command's flags.
-
-    Only the parameter that starts the message and a few fixed phrases are reworded, so
-    text that merely contains a word such as "model" is left as it is.
-
-    Examples
-    --------
-    >>> _as_flags("n_jobs must be >= 1; got 0")
-    '--n-jobs must be >= 1; got 0'
-    >>> _as_flags("out run: the folder exists and is not empty (use overwrite)")
-    '--out run: the folder exists and is not empty (use --overwrite)'
-    """
-    message = _PARAM.sub(lambda m: _FLAGS[m.group(1)], message)
-    for param, flag in _PHRASES:
-        message = message.replace(param, flag)
-    return message
+            ("(out ", "(--out "), ("with cv_by", "with --cv-by")))
 
 
 def _parse_params(items) -> dict:

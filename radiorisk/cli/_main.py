@@ -15,6 +15,7 @@ from .. import __version__
 from ..exceptions import RadioriskError
 from ._audit import add_audit_parser
 from ._fit import add_fit_parser
+from ._predict import add_predict_parser
 from ._samplesize import add_samplesize_parser
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_INPUT"]
@@ -210,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"radiorisk {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_synth, _add_validate, _add_extract, _add_measure, add_fit_parser, add_audit_parser,
+    for add in (_add_synth, _add_validate, _add_extract, _add_measure, add_fit_parser, add_predict_parser, add_audit_parser,
                 _add_report, add_samplesize_parser, _add_demo):
         add(sub)
     return p

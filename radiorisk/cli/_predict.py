@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from ..exceptions import BundleError, FitUsageError, HorizonError, InputFileError, ModelError
+from ._messages import FlagWords
 
 __all__ = ["add_predict_parser", "predict_command"]
 
@@ -15,33 +15,16 @@ __all__ = ["add_predict_parser", "predict_command"]
 _FLAGS = {"model_dir": "--model", "data_dir": "--data", "out": "--out", "horizon": "--horizon",
           "features": "--features", "radiomics_cache": "--radiomics-cache", "n_jobs": "--n-jobs",
           "id_key_file": "--id-key-file", "raw_ids": "--raw-ids", "overwrite": "--overwrite"}
-_PARAM = re.compile(r"^(" + "|".join(sorted(_FLAGS, key=len, reverse=True)) + r")\b")
-_PHRASES = (("(use overwrite)", "(use --overwrite)"), ("(features)", "(--features)"),
+_as_flags = FlagWords(_FLAGS, (("(use overwrite)", "(use --overwrite)"), ("(features)", "(--features)"),
             ("(or give features)", "(or give --features)"), ("(or use raw_ids)", "(or use --raw-ids)"),
-            ("(out ", "(--out "), ("of out ", "of --out "), ("or id_key_file)", "or --id-key-file)"))
+            ("(out ", "(--out "), ("of out ", "of --out "), ("or id_key_file)", "or --id-key-file)")))
 #: Errors whose message names predict_cohort's parameters (rebuilt with the flags, same class).
 _REWORDED = (ModelError, FitUsageError, HorizonError, InputFileError, BundleError)
 
 
-def _as_flags(message: str) -> str:
-    """A predict_cohort message with its parameter names written as the command's flags.
-
-    Examples
-    --------
-    >>> _as_flags("out p.csv: p.csv exists (use overwrite)")
-    '--out p.csv: p.csv exists (use --overwrite)'
-    >>> _as_flags("data_dir D: the cohort lacks 1 column(s) the model needs")
-    '--data D: the cohort lacks 1 column(s) the model needs'
-    """
-    message = _PARAM.sub(lambda m: _FLAGS[m.group(1)], message)
-    for param, flag in _PHRASES:
-        message = message.replace(param, flag)
-    return message
-
-
 def predict_command(args: argparse.Namespace) -> int:
     """Run ``radiorisk predict`` from parsed arguments; returns the exit code (0)."""
-    from ..pipeline._predict import predict_cohort  # on demand: `radiorisk --help` stays fast
+    from ..pipeline import predict_cohort  # on demand: `radiorisk --help` stays fast
 
     try:
         run = predict_cohort(

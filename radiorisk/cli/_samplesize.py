@@ -12,10 +12,10 @@ Two questions, one command (argparse and messages around :mod:`radiorisk.stats`)
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from ..exceptions import SampleSizeError
+from ._messages import FlagWords
 
 __all__ = ["add_samplesize_parser", "samplesize_command"]
 
@@ -25,18 +25,7 @@ _FLAGS = {"parameters": "--parameters", "prevalence": "--prevalence", "rate": "-
           "c_statistic": "--c-statistic", "nagelkerke_r2": "--nagelkerke", "lr_chi2": "--lr-chi2",
           "lr_n": "--lr-n", "shrinkage": "--shrinkage", "r2_difference": "--r2-difference",
           "margin": "--margin", "events": "--events", "n": "--n"}
-_PARAM = re.compile(r"\b(" + "|".join(sorted(_FLAGS, key=len, reverse=True)) + r")\b(?= ?[=:]| must)")
-
-
-def _as_flags(message: str) -> str:
-    """A stats message with its parameter names written as flags.
-
-    Examples
-    --------
-    >>> _as_flags("prevalence = 1.2 must lie in (0, 1)")
-    '--prevalence = 1.2 must lie in (0, 1)'
-    """
-    return _PARAM.sub(lambda m: _FLAGS[m.group(1)], message)
+_as_flags = FlagWords(_FLAGS, inside=True)
 
 
 def _parse_rungs(text: str) -> dict[str, int]:

@@ -20,6 +20,10 @@ run_audit, read_predictions, Predictions, write_audit_outputs
 build_model_report, collect_model_report
     Gather a RUN's inputs (its audit computed when it has none) and write the HTML model
     report (``radiorisk report``).
+predict_cohort, PredictRun
+    Apply a saved model to a cohort folder: its blocks (radiomics with the bundle's preset),
+    every missing column named, risks, group columns and an out-of-distribution score
+    (``radiorisk predict``).
 patient_reports, write_patient_reports
     Patient structured reports: risk with its interval, confidence, reasons (SHAP) and
     findings, computed and written as HTML and JSON.
@@ -33,6 +37,7 @@ from ._fit import FitRun, run_fit
 from ._iecv import IECV_COLUMNS, IECVSummary, iecv_summary
 from ._model_report import build_model_report, collect_model_report
 from ._patient import patient_reports, write_patient_reports
+from ._predict import PredictRun, predict_cohort
 from ._provenance import pseudonymiser
 
 __all__ = [
@@ -48,6 +53,8 @@ __all__ = [
     "write_audit_outputs",
     "build_model_report",
     "collect_model_report",
+    "PredictRun",
+    "predict_cohort",
     "patient_reports",
     "write_patient_reports",
     "DemoResult",
