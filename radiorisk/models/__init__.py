@@ -19,10 +19,14 @@ make_preprocessor
     Preprocessing fitted within training folds.
 load, save_model, BundleError, BundleIntegrityError, BundleVersionError
     Model bundles: JSON files with a SHA-256 manifest, loaded without pickle.
+load_requirements, ModelRequirements, describe_training, requirements_from_cohort
+    What a bundle needs (blocks, columns with training summaries, horizon, outcome, preset):
+    missing columns by block and out-of-distribution scores of a new cohort.
 ModelError
     Invalid model inputs or parameters.
 cross_validate_risk, CVResult, fit_final_model, make_folds, cluster_folds, DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS
-    Repeated stratified K-fold (grouped by patient), nested random search (a time budget only
+    Repeated stratified K-fold (grouped by patient) or leave-one-cluster-out folds (internal-external
+    validation), nested random search (a time budget only
     when asked for), out-of-fold risk.
 modality_ladder, LadderResult, category_free_nri, integrated_discrimination_improvement,
 NRIResult, IDIResult, LADDER_COLUMNS
@@ -44,8 +48,16 @@ from ._ladder import (
     integrated_discrimination_improvement,
     modality_ladder,
 )
-from ._persist import BundleError, BundleIntegrityError, BundleVersionError, load, save_model
+from ._persist import (
+    BundleError,
+    BundleIntegrityError,
+    BundleVersionError,
+    load,
+    load_requirements,
+    save_model,
+)
 from ._preprocess import ModalityPreprocessor, make_preprocessor
+from ._requirements import ModelRequirements, describe_training, requirements_from_cohort
 from ._select import CorrelationPruner, ICCFilter, UnivariableScreen, univariable_cox_score
 from ._validation import (
     DEFAULT_SEARCH_SPACE,
@@ -91,6 +103,10 @@ __all__ = [
     "XGBCoxRisk",
     "ipcw_weights",
     "load",
+    "load_requirements",
+    "ModelRequirements",
+    "describe_training",
+    "requirements_from_cohort",
     "make_model",
     "make_preprocessor",
     "make_y",
