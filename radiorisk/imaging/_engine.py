@@ -51,10 +51,10 @@ import SimpleITK as sitk
 from tqdm.auto import tqdm
 
 from .. import __version__
+from .._lifetime import sigterm_stops_cleanly
 from ..exceptions import RadioriskError
 from ._crop import crop_margin_mm
 from ._executors import run_dask, run_local
-from ._lifetime import sigterm_stops_cleanly
 from ._manifest import read_manifest_for_extraction
 from ._params import RadiomicsParams, load_params
 from ._store import (
@@ -165,7 +165,7 @@ def extract_radiomics(
     jobs : int
         Local worker processes (1 = in this process).  They never outlive this
         process, and a SIGTERM stops them and records the finished images before
-        this process ends (:mod:`radiorisk.imaging._lifetime`).
+        this process ends (:mod:`radiorisk._lifetime`).
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``).
     client : distributed.Client, optional

@@ -4,7 +4,7 @@ Each executor calls ``work(task)`` for every task (with ``single_thread`` set
 in worker processes) and ``on_done(result)`` in this process as results come
 in, in completion order.  The first error stops the run: nothing new starts,
 and the error is raised once running tasks are given up.  Local workers never
-outlive this process (:mod:`radiorisk.imaging._lifetime`).
+outlive this process (:mod:`radiorisk._lifetime`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from .._lifetime import init_worker
 from ..exceptions import RadioriskError
-from ._lifetime import init_worker
 
 __all__ = ["run_dask", "run_local"]
 
@@ -28,7 +28,7 @@ def run_local(tasks: list[dict], jobs: int, work, on_done) -> None:
     """Run the tasks here (``jobs <= 1``) or in ``jobs`` spawned worker processes.
 
     The workers end with this process, however it ends, and on SIGTERM (see
-    :mod:`radiorisk.imaging._lifetime`).  An error of a task stops the run: nothing
+    :mod:`radiorisk._lifetime`).  An error of a task stops the run: nothing
     new starts and running images finish (their parts are kept).  An interruption
     (KeyboardInterrupt, SystemExit, the SIGTERM of ``sigterm_stops_cleanly``)
     terminates the workers at once.

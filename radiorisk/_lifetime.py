@@ -1,5 +1,9 @@
 """How long local worker processes live: never longer than their parent, and not past a SIGTERM.
 
+Cross-cutting and standard-library only, so that a spawned worker runs its initializer
+(:func:`init_worker`) within about 0.1 s, before it imports the imaging layer (pyradiomics
+takes seconds).
+
 A worker of :func:`~radiorisk.imaging._executors.run_local` ends when
 
 - its parent dies, however it dies (SIGKILL, out-of-memory kill, a scheduler's hard
