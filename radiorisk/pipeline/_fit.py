@@ -57,7 +57,7 @@ from ..models import (
 from ..privacy import Pseudonymiser
 from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
 from ._fit_radiomics import extract_run_radiomics, read_features
-from ._iecv import check_ladder_reused, cluster_labels, iecv_summary, ladder_cvs
+from ._iecv import cluster_labels, iecv_summary
 from ._provenance import cohort_ids, fit_provenance, inside, pseudonymiser, write_json
 
 __all__ = ["FitRun", "run_fit"]
@@ -257,18 +257,15 @@ def _fit_models(work: _Work, model, data, blocks, *, horizon, seed, repeats, fol
 
 
 def _fit_iecv(work: _Work, model, data, blocks, clusters, *, n_jobs, n_boot, kw):
-    """Leave-one-cluster-out CV of the chosen blocks and of every ladder rung; the ladder reuses them all."""
+    """Leave-one-cluster-out CV of the chosen blocks and the ladder on the same clusters (reusing it)."""
     try:
         cv = _timed(work, "cross_validation", cross_validate_risk, model, data, blocks=blocks,
                     clusters=clusters, n_jobs=n_jobs, **kw)
     except ValueError as exc:  # name run_fit's parameter
         raise FitUsageError(str(exc).replace(f"clusters {clusters.name!r}", f"cv_by {clusters.name!r}", 1)) \
             from exc
-    reuse = _timed(work, "ladder_cross_validation", ladder_cvs, model, data, blocks, clusters, cv,
-                   n_jobs=n_jobs, **kw)
-    ladder = _timed(work, "ladder", modality_ladder, model, data, rungs=blocks, repeats=1, folds=cv.folds,
-                    n_jobs=n_jobs, n_boot=n_boot, reuse=reuse, **kw)
-    check_ladder_reused(ladder, reuse)
+    ladder = _timed(work, "ladder", modality_ladder, model, data, rungs=blocks, clusters=clusters,
+                    n_jobs=n_jobs, n_boot=n_boot, reuse=[cv], **kw)
     return cv, ladder
 
 
@@ -305,6 +302,45 @@ def _prepare_out(out: Path, pz: Pseudonymiser, notes: list) -> None:
     if pz.created:
         notes.append(f"a new id key was created (fingerprint {pz.fingerprint}); keep it private: it "
                      "links the pseudonyms back to the ids")
+
+
+def _check_cache(radiomics_cache, out: Path, pz: Pseudonymiser):
+    """``radiomics_cache`` as a Path (or None); refused inside ``out`` unless ids are raw."""
+    if radiomics_cache is None:
+        return None
+    radiomics_cache = Path(radiomics_cache)
+    if not pz.raw and inside(radiomics_cache, out):
+        raise FitUsageError(f"radiomics_cache {radiomics_cache}: the store holds raw ids and image "
+                            f"paths; put it outside out {out} (or use raw_ids)")
+    return radiomics_cache
+
+
+def _clusters(work: _Work, cohort, data, cv_by):
+    """The cluster labels of ``cv_by`` (None without it); their source goes to the notes."""
+    if cv_by is None:
+        return None
+    clusters, source = cluster_labels(cohort, data, cv_by)
+    work.notes.append(source)
+    return clusters
+
+
+def _statements(pz: Pseudonymiser, cohort, data, work: _Work, cv, ladder, iecv) -> tuple[str, ...]:
+    """Every note of the run once, in order; scrubbed of identifiers unless ids are raw."""
+    notes = tuple(dict.fromkeys([*data.notes, *work.notes, *cv.notes, *ladder.notes,
+                                 *(iecv.notes if iecv is not None else ())]))
+    if not pz.raw:  # no statement may carry an identifier
+        notes = tuple(pz.scrub_text(n, cohort_ids(cohort)) for n in notes)
+    return notes
+
+
+def _iecv_configuration(cv_by, cv) -> dict:
+    """``cv_by``, the folds and the clusters of a leave-one-cluster-out run; {} for K-fold.
+
+    The keys are absent from default runs, whose provenance stays as it was.
+    """
+    if cv_by is None:
+        return {}
+    return {"cv_by": cv_by, "folds": cv.folds, "clusters": list(cv.clusters)}
 
 
 def run_fit(
@@ -409,8 +445,8 @@ def run_fit(
         ``folds`` unset: one fold per cluster); the ladder and the OOF
         predictions use these folds, and ``iecv.csv`` holds the per-cluster
         performance and its random-effects meta-analysis (``n_boot`` resamples
-        per cluster).  A ladder whose PET rungs run on a PET-available subset
-        is refused.
+        per cluster).  PET rungs fitted on the PET-available patients leave
+        out the same clusters (those among them).
 
     Returns
     -------
@@ -433,11 +469,7 @@ def run_fit(
     data_dir, out = Path(data_dir), Path(out)
     _check_out(out, overwrite)
     pz = pseudonymiser(id_key, id_key_file, raw_ids, out)
-    if radiomics_cache is not None:
-        radiomics_cache = Path(radiomics_cache)
-        if not pz.raw and inside(radiomics_cache, out):
-            raise FitUsageError(f"radiomics_cache {radiomics_cache}: the store holds raw ids and image "
-                                f"paths; put it outside out {out} (or use raw_ids)")
+    radiomics_cache = _check_cache(radiomics_cache, out, pz)
     work = _Work(pz=pz, inputs={}, notes=[], timings={}, files_extra={})
     cohort = _timed(work, "read_validate", read_cohort, data_dir, allow_outside_root=allow_outside_root)
     work.inputs.update({name: p for name, p in cohort.files.items() if p is not None})
@@ -448,10 +480,7 @@ def run_fit(
     plaque = _plaque(work, cohort, data_dir, allow_outside_root) if measure else None
     data = _assemble(work, cohort, blocks, plaque=plaque, radiomics=radiomics, mace=mace,
                      competing=competing, horizon=horizon)
-    clusters = None
-    if cv_by is not None:
-        clusters, source = cluster_labels(cohort, data, cv_by)
-        work.notes.append(source)
+    clusters = _clusters(work, cohort, data, cv_by)
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, model, data, blocks, horizon=horizon, seed=seed,
@@ -460,10 +489,7 @@ def run_fit(
     iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
                                              random_state=seed)
     files = _write_results(work, out, data, cv, ladder, est, iecv)
-    all_notes = tuple(dict.fromkeys([*data.notes, *work.notes, *cv.notes, *ladder.notes,
-                                     *(iecv.notes if iecv is not None else ())]))
-    if not pz.raw:  # no statement may carry an identifier
-        all_notes = tuple(pz.scrub_text(n, cohort_ids(cohort)) for n in all_notes)
+    all_notes = _statements(pz, cohort, data, work, cv, ladder, iecv)
     work.timings["total"] = time.perf_counter() - t_start
     configuration = {
         "data": str(data_dir), "out": str(out), "model": model, "blocks": blocks,
@@ -471,10 +497,8 @@ def run_fit(
         "features": None if features is None else str(features),
         "radiomics_params": radiomics_params if features is None and "radiomics" in blocks else None,
         "measure_plaque": bool(measure), "mace": list(mace), "competing": competing,
-        "search": s, "n_boot": n_boot, "params": params or {},
+        "search": s, "n_boot": n_boot, "params": params or {}, **_iecv_configuration(cv_by, cv),
     }
-    if cv_by is not None:  # the key is absent from default runs, whose provenance stays as it was
-        configuration.update(cv_by=cv_by, folds=cv.folds, clusters=list(cv.clusters))
     prov = fit_provenance(argv=argv, seed=seed, configuration=configuration, inputs=work.inputs, data=data,
                           blocks=blocks, final_info=final_info, cv=cv, pz=pz, notes=all_notes, files=files,
                           timings=work.timings)

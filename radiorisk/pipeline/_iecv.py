@@ -1,8 +1,8 @@
 """Internal-external cross-validation (IECV): the clusters of ``fit --cv-by`` and their meta-analysis.
 
 :func:`cluster_labels` reads the clustering of a cohort (``site``, ``vendor``,
-any patient-level column); :func:`ladder_cvs` cross-validates every rung of the
-ladder with those folds so that the ladder reuses them; :func:`iecv_summary`
+any patient-level column; the ladder takes the same labels,
+``modality_ladder(clusters=)``); :func:`iecv_summary`
 measures the out-of-fold performance in each left-out cluster
 (:class:`radiorisk.evaluation.SubgroupAudit` with the cluster as the group) and
 pools it with :func:`radiorisk.stats.random_effects` (Debray et al. 2017, *BMJ*
@@ -22,11 +22,10 @@ import pandas as pd
 
 from .._html import repr_html
 from ..evaluation import SURVIVAL_METRICS, SubgroupAudit
-from ..exceptions import FitUsageError, ModelError, NotEstimableError
-from ..models import cross_validate_risk
+from ..exceptions import FitUsageError, NotEstimableError
 from ..stats import MetaAnalysis, random_effects, sqrt_variance
 
-__all__ = ["IECVSummary", "iecv_summary", "IECV_COLUMNS", "IECV_METRICS", "cluster_labels", "ladder_cvs"]
+__all__ = ["IECVSummary", "iecv_summary", "IECV_COLUMNS", "IECV_METRICS", "cluster_labels"]
 
 #: Columns of ``iecv.csv`` (:meth:`IECVSummary.to_frame`).
 IECV_COLUMNS = ("cv_by", "metric", "row", "cluster", "estimate", "ci_low", "ci_high", "se", "n", "events",
@@ -113,47 +112,6 @@ def cluster_labels(cohort, data, column: str) -> tuple[pd.Series, str]:
         raise FitUsageError(f"cv_by {column!r}: one cluster only ({s.iloc[0]!r}); leave-one-cluster-out "
                             "cross-validation needs at least 2")
     return s, note
-
-
-def ladder_cvs(model, data, blocks: Sequence[str], clusters, cv, **cv_kw) -> list:
-    """``cv`` and the leave-one-cluster-out CV of every other rung, for ``modality_ladder(reuse=)``.
-
-    The ladder's rungs are the blocks with columns (pet without any PET patient
-    is skipped, as the ladder does).  A ladder with PET rungs on a PET-available
-    subset refits there with folds of its own, so it is refused.  ``clusters``
-    and ``cv_kw`` are those of ``cv`` (:func:`radiorisk.models.cross_validate_risk`).
-
-    Examples
-    --------
-    >>> from radiorisk.datasets import simulate_cohort
-    >>> from radiorisk.features import assemble_cohort
-    >>> data = assemble_cohort(simulate_cohort(300, mode="established-cad", seed=1))
-    >>> kw = dict(horizon=1826, random_state=0, params={"penalizer": 0.1})
-    >>> cv = cross_validate_risk("coxph", data, blocks="clinical,ccta", clusters="site", **kw)
-    >>> [c.blocks for c in ladder_cvs("coxph", data, ["clinical", "ccta"], "site", cv, **kw)]
-    [('clinical', 'ccta'), ('clinical',)]
-    """
-    rungs = [b for b in blocks if data.blocks[b]]
-    if "pet" in rungs and not data.pet_available.any():
-        rungs.remove("pet")
-    if "pet" in rungs and not data.pet_available.all():
-        raise FitUsageError(f"cv_by: the ladder fits its PET rungs on the {int(data.pet_available.sum())} "
-                            f"PET-available patients only (of {data.n}) and cannot take leave-one-cluster-"
-                            "out folds there yet; leave pet out of blocks")
-    out = [cv]
-    for i in range(len(rungs)):
-        if tuple(rungs[: i + 1]) != tuple(cv.blocks):
-            out.append(cross_validate_risk(model, data, blocks=rungs[: i + 1], clusters=clusters, **cv_kw))
-    return out
-
-
-def check_ladder_reused(ladder, reuse) -> None:
-    """Raise ModelError unless every rung of ``ladder`` is one of the leave-one-cluster-out CVs ``reuse``."""
-    ours = {id(c) for c in reuse}
-    other = [f"{pop}/{rung}" for (pop, rung), c in ladder.cv.items() if id(c) not in ours]
-    if other:
-        raise ModelError(f"the ladder derived its own folds for rung(s) {other}: they are not the "
-                         "leave-one-cluster-out folds")
 
 
 # ---------------------------------------------------------------------------
@@ -333,6 +291,7 @@ def iecv_summary(cv, *, metrics: Sequence[str] | None = None, n_boot: int = 500,
     --------
     >>> from radiorisk.datasets import simulate_cohort
     >>> from radiorisk.features import assemble_cohort
+    >>> from radiorisk.models import cross_validate_risk
     >>> data = assemble_cohort(simulate_cohort(600, mode="established-cad", seed=1))
     >>> cv = cross_validate_risk("coxph", data, blocks="clinical", horizon=1826, random_state=0,
     ...                          clusters="site", params={"penalizer": 0.1})

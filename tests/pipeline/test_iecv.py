@@ -230,3 +230,19 @@ def test_without_a_site_effect_the_prediction_interval_covers_every_site():
     assert np.isfinite(oe.loc["pooled", "i2"])
     injected, _ = _oe(5, 1.8)
     assert oe.loc["pooled", "i2"] < injected.loc["pooled", "i2"]
+
+
+def test_pet_rungs_on_the_pet_available_patients_leave_out_the_same_sites(tmp_path):
+    """PET partly missing: the ladder's PET population is cross-validated on the same sites (no refusal)."""
+    d = tmp_path / "CP"
+    write_synthetic_cohort(d, n=800, mode="chest-pain", seed=12)
+    run = run_fit(d, tmp_path / "P", cv_by="site", **{**KW, "blocks": "clinical,pet", "n_boot": 0,
+                                                      "params": {"penalizer": 0.5}})
+    assert ("pet_available", "+pet") in run.ladder.cv
+    sites = pd.read_csv(d / "patients.csv").set_index("patient_id")["site_id"]
+    for cv in run.ladder.cv.values():
+        assert cv.cv_by == "site"
+        left_out = np.asarray(cv.clusters, dtype=object)[cv.oof["fold"].to_numpy()]
+        assert (left_out == sites.reindex(cv.oof["patient_id"]).to_numpy()).all()
+    assert run.ladder.cv[("all", "clinical")].clusters == run.cv.clusters
+    assert any("leave-one-site-out OOF risk" in n for n in run.notes)
