@@ -8,10 +8,13 @@ aggregate_lesions
     Lesion-to-patient radiomics (max, volume-weighted mean, sums; explicit no-plaque rows).
 assemble_cohort, CohortData, MODALITY_BLOCKS, MACE_COMPONENTS, DEFAULT_MACE
     One row per patient with the MACE outcome and the modality blocks clinical | ccta | radiomics | pet.
+index_scans
+    Each patient's first scan (earliest ``scan_date``), the scan the ccta block describes.
 """
 
 from ._aggregate import aggregate_lesions
 from ._assemble import DEFAULT_MACE, MACE_COMPONENTS, MODALITY_BLOCKS, CohortData, assemble_cohort
+from ._blocks import index_scans
 from ._robustness import feature_icc, icc, robust_features
 
 __all__ = [
@@ -23,5 +26,6 @@ __all__ = [
     "assemble_cohort",
     "feature_icc",
     "icc",
+    "index_scans",
     "robust_features",
 ]

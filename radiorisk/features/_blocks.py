@@ -49,7 +49,25 @@ def as_float(s: pd.Series) -> pd.Series:
 
 
 def index_scans(scans: pd.DataFrame) -> pd.DataFrame:
-    """One scan per patient: the earliest ``scan_date`` (ties by ``scan_id``)."""
+    """One scan per patient: the earliest ``scan_date`` (ties by ``scan_id``), the ccta block's scan.
+
+    Parameters
+    ----------
+    scans : DataFrame
+        The ``scans`` table (``patient_id``, optionally ``scan_date`` and ``scan_id``).
+
+    Returns
+    -------
+    DataFrame
+        One row per patient, indexed by ``patient_id`` (in sorted order).
+
+    Examples
+    --------
+    >>> scans = pd.DataFrame({"patient_id": ["P2", "P1", "P1"], "scan_id": ["S3", "S2", "S1"],
+    ...                       "scan_date": ["2020-01-01", "2021-05-01", "2019-03-01"]})
+    >>> index_scans(scans)["scan_id"].to_dict()
+    {'P1': 'S1', 'P2': 'S3'}
+    """
     s = scans
     keys = ["patient_id"] + [c for c in ("scan_date", "scan_id") if c in s.columns]
     s = s.sort_values(keys, kind="stable")

@@ -23,6 +23,7 @@ import pandas as pd
 from .._html import repr_html
 from ..evaluation import SURVIVAL_METRICS, SubgroupAudit
 from ..exceptions import FitUsageError, NotEstimableError
+from ..features import index_scans
 from ..stats import MetaAnalysis, random_effects, sqrt_variance
 
 __all__ = ["IECVSummary", "iecv_summary", "IECV_COLUMNS", "IECV_METRICS", "cluster_labels"]
@@ -40,13 +41,6 @@ _ID_COLUMNS = ("patient_id", "scan_id", "lesion_id")
 # ---------------------------------------------------------------------------
 # the clusters
 # ---------------------------------------------------------------------------
-
-
-def _first_scans(scans: pd.DataFrame) -> pd.DataFrame:
-    """Each patient's first scan (earliest ``scan_date``, ties by ``scan_id``): the ccta block's scan."""
-    keys = ["patient_id"] + [c for c in ("scan_date", "scan_id") if c in scans.columns]
-    s = scans.sort_values(keys, kind="stable").drop_duplicates("patient_id", keep="first")
-    return s.set_index(s["patient_id"].astype(str))
 
 
 def cluster_labels(cohort, data, column: str) -> tuple[pd.Series, str]:
@@ -96,7 +90,8 @@ def cluster_labels(cohort, data, column: str) -> tuple[pd.Series, str]:
         s = p.set_index(p["patient_id"].astype(str))[column]
         note = f"cv_by {column}: column {column} of table patients"
     elif column in cohort.scans.columns:
-        s = _first_scans(cohort.scans)[column]
+        s = index_scans(cohort.scans)[column]
+        s = s.set_axis(s.index.astype(str))
         note = (f"cv_by {column} is a scan-level column: each patient is assigned the {column} of "
                 "their first scan (earliest scan_date), the scan of the ccta block")
     else:
