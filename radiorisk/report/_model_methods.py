@@ -107,6 +107,36 @@ def _params_text(params: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in sorted(params.items()))
 
 
+def _design(cfg: dict) -> str:
+    """The cross-validation design: K-fold grouped by patient, or leave-one-{cv_by}-out (``fit --cv-by``)."""
+    cv_by = cfg.get("cv_by")
+    if cv_by:
+        return (f"leave-one-{cv_by}-out (internal-external) cross-validation: {cfg.get('folds')} folds, "
+                f"one per {cv_by}")
+    return (f"{cfg.get('repeats')} x {cfg.get('folds')}-fold cross-validation, stratified on the event and "
+            "grouped by patient")
+
+
+def _validation_sentence(cfg: dict) -> str:
+    cv_by = cfg.get("cv_by")
+    if cv_by:
+        return (f"Performance was estimated by {_design(cfg)}; every patient's risk comes from a model "
+                f"that did not see that patient's {cv_by}.")
+    return (f"Performance was estimated by {cfg.get('repeats')} x {cfg.get('folds')}-fold cross-validation; "
+            "every patient's risk comes from a model that did not see that patient.")
+
+
+def _iecv_tables(ctx: _Context) -> list[tuple[str, pd.DataFrame]]:
+    """``RUN/iecv.csv`` as read by the pipeline (``ctx.iecv``), when the run has one."""
+    iecv = getattr(ctx, "iecv", None)  # a ModelReportInputs field filled where the RUN is read
+    if iecv is None:
+        return []
+    cv_by = ctx.config.get("cv_by") or "cluster"
+    return [(f"Internal-external cross-validation: performance in each left-out {cv_by}, pooled by "
+             f"random effects with the prediction interval for a new {cv_by} (iecv.csv)",
+             iecv.drop(columns=[c for c in ("cv_by", "method") if c in iecv.columns]))]
+
+
 def _model_spec(ctx: _Context) -> ReportSection:
     cfg, prov, model = ctx.config, ctx.prov, ctx.model
     name = cfg.get("model", ctx.manifest.get("model", "?"))
@@ -125,8 +155,7 @@ def _model_spec(ctx: _Context) -> ReportSection:
         ("prediction horizon", f"{ctx.horizon:g} days ({_years(ctx.horizon)})"),
         ("deaths outside MACE", "censored at death" if cfg.get("competing", "censor") == "censor"
          else "competing event"),
-        ("validation", f"{cfg.get('repeats')} x {cfg.get('folds')}-fold cross-validation, stratified on the "
-                       f"event and grouped by patient; seed {prov.get('seed')}; out-of-fold risk by the horizon"),
+        ("validation", f"{_design(cfg)}; seed {prov.get('seed')}; out-of-fold risk by the horizon"),
         ("hyper-parameter search", "none (fixed parameters)" if not search else
          f"nested random search, {search.get('n_iter')} candidates, "
          + ("every candidate tried" if search.get("budget_seconds") is None
@@ -150,8 +179,7 @@ def _model_spec(ctx: _Context) -> ReportSection:
     extra = {k: v for k, v in (prov.get("final_model") or {}).items() if k != "columns"}
     say = [f"The model is a {_MODEL_WORDS.get(name, name)} predicting the probability of MACE by "
            f"{ctx.horizon:g} days from the {', '.join(cfg.get('blocks') or [])} block(s).",
-           f"Performance was estimated by {cfg.get('repeats')} x {cfg.get('folds')}-fold cross-validation; "
-           "every patient's risk comes from a model that did not see that patient.",
+           _validation_sentence(cfg),
            f"Preprocessing (imputation, scaling, selection) was fitted inside each training fold; "
            f"{len(used_cols)} columns reach the final estimator."]
     if extra:
@@ -164,6 +192,7 @@ def _model_spec(ctx: _Context) -> ReportSection:
             [{"block": b, "columns": int((bl == b).sum()),
               "names": ", ".join(c for c, x in zip(used_cols, bl, strict=True) if x == b)}
              for b in dict.fromkeys(bl)])))
+    tables += _iecv_tables(ctx)
     notes = tuple(prov.get("statements") or ())
     return ReportSection(id="model", title=_TITLES["model"], sentences=tuple(say), tables=tuple(tables),
                          notes=notes)
