@@ -18,7 +18,6 @@ seed derived from ``random_state`` and its own estimator from a factory
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from .._html import repr_html
 from ..stats import NotEstimableError, check_horizon, harrell_c, td_auc, uno_c
 from ._base import make_y
 from ._factory import model_label, task_factory
@@ -132,9 +132,8 @@ class CVResult:
     def _repr_html_(self) -> str:
         design = (f"{self.repeats}x{self.folds}-fold" if self.cv_by is None else
                   f"leave-one-{self.cv_by}-out ({self.folds} folds)")
-        return (f"<p><b>CVResult</b> {html.escape(self.model)} on {html.escape('+'.join(self.blocks))}: "
-                f"{html.escape(design)}, horizon {self.horizon:g} d</p>"
-                + self.scores().to_html(index=False, float_format=lambda v: f"{v:.4f}"))
+        return repr_html(f"CVResult {self.model} on {'+'.join(self.blocks)}: {design}, horizon {self.horizon:g} d",
+                         self.scores(), self.notes)
 
 # ---------------------------------------------------------------------------
 # public functions

@@ -161,3 +161,11 @@ def test_ladder_with_clusters_on_the_pet_available_patients():
         assert cv.cv_by == "cluster" and list(cv.oof["patient_id"]) == list(ids.astype(str))
         left_out = np.asarray(cv.clusters)[cv.oof["fold"].to_numpy()]
         assert (left_out == site.to_numpy()).all()
+
+
+def test_cv_notebook_view_is_the_one_html_table(cad_data):
+    cv = cross_validate_risk("coxph", cad_data, clusters="site", **KW)
+    h = cv._repr_html_()
+    assert h.startswith('<div class="radiorisk-repr"><strong>CVResult coxph on clinical: leave-one-site-out '
+                        f"({cv.folds} folds), horizon 1826 d</strong><ul><li>leave-one-site-out")
+    assert "<th>harrell_c</th>" in h and "mean_risk" in h and 'class="dataframe"' not in h
