@@ -407,6 +407,13 @@ def modality_ladder(
     ['clinical', '+ccta']
     >>> lad.to_frame().columns[:5].tolist()
     ['population', 'rung', 'blocks', 'reference', 'metric']
+
+    Every rung leave-one-site-out:
+
+    >>> loso = modality_ladder("coxph", data, horizon=1826, random_state=0, clusters="site",
+    ...                        rungs=("clinical", "ccta"), n_boot=0, params={"penalizer": 0.1})
+    >>> {cv.cv_by for cv in loso.cv.values()}, loso.notes[-2][:48]
+    ({'site'}, "estimates on each patient's leave-one-site-out OO")
     """
 
     horizon = check_horizon(horizon)
