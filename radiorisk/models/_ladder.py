@@ -412,7 +412,7 @@ def modality_ladder(
 
     >>> loso = modality_ladder("coxph", data, horizon=1826, random_state=0, clusters="site",
     ...                        rungs=("clinical", "ccta"), n_boot=0, params={"penalizer": 0.1})
-    >>> {cv.cv_by for cv in loso.cv.values()}, loso.notes[-2][:48]
+    >>> {cv.cv_by for cv in loso.cv.values()}, loso.notes[-2][:49]
     ({'site'}, "estimates on each patient's leave-one-site-out OO")
     """
 
