@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .._files import atomic_write_text
 from ..exceptions import RadioriskError, ReportError
@@ -97,6 +98,7 @@ def collect_model_report(run, *, data=None, audit=None, n_boot: int = 200, seed:
                    model=model, manifest=manifest, audit_dir=audit_dir, audit_source=source, seed=seed,
                    n_boot=int(n_boot), shap_sample=int(shap_sample))
     load_cohort(ctx, data if data is not None else cfg.get("data"), explicit=data is not None)
+    ctx.iecv = pd.read_csv(run / "iecv.csv", dtype={"cluster": str}) if (run / "iecv.csv").is_file() else None
     return render_model_report(report_statistics(ctx), aud)
 
 

@@ -39,8 +39,7 @@ import pandas as pd
 
 from .._files import atomic_write_csv, sha256_file
 from ..exceptions import ModelError, RadioriskError
-from ..features import DEFAULT_MACE, assemble_cohort
-from ..features._blocks import index_scans
+from ..features import DEFAULT_MACE, assemble_cohort, index_scans
 from ..imaging import measure_plaque
 from ..io import read_cohort
 from ..models import load

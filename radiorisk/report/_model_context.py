@@ -77,6 +77,7 @@ class ModelReportInputs:
     availability_p: dict = field(default_factory=dict)  # (block, attribute) -> chi-square p
     extrapolation: pd.DataFrame | None = None  # patient_id -> extrapolated (first CV repeat)
     explanations: ReportExplanations | None = None
+    iecv: pd.DataFrame | None = None  # RUN/iecv.csv (fit --cv-by)
     net_benefit: pd.DataFrame | None = None  # survival_net_benefit at NET_BENEFIT_THRESHOLDS
 
 

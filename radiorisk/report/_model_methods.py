@@ -128,7 +128,7 @@ def _validation_sentence(cfg: dict) -> str:
 
 def _iecv_tables(ctx: _Context) -> list[tuple[str, pd.DataFrame]]:
     """``RUN/iecv.csv`` as read by the pipeline (``ctx.iecv``), when the run has one."""
-    iecv = getattr(ctx, "iecv", None)  # a ModelReportInputs field filled where the RUN is read
+    iecv = ctx.iecv
     if iecv is None:
         return []
     cv_by = ctx.config.get("cv_by") or "cluster"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..features import index_scans
 from ._patient_values import _bool, _cac_category, _clean, _fmt, _num
 from ._vocab import (
     _CAD_RADS_LEVELS,
@@ -19,9 +20,8 @@ from ._vocab import (
 
 
 def _index_scans(scans: pd.DataFrame) -> pd.DataFrame:
-    keys = ["patient_id"] + [c for c in ("scan_date", "scan_id") if c in scans.columns]
-    s = scans.assign(patient_id=scans["patient_id"].astype(str)).sort_values(keys, kind="stable")
-    return s.drop_duplicates("patient_id", keep="first").set_index("patient_id")
+    """:func:`radiorisk.features.index_scans` with the patient ids as strings (as the reports print them)."""
+    return index_scans(scans.assign(patient_id=scans["patient_id"].astype(str)))
 
 
 def _get(row, col):

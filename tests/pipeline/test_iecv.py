@@ -248,20 +248,10 @@ def test_pet_rungs_on_the_pet_available_patients_leave_out_the_same_sites(tmp_pa
     assert any("leave-one-site-out OOF risk" in n for n in run.notes)
 
 
-def test_model_report_states_the_internal_external_design_and_shows_iecv_csv(loso, monkeypatch):
-    """The model section names leave-one-site-out CV (not K-fold by patient) and formats iecv.csv.
-
-    The pipeline does not read iecv.csv into the report inputs yet; the test stands in for that line.
-    """
+def test_model_report_states_the_internal_external_design_and_shows_iecv_csv(loso):
+    """The model section names leave-one-site-out CV (not K-fold by patient) and formats iecv.csv."""
     from radiorisk.pipeline import _model_report
 
-    stats = _model_report.report_statistics
-
-    def with_iecv(ctx):
-        ctx.iecv = pd.read_csv(ctx.run / "iecv.csv")
-        return stats(ctx)
-
-    monkeypatch.setattr(_model_report, "report_statistics", with_iecv)
     rep = _model_report.collect_model_report(loso.out, n_boot=0, shap_sample=50)
     sec = next(s for s in rep.sections if s.id == "model")
     k = len(loso.cv.clusters)
