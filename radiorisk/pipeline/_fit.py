@@ -7,7 +7,9 @@
   ``patient_id`` pseudonymised, see below);
 - ``ladder.csv``: the modality ladder of the chosen blocks
   (:data:`radiorisk.models.LADDER_COLUMNS`);
-- ``model/``: the final model refitted on all patients (``est.save``);
+- ``model/``: the final model refitted on all patients (``est.save``), with what it needs
+  (``requirements.json``: blocks, columns with training summaries, horizon, outcome, radiomics
+  preset; read by ``radiorisk predict``);
 - ``iecv.csv`` (with ``cv_by``, internal-external cross-validation): per left-out
   cluster and metric the out-of-fold performance with its CI, then the pooled
   random-effects estimate and the prediction interval for a new cluster
@@ -53,6 +55,7 @@ from ..models import (
     cross_validate_risk,
     fit_final_model,
     modality_ladder,
+    requirements_from_cohort,
 )
 from ..privacy import Pseudonymiser
 from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
@@ -269,7 +272,7 @@ def _fit_iecv(work: _Work, model, data, blocks, clusters, *, n_jobs, n_boot, kw)
     return cv, ladder
 
 
-def _write_results(work: _Work, out: Path, data, cv, ladder, est, iecv=None) -> dict:
+def _write_results(work: _Work, out: Path, data, cv, ladder, est, iecv=None, requirements=None) -> dict:
     files = {}
     oof = cv.to_frame().merge(data.groups, left_on="patient_id", right_index=True, how="left")
     oof["patient_id"] = work.pz(oof["patient_id"].to_numpy(dtype=object))
@@ -284,7 +287,7 @@ def _write_results(work: _Work, out: Path, data, cv, ladder, est, iecv=None) -> 
     tmp_model = out / f".model.tmp-{os.getpid()}"
     if tmp_model.exists():
         shutil.rmtree(tmp_model)
-    est.save(tmp_model)
+    est.save(tmp_model, requirements=requirements)
     if files["model"].exists():
         shutil.rmtree(files["model"])
     os.replace(tmp_model, files["model"])
@@ -488,7 +491,9 @@ def run_fit(
                                               n_boot=n_boot, params=params, clusters=clusters)
     iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
                                              random_state=seed)
-    files = _write_results(work, out, data, cv, ladder, est, iecv)
+    preset = radiomics_params if features is None and "radiomics" in blocks else None
+    files = _write_results(work, out, data, cv, ladder, est, iecv,
+                           requirements_from_cohort(data, blocks, radiomics_preset=preset))
     all_notes = _statements(pz, cohort, data, work, cv, ladder, iecv)
     work.timings["total"] = time.perf_counter() - t_start
     configuration = {

@@ -16,9 +16,7 @@ from radiorisk.exceptions import ModelError
 from radiorisk.features import assemble_cohort
 from radiorisk.models import load
 from radiorisk.models._persist import load_requirements
-from radiorisk.models._requirements import describe_training, requirements_from_cohort
 from radiorisk.pipeline import run_fit
-from radiorisk.pipeline._fit import _drop_constant_columns
 from radiorisk.pipeline._fit_radiomics import read_features
 from radiorisk.pipeline._predict import predict_cohort
 
@@ -33,17 +31,11 @@ def _read(path):
 
 
 def _ensure_requirements(run, cohort_dir, blocks=BLOCKS, *, radiomics=None, preset=None):
-    """The requirements run_fit records (until run_fit passes them, saved here the same way)."""
+    """The bundle run_fit wrote records what the model needs, in the model's column order."""
     model = run / "model"
-    if load_requirements(model) is None:
-        data, _ = _drop_constant_columns(assemble_cohort(cohort_dir, horizon=HORIZON, radiomics=radiomics))
-        est = load(model)
-        req = requirements_from_cohort(data, blocks, radiomics_preset=preset)
-        cols = json.loads((model / "manifest.json").read_text())["feature_names_in"]
-        if list(req.columns) != cols:  # a long radiomics table read back pivots in another column order
-            req = describe_training(data.X[cols], blocks=req.blocks, horizon=req.horizon, mace=req.mace,
-                                    competing=req.competing, radiomics_preset=preset)
-        est.save(model, overwrite=True, requirements=req)
+    req = load_requirements(model)
+    assert req is not None, "run_fit wrote a bundle without requirements.json"
+    assert list(req.columns) == json.loads((model / "manifest.json").read_text())["feature_names_in"]
     return model
 
 
