@@ -36,7 +36,8 @@ def _render(path, tmp_path) -> tuple[str, str]:
            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom",
            path.resolve().as_uri()]
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        res = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                             timeout=120, check=False)
     except subprocess.TimeoutExpired:
         pytest.fail("chromium did not finish within 120 s")
     assert res.returncode == 0, res.stderr[-2000:]
