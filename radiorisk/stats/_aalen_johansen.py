@@ -23,6 +23,7 @@ from ._common import (
     check_horizon,
     html_table,
 )
+from ._km import km_factors
 from ._linalg import sqrt_variance
 
 __all__ = ["CumulativeIncidence", "aalen_johansen", "check_competing_inputs"]
@@ -152,7 +153,7 @@ def _aj_curve(t: np.ndarray, s: np.ndarray, cause: int):
     """F(t), its prodlim variance and Y(t) at the distinct times."""
     uniq, Y, d1, d2, _ = _cause_counts(t, s, cause)
     d = d1 + d2
-    S = np.cumprod(1.0 - d / Y)
+    S = np.cumprod(km_factors(d, Y))
     S_lag = np.concatenate([[1.0], S[:-1]])
     F = np.cumsum(S_lag * d1 / Y)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -244,6 +245,6 @@ _AJ_METHOD = ("Aalen-Johansen: prodlim(Hist(time, status) ~ 1) at t0; Marubini-V
 def _aj_risk(t: np.ndarray, s: np.ndarray, t0: float, cause: int) -> float:
     """:math:`F(t_0)` of validated float arrays (no SE), for the metrics."""
     uniq, Y, d1, d2, _ = _cause_counts(t, s, cause)
-    S_lag = np.concatenate([[1.0], np.cumprod(1.0 - (d1 + d2) / Y)[:-1]])
+    S_lag = np.concatenate([[1.0], np.cumprod(km_factors(d1 + d2, Y))[:-1]])
     sel = uniq <= t0
     return float(np.sum((S_lag * d1 / Y)[sel]))

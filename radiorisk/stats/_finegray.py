@@ -21,6 +21,7 @@ from scipy.stats import norm
 
 from ._aalen_johansen import _check_cause, check_competing_inputs
 from ._common import NotEstimableError, html_table
+from ._km import km_factors
 from ._linalg import inverse_information, newton_step, sqrt_variance
 
 __all__ = ["FineGrayFit", "fit_fine_gray"]
@@ -152,7 +153,7 @@ def _gc_left(t_sorted: np.ndarray, cens_sorted: np.ndarray, at: np.ndarray) -> n
     n_at = np.bincount(inv, minlength=len(uniq)).astype(np.float64)
     c = np.bincount(inv, weights=cens_sorted, minlength=len(uniq))
     Y = np.cumsum(n_at[::-1])[::-1]
-    G = np.concatenate([[1.0], np.cumprod(1.0 - c / Y)])
+    G = np.concatenate([[1.0], np.cumprod(km_factors(c, Y))])  # the textbook KM of the censoring times
     return G[np.searchsorted(uniq, at, side="left")]
 
 
