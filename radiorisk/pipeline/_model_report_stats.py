@@ -4,7 +4,8 @@
 numbers its sections state: patients, events, follow-up and modality availability by
 group, the reverse Kaplan–Meier median follow-up, Kaplan–Meier observed risks per group,
 chi-square tests of unequal availability, the extrapolation check of the cross-validation,
-the net benefit at the report's thresholds and the SHAP explanations (overall and by group). The report only formats them.
+the net benefit at the report's thresholds, Riley's parameter budget per ladder rung and the
+SHAP explanations (overall and by group). The report only formats them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency
 
 from ..evaluation import survival_net_benefit
-from ..exceptions import ExplainError, NotEstimableError
+from ..exceptions import ExplainError, NotEstimableError, SampleSizeError
 from ..explain import shap_by_subgroup, shap_values
 from ..report import (
     NET_BENEFIT_THRESHOLDS,
@@ -23,7 +24,12 @@ from ..report import (
     ReportExplanations,
     report_attributes,
 )
-from ..stats import kaplan_meier_risk, median_follow_up
+from ..stats import (
+    anticipated_cox_snell_r2,
+    kaplan_meier_risk,
+    median_follow_up,
+    parameter_budget_table,
+)
 
 __all__ = ["report_statistics"]
 
@@ -161,6 +167,35 @@ def _explanations(ctx: ModelReportInputs) -> ReportExplanations:
     return ReportExplanations(status="ok", shap=res, sampled=k < len(X), by_group=tuple(by_group))
 
 
+def _rung_parameters(ctx: ModelReportInputs) -> dict[str, int]:
+    """Candidate parameters of each ladder rung: the columns of its blocks (as the fit recorded them)."""
+    cols = (ctx.prov.get("cohort") or {}).get("columns") or {}
+    lad = ctx.ladder[ctx.ladder["population"] == "all"] if "population" in ctx.ladder else ctx.ladder
+    out = {}
+    for rung, blocks in lad[["rung", "blocks"]].drop_duplicates("rung").itertuples(index=False):
+        out[str(rung)] = sum(len(cols.get(b, ())) for b in str(blocks).split(","))
+    return out
+
+
+def _sample_size(ctx: ModelReportInputs) -> tuple[pd.DataFrame | None, str]:
+    """Riley's parameter budget per rung, R²_CS from the clinical rung's out-of-fold C."""
+    lad = ctx.ladder
+    first = lad[(lad["metric"] == "harrell_c") & (lad.get("population", "all") == "all")]
+    rungs = _rung_parameters(ctx)
+    if first.empty or not rungs or not all(rungs.values()):
+        return None, "the ladder or the fit's column lists are not available"
+    t, e = ctx.pred["time"].to_numpy(float), ctx.pred["event"].to_numpy(float)
+    c = float(first["estimate"].iloc[0])
+    try:
+        r2, source = anticipated_cox_snell_r2("survival", c_statistic=c, rate=e.sum() / t.sum(),
+                                              timepoint=ctx.horizon, mean_follow_up=float(t.mean()))
+        table = parameter_budget_table(rungs, len(t), float(e.sum()), r2, "survival")
+    except SampleSizeError as exc:
+        return None, f"not computed: {exc}"
+    return table, (f"anticipated Cox-Snell R² {r2:.3g} {source}; {len(t)} patients, {int(e.sum())} events "
+                   f"(Riley et al. 2019/2020: expected shrinkage >= 0.9, optimism in R² <= 0.05)")
+
+
 def report_statistics(ctx: ModelReportInputs) -> ModelReportInputs:
     """Compute every statistic the model report states into ``ctx`` (in place; returns it).
 
@@ -180,6 +215,7 @@ def report_statistics(ctx: ModelReportInputs) -> ModelReportInputs:
     ctx.observed = _observed_risks(ctx)
     ctx.explanations = _explanations(ctx)
     ctx.extrapolation = _extrapolation(ctx)
+    ctx.sample_size, ctx.sample_size_note = _sample_size(ctx)
     with np.errstate(invalid="ignore", divide="ignore"):
         ctx.net_benefit = survival_net_benefit(
             pred["time"].to_numpy(float), pred["event"].to_numpy(float), pred["risk"].to_numpy(float),

@@ -78,6 +78,8 @@ class ModelReportInputs:
     extrapolation: pd.DataFrame | None = None  # patient_id -> extrapolated (first CV repeat)
     explanations: ReportExplanations | None = None
     iecv: pd.DataFrame | None = None  # RUN/iecv.csv (fit --cv-by)
+    sample_size: pd.DataFrame | None = None  # parameters the data support per ladder rung (Riley)
+    sample_size_note: str = ""  # where the anticipated R² came from, or why there is no table
     net_benefit: pd.DataFrame | None = None  # survival_net_benefit at NET_BENEFIT_THRESHOLDS
 
 

@@ -193,6 +193,17 @@ def _model_spec(ctx: _Context) -> ReportSection:
               "names": ", ".join(c for c, x in zip(used_cols, bl, strict=True) if x == b)}
              for b in dict.fromkeys(bl)])))
     tables += _iecv_tables(ctx)
+    if ctx.sample_size is not None:
+        ss = ctx.sample_size
+        over = [str(r) for r, ok in zip(ss["rung"], ss["supported"], strict=True) if not ok]
+        say.append("Sample size: the data support about "
+                   f"{int(ss['max_parameters'].iloc[0])} candidate parameters (Riley et al.); "
+                   + (f"the rung(s) {', '.join(over)} exceed it, so their estimates are prone to "
+                      "overfitting and need shrinkage or selection." if over else "every rung is within it."))
+        tables.append(("Sample size: candidate parameters per rung against what the data support "
+                       f"({ctx.sample_size_note})", ss))
+    elif ctx.sample_size_note:
+        say.append(f"Sample size (Riley et al.): {ctx.sample_size_note}.")
     notes = tuple(prov.get("statements") or ())
     return ReportSection(id="model", title=_TITLES["model"], sentences=tuple(say), tables=tuple(tables),
                          notes=notes)

@@ -217,3 +217,36 @@ def test_clear_errors(model_report_run, tmp_path, case):
     code, _, err = _run_cli(argv)
     assert code == 2, err
     assert expect in err and "Traceback" not in err
+
+
+def test_model_section_states_the_sample_size_budget(model_report_html):
+    """Riley's criteria per rung (issue 16): this small RUN's clinical C is below 0.5, so the report
+    says why there is no table instead of inventing one."""
+    assert "Sample size (Riley et al.): not computed: c_statistic must lie in [0.5, 1)" in model_report_html
+
+
+def test_sample_size_budget_matches_the_stats():
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from radiorisk.pipeline._model_report_stats import _sample_size
+    from radiorisk.stats import anticipated_cox_snell_r2, parameter_budget_table
+
+    rng = np.random.default_rng(0)
+    t, e = rng.uniform(100, 2000, 500), (rng.uniform(size=500) < 0.12).astype(float)
+    ladder = pd.DataFrame({"population": ["all"] * 3 + ["pet_available"], "rung": ["clinical", "+ccta", "+radiomics", "+pet"],
+                           "blocks": ["clinical", "clinical,ccta", "clinical,ccta,radiomics", "clinical,ccta,pet"],
+                           "metric": "harrell_c", "estimate": [0.7, 0.74, 0.75, 0.8]})
+    cols = {"clinical": list("abcdefghij"), "ccta": [f"c{k}" for k in range(20)],
+            "radiomics": [f"r{k}" for k in range(1130)], "pet": ["cma"]}
+    ctx = SimpleNamespace(ladder=ladder, prov={"cohort": {"columns": cols}}, horizon=1826.0,
+                          pred=pd.DataFrame({"time": t, "event": e}))
+    table, note = _sample_size(ctx)
+    r2, source = anticipated_cox_snell_r2("survival", c_statistic=0.7, rate=e.sum() / t.sum(), timepoint=1826.0,
+                                          mean_follow_up=float(t.mean()))
+    expect = parameter_budget_table({"clinical": 10, "+ccta": 30, "+radiomics": 1160}, 500, float(e.sum()), r2,
+                                    "survival")
+    pd.testing.assert_frame_equal(table, expect)
+    assert table["supported"].tolist()[-1] is False and source in note
