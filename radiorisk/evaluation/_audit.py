@@ -34,6 +34,7 @@ from ._bootstrap import (
     percentile_interval,
     survival_replicates,
 )
+from ._oe_interval import OE_METRICS, oe_interval
 from ._values import (
     BINARY_METRICS,
     COMPETING_METRICS,
@@ -165,8 +166,15 @@ class SubgroupAudit(_ContrastMixin, _FairnessMixin):
 
     **Flags.** ``flag`` is True and ``flag_reason`` says why when: the group is
     the ``unknown`` label; it has fewer than ``min_events`` events; the metric
-    is undefined (``"metric undefined: <reason>"``, estimate NaN); or some
-    bootstrap replicates were undefined.
+    is undefined (``"metric undefined: <reason>"``, estimate NaN); some
+    bootstrap replicates were undefined; or an O/E bootstrap is degenerate.
+
+    **O/E intervals.** Where the O/E bootstrap is degenerate (fewer than two
+    distinct replicate values, or ``ci_low == ci_high``, as in a group without
+    events) and with ``n_boot=0``, ``oe_ratio``, ``oe_ratio_t`` and ``oe_ratio_cr``
+    get an analytic CI (:func:`~radiorisk.evaluation._oe_interval.oe_interval`:
+    exact Poisson, Kaplan-Meier or Aalen-Johansen), named in ``flag_reason``
+    (``"analytic CI: ..."``; with ``n_boot=0`` that note alone does not set ``flag``).
 
     Examples
     --------
@@ -338,9 +346,38 @@ class SubgroupAudit(_ContrastMixin, _FairnessMixin):
                 self._n_valid_target = np.full(M, self.n_boot)
             self.replicates = rep
             lo, hi = percentile_interval(rep, self.level)
+        self._ci_notes = self._oe_fallback(est, lo, hi)
         self._est, self._lo, self._hi, self._why = est, lo, hi, why
         self._n = np.array([len(s[2]) for s in self._subsets])
         self._ev = np.array([self._events(s[2]) for s in self._subsets])
+
+    def _oe_fallback(self, est, lo, hi) -> dict:
+        """Analytic O/E CIs (in place) where the bootstrap is degenerate or absent.
+
+        Returns ``{(group, metric): (why, method)}``: ``why`` the degenerate bootstrap
+        (a flag; empty with ``n_boot=0``) and ``method`` the interval given instead.
+        """
+        notes = {}
+        for k, m in enumerate(self.metrics):
+            if m not in OE_METRICS:
+                continue
+            for g, (_, _, idx) in enumerate(self._subsets):
+                if len(idx) == 0 or not np.isfinite(est[g, k]):
+                    continue
+                why = ""
+                if self.replicates is not None:
+                    target = int(self._n_valid_target[k])
+                    reps = self.replicates[g, :target, k]
+                    distinct = len(np.unique(reps[np.isfinite(reps)]))
+                    if distinct >= 2 and lo[g, k] < hi[g, k]:
+                        continue
+                    why = (f"bootstrap degenerate ({distinct} distinct value(s) in {target} replicates, "
+                           "percentile CI not used)")
+                outcome = ({"y": self.y[idx]} if not self.survival else
+                           {"time": self.time[idx], "event": self.event[idx], "horizon": self.horizon})
+                lo[g, k], hi[g, k], how = oe_interval(m, self.risk[idx], level=self.level, **outcome)
+                notes[(g, k)] = (why, how)
+        return notes
 
     def _bootstrap_replicates(self) -> np.ndarray:
         """Replicates of the audited metrics, shape (groups, n_boot, metrics)."""
@@ -375,6 +412,9 @@ class SubgroupAudit(_ContrastMixin, _FairnessMixin):
             bad = target - int(np.isfinite(self.replicates[g, :target, k]).sum())
             if bad:
                 reasons.append(f"bootstrap: {bad} of {target} replicates undefined")
+        degenerate = self._ci_notes.get((g, k), ("", ""))[0]
+        if degenerate:
+            reasons.append(degenerate)
         return "; ".join(reasons)
 
     def _rows(self, which):
@@ -383,8 +423,10 @@ class SubgroupAudit(_ContrastMixin, _FairnessMixin):
             attr, grp, _ = self._subsets[g]
             for k, m in enumerate(self.metrics):
                 reason = self._flags(g, k)
+                how = self._ci_notes.get((g, k), ("", ""))[1]  # which interval (not a flag by itself)
+                text = "; ".join(x for x in (reason, how) if x)
                 rows.append((attr, grp, m, self._est[g, k], self._lo[g, k], self._hi[g, k],
-                             int(self._n[g]), int(self._ev[g]), bool(reason), reason))
+                             int(self._n[g]), int(self._ev[g]), bool(reason), text))
         return _frame(rows, AUDIT_COLUMNS)
 
     @property

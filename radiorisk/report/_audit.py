@@ -98,6 +98,9 @@ def _calibration_findings(audit: SubgroupAudit, frame: pd.DataFrame) -> list[str
         out.append(f"Overall, the observed risk{when} is {_ci(r)} times the mean predicted "
                    f"risk; the model {lean} risk by {abs(1 - r['estimate']) * 100:.0f} % on average.")
     bg = frame[(frame["metric"] == oe) & (frame["attribute"] != "overall") & (frame["group"] != UNKNOWN_GROUP)]
+    # no finding from a small group (fewer than min_events events: shown in the tables with its
+    # flag) nor from a degenerate interval (zero width)
+    bg = bg[(bg["events"] >= audit.min_events) & (bg["ci_low"] < bg["ci_high"])]
     off = bg[(bg["ci_low"] > 1) | (bg["ci_high"] < 1)]
     for _, row in off.iterrows():
         lean = "under-predicts" if row["estimate"] > 1 else "over-predicts"
@@ -110,6 +113,10 @@ def _calibration_findings(audit: SubgroupAudit, frame: pd.DataFrame) -> list[str
 
 def audit_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
     """The key findings of an audit in plain language (the report's first section).
+
+    A group's O/E is stated as a finding only when the group has at least the audit's
+    ``min_events`` events and a CI of non-zero width; the others stay in the tables
+    with their flag.
 
     Parameters
     ----------
