@@ -7,13 +7,16 @@ Writes ``DIR/metrics.csv`` (the DESIGN.md contract) and, beside it,
 (argparse and messages only); the body is :func:`radiorisk.pipeline.run_audit`.
 
 Identifiers never reach the outputs: only the risk, outcome and group columns
-are read (an id column such as ``patient_id`` is ignored), and an identifier
-column given as a group is refused (see ``docs/privacy.md``).
+are audited, and an identifier column given as a group is refused (see
+``docs/privacy.md``). The id column (``--id-col``, default ``patient_id`` when
+present) only serves to refuse a stacked out-of-fold file (duplicated ids or a
+``repeat`` column) or, with ``--average-repeats``, to average it per id.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -31,38 +34,50 @@ def audit_command(args: argparse.Namespace) -> int:
     """
     msgs: list[str] = []
     try:
-        path = _run(args, msgs)
+        path, seed = _run(args, msgs)
     except (SchemaError, AuditUsageError) as exc:
-        if "competing_risks" not in str(exc):
+        msg = _as_flags(_ID_FLAGS.sub(r"--id-col \1 --average-repeats", str(exc)))
+        if msg == str(exc):
             raise
-        msg = _as_flags(str(exc))
         raise (SchemaError(msg, exc.report) if isinstance(exc, SchemaError) else AuditUsageError(msg)) from exc
     for m in msgs:
         print(f"warning: {m}", file=sys.stderr)
     if not getattr(args, "quiet", False):
-        print(f"wrote {path} and the other audit files in {path.parent} (report: {path.parent / 'report.html'})")
+        boot = ""
+        print(f"wrote {path} and the other audit files in {path.parent} "
+              f"(report: {path.parent / 'report.html'}{boot})")
     return 0
 
 
 #: run_audit's wording -> the command's flags.
 _as_flags = FlagWords({}, (("competing_risks=True", "--competing-risks"), ("not outcome_col", "not --outcome-col"),
-                          ("needs time_col and event_col", "needs --time-col and --event-col")))
+                          ("needs time_col and event_col", "needs --time-col and --event-col"),
+                          ("id_col=COL, average_repeats=True", "--id-col COL --average-repeats"),
+                          ("average_repeats=True needs id_col", "--average-repeats needs --id-col"),
+                          ("average_repeats=True:", "--average-repeats:"),
+                          ("give as id_col", "give as --id-col")))
+#: run_audit's ``id_col='COL', average_repeats=True`` -> ``--id-col COL --average-repeats``.
+_ID_FLAGS = re.compile(r"id_col='([^']*)', average_repeats=True")
 
 
-def _run(args: argparse.Namespace, msgs: list) -> Path:
+def _run(args: argparse.Namespace, msgs: list) -> tuple[Path, int]:
+    """Run the audit; returns metrics.csv's path and the bootstrap seed used."""
     from ..pipeline import run_audit  # on demand: `radiorisk --help` stays fast
 
-    return run_audit(
+    seed = args.seed
+    path = run_audit(
         args.predictions, args.out, risk_col=args.risk_col, outcome_col=args.outcome_col,
         time_col=args.time_col, event_col=args.event_col, horizon=args.horizon,
-        groups=args.group or [], n_boot=args.n_boot, seed=args.seed,
+        groups=args.group or [], n_boot=args.n_boot, seed=seed,
         intersections=not getattr(args, "no_intersections", False),
         min_events=getattr(args, "min_events", 10), threshold=getattr(args, "threshold", None),
         top_k=getattr(args, "top_k", None), bands=getattr(args, "bands", 5),
         figures=not getattr(args, "no_figures", False),
         calibration_boot=getattr(args, "calibration_boot", None), messages=msgs,
         competing_risks=getattr(args, "competing_risks", False),
+        id_col=getattr(args, "id_col", None), average_repeats=getattr(args, "average_repeats", False),
     )
+    return path, seed
 
 
 def add_audit_parser(subparsers) -> argparse.ArgumentParser:
@@ -86,7 +101,15 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
                    help="group column (repeatable); labels are used as written")
     a.add_argument("--n-boot", type=int, default=0, metavar="B",
                    help="bootstrap samples for percentile CIs within each group (default 0: analytic CIs)")
-    a.add_argument("--seed", type=int, default=None, metavar="S", help="bootstrap seed")
+    a.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="bootstrap seed")
+    a.add_argument("--id-col", default=None, metavar="COL",
+                   help="the column that identifies the patient (default patient_id when present): duplicated "
+                        "ids or a 'repeat' column (stacked out-of-fold predictions) are refused unless "
+                        "--average-repeats; never written to the outputs")
+    a.add_argument("--average-repeats", action="store_true",
+                   help="average the rows of each id (risk: mean over repeats; outcome, time, event and "
+                        "groups must be constant per id) before the audit")
     a.add_argument("--no-intersections", action="store_true",
                    help="do not audit the intersections of the group columns")
     a.add_argument("--min-events", type=int, default=10, metavar="K",

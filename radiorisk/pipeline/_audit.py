@@ -2,8 +2,10 @@
 
 This is the body of ``radiorisk audit`` as a library function (the CLI module only parses
 arguments). Identifiers never reach the outputs: only the risk, outcome and group columns
-are read (an id column such as ``patient_id`` is ignored), and an identifier column given
-as a group is refused (see ``docs/privacy.md``).
+are audited, and an identifier column given as a group is refused (see ``docs/privacy.md``).
+The id column (``id_col``, default ``patient_id`` when present) and a ``repeat`` column are
+read only to refuse stacked out-of-fold files (one row per patient and repeat) or, with
+``average_repeats=True``, to average them per id; neither is written.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
 
 __all__ = ["Predictions", "read_predictions", "run_audit", "write_audit_outputs"]
 
+#: The column that numbers the repeats of a stacked out-of-fold file (``radiorisk fit``'s oof_predictions.csv).
+REPEAT_COLUMN = "repeat"
+_DEFAULT_ID = "patient_id"
+
 _MAX_LISTED = 50
 _STATUS_RULE = "is not 0 (censored), 1 (event of interest) or 2 (competing event)"
 _NEEDS_COMPETING = ("\n{path}: column {col!r} has {n} value(s) 2, a competing event (0 = censored, "
@@ -43,10 +49,13 @@ class Predictions:
         written in the file.
     path : Path
         The file read.
+    averaged : str
+        How repeats were averaged per id (``average_repeats=True``), or "".
     """
 
     data: pd.DataFrame
     path: Path
+    averaged: str = ""
 
 
 def _rule_violations(path, raw: pd.Series, col: str, rule: str, bad: pd.Series) -> list[str]:
@@ -74,6 +83,8 @@ def read_predictions(
     event_col: str | None = None,
     groups=(),
     competing_risks: bool = False,
+    id_col: str | None = None,
+    average_repeats: bool = False,
 ) -> Predictions:
     """Read and validate a predictions CSV; every violation is reported at once.
 
@@ -94,6 +105,14 @@ def read_predictions(
         ``event_col`` is a status: 0 = censored, 1 = the event of interest, 2 = a
         competing event. Without it a 2 is refused with a message that explains
         the option.
+    id_col : str, optional
+        The column that identifies the patient (default ``patient_id`` when the file
+        has it). Duplicated ids, or a ``repeat`` column with more than one value (a
+        stacked out-of-fold file), are refused unless ``average_repeats``.
+    average_repeats : bool
+        Average the rows of each id: risk = mean over its rows; outcome, time, event
+        and groups must be constant per id (else refused, naming the rows). The id
+        column is not kept.
 
     Returns
     -------
@@ -107,7 +126,11 @@ def read_predictions(
         Columns are missing, or values break a rule (non-numeric or missing
         risk/time/event/outcome, risk outside [0, 1], time <= 0, event or
         outcome not 0/1, or with ``competing_risks`` an event not 0/1/2). The
-        message names the file, row, column, value and rule.
+        message names the file, row, column, value and rule. Also: a stacked file
+        without ``average_repeats`` (the message says how to average), or with it,
+        values that change between the rows of one id.
+    AuditUsageError
+        ``average_repeats`` without an id column.
 
     Examples
     --------
@@ -132,7 +155,8 @@ def read_predictions(
         raise InputFileError(f"{path}: expected comma-separated columns; the header is {raw.columns[0]!r}")
     if len(raw) == 0:
         raise InputFileError(f"{path}: no data rows")
-    wanted = [risk_col] + ([outcome_col] if outcome_col else [time_col, event_col]) + list(groups)
+    wanted = ([risk_col] + ([outcome_col] if outcome_col else [time_col, event_col]) + list(groups)
+              + ([id_col] if id_col is not None else []))
     missing = [c for c in dict.fromkeys(wanted) if c not in raw.columns]
     if missing:
         raise SchemaError(f"{path}: missing column(s) {', '.join(map(repr, missing))}; "
@@ -171,7 +195,61 @@ def read_predictions(
         shown = problems[:_MAX_LISTED]
         more = f"\n... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
         raise SchemaError(f"{path}: {len(problems)} invalid value(s):\n" + "\n".join(shown) + more + hint)
-    return Predictions(data=data, path=path)
+    data, averaged = _repeats(path, raw, data, id_col, average_repeats, risk_col)
+    return Predictions(data=data, path=path, averaged=averaged)
+
+
+def _repeats(path, raw: pd.DataFrame, data: pd.DataFrame, id_col, average_repeats: bool,
+             risk_col: str) -> tuple[pd.DataFrame, str]:
+    """Refuse a stacked file (duplicated ids, a ``repeat`` column) or average its rows per id.
+
+    Returns the data (one row per id when averaged; the id column is never kept) and a
+    note saying how it was averaged ("" when not). No id value appears in a message.
+    """
+    col = id_col if id_col is not None else (_DEFAULT_ID if _DEFAULT_ID in raw.columns else None)
+    n_rep = int(raw[REPEAT_COLUMN].nunique()) if REPEAT_COLUMN in raw.columns else 1
+    stacked = ("the file looks like stacked out-of-fold predictions (one row per patient and repeat); "
+               "audited as is, each patient counts once per repeat and the CIs are too narrow")
+    if col is None:
+        if average_repeats:
+            raise AuditUsageError("average_repeats=True needs id_col (the column that identifies the patient; "
+                                  f"{_DEFAULT_ID} is used when the file has it)")
+        if n_rep > 1:
+            raise SchemaError(f"{path}: column {REPEAT_COLUMN!r} has {n_rep} values: {stacked}. Average the "
+                              "repeats per patient with id_col=COL, average_repeats=True (COL: the column "
+                              "that identifies the patient)")
+        return data, ""
+    ids = raw[col]
+    counts = ids.value_counts(sort=False)
+    n_dup, most = int((counts > 1).sum()), int(counts.max())
+    if not average_repeats:
+        if n_dup or n_rep > 1:
+            what = (f"{n_dup} id(s) in column {col!r} appear more than once (up to {most} rows each)"
+                    if n_dup else f"column {REPEAT_COLUMN!r} has {n_rep} values")
+            raise SchemaError(f"{path}: {what}, {max(n_rep, most)} repeats: {stacked}. Average the repeats "
+                              f"per patient with id_col={col!r}, average_repeats=True (risk = mean over "
+                              "repeats), or keep one row per patient")
+        return data, ""
+    if n_rep > 1 and not n_dup:
+        raise SchemaError(f"{path}: column {REPEAT_COLUMN!r} has {n_rep} values but no id in column {col!r} "
+                          "appears more than once: give as id_col the column that identifies the patient")
+    problems = _rule_violations(path, ids, col, "is an empty id", ids.str.strip() == "")
+    key = ids.to_numpy()
+    for c in data.columns:
+        if c != risk_col:
+            first = data[c].groupby(key, sort=False).transform("first")
+            problems.extend(_rule_violations(path, raw[c], c, "differs from the first row of its id (it must "
+                                             "be constant over the repeats)", first != data[c]))
+    if problems:
+        shown = problems[:_MAX_LISTED]
+        more = f"\n... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+        raise SchemaError(f"{path}: average_repeats=True: {len(problems)} invalid value(s):\n"
+                          + "\n".join(shown) + more)
+    how = {c: ("mean" if c == risk_col else "first") for c in data.columns}
+    out = data.groupby(key, sort=False).agg(how).reset_index(drop=True)
+    note = (f"averaged {len(data)} rows to {len(out)} ids (id column {col!r}, up to {most} repeats each): "
+            "risk = mean over the repeats; outcome, time, event and groups are constant per id")
+    return out, note
 
 
 def run_audit(
@@ -195,6 +273,8 @@ def run_audit(
     calibration_boot: int | None = None,
     messages: list | None = None,
     competing_risks: bool = False,
+    id_col: str | None = None,
+    average_repeats: bool = False,
 ) -> Path:
     """Audit a predictions CSV and write ``out/metrics.csv`` and the other files; returns metrics.csv's path.
 
@@ -235,6 +315,10 @@ def run_audit(
         observed risk; competing events are not censored) and says so
         (:class:`~radiorisk.evaluation.SubgroupAudit` with ``competing_risks=True``).
         Without it a status 2 is refused.
+    id_col, average_repeats
+        As in :func:`read_predictions`: a stacked out-of-fold file is refused, or
+        averaged per id with ``average_repeats=True`` (said in the report's inputs
+        and in ``messages``).
 
     Returns
     -------
@@ -246,9 +330,21 @@ def run_audit(
     every one; a missing group label keeps the row in ``overall`` and reports
     it in the group ``unknown`` (counted in ``flags.csv`` and the report).
 
-    No identifier is read or written: other columns of the file (e.g.
-    ``patient_id``) are ignored, and ``groups`` may not name an identifier
-    column (``patient_id``, ``scan_id``, ``lesion_id``).
+    No identifier is written: other columns of the file are ignored (the id
+    column only serves to find and average repeats), and ``groups`` may not name
+    an identifier column (``patient_id``, ``scan_id``, ``lesion_id``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.6, 200)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     f = Path(d) / "pred.csv"
+    ...     pd.DataFrame({"y": rng.binomial(1, p), "p": p}).to_csv(f, index=False)
+    ...     m = pd.read_csv(run_audit(f, Path(d) / "audit", risk_col="p", outcome_col="y", figures=False))
+    >>> int(m["n"].iloc[0])
+    200
     """
     survival = outcome_col is None
     horizon = _check_audit_options(survival, time_col=time_col, event_col=event_col, horizon=horizon,
@@ -258,7 +354,7 @@ def run_audit(
                               "1 = event of interest, 2 = competing event), not outcome_col")
     pred = read_predictions(predictions, risk_col=risk_col, outcome_col=outcome_col,
                             time_col=time_col, event_col=event_col, groups=groups,
-                            competing_risks=competing_risks)
+                            competing_risks=competing_risks, id_col=id_col, average_repeats=average_repeats)
     d = pred.data
     audit = SubgroupAudit(
         d[risk_col].to_numpy(), time=None if not survival else d[time_col].to_numpy(),
@@ -273,9 +369,10 @@ def run_audit(
     except OSError as exc:
         raise InputFileError(f"{out}: cannot create the output folder: {exc}") from exc
     paths = write_audit_outputs(audit, out, source=str(pred.path), threshold=threshold, top_k=top_k,
-                                bands=bands, figures=figures)
+                                bands=bands, figures=figures,
+                                extra_inputs=[("repeats", pred.averaged)] if pred.averaged else ())
     if messages is not None:
-        messages.extend(_audit_messages(audit))
+        messages.extend(([pred.averaged] if pred.averaged else []) + _audit_messages(audit))
     return paths["metrics.csv"]
 
 
