@@ -43,7 +43,7 @@ def audit_command(args: argparse.Namespace) -> int:
     for m in msgs:
         print(f"warning: {m}", file=sys.stderr)
     if not getattr(args, "quiet", False):
-        boot = ""
+        boot = f", bootstrap seed {seed}" if args.n_boot else ""
         print(f"wrote {path} and the other audit files in {path.parent} "
               f"(report: {path.parent / 'report.html'}{boot})")
     return 0
@@ -63,8 +63,9 @@ _ID_FLAGS = re.compile(r"id_col='([^']*)', average_repeats=True")
 def _run(args: argparse.Namespace, msgs: list) -> tuple[Path, int]:
     """Run the audit; returns metrics.csv's path and the bootstrap seed used."""
     from ..pipeline import run_audit  # on demand: `radiorisk --help` stays fast
+    from ..pipeline._audit import DEFAULT_AUDIT_SEED
 
-    seed = args.seed
+    seed = DEFAULT_AUDIT_SEED if args.seed is None else args.seed
     path = run_audit(
         args.predictions, args.out, risk_col=args.risk_col, outcome_col=args.outcome_col,
         time_col=args.time_col, event_col=args.event_col, horizon=args.horizon,
@@ -102,7 +103,7 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--n-boot", type=int, default=0, metavar="B",
                    help="bootstrap samples for percentile CIs within each group (default 0: analytic CIs)")
     a.add_argument("--seed", type=int, default=None, metavar="S",
-                   help="bootstrap seed")
+                   help="bootstrap seed (default 0: the same file gives the same CIs; printed in the report)")
     a.add_argument("--id-col", default=None, metavar="COL",
                    help="the column that identifies the patient (default patient_id when present): duplicated "
                         "ids or a 'repeat' column (stacked out-of-fold predictions) are refused unless "

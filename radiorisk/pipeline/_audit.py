@@ -24,8 +24,10 @@ from ..privacy import ID_COLUMNS
 from ..report import audit_figures, audit_report_html
 from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
 
-__all__ = ["Predictions", "read_predictions", "run_audit", "write_audit_outputs"]
+__all__ = ["DEFAULT_AUDIT_SEED", "Predictions", "read_predictions", "run_audit", "write_audit_outputs"]
 
+#: Bootstrap seed of :func:`run_audit` when none is given (printed in the report and by the command).
+DEFAULT_AUDIT_SEED = 0
 #: The column that numbers the repeats of a stacked out-of-fold file (``radiorisk fit``'s oof_predictions.csv).
 REPEAT_COLUMN = "repeat"
 _DEFAULT_ID = "patient_id"
@@ -291,7 +293,8 @@ def run_audit(
     n_boot : int
         Bootstrap samples for percentile CIs (0: analytic CIs where defined).
     seed : int, optional
-        Bootstrap seed.
+        Bootstrap seed (default :data:`DEFAULT_AUDIT_SEED`, 0: the same file audited
+        twice gives the same CIs); printed in the report.
     intersections : bool
         Also audit the intersections of the group columns (e.g. ``sex:ethnicity``).
     min_events : int
@@ -355,6 +358,7 @@ def run_audit(
     pred = read_predictions(predictions, risk_col=risk_col, outcome_col=outcome_col,
                             time_col=time_col, event_col=event_col, groups=groups,
                             competing_risks=competing_risks, id_col=id_col, average_repeats=average_repeats)
+    seed = DEFAULT_AUDIT_SEED if seed is None else seed
     d = pred.data
     audit = SubgroupAudit(
         d[risk_col].to_numpy(), time=None if not survival else d[time_col].to_numpy(),

@@ -1,4 +1,4 @@
-"""``radiorisk audit`` inputs (issue 13, section 3): stacked out-of-fold files."""
+"""``radiorisk audit`` inputs (issue 13, section 3): stacked out-of-fold files and the default seed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from radiorisk.cli._audit import add_audit_parser
 from radiorisk.exceptions import AuditUsageError, SchemaError
 from radiorisk.pipeline import run_audit
+from radiorisk.pipeline._audit import DEFAULT_AUDIT_SEED
 
 N_PATIENTS, N_REPEATS = 300, 5
 SURV = dict(risk_col="risk", time_col="time", event_col="event", horizon=365, groups=["sex"])
@@ -113,3 +114,25 @@ def test_average_repeats_refuses_changing_outcome_with_rows(tmp_path):
     assert f"row {N_PATIENTS + 3} (line {N_PATIENTS + 4}), column 'event'" in msg
     assert f"row {2 * N_PATIENTS + 8} (line {2 * N_PATIENTS + 9}), column 'sex'" in msg
     assert "PX0" not in msg
+
+
+def test_default_seed_is_fixed_and_printed(referee_dir, tmp_path, capsys):
+    f = referee_dir / "survival_whas500.csv"
+    kw = dict(risk_col="risk", time_col="time", event_col="event", horizon=365, groups=["gender"],
+              n_boot=5, figures=False)
+    a = pd.read_csv(run_audit(f, tmp_path / "a", **kw))
+    b = pd.read_csv(run_audit(f, tmp_path / "b", **kw))
+    pd.testing.assert_frame_equal(a, b)  # before issue 13: seed None, different CIs
+    c = pd.read_csv(run_audit(f, tmp_path / "c", seed=DEFAULT_AUDIT_SEED, **kw))
+    pd.testing.assert_frame_equal(a, c)
+    for name in ("differences.csv", "fairness.csv", "calibration_tables.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    page = (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
+    assert f"5 replicates, seed {DEFAULT_AUDIT_SEED}" in page and "seed None" not in page
+    args = _parse(["audit", "--predictions", str(f), "--time-col", "time", "--event-col", "event",
+                   "--risk-col", "risk", "--horizon", "365", "--group", "gender", "--n-boot", "5",
+                   "--no-figures", "--out", str(tmp_path / "cli")])
+    assert args.func(args) == 0
+    assert f"bootstrap seed {DEFAULT_AUDIT_SEED}" in capsys.readouterr().out
+    sub = argparse.ArgumentParser(prog="radiorisk").add_subparsers()
+    assert f"default {DEFAULT_AUDIT_SEED}" in add_audit_parser(sub).format_help()
