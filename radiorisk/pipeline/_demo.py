@@ -29,6 +29,7 @@ from ..privacy import Pseudonymiser, cohort_ids
 from ..stats import DEFAULT_HORIZON_DAYS
 from ._audit import run_audit
 from ._fit import run_fit
+from ._model_inputs import per_patient
 from ._model_report import build_model_report
 from ._patient import patient_reports, write_patient_reports
 
@@ -192,10 +193,7 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress:
 
     t0 = time.perf_counter()
     oof = pd.read_csv(out / "run" / "oof_predictions.csv", dtype={"patient_id": str})
-    preds = (oof.groupby("patient_id", sort=False)
-             .agg(risk=("risk", "mean"), time=("time", "first"), event=("event", "first"),
-                  sex=("sex", "first"), ethnicity=("ethnicity", "first"))
-             .reset_index(drop=True))  # the audit needs no identifier
+    preds = per_patient(oof)[["risk", "time", "event", "sex", "ethnicity"]].reset_index(drop=True)  # no id
     preds.to_csv(out / "predictions.csv", index=False, lineterminator="\n")
     run_audit(out / "predictions.csv", out / "audit", risk_col="risk", time_col="time", event_col="event",
               horizon=DEFAULT_HORIZON_DAYS, groups=["sex", "ethnicity"], n_boot=n_boot, seed=seed, top_k=10)

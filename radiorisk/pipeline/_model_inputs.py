@@ -62,6 +62,27 @@ def read_run(run: Path):
 
 
 def per_patient(oof: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient of an out-of-fold table: risk averaged over the repeats, the rest as recorded.
+
+    Parameters
+    ----------
+    oof : DataFrame
+        ``oof_predictions.csv`` of ``radiorisk fit`` (``patient_id, repeat, risk, time, event`` and
+        the group columns).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``patient_id`` (first-appearance order): ``risk, time, event``, the group
+        columns present and ``n_repeats``.
+
+    Examples
+    --------
+    >>> oof = pd.DataFrame({"patient_id": ["a", "b", "a"], "risk": [0.1, 0.2, 0.3],
+    ...                     "time": [5.0, 6.0, 5.0], "event": [1, 0, 1]})
+    >>> per_patient(oof)["risk"].round(3).to_dict()
+    {'a': 0.2, 'b': 0.2}
+    """
     agg = {"risk": ("risk", "mean"), "time": ("time", "first"), "event": ("event", "first")}
     for g in ("sex", "ethnicity", "site"):
         if g in oof.columns:
