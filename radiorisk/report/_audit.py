@@ -100,6 +100,8 @@ def _calibration_findings(audit: SubgroupAudit, frame: pd.DataFrame) -> list[str
     bg = frame[(frame["metric"] == oe) & (frame["attribute"] != "overall") & (frame["group"] != UNKNOWN_GROUP)]
     # no finding from a small group (fewer than min_events events: shown in the tables with its
     # flag) nor from a degenerate interval (zero width)
+    small = sorted({f"{a} = {g}" for a, g, e in zip(bg["attribute"], bg["group"], bg["events"], strict=True)
+                    if e < audit.min_events})
     bg = bg[(bg["events"] >= audit.min_events) & (bg["ci_low"] < bg["ci_high"])]
     off = bg[(bg["ci_low"] > 1) | (bg["ci_high"] < 1)]
     for _, row in off.iterrows():
@@ -108,6 +110,9 @@ def _calibration_findings(audit: SubgroupAudit, frame: pd.DataFrame) -> list[str
                    f"predicted: the model {lean} risk in this group (the CI excludes 1).")
     if audit.replicates is not None and off.empty:
         out.append("No group has an observed/expected ratio whose 95 % CI excludes 1.")
+    if small:
+        out.append(f"{len(small)} group(s) with fewer than {audit.min_events} events are not assessed for "
+                   "calibration here (their numbers are in the tables, flagged).")
     return out
 
 

@@ -49,6 +49,7 @@ def test_no_key_finding_from_a_tiny_group():
     text = " ".join(audit_findings(a, audit_tables(a)))
     assert "grp = tiny" not in text.split("carry a flag")[0]  # only in the list of flagged groups
     assert "(the CI excludes 1)" not in text
+    assert "1 group(s) with fewer than 10 events are not assessed for calibration" in text
 
 
 def test_a_real_bootstrap_interval_of_a_small_group_is_kept():
