@@ -261,7 +261,7 @@ def test_model_report_states_the_internal_external_design_and_shows_iecv_csv(los
     assert any(f"{k} folds, one per site; every patient's risk comes from a model that did not see that "
                "patient's site." in s for s in sec.sentences)
     assert not any("grouped by patient" in s or "x 1-fold" in s for s in (*sec.sentences, spec["validation"]))
-    caption, table = sec.tables[-1]
+    caption, table = next((c, t) for c, t in sec.tables if c.startswith("Internal-external cross-validation"))
     assert caption.startswith("Internal-external cross-validation: performance in each left-out site")
     f = loso.iecv.to_frame()
     assert len(table) == len(f) and "cv_by" not in table.columns
