@@ -159,7 +159,11 @@ def audit_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
             out.append(f"{what} differs across {h['attribute']} groups (Cochran's Q = {h['q']:.1f}, "
                        f"df = {h['df']}, p {p}).")
     for _, row in fair[fair["metric"] == "equal_opportunity_difference"].iterrows():
-        out.append(f"With the rule '{row['threshold']}', the true-positive rate differs by up to {_ci(row)} "
+        lo, hi = row["ci_low"], row["ci_high"]
+        gap = (f"{_fmt(row['estimate'])} (its bootstrap interval is degenerate, {_fmt(lo)} to {_fmt(hi)}: "
+               "too few events among the positives to say more)"
+               if np.isfinite(lo) and np.isfinite(hi) and not lo < hi else _ci(row))
+        out.append(f"With the rule '{row['threshold']}', the true-positive rate differs by up to {gap} "
                    f"between {row['attribute']} groups (equal-opportunity difference).")
     flagged = frame[frame["flag"]]
     if len(flagged):

@@ -116,3 +116,23 @@ def test_bad_input_messages(tmp_path, body, message):
                   groups=["sex"])
     assert message in str(exc.value)
     assert not (tmp_path / "o" / "metrics.csv").exists()
+
+
+def test_degenerate_equal_opportunity_interval_is_not_stated_as_a_ci():
+    """A zero-width bootstrap interval of the equal-opportunity gap is called degenerate, not a CI."""
+    from radiorisk.evaluation import SubgroupAudit, audit_tables
+    from radiorisk.report import audit_findings
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.6, 300)
+    audit = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)}, n_boot=20,
+                          random_state=1)
+    tables = audit_tables(audit)
+    fair = tables.fairness.copy()
+    eo = fair["metric"] == "equal_opportunity_difference"
+    fair.loc[eo, ["estimate", "ci_low", "ci_high"]] = 0.0
+    degenerate = type(tables)(**{**tables.__dict__, "fairness": fair})
+    said = [s for s in audit_findings(audit, degenerate) if "equal-opportunity" in s]
+    assert said and all("(95% CI" not in s and "degenerate" in s for s in said)
+    normal = [s for s in audit_findings(audit, tables) if "equal-opportunity" in s]
+    assert normal and all("degenerate" not in s for s in normal)
