@@ -138,6 +138,38 @@ class CohortData:
             cols.extend(c for c in self.blocks[b] if c not in cols)
         return cols
 
+    def varying_columns(self, cols) -> list[str]:
+        """The columns of ``cols`` that carry information: not all missing, not constant when complete.
+
+        The one rule by which the fit and the modality ladder leave columns out.
+
+        Parameters
+        ----------
+        cols : sequence of str
+            Columns of ``X``.
+
+        Returns
+        -------
+        list of str
+            In the order of ``cols``.
+
+        Examples
+        --------
+        >>> from radiorisk.datasets import simulate_cohort
+        >>> d = assemble_cohort(simulate_cohort(200, seed=1))
+        >>> d.X["constant"] = 1.0
+        >>> d.varying_columns(["age_years", "constant"])
+        ['age_years']
+        """
+        keep = []
+        for c in cols:
+            v = self.X[c]
+            n_missing = int(v.isna().sum())
+            if n_missing == len(v) or (n_missing == 0 and v.nunique() <= 1):
+                continue
+            keep.append(c)
+        return keep
+
     def block_available(self, block: str) -> pd.Series:
         """Whether each patient has the block: PET as recorded, other blocks any non-missing column.
 

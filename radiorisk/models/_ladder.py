@@ -115,19 +115,6 @@ class LadderResult:
                          self.notes, index=True)
 
 
-def _drop_constant(data, cols: Sequence[str]) -> list[str]:
-    """Columns that vary in ``data`` (all-NaN and constant complete columns are left out)."""
-    X = data.X[list(cols)]
-    keep = []
-    for c in X.columns:
-        v = X[c]
-        n_missing = int(v.isna().sum())
-        if n_missing == len(v) or (n_missing == 0 and v.nunique() <= 1):
-            continue
-        keep.append(c)
-    return keep
-
-
 def _metric_values(t, e, r, horizon) -> dict:
 
     out = {}
@@ -242,7 +229,7 @@ def _populations(data, rungs: list[str], notes: list[str]) -> list[tuple[str, ob
 
 def _rung_data(pdata, blocks):
     """``pdata`` restricted to the varying columns of ``blocks``: (data, columns, constant columns left out)."""
-    cols = _drop_constant(pdata, pdata.columns(blocks))
+    cols = pdata.varying_columns(pdata.columns(blocks))
     dropped = [c for c in pdata.columns(blocks) if c not in cols]
     bdata = replace(pdata, blocks=MappingProxyType({
         b: tuple(c for c in pdata.blocks[b] if c in cols) for b in pdata.blocks}))

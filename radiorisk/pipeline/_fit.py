@@ -170,17 +170,8 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def _drop_constant_columns(data):
-    keep, dropped = {}, []
-    for b, cols in data.blocks.items():
-        kept = []
-        for c in cols:
-            v = data.X[c]
-            k = int(v.isna().sum())
-            if k == len(v) or (k == 0 and v.nunique() <= 1):
-                dropped.append(c)
-            else:
-                kept.append(c)
-        keep[b] = tuple(kept)
+    keep = {b: tuple(data.varying_columns(cols)) for b, cols in data.blocks.items()}
+    dropped = [c for b, cols in data.blocks.items() for c in cols if c not in keep[b]]
     return replace(data, blocks=MappingProxyType(keep)), dropped
 
 
