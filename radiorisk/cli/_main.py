@@ -17,32 +17,13 @@ from ._audit import add_audit_parser
 from ._fit import add_fit_parser
 from ._predict import add_predict_parser
 from ._samplesize import add_samplesize_parser
+from ._synth import add_synth_parser
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_INPUT"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the job ran, but something in it failed (e.g. lesions recorded as failures)
 EXIT_INPUT = 2  # bad input or usage: nothing, or not everything, could be done
-
-
-def _cmd_synth(args: argparse.Namespace) -> int:
-    from ..datasets import write_synthetic_cohort
-
-    out = write_synthetic_cohort(
-        args.out,
-        n=args.n,
-        mode=args.mode,
-        images=args.images,
-        seed=args.seed,
-        second_reader=args.second_reader,
-        full_volume=args.full_volume,
-        bias=args.bias,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
-    if not args.quiet:
-        print(out.summary())
-    return EXIT_OK
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
@@ -108,25 +89,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     result = run_demo(args.out, quick=args.quick, seed=args.seed, progress=not args.quiet)
     print(result.summary())
     return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def _add_synth(sub) -> None:
-    s = sub.add_parser("synth", help="write a synthetic cohort (tables, truth and plaque images)")
-    s.add_argument("--n", type=int, default=2000, help="number of patients (default 2000)")
-    s.add_argument("--mode", choices=["chest-pain", "established-cad"], default="chest-pain")
-    s.add_argument("--images", type=int, default=0, metavar="K",
-                   help="write CT patches and plaque masks for K lesions (default 0)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", type=Path, required=True, metavar="DIR")
-    s.add_argument("--second-reader", action="store_true",
-                   help="also write a second reader's mask (perturbed boundary) per lesion image")
-    s.add_argument("--full-volume", action="store_true",
-                   help="embed the imaged lesions in full-size CCTA-like volumes (>=256x256x200)")
-    s.add_argument("--bias", default=None, metavar="JSON_OR_NAME",
-                   help="bias injection: a preset name or a JSON object (see README)")
-    s.add_argument("--overwrite", action="store_true", help="replace an existing non-empty DIR")
-    s.add_argument("--quiet", action="store_true")
-    s.set_defaults(func=_cmd_synth)
 
 
 def _add_validate(sub) -> None:
@@ -211,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"radiorisk {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_synth, _add_validate, _add_extract, _add_measure, add_fit_parser, add_predict_parser, add_audit_parser,
+    for add in (add_synth_parser, _add_validate, _add_extract, _add_measure, add_fit_parser, add_predict_parser, add_audit_parser,
                 _add_report, add_samplesize_parser, _add_demo):
         add(sub)
     return p
