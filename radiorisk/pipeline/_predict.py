@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -73,12 +73,18 @@ class PredictRun:
         The rows written (pseudonymised ids unless ``raw_ids``).
     notes : tuple of str
         The statements (also in the provenance).
+    inputs : DataFrame or None
+        The model's input matrix, one row per patient in the order of
+        ``predictions``, indexed by the cohort's **raw** ids (in memory only,
+        never written; for diagnostics such as
+        :func:`radiorisk.evaluation._transport.transport_diagnostics`).
     """
 
     out: Path
     provenance: Path
     predictions: pd.DataFrame
     notes: tuple[str, ...]
+    inputs: pd.DataFrame | None = field(default=None, repr=False)
 
     def summary(self) -> str:
         """Text printed at the end of ``radiorisk predict``."""
@@ -390,4 +396,4 @@ def predict_cohort(model_dir, data_dir, out, *, horizon: float | None = None, fe
                        pz=pz, n=len(frame), outside=outside, missing=missing, notes=notes, out=out,
                        configuration=configuration)
     write_json(provenance_path(out), prov)
-    return PredictRun(out=out, provenance=provenance_path(out), predictions=frame, notes=tuple(notes))
+    return PredictRun(out=out, provenance=provenance_path(out), predictions=frame, notes=tuple(notes), inputs=X)
