@@ -308,6 +308,75 @@ def _inputs(cohort, data_dir: Path, features, radiomics_cache, horizon, model_co
     return data, data.X[model_cols], inputs
 
 
+def load_bundle(model_dir, horizon=None):
+    """``(estimator, requirements or None, horizon)`` of a bundle, the horizon checked (default the model's).
+
+    Examples
+    --------
+    >>> load_bundle("RUN/model", horizon=0)
+    Traceback (most recent call last):
+    ...
+    radiorisk.exceptions.HorizonError: horizon must be a number > 0 (a time in the follow-up's unit, days); got 0
+    """
+    if horizon is not None:
+        horizon = check_horizon(horizon, name="horizon")
+    model_dir = Path(model_dir)
+    est, req = load(model_dir), load_requirements(model_dir)
+    return est, req, check_horizon(horizon, est.horizon, name="horizon")
+
+
+@dataclass(frozen=True)
+class PreparedCohort:
+    """A cohort folder read and assembled for a bundle (what :func:`predict_cohort` predicts from).
+
+    Attributes
+    ----------
+    pz : Pseudonymiser
+        The identifiers of the outputs.
+    cohort : Cohort
+        The validated tables (:func:`radiorisk.io.read_cohort`).
+    data : CohortData
+        The assembled cohort (every column, raw ids).
+    X : DataFrame
+        The model's input matrix (its columns, in its order), raw ids.
+    inputs : dict
+        Input name -> file path (for the provenance's digests).
+    notes : list of str
+        Statements so far (identifiers not yet scrubbed).
+    """
+
+    pz: object
+    cohort: object
+    data: object
+    X: pd.DataFrame
+    inputs: dict
+    notes: list
+
+
+def prepare_cohort(est, req, model_dir, data_dir, out, horizon: float, *, features=None, radiomics_cache=None,
+                   n_jobs: int = 1, id_key=None, id_key_file=None, raw_ids: bool = False,
+                   allow_outside_root: bool = False) -> PreparedCohort:
+    """Read ``data_dir`` and assemble the model's inputs, as :func:`predict_cohort` does (nothing written
+    but a radiomics extraction into :func:`extraction_dir` of ``out``).
+
+    Parameters are those of :func:`predict_cohort`; ``est, req`` come from :func:`load_bundle`.
+
+    Examples
+    --------
+    >>> est, req, h = load_bundle("RUN/model")  # doctest: +SKIP
+    >>> prep = prepare_cohort(est, req, "RUN/model", "cohort", Path("out/p.csv"), h)  # doctest: +SKIP
+    """
+    model_dir, data_dir, out = Path(model_dir), Path(data_dir), Path(out)
+    pz = pseudonymiser(id_key, id_key_file, raw_ids, extraction_dir(out))
+    cohort = read_cohort(data_dir, allow_outside_root=allow_outside_root)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    notes: list = [n for n in (_key_note(model_dir, pz),) if n]
+    model_cols = _features_of(est)
+    data, X, inputs = _inputs(cohort, data_dir, features, radiomics_cache, horizon, model_cols,
+                              req, pz, out, notes, n_jobs=n_jobs, allow_outside_root=allow_outside_root)
+    return PreparedCohort(pz=pz, cohort=cohort, data=data, X=X, inputs=inputs, notes=notes)
+
+
 def predict_cohort(model_dir, data_dir, out, *, horizon: float | None = None, features=None,
                    radiomics_cache=None, n_jobs: int = 1, id_key=None, id_key_file=None,
                    raw_ids: bool = False, overwrite: bool = False, argv=None,
@@ -363,19 +432,13 @@ def predict_cohort(model_dir, data_dir, out, *, horizon: float | None = None, fe
     radiorisk.exceptions.HorizonError: horizon must be a number > 0 (a time in the follow-up's unit, days); got -1
     >>> run = predict_cohort("RUN/model", "new_cohort", "predictions.csv")  # doctest: +SKIP
     """
-    if horizon is not None:
-        horizon = check_horizon(horizon, name="horizon")
     model_dir, data_dir, out = Path(model_dir), Path(data_dir), Path(out)
-    est, req = load(model_dir), load_requirements(model_dir)
-    horizon = check_horizon(horizon, est.horizon, name="horizon")
+    est, req, horizon = load_bundle(model_dir, horizon)
     _check_out(out, overwrite)
-    pz = pseudonymiser(id_key, id_key_file, raw_ids, extraction_dir(out))
-    cohort = read_cohort(data_dir, allow_outside_root=allow_outside_root)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    notes: list = [n for n in (_key_note(model_dir, pz),) if n]
-    model_cols = _features_of(est)
-    data, X, inputs = _inputs(cohort, data_dir, features, radiomics_cache, horizon, model_cols,
-                              req, pz, out, notes, n_jobs=n_jobs, allow_outside_root=allow_outside_root)
+    prep = prepare_cohort(est, req, model_dir, data_dir, out, horizon, features=features,
+                          radiomics_cache=radiomics_cache, n_jobs=n_jobs, id_key=id_key,
+                          id_key_file=id_key_file, raw_ids=raw_ids, allow_outside_root=allow_outside_root)
+    pz, cohort, data, X, inputs, notes = prep.pz, prep.cohort, prep.data, prep.X, prep.inputs, prep.notes
     try:
         risk = est.predict_risk(X, horizon=horizon)
     except ModelError as exc:
