@@ -1,0 +1,322 @@
+"""The body of ``radiorisk validate-model``: external validation of a saved model on a new cohort.
+
+:func:`validate_model` predicts the new cohort with the bundle
+(:func:`radiorisk.pipeline.predict_cohort`: every check of ``radiorisk predict``),
+audits the predictions overall and by sex, ethnicity, site and vendor
+(:class:`radiorisk.evaluation.SubgroupAudit`, written by
+:func:`radiorisk.pipeline.write_audit_outputs` into ``OUT/audit/``), computes the
+transport diagnostics against the development cohort
+(:func:`radiorisk.evaluation._transport.transport_diagnostics`: from the bundle's
+training summaries, and from the development patients themselves when the development
+cohort folder is given), and writes the external-validation report
+(:func:`radiorisk.report.render_external_validation`, in the TRIPOD+AI order for
+validation studies). The result is an :class:`ExternalValidation`.
+
+The folder ``OUT``::
+
+    predictions.csv, predictions.provenance.json     the new cohort's risks (as radiorisk predict)
+    development_predictions.csv (+ .provenance.json) the development cohort's, when given
+    audit/                                           the full audit (metrics.csv, ..., report.html)
+    performance.csv                                  overall performance, development beside validation
+    transport.csv, transport_smd.csv, transport_blocks.csv
+    report.html                                      the external-validation report
+    provenance.json                                  written last
+
+Errors name the parameters of :func:`validate_model`; the command line names its flags.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._files import atomic_write_csv, atomic_write_text, sha256_file
+from .._html import repr_html
+from ..evaluation import SubgroupAudit
+from ..evaluation._transport import TransportDiagnostics, transport_diagnostics
+from ..exceptions import ModelError
+from ..models._persist import load_requirements
+from ..report._external import ExternalValidationInputs, render_external_validation
+from ._audit import DEFAULT_AUDIT_SEED, write_audit_outputs
+from ._predict import PredictRun, predict_cohort
+from ._provenance import versions, write_json
+
+__all__ = ["ExternalValidation", "validate_model", "PERFORMANCE_COLUMNS", "DEFAULT_GROUPS"]
+
+#: The audit's group columns, when the predictions have them.
+DEFAULT_GROUPS = ("sex", "ethnicity", "site", "vendor")
+#: Columns of ``performance.csv`` (:meth:`ExternalValidation.to_frame`).
+PERFORMANCE_COLUMNS = ("metric", "validation", "validation_ci_low", "validation_ci_high", "n", "events",
+                       "development", "development_ci_low", "development_ci_high", "flag_reason")
+
+
+@dataclass(frozen=True)
+class ExternalValidation:
+    """An external validation of a model bundle on a new cohort (:func:`validate_model`).
+
+    Attributes
+    ----------
+    out : Path
+        The output folder.
+    predictions : DataFrame
+        The new cohort's predictions (as ``predictions.csv``).
+    audit : SubgroupAudit
+        Overall and per-group performance on the new cohort.
+    transport : TransportDiagnostics
+        Case mix and shift against the development cohort.
+    development : SubgroupAudit or None
+        Overall performance of the same model on the development cohort (its
+        apparent performance: the model was fitted there), when that cohort was given.
+    notes : tuple of str
+        Statements (prediction, audit, transport), also in the provenance.
+    paths : dict
+        Name -> written file.
+    """
+
+    out: Path
+    predictions: pd.DataFrame
+    audit: SubgroupAudit
+    transport: TransportDiagnostics
+    development: SubgroupAudit | None = None
+    notes: tuple[str, ...] = ()
+    paths: dict = field(default_factory=dict, repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Overall performance, validation beside development (= ``performance.csv``)."""
+        return performance_table(self.audit, self.development)
+
+    def summary(self) -> str:
+        """The text printed at the end of ``radiorisk validate-model``."""
+        perf = self.to_frame().set_index("metric")
+        lines = [f"radiorisk validate-model: {len(self.predictions)} patient(s), "
+                 f"{int(self.audit.group_counts['events'].iloc[0])} event(s) by the horizon"]
+        for m in perf.index:
+            r = perf.loc[m]
+            dev = f"; development {r['development']:.3f}" if np.isfinite(r["development"]) else ""
+            lines.append(f"  {m}: {r['validation']:.3f} (95 % CI {r['validation_ci_low']:.3f} to "
+                         f"{r['validation_ci_high']:.3f}){dev}")
+        t = self.transport
+        lines.append(f"  transport: {int(t.value('n_imbalanced_inputs'))} input(s) with |SMD| > "
+                     f"{t.threshold:g}; {100 * t.value('share_outside_support'):.1f} % of patients outside "
+                     "the training support" + (f"; membership C {t.value('membership_c'):.3f}"
+                                               if np.isfinite(t.value("membership_c")) else ""))
+        lines += [f"  - {n}" for n in self.notes]
+        lines.append(f"Report: {self.out / 'report.html'}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return repr_html("External validation", self.to_frame(), lines=self.notes[:5])
+
+
+def performance_table(audit: SubgroupAudit, development: SubgroupAudit | None = None) -> pd.DataFrame:
+    """Overall metrics of the validation audit with the development cohort's beside them.
+
+    Parameters
+    ----------
+    audit : SubgroupAudit
+        On the validation cohort.
+    development : SubgroupAudit, optional
+        On the development cohort (same metrics).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`PERFORMANCE_COLUMNS`, one row per metric.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.5, 300)
+    >>> a = SubgroupAudit(p, y=rng.binomial(1, p), n_boot=0)
+    >>> performance_table(a)["metric"].tolist()[:2]
+    ['auc', 'brier']
+    """
+    ov = audit.overall.set_index("metric")
+    dev = development.overall.set_index("metric") if development is not None else None
+    rows = []
+    for m in ov.index:
+        r = ov.loc[m]
+        d = dev.loc[m] if dev is not None and m in dev.index else None
+        rows.append((m, r["estimate"], r["ci_low"], r["ci_high"], int(r["n"]), int(r["events"]),
+                     np.nan if d is None else d["estimate"], np.nan if d is None else d["ci_low"],
+                     np.nan if d is None else d["ci_high"], r["flag_reason"]))
+    return pd.DataFrame(rows, columns=list(PERFORMANCE_COLUMNS))
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ModelError(f"out {out}: is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ModelError(f"out {out}: the folder is not empty (use overwrite)")
+
+
+def _audit(pred: pd.DataFrame, groups, *, horizon, n_boot, seed, calibration_boot, competing_risks,
+           notes: list) -> SubgroupAudit:
+    present = [g for g in groups if g in pred.columns and pred[g].notna().any()]
+    absent = [g for g in groups if g not in present]
+    if absent:
+        notes.append(f"no audit by {', '.join(absent)}: the predictions have no such labels")
+    event = pred["event_type"].to_numpy(int) if competing_risks else pred["event"].to_numpy(int)
+    return SubgroupAudit(pred["risk"].to_numpy(float), time=pred["time"].to_numpy(float), event=event,
+                         horizon=horizon, groups={g: pred[g].to_numpy(dtype=object) for g in present},
+                         n_boot=n_boot, random_state=seed, calibration_boot=calibration_boot,
+                         competing_risks=competing_risks)
+
+
+def _outcome_check(run: PredictRun, where: str, competing_risks: bool) -> None:
+    p = run.predictions
+    if p["time"].isna().any() or p["event"].isna().any():
+        raise ModelError(f"{where}: the cohort has patients without an outcome; external validation "
+                         "needs the outcome of every patient")
+    if competing_risks and "event_type" not in p.columns:
+        raise ModelError("competing_risks: the model was not fitted with competing deaths recorded "
+                         "(competing='competing'), so the predictions have no event_type")
+
+
+def validate_model(model_dir, data_dir, out, *, development=None, horizon: float | None = None,
+                   groups=DEFAULT_GROUPS, n_boot: int = 200, seed: int | None = None,
+                   calibration_boot: int | None = None, competing_risks: bool = False,
+                   features=None, development_features=None, radiomics_cache=None, n_jobs: int = 1,
+                   id_key=None, id_key_file=None, raw_ids: bool = False, overwrite: bool = False,
+                   figures: bool = True, argv=None, allow_outside_root: bool = False) -> ExternalValidation:
+    """Validate a saved model on a new cohort: predictions, the full audit, transport, the report.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        The model bundle (``RUN/model``).
+    data_dir : path-like
+        The validation cohort folder.
+    out : path-like
+        Output folder (created; must be empty unless ``overwrite``).
+    development : path-like, optional
+        The development cohort folder: its predictions by the same bundle give the
+        membership model, the development linear predictor and the development column
+        of ``performance.csv``. Without it the transport section uses the bundle's
+        training summaries only.
+    horizon : float, optional
+        Days (default the model's).
+    groups : sequence of str
+        Audit groups, those present in the predictions (default sex, ethnicity, site,
+        vendor).
+    n_boot : int
+        Bootstrap replicates of the audit's CIs.
+    seed : int, optional
+        Bootstrap seed (default 0, as ``radiorisk audit``).
+    calibration_boot : int, optional
+        As in :func:`radiorisk.pipeline.run_audit`.
+    competing_risks : bool
+        Audit with the competing-risk estimands (status ``event_type``: needs a
+        model fitted with competing deaths recorded).
+    features, development_features : path-like, optional
+        Radiomics tables of the two cohorts (else extracted with the bundle's preset).
+    radiomics_cache, n_jobs, id_key, id_key_file, raw_ids, allow_outside_root
+        As in :func:`radiorisk.pipeline.predict_cohort`.
+    overwrite : bool
+        Write into a non-empty ``out``.
+    figures : bool
+        Draw figures (audit and report).
+    argv : list of str, optional
+        The command line, recorded in the provenance.
+
+    Returns
+    -------
+    ExternalValidation
+
+    Raises
+    ------
+    ModelError
+        As :func:`predict_cohort` (missing columns are named by block), a
+        non-empty ``out``, patients without an outcome.
+
+    Examples
+    --------
+    >>> validate_model("RUN/model", "cohort", "OUT", n_boot=-1)
+    Traceback (most recent call last):
+    ...
+    radiorisk.exceptions.ModelError: n_boot must be >= 0; got -1
+    >>> ev = validate_model("RUN/model", "external_cohort", "OUT")  # doctest: +SKIP
+    >>> ev.to_frame()  # doctest: +SKIP
+    """
+    if n_boot < 0:
+        raise ModelError(f"n_boot must be >= 0; got {n_boot}")
+    model_dir, data_dir, out = Path(model_dir), Path(data_dir), Path(out)
+    _check_out(out, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    seed = DEFAULT_AUDIT_SEED if seed is None else seed
+    common = dict(radiomics_cache=radiomics_cache, n_jobs=n_jobs, id_key=id_key, id_key_file=id_key_file,
+                  raw_ids=raw_ids, overwrite=True, argv=argv, allow_outside_root=allow_outside_root)
+    run = predict_cohort(model_dir, data_dir, out / "predictions.csv", horizon=horizon, features=features,
+                         **common)
+    _outcome_check(run, "data_dir", competing_risks)
+    horizon = float(_horizon(run))
+    notes = list(run.notes)
+    dev_run = None
+    if development is not None:
+        dev_run = predict_cohort(model_dir, Path(development), out / "development_predictions.csv",
+                                 horizon=horizon, features=development_features, **common)
+        _outcome_check(dev_run, "development", competing_risks)
+    audit = _audit(run.predictions, groups, horizon=horizon, n_boot=n_boot, seed=seed,
+                   calibration_boot=calibration_boot, competing_risks=competing_risks, notes=notes)
+    dev_audit = None
+    if dev_run is not None:
+        dev_audit = _audit(dev_run.predictions, (), horizon=horizon, n_boot=n_boot, seed=seed,
+                           calibration_boot=calibration_boot, competing_risks=competing_risks, notes=[])
+        notes.append("the development column is the model's apparent performance on the cohort it was "
+                     "fitted on (optimistic); the fit run's cross-validated figures are in its RUN folder")
+    req = load_requirements(model_dir)
+    transport = transport_diagnostics(
+        run.inputs, run.predictions["risk"].to_numpy(float), requirements=req,
+        X_dev=None if dev_run is None else dev_run.inputs,
+        risk_dev=None if dev_run is None else dev_run.predictions["risk"].to_numpy(float),
+        random_state=seed)
+    notes += list(transport.notes)
+    paths = {"predictions.csv": run.out, "predictions.provenance.json": run.provenance}
+    if dev_run is not None:
+        paths.update({"development_predictions.csv": dev_run.out,
+                      "development_predictions.provenance.json": dev_run.provenance})
+    (out / "audit").mkdir(exist_ok=True)
+    for name, p in write_audit_outputs(audit, out / "audit", source=str(run.out), figures=figures).items():
+        paths[f"audit/{name}"] = p
+    ev = ExternalValidation(out=out, predictions=run.predictions, audit=audit, transport=transport,
+                            development=dev_audit, notes=tuple(notes), paths=paths)
+    for name, frame in (("performance.csv", ev.to_frame()), ("transport.csv", transport.statistics),
+                        ("transport_smd.csv", transport.smd), ("transport_blocks.csv", transport.blocks)):
+        atomic_write_csv(out / name, frame, float_format="%.10g")
+        paths[name] = out / name
+    inputs = ExternalValidationInputs(
+        audit=audit, development=dev_audit, transport=transport, performance=ev.to_frame(),
+        model=str(model_dir), data=str(data_dir), development_data=None if development is None else str(development),
+        horizon=horizon, n_boot=n_boot, seed=seed, requirements=req, notes=tuple(notes), figures=figures)
+    atomic_write_text(out / "report.html", render_external_validation(inputs))
+    paths["report.html"] = out / "report.html"
+    write_json(out / "provenance.json", _provenance(argv, model_dir, data_dir, development, horizon, n_boot,
+                                                    seed, competing_risks, notes, paths, out))
+    paths["provenance.json"] = out / "provenance.json"
+    return ev
+
+
+def _horizon(run: PredictRun) -> float:
+    import json
+
+    return json.loads(run.provenance.read_text(encoding="utf-8"))["horizon_days"]
+
+
+def _provenance(argv, model_dir: Path, data_dir: Path, development, horizon, n_boot, seed, competing_risks,
+                notes, paths, out: Path) -> dict:
+    return {
+        "command": "radiorisk validate-model",
+        "argv": list(argv) if argv is not None else None,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": versions(),
+        "model": {"path": str(model_dir), "bundle_sha256": sha256_file(model_dir / "manifest.json")},
+        "data": str(data_dir), "development": None if development is None else str(development),
+        "horizon_days": horizon, "n_boot": n_boot, "seed": seed, "competing_risks": competing_risks,
+        "statements": list(notes),
+        "outputs": {name: {"sha256": sha256_file(p)} for name, p in sorted(paths.items())
+                    if Path(p).is_file() and Path(p).parent.resolve() in (out.resolve(), (out / "audit").resolve())},
+    }
