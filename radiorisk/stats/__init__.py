@@ -55,6 +55,15 @@ anticipated_cox_snell_r2, cox_snell_from_c, cox_snell_from_nagelkerke, cox_snell
     The anticipated Cox–Snell R² from a reported C statistic, Nagelkerke R² or LR chi-square.
 max_parameters, parameter_budget_table, ParameterBudget
     How many candidate parameters a data set supports (per rung of the modality ladder).
+cox_recalibration, CoxRecalibration, fine_gray_recalibration_slope
+    Survival calibration slope and calibration-in-the-large at t0 (Cox model of the outcome
+    censored at t0 on cloglog(risk), Efron ties; equal to ``survival::coxph``/``survfit``), and the
+    competing-risk slope (Fine–Gray on cloglog(cumulative incidence), equal to ``cmprsk::crr``).
+gnd_test, GNDTest, risk_groups
+    The Greenwood–Nam–D'Agostino calibration test at t0 (Demler, Paynter & Cook 2015) on risk
+    deciles collapsed to >= 5 events per group.
+adjust_p_values, P_ADJUSTMENTS
+    Holm and Benjamini–Hochberg adjusted p-values (R's ``p.adjust``).
 Estimate, CalibrationErrors, NotEstimableError
     Result types and the "cannot be estimated" error.
 DEFAULT_HORIZON_DAYS, check_horizon, check_binary_inputs, check_survival_inputs
@@ -78,6 +87,7 @@ from ._binary import (
     loess_fit,
     oe_ratio,
 )
+from ._calibration_slope import CoxRecalibration, cox_recalibration, fine_gray_recalibration_slope
 from ._common import (
     DEFAULT_HORIZON_DAYS,
     Z_975,
@@ -94,6 +104,7 @@ from ._concordance import harrell_and_uno_c
 from ._cox import CoxFit, breslow_increments, cox_cumulative_hazard_se, fit_cox
 from ._cox_batched import CoxRiskSets, efron_cumulative_hazard_batched, fit_cox_batched
 from ._finegray import FineGrayFit, fit_fine_gray
+from ._gnd import GNDTest, gnd_test, risk_groups
 from ._km import (
     at_risk_from_counts,
     censoring_km_factors,
@@ -104,6 +115,7 @@ from ._km import (
 )
 from ._linalg import InverseInformation, inverse_information, newton_step, sqrt_variance
 from ._meta import MetaAnalysis, random_effects
+from ._multitest import P_ADJUSTMENTS, adjust_p_values
 from ._rcs import RcsCalibrationModel, cloglog, fit_rcs_calibration
 from ._reclassification import (
     IDIResult,
@@ -170,4 +182,6 @@ __all__ = [
     "riley_sample_size_binary", "riley_sample_size_survival", "ParameterBudget", "max_parameters",
     "parameter_budget_table", "anticipated_cox_snell_r2", "cox_snell_from_c", "cox_snell_from_lr",
     "cox_snell_from_nagelkerke", "max_cox_snell_r2",
+    "CoxRecalibration", "cox_recalibration", "fine_gray_recalibration_slope", "GNDTest", "gnd_test",
+    "risk_groups", "P_ADJUSTMENTS", "adjust_p_values",
 ]
