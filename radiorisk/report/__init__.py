@@ -21,6 +21,12 @@ render_patient_reports, PatientReportInputs, PatientReport, ReportFactor, Patien
     interval, the confidence flag and its reason, the top contributing factors in plain
     words, plaque findings (burden, subtypes, high-risk features, CAD-RADS, CAC), PET
     activity and a free-text field.
+PatientReportResult, LesionImage, clinician_summary, PATIENT_REPORT_FORMAT, COMPONENTS
+    The report of ``radiorisk patient-report`` (computed by
+    :func:`radiorisk.pipeline.run_patient_report`): the structured report, a three-sentence
+    summary, the lesion images (slices with plaque components by HU class and volumes) and
+    the SHAP values, rendered as the clinician view or the plain-language patient view
+    (HTML with embedded figures) and as JSON format version 2.
 
 See ``docs/report.md``.
 """
@@ -42,6 +48,13 @@ from ._model_context import (
 )
 from ._patient_render import PatientReportInputs, render_patient_reports
 from ._patient_report import REPORT_FORMAT, PatientReport, PatientReportError, ReportFactor
+from ._patient_result import (
+    COMPONENTS,
+    PATIENT_REPORT_FORMAT,
+    LesionImage,
+    PatientReportResult,
+    clinician_summary,
+)
 from ._vocab import CAC_CATEGORIES, DISCLAIMER, feature_label
 
 __all__ = [
@@ -55,6 +68,11 @@ __all__ = [
     "PatientReportInputs",
     "render_patient_reports",
     "REPORT_FORMAT",
+    "PatientReportResult",
+    "LesionImage",
+    "clinician_summary",
+    "PATIENT_REPORT_FORMAT",
+    "COMPONENTS",
     "CAC_CATEGORIES",
     "DISCLAIMER",
     "feature_label",

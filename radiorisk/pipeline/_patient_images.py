@@ -1,0 +1,176 @@
+"""The lesion images of the patient report: slices through each imaged lesion, its components and volumes.
+
+For every manifest row (reader ``reader1`` first) of a reported patient,
+:func:`lesion_images` reads the CT image and the lesion mask
+(:func:`radiorisk.imaging.read_image`, the same geometry check as
+:func:`radiorisk.imaging.measure_plaque`), measures the lesion with
+:func:`radiorisk.imaging.plaque_metrics` (the thresholds of
+:class:`radiorisk.imaging.PlaqueThresholds`, as ``radiorisk measure`` does), and
+cuts the three array planes through the plaque centroid, cropped to a window
+around it. Each plaque voxel is coloured by the HU class of those same thresholds.
+A lesion whose image cannot be read is a note, never a crash.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+
+from ..exceptions import RadioriskError
+from ..features import index_scans
+from ..imaging import (
+    PlaqueThresholds,
+    check_same_geometry,
+    plaque_metrics,
+    read_image,
+    read_manifest_for_extraction,
+)
+from ..report import LesionImage
+
+__all__ = ["lesion_images", "component_map"]
+
+#: Mask labels of lumen and normal wall (DOMAIN.md coding, the defaults of measure_plaque).
+_LUMEN, _WALL = (1,), (7,)
+
+
+def component_map(hu: np.ndarray, plaque: np.ndarray, thresholds: PlaqueThresholds) -> np.ndarray:
+    """The plaque component of each voxel by HU class: 0 not plaque, 1 LAP, 2 fibro-fatty, 3 fibrous, 4 calcified.
+
+    The classes are those :func:`radiorisk.imaging.plaque_metrics` sums into
+    ``v_lap_mm3, v_fibrofatty_mm3, v_fibrous_mm3, v_calcified_mm3``: below
+    ``lap_hu``; ``lap_hu`` to ``fibrofatty_hu`` inclusive; above that up to
+    ``calcified_hu`` inclusive; above ``calcified_hu``.
+
+    Examples
+    --------
+    >>> hu = np.array([[10.0, 30.0, 130.0, 131.0, 350.0, 351.0]])
+    >>> component_map(hu, np.ones_like(hu, bool), PlaqueThresholds()).tolist()
+    [[1, 2, 2, 3, 3, 4]]
+    """
+    th = thresholds
+    out = np.zeros(hu.shape, np.int8)
+    out[plaque & (hu < th.lap_hu)] = 1
+    out[plaque & (hu >= th.lap_hu) & (hu <= th.fibrofatty_hu)] = 2
+    out[plaque & (hu > th.fibrofatty_hu) & (hu <= th.calcified_hu)] = 3
+    out[plaque & (hu > th.calcified_hu)] = 4
+    return out
+
+
+def _window(c: int, n: int, half: int) -> slice:
+    return slice(max(c - half, 0), min(c + half + 1, n))
+
+
+def _slices(arr, plaque, comp, spacing_zyx, centre, window_mm: float):
+    """Axial (z), coronal (y) and sagittal (x) planes through ``centre``, cropped to ``window_mm`` each side."""
+    sz, sy, sx = spacing_zyx
+    z, y, x = centre
+    nz, ny, nx = arr.shape
+    wz, wy, wx = (_window(c, n, max(int(round(window_mm / s)), 1))
+                  for c, n, s in ((z, nz, sz), (y, ny, sy), (x, nx, sx)))
+    planes = ((np.s_[z, wy, wx], (sy, sx)), (np.s_[wz, y, wx], (sz, sx)), (np.s_[wz, wy, x], (sz, sy)))
+    hu = tuple(np.asarray(arr[p], np.float32) for p, _ in planes)
+    pl = tuple(np.asarray(plaque[p], bool) for p, _ in planes)
+    cm = tuple(np.asarray(comp[p], np.int8) for p, _ in planes)
+    return hu, pl, cm, tuple(px for _, px in planes)
+
+
+def _lesion_numbers(cohort, pid: str) -> dict:
+    """Lesion id -> its number in the report's lesion list (the patient's lesions of its indexed scan)."""
+    les = cohort.lesions[cohort.lesions["patient_id"].astype(str) == pid]
+    if len(cohort.scans) and "scan_id" in les.columns:
+        scans = index_scans(cohort.scans.assign(patient_id=cohort.scans["patient_id"].astype(str)))
+        if pid in scans.index and "scan_id" in scans.columns:
+            les = les[les["scan_id"].astype(str) == str(scans.loc[pid, "scan_id"])]
+    return {str(lid): k + 1 for k, lid in enumerate(les["lesion_id"])}
+
+
+def _one(row, thresholds: PlaqueThresholds, window_mm: float, name: str, vessel):
+    image = read_image(row.image_path)
+    mask = read_image(row.mask_path, what="mask")
+    check_same_geometry(image, mask, image_path=row.image_path, mask_path=row.mask_path)
+    arr = sitk.GetArrayViewFromImage(image)
+    lab = sitk.GetArrayViewFromImage(mask)
+    if not np.issubdtype(lab.dtype, np.integer):
+        raise ValueError(f"the mask holds non-integer values ({lab.dtype})")
+    spacing = tuple(float(s) for s in image.GetSpacing()[::-1])
+    met = plaque_metrics(arr, lab, spacing, plaque_labels=row.labels, lumen_labels=_LUMEN, wall_labels=_WALL,
+                         thresholds=thresholds)
+    plaque = np.isin(lab, row.labels)
+    centre = tuple(int(round(c)) for c in np.argwhere(plaque).mean(axis=0))
+    comp = component_map(np.asarray(arr, np.float64), plaque, thresholds)
+    hu, pl, cm, px = _slices(arr, plaque, comp, spacing, centre, window_mm)
+    keep = {k: v for k, v in met.items() if not k.startswith("threshold_")}
+    th = {"lap_hu": thresholds.lap_hu, "fibrofatty_hu": thresholds.fibrofatty_hu,
+          "calcified_hu": thresholds.calcified_hu}
+    return LesionImage(lesion=name, vessel=vessel, hu=hu, plaque=pl, components=cm, pixel_mm=px,
+                       centre_voxel=centre, measurements=keep, thresholds=th)
+
+
+def lesion_images(cohort, ids, *, pseudonymised: bool, thresholds: PlaqueThresholds | None = None,
+                  window_mm: float = 8.0, allow_outside_root: bool = False) -> tuple[dict, dict]:
+    """The lesion panels of each reported patient, and the notes on lesions that could not be shown.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        A cohort read by :func:`radiorisk.io.read_cohort` (its manifest file).
+    ids : sequence of str
+        Raw patient ids.
+    pseudonymised : bool
+        Name lesions by their number in the report ("lesion 2") instead of their id.
+    thresholds : PlaqueThresholds, optional
+        Default: the fixed thresholds ``radiorisk measure`` uses.
+    window_mm : float, default 8
+        Half-width of the crop around the lesion centre.
+    allow_outside_root : bool
+
+    Returns
+    -------
+    (dict, dict)
+        Patient id -> tuple of :class:`radiorisk.report.LesionImage`; patient id -> tuple of notes.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from radiorisk.datasets import write_synthetic_cohort
+    >>> from radiorisk.io import read_cohort
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "c"
+    >>> _ = write_synthetic_cohort(d, n=60, images=2, seed=3, progress=False)
+    >>> cohort = read_cohort(d)
+    >>> pid = str(cohort.manifest["patient_id"].iloc[0])
+    >>> images, notes = lesion_images(cohort, [pid], pseudonymised=True)
+    >>> li = images[pid][0]
+    >>> li.lesion.startswith("lesion "), [h.ndim for h in li.hu], li.measurements["v_total_mm3"] > 0
+    (True, [2, 2, 2], True)
+    """
+    thresholds = thresholds or PlaqueThresholds()
+    ids = [str(i) for i in ids]
+    images: dict = {i: () for i in ids}
+    notes: dict = {i: () for i in ids}
+    if cohort.files.get("manifest") is None or len(cohort.manifest) == 0:
+        return images, notes
+    man = read_manifest_for_extraction(cohort.files["manifest"], allow_outside_root=allow_outside_root)
+    man = man[man["patient_id"].astype(str).isin(ids)]
+    man = man.sort_values("reader", kind="stable").drop_duplicates("lesion_id")
+    vessels = {}
+    if "vessel" in cohort.lesions.columns:
+        vessels = dict(zip(cohort.lesions["lesion_id"].astype(str), cohort.lesions["vessel"], strict=True))
+    for pid in ids:
+        numbers = _lesion_numbers(cohort, pid)
+        rows = man[man["patient_id"].astype(str) == pid]
+        rows = rows.assign(_n=[numbers.get(str(x), 10**6) for x in rows["lesion_id"]]).sort_values("_n")
+        got, bad = [], []
+        for row in rows.itertuples():
+            lid = str(row.lesion_id)
+            name = (f"lesion {numbers[lid]}" if lid in numbers else "a lesion not in the lesions table") \
+                if pseudonymised else lid
+            vessel = vessels.get(lid)
+            vessel = None if vessel is None or pd.isna(vessel) else str(vessel)
+            try:
+                got.append(_one(row, thresholds, window_mm, name, vessel))
+            except (RadioriskError, ValueError, RuntimeError) as exc:
+                why = type(exc).__name__ if pseudonymised else f"{type(exc).__name__}: {exc}"
+                bad.append(f"{name}: the image could not be shown ({why})")
+        images[pid], notes[pid] = tuple(got), tuple(bad)
+    return images, notes
