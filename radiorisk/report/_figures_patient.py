@@ -34,7 +34,7 @@ def _component_legend(th: dict) -> list[tuple[int, str]]:
     """Legend texts of the components from the thresholds used."""
     lap, ff, calc = (_g(th.get(k)) for k in ("lap_hu", "fibrofatty_hu", "calcified_hu"))
     return [(1, f"low-attenuation < {lap} HU"), (2, f"fibro-fatty {lap}–{ff} HU"),
-            (3, f"fibrous > {ff}–{calc} HU"), (4, f"calcified > {calc} HU")]
+            (3, f"fibrous >{ff}–{calc} HU"), (4, f"calcified > {calc} HU")]
 
 
 def _g(v) -> str:
@@ -99,7 +99,8 @@ def lesion_panel_png(lesion, *, dpi: int = 110) -> bytes:
         ax.set_title(f"{view} ({rows}×{cols})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    handles = [Patch(color=COMPONENT_COLORS[k], label=t) for k, t in _component_legend(lesion.thresholds)]
+    handles = [Patch(facecolor=COMPONENT_COLORS[k], edgecolor="0.4", label=t)
+               for k, t in _component_legend(lesion.thresholds)]
     handles.append(Patch(facecolor="none", edgecolor="#00e5ff", label="mask contour"))
     fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=7, frameon=False)
     fig.suptitle(f"{lesion.lesion}" + (f" ({lesion.vessel})" if lesion.vessel else "")
@@ -148,6 +149,10 @@ def waterfall_png(shap, *, scale: str, horizon: float, title: str, max_display: 
     fig = Figure(figsize=(7.2, 1.4 + 0.32 * n), layout="constrained")
     ax = fig.subplots()
     d.plot(ax=ax)
+    t = d.table_
+    lo, hi = float(min(t["start"].min(), t["end"].min())), float(max(t["start"].max(), t["end"].max()))
+    pad = 0.06 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1e-3)
+    ax.set_xlim(lo - pad, hi + pad)
     names = {f: feature_label(f) for f in shap.feature_names}
     labels = []
     for t in ax.get_yticklabels():

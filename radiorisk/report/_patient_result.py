@@ -107,7 +107,7 @@ def _factor_words(r: PatientReport, k: int = 3) -> str:
     ups = list(r.factors[:k])
     if not ups:
         return "No contributing factor is available for this prediction."
-    parts = [f"{f.label} ({f.value_text}, {f.direction}, {_signed_pp(f.risk_change)})" for f in ups]
+    parts = [f"{f.label} ({f.value_text}) {f.direction} ({_signed_pp(f.risk_change)})" for f in ups]
     return "Main drivers: " + "; ".join(parts) + "."
 
 
@@ -141,7 +141,7 @@ def clinician_summary(r: PatientReport) -> tuple[str, str, str]:
     >>> clinician_summary(r)[0]
     'Estimated risk of MACE within 5 years (1826 days): 12.0 % (95 % interval 8.0 % to 17.0 %).'
     """
-    risk = f"Estimated risk of {r.outcome} within {_horizon_text(r.horizon_days)}: {_pct(r.risk)}"
+    risk = f"Estimated risk of MACE within {_horizon_text(r.horizon_days)}: {_pct(r.risk)}"
     if r.ci_low is not None and r.ci_high is not None:
         risk += f" ({100 * (r.ci_level or 0.95):g} % interval {_pct(r.ci_low)} to {_pct(r.ci_high)})"
     if r.low_confidence:

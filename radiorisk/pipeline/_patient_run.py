@@ -1,0 +1,274 @@
+"""The body of ``radiorisk patient-report``: a model bundle, a cohort folder and patient ids in, reports out.
+
+:func:`run_patient_report` reads the bundle and the cohort as ``radiorisk predict``
+does (:func:`radiorisk.pipeline._predict.prepare_cohort`: the same validation, the same
+assembled model inputs, the same pseudonyms), then computes, for each patient given,
+once:
+
+- the risk by the horizon, its bootstrap interval and the low-confidence flag
+  (:func:`radiorisk.explain.risk_intervals`, refitting the bundle's model on the
+  training cohort: ``train_data``, default the cohort recorded in ``RUN/provenance.json``);
+- the SHAP values against the training cohort as background
+  (:func:`radiorisk.explain.shap_values`);
+- the structured report (:func:`radiorisk.pipeline.patient_reports`) and its
+  three-sentence summary;
+- the lesion images (:func:`radiorisk.pipeline._patient_images.lesion_images`);
+
+into one :class:`radiorisk.report.PatientReportResult`, and writes ``<id>.html``
+(clinician view), ``<id>.patient.html`` (plain-language view), ``<id>.json`` (format
+version 2, ``data_schemas/patient_report.schema.json``) and
+``patient_report.provenance.json``. Ids are pseudonymised unless ``raw_ids``: the
+patient is given by its raw id, every output carries only its pseudonym.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from .._files import atomic_write_text, sha256_file
+from ..exceptions import FitUsageError, PatientReportError
+from ..explain import risk_intervals, shap_values
+from ..report import PatientReportResult, clinician_summary
+from ._patient import _file_stem, patient_reports
+from ._patient_images import lesion_images
+from ._predict import load_bundle, prepare_cohort
+from ._provenance import cohort_ids, inside, versions, write_json
+
+__all__ = ["PatientReportRun", "run_patient_report", "PATIENT_REPORT_PROVENANCE"]
+
+#: The run's provenance file inside ``out_dir``.
+PATIENT_REPORT_PROVENANCE = "patient_report.provenance.json"
+#: File name suffix of each view and of the JSON.
+_SUFFIXES = {"clinician": ".html", "patient": ".patient.html", "json": ".json"}
+
+
+@dataclass(frozen=True)
+class PatientReportRun:
+    """What :func:`run_patient_report` computed and wrote.
+
+    Attributes
+    ----------
+    out_dir : Path
+    results : tuple of PatientReportResult
+        In the order of the patients given.
+    files : DataFrame
+        ``patient, kind, path`` (kind: ``clinician``, ``patient``, ``json``).
+    provenance : Path
+    notes : tuple of str
+    """
+
+    out_dir: Path
+    results: tuple = field(repr=False)
+    files: pd.DataFrame = field(repr=False)
+    provenance: Path
+    notes: tuple = ()
+
+    def summary(self) -> str:
+        """Text printed at the end of ``radiorisk patient-report``."""
+        lines = [f"radiorisk patient-report: {len(self.results)} patient(s)"]
+        for r in self.results:
+            lines.append(f"  {r.patient}: risk {100 * r.report.risk:.1f} %, "
+                         f"{len(r.lesion_images)} lesion image(s)")
+        lines += [f"  - {n}" for n in self.notes]
+        lines += [f"Reports: {self.out_dir}", f"Provenance: {self.provenance}"]
+        return "\n".join(lines)
+
+
+def _check_patients(patients) -> list[str]:
+    if isinstance(patients, str):
+        patients = [patients]
+    ids = [str(p) for p in (patients or [])]
+    if not ids:
+        raise PatientReportError("patients: give at least one patient id")
+    dup = pd.Index(ids)[pd.Index(ids).duplicated()]
+    if len(dup):
+        raise PatientReportError(f"patients: patient id {dup[0]!r} is given twice")
+    return ids
+
+
+def _comment(comment, comment_file) -> str | None:
+    if comment is not None and comment_file is not None:
+        raise PatientReportError("give comment or comment_file, not both")
+    if comment_file is None:
+        return comment
+    try:
+        return Path(comment_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PatientReportError(f"comment_file {comment_file}: cannot be read as UTF-8 text ({exc})") from exc
+
+
+def _train_dir(model_dir: Path, train_data) -> Path | None:
+    """The training cohort: ``train_data``, else the ``data`` of RUN/provenance.json when that folder exists."""
+    if train_data is not None:
+        return Path(train_data)
+    try:
+        prov = json.loads((model_dir.parent / "provenance.json").read_text(encoding="utf-8"))
+        data = prov.get("configuration", {}).get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not data:
+        return None
+    for cand in (Path(data), model_dir.parent / data):
+        if (cand / "patients.csv").exists() or cand.is_dir():
+            return cand
+    return None
+
+
+def _training(est, req, model_dir, data_dir, train_dir, out_dir, h, prep, kw, notes):
+    """``(X_train, y_train)`` of the bundle's training cohort, or ``(None, None)`` with a note."""
+    if train_dir is None:
+        notes.append("confidence not assessed: the training cohort is not known (RUN/provenance.json names "
+                     "no existing folder); give train_data")
+        return None, None
+    if Path(train_dir).resolve() == Path(data_dir).resolve():
+        return prep.X, prep.data.y
+    train = prepare_cohort(est, req, model_dir, train_dir, out_dir / "training", h, id_key=prep.pz, **kw)
+    return train.X, train.data.y
+
+
+def _check_out(out_dir: Path, stems, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PatientReportError(f"out_dir {out_dir}: exists and is not a folder")
+    names = [PATIENT_REPORT_PROVENANCE] + [s + suf for s in stems for suf in _SUFFIXES.values()]
+    there = [n for n in names if (out_dir / n).exists()]
+    if there and not overwrite:
+        raise PatientReportError(f"out_dir {out_dir}: {there[0]} exists (use overwrite)")
+
+
+def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, comment_file=None,
+                       author: str | None = None, train_data=None, horizon: float | None = None,
+                       top_k: int = 5, n_boot: int = 50, features=None, radiomics_cache=None, n_jobs: int = 1,
+                       id_key=None, id_key_file=None, raw_ids: bool = False, overwrite: bool = False,
+                       argv=None, allow_outside_root: bool = False, random_state: int = 0,
+                       report_date: str | None = None) -> PatientReportRun:
+    """Clinician and patient reports of some patients of a cohort folder, with a model bundle.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        The model bundle (``RUN/model`` of ``radiorisk fit``).
+    data_dir : path-like
+        Cohort folder holding the patients.
+    patients : str or sequence of str
+        Raw patient ids of the cohort (as in its ``patients.csv``).
+    out_dir : path-like
+        Folder of the reports (created).
+    comment, comment_file : str or path-like, optional
+        Free text printed in every report (the text, or a UTF-8 file holding it).
+    author : str, optional
+        Who wrote the comment / asked for the reports (in the provenance).
+    train_data : path-like, optional
+        The cohort the model was fitted on, for the bootstrap interval and the SHAP
+        background (default: the ``data`` of ``RUN/provenance.json``; without it
+        the confidence is not assessed and the background is the cohort itself).
+    horizon : float, optional
+        Days (default: the model's).
+    top_k : int, default 5
+        Contributing factors per report.
+    n_boot : int, default 50
+        Bootstrap refits of the interval.
+    features, radiomics_cache, n_jobs, id_key, id_key_file, raw_ids, allow_outside_root
+        As in :func:`radiorisk.pipeline.predict_cohort`.
+    overwrite : bool
+        Replace existing reports.
+    argv : list of str, optional
+        The command line (pseudonymised in the provenance).
+    random_state : int, default 0
+    report_date : str, optional
+        ISO date printed (default: today, UTC).
+
+    Returns
+    -------
+    PatientReportRun
+
+    Raises
+    ------
+    PatientReportError
+        A patient id not in the cohort (named), a repeated id, an existing output.
+    ModelError, BundleError
+        As :func:`radiorisk.pipeline.predict_cohort`.
+
+    Examples
+    --------
+    >>> run_patient_report("RUN/model", "cohort", [], "out")
+    Traceback (most recent call last):
+    ...
+    radiorisk.exceptions.PatientReportError: patients: give at least one patient id
+    >>> run = run_patient_report("RUN/model", "cohort", ["P000036"], "reports")  # doctest: +SKIP
+    """
+    ids = _check_patients(patients)
+    text = _comment(comment, comment_file)
+    model_dir, data_dir, out_dir = Path(model_dir), Path(data_dir), Path(out_dir)
+    est, req, h = load_bundle(model_dir, horizon)
+    kw = {"features": features, "radiomics_cache": radiomics_cache, "n_jobs": n_jobs,
+          "allow_outside_root": allow_outside_root}
+    prep = prepare_cohort(est, req, model_dir, data_dir, out_dir / "patient_report", h, id_key=id_key,
+                          id_key_file=id_key_file, raw_ids=raw_ids, **kw)
+    pz = prep.pz
+    if pz.key_path is not None and inside(pz.key_path, out_dir):
+        raise FitUsageError(f"the id key file {pz.key_path} lies inside out_dir {out_dir}; the key must stay "
+                            "outside the outputs")
+    unknown = [i for i in ids if i not in prep.X.index]
+    if unknown:
+        raise PatientReportError(f"patients: {len(unknown)} patient id(s) not in the cohort {data_dir}: "
+                                 f"{', '.join(map(repr, unknown))}")
+    labels = dict(zip(ids, pz(ids), strict=True))
+    stems = [_file_stem(labels[i]) for i in ids]
+    _check_out(out_dir, stems, overwrite)
+    notes = list(prep.notes)
+    X_train, y_train = _training(est, req, model_dir, data_dir, _train_dir(model_dir, train_data), out_dir,
+                                 h, prep, kw, notes)
+    Xs = prep.X.loc[ids]
+    blocks = prep.data.blocks
+    with warnings.catch_warnings():  # bootstrap refits of a penalised Cox may not converge fully
+        warnings.simplefilter("ignore")
+        u = None if X_train is None else risk_intervals(
+            est, Xs, X_train=X_train, y_train=y_train, n_boot=n_boot, horizon=h, blocks=blocks,
+            random_state=random_state)
+    shap = shap_values(est, Xs, blocks=blocks, random_state=random_state,
+                       background=prep.X if X_train is None else X_train)
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    about = {"command": "radiorisk patient-report", "model_bundle": str(model_dir),
+             "bundle_sha256": sha256_file(model_dir / "manifest.json"), "author": author or "not stated",
+             "created_utc": created}
+    scrub = (lambda s: s) if pz.raw else (lambda s: pz.scrub_text(s, cohort_ids(prep.cohort)))
+    reports = patient_reports(est, prep.data, ids, horizon=h, intervals=u, shap=shap,
+                              free_text=None if text is None else scrub(text), top_k=top_k,
+                              tables=prep.cohort, blocks=blocks, pseudonyms=None if pz.raw else labels,
+                              provenance=about, report_date=report_date, random_state=random_state)
+    images, inotes = lesion_images(prep.cohort, ids, pseudonymised=not pz.raw,
+                                   allow_outside_root=allow_outside_root)
+    results = []
+    for k, (pid, rep) in enumerate(zip(ids, reports, strict=True)):
+        one = shap.subset([k])
+        one = replace(one, data=one.data.set_axis(pd.Index([labels[pid]])))
+        results.append(PatientReportResult(report=rep, summary=clinician_summary(rep), lesion_images=images[pid],
+                                           image_notes=inotes[pid], shap=one, horizon_days=h, provenance=about))
+    notes = [scrub(n) for n in notes]
+    files = _write(results, stems, out_dir)
+    prov = {**about, "argv": None if argv is None else [scrub(str(a)) for a in argv], "versions": versions(),
+            "horizon_days": h, "n_boot": n_boot if u is not None else None,
+            "train_data": None if X_train is None else "given" if train_data is not None else "RUN/provenance.json",
+            "inputs_sha256": {k: {"path": str(p), "sha256": sha256_file(p)} for k, p in sorted(prep.inputs.items())},
+            "identifiers": pz.provenance(), "statements": notes,
+            "outputs": [Path(p).name for p in files["path"]]}
+    write_json(out_dir / PATIENT_REPORT_PROVENANCE, prov)
+    return PatientReportRun(out_dir=out_dir, results=tuple(results), files=files,
+                            provenance=out_dir / PATIENT_REPORT_PROVENANCE, notes=tuple(notes))
+
+
+def _write(results, stems, out_dir: Path) -> pd.DataFrame:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for res, stem in zip(results, stems, strict=True):
+        for kind, suffix in _SUFFIXES.items():
+            path = out_dir / (stem + suffix)
+            atomic_write_text(path, res.to_json() + "\n" if kind == "json" else res.to_html(kind))
+            rows.append({"patient": res.patient, "kind": kind, "path": str(path)})
+    return pd.DataFrame(rows, columns=["patient", "kind", "path"])
