@@ -180,7 +180,8 @@ def _statistics(risk_val, risk_dev, ood_share: float, membership, n_imb: int, n_
         ("n_imbalanced_inputs", nan, float(n_imb), nan, nan, dev_source,
          f"{n_imb} of {n_cols} model inputs differ by more than the |SMD| threshold between the cohorts "
          "(per-input table below)."),
-        ("share_outside_support", nan, ood_share, nan, nan, "bundle summaries",
+        ("share_outside_support", nan, ood_share, nan, nan,
+         "bundle summaries" if np.isfinite(ood_share) else "not available (no bundle summaries)",
          f"{100 * ood_share:.1f} % of the validation patients have at least one input outside the training "
          "[1 %, 99 %] range or at a level unseen in training: for them the model extrapolates."),
         ("membership_c", nan, membership.estimate if membership is not None else nan,

@@ -257,8 +257,12 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
     notes = list(run.notes)
     dev_run = None
     if development is not None:
-        dev_run = predict_cohort(model_dir, Path(development), out / "development_predictions.csv",
-                                 horizon=horizon, features=development_features, **common)
+        try:
+            dev_run = predict_cohort(model_dir, Path(development), out / "development_predictions.csv",
+                                     horizon=horizon, features=development_features, **common)
+        except ModelError as exc:  # its messages name predict_cohort's data_dir and features
+            msg = _development_words(str(exc))
+            raise type(exc)(msg) from exc
         _outcome_check(dev_run, "development", competing_risks)
     audit = _audit(run.predictions, groups, horizon=horizon, n_boot=n_boot, seed=seed,
                    calibration_boot=calibration_boot, competing_risks=competing_risks, notes=notes)
@@ -298,6 +302,21 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
                                                     seed, competing_risks, notes, paths, out))
     paths["provenance.json"] = out / "provenance.json"
     return ev
+
+
+def _development_words(message: str) -> str:
+    """A message of :func:`predict_cohort` about the development cohort, naming this function's parameters.
+
+    Examples
+    --------
+    >>> _development_words("data_dir D: the cohort lacks 1 column(s) (or give features)")
+    'development D: the cohort lacks 1 column(s) (or give development_features)'
+    """
+    for old, new in (("data_dir ", "development "), ("features:", "development_features:"),
+                     ("(or give features)", "(or give development_features)"),
+                     ("cohort (features)", "cohort (development_features)")):
+        message = message.replace(old, new)
+    return message
 
 
 def _horizon(run: PredictRun) -> float:

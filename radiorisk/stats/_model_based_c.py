@@ -68,7 +68,7 @@ def model_based_c(risk) -> Estimate:
     bad = ~np.isfinite(p) | (p < 0) | (p > 1)
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"risk must be probabilities in [0, 1]; found {p[i]!r} at position {i}")
+        raise ValueError(f"risk must be probabilities in [0, 1]; found {float(p[i])!r} at position {i}")
     q = 1.0 - p
     order = np.argsort(p, kind="mergesort")
     ps, qs = p[order], q[order]
