@@ -19,6 +19,7 @@ from ._patient_report import add_patient_report_parser
 from ._predict import add_predict_parser
 from ._samplesize import add_samplesize_parser
 from ._synth import add_synth_parser
+from ._validate_model import add_validate_model_parser
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_INPUT"]
 
@@ -174,9 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"radiorisk {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_synth_parser, _add_validate, _add_extract, _add_measure, add_fit_parser, add_predict_parser, add_patient_report_parser,
-                add_audit_parser,
-                _add_report, add_samplesize_parser, _add_demo):
+    for add in (add_synth_parser, _add_validate, _add_extract, _add_measure, add_fit_parser, add_predict_parser,
+                add_validate_model_parser, add_patient_report_parser, add_audit_parser, _add_report,
+                add_samplesize_parser, _add_demo):
         add(sub)
     return p
 
