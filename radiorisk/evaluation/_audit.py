@@ -22,6 +22,7 @@ from ..stats import (
     check_horizon,
     check_survival_inputs,
 )
+from ._audit_calibration import _CalibrationTestsMixin
 from ._audit_competing import check_status, competing_replicates, refuse_competing_without_flag
 from ._audit_contrasts import _ContrastMixin
 from ._audit_fairness import (
@@ -89,7 +90,7 @@ def _nan_if_failed(fn, *args, **kwargs):
         return np.nan
 
 
-class SubgroupAudit(_ContrastMixin, _FairnessMixin):
+class SubgroupAudit(_ContrastMixin, _FairnessMixin, _CalibrationTestsMixin):
     r"""Every audit metric overall, per group and per intersection, with paired bootstrap CIs.
 
     Parameters
@@ -189,7 +190,7 @@ class SubgroupAudit(_ContrastMixin, _FairnessMixin):
     >>> a.by_group[["attribute", "group", "metric"]].head(2).values.tolist()
     [['sex', 'F', 'harrell_c'], ['sex', 'F', 'oe_ratio_t']]
     >>> list(a.difference().columns)
-    ['attribute', 'group', 'reference', 'metric', 'estimate', 'ci_low', 'ci_high', 'flag', 'flag_reason']
+    ['attribute', 'group', 'reference', 'metric', 'estimate', 'ci_low', 'ci_high', 'flag', 'flag_reason', 'p_value', 'p_holm', 'p_bh', 'significant']
     """
 
     def __init__(self, risk, *, time=None, event=None, y=None, horizon=None, groups=None,

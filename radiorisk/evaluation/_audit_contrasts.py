@@ -8,17 +8,62 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
+from ..stats import adjust_p_values
 from ._audit_fairness import _frame
 from ._bootstrap import percentile_interval
 
-__all__: list[str] = []
+__all__ = ["CONTRAST_ADJUSTMENTS", "bootstrap_p_value"]
 
 _CONTRAST_COLUMNS = ("attribute", "group", "reference", "metric", "estimate", "ci_low", "ci_high",
-                     "flag", "flag_reason")
+                     "flag", "flag_reason", "p_value", "p_holm", "p_bh", "significant")
+#: How ``significant`` of a contrast is decided: on the Holm, Benjamini-Hochberg or unadjusted p.
+CONTRAST_ADJUSTMENTS = ("holm", "bh", "none")
 _HETEROGENEITY_COLUMNS = ("attribute", "metric", "scale", "q", "df", "p_value", "i2", "n_groups",
                           "groups_excluded", "test")
 #: O/E ratios: heterogeneity on the log scale.
 _LOG_SCALE = ("oe_ratio", "oe_ratio_t", "oe_ratio_cr")
+
+
+def bootstrap_p_value(replicates, null: float) -> float:
+    r"""Two-sided bootstrap p-value of ``null`` from paired replicates of a contrast.
+
+    Parameters
+    ----------
+    replicates : array-like of shape (B,)
+        Replicate values of the contrast (NaN ignored).
+    null : float
+        The value under no difference (0 for a difference, 1 for a ratio).
+
+    Returns
+    -------
+    float
+        :math:`\min\{1, 2\min(1 + \#\{d_b \le d_0\}, 1 + \#\{d_b \ge d_0\}) / (B + 1)\}` over the
+        :math:`B` finite replicates (the percentile-interval inversion, Davison & Hinkley 1997,
+        section 4.4; never 0); NaN without finite replicates.
+
+    Examples
+    --------
+    >>> bootstrap_p_value(np.r_[np.full(95, 0.1), np.full(5, -0.1)], 0.0)
+    0.1188...
+    """
+    d = np.asarray(replicates, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    if not len(d):
+        return np.nan
+    tail = min(1 + int(np.sum(d <= null)), 1 + int(np.sum(d >= null)))
+    return float(min(1.0, 2.0 * tail / (len(d) + 1)))
+
+
+def _adjusted(rows, adjust: str, alpha: float) -> list[tuple]:
+    """Rows with Holm and BH p over each metric's rows (one family per metric) and ``significant``."""
+    metric = np.array([r[3] for r in rows], dtype=object)
+    p = np.array([r[9] for r in rows], dtype=np.float64)
+    holm, bh = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    for m in dict.fromkeys(metric):
+        sel = metric == m
+        holm[sel], bh[sel] = adjust_p_values(p[sel], "holm"), adjust_p_values(p[sel], "bh")
+    use = {"holm": holm, "bh": bh, "none": p}[adjust]
+    return [r + (holm[i], bh[i], bool(use[i] < alpha)) for i, r in enumerate(rows)]
 
 
 class _ContrastMixin:
@@ -36,9 +81,14 @@ class _ContrastMixin:
         cands = [(len(s[2]), s[1]) for s in self._subsets if s[0] == attr and not self._is_unknown(s[1])]
         return max(cands)[1] if cands else None
 
-    def _contrast(self, op, to, reference, metrics):
+    def _contrast(self, op, to, reference, metrics, adjust="holm", alpha=0.05):
         if to not in ("overall", "reference"):
             raise ValueError(f"to must be 'overall' or 'reference'; got {to!r}")
+        if adjust not in CONTRAST_ADJUSTMENTS:
+            raise ValueError(f"adjust must be one of {list(CONTRAST_ADJUSTMENTS)}; got {adjust!r}")
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must lie in (0, 1); got {alpha}")
+        null = 0.0 if op is np.subtract else 1.0
         ks = [self.metrics.index(m) for m in (metrics or self.metrics)]
         idx = self._index()
         rows = []
@@ -55,24 +105,29 @@ class _ContrastMixin:
             for k in ks:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     est = op(self._est[g, k], self._est[r, k])
-                    lo = hi = np.nan
+                    lo = hi = pv = np.nan
                     if self.replicates is not None:
                         d = op(self.replicates[g, :, k], self.replicates[r, :, k])
                         d = np.where(np.isfinite(d), d, np.nan)
                         lo, hi = percentile_interval(d[:, None], self.level)
                         lo, hi = float(lo[0]), float(hi[0])
+                        if np.isfinite(est):
+                            pv = bootstrap_p_value(d, null)
                 reasons = [x for x in (self._flags(g, k), self._flags(r, k)) if x]
                 if not np.isfinite(est):
                     reasons.append("contrast undefined")
                 if self.replicates is None:
                     reasons.append("no bootstrap (n_boot=0): no CI")
                 reason = "; ".join(reasons)
-                rows.append((attr, grp, ref_label, self.metrics[k], float(est), lo, hi, bool(reason), reason))
-        return _frame(rows, _CONTRAST_COLUMNS)
+                rows.append((attr, grp, ref_label, self.metrics[k], float(est), lo, hi, bool(reason), reason, pv))
+        frame = _frame(_adjusted(rows, adjust, alpha), _CONTRAST_COLUMNS)
+        frame["significant"] = frame["significant"].astype(bool)
+        return frame
 
     def difference(self, to: str = "overall", *, reference: Mapping[str, str] | None = None,
-                   metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        """Group minus overall (``to="overall"``) or minus a reference group, with paired CIs.
+                   metrics: Sequence[str] | None = None, adjust: str = "holm",
+                   alpha: float = 0.05) -> pd.DataFrame:
+        """Group minus overall (``to="overall"``) or minus a reference group, with paired CIs and p-values.
 
         Parameters
         ----------
@@ -80,20 +135,30 @@ class _ContrastMixin:
         reference : mapping of attribute to group, optional
             Reference group per attribute (default: its largest known group).
         metrics : sequence of str, optional
+        adjust : {"holm", "bh", "none"}
+            Which p-value decides ``significant``: Holm (family-wise error, the default),
+            Benjamini-Hochberg (false discovery rate) or unadjusted.
+        alpha : float
+            ``significant`` is that p-value < ``alpha``.
 
         Returns
         -------
         DataFrame
             ``attribute, group, reference, metric, estimate, ci_low, ci_high,
-            flag, flag_reason``; the CI is the percentile interval of the
-            replicate-wise differences (both terms come from the same resample).
+            flag, flag_reason, p_value, p_holm, p_bh, significant``; the CI is the
+            percentile interval of the replicate-wise differences (both terms come
+            from the same resample), ``p_value`` the two-sided bootstrap p of no
+            difference (:func:`bootstrap_p_value`), ``p_holm`` / ``p_bh`` adjusted over
+            all rows of the same metric (one family per metric: every group and
+            intersection of every attribute). NaN p-values without a bootstrap.
         """
-        return self._contrast(np.subtract, to, reference, metrics)
+        return self._contrast(np.subtract, to, reference, metrics, adjust, alpha)
 
     def ratio(self, to: str = "overall", *, reference: Mapping[str, str] | None = None,
-              metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        """Group divided by overall or by a reference group, with paired CIs (see :meth:`difference`)."""
-        return self._contrast(np.divide, to, reference, metrics)
+              metrics: Sequence[str] | None = None, adjust: str = "holm",
+              alpha: float = 0.05) -> pd.DataFrame:
+        """Group divided by overall or by a reference group, with paired CIs (see :meth:`difference`; null 1)."""
+        return self._contrast(np.divide, to, reference, metrics, adjust, alpha)
 
     # ------------------------------------------------------------------ heterogeneity
     def heterogeneity(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:

@@ -2,14 +2,15 @@
 
 :func:`audit_tables` turns a :class:`~radiorisk.evaluation.SubgroupAudit` into the
 tables of ``radiorisk audit`` (``metrics.csv``, ``calibration_tables.csv``,
-``fairness.csv``, ``heterogeneity.csv``, ``differences.csv``, ``flags.csv``). Writing
+``fairness.csv``, ``heterogeneity.csv``, ``differences.csv``, ``flags.csv``,
+``calibration_tests.csv``). Writing
 them is :func:`radiorisk.pipeline.write_audit_outputs`; the HTML page is
 :func:`radiorisk.report.audit_report_html`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -20,7 +21,7 @@ __all__ = ["AuditTables", "audit_tables", "AUDIT_FILES"]
 
 #: Files of an audit folder (figures go to ``figures/``).
 AUDIT_FILES = ("metrics.csv", "calibration_tables.csv", "fairness.csv", "heterogeneity.csv",
-               "differences.csv", "flags.csv", "report.html")
+               "differences.csv", "flags.csv", "calibration_tests.csv", "report.html")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,14 @@ class AuditTables:
         ``calibration_tables.csv``, ``fairness.csv``, ``heterogeneity.csv``,
         ``differences.csv`` (differences and ratios to overall) and ``flags.csv``
         (missing labels first, then every flagged estimate).
+        ``differences`` also has each contrast's bootstrap ``p_value``, its Holm and
+        Benjamini-Hochberg adjustments (``p_holm``, ``p_bh``; one family per contrast and
+        metric) and ``significant`` (the ``adjust`` p-value < ``alpha``).
+    calibration_tests : DataFrame
+        ``calibration_tests.csv``: :meth:`SubgroupAudit.calibration_tests` (calibration slope
+        and intercept with Wald CIs, GND test, per group).
+    adjust : str
+        Which p-value decides ``significant`` in ``differences`` (``holm``, ``bh`` or ``none``).
     threshold : str
         The decision rule of ``fairness`` as written in its ``threshold`` column.
     """
@@ -45,6 +54,8 @@ class AuditTables:
     heterogeneity: pd.DataFrame
     differences: pd.DataFrame
     flags: pd.DataFrame
+    calibration_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
+    adjust: str = "holm"
 
     @property
     def threshold(self) -> str:
@@ -61,7 +72,7 @@ class AuditTables:
         return {"metrics.csv": self.metrics[list(METRICS_COLUMNS)],
                 "calibration_tables.csv": self.calibration, "fairness.csv": self.fairness,
                 "heterogeneity.csv": self.heterogeneity, "differences.csv": self.differences,
-                "flags.csv": self.flags}
+                "flags.csv": self.flags, "calibration_tests.csv": self.calibration_tests}
 
 
 def _flags_table(audit: SubgroupAudit, frame: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +87,7 @@ def _flags_table(audit: SubgroupAudit, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k: float | None = None,
-                 bands=5) -> AuditTables:
+                 bands=5, adjust: str = "holm", alpha: float = 0.05) -> AuditTables:
     """Every table of an audit folder, computed once.
 
     Parameters
@@ -86,6 +97,11 @@ def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k:
         Decision rule of :meth:`SubgroupAudit.fairness` (default ``top_k=10``).
     bands : int or sequence
         Risk bands of :meth:`SubgroupAudit.calibration_within_groups`.
+    adjust : {"holm", "bh", "none"}
+        Which p-value of ``differences`` decides ``significant`` (and the report's key
+        findings on group differences): Holm by default.
+    alpha : float
+        The level of ``significant``.
 
     Returns
     -------
@@ -99,7 +115,7 @@ def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k:
     >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
     >>> t = audit_tables(a)
     >>> sorted(t.files())[:3], t.threshold
-    (['calibration_tables.csv', 'differences.csv', 'fairness.csv'], 'top 10 % of risk (risk >= 0.56206)')
+    (['calibration_tables.csv', 'calibration_tests.csv', 'differences.csv'], 'top 10 % of risk (risk >= 0.56206)')
     """
     if threshold is None and top_k is None:
         top_k = 10.0
@@ -107,9 +123,10 @@ def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k:
     cal = audit.calibration_within_groups(bands)
     fair = audit.fairness(threshold=threshold, top_k=top_k)
     het = audit.heterogeneity()
-    diff = audit.difference("overall").assign(contrast="difference")
-    rat = audit.ratio("overall").assign(contrast="ratio")
+    diff = audit.difference("overall", adjust=adjust, alpha=alpha).assign(contrast="difference")
+    rat = audit.ratio("overall", adjust=adjust, alpha=alpha).assign(contrast="ratio")
     contrasts = pd.concat([diff, rat], ignore_index=True)
     contrasts = contrasts[["contrast"] + [c for c in contrasts.columns if c != "contrast"]]
     return AuditTables(metrics=frame, calibration=cal, fairness=fair, heterogeneity=het,
-                       differences=contrasts, flags=_flags_table(audit, frame))
+                       differences=contrasts, flags=_flags_table(audit, frame),
+                       calibration_tests=audit.calibration_tests(), adjust=adjust)

@@ -107,7 +107,7 @@ def test_few_events_and_undefined_metrics_are_flagged():
 def test_difference_and_ratio_are_paired(audit):
     d = audit.difference("overall")
     assert list(d.columns) == ["attribute", "group", "reference", "metric", "estimate", "ci_low", "ci_high",
-                               "flag", "flag_reason"]
+                               "flag", "flag_reason", "p_value", "p_holm", "p_bh", "significant"]
     row = d[(d["group"] == "F") & (d["metric"] == "harrell_c")].iloc[0]
     k = audit.metrics.index("harrell_c")
     g = [i for i, s in enumerate(audit._subsets) if s[:2] == ("sex", "F")][0]

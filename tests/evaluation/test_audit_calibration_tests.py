@@ -1,0 +1,101 @@
+"""SubgroupAudit.calibration_tests (slope, intercept, GND per group) and the adjusted p-values of contrasts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radiorisk.evaluation import SubgroupAudit, audit_tables
+from radiorisk.evaluation._audit_contrasts import bootstrap_p_value
+
+REF = Path(__file__).resolve().parents[1] / "reference"
+R_OUT = pd.read_csv(REF / "calibration_tests" / "calibration_tests.csv", dtype={"group": str})
+
+
+def _r(stem):
+    r = R_OUT[R_OUT["dataset"] == stem]
+    return r.pivot_table(index=["attribute", "group"], columns="quantity", values="value")
+
+
+def test_calibration_tests_equal_r_per_group_of_the_audit():
+    d = pd.read_csv(REF / "referee" / "survival_synth.csv")
+    a = SubgroupAudit(d["risk"], time=d["time"], event=d["event"], horizon=60,
+                      groups={"sex": d["sex"], "ethnicity": d["ethnicity"]}, intersections=False, n_boot=0)
+    ct = a.calibration_tests().set_index(["attribute", "group"])
+    r = _r("survival_synth")
+    assert set(ct.index) == set(r.index)
+    for col, rc in (("cal_slope", "cal_slope_t"), ("cal_slope_ci_low", "cal_slope_t_low"),
+                    ("cal_slope_ci_high", "cal_slope_t_high"), ("cal_intercept", "cal_intercept_t"),
+                    ("cal_intercept_ci_low", "cal_intercept_t_low"), ("gnd_chi2", "gnd_chi2"), ("gnd_p", "gnd_p"),
+                    ("gnd_df", "gnd_df")):
+        np.testing.assert_allclose(ct.loc[r.index, col].astype(float), r[rc], rtol=0, atol=1e-6, err_msg=col)
+    # the deliberately under-predicted group: intercept CI above 0
+    assert ct.loc[("ethnicity", "Black"), "cal_intercept_ci_low"] > 0
+    assert not ct["flag"].any() and (ct["flag_reason"] == "").all()
+
+
+def test_competing_mode_has_the_fine_gray_slope_and_says_what_is_not_defined():
+    d = pd.read_csv(REF / "referee" / "competing_synth.csv")
+    a = SubgroupAudit(d["risk"], time=d["time"], event=d["status"], horizon=60, groups={"sex": d["sex"]},
+                      n_boot=0, competing_risks=True)
+    ct = a.calibration_tests().set_index(["attribute", "group"])
+    r = _r("competing_synth")
+    np.testing.assert_allclose(ct.loc[[("overall", "all"), ("sex", "F"), ("sex", "M")], "cal_slope"],
+                               r.loc[[("overall", "all"), ("sex", "F"), ("sex", "M")], "cal_slope_cr"], atol=1e-6)
+    assert ct["cal_intercept"].isna().all() and ct["gnd_chi2"].isna().all()
+    assert ct["flag_reason"].str.contains("not defined in competing-risk mode").all()
+    assert not ct["flag"].any()  # a quantity the mode does not define is not a flag
+
+
+def test_binary_mode_reuses_the_logistic_slope_of_metrics_csv_and_flags_small_groups():
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0.05, 0.6, 800)
+    y = rng.binomial(1, p)
+    grp = np.where(np.arange(800) < 790, "big", "tiny").astype(object)
+    a = SubgroupAudit(p, y=y, groups={"g": grp}, n_boot=0)
+    ct = a.calibration_tests().set_index(["attribute", "group"])
+    m = a.to_frame().set_index(["attribute", "group", "metric"])
+    assert ct.loc[("overall", "all"), "cal_slope"] == pytest.approx(m.loc[("overall", "all", "cal_slope"), "estimate"])
+    assert ct.loc[("g", "tiny"), "flag"] and "fewer than 10 events" in ct.loc[("g", "tiny"), "flag_reason"]
+    assert np.isfinite(ct.loc[("overall", "all"), "gnd_p"])
+
+
+def test_bootstrap_p_value_inverts_the_percentile_interval():
+    d = np.r_[np.full(97, 1.0), np.full(3, -1.0)]
+    assert bootstrap_p_value(d, 0.0) == pytest.approx(2 * 4 / 101)
+    assert bootstrap_p_value(np.full(50, 2.0), 1.0) == pytest.approx(2 / 51)  # never 0
+    assert np.isnan(bootstrap_p_value(np.full(5, np.nan), 0.0))
+
+
+def test_differences_carry_holm_and_bh_over_each_metric_and_significant_follows_adjust():
+    rng = np.random.default_rng(7)
+    n = 3000
+    r = rng.uniform(0.05, 0.4, n)
+    eth = rng.choice(["A", "B", "C", "D"], n)
+    true = np.where(eth == "D", 1 - (1 - r) ** 2.2, r)  # group D is under-predicted
+    t = rng.exponential(-5 / np.log1p(-true))
+    a = SubgroupAudit(r, time=np.minimum(t, 8), event=(t <= 8).astype(int), horizon=5, groups={"eth": eth},
+                      metrics=["harrell_c", "oe_ratio_t"], n_boot=200, random_state=0)
+    tabs = audit_tables(a)
+    diff = tabs.differences
+    assert {"p_value", "p_holm", "p_bh", "significant"} <= set(diff.columns)
+    for _, f in diff.groupby(["contrast", "metric"]):
+        p = f["p_value"].to_numpy()
+        m = np.isfinite(p).sum()
+        order = np.argsort(p)
+        holm = np.maximum.accumulate(np.minimum(1, (m - np.arange(m)) * p[order]))
+        np.testing.assert_allclose(f["p_holm"].to_numpy()[order], holm)
+        assert (f["p_bh"] <= f["p_holm"] + 1e-15).all() and (f["p_bh"] >= f["p_value"] - 1e-15).all()
+    oe = diff[(diff["contrast"] == "difference") & (diff["metric"] == "oe_ratio_t")].set_index("group")
+    assert oe.loc["D", "significant"] and oe.loc["D", "p_holm"] < 0.05
+    assert (diff["significant"] == (diff["p_holm"] < 0.05)).all()
+    bh = a.difference("overall", adjust="none", alpha=0.5)
+    assert (bh["significant"] == (bh["p_value"] < 0.5)).all()
+    with pytest.raises(ValueError, match="adjust must be one of"):
+        a.difference(adjust="bonferroni")
+    no_boot = SubgroupAudit(r, time=np.minimum(t, 8), event=(t <= 8).astype(int), horizon=5,
+                            groups={"eth": eth}, metrics=["harrell_c"], n_boot=0).difference()
+    assert no_boot["p_value"].isna().all() and not no_boot["significant"].any()
