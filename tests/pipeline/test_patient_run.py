@@ -1,0 +1,183 @@
+"""``run_patient_report`` on a synthetic cohort with lesion images: files, summary, lesion panels, privacy."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html import unescape
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+
+from radiorisk.datasets import write_synthetic_cohort
+from radiorisk.exceptions import PatientReportError
+from radiorisk.features import assemble_cohort
+from radiorisk.imaging import (
+    PlaqueThresholds,
+    measure_plaque,
+    plaque_metrics,
+    read_manifest_for_extraction,
+)
+from radiorisk.models import load
+from radiorisk.pipeline import run_fit
+from radiorisk.pipeline._patient_images import component_map
+from radiorisk.pipeline._patient_run import PATIENT_REPORT_PROVENANCE, run_patient_report
+from radiorisk.privacy import Pseudonymiser
+from radiorisk.schemas import schema_dir
+
+KEY = "radiorisk-test-suite-key-0123456789"
+HORIZON = 1826.0
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("patient_run")
+    write_synthetic_cohort(base / "D", n=300, images=6, mode="established-cad", seed=41, progress=False)
+    run_fit(base / "D", base / "RUN", model="coxph", blocks=["clinical", "ccta"], horizon=HORIZON, repeats=1,
+            folds=3, n_boot=5, params={"penalizer": 0.1}, id_key=KEY)
+    man = pd.read_csv(base / "D" / "manifest.csv", dtype=str)
+    imaged = list(dict.fromkeys(man["patient_id"]))[:2]
+    pats = pd.read_csv(base / "D" / "patients.csv", dtype=str)["patient_id"]
+    plain = next(p for p in pats if p not in set(man["patient_id"]))
+    ids = [*imaged, plain]
+    res = run_patient_report(base / "RUN" / "model", base / "D", ids, base / "OUT", id_key=KEY, n_boot=10,
+                             comment=f"Discussed at MDT ({imaged[0]}).", author="Dr A. Reader",
+                             argv=["radiorisk", "patient-report", "--patient", imaged[0]],
+                             report_date="2025-01-31")
+    return base, ids, man, res
+
+
+def test_files_and_pseudonymised_names(run):
+    base, ids, _, res = run
+    pz = Pseudonymiser(key=KEY)
+    labels = list(pz(ids))
+    names = sorted(p.name for p in (base / "OUT").iterdir())
+    expected = sorted([PATIENT_REPORT_PROVENANCE] + [f"{lab}{s}" for lab in labels
+                                                     for s in (".html", ".patient.html", ".json")])
+    assert names == expected
+    assert [r.patient for r in res.results] == labels
+    assert set(res.files["kind"]) == {"clinician", "patient", "json"} and len(res.files) == 9
+
+
+def test_no_raw_identifier_in_any_output(run):
+    base, ids, man, res = run
+    cohort_ids = set(ids) | set(man["lesion_id"]) | set(man["scan_id"])
+    for p in (base / "OUT").iterdir():
+        text = p.read_text(encoding="utf-8")
+        # embedded PNGs are base64: look at the text outside them
+        text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
+        found = [i for i in cohort_ids if re.search(rf"(?<![\w.-]){re.escape(i)}(?![\w.-])", text)]
+        assert not found, f"{p.name} carries raw id(s) {found[:3]}"
+    prov = json.loads((base / "OUT" / PATIENT_REPORT_PROVENANCE).read_text())
+    assert prov["argv"][-1] == Pseudonymiser(key=KEY)([ids[0]])[0]
+    assert prov["identifiers"]["identifiers"] == "pseudonymised"
+    assert res.results[0].report.free_text == f"Discussed at MDT ({prov['argv'][-1]})."
+
+
+def test_risk_is_the_bundle_risk_and_the_summary_states_it(run):
+    base, ids, _, res = run
+    est = load(base / "RUN" / "model")
+    X = assemble_cohort(base / "D", horizon=HORIZON).X
+    cols = json.loads((base / "RUN" / "model" / "manifest.json").read_text())["feature_names_in"]
+    expected = est.predict_risk(X.loc[ids, cols], horizon=HORIZON)
+    got = np.array([r.report.risk for r in res.results])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    scans = pd.read_csv(base / "D" / "scans.csv", dtype={"patient_id": str}).set_index("patient_id")
+    for pid, r in zip(ids, res.results, strict=True):
+        s1, s2, s3 = r.summary
+        assert f"{100 * r.report.risk:.1f} %" in s1 and "95 % interval" in s1
+        assert r.report.ci_low <= r.report.risk <= r.report.ci_high
+        assert s2.startswith("Main drivers: ") and r.report.factors[0].label in s2
+        if pd.notna(scans.loc[pid, "cad_rads"]):
+            assert f"CAD-RADS {scans.loc[pid, 'cad_rads']}" in s3
+        lapb = float(scans.loc[pid, "lapb_pct"]) if "lapb_pct" in scans.columns else None
+        if lapb is not None:
+            assert ("above 4 %" in s3) == (lapb > 4) and ("not above 4 %" in s3) == (lapb <= 4)
+        assert "PET: " in s3
+        html = (base / "OUT" / f"{r.patient}.html").read_text()
+        assert all(s in unescape(html) for s in (s1, s2, s3))
+        assert html.index('id="summary"') < html.index('id="risk"')
+        assert "Dr A. Reader" in html and "created utc" in html
+
+
+def test_lesion_panels_for_every_imaged_lesion(run):
+    base, ids, man, res = run
+    measured, fails = measure_plaque(base / "D" / "manifest.csv")
+    assert fails.empty
+    for pid, r in zip(ids, res.results, strict=True):
+        rows = man[man["patient_id"] == pid]
+        assert len(r.lesion_images) == len(rows)
+        html = (base / "OUT" / f"{r.patient}.html").read_text()
+        assert html.count('<div class="lesion-panel"') == len(rows)
+        if not len(rows):
+            assert "No lesion image in the cohort's manifest" in unescape(html)
+        imgs = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+        assert len(imgs) == len(rows) + 2  # panels + the waterfalls on the risk and the model's scale
+        assert all(base64.b64decode(b).startswith(PNG) for b in imgs)
+        assert "src=\"http" not in html and "Content-Security-Policy" in html
+        v = set(measured.loc[measured["patient_id"] == pid, "v_total_mm3"].round(9))
+        assert {round(li.measurements["v_total_mm3"], 9) for li in r.lesion_images} == v
+        for li in r.lesion_images:
+            assert li.lesion.startswith("lesion ") and all(p.any() for p in li.plaque)
+            assert f"{li.measurements['v_total_mm3']:.1f}" in html or f"{li.measurements['v_total_mm3']:,.0f}" in html
+
+
+def test_components_use_the_measurement_thresholds(run):
+    """The colours of a lesion panel are the classes plaque_metrics sums into its volumes."""
+    base, *_ = run
+    row = read_manifest_for_extraction(base / "D" / "manifest.csv").iloc[0]
+    img, msk = sitk.ReadImage(row["image_path"]), sitk.ReadImage(row["mask_path"])
+    hu, lab = sitk.GetArrayFromImage(img).astype(float), sitk.GetArrayFromImage(msk)
+    sp = img.GetSpacing()[::-1]
+    th = PlaqueThresholds()
+    comp = component_map(hu, np.isin(lab, row["labels"]), th)
+    met = plaque_metrics(hu, lab, sp, plaque_labels=row["labels"], thresholds=th)
+    vox = float(np.prod(sp))
+    for code, key in ((1, "v_lap_mm3"), (2, "v_fibrofatty_mm3"), (3, "v_fibrous_mm3"), (4, "v_calcified_mm3")):
+        assert (comp == code).sum() * vox == pytest.approx(met[key], abs=1e-9)
+    assert met["v_lap_mm3"] > 0 and met["v_calcified_mm3"] > 0
+
+
+def test_json_follows_the_versioned_schema(run):
+    base, _, _, res = run
+    schema = json.loads((schema_dir() / "patient_report.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    v = jsonschema.Draft202012Validator(schema)
+    for r in res.results:
+        doc = json.loads((base / "OUT" / f"{r.patient}.json").read_text())
+        assert not list(v.iter_errors(doc))
+        assert doc["format_version"] == 2 and doc["summary"] == list(r.summary)
+        ex = doc["explanation"]
+        assert ex["base_value"] + sum(c["shap"] for c in ex["contributions"]) == pytest.approx(ex["margin"])
+        assert ex["base_risk"] + sum(c["risk_change"] for c in ex["contributions"]) == pytest.approx(doc["risk"])
+    bad = {**doc, "format_version": 2}
+    del bad["summary"]
+    assert list(v.iter_errors(bad))
+
+
+def test_unknown_patient_is_refused_by_name(run, tmp_path):
+    base, ids, *_ = run
+    with pytest.raises(PatientReportError, match=r"not in the cohort .*'NOPE-1'"):
+        run_patient_report(base / "RUN" / "model", base / "D", [ids[0], "NOPE-1"], tmp_path / "o", id_key=KEY)
+    assert not any((tmp_path / "o").glob("*.html"))
+    with pytest.raises(PatientReportError, match="given twice"):
+        run_patient_report(base / "RUN" / "model", base / "D", [ids[0], ids[0]], tmp_path / "o", id_key=KEY)
+
+
+def test_existing_reports_are_not_replaced_without_overwrite(run):
+    base, ids, *_ = run
+    with pytest.raises(PatientReportError, match="exists"):
+        run_patient_report(base / "RUN" / "model", base / "D", [ids[0]], base / "OUT", id_key=KEY, n_boot=2)
+
+
+def test_raw_ids_name_files_and_lesions_by_their_ids(run, tmp_path):
+    base, ids, man, _ = run
+    res = run_patient_report(base / "RUN" / "model", base / "D", [ids[0]], tmp_path, raw_ids=True, n_boot=2)
+    assert (tmp_path / f"{ids[0]}.html").exists() and res.results[0].patient == ids[0]
+    assert {li.lesion for li in res.results[0].lesion_images} == set(man.loc[man["patient_id"] == ids[0],
+                                                                           "lesion_id"])
