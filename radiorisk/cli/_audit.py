@@ -2,7 +2,7 @@
 
 Writes ``DIR/metrics.csv`` (the DESIGN.md contract) and, beside it,
 ``calibration_tables.csv``, ``fairness.csv``, ``heterogeneity.csv``,
-``differences.csv``, ``flags.csv``, ``figures/*.png`` and a self-contained
+``differences.csv``, ``flags.csv``, ``calibration_tests.csv``, ``figures/*.png`` and a self-contained
 ``report.html``. The command is a thin layer over :func:`radiorisk.pipeline.run_audit`
 (argparse and messages only); the body is :func:`radiorisk.pipeline.run_audit`.
 
@@ -77,6 +77,7 @@ def _run(args: argparse.Namespace, msgs: list) -> tuple[Path, int]:
         calibration_boot=getattr(args, "calibration_boot", None), messages=msgs,
         competing_risks=getattr(args, "competing_risks", False),
         id_col=getattr(args, "id_col", None), average_repeats=getattr(args, "average_repeats", False),
+        adjust=getattr(args, "adjust", "holm"),
     )
     return path, seed
 
@@ -88,7 +89,8 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
         description="Compute the audit metrics (definitions: referee README) overall, within each "
                     "group and intersection, and write DIR/metrics.csv (attribute, group, metric, "
                     "estimate, ci_low, ci_high, n, events), calibration_tables.csv, fairness.csv, "
-                    "heterogeneity.csv, differences.csv, flags.csv, figures/ and report.html.",
+                    "heterogeneity.csv, differences.csv, flags.csv, calibration_tests.csv, figures/ and "
+                    "report.html.",
     )
     a.add_argument("--predictions", type=Path, required=True, metavar="F.csv")
     a.add_argument("--risk-col", required=True, metavar="R", help="predicted risk column, in [0, 1]")
@@ -128,6 +130,10 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
                    help="E is 0 = censored, 1 = event of interest, 2 = competing event, and R the predicted "
                         "cumulative incidence by the horizon: competing-risk metrics (c_cr ... emax_cr) and "
                         "Aalen-Johansen observed risk (competing events are not censored)")
+    a.add_argument("--adjust", choices=("holm", "bh", "none"), default="holm",
+                   help="differences.csv: which p-value decides 'significant' and the key findings on group "
+                        "differences: Holm (family-wise error, default), bh (Benjamini-Hochberg, false "
+                        "discovery rate) or none; p_holm and p_bh are always written")
     a.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
     a.add_argument("--out", type=Path, required=True, metavar="DIR")
     a.add_argument("--quiet", action="store_true")

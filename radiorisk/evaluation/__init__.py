@@ -20,6 +20,10 @@ net_benefit, survival_net_benefit
     Tables and curves as DataFrames (plotting lives in Display classes).
 AuditTables, audit_tables, AUDIT_FILES
     The tables of an audit folder, computed once (written by :mod:`radiorisk.pipeline`).
+CALIBRATION_TEST_COLUMNS, CONTRAST_ADJUSTMENTS
+    The columns of :meth:`SubgroupAudit.calibration_tests` (calibration slope and intercept with
+    Wald CIs, GND test, per group) and the adjustments that decide ``significant`` in the
+    contrasts (``holm``, ``bh``, ``none``).
 StratifiedBootstrap, survival_replicates, binary_replicates, percentile_interval
     The vectorised, stratified bootstrap behind the CIs.
 CalibrationDisplay, SubgroupForestDisplay, DecisionCurveDisplay, MetaForestDisplay
@@ -34,6 +38,8 @@ calibrated equalized odds) is the layer above: :mod:`radiorisk.mitigation`.
 
 from .. import stats as _stats
 from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit, read_group_labels
+from ._audit_calibration import CALIBRATION_TEST_COLUMNS
+from ._audit_contrasts import CONTRAST_ADJUSTMENTS
 from ._audit_tables import AUDIT_FILES, AuditTables, audit_tables
 from ._bootstrap import (
     StratifiedBootstrap,
@@ -64,6 +70,8 @@ __all__ = [
     "AUDIT_COLUMNS",
     "AUDIT_FILES",
     "AuditTables",
+    "CALIBRATION_TEST_COLUMNS",
+    "CONTRAST_ADJUSTMENTS",
     "BINARY_METRICS",
     "COMPETING_METRICS",
     "CalibrationDisplay",

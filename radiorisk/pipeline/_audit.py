@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._files import atomic_write, atomic_write_csv, atomic_write_text
-from ..evaluation import SubgroupAudit, audit_tables, write_metrics_csv
+from ..evaluation import CONTRAST_ADJUSTMENTS, SubgroupAudit, audit_tables, write_metrics_csv
 from ..exceptions import AuditUsageError, InputFileError, SchemaError
 from ..privacy import ID_COLUMNS
 from ..report import audit_figures, audit_report_html
@@ -277,6 +277,7 @@ def run_audit(
     competing_risks: bool = False,
     id_col: str | None = None,
     average_repeats: bool = False,
+    adjust: str = "holm",
 ) -> Path:
     """Audit a predictions CSV and write ``out/metrics.csv`` and the other files; returns metrics.csv's path.
 
@@ -322,6 +323,11 @@ def run_audit(
         As in :func:`read_predictions`: a stacked out-of-fold file is refused, or
         averaged per id with ``average_repeats=True`` (said in the report's inputs
         and in ``messages``).
+    adjust : {"holm", "bh", "none"}
+        Which p-value of ``differences.csv`` decides its ``significant`` column and the
+        report's key findings on group differences: Holm (family-wise error, default),
+        Benjamini-Hochberg (false discovery rate) or unadjusted. Both adjusted p-values
+        are always written (``p_holm``, ``p_bh``).
 
     Returns
     -------
@@ -351,7 +357,8 @@ def run_audit(
     """
     survival = outcome_col is None
     horizon = _check_audit_options(survival, time_col=time_col, event_col=event_col, horizon=horizon,
-                                   n_boot=n_boot, groups=groups, threshold=threshold, top_k=top_k)
+                                   n_boot=n_boot, groups=groups, threshold=threshold, top_k=top_k,
+                                   adjust=adjust)
     if competing_risks and not survival:
         raise AuditUsageError("competing_risks=True needs time_col and event_col (status 0 = censored, "
                               "1 = event of interest, 2 = competing event), not outcome_col")
@@ -373,7 +380,7 @@ def run_audit(
     except OSError as exc:
         raise InputFileError(f"{out}: cannot create the output folder: {exc}") from exc
     paths = write_audit_outputs(audit, out, source=str(pred.path), threshold=threshold, top_k=top_k,
-                                bands=bands, figures=figures,
+                                bands=bands, figures=figures, adjust=adjust,
                                 extra_inputs=[("repeats", pred.averaged)] if pred.averaged else ())
     if messages is not None:
         messages.extend(([pred.averaged] if pred.averaged else []) + _audit_messages(audit))
@@ -381,7 +388,7 @@ def run_audit(
 
 
 def _check_audit_options(survival: bool, *, time_col, event_col, horizon, n_boot, groups, threshold,
-                         top_k) -> float | None:
+                         top_k, adjust="holm") -> float | None:
     """Refuse inconsistent options of :func:`run_audit`; returns the checked horizon."""
     if survival and (time_col is None or event_col is None):
         raise AuditUsageError("give outcome_col (binary) or both time_col and event_col (survival)")
@@ -401,11 +408,13 @@ def _check_audit_options(survival: bool, *, time_col, event_col, horizon, n_boot
         raise AuditUsageError(f"threshold must lie in [0, 1]; got {threshold}")
     if top_k is not None and not 0 < top_k < 100:
         raise AuditUsageError(f"top_k is a percentage in (0, 100); got {top_k}")
+    if adjust not in CONTRAST_ADJUSTMENTS:
+        raise AuditUsageError(f"adjust must be one of {', '.join(CONTRAST_ADJUSTMENTS)}; got {adjust!r}")
     return check_horizon(horizon, DEFAULT_HORIZON_DAYS, name="horizon") if survival else horizon
 
 
 def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshold=None, top_k=None,
-                        bands=5, figures: bool = True, extra_inputs=()) -> dict[str, Path]:
+                        bands=5, figures: bool = True, extra_inputs=(), adjust: str = "holm") -> dict[str, Path]:
     """Write every audit file into the folder ``out`` (each atomically); returns {name: path}.
 
     The tables are :func:`radiorisk.evaluation.audit_tables`, the figures
@@ -426,6 +435,8 @@ def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshol
         Draw the PNG figures (``figures/``) and embed them in the report.
     extra_inputs : sequence of (str, str)
         More lines for the report's input table (e.g. exclusions).
+    adjust : {"holm", "bh", "none"}
+        Which p-value decides ``significant`` in ``differences.csv`` (see :func:`run_audit`).
 
     Returns
     -------
@@ -439,10 +450,10 @@ def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshol
     >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
     >>> with tempfile.TemporaryDirectory() as d:
     ...     sorted(write_audit_outputs(a, d, figures=False))
-    ['calibration_tables.csv', 'differences.csv', 'fairness.csv', 'flags.csv', 'heterogeneity.csv', 'metrics.csv', 'report.html']
+    ['calibration_tables.csv', 'calibration_tests.csv', 'differences.csv', 'fairness.csv', 'flags.csv', 'heterogeneity.csv', 'metrics.csv', 'report.html']
     """
     out = Path(out)
-    tables = audit_tables(audit, threshold=threshold, top_k=top_k, bands=bands)
+    tables = audit_tables(audit, threshold=threshold, top_k=top_k, bands=bands, adjust=adjust)
     paths: dict[str, Path] = {}
     for name, frame in tables.files().items():
         if name == "metrics.csv":

@@ -25,6 +25,13 @@ from ..evaluation import (
     SubgroupAudit,
     SubgroupForestDisplay,
 )
+from ._audit_calibration import (
+    ADJUST_WORDS,
+    calibration_test_findings,
+    calibration_tests_table,
+    difference_findings,
+    differences_table,
+)
 from ._figures import png
 from ._html import render
 from ._vocab import _METRIC_WORDS
@@ -152,12 +159,14 @@ def audit_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
     if disc in ov.index:
         out.append(f"Overall, {_words(disc)} is {_ci(ov.loc[disc])}: 0.5 is chance, 1 is perfect ranking.")
     out += _calibration_findings(audit, frame)
+    out += calibration_test_findings(audit, tables)
     for _, h in het.iterrows():
         if np.isfinite(h["p_value"]) and h["p_value"] < 0.05:
             what = "Calibration (O/E)" if h["metric"] in _OE else _words(h["metric"])
             p = "< 0.001" if h["p_value"] < 0.001 else f"= {h['p_value']:.3f}"
             out.append(f"{what} differs across {h['attribute']} groups (Cochran's Q = {h['q']:.1f}, "
                        f"df = {h['df']}, p {p}).")
+    out += difference_findings(audit, tables)
     for _, row in fair[fair["metric"] == "equal_opportunity_difference"].iterrows():
         lo, hi = row["ci_low"], row["ci_high"]
         gap = (f"{_fmt(row['estimate'])} (its bootstrap interval is degenerate, {_fmt(lo)} to {_fmt(hi)}: "
@@ -336,7 +345,29 @@ def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), 
         fair_note=_fair_note(audit, tables),
         fig_note=CR_FIGURE_NOTE if audit.competing_risks else "",
         fair_table=_table(tables.fairness, "flag"), cal_table=_table(tables.calibration, "flag"),
-        excl_table=_table(audit.exclusions), flags_table=_table(tables.flags)) + "\n"
+        excl_table=_table(audit.exclusions), flags_table=_table(tables.flags),
+        caltest_table=_table(calibration_tests_table(tables), "flag"),
+        caltest_note=_caltest_note(audit),
+        diff_table=_table(differences_table(tables), "flag"),
+        diff_note=(f"Group minus overall, paired percentile bootstrap CI and two-sided bootstrap p-value; "
+                   f"p_holm and p_bh adjusted over all groups of each metric; 'significant' uses "
+                   f"{ADJUST_WORDS.get(tables.adjust, tables.adjust)} at 0.05." if audit.n_boot else
+                   "No bootstrap (n_boot = 0): no CIs or p-values for the differences.")) + "\n"
+
+
+def _caltest_note(audit: SubgroupAudit) -> str:
+    if audit.competing_risks:
+        return ("Calibration slope: Fine–Gray regression of the event of interest (censored at the horizon) on "
+                "log(−log(1 − predicted incidence)), robust SE, Wald 95 % CI (1 is ideal). Calibration-in-the-"
+                "large and the GND test are not defined in competing-risk mode. Analytic, not bootstrapped.")
+    if audit.survival:
+        return ("Calibration slope: Cox model of the outcome censored at the horizon on log(−log(1 − risk)), "
+                "Efron ties, Wald 95 % CI (1 is ideal). Calibration intercept: log of the baseline cumulative "
+                "hazard at the horizon with the slope fixed at 1 (0 is ideal, above 0 under-prediction). "
+                "GND: Greenwood–Nam–D'Agostino test on risk deciles merged to ≥ 5 events, chi-square "
+                "(groups − 1). Analytic, not bootstrapped.")
+    return ("Calibration slope and intercept: logistic recalibration (as in the metrics table), Wald 95 % CI. "
+            "GND: the same test without censoring (observed share per risk decile, binomial variance).")
 
 
 def _fair_note(audit: SubgroupAudit, tables: AuditTables) -> str:
