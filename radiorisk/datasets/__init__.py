@@ -7,9 +7,17 @@ simulate_cohort, SyntheticCohort
     PET, outcomes (MACE components, competing non-cardiac death) and truth.
 BiasSpec, BIAS_PRESETS
     Bias injection (baseline hazard, measurement shift, effect modification,
-    PET access, under-ascertainment, differential loss, representation).
+    PET access, under-ascertainment, differential loss, representation), in
+    groups of patients, sites, vendors or detectors.
+SiteSpec, SCANNERS, SCANNER_MIXES
+    A multi-site design: sites differing in case mix, baseline hazard and scanner
+    fleet (vendor, kernel, energy-integrating or photon-counting detector).
+site_heterogeneity, SiteHeterogeneity
+    What a design achieved: per-site MACE risk, case and scanner mix, O/E and the
+    between-site SD of the baseline log-hazard.
 write_synthetic_cohort, SynthResult
-    Write a complete cohort folder (what ``radiorisk synth`` runs).
+    Write a complete cohort folder (what ``radiorisk synth`` runs), also the
+    external cohort of another one (``external_of``).
 render_lesion_patch, write_lesion_images, write_fullsize_volumes, LABELS
     CT patches and plaque masks per lesion; full-size CCTA-like volumes.
 """
@@ -17,16 +25,23 @@ render_lesion_patch, write_lesion_images, write_fullsize_volumes, LABELS
 from ._bias import BIAS_PRESETS, BiasSpec
 from ._cohort import SyntheticCohort, simulate_cohort
 from ._images import LABELS, render_lesion_patch, write_fullsize_volumes, write_lesion_images
+from ._site_summary import SiteHeterogeneity, site_heterogeneity
+from ._sites import SCANNER_MIXES, SCANNERS, SiteSpec
 from ._write import SynthResult, write_synthetic_cohort
 
 __all__ = [
     "BIAS_PRESETS",
     "BiasSpec",
     "LABELS",
+    "SCANNERS",
+    "SCANNER_MIXES",
+    "SiteHeterogeneity",
+    "SiteSpec",
     "SynthResult",
     "SyntheticCohort",
     "render_lesion_patch",
     "simulate_cohort",
+    "site_heterogeneity",
     "write_fullsize_volumes",
     "write_lesion_images",
     "write_synthetic_cohort",

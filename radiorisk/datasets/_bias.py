@@ -3,13 +3,17 @@
 A :class:`BiasSpec` lists which groups receive which distortion.  Groups are
 named by *selectors* (see :func:`group_mask`): a sex (``"female"``), a coarse
 ethnicity group (``"south_asian"`` or the audit spelling ``"SouthAsian"``), a
-fine ethnicity (``"south_asian_pakistani"``), an explicit ``"column=value"``
-pair, or an intersection joined with ``&`` (``"sex=female&ethnicity_group5=black"``).
+fine ethnicity (``"south_asian_pakistani"``), a site (``"site03"``), a scanner
+vendor (``"GE"``) or detector (``"photon_counting"``), an explicit
+``"column=value"`` pair (columns ``sex, ethnicity, ethnicity_group5, site_id,
+vendor, detector``), or an intersection joined with ``&``
+(``"sex=female&ethnicity_group5=black"``, ``"site02&vendor=Canon"``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -41,6 +45,9 @@ MEASUREMENT_VARIABLES = ("lap", "plaque", "cac", "stenosis", "cma", "ldl", "fai"
 EFFECT_FEATURES = ("hrp", "lap_burden", "obstructive", "diabetes", "smoking", "cma_gt0",
                    "latent_v", "latent_z")
 EVENT_COMPONENTS = ("mi", "cardiac_death", "ua_hosp", "revasc_unplanned")
+VENDORS = ("Siemens", "GE", "Philips", "Canon")
+DETECTORS = ("energy_integrating", "photon_counting")
+_SITE_ID = re.compile(r"^site\d+$")
 
 
 def _as_dict(x: Any, name: str) -> dict:
@@ -245,6 +252,11 @@ BIAS_PRESETS: dict[str, dict] = {
         "measurement": [{"group": "black", "variable": "lap", "factor": 0.6}],
         "effect_modification": [{"group": "female", "feature": "hrp", "hr": 2.0}],
     },
+    # site- and scanner-targeted scenarios (external validation; see docs/synthetic_cohort.md)
+    "site03_baseline_hr": {"baseline_hr": {"site_id=site03": 1.8}},
+    "ge_lap_shift": {"measurement": [{"group": "vendor=GE", "variable": "lap", "factor": 0.6}]},
+    "photon_counting_stenosis_shift": {
+        "measurement": [{"group": "detector=photon_counting", "variable": "stenosis", "shift": -8.0}]},
 }
 
 
@@ -255,9 +267,11 @@ def group_mask(selector: str, cols: Mapping[str, np.ndarray]) -> np.ndarray:
     ----------
     selector : str
         ``"female"``, ``"black"``, ``"SouthAsian"``, ``"south_asian_pakistani"``,
-        ``"sex=female"``, ``"ethnicity_group5=black"``, or an ``&``-joined intersection.
+        ``"site03"``, ``"GE"``, ``"photon_counting"``, ``"sex=female"``,
+        ``"ethnicity_group5=black"``, ``"vendor=GE"``, or an ``&``-joined intersection.
     cols : mapping
-        Arrays ``sex``, ``ethnicity``, ``ethnicity_group5`` (strings), same length.
+        Arrays ``sex``, ``ethnicity``, ``ethnicity_group5`` and (in a simulated cohort)
+        ``site_id``, ``vendor``, ``detector`` (strings), same length.
 
     Examples
     --------
@@ -267,6 +281,8 @@ def group_mask(selector: str, cols: Mapping[str, np.ndarray]) -> np.ndarray:
     >>> group_mask("Black", cols).tolist()
     [False, True]
     >>> group_mask("sex=female&white", cols).tolist()
+    [True, False]
+    >>> group_mask("GE", dict(cols, vendor=np.array(["GE", "Canon"]))).tolist()
     [True, False]
     """
     n = len(cols["sex"])
@@ -288,9 +304,15 @@ def group_mask(selector: str, cols: Mapping[str, np.ndarray]) -> np.ndarray:
             mask &= cols["ethnicity_group5"] == val
         elif val in FINE_ETHNICITIES:
             mask &= cols["ethnicity"] == val
+        elif _SITE_ID.match(val) or val in VENDORS or val in DETECTORS:
+            key = "site_id" if _SITE_ID.match(val) else "vendor" if val in VENDORS else "detector"
+            if key not in cols:
+                raise RadioriskError(f"bias group {selector!r}: {part!r} needs the column {key!r}")
+            mask &= np.asarray(cols[key]) == val
         else:
             raise RadioriskError(
-                f"bias group {selector!r}: {part!r} is not a sex, ethnicity group or ethnicity"
+                f"bias group {selector!r}: {part!r} is not a sex, ethnicity group, ethnicity, site "
+                f"(siteNN), vendor {list(VENDORS)} or detector {list(DETECTORS)}"
             )
     return mask
 

@@ -111,18 +111,39 @@ def _p_male(p_male: float, representation: Mapping | None) -> float:
     return p_male
 
 
+def _site_case_mix(m: int, fine_p: np.ndarray, design) -> dict:
+    """Per-patient site index and case-mix shifts (all zero without a site design)."""
+    if design is None:
+        return dict(site=None, age=0.0, A=0.0, dm=0.0, smoke=0.0, cdf=None)
+    site = design.assign(m)
+    g5_of_fine = np.array([_G5_INDEX[g] for g in FINE_GROUP5])
+    p = fine_p[None, :] * np.exp(design.ethnicity_log_weight[:, g5_of_fine])
+    cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+    return dict(site=site, age=design.age_shift[site], A=design.burden_shift[site],
+                dm=design.dm_logit[site], smoke=design.smoke_logit[site], cdf=cdf[site])
+
+
 def _draw_clinical(m: int, P: Mapping, rng: np.random.Generator, fine_p: np.ndarray,
-                   p_male: float) -> dict:
-    """One batch of clinical variables and latent burden A (before any selection)."""
+                   p_male: float, design=None) -> dict:
+    """One batch of clinical variables and latent burden A (before any selection).
+
+    With a site design (:class:`~radiorisk.datasets._sites.SiteDesign`) each patient's site
+    is drawn first and shifts the mean age, the ethnicity mix, the diabetes and smoking
+    logits and the latent burden; without one the draws are the historical ones.
+    """
+    cm = _site_case_mix(m, fine_p, design)
     male = rng.random(m) < p_male
-    age = np.clip(rng.normal(P["age_mu"], P["age_sd"], m), 30.0, 85.0)
-    fine = rng.choice(len(FINE), m, p=fine_p)
+    age = np.clip(rng.normal(P["age_mu"], P["age_sd"], m) + cm["age"], 30.0, 85.0)
+    if cm["cdf"] is None:
+        fine = rng.choice(len(FINE), m, p=fine_p)
+    else:
+        fine = np.minimum((rng.random(m)[:, None] >= cm["cdf"]).sum(axis=1), len(FINE) - 1)
     g5 = np.array([_G5_INDEX[g] for g in FINE_GROUP5])[fine]
     sa, bl, ea = (g5 == 1), (g5 == 2), (g5 == 3)
-    smoke = rng.random(m) < expit(-1.5 - 0.02 * (age - 58) + 0.2 * male)
+    smoke = rng.random(m) < expit(-1.5 - 0.02 * (age - 58) + 0.2 * male + cm["smoke"])
     former = ~smoke & (rng.random(m) < expit(-0.8 + 0.02 * (age - 58) + 0.3 * male))
     htn = rng.random(m) < expit(-0.75 + 0.05 * (age - 58) + 0.6 * bl + 0.2 * sa)
-    dm = rng.random(m) < expit(-2.3 + 0.03 * (age - 58) + 1.0 * sa + 0.5 * bl + 0.3 * ea)
+    dm = rng.random(m) < expit(-2.3 + 0.03 * (age - 58) + 1.0 * sa + 0.5 * bl + 0.3 * ea + cm["dm"])
     fh = rng.random(m) < 0.35
     statin = rng.random(m) < P["statin"]
     ldl_untreated = rng.normal(3.4, 0.9, m)
@@ -133,32 +154,39 @@ def _draw_clinical(m: int, P: Mapping, rng: np.random.Generator, fine_p: np.ndar
     A = (P["male_A"] * male
          + P["clin_scale"] * (0.045 * (age - 58) + 0.35 * smoke + 0.3 * htn + 0.35 * dm
                               + 0.15 * (ldl + 1.1 * statin - 3.4) + 0.2 * fh)
-         + ETH_A[g5] + rng.normal(0.0, P["A_noise"], m))
-    return dict(male=male, age=age, fine=fine, g5=g5, smoke=smoke, former=former, htn=htn, dm=dm,
-                fh=fh, statin=statin, ldl=ldl, ldl_untreated=ldl_untreated, bmi=bmi, A=A, u=u,
-                n_norm=rng.standard_normal((m, 8)))
+         + ETH_A[g5] + rng.normal(0.0, P["A_noise"], m) + cm["A"])
+    out = dict(male=male, age=age, fine=fine, g5=g5, smoke=smoke, former=former, htn=htn, dm=dm,
+               fh=fh, statin=statin, ldl=ldl, ldl_untreated=ldl_untreated, bmi=bmi, A=A, u=u,
+               n_norm=rng.standard_normal((m, 8)))
+    if cm["site"] is not None:
+        out["design_site"] = cm["site"]
+    return out
 
 
 def simulate_clinical(n: int, P: Mapping, rng: np.random.Generator, fine_p: np.ndarray,
-                      representation: Mapping | None = None) -> dict:
+                      representation: Mapping | None = None, design=None) -> dict:
     """Patients' clinical variables and latent burden A.
 
     In established-CAD mode (``P["A_threshold"]`` set) patients are drawn in
-    batches and kept while ``A > A_threshold`` (selection on disease).
+    batches and kept while ``A > A_threshold`` (selection on disease).  With a
+    site ``design`` the sites and their case mix come from it (``site`` then
+    indexes ``design.site_ids``).
     """
     p_male = _p_male(P["p_male"], representation)
     thr = P.get("A_threshold")
     if thr is None:
-        d = _draw_clinical(n, P, rng, fine_p, p_male)
+        d = _draw_clinical(n, P, rng, fine_p, p_male, design)
     else:
         parts, have = [], 0
         while have < n:
-            b = _draw_clinical(max(int(2.0 * (n - have)), 1000), P, rng, fine_p, p_male)
+            b = _draw_clinical(max(int(2.0 * (n - have)), 1000), P, rng, fine_p, p_male, design)
             keep = np.flatnonzero(b["A"] > thr)
             parts.append({k: v[keep] for k, v in b.items()})
             have += len(keep)
         d = {k: np.concatenate([p[k] for p in parts])[:n] for k in parts[0]}
     d.update(_descriptive(d, P))
+    if "design_site" in d:
+        d["site"] = d.pop("design_site")
     return d
 
 

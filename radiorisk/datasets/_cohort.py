@@ -31,6 +31,7 @@ from ._bias import BiasSpec, effect_modification, measurement_bias, multiplier_b
 from ._clinical import (
     FINE,
     FINE_GROUP5,
+    SITES,
     ethnicity_probabilities,
     prior_history,
     simulate_clinical,
@@ -65,6 +66,7 @@ from ._params import (
 )
 from ._params import check_mode as _check_mode
 from ._pet import DEFAULT_GROUP_ACCESS, pet_acquisition, pet_availability, simulate_cma
+from ._sites import SiteSpec, draw_site_design
 
 __all__ = ["simulate_cohort", "SyntheticCohort", "BiasSpec", "MODES", "DEFAULT_MACE",
            "model_parameters", "COMMON_PARAMS", "MODE_PARAMS"]
@@ -91,6 +93,9 @@ class SyntheticCohort:
         The :class:`BiasSpec` as a dict.
     params : dict
         The model parameters used.
+    sites : dict
+        The multi-site design (``spec`` and one record per site) when ``sites`` was
+        given, else empty.
 
     Examples
     --------
@@ -112,6 +117,7 @@ class SyntheticCohort:
     seed: int
     bias: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict, repr=False)
+    sites: dict = field(default_factory=dict, repr=False)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -191,24 +197,34 @@ def _group_cols(sex: np.ndarray, fine: np.ndarray) -> dict:
     return {"sex": sex, "ethnicity": FINE[fine], "ethnicity_group5": FINE_GROUP5[fine]}
 
 
-def _simulate_population(n: int, P: Mapping, bias: BiasSpec, ethnicity_mix, rs) -> dict:
+def _simulate_population(n: int, P: Mapping, bias: BiasSpec, ethnicity_mix, rs, design) -> dict:
     """Clinical variables and latent burden (stream 0), V/Z and history (stream 1), group columns."""
     fine_p = ethnicity_probabilities(ethnicity_mix, bias.representation)
-    d = simulate_clinical(n, P, rs[0], fine_p, bias.representation)
+    d = simulate_clinical(n, P, rs[0], fine_p, bias.representation, design)
     V, Z = simulate_latent_vz(d, P, rs[1])
     hist = prior_history(d["A"], P, rs[1])
     sex = np.where(d["male"], "male", "female").astype(object)
-    cols = _group_cols(sex, d["fine"])
-    return dict(d=d, V=V, Z=Z, hist=hist, sex=sex, cols=cols, mb=measurement_bias(bias, cols, n))
+    site_ids = SITES if design is None else design.site_ids
+    cols = _group_cols(sex, d["fine"]) | {"site_id": site_ids[d["site"]].astype(object)}
+    return dict(d=d, V=V, Z=Z, hist=hist, sex=sex, cols=cols, site_ids=site_ids)
 
 
-def _simulate_plaque(w: Mapping, n: int, P: Mapping, rs) -> dict:
-    """Acquisition (stream 2), true lesions (3) and measured lesions (4), per-patient summaries."""
+def _simulate_plaque(w: Mapping, n: int, P: Mapping, bias: BiasSpec, rs, design) -> dict:
+    """Acquisition (stream 2; scanners from stream 11), true lesions (3), measured lesions (4), summaries.
+
+    The measurement bias is resolved here, once the scanner of every patient is known
+    (a bias may target a vendor or detector).
+    """
     d = w["d"]
-    acq = simulate_acquisition(d["site"], d["bmi"], rs[2])
+    scanner = None if design is None else design.scanners(d["site"])
+    acq = simulate_acquisition(d["site"], d["bmi"], rs[2], scanner)
+    cols = w["cols"] | {"vendor": np.asarray(acq["vendor"], dtype=object),
+                        "detector": acq.get("detector", np.full(n, "energy_integrating", dtype=object))}
+    mb = measurement_bias(bias, cols, n)
     les = simulate_true_lesions(d, w["V"], w["Z"], P, rs[3])
-    mes = measure_lesions(les, acq, P, rs[4], w["mb"])
-    return dict(acq=acq, les=les, mes=mes, S=patient_summaries(n, les, mes), L=len(les["pid"]))
+    mes = measure_lesions(les, acq, P, rs[4], mb)
+    return dict(acq=acq, cols=cols, mb=mb, les=les, mes=mes, S=patient_summaries(n, les, mes),
+                L=len(les["pid"]))
 
 
 def _simulate_calcium_fai(w: Mapping, n: int, P: Mapping, r5: np.random.Generator) -> dict:
@@ -216,7 +232,8 @@ def _simulate_calcium_fai(w: Mapping, n: int, P: Mapping, r5: np.random.Generato
     S, mb, Z = w["S"], w["mb"], w["Z"]
     cac_true = S["t_cpv"] ** P["cac_pow"] * np.exp(r5.normal(P["cac_mu"], P["cac_sd"], n))
     cac_true = np.clip(np.where(cac_true < 1.0, 0.0, cac_true), 0, 10000)
-    cac = np.clip(np.round(cac_true * mb["cac_factor"], 1), 0, 10000)
+    cac_factor = mb["cac_factor"] * w["acq"]["cac_factor"] if "cac_factor" in w["acq"] else mb["cac_factor"]
+    cac = np.clip(np.round(cac_true * cac_factor, 1), 0, 10000)
     cac = np.where(cac < 1.0, 0.0, cac)
     cac_vol = np.clip(np.round(cac / np.exp(r5.normal(0.15, 0.10, n)), 1), 0, 10000)
     fai = np.clip(np.round(-85.0 + 5.0 * Z[:, None] + 4.0 * r5.standard_normal((n, 3))
@@ -259,7 +276,8 @@ def _simulate_events(w: Mapping, n: int, P: Mapping, bias: BiasSpec, r9: np.rand
              smoke=d["smoke"].astype(float), htn=d["htn"].astype(float), ldl=d["ldl"], A=d["A"],
              V=V, Z=Z, obstructive=(S["t_max_ds"] >= 0.5).astype(float),
              severe=(S["t_max_ds"] >= 0.7).astype(float))
-    lp = linear_predictors(c, P, np.log(base_hr), em_lp)
+    site_lhr = w.get("site_log_hr")
+    lp = linear_predictors(c, P, np.log(base_hr) if site_lhr is None else np.log(base_hr) + site_lhr, em_lp)
     fu0, fu1 = P["fu_years"]
     accrual = r9.uniform(0.0, fu1 - fu0, n)
     p_missed = 1.0 - multiplier_by_group({g: 1.0 - p for g, p in bias.under_ascertainment.items()}, cols)
@@ -289,6 +307,7 @@ def simulate_cohort(
     pet_rate: float | None = None,
     mace_definition: str = DEFAULT_MACE,
     params: Mapping | None = None,
+    sites: SiteSpec | Mapping | int | None = None,
 ) -> SyntheticCohort:
     """Simulate a synthetic CCTA / PET / outcome cohort from the latent causal model.
 
@@ -321,6 +340,12 @@ def simulate_cohort(
         ``+``-joined MACE components (default ``mi+cardiac_death+ua_hosp+revasc_unplanned``).
     params : dict, optional
         Overrides of :func:`model_parameters` (for calibration studies).
+    sites : int, dict or SiteSpec, optional
+        A multi-site design (:class:`~radiorisk.datasets.SiteSpec`): the number of sites or
+        its fields.  Sites then differ in case mix, baseline hazard and scanner fleet
+        (vendor, kernel, energy-integrating or photon-counting detector); ``scans`` gains
+        the ``detector`` column and ``truth`` the columns ``site_log_hr`` and
+        ``scanner_model``.  None (default): the historical eight sites, one scanner each.
 
     Returns
     -------
@@ -336,15 +361,26 @@ def simulate_cohort(
     >>> b = simulate_cohort(500, seed=3, bias={"baseline_hr": {"south_asian": 1.8}})
     >>> sorted(set(b.truth["bias_baseline_hr"].round(2)))
     [1.0, 1.8]
+    >>> m = simulate_cohort(400, seed=3, sites={"n_sites": 4, "scanner_mix": "external"})
+    >>> sorted(m.patients["site_id"].unique()), sorted(m.scans["detector"].unique())
+    (['site01', 'site02', 'site03', 'site04'], ['energy_integrating', 'photon_counting'])
     """
     n, seed, mode = _check_arguments(n, seed, mode, mace_definition)
     bias = BiasSpec.coerce(bias)
     P = model_parameters(mode, params)
     if pet_rate is None:
         pet_rate = P["pet_rate"]
-    rs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(_N_STREAMS)]
-    w = _simulate_population(n, P, bias, ethnicity_mix, rs)
-    w |= _simulate_plaque(w, n, P, rs)
+    streams = np.random.SeedSequence(seed).spawn(_N_STREAMS)
+    rs = [np.random.default_rng(s) for s in streams]
+    design = None
+    if sites is not None:
+        design = draw_site_design(SiteSpec.coerce(sites), streams[11])
+        if mode == "established-cad":  # PET in everyone, at every site
+            P = dict(P, pet_sites=tuple(range(design.spec.n_sites)))
+    w = _simulate_population(n, P, bias, ethnicity_mix, rs, design)
+    if design is not None:
+        w["site_log_hr"] = design.log_hr[w["d"]["site"]]
+    w |= _simulate_plaque(w, n, P, bias, rs, design)
     w |= _simulate_calcium_fai(w, n, P, rs[5])
     w |= _simulate_pet(w, n, P, bias, rs, mode=mode, pet_missing=pet_missing, pet_rate=pet_rate)
     w |= _simulate_events(w, n, P, bias, rs[9])
@@ -355,4 +391,5 @@ def simulate_cohort(
         lesions=lesions_table(w, ids), pet=pet_table(w, ids, n),
         outcomes=outcomes_table(w["oc"], ids["pids"], n, mace_definition),
         truth=truth_table(w, ids, P, culprit), truth_lesions=truth_lesions_table(w["les"], ids),
-        mode=mode, seed=seed, bias=bias.to_dict(), params=P)
+        mode=mode, seed=seed, bias=bias.to_dict(), params=P,
+        sites={} if design is None else {"spec": design.spec.to_dict(), "sites": design.records()})

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from ..schemas import load_schema
-from ._clinical import SITES
 from ._lesions import SEG_VESSEL
 from ._outcomes import COMPONENTS
+from ._sites import SCANNER_IDS
 
 __all__ = ["culprit_lesions", "identifiers", "lesions_table", "outcomes_table", "patients_table",
            "pet_table", "scans_table", "truth_lesions_table", "truth_table"]
@@ -112,7 +112,7 @@ def patients_table(w: Mapping, ids: Mapping, n: int, mode: str) -> pd.DataFrame:
     diabetes = np.where(d["dm"], np.where(d["dm_type1"], "type1", "type2"), "none").astype(object)
     smoking = np.where(d["smoke"], "current", np.where(d["former"], "former", "never")).astype(object)
     return _frame("patients", dict(
-        patient_id=ids["pids"], site_id=SITES[d["site"]].astype(object), cohort=np.full(n, mode, dtype=object),
+        patient_id=ids["pids"], site_id=w["site_ids"][d["site"]].astype(object), cohort=np.full(n, mode, dtype=object),
         age_years=np.round(d["age"], 1), sex=w["sex"], ethnicity=cols["ethnicity"].astype(object),
         ethnicity_group5=cols["ethnicity_group5"].astype(object),
         ethnicity_scheme=np.full(n, "ons", dtype=object),
@@ -139,7 +139,8 @@ def scans_table(w: Mapping, ids: Mapping, n: int) -> pd.DataFrame:
     """The ``scans`` table: acquisition, calcium, CAD-RADS, plaque volumes and burdens, FAI."""
     acq, S, cac, fai = w["acq"], w["S"], w["cac"], w["fai"]
     vv = S["m_vessel_vol"]
-    return _frame("scans", dict(
+    extra = {"detector": acq["detector"]} if "detector" in acq else {}  # multi-site designs only
+    return _frame("scans", extra | dict(
         scan_id=ids["sids"], patient_id=ids["pids"], scan_date=ids["scan_date"], vendor=acq["vendor"].astype(object),
         kvp=pd.array(acq["kvp"].astype(np.int64), dtype="Int64"),
         slice_thickness_mm=acq["slice_thickness"], pixel_spacing_mm=np.round(acq["pixel_spacing"], 3),
@@ -257,6 +258,9 @@ def truth_table(w: Mapping, ids: Mapping, P: Mapping, culprit: np.ndarray) -> pd
         bias_loss_to_followup_hr=r4(w["lost_mult"]),
         bias_noise_multiplier=r4(mb["noise_mult"]), bias_event_recorded=oc["event_recorded"],
     )
+    if "site_log_hr" in w:  # multi-site designs only
+        truth["site_log_hr"] = r4(w["site_log_hr"])
+        truth["scanner_model"] = np.array(SCANNER_IDS, dtype=object)[w["acq"]["scanner"]]
     return pd.DataFrame(truth)
 
 

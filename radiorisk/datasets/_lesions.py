@@ -14,6 +14,8 @@ from collections.abc import Mapping
 import numpy as np
 from scipy.special import expit, logit
 
+from ._sites import SCANNER_IDS, SCANNERS
+
 __all__ = ["SEG_W", "SEG_REF_D", "SEG_VESSEL", "SEG_TERRITORY", "simulate_acquisition",
            "simulate_true_lesions", "measure_lesions", "patient_summaries"]
 
@@ -36,21 +38,42 @@ _VENDOR_SLICE = np.array([0.6, 0.625, 0.67, 0.5])           # mm
 _VENDOR_KERNEL = np.array(["Bv40", "STANDARD", "XCB", "FC03"], dtype=object)
 
 
-def simulate_acquisition(site: np.ndarray, bmi: np.ndarray, rng: np.random.Generator) -> dict:
-    """Scanner, kVp, lumen contrast and image noise (sigma = sigma0 * BMI / 27)."""
+def simulate_acquisition(site: np.ndarray, bmi: np.ndarray, rng: np.random.Generator,
+                         scanner: np.ndarray | None = None) -> dict:
+    """Scanner, kVp, lumen contrast and image noise (sigma = sigma0 * BMI / 27).
+
+    Without ``scanner`` the vendor follows the site (the historical one scanner
+    per site).  With ``scanner`` (indices into
+    :data:`~radiorisk.datasets._sites.SCANNERS`, a multi-site design) vendor,
+    kernel, detector, sigma0 and slice thickness follow the scanner model, and
+    the result also holds its measurement effects (``calc_logit``,
+    ``ds_shift``, ``cac_factor``) and ``detector``.
+    """
     n = len(site)
-    v = _SITE_VENDOR[site]
     u = rng.random((n, 3))
     kvp = np.where(bmi < 25, np.where(u[:, 0] < 0.3, 80, 100),
                    np.where(bmi < 30, np.where(u[:, 0] < 0.7, 100, 120),
                             np.where(u[:, 0] < 0.15, 100, 120)))
-    sigma0 = np.clip(_VENDOR_SIGMA0[v] + np.select([kvp == 80, kvp == 120], [5.0, -4.0], 0.0),
-                     20.0, 35.0)
+    if scanner is None:
+        v = _SITE_VENDOR[site]
+        vendor, base_sigma, slice_mm, kernel, lo = (_VENDOR_NAMES[v], _VENDOR_SIGMA0[v], _VENDOR_SLICE[v],
+                                                    _VENDOR_KERNEL[v], 20.0)
+    else:
+        cat = [SCANNERS[k] for k in SCANNER_IDS]
+
+        def col(key, dtype=float):
+            return np.array([c[key] for c in cat], dtype=dtype)[scanner]
+        vendor, base_sigma, slice_mm, kernel, lo = (col("vendor", object), col("sigma0"), col("slice"),
+                                                    col("kernel", object), 15.0)
+    sigma0 = np.clip(base_sigma + np.select([kvp == 80, kvp == 120], [5.0, -4.0], 0.0), lo, 35.0)
     noise_sd = np.clip(sigma0 * bmi / 27.0 * np.exp(rng.normal(0, 0.05, n)), 5.0, 80.0)
     lumen = np.clip(300.0 + 200.0 * u[:, 1] + 2.0 * (100 - kvp), 150.0, 700.0)
-    return dict(vendor=_VENDOR_NAMES[v], kvp=kvp, sigma0=sigma0, noise_sd=noise_sd, lumen_hu=lumen,
-                pixel_spacing=0.4 + 0.1 * u[:, 2], slice_thickness=_VENDOR_SLICE[v],
-                kernel=_VENDOR_KERNEL[v])
+    out = dict(vendor=vendor, kvp=kvp, sigma0=sigma0, noise_sd=noise_sd, lumen_hu=lumen,
+               pixel_spacing=0.4 + 0.1 * u[:, 2], slice_thickness=slice_mm, kernel=kernel)
+    if scanner is not None:
+        out.update(scanner=scanner, detector=col("detector", object), calc_logit=col("calc_logit"),
+                   ds_shift=col("ds_shift"), cac_factor=col("cac_factor"))
+    return out
 
 
 def simulate_true_lesions(d: Mapping, V: np.ndarray, Z: np.ndarray, P: Mapping,
@@ -127,6 +150,8 @@ def measure_lesions(les: Mapping, acq: Mapping, P: Mapping, rng: np.random.Gener
     e = rng.standard_normal((L, 8))
     v_tot = les["v_tot"] * s_tot * np.exp(0.10 * nm * e[:, 0])
     f_calc = expit(_logit(les["f_calc"]) + 0.25 * nm * e[:, 1])
+    if "calc_logit" in acq:  # scanner model: less calcium blooming on photon-counting CT
+        f_calc = expit(_logit(f_calc) + acq["calc_logit"][pid])
     f_lap = expit(_logit(les["f_lap"]) + s_lap + 0.35 * nm * e[:, 2])
     nc_tot = np.where(les["v_nc"] - les["v_lap"] > 0, les["v_ff"] / np.maximum(les["v_nc"] - les["v_lap"], 1e-12), 0.5)
     f_ff = expit(_logit(nc_tot) + 0.3 * nm * e[:, 3])
@@ -148,6 +173,8 @@ def measure_lesions(les: Mapping, acq: Mapping, P: Mapping, rng: np.random.Gener
     ref_d = np.clip(les["ref_d"] * np.exp(0.05 * e[:, 4]), 1.0, 6.0)
     length = np.clip(les["length"] * np.exp(0.10 * e[:, 5]), 1.0, 100.0)
     ds = np.clip(les["ds"] + P["ds_read_sd"] * e[:, 6] + meas_bias["stenosis_shift"][pid] / 100.0, 0.01, 1.0)
+    if "ds_shift" in acq:
+        ds = np.clip(ds + acq["ds_shift"][pid] / 100.0, 0.01, 1.0)
     ds = np.where(ds >= 0.99, 1.0, ds)
     ri = np.clip(les["ri"] + 0.05 * e[:, 7], 0.5, 2.5)
     pb_m = expit(_logit(les["pb"]) + 0.2 * rng.standard_normal(L))

@@ -22,6 +22,7 @@ from ..exceptions import RadioriskError
 from ..schemas import load_schema
 from ._bias import BiasSpec
 from ._cohort import simulate_cohort
+from ._external import external_settings
 from ._images import write_fullsize_volumes, write_lesion_images
 
 __all__ = ["SynthResult", "write_synthetic_cohort"]
@@ -43,6 +44,9 @@ class SynthResult:
         Patients with MACE during follow-up.
     mode : str
     seed : int
+    extra : dict
+        With a multi-site design: ``site_ids``, ``scanner_mix`` and (external cohorts)
+        ``external_of``, the reference folder's name.
     """
 
     path: Path
@@ -57,11 +61,17 @@ class SynthResult:
 
     def summary(self) -> str:
         """One short paragraph for the command line."""
-        return (
+        text = (
             f"wrote {self.path}: {self.n_patients} patients ({self.mode}, seed {self.seed}), "
             f"{self.n_lesions} lesions, {self.n_images} lesion images, {self.events} MACE events; "
             f"{len(self.files)} files"
         )
+        if self.extra.get("site_ids"):
+            ids = self.extra["site_ids"]
+            text += f"; {len(ids)} sites ({ids[0]}-{ids[-1]}), scanner mix {self.extra['scanner_mix']}"
+        if self.extra.get("external_of"):
+            text += f"; external cohort of {self.extra['external_of']}"
+        return text
 
 
 def _choose_lesions(lesion_ids: pd.Series, k: int, seed: int) -> list[str]:
@@ -82,15 +92,17 @@ def _empty_manifest() -> pd.DataFrame:
 def write_synthetic_cohort(
     out,
     *,
-    n: int = 2000,
-    mode: str = "chest-pain",
+    n: int | None = None,
+    mode: str | None = None,
     images: int = 0,
-    seed: int = 0,
+    seed: int | None = None,
     second_reader: bool = False,
     full_volume: bool = False,
     bias=None,
     overwrite: bool = False,
     progress: bool = False,
+    sites=None,
+    external_of=None,
     **simulate_kwargs,
 ) -> SynthResult:
     """Simulate a cohort and write it as a radiorisk cohort folder.
@@ -105,14 +117,17 @@ def write_synthetic_cohort(
     out : str or Path
         Folder to create.  An existing non-empty folder is refused unless
         ``overwrite=True``.
-    n : int
-        Number of patients.
-    mode : {"chest-pain", "established-cad"}
-        Population: SCOT-HEART-like stable chest pain or Kwiecinski-like established CAD.
+    n : int, optional
+        Number of patients (default 2000; with ``external_of``, the reference's).
+    mode : {"chest-pain", "established-cad"}, optional
+        Population: SCOT-HEART-like stable chest pain (default) or Kwiecinski-like
+        established CAD; with ``external_of``, the reference's (a different one is refused).
     images : int
         Number of lesions (a seeded random sample) to render as CT patches.
-    seed : int
-        Seed; the same seed gives byte-identical tables.
+    seed : int, optional
+        Seed (default 0; with ``external_of``,
+        :func:`~radiorisk.datasets._external.external_seed` of the reference's); the same
+        seed gives byte-identical tables.
     second_reader : bool
         Also write a second reader's mask (perturbed boundary) for each patch.
     full_volume : bool
@@ -125,6 +140,14 @@ def write_synthetic_cohort(
         Replace an existing folder.
     progress : bool
         Show progress bars while rendering images.
+    sites : int, dict or SiteSpec, optional
+        A multi-site design (:class:`~radiorisk.datasets.SiteSpec`), recorded in
+        ``provenance.json`` (``sites``).  Default: the historical eight sites.
+    external_of : str or Path, optional
+        A synthetic cohort folder: simulate its external cohort (same mode and generator
+        version, new site ids, a different scanner mix and seed; see
+        :func:`~radiorisk.datasets._external.external_settings`), recorded in
+        ``provenance.json`` (``external_of``).
     **simulate_kwargs
         Passed to :func:`radiorisk.datasets.simulate_cohort`.
 
@@ -141,19 +164,41 @@ def write_synthetic_cohort(
     ['lesions.csv', 'manifest.csv', 'outcomes.csv']
     >>> res.n_images
     2
+    >>> ext = write_synthetic_cohort(d.with_name("external"), n=200, external_of=d, sites=2)
+    >>> ext.extra["site_ids"], ext.extra["scanner_mix"]
+    (['site09', 'site10'], 'external')
     """
+    reference = None
+    if external_of is not None:
+        ext = external_settings(external_of, n=n, mode=mode, seed=seed, sites=sites)
+        n, mode, seed, sites, reference = ext["n"], ext["mode"], ext["seed"], ext["sites"], ext["external_of"]
+        if Path(out).resolve() == Path(external_of).resolve():
+            raise RadioriskError(f"out={str(out)!r} is the reference cohort (external_of); write elsewhere")
+    n = 2000 if n is None else n
+    mode = "chest-pain" if mode is None else mode
+    seed = 0 if seed is None else seed
     out = _check_arguments(out, n=n, images=images, mode=mode, overwrite=overwrite)
     bias_spec = BiasSpec.coerce(bias)
+    if sites is not None:
+        simulate_kwargs["sites"] = sites
     cohort = simulate_cohort(n, mode=mode, seed=seed, bias=bias_spec, **simulate_kwargs)
     provenance = _provenance(n=n, mode=mode, seed=seed, images=images, second_reader=second_reader,
                              full_volume=full_volume, bias_spec=bias_spec)
+    extra = {}
+    if cohort.sites:
+        provenance["sites"] = cohort.sites
+        extra = dict(site_ids=[r["site_id"] for r in cohort.sites["sites"]],
+                     scanner_mix=cohort.sites["spec"]["scanner_mix"])
+    if reference is not None:
+        provenance["external_of"] = reference
+        extra["external_of"] = reference["folder"]
     chosen = _choose_lesions(cohort.lesions["lesion_id"], images, seed)
     manifest = _write_folder(out, cohort, chosen, provenance, seed=seed, full_volume=full_volume,
                              second_reader=second_reader, progress=progress)
     files = tuple(sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()))
     return SynthResult(path=out, files=files, n_patients=len(cohort.patients), n_lesions=len(cohort.lesions),
                        n_images=len(manifest), events=int(cohort.outcomes["mace_event"].sum()), mode=mode,
-                       seed=seed)
+                       seed=seed, extra=extra)
 
 
 def _check_arguments(out, *, n: int, images: int, mode: str, overwrite: bool) -> Path:
