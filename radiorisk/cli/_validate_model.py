@@ -34,6 +34,7 @@ def validate_model_command(args: argparse.Namespace) -> int:
             args.model, args.data, args.out, development=args.development, horizon=args.horizon,
             groups=tuple(args.groups.split(",")) if args.groups else (), n_boot=args.n_boot, seed=args.seed,
             calibration_boot=args.calibration_boot, competing_risks=args.competing_risks,
+            update=None if args.update == "none" else args.update,
             features=args.features, development_features=args.development_features,
             radiomics_cache=args.radiomics_cache, n_jobs=args.n_jobs, id_key_file=args.id_key_file,
             raw_ids=args.raw_ids, overwrite=args.overwrite, figures=not args.no_figures, argv=sys.argv,
@@ -71,6 +72,9 @@ def add_validate_model_parser(subparsers) -> argparse.ArgumentParser:
                    help="bootstrap the ICI/E50/E90/Emax family on B replicates only")
     a.add_argument("--competing-risks", action="store_true",
                    help="competing-risk estimands (needs a model fitted with competing deaths recorded)")
+    a.add_argument("--update", default="closed-test",
+                   choices=["closed-test", "original", "intercept", "intercept_slope", "none"],
+                   help="model updating on DIR: chosen by a closed test (default), imposed, or none")
     a.add_argument("--features", type=Path, default=None, metavar="FEATURES.parquet",
                    help="radiomics table of DIR (default: extracted with the model's preset when needed)")
     a.add_argument("--development-features", type=Path, default=None, metavar="FEATURES.parquet",

@@ -19,6 +19,7 @@ The folder ``OUT``::
     audit/                                           the full audit (metrics.csv, ..., report.html)
     performance.csv                                  overall performance, development beside validation
     transport.csv, transport_smd.csv, transport_blocks.csv
+    updating.csv, updating_tests.csv                 recalibration on the new cohort (unless update=None)
     report.html                                      the external-validation report
     provenance.json                                  written last
 
@@ -44,6 +45,7 @@ from ..report._external import ExternalValidationInputs, render_external_validat
 from ._audit import DEFAULT_AUDIT_SEED, write_audit_outputs
 from ._predict import PredictRun, predict_cohort
 from ._provenance import versions, write_json
+from ._updating import UPDATE_METHODS, ModelUpdate, update_risks
 
 __all__ = ["ExternalValidation", "validate_model", "PERFORMANCE_COLUMNS", "DEFAULT_GROUPS"]
 
@@ -71,6 +73,8 @@ class ExternalValidation:
     development : SubgroupAudit or None
         Overall performance of the same model on the development cohort (its
         apparent performance: the model was fitted there), when that cohort was given.
+    update : ModelUpdate or None
+        The model updating (recalibration) on the new cohort, unless ``update=None``.
     notes : tuple of str
         Statements (prediction, audit, transport), also in the provenance.
     paths : dict
@@ -82,6 +86,7 @@ class ExternalValidation:
     audit: SubgroupAudit
     transport: TransportDiagnostics
     development: SubgroupAudit | None = None
+    update: ModelUpdate | None = None
     notes: tuple[str, ...] = ()
     paths: dict = field(default_factory=dict, repr=False)
 
@@ -104,6 +109,8 @@ class ExternalValidation:
                      f"{t.threshold:g}; {100 * t.value('share_outside_support'):.1f} % of patients outside "
                      "the training support" + (f"; membership C {t.value('membership_c'):.3f}"
                                                if np.isfinite(t.value("membership_c")) else ""))
+        if self.update is not None:
+            lines.append(f"  updating: {self.update.method} ({self.update.reason})")
         lines += [f"  - {n}" for n in self.notes]
         lines.append(f"Report: {self.out / 'report.html'}")
         return "\n".join(lines)
@@ -180,7 +187,7 @@ def _outcome_check(run: PredictRun, where: str, competing_risks: bool) -> None:
 def validate_model(model_dir, data_dir, out, *, development=None, horizon: float | None = None,
                    groups=DEFAULT_GROUPS, n_boot: int = 200, seed: int | None = None,
                    calibration_boot: int | None = None, competing_risks: bool = False,
-                   features=None, development_features=None, radiomics_cache=None, n_jobs: int = 1,
+                   update: str | None = "closed-test", features=None, development_features=None, radiomics_cache=None, n_jobs: int = 1,
                    id_key=None, id_key_file=None, raw_ids: bool = False, overwrite: bool = False,
                    figures: bool = True, argv=None, allow_outside_root: bool = False) -> ExternalValidation:
     """Validate a saved model on a new cohort: predictions, the full audit, transport, the report.
@@ -212,6 +219,12 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
     competing_risks : bool
         Audit with the competing-risk estimands (status ``event_type``: needs a
         model fitted with competing deaths recorded).
+    update : str or None
+        Model updating on the new cohort (:func:`radiorisk.pipeline._updating.update_risks`):
+        ``"closed-test"`` (default) chooses between the original model, recalibration in
+        the large and recalibration of intercept and slope; ``"intercept"``,
+        ``"intercept_slope"`` or ``"original"`` impose one; None skips it. Not with
+        ``competing_risks``.
     features, development_features : path-like, optional
         Radiomics tables of the two cohorts (else extracted with the bundle's preset).
     radiomics_cache, n_jobs, id_key, id_key_file, raw_ids, allow_outside_root
@@ -244,6 +257,10 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
     """
     if n_boot < 0:
         raise ModelError(f"n_boot must be >= 0; got {n_boot}")
+    if update is not None and update not in UPDATE_METHODS:
+        raise ModelError(f"update must be one of {list(UPDATE_METHODS)} or None; got {update!r}")
+    if update is not None and competing_risks:
+        raise ModelError("update: recalibration with competing risks is not implemented; use update=None")
     model_dir, data_dir, out = Path(model_dir), Path(data_dir), Path(out)
     _check_out(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
@@ -286,20 +303,29 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
     (out / "audit").mkdir(exist_ok=True)
     for name, p in write_audit_outputs(audit, out / "audit", source=str(run.out), figures=figures).items():
         paths[f"audit/{name}"] = p
+    upd = None
+    if update is not None:
+        p = run.predictions
+        upd = update_risks(p["risk"].to_numpy(float), p["time"].to_numpy(float), p["event"].to_numpy(int),
+                           horizon=horizon, method=update, n_boot=n_boot, random_state=seed)
     ev = ExternalValidation(out=out, predictions=run.predictions, audit=audit, transport=transport,
-                            development=dev_audit, notes=tuple(notes), paths=paths)
-    for name, frame in (("performance.csv", ev.to_frame()), ("transport.csv", transport.statistics),
-                        ("transport_smd.csv", transport.smd), ("transport_blocks.csv", transport.blocks)):
+                            development=dev_audit, update=upd, notes=tuple(notes), paths=paths)
+    frames = [("performance.csv", ev.to_frame()), ("transport.csv", transport.statistics),
+              ("transport_smd.csv", transport.smd), ("transport_blocks.csv", transport.blocks)]
+    if upd is not None:
+        frames += [("updating.csv", upd.table), ("updating_tests.csv", upd.tests)]
+    for name, frame in frames:
         atomic_write_csv(out / name, frame, float_format="%.10g")
         paths[name] = out / name
     inputs = ExternalValidationInputs(
         audit=audit, development=dev_audit, transport=transport, performance=ev.to_frame(),
         model=str(model_dir), data=str(data_dir), development_data=None if development is None else str(development),
-        horizon=horizon, n_boot=n_boot, seed=seed, requirements=req, notes=tuple(notes), figures=figures)
+        horizon=horizon, n_boot=n_boot, seed=seed, requirements=req, notes=tuple(notes), figures=figures,
+        update=upd)
     atomic_write_text(out / "report.html", render_external_validation(inputs))
     paths["report.html"] = out / "report.html"
     write_json(out / "provenance.json", _provenance(argv, model_dir, data_dir, development, horizon, n_boot,
-                                                    seed, competing_risks, notes, paths, out))
+                                                    seed, competing_risks, update, notes, paths, out))
     paths["provenance.json"] = out / "provenance.json"
     return ev
 
@@ -326,7 +352,7 @@ def _horizon(run: PredictRun) -> float:
 
 
 def _provenance(argv, model_dir: Path, data_dir: Path, development, horizon, n_boot, seed, competing_risks,
-                notes, paths, out: Path) -> dict:
+                update, notes, paths, out: Path) -> dict:
     return {
         "command": "radiorisk validate-model",
         "argv": list(argv) if argv is not None else None,
@@ -335,6 +361,7 @@ def _provenance(argv, model_dir: Path, data_dir: Path, development, horizon, n_b
         "model": {"path": str(model_dir), "bundle_sha256": sha256_file(model_dir / "manifest.json")},
         "data": str(data_dir), "development": None if development is None else str(development),
         "horizon_days": horizon, "n_boot": n_boot, "seed": seed, "competing_risks": competing_risks,
+        "update": update,
         "statements": list(notes),
         "outputs": {name: {"sha256": sha256_file(p)} for name, p in sorted(paths.items())
                     if Path(p).is_file() and Path(p).parent.resolve() in (out.resolve(), (out / "audit").resolve())},

@@ -55,6 +55,8 @@ class ExternalValidationInputs:
         The run's statements.
     figures : bool
         Draw the figures.
+    update : ModelUpdate or None
+        The model updating (:func:`radiorisk.pipeline._updating.update_risks`), when done.
     """
 
     audit: SubgroupAudit
@@ -70,6 +72,7 @@ class ExternalValidationInputs:
     requirements: object = None
     notes: tuple[str, ...] = ()
     figures: bool = True
+    update: object = None
 
 
 def _words(metric: str) -> str:
@@ -222,6 +225,32 @@ def _groups_section(x: ExternalValidationInputs) -> ReportSection:
                                 "audit/report.html.",))
 
 
+_UPDATE_WORDS = {"original": "original model", "intercept": "recalibration in the large",
+                 "intercept_slope": "recalibration (intercept and slope)"}
+
+
+def _updating_section(x: ExternalValidationInputs) -> ReportSection:
+    u = x.update
+    if u is None:
+        return ReportSection(id="updating", title="Results: model updating", sentences=(
+            "Model updating was not run (update=None).",))
+    t = u.table.set_index("method")
+    chosen = t.loc[u.method]
+    before = t.loc["original"]
+    sent = [f"Chosen: {_UPDATE_WORDS[u.method]} — {u.reason}.",
+            f"O/E before updating {_f(before['oe'])} (95 % CI {_f(before['oe_ci_low'])} to {_f(before['oe_ci_high'])}); "
+            f"after, out of fold: {_f(chosen['oe'])} ({_f(chosen['oe_ci_low'])} to {_f(chosen['oe_ci_high'])}).",
+            "The updated risks are 1 − exp(−exp(a + b·log(−log(1 − risk)))) with a and b in the table; they are "
+            "judged out of fold (5-fold cross-fitting), the map for new patients is fitted on all of them."]
+    table = u.table.copy()
+    table.insert(1, "update", [_UPDATE_WORDS[m] for m in table["method"]])
+    return ReportSection(id="updating", title="Results: model updating", sentences=tuple(sent),
+                         tables=(("Updating methods (after = out-of-fold)", table),
+                                 ("Closed test (Holm over the two calibration hypotheses)", u.tests)),
+                         notes=("The updated model is not yet written as a model bundle; apply the map in the "
+                                "table to the bundle's risks (docs/external_validation.md).",))
+
+
 def _discussion(x: ExternalValidationInputs) -> ReportSection:
     t, perf = x.transport, x.performance
     out = []
@@ -259,9 +288,7 @@ def external_validation_sections(x: ExternalValidationInputs) -> list[ReportSect
         "To evaluate, in a cohort not used to develop it, the discrimination and calibration of a saved MACE "
         "risk model overall and by sex, ethnicity, site and scanner, and to describe how this cohort's case "
         "mix differs from the development cohort's.",))
-    updating = ReportSection(id="updating", title="Results: model updating", sentences=(
-        "No updated model is reported here; when calibration is off (O/E CI excluding 1), recalibrate in the "
-        "large or on the linear predictor before use (docs/external_validation.md).",))
+    updating = _updating_section(x)
     other = ReportSection(id="other", title="Other information", sentences=(
         f"Bootstrap: {x.n_boot} replicates, seed {x.seed}. Software versions, input digests and the command "
         "line are in provenance.json.",), notes=tuple(x.notes))

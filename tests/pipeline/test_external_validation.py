@@ -41,6 +41,7 @@ def validation(cohorts):
 def test_outputs_and_exact_predictions(cohorts, validation, tmp_path):
     out = cohorts / "OUT"
     for name in ("predictions.csv", "development_predictions.csv", "performance.csv", "transport.csv",
+                 "updating.csv", "updating_tests.csv",
                  "transport_smd.csv", "transport_blocks.csv", "report.html", "provenance.json",
                  "audit/metrics.csv", "audit/report.html"):
         assert (out / name).is_file(), name
@@ -73,6 +74,13 @@ def test_miscalibration_is_found_and_said(cohorts, validation):
     assert oe["development_ci_low"] < 1.0 < oe["development_ci_high"]
     page = (cohorts / "OUT" / "report.html").read_text()
     assert "under-predicts" in page
+    # updating: recalibration brings the out-of-fold O/E CI back around 1
+    up = validation.update
+    assert up.method in ("intercept", "intercept_slope")
+    after = up.table.set_index("method").loc[up.method]
+    assert after["oe_ci_low"] < 1 < after["oe_ci_high"]
+    written = pd.read_csv(cohorts / "OUT" / "updating.csv").set_index("method")
+    assert written.loc[up.method, "oe"] == pytest.approx(after["oe"], rel=1e-9) and written.loc[up.method, "selected"]
 
 
 def test_report_sections_in_the_tripod_order(cohorts, validation):
@@ -106,6 +114,8 @@ def test_refusals(cohorts, tmp_path):
     model = cohorts / "RUN" / "model"
     with pytest.raises(ModelError, match="not empty"):
         validate_model(model, cohorts / "E", cohorts / "OUT", id_key=KEY)
+    with pytest.raises(ModelError, match="update must be one of"):
+        validate_model(model, cohorts / "E", tmp_path / "o0", id_key=KEY, update="refit")
     bad = tmp_path / "E2"
     shutil.copytree(cohorts / "E", bad)
     p = pd.read_csv(bad / "patients.csv")
