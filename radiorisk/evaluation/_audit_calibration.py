@@ -26,10 +26,11 @@ __all__ = ["CALIBRATION_TEST_COLUMNS"]
 
 #: Columns of :meth:`SubgroupAudit.calibration_tests` (``calibration_tests.csv``).
 CALIBRATION_TEST_COLUMNS = (
-    "attribute", "group", "n", "events", "cal_slope", "cal_slope_ci_low", "cal_slope_ci_high", "cal_slope_p",
-    "cal_intercept", "cal_intercept_ci_low", "cal_intercept_ci_high", "cal_intercept_p", "gnd_chi2", "gnd_df",
-    "gnd_p", "gnd_groups", "flag", "flag_reason")
+    "attribute", "group", "n", "events", "cal_slope", "cal_slope_se", "cal_slope_ci_low", "cal_slope_ci_high",
+    "cal_slope_p", "cal_intercept", "cal_intercept_se", "cal_intercept_ci_low", "cal_intercept_ci_high",
+    "cal_intercept_p", "gnd_chi2", "gnd_df", "gnd_p", "gnd_groups", "flag", "flag_reason")
 _NAN4 = (np.nan, np.nan, np.nan, np.nan)
+_NAN5 = _NAN4 + (np.nan,)
 _CR_NO_INTERCEPT = "calibration-in-the-large: not defined in competing-risk mode (crr has no offset)"
 _CR_NO_GND = "GND test: not defined in competing-risk mode (it uses the Kaplan-Meier risk)"
 
@@ -41,7 +42,7 @@ def _wald_p(est, null: float) -> float:
 
 
 def _ests(est, p) -> tuple:
-    return (est.estimate, est.ci_low, est.ci_high, p)
+    return (est.estimate, est.se, est.ci_low, est.ci_high, p)
 
 
 class _CalibrationTestsMixin:
@@ -50,7 +51,7 @@ class _CalibrationTestsMixin:
     def _recalibration(self, idx) -> tuple[tuple, tuple, list[str]]:
         """(slope cells, intercept cells, reasons) of the rows ``idx``."""
         why: list[str] = []
-        slope = intercept = _NAN4
+        slope = intercept = _NAN5
         try:
             if self.competing_risks:
                 est, p = fine_gray_recalibration_slope(self.time[idx], self.event[idx], self.risk[idx],
@@ -96,7 +97,8 @@ class _CalibrationTestsMixin:
         -------
         DataFrame
             Columns :data:`CALIBRATION_TEST_COLUMNS`, one row for ``overall`` and per group and
-            intersection (the order of :meth:`to_frame`). ``cal_slope_p`` tests slope = 1,
+            intersection (the order of :meth:`to_frame`); ``*_se`` the Wald standard errors.
+            ``cal_slope_p`` tests slope = 1,
             ``cal_intercept_p`` intercept = 0 (two-sided Wald); ``gnd_p`` the GND chi-square.
 
         Notes
@@ -134,7 +136,7 @@ class _CalibrationTestsMixin:
                     slope, intercept, why = self._recalibration(idx)
                     gnd, why_gnd = self._gnd(idx, n_groups, min_group_events)
             else:
-                slope = intercept = gnd = _NAN4
+                slope, intercept, gnd = _NAN5, _NAN5, _NAN4
                 why, why_gnd = ["no rows"], []
             reasons += why + why_gnd
             flagged = any(not r.startswith(("calibration-in-the-large: not defined", "GND test: not defined"))
@@ -142,7 +144,7 @@ class _CalibrationTestsMixin:
             rows.append((attr, grp, int(self._n[g]), int(self._ev[g]), *slope, *intercept, *gnd,
                          flagged, "; ".join(reasons)))
         f = pd.DataFrame(rows, columns=list(CALIBRATION_TEST_COLUMNS))
-        for c in CALIBRATION_TEST_COLUMNS[4:16]:
+        for c in CALIBRATION_TEST_COLUMNS[4:18]:
             f[c] = f[c].astype(float)
         f["gnd_df"] = f["gnd_df"].astype("Int64")
         f["gnd_groups"] = f["gnd_groups"].astype("Int64")
