@@ -9,9 +9,12 @@ import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError
 from scipy.stats import norm
+from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
+from ..stats._rubin import rubin_pool
 from ._base import (
     DEFAULT_HORIZON,
     ModelError,
@@ -23,6 +26,7 @@ from ._base import (
     check_sample_weight,
     check_y,
 )
+from ._impute import ChainedImputation
 
 __all__ = ["CoxPHRisk", "HAZARD_RATIO_COLUMNS"]
 
@@ -80,6 +84,25 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
     robust : bool, default False
         Sandwich (robust) standard errors, advisable with non-integer
         ``sample_weight``.
+    n_imputations : int, optional
+        Multiple imputation of missing covariates (NaN) by chained equations:
+        M >= 2 imputations learnt on the training rows
+        (:class:`~radiorisk.models._impute.ChainedImputation`: the outcome in
+        the training imputation model, outcome-free imputation of new rows),
+        one Cox fit per completed data set, coefficients and standard errors
+        pooled by Rubin's rules, risks averaged over the M fits.  Default None:
+        no NaN allowed (the :func:`~radiorisk.models.make_model` pipeline
+        imputes the median and adds an indicator).
+    impute_max_iter : int, default 5
+        Rounds of the chained equations (mice's default ``maxit``).
+    impute_delta : float, default 0.0
+        MNAR sensitivity analysis: shift of the imputed values of
+        ``delta_columns`` (units of ``X``: standard deviations in a radiorisk
+        pipeline, whose continuous columns are standardised).
+    delta_columns : list of str, optional
+        Columns shifted by ``impute_delta`` (default: every column).
+    random_state : int, default 0
+        Seed of the imputations (the Cox fit itself is deterministic).
 
     Attributes
     ----------
@@ -93,6 +116,14 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         Partial log-likelihood at the estimate.
     feature_names_in_ : ndarray of str
         Covariate names (``x0, x1, ...`` for arrays).
+    pooled_ : DataFrame
+        With ``n_imputations``: Rubin's rules table
+        (:func:`radiorisk.stats._rubin.rubin_pool`, Barnard–Rubin df with
+        ``dfcom`` = events − coefficients as ``mice::pool``); ``coef_`` and
+        ``se_`` are its ``estimate`` and ``se``.
+    imputation_fits_ : list of dict
+        With ``n_imputations``: each completed data set's ``coef``, ``se``,
+        ``means``, ``baseline_times``, ``baseline_cumhaz``.
 
     Notes
     -----
@@ -119,11 +150,22 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
 
     _allow_nan = False
 
-    def __init__(self, *, horizon=DEFAULT_HORIZON, penalizer=0.0, l1_ratio=0.0, robust=False):
+    def __init__(self, *, horizon=DEFAULT_HORIZON, penalizer=0.0, l1_ratio=0.0, robust=False,
+                 n_imputations=None, impute_max_iter=5, impute_delta=0.0, delta_columns=None,
+                 random_state=0):
         self.horizon = horizon
         self.penalizer = penalizer
         self.l1_ratio = l1_ratio
         self.robust = robust
+        self.n_imputations = n_imputations
+        self.impute_max_iter = impute_max_iter
+        self.impute_delta = impute_delta
+        self.delta_columns = delta_columns
+        self.random_state = random_state
+
+    @property
+    def _allow_nan(self) -> bool:
+        return self.n_imputations is not None
 
     def _check_params(self) -> None:
         check_horizon(self.horizon)
@@ -131,9 +173,16 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         check_number("l1_ratio", self.l1_ratio, low=0.0, high=1.0)
         if not isinstance(self.robust, bool | np.bool_):
             raise ModelError(f"robust must be True or False; got {self.robust!r}")
+        check_number("n_imputations", self.n_imputations, low=2, integer=True, allow_none=True)
+        check_number("impute_max_iter", self.impute_max_iter, low=1, integer=True)
+        check_number("impute_delta", self.impute_delta)
+        check_number("random_state", self.random_state, integer=True)
+        if self.n_imputations is None and (self.impute_delta != 0 or self.delta_columns is not None):
+            raise ModelError("impute_delta and delta_columns need n_imputations (multiple imputation)")
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        Xa = validate_data(self, X, reset=reset, ensure_all_finite=True, dtype=np.float64)
+        finite = "allow-nan" if self._allow_nan else True
+        Xa = validate_data(self, X, reset=reset, ensure_all_finite=finite, dtype=np.float64)
         return Xa
 
     def _names(self) -> list[str]:
@@ -163,33 +212,89 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         reserved = {_DURATION, _EVENT, _WEIGHT} & set(names)
         if reserved:
             raise ModelError(f"column names {sorted(reserved)} are reserved")
+        w = None if sample_weight is None else check_sample_weight(sample_weight, Xa.shape[0])
+        if not (e == 1).any():
+            raise ModelError("no event in the training rows: the Cox model cannot be fitted")
+        self.n_events_ = int(np.sum(e))
+        if self.n_imputations is None:
+            self._set_fit(self._fit_one(Xa, t, e, w, names))
+            return self
+        return self._fit_imputed(Xa, t, e, w, names)
+
+    def _fit_one(self, Xa, t, e, w, names) -> dict:
+        """One lifelines fit: coef, se, means, Breslow baseline and log-likelihood."""
         df = pd.DataFrame(Xa, columns=names)
         df[_DURATION] = t
         df[_EVENT] = e
         kw = {}
-        if sample_weight is not None:
-            df[_WEIGHT] = check_sample_weight(sample_weight, Xa.shape[0])
+        if w is not None:
+            df[_WEIGHT] = w
             kw["weights_col"] = _WEIGHT
-        if not (e == 1).any():
-            raise ModelError("no event in the training rows: the Cox model cannot be fitted")
         cph = CoxPHFitter(penalizer=float(self.penalizer), l1_ratio=float(self.l1_ratio),
                           baseline_estimation_method="breslow")
         cph = _fit_lifelines(cph, df, robust=bool(self.robust), **kw)
-        self.coef_ = cph.params_.reindex(names).to_numpy(dtype=np.float64)
-        self.se_ = cph.standard_errors_.reindex(names).to_numpy(dtype=np.float64)
-        self.means_ = pd.Series(cph._norm_mean).reindex(names).to_numpy(dtype=np.float64)
         bch = cph.baseline_cumulative_hazard_
-        self.baseline_times_ = bch.index.to_numpy(dtype=np.float64)
-        self.baseline_cumhaz_ = bch.iloc[:, 0].to_numpy(dtype=np.float64)
-        self.log_likelihood_ = float(cph.log_likelihood_)
-        self.n_events_ = int(np.sum(e))
+        return {"coef": cph.params_.reindex(names).to_numpy(dtype=np.float64),
+                "se": cph.standard_errors_.reindex(names).to_numpy(dtype=np.float64),
+                "means": pd.Series(cph._norm_mean).reindex(names).to_numpy(dtype=np.float64),
+                "baseline_times": bch.index.to_numpy(dtype=np.float64),
+                "baseline_cumhaz": bch.iloc[:, 0].to_numpy(dtype=np.float64),
+                "log_likelihood": float(cph.log_likelihood_)}
+
+    def _set_fit(self, f: dict) -> None:
+        self.coef_, self.se_, self.means_ = f["coef"], f["se"], f["means"]
+        self.baseline_times_, self.baseline_cumhaz_ = f["baseline_times"], f["baseline_cumhaz"]
+        self.log_likelihood_ = float(f["log_likelihood"])
+
+    def _delta_positions(self, names) -> list[int] | None:
+        if self.delta_columns is None:
+            return None
+        unknown = [c for c in self.delta_columns if c not in names]
+        if unknown:
+            raise ModelError(f"delta_columns {unknown} are not columns of X")
+        return [names.index(c) for c in self.delta_columns]
+
+    def _fit_imputed(self, Xa, t, e, w, names):
+        """M imputations, M fits, Rubin's rules (the MI path of :meth:`fit`)."""
+        imp = ChainedImputation(self.n_imputations, max_iter=self.impute_max_iter,
+                                random_state=self.random_state, delta=self.impute_delta,
+                                delta_columns=self._delta_positions(names)).fit(Xa, t, e)
+        with threadpool_limits(1):  # M small fits: BLAS threads only contend
+            fits = [self._fit_one(Xc, t, e, w, names) for Xc in imp.completed_]
+        del imp.completed_
+        self.imputation_ = imp
+        self._set_imputed(fits, names)
         return self
 
-    def predict_log_hazard(self, X) -> np.ndarray:
-        r"""Linear predictor :math:`(x - \bar x)^\top \beta` (log hazard ratio vs. the mean patient)."""
-        check_is_fitted(self, "coef_")
+    def _set_imputed(self, fits: list[dict], names) -> None:
+        """Pooled coefficients (Rubin), mean centre, first fit's baseline (predictions use every fit)."""
+        self.imputation_fits_ = fits
+        self.pooled_ = rubin_pool(np.array([f["coef"] for f in fits]),
+                                  np.array([f["se"] for f in fits]) ** 2, terms=names,
+                                  dfcom=float(max(self.n_events_ - len(names), 1)))
+        self._set_fit({**fits[0], "coef": self.pooled_["estimate"].to_numpy(),
+                       "se": self.pooled_["se"].to_numpy(),
+                       "means": np.mean([f["means"] for f in fits], axis=0),
+                       "log_likelihood": float(np.mean([f["log_likelihood"] for f in fits]))})
+
+    def _per_imputation(self, X):
+        """(fit, completed X) pairs: the M imputations of ``X`` (one pair without imputation)."""
         Xa = self._check_X(X, reset=False)
-        return (Xa - self.means_) @ self.coef_
+        if self.n_imputations is None:
+            if np.isnan(Xa).any():
+                raise ModelError("X contains NaN; CoxPHRisk needs complete rows (or n_imputations)")
+            return [({"coef": self.coef_, "means": self.means_, "baseline_times": self.baseline_times_,
+                      "baseline_cumhaz": self.baseline_cumhaz_}, Xa)]
+        return list(zip(self.imputation_fits_, self.imputation_.transform(Xa), strict=True))
+
+    def predict_log_hazard(self, X) -> np.ndarray:
+        r"""Linear predictor :math:`(x - \bar x)^\top \beta` (log hazard ratio vs. the mean patient).
+
+        With ``n_imputations``: the mean over the imputations of each fit's
+        linear predictor on its completed copy of ``X``.
+        """
+        check_is_fitted(self, "coef_")
+        return np.mean([(Xc - f["means"]) @ f["coef"] for f, Xc in self._per_imputation(X)], axis=0)
 
     def predict_risk(self, X, horizon=None) -> np.ndarray:
         """Probability of MACE by ``horizon`` (days; default: the estimator's horizon).
@@ -200,12 +305,16 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         h = check_horizon(horizon, self.horizon)
-        return breslow_risk(self.baseline_times_, self.baseline_cumhaz_, h, np.exp(self.predict_log_hazard(X)))
+        return np.mean([breslow_risk(f["baseline_times"], f["baseline_cumhaz"], h,
+                                     np.exp((Xc - f["means"]) @ f["coef"]))
+                        for f, Xc in self._per_imputation(X)], axis=0)
 
     def predict_survival_function(self, X, *, times) -> np.ndarray:
         """Survival probabilities :math:`S(t \\mid x)`, shape (n_samples, n_times)."""
         check_is_fitted(self, "coef_")
-        return breslow_survival(self.baseline_times_, self.baseline_cumhaz_, times, np.exp(self.predict_log_hazard(X)))
+        return np.mean([breslow_survival(f["baseline_times"], f["baseline_cumhaz"], times,
+                                         np.exp((Xc - f["means"]) @ f["coef"]))
+                        for f, Xc in self._per_imputation(X)], axis=0)
 
     def hazard_ratios(self) -> pd.DataFrame:
         """Hazard ratios with Wald 95 % confidence intervals and p-values.
@@ -218,20 +327,30 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
             ``exp(coef -/+ 1.959964 se)``, ``p`` the two-sided Wald test.
             In a :func:`~radiorisk.models.make_model` pipeline continuous
             covariates are standardised, so their hazard ratio is per SD.
+            With ``n_imputations`` the coefficients and SEs are Rubin-pooled
+            and the CI and p-value use Student's t with the Barnard–Rubin
+            degrees of freedom (``pooled_["df"]``), as ``summary(mice::pool(fit))``.
         """
         check_is_fitted(self, "coef_")
         b, se = self.coef_, self.se_
+        if self.n_imputations is None:
+            q, sf = _Z975, norm.sf(np.abs(b / se))
+        else:
+            df = self.pooled_["df"].to_numpy()
+            q, sf = student_t.ppf(0.975, df), student_t.sf(np.abs(b / se), df)
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = 2.0 * norm.sf(np.abs(b / se))
+            p = 2.0 * sf
         return pd.DataFrame({
             "covariate": self._names(), "coef": b, "se": se, "hr": np.exp(b),
-            "hr_ci_low": np.exp(b - _Z975 * se), "hr_ci_high": np.exp(b + _Z975 * se), "p": p,
+            "hr_ci_low": np.exp(b - q * se), "hr_ci_high": np.exp(b + q * se), "p": p,
         })
 
     # -- persistence ----------------------------------------------------------------------
+    _FIT_KEYS = ("coef", "se", "means", "baseline_times", "baseline_cumhaz")
+
     def _to_state(self, folder) -> dict:
         names = getattr(self, "feature_names_in_", None)
-        return {
+        st = {
             "feature_names_in_": None if names is None else [str(c) for c in names],
             "n_features_in_": int(self.n_features_in_),
             "coef_": self.coef_.tolist(), "se_": self.se_.tolist(), "means_": self.means_.tolist(),
@@ -239,6 +358,12 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
             "baseline_cumhaz_": self.baseline_cumhaz_.tolist(),
             "log_likelihood_": self.log_likelihood_, "n_events_": self.n_events_,
         }
+        if self.n_imputations is not None:  # absent otherwise: single-fit bundles stay as they were
+            st["imputation_fits_"] = [{k: np.asarray(f[k]).tolist() for k in self._FIT_KEYS}
+                                      | {"log_likelihood": float(f["log_likelihood"])}
+                                      for f in self.imputation_fits_]
+            st["imputation_"] = self.imputation_.to_state()
+        return st
 
     def _set_state(self, st: dict, folder) -> None:
         self.n_features_in_ = int(st["n_features_in_"])
@@ -253,3 +378,19 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
             raise ModelError("Cox state: baseline_times_ and baseline_cumhaz_ differ in length")
         self.log_likelihood_ = float(st["log_likelihood_"])
         self.n_events_ = int(st["n_events_"])
+        if self.n_imputations is not None:
+            self._set_imputed_state(st, p)
+
+    def _set_imputed_state(self, st: dict, p: int) -> None:
+        if "imputation_fits_" not in st or "imputation_" not in st:
+            raise ModelError("Cox state: n_imputations is set but the imputations are missing")
+        fits = [{k: np.asarray(f[k], dtype=np.float64) for k in self._FIT_KEYS}
+                | {"log_likelihood": float(f["log_likelihood"])} for f in st["imputation_fits_"]]
+        if len(fits) != self.n_imputations or any(f["coef"].shape != (p,) for f in fits):
+            raise ModelError(f"Cox state: {len(fits)} imputation fits for n_imputations="
+                             f"{self.n_imputations}, each with {p} coefficients")
+        self.imputation_ = ChainedImputation.from_state(st["imputation_"])
+        if self.imputation_.n_features_ != p:
+            raise ModelError(f"Cox state: the imputation has {self.imputation_.n_features_} columns, "
+                             f"the model {p}")
+        self._set_imputed(fits, self._names())

@@ -299,25 +299,35 @@ class ModalityPreprocessor(TransformerMixin, BaseEstimator):
         self.indicator_groups_ = [(n, list(m)) for n, m in st["indicator_groups_"]]
 
 
-def make_preprocessor(model: str, *, categorical=None, numeric=None) -> ModalityPreprocessor:
+def make_preprocessor(model: str, *, categorical=None, numeric=None,
+                      missing: str = "median") -> ModalityPreprocessor:
     """The default :class:`ModalityPreprocessor` of a model.
 
     xgboost models keep NaN (native missing-value handling) and need neither
     scaling nor reference levels; ``coxph`` gets reference-level dummies,
     standardised continuous columns, median imputation with availability
-    indicators, and constant columns dropped.
+    indicators (``missing="median"``, the default), and constant columns
+    dropped.  With ``missing="mice"`` (``coxph`` only) numeric NaN are kept for
+    the multiple imputation of ``CoxPHRisk(n_imputations=M)`` and no indicator
+    is added (a missing categorical is still its own level).
 
     Examples
     --------
     >>> make_preprocessor("coxph").impute
     'median'
+    >>> make_preprocessor("coxph", missing="mice").impute is None
+    True
     >>> make_preprocessor("xgb-cox").impute is None
     True
     """
     if not isinstance(model, str):
         raise ModelError(f"model must be a model name; got {model!r}")
+    check_choice("missing", missing, ("median", "mice"))
+    if missing == "mice" and model != "coxph":
+        raise ModelError(f"missing='mice' is for coxph; {model!r} handles missing values natively")
     if model == "coxph":
+        mice = missing == "mice"
         return ModalityPreprocessor(categorical=categorical, numeric=numeric, drop_first=True,
-                                    scale=True, impute="median", missing_indicator=True,
-                                    drop_constant=True)
+                                    scale=True, impute=None if mice else "median",
+                                    missing_indicator=not mice, drop_constant=True)
     return ModalityPreprocessor(categorical=categorical, numeric=numeric)

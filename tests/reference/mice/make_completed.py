@@ -26,7 +26,7 @@ def main() -> None:
                                            pet_rate=0.6))
     X = data.X[COLUMNS]
     t, e = data.y["time"], data.y["event"].astype(float)
-    imp = ChainedImputation(5, random_state=20261203).fit(X.to_numpy(), t, e)
+    imp = ChainedImputation(5, max_iter=10, random_state=20261203).fit(X.to_numpy(), t, e)
     frame = X.assign(time=t, event=e.astype(int))
     frame.to_csv(HERE / "incomplete.csv", index=False, float_format="%.17g")
     for m, Xc in enumerate(imp.completed_, start=1):
