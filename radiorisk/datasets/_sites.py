@@ -190,7 +190,8 @@ class SiteDesign:
         Log weight of each coarse ethnicity group (white, south_asian, black, east_asian, other).
     primary, secondary : numpy.ndarray of int
         Scanner models (indices into :data:`SCANNERS`); ``primary_share`` of a site's scans
-        are on the primary one.
+        are on the primary one.  The primary models are a systematic sample of the scanner
+        mix (in random site order), the secondary ones a random draw of another model.
     """
 
     spec: SiteSpec
@@ -267,7 +268,11 @@ def draw_site_design(spec: SiteSpec, seed_sequence: np.random.SeedSequence) -> S
     eth = _centred(g_design.normal(0.0, spec.ethnicity_sd, (k, 5)))
     log_hr = _centred(g_design.normal(0.0, spec.hazard_sd, k))
     p = _mix_weights(spec.scanner_mix)
-    primary = g_design.choice(len(p), k, p=p)
+    # primary scanners by systematic sampling of the mix (so that the sites' fleets follow it
+    # closely even with few sites), in random site order
+    cdf = np.cumsum(p)
+    primary = g_design.permutation(np.minimum(np.searchsorted(cdf / cdf[-1], (np.arange(k) + g_design.random()) / k,
+                                                              side="right"), len(p) - 1))
     secondary = np.empty(k, np.int64)
     for i in range(k):
         q = p.copy()
