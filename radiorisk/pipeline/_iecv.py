@@ -7,8 +7,11 @@ measures the out-of-fold performance in each left-out cluster
 (:class:`radiorisk.evaluation.SubgroupAudit` with the cluster as the group) and
 pools it with :func:`radiorisk.stats.random_effects` (Debray et al. 2017, *BMJ*
 356:i6460: C on the logit scale, O/E on the log scale; Riley et al. 2011
-prediction interval for a new cluster).  ``RUN/iecv.csv`` is
-:meth:`IECVSummary.to_frame`.
+prediction interval for a new cluster).  The calibration slope of each cluster
+(:meth:`radiorisk.evaluation.SubgroupAudit.calibration_tests`: Cox recalibration on
+cloglog(risk), Wald SE) is pooled on its own scale.  With the competing-event status
+(``status``), every metric is its competing-risk version (Aalen-Johansen observed risk;
+Fine-Gray slope).  ``RUN/iecv.csv`` is :meth:`IECVSummary.to_frame`.
 """
 
 from __future__ import annotations
@@ -21,20 +24,27 @@ import numpy as np
 import pandas as pd
 
 from .._html import repr_html
-from ..evaluation import SURVIVAL_METRICS, SubgroupAudit
+from ..evaluation import COMPETING_METRICS, SURVIVAL_METRICS, SubgroupAudit
 from ..exceptions import FitUsageError, NotEstimableError
 from ..features import index_scans
 from ..stats import MetaAnalysis, random_effects, sqrt_variance
 
-__all__ = ["IECVSummary", "iecv_summary", "IECV_COLUMNS", "IECV_METRICS", "cluster_labels"]
+__all__ = ["IECVSummary", "iecv_summary", "IECV_COLUMNS", "IECV_METRICS", "IECV_COMPETING_METRICS",
+           "cluster_labels"]
 
 #: Columns of ``iecv.csv`` (:meth:`IECVSummary.to_frame`).
 IECV_COLUMNS = ("cv_by", "metric", "row", "cluster", "estimate", "ci_low", "ci_high", "se", "n", "events",
                 "in_meta", "weight", "k", "tau2", "i2", "q_p", "method", "flag", "flag_reason")
-#: Metrics of the summary by default: Harrell C, td-AUC, O/E and IPA at the horizon.
-IECV_METRICS = ("harrell_c", "td_auc", "oe_ratio_t", "ipa")
-#: Scale of the meta-analysis per metric (Debray 2017): logit for C and AUC, log for O/E.
-_TRANSFORM = {"harrell_c": "logit", "uno_c": "logit", "td_auc": "logit", "oe_ratio_t": "log"}
+#: Metrics of the summary by default: Harrell C, td-AUC, O/E, IPA and the calibration slope at the horizon.
+IECV_METRICS = ("harrell_c", "td_auc", "oe_ratio_t", "ipa", "cal_slope_t")
+#: The competing-risk metrics of the summary by default (``status`` given).
+IECV_COMPETING_METRICS = ("c_cr", "auc_cr", "oe_ratio_cr", "ipa_cr", "cal_slope_cr")
+#: Per-cluster calibration slopes (not SubgroupAudit metrics: from its ``calibration_tests``).
+_SLOPES = {False: "cal_slope_t", True: "cal_slope_cr"}
+#: Scale of the meta-analysis per metric (Debray 2017): logit for C and AUC, log for O/E; the others
+#: (IPA, Brier, calibration slope) on their own scale.
+_TRANSFORM = {"harrell_c": "logit", "uno_c": "logit", "td_auc": "logit", "oe_ratio_t": "log",
+              "c_cr": "logit", "auc_cr": "logit", "oe_ratio_cr": "log"}
 _ID_COLUMNS = ("patient_id", "scan_id", "lesion_id")
 
 
@@ -245,8 +255,46 @@ def _cluster_rows(cv, audit: SubgroupAudit, n_boot: int) -> pd.DataFrame:
                        tau2=np.nan, i2=np.nan, q_p=np.nan, method=ci)
 
 
+def _slope_rows(cv, audit: SubgroupAudit) -> pd.DataFrame:
+    """Per-cluster calibration slopes (Wald CI and SE) in the rows of ``iecv.csv``."""
+    ct = audit.calibration_tests()
+    ct = ct[ct["attribute"] == cv.cv_by]
+    own = [[r for r in str(why).split("; ") if r and not r.startswith(("calibration-in-the-large", "GND"))]
+           for why in ct["flag_reason"]]
+    how = ("Fine-Gray regression of the event of interest (censored at the horizon) on cloglog(risk), "
+           "robust SE, Wald CI" if audit.competing_risks else
+           "Cox model of the outcome censored at the horizon on cloglog(risk), Efron ties, Wald CI and SE")
+    return pd.DataFrame({
+        "cv_by": cv.cv_by, "metric": _SLOPES[audit.competing_risks], "row": "cluster",
+        "cluster": ct["group"].to_numpy(), "estimate": ct["cal_slope"].to_numpy(),
+        "ci_low": ct["cal_slope_ci_low"].to_numpy(), "ci_high": ct["cal_slope_ci_high"].to_numpy(),
+        "se": ct["cal_slope_se"].to_numpy(), "n": ct["n"].to_numpy(), "events": ct["events"].to_numpy(),
+        "in_meta": False, "weight": np.nan, "k": np.nan, "tau2": np.nan, "i2": np.nan, "q_p": np.nan,
+        "method": how, "flag": [bool(r) for r in own], "flag_reason": ["; ".join(r) for r in own]})
+
+
+def _oof_status(oof: pd.DataFrame, status) -> np.ndarray:
+    """The competing-event status (0/1/2) of the OOF rows; checked against their MACE event."""
+    if isinstance(status, pd.Series):
+        st = status.set_axis(status.index.astype(str)).reindex(oof["patient_id"].astype(str))
+        if st.isna().any():
+            raise ValueError(f"status: no value for {int(st.isna().sum())} patient(s) of the cross-validation")
+        st = st.to_numpy(dtype=np.float64)
+    else:
+        st = np.asarray(status, dtype=np.float64)
+        if st.shape != (len(oof),):
+            raise ValueError(f"status has {st.size} values; the cross-validation has {len(oof)} patients")
+    if not np.isin(st, (0.0, 1.0, 2.0)).all():
+        raise ValueError("status must be 0 (censored), 1 (MACE) or 2 (competing event)")
+    if not np.array_equal(st == 1, oof["event"].to_numpy() == 1):
+        raise ValueError("status must be 1 exactly where the cross-validation's event is 1 (MACE); "
+                         "give the cohort's event_type (fit with competing='competing')")
+    return st
+
+
 def iecv_summary(cv, *, metrics: Sequence[str] | None = None, n_boot: int = 500, random_state: int = 0,
-                 method: str = "REML", level: float = 0.95, min_events: int = 10) -> IECVSummary:
+                 method: str = "REML", level: float = 0.95, min_events: int = 10,
+                 status=None) -> IECVSummary:
     """Per-cluster performance of a leave-one-cluster-out CV and its random-effects meta-analysis.
 
     Parameters
@@ -254,12 +302,14 @@ def iecv_summary(cv, *, metrics: Sequence[str] | None = None, n_boot: int = 500,
     cv : CVResult
         From ``cross_validate_risk(..., clusters=...)`` (one fold per cluster).
     metrics : sequence of str, optional
-        Survival metrics of :class:`radiorisk.evaluation.SubgroupAudit`
-        (default :data:`IECV_METRICS`: Harrell C, td-AUC, O/E and IPA at the
-        horizon).
+        Survival metrics of :class:`radiorisk.evaluation.SubgroupAudit` and ``cal_slope_t``
+        (default :data:`IECV_METRICS`: Harrell C, td-AUC, O/E, IPA and the calibration slope at
+        the horizon); with ``status``, competing-risk metrics and ``cal_slope_cr`` (default
+        :data:`IECV_COMPETING_METRICS`).
     n_boot : int
         Bootstrap resamples within each cluster: percentile CIs and the SEs
         (SD of the replicates) that weight the meta-analysis (0: none, no pooling).
+        The calibration slope has Wald CIs and SEs whatever ``n_boot``.
     random_state : int
         Seed of the bootstrap.
     method : {"REML", "PM", "DL"}
@@ -268,6 +318,14 @@ def iecv_summary(cv, *, metrics: Sequence[str] | None = None, n_boot: int = 500,
         Level of the CIs and of the prediction interval.
     min_events : int
         Clusters with fewer events by the horizon are flagged (kept in the pooling).
+    status : Series or array-like, optional
+        The competing-event status of the patients (0 = censored, 1 = MACE, 2 = a competing
+        event: the cohort's ``event_type`` when fitted with ``competing="competing"``), by
+        ``patient_id`` or in the order of the OOF rows. Then every per-cluster metric is its
+        competing-risk version (:class:`~radiorisk.evaluation.SubgroupAudit` with
+        ``competing_risks=True``: Aalen-Johansen observed risk, competing deaths not censored;
+        the Fine-Gray calibration slope), and the risk is read as the predicted cumulative
+        incidence of MACE by the horizon.
 
     Returns
     -------
@@ -276,11 +334,11 @@ def iecv_summary(cv, *, metrics: Sequence[str] | None = None, n_boot: int = 500,
     Notes
     -----
     Each cluster's out-of-fold risks come from the model fitted without that
-    cluster.  C-statistics and the td-AUC are pooled on the logit scale, O/E on
-    the log scale (delta-method SEs, Debray 2017), IPA on its own scale; the
-    prediction interval is that of a new cluster (Riley et al. 2011), and needs
-    k >= 3.  A cluster whose estimate or SE is undefined (e.g. no event: no C)
-    is left out of that metric's pooling, with a note.
+    cluster.  C-statistics and the td-AUC (``c_cr``, ``auc_cr``) are pooled on the
+    logit scale, O/E on the log scale (delta-method SEs, Debray 2017), IPA and the
+    calibration slope on their own scale; the prediction interval is that of a new
+    cluster (Riley et al. 2011), and needs k >= 3.  A cluster whose estimate or SE is
+    undefined (e.g. no event: no C) is left out of that metric's pooling, with a note.
 
     Examples
     --------
@@ -300,18 +358,27 @@ def iecv_summary(cv, *, metrics: Sequence[str] | None = None, n_boot: int = 500,
     if getattr(cv, "cv_by", None) is None:
         raise ValueError("iecv_summary needs a leave-one-cluster-out CVResult (cross_validate_risk(..., "
                          "clusters=...)); this one is K-fold")
-    metrics = tuple(IECV_METRICS if metrics is None else metrics)
-    bad = [m for m in metrics if m not in SURVIVAL_METRICS]
+    competing = status is not None
+    slope = _SLOPES[competing]
+    available = (COMPETING_METRICS if competing else SURVIVAL_METRICS) + (slope,)
+    metrics = tuple((IECV_COMPETING_METRICS if competing else IECV_METRICS) if metrics is None else metrics)
+    bad = [m for m in metrics if m not in available]
     if bad:
-        raise ValueError(f"metrics: unknown {bad}; choose from {list(SURVIVAL_METRICS)}")
+        raise ValueError(f"metrics: unknown {bad}; choose from {list(available)}"
+                         + ("" if competing else " (competing-risk metrics need status)"))
     oof = cv.oof[cv.oof["repeat"] == 0]
+    event = _oof_status(oof, status) if competing else oof["event"].to_numpy()
     labels = np.asarray(cv.clusters, dtype=object)[oof["fold"].to_numpy()]
-    audit = SubgroupAudit(oof["risk"].to_numpy(), time=oof["time"].to_numpy(), event=oof["event"].to_numpy(),
+    in_audit = [m for m in metrics if m != slope]
+    audit = SubgroupAudit(oof["risk"].to_numpy(), time=oof["time"].to_numpy(), event=event,
                           horizon=cv.horizon, groups={cv.cv_by: labels}, intersections=False,
-                          metrics=metrics, n_boot=n_boot, random_state=random_state,
-                          min_events=min_events, level=level, missing="omit")  # no label is missing
-    rows = _cluster_rows(cv, audit, n_boot)
-    metrics = tuple(audit.metrics)
+                          metrics=in_audit or available[:1], n_boot=n_boot if in_audit else 0,
+                          random_state=random_state, min_events=min_events, level=level,
+                          missing="omit", competing_risks=competing)  # no label is missing
+    parts = ([_cluster_rows(cv, audit, n_boot)] if in_audit else []) + \
+        ([_slope_rows(cv, audit)[list(IECV_COLUMNS)]] if slope in metrics else [])
+    rows = pd.concat([p[list(IECV_COLUMNS)] for p in parts], ignore_index=True)
+    metrics = tuple(m for m in available if m in metrics)
     notes: list[str] = []
     meta: dict[str, MetaAnalysis | None] = {}
     for m in metrics:
@@ -324,6 +391,12 @@ def iecv_summary(cv, *, metrics: Sequence[str] | None = None, n_boot: int = 500,
                  f"model fitted on the others; pooled by {method} random effects (C and td-AUC on the "
                  "logit scale, O/E on the log scale; Debray 2017) with the prediction interval for a "
                  f"new {cv.cv_by} (Riley 2011)")
+    if slope in metrics:
+        notes.append(f"{slope}: calibration slope of each {cv.cv_by} (1 = ideal), Wald SE, pooled on its own scale")
+    if competing:
+        notes.append("competing risks: every per-cluster metric uses competing-risk estimands (Aalen-Johansen "
+                     "observed risk; competing deaths are not censored; Fine-Gray calibration slope); the risk "
+                     "is read as the predicted cumulative incidence of MACE by the horizon")
     return IECVSummary(cv_by=cv.cv_by, clusters=tuple(cv.clusters), metrics=metrics,
                        per_cluster=rows[list(IECV_COLUMNS)].reset_index(drop=True),
                        meta=MappingProxyType(meta), horizon=cv.horizon, n_boot=int(n_boot),

@@ -17,7 +17,7 @@ from radiorisk.pipeline._iecv import IECV_COLUMNS, cluster_labels, iecv_summary
 from radiorisk.stats import random_effects
 
 KW = dict(model="coxph", blocks="clinical,ccta", seed=3, n_boot=60, params={"penalizer": 0.3}, raw_ids=True)
-_TRANSFORM = {"harrell_c": "logit", "td_auc": "logit", "oe_ratio_t": "log", "ipa": None}
+_TRANSFORM = {"harrell_c": "logit", "td_auc": "logit", "oe_ratio_t": "log", "ipa": None, "cal_slope_t": None}
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,62 @@ def test_per_site_estimates_are_the_audit_of_the_left_out_site(loso):
     assert row["estimate"] == pytest.approx(oe_ratio_t(d["time"], d["event"], d["risk"], horizon=1826),
                                             abs=1e-12)
     assert "leave-one-site-out, pooled over" in loso.summary() and "prediction interval" in loso.summary()
+
+
+def test_calibration_slope_per_site_is_the_cox_recalibration_of_the_left_out_site(loso):
+    """Issue 14 §2: the slope of each site (Wald SE, so pooled even without a bootstrap)."""
+    from radiorisk.stats import cox_recalibration
+
+    f = loso.iecv.to_frame()
+    o = loso.cv.oof.assign(site=np.asarray(loso.cv.clusters)[loso.cv.oof["fold"]])
+    for s in loso.cv.clusters[:3]:
+        d = o[o["site"] == s]
+        cal = cox_recalibration(d["time"], d["event"], d["risk"], horizon=1826).slope
+        row = f[(f["cluster"] == s) & (f["metric"] == "cal_slope_t")].iloc[0]
+        assert (row["estimate"], row["se"], row["ci_low"], row["ci_high"]) == pytest.approx(
+            (cal.estimate, cal.se, cal.ci_low, cal.ci_high), abs=1e-12)
+    s0 = iecv_summary(loso.cv, metrics=["cal_slope_t"], n_boot=0)
+    pooled = s0.to_frame().query("row == 'pooled'").iloc[0]
+    assert np.isfinite(pooled["estimate"]) and pooled["k"] == len(loso.cv.clusters)
+    assert any(n.startswith("cal_slope_t: calibration slope of each site") for n in s0.notes)
+
+
+def _status(cv, seed=0):
+    """A competing-event status consistent with the OOF events: some non-events become status 2."""
+    o = cv.oof
+    rng = np.random.default_rng(seed)
+    st = np.where(o["event"] == 1, 1.0, np.where(rng.random(len(o)) < 0.3, 2.0, 0.0))
+    return pd.Series(st, index=o["patient_id"].to_numpy())
+
+
+def test_competing_risk_versions_per_site(loso):
+    """With the status, each site's metrics are the competing-risk metrics of its rows."""
+    from radiorisk.stats import c_cr, fine_gray_recalibration_slope, oe_ratio_cr
+
+    status = _status(loso.cv)
+    s = iecv_summary(loso.cv, n_boot=20, random_state=0, status=status)
+    f = s.to_frame()
+    assert s.metrics == ("c_cr", "auc_cr", "ipa_cr", "oe_ratio_cr", "cal_slope_cr")
+    o = loso.cv.oof.assign(site=np.asarray(loso.cv.clusters)[loso.cv.oof["fold"]],
+                           status=status.reindex(loso.cv.oof["patient_id"]).to_numpy())
+    site = loso.cv.clusters[1]
+    d = o[o["site"] == site]
+    row = f[(f["cluster"] == site) & (f["metric"] == "c_cr")].iloc[0]
+    assert row["estimate"] == pytest.approx(c_cr(d["time"], d["status"], d["risk"], horizon=1826), abs=1e-12)
+    row = f[(f["cluster"] == site) & (f["metric"] == "oe_ratio_cr")].iloc[0]
+    assert row["estimate"] == pytest.approx(oe_ratio_cr(d["time"], d["status"], d["risk"], horizon=1826),
+                                            abs=1e-12)
+    est, _ = fine_gray_recalibration_slope(d["time"], d["status"], d["risk"], horizon=1826)
+    row = f[(f["cluster"] == site) & (f["metric"] == "cal_slope_cr")].iloc[0]
+    assert (row["estimate"], row["se"]) == pytest.approx((est.estimate, est.se), abs=1e-12)
+    assert any(n.startswith("competing risks: every per-cluster metric") for n in s.notes)
+    assert set(f.loc[f["row"] == "pooled", "metric"]) == set(s.metrics)
+    bad = status.copy()
+    bad.iloc[np.flatnonzero(loso.cv.oof["event"].to_numpy() == 1)[0]] = 2.0
+    with pytest.raises(ValueError, match="status must be 1 exactly where the cross-validation's event is 1"):
+        iecv_summary(loso.cv, n_boot=0, status=bad)
+    with pytest.raises(ValueError, match=r"metrics: unknown \['harrell_c'\]"):
+        iecv_summary(loso.cv, metrics=["harrell_c"], n_boot=0, status=status)
 
 
 def test_vendor_is_read_from_the_first_scan(cohort_dir, tmp_path):
