@@ -240,4 +240,6 @@ _METRIC_WORDS = {
     "brier_cr": "Brier score (cause 1)", "ipa_cr": "IPA (cause 1)",
     "oe_ratio_cr": "observed/expected ratio (Aalen–Johansen)", "ici_cr": "ICI (Fine–Gray)",
     "e50_cr": "E50 (Fine–Gray)", "e90_cr": "E90 (Fine–Gray)", "emax_cr": "Emax (Fine–Gray)",
+    "cal_slope_t": "calibration slope (Cox recalibration)", "cal_intercept_t": "calibration-in-the-large (Cox)",
+    "cal_slope_cr": "calibration slope (Fine–Gray recalibration)",
 }
