@@ -64,8 +64,9 @@ def add_validate_model_parser(subparsers) -> argparse.ArgumentParser:
                         "and performance beside the validation's); default: the bundle's training summaries")
     a.add_argument("--horizon", type=float, default=None, metavar="DAYS",
                    help="horizon in days (default: the model's)")
-    a.add_argument("--groups", default="sex,ethnicity,site,vendor", metavar="COLS",
-                   help="audit groups, comma-separated (default sex,ethnicity,site,vendor; those present)")
+    a.add_argument("--groups", default="sex,ethnicity,site,vendor,detector", metavar="COLS",
+                   help="audit groups, comma-separated: prediction, patient or index-scan columns (default "
+                        "sex,ethnicity,site,vendor,detector; those the cohort has)")
     a.add_argument("--n-boot", type=int, default=200, metavar="B", help="bootstrap replicates (default 200)")
     a.add_argument("--seed", type=int, default=None, help="bootstrap seed (default 0)")
     a.add_argument("--calibration-boot", type=int, default=None, metavar="B",

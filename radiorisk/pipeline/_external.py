@@ -40,7 +40,10 @@ from .._html import repr_html
 from ..evaluation import SubgroupAudit
 from ..evaluation._transport import TransportDiagnostics, transport_diagnostics
 from ..exceptions import ModelError
+from ..features import index_scans
+from ..io import read_cohort
 from ..models._persist import load_requirements
+from ..privacy import ID_COLUMNS
 from ..report._external import ExternalValidationInputs, render_external_validation
 from ._audit import DEFAULT_AUDIT_SEED, write_audit_outputs
 from ._predict import PredictRun, predict_cohort
@@ -49,8 +52,8 @@ from ._updating import UPDATE_METHODS, ModelUpdate, update_risks
 
 __all__ = ["ExternalValidation", "validate_model", "PERFORMANCE_COLUMNS", "DEFAULT_GROUPS"]
 
-#: The audit's group columns, when the predictions have them.
-DEFAULT_GROUPS = ("sex", "ethnicity", "site", "vendor")
+#: The audit's group columns, when the cohort has them (``detector``: energy-integrating or photon-counting CT).
+DEFAULT_GROUPS = ("sex", "ethnicity", "site", "vendor", "detector")
 #: Columns of ``performance.csv`` (:meth:`ExternalValidation.to_frame`).
 PERFORMANCE_COLUMNS = ("metric", "validation", "validation_ci_low", "validation_ci_high", "n", "events",
                        "development", "development_ci_low", "development_ci_high", "flag_reason")
@@ -161,6 +164,31 @@ def _check_out(out: Path, overwrite: bool) -> None:
         raise ModelError(f"out {out}: the folder is not empty (use overwrite)")
 
 
+def _with_groups(run: PredictRun, data_dir: Path, groups, allow_outside_root: bool) -> pd.DataFrame:
+    """The predictions with the audit groups they lack, looked up in the patients or the index scans.
+
+    A scan-level column (``detector``, ``kernel``, ...) is each patient's index scan's (earliest
+    ``scan_date``, the scan of the ccta block), as ``fit --cv-by`` maps it. In memory only: the
+    predictions file keeps the columns of ``radiorisk predict``.
+    """
+    pred = run.predictions.copy()
+    wanted = [g for g in groups if g not in pred.columns]
+    if not wanted:
+        return pred
+    cohort = read_cohort(data_dir, allow_outside_root=allow_outside_root)
+    ids = run.inputs.index.astype(str)
+    patients = cohort.patients.drop_duplicates("patient_id")
+    patients = patients.set_axis(patients["patient_id"].astype(str))
+    scans = index_scans(cohort.scans)
+    scans = scans.set_axis(scans.index.astype(str))
+    for g in wanted:
+        for table in (patients, scans):
+            if g in table.columns and g not in ID_COLUMNS:
+                pred[g] = table[g].reindex(ids).to_numpy(dtype=object)
+                break
+    return pred
+
+
 def _audit(pred: pd.DataFrame, groups, *, horizon, n_boot, seed, calibration_boot, competing_risks,
            notes: list) -> SubgroupAudit:
     present = [g for g in groups if g in pred.columns and pred[g].notna().any()]
@@ -168,10 +196,13 @@ def _audit(pred: pd.DataFrame, groups, *, horizon, n_boot, seed, calibration_boo
     if absent:
         notes.append(f"no audit by {', '.join(absent)}: the predictions have no such labels")
     event = pred["event_type"].to_numpy(int) if competing_risks else pred["event"].to_numpy(int)
+    cols = {g: pred[g].to_numpy(dtype=object) for g in present}
+    if "sex" in cols and "ethnicity" in cols:  # the one intersection of the bias audit (not site x vendor x ...)
+        cols["sex:ethnicity"] = np.array([None if pd.isna(a) or pd.isna(b) else f"{a}:{b}"
+                                          for a, b in zip(cols["sex"], cols["ethnicity"], strict=True)], dtype=object)
     return SubgroupAudit(pred["risk"].to_numpy(float), time=pred["time"].to_numpy(float), event=event,
-                         horizon=horizon, groups={g: pred[g].to_numpy(dtype=object) for g in present},
-                         n_boot=n_boot, random_state=seed, calibration_boot=calibration_boot,
-                         competing_risks=competing_risks)
+                         horizon=horizon, groups=cols, intersections=False, n_boot=n_boot, random_state=seed,
+                         calibration_boot=calibration_boot, competing_risks=competing_risks)
 
 
 def _outcome_check(run: PredictRun, where: str, competing_risks: bool) -> None:
@@ -208,8 +239,9 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
     horizon : float, optional
         Days (default the model's).
     groups : sequence of str
-        Audit groups, those present in the predictions (default sex, ethnicity, site,
-        vendor).
+        Audit groups (default sex, ethnicity, site, vendor, detector): columns of the
+        predictions, else of the cohort's patients table, else of each patient's index
+        scan; those the cohort does not have are left out, with a note.
     n_boot : int
         Bootstrap replicates of the audit's CIs.
     seed : int, optional
@@ -281,7 +313,7 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
             msg = _development_words(str(exc))
             raise type(exc)(msg) from exc
         _outcome_check(dev_run, "development", competing_risks)
-    audit = _audit(run.predictions, groups, horizon=horizon, n_boot=n_boot, seed=seed,
+    audit = _audit(_with_groups(run, data_dir, groups, allow_outside_root), groups, horizon=horizon, n_boot=n_boot, seed=seed,
                    calibration_boot=calibration_boot, competing_risks=competing_risks, notes=notes)
     dev_audit = None
     if dev_run is not None:

@@ -157,7 +157,7 @@ def _methods(x: ExternalValidationInputs) -> list[ReportSection]:
     stats = ReportSection(id="analysis", title="Methods: statistical analysis", sentences=(
         "Discrimination (Harrell's C, time-dependent AUC), calibration (observed/expected ratio at the "
         "horizon, calibration curves by risk band, ICI/E50/E90/Emax) and overall accuracy (Brier score, "
-        "IPA), each overall and by sex, ethnicity, site and scanner vendor, as in radiorisk audit.",
+        f"IPA), each overall and by {', '.join(a.attributes)}, as in radiorisk audit.",
         f"95 % CIs from {x.n_boot} stratified bootstrap replicates (seed {x.seed}) where stated, analytic "
         "otherwise.",
         "Case mix: standardised mean differences per input, a membership model (validation vs "
@@ -207,7 +207,7 @@ def _groups_section(x: ExternalValidationInputs) -> ReportSection:
     a = x.audit
     bg = a.by_group
     keep = [m for m in (_c_metric(a), _oe_metric(a)) if m in a.metrics]
-    table = bg.loc[bg["metric"].isin(keep) & ~bg["attribute"].str.contains(":", regex=False),
+    table = bg.loc[bg["metric"].isin(keep),
                    ["attribute", "group", "metric", "estimate", "ci_low", "ci_high", "n", "events", "flag_reason"]]
     figs = []
     if x.figures:
@@ -218,7 +218,7 @@ def _groups_section(x: ExternalValidationInputs) -> ReportSection:
     off = oe.loc[(oe["ci_low"] > 1) | (oe["ci_high"] < 1)]
     sent = ([f"O/E CI excludes 1 in: {', '.join(f'{r.attribute} {r.group} ({r.estimate:.2f})' for r in off.itertuples())}."]
             if len(off) else ["No group's O/E CI excludes 1."])
-    return ReportSection(id="groups", title="Results: performance by group (sex, ethnicity, site, vendor)",
+    return ReportSection(id="groups", title=f"Results: performance by group ({', '.join(a.attributes)})",
                          sentences=tuple(sent), tables=(("Discrimination and calibration by group", table),),
                          figures=tuple(figs),
                          notes=("Every metric and group is in audit/metrics.csv; the full audit report is "

@@ -62,7 +62,8 @@ def test_outputs_and_exact_predictions(cohorts, validation, tmp_path):
     assert perf.set_index("metric").loc["oe_ratio_t", "development"] == pytest.approx(ref.loc["oe_ratio_t", "estimate"],
                                                                                       rel=1e-9)
     # groups audited: those the predictions have
-    assert {"sex", "ethnicity", "site", "vendor"} <= set(validation.audit.by_group["attribute"])
+    assert {"sex", "ethnicity", "site", "vendor", "sex:ethnicity"} <= set(validation.audit.by_group["attribute"])
+    assert any("no audit by detector" in n for n in validation.notes)  # this cohort's scans record none
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["command"] == "radiorisk validate-model" and prov["horizon_days"] == HORIZON
     assert "report.html" in prov["outputs"] and len(prov["outputs"]["report.html"]["sha256"]) == 64
