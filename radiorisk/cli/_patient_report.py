@@ -20,7 +20,8 @@ __all__ = ["add_patient_report_parser", "patient_report_command"]
 
 #: run_patient_report's parameters -> the flags that set them.
 _FLAGS = {"model_dir": "--model", "data_dir": "--data", "out_dir": "--out", "patients": "--patient",
-          "comment_file": "--comment-file", "train_data": "--train-data", "horizon": "--horizon",
+          "comment_file": "--comment-file", "guideline": "--guideline", "train_data": "--train-data",
+          "horizon": "--horizon",
           "top_k": "--top-k", "n_boot": "--n-boot", "features": "--features",
           "radiomics_cache": "--radiomics-cache", "n_jobs": "--n-jobs", "id_key_file": "--id-key-file",
           "raw_ids": "--raw-ids", "overwrite": "--overwrite"}
@@ -39,7 +40,7 @@ def patient_report_command(args: argparse.Namespace) -> int:
     try:
         run = run_patient_report(
             args.model, args.data, args.patient, args.out, comment_file=args.comment_file, author=args.author,
-            train_data=args.train_data, horizon=args.horizon, top_k=args.top_k, n_boot=args.n_boot,
+            guideline=args.guideline, train_data=args.train_data, horizon=args.horizon, top_k=args.top_k, n_boot=args.n_boot,
             features=args.features, radiomics_cache=args.radiomics_cache, n_jobs=args.n_jobs,
             id_key_file=args.id_key_file, raw_ids=args.raw_ids, overwrite=args.overwrite, argv=sys.argv,
             allow_outside_root=args.allow_outside_root, random_state=args.seed)
@@ -68,6 +69,9 @@ def add_patient_report_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--comment-file", type=Path, default=None, metavar="FILE",
                    help="UTF-8 text printed as the comment of every report")
     a.add_argument("--author", default=None, metavar="NAME", help="who asked for the reports (provenance)")
+    a.add_argument("--guideline", type=Path, default=None, metavar="TABLE.json",
+                   help="guideline table of the Guideline context section (default: radiorisk's: CAD-RADS 2.0 "
+                        "suggestions, no risk bands; see docs/report.md)")
     a.add_argument("--train-data", type=Path, default=None, metavar="DIR",
                    help="the cohort the model was fitted on (default: the one in RUN/provenance.json), for "
                         "the risk interval and the SHAP background")

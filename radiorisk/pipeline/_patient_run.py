@@ -34,7 +34,13 @@ import pandas as pd
 from .._files import atomic_write_text, sha256_file
 from ..exceptions import FitUsageError, PatientReportError
 from ..explain import risk_intervals, shap_values
-from ..report import PatientReportResult, clinician_summary
+from ..report import (
+    PatientReportResult,
+    clinician_summary,
+    complete_cad_rads,
+    guideline_context,
+    load_guideline,
+)
 from ._patient import _file_stem, patient_reports
 from ._patient_images import lesion_images
 from ._predict import load_bundle, prepare_cohort
@@ -142,7 +148,7 @@ def _check_out(out_dir: Path, stems, overwrite: bool) -> None:
 
 
 def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, comment_file=None,
-                       author: str | None = None, train_data=None, horizon: float | None = None,
+                       author: str | None = None, guideline=None, train_data=None, horizon: float | None = None,
                        top_k: int = 5, n_boot: int = 50, features=None, radiomics_cache=None, n_jobs: int = 1,
                        id_key=None, id_key_file=None, raw_ids: bool = False, overwrite: bool = False,
                        argv=None, allow_outside_root: bool = False, random_state: int = 0,
@@ -163,6 +169,10 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
         Free text printed in every report (the text, or a UTF-8 file holding it).
     author : str, optional
         Who wrote the comment / asked for the reports (in the provenance).
+    guideline : path-like or Mapping, optional
+        The guideline table of the *Guideline context* section
+        (:func:`radiorisk.report.load_guideline`; default radiorisk's, which names
+        no risk bands).
     train_data : path-like, optional
         The cohort the model was fitted on, for the bootstrap interval and the SHAP
         background (default: the ``data`` of ``RUN/provenance.json``; without it
@@ -204,6 +214,7 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
     """
     ids = _check_patients(patients)
     text = _comment(comment, comment_file)
+    table = load_guideline(guideline)
     model_dir, data_dir, out_dir = Path(model_dir), Path(data_dir), Path(out_dir)
     est, req, h = load_bundle(model_dir, horizon)
     kw = {"features": features, "radiomics_cache": radiomics_cache, "n_jobs": n_jobs,
@@ -246,14 +257,18 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                                    allow_outside_root=allow_outside_root)
     results = []
     for k, (pid, rep) in enumerate(zip(ids, reports, strict=True)):
+        rep = complete_cad_rads(rep)
         one = shap.subset([k])
         one = replace(one, data=one.data.set_axis(pd.Index([labels[pid]])))
         results.append(PatientReportResult(report=rep, summary=clinician_summary(rep), lesion_images=images[pid],
-                                           image_notes=inotes[pid], shap=one, horizon_days=h, provenance=about))
+                                           image_notes=inotes[pid], shap=one, horizon_days=h, provenance=about,
+                                           guideline=guideline_context(rep, table)))
     notes = [scrub(n) for n in notes]
     files = _write(results, stems, out_dir)
     prov = {**about, "argv": None if argv is None else [scrub(str(a)) for a in argv], "versions": versions(),
             "horizon_days": h, "n_boot": n_boot if u is not None else None,
+            "guideline": {"name": table["name"], "version": table["version"],
+                          "file": None if guideline is None or not isinstance(guideline, str | Path) else str(guideline)},
             "train_data": None if X_train is None else "given" if train_data is not None else "RUN/provenance.json",
             "inputs_sha256": {k: {"path": str(p), "sha256": sha256_file(p)} for k, p in sorted(prep.inputs.items())},
             "identifiers": pz.provenance(), "statements": notes,

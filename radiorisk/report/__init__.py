@@ -27,6 +27,10 @@ PatientReportResult, LesionImage, clinician_summary, PATIENT_REPORT_FORMAT, COMP
     summary, the lesion images (slices with plaque components by HU class and volumes) and
     the SHAP values, rendered as the clinician view or the plain-language patient view
     (HTML with embedded figures) and as JSON format version 2.
+load_guideline, guideline_context, complete_cad_rads
+    The guideline context of a patient report from a versioned, attributed table (CAD-RADS 2.0
+    suggestions, the user's risk bands, the low-confidence flag); CAD-RADS categories derived
+    from the measurements where the scans table does not record them.
 
 See ``docs/report.md``.
 """
@@ -46,6 +50,7 @@ from ._model_context import (
     ReportExplanations,
     report_attributes,
 )
+from ._patient_guideline import complete_cad_rads, guideline_context, load_guideline
 from ._patient_render import PatientReportInputs, render_patient_reports
 from ._patient_report import REPORT_FORMAT, PatientReport, PatientReportError, ReportFactor
 from ._patient_result import (
@@ -73,6 +78,9 @@ __all__ = [
     "clinician_summary",
     "PATIENT_REPORT_FORMAT",
     "COMPONENTS",
+    "load_guideline",
+    "guideline_context",
+    "complete_cad_rads",
     "CAC_CATEGORIES",
     "DISCLAIMER",
     "feature_label",

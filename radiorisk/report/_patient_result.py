@@ -113,7 +113,8 @@ def _factor_words(r: PatientReport, k: int = 3) -> str:
 
 def _plaque_words(r: PatientReport) -> str:
     p, c, q = r.plaque, r.cad_rads, r.pet
-    parts = [c.get("text") or "CAD-RADS not available"]
+    parts = [(c.get("text") or "CAD-RADS not available")
+             + (" (derived from the measurements)" if c.get("derived") else "")]
     nh = p.get("n_high_risk_lesions")
     hrp = c.get("hrp_modifier")
     if nh is not None:
@@ -170,6 +171,8 @@ class PatientReportResult:
     horizon_days : float
     provenance : dict
         Who and when (``author``, ``created_utc``), the model bundle and its digest, the command.
+    guideline : dict
+        :func:`radiorisk.report.guideline_context` of ``report`` (empty: not shown).
     """
 
     report: PatientReport
@@ -179,6 +182,7 @@ class PatientReportResult:
     shap: object = field(default=None, repr=False)
     horizon_days: float = float("nan")
     provenance: dict = field(default_factory=dict)
+    guideline: dict = field(default_factory=dict)
 
     @property
     def patient(self) -> str:
@@ -223,7 +227,7 @@ class PatientReportResult:
         out["format_version"] = PATIENT_REPORT_FORMAT[1]
         out.update(summary=list(self.summary), lesion_images=[li.to_dict() for li in self.lesion_images],
                    image_notes=list(self.image_notes), explanation=self.explanation(),
-                   provenance=_clean(self.provenance))
+                   guideline_context=_clean(self.guideline), provenance=_clean(self.provenance))
         return out
 
     def to_json(self, *, indent: int | None = 2) -> str:

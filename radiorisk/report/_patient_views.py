@@ -66,6 +66,8 @@ def _clinician_view(res) -> dict:
     v["image_notes"] = list(res.image_notes)
     v["component_text"] = _component_text(res.lesion_images[0].thresholds) if res.lesion_images else ""
     v["waterfalls"], v["base_text"] = _waterfalls(res)
+    if res.guideline:
+        v["guideline"] = res.guideline
     return v
 
 

@@ -181,3 +181,26 @@ def test_raw_ids_name_files_and_lesions_by_their_ids(run, tmp_path):
     assert (tmp_path / f"{ids[0]}.html").exists() and res.results[0].patient == ids[0]
     assert {li.lesion for li in res.results[0].lesion_images} == set(man.loc[man["patient_id"] == ids[0],
                                                                            "lesion_id"])
+
+
+def test_unrecorded_plaque_category_is_derived_and_the_guideline_context_shown(run, tmp_path):
+    base, ids, *_ = run
+    import shutil
+
+    shutil.copytree(base / "D", tmp_path / "D")
+    scans = pd.read_csv(tmp_path / "D" / "scans.csv", dtype=str, keep_default_na=False)
+    scans["cad_rads_p"] = ""
+    scans.to_csv(tmp_path / "D" / "scans.csv", index=False)
+    res = run_patient_report(base / "RUN" / "model", tmp_path / "D", [ids[0]], tmp_path / "o", raw_ids=True,
+                             n_boot=2, train_data=base / "D")
+    r = res.results[0]
+    row = scans.set_index("patient_id").loc[ids[0]]
+    sis = float(row["sis"])
+    expected = "P0" if sis == 0 else "P1" if sis <= 2 else "P2" if sis <= 4 else "P3" if sis <= 7 else "P4"
+    assert r.report.cad_rads["derived"] == ["plaque"] and r.report.cad_rads["plaque"] == expected
+    assert r.report.cad_rads["stenosis"] == row["cad_rads"]
+    assert "(derived from the measurements)" in r.summary[2]
+    g = json.loads((tmp_path / "o" / f"{ids[0]}.json").read_text())["guideline_context"]
+    assert g["cad_rads"]["derived"] == ["plaque"] and "Cury" in g["cad_rads"]["source"]
+    html = unescape((tmp_path / "o" / f"{ids[0]}.html").read_text())
+    assert "Guideline context" in html and "derived by radiorisk from the measurements: plaque" in html
