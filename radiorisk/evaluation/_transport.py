@@ -169,7 +169,7 @@ def _describe_membership(c: float) -> str:
             f"validation mostly tests the model's {kind} (Debray et al. 2015; predictors only, no outcome).")
 
 
-def _statistics(risk_val, risk_dev, ood_share: float, membership, n_imb: int, n_cols: int,
+def _statistics(risk_val, risk_dev, ood_share: tuple[float, float], membership, n_imb: int, n_cols: int,
                 dev_source: str) -> pd.DataFrame:
     lp_v = _lp_stats(risk_val)
     lp_d = _lp_stats(risk_dev) if risk_dev is not None else (np.nan, np.nan)
@@ -180,10 +180,13 @@ def _statistics(risk_val, risk_dev, ood_share: float, membership, n_imb: int, n_
         ("n_imbalanced_inputs", nan, float(n_imb), nan, nan, dev_source,
          f"{n_imb} of {n_cols} model inputs differ by more than the |SMD| threshold between the cohorts "
          "(per-input table below)."),
-        ("share_outside_support", nan, ood_share, nan, nan,
-         "bundle summaries" if np.isfinite(ood_share) else "not available (no bundle summaries)",
-         f"{100 * ood_share:.1f} % of the validation patients have at least one input outside the training "
-         "[1 %, 99 %] range or at a level unseen in training: for them the model extrapolates."),
+        ("share_outside_support", ood_share[0], ood_share[1], nan, nan,
+         "bundle summaries" if np.isfinite(ood_share[1]) else "not available (no bundle summaries)",
+         f"{100 * ood_share[1]:.1f} % of the validation patients have at least one input outside the training "
+         "[1 %, 99 %] range or at a level unseen in training: for them the model extrapolates"
+         + (f" (development patients: {100 * ood_share[0]:.1f} %, by construction of the range; with many "
+            "inputs this share is high in any cohort: read it against the development value)."
+            if np.isfinite(ood_share[0]) else "; with many inputs this share is high in any cohort.")),
         ("membership_c", nan, membership.estimate if membership is not None else nan,
          membership.ci_low if membership is not None else nan,
          membership.ci_high if membership is not None else nan,
@@ -288,8 +291,11 @@ def transport_diagnostics(X_val: pd.DataFrame, risk_val, *, requirements: ModelR
         membership = _membership(X_dev[columns], X_val[columns], random_state, folds)
     else:
         notes.append(_NO_DEV)
-    ood_share = (float((requirements.ood_scores(X_val[columns])["ood_n_outside"] > 0).mean())
-                 if requirements is not None else float("nan"))
+    def share(X):
+        return float((requirements.ood_scores(X[columns])["ood_n_outside"] > 0).mean())
+
+    ood_share = (share(X_dev) if requirements is not None and X_dev is not None else float("nan"),
+                 share(X_val) if requirements is not None else float("nan"))
     stats = _statistics(risk_val, None if risk_dev is None else np.asarray(risk_dev, float), ood_share,
                         membership, int(smd["imbalanced"].sum()), len(columns),
                         "development matrix" if X_dev is not None else "bundle summaries")

@@ -80,6 +80,8 @@ def test_support_share_and_linear_predictor():
     td = transport_diagnostics(val, _risk(val), requirements=req, X_dev=dev, risk_dev=_risk(dev))
     expected = float((req.ood_scores(val)["ood_n_outside"] > 0).mean())
     assert td.value("share_outside_support") == expected and expected >= 10 / 200
+    dev_share = float((req.ood_scores(dev)["ood_n_outside"] > 0).mean())
+    assert td.value("share_outside_support", "development") == dev_share < expected
     lp = cloglog(_risk(val))
     assert td.value("lp_mean") == pytest.approx(lp.mean()) and td.value("lp_sd") == pytest.approx(lp.std(ddof=1))
     assert td.value("model_based_c", "development") == model_based_c(_risk(dev)).estimate
