@@ -21,7 +21,8 @@ _FLAGS = {"model": "--model", "blocks": "--blocks", "horizon": "--horizon", "rep
           "folds": "--folds", "n_jobs": "--n-jobs", "n_boot": "--n-boot", "search_budget": "--search-budget",
           "out": "--out", "features": "--features", "measure": "--measure-plaque",
           "id_key_file": "--id-key-file", "raw_ids": "--raw-ids", "radiomics_cache": "--radiomics-cache",
-          "overwrite": "--overwrite", "data_dir": "--data", "cv_by": "--cv-by"}
+          "overwrite": "--overwrite", "data_dir": "--data", "cv_by": "--cv-by",
+          "impute": "--impute"}
 _as_flags = FlagWords(_FLAGS, (("use overwrite)", "use --overwrite)"), ("outside out ", "outside --out "),
             ("inside out ", "inside --out "), ("or use raw_ids)", "or use --raw-ids)"),
             ("no features table", "no --features table"), ("or id_key_file)", "or --id-key-file)"),
@@ -75,7 +76,7 @@ def _run(args: argparse.Namespace, pz):
         n_boot=args.n_boot, params=_parse_params(args.param), overwrite=args.overwrite, argv=sys.argv,
         id_key=pz, radiomics_cache=getattr(args, "radiomics_cache", None),
         allow_outside_root=getattr(args, "allow_outside_root", False),
-        cv_by=getattr(args, "cv_by", None),
+        cv_by=getattr(args, "cv_by", None), impute=getattr(args, "impute", "median"),
     )
 
 
@@ -104,6 +105,11 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                         "vendor, or a column of the patients table; a scans column is read from each "
                         "patient's first scan); writes RUN/iecv.csv with per-cluster performance and "
                         "its random-effects meta-analysis")
+    a.add_argument("--impute", default="median", metavar="median|mice:M",
+                   help="missing covariates of coxph: median with an availability indicator (default: "
+                        "median), or multiple imputation by chained equations with M imputations inside "
+                        "each training fold (mice:5), pooled by Rubin's rules; xgb models handle missing "
+                        "values natively")
     a.add_argument("--seed", type=int, default=0, help="seed of folds, models and bootstrap (default 0)")
     a.add_argument("--n-jobs", type=int, default=1, metavar="N",
                    help="parallel fold tasks; results do not depend on it (default 1)")

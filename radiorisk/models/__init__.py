@@ -22,6 +22,10 @@ load, save_model, BundleError, BundleIntegrityError, BundleVersionError
 load_requirements, ModelRequirements, describe_training, requirements_from_cohort
     What a bundle needs (blocks, columns with training summaries, horizon, outcome, preset):
     missing columns by block and out-of-distribution scores of a new cohort.
+make_mi_model, MIModel, parse_impute, IMPUTE_DEFAULT
+    The multiply imputed Cox model (``CoxPHRisk(n_imputations=M)``: chained equations inside
+    each training fold, Rubin's rules, averaged risks) and the ``impute`` option
+    (``"median"`` default, ``"mice:M"``).
 ModelError
     Invalid model inputs or parameters.
 cross_validate_risk, CVResult, fit_final_model, make_folds, cluster_folds, DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS
@@ -39,6 +43,7 @@ from ._base import DEFAULT_HORIZON, ModelError, make_y
 from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
 from ._estimators import MODEL_NAMES, RiskPipeline, make_model
 from ._folds import cluster_folds
+from ._impute_model import IMPUTE_DEFAULT, MIModel, make_mi_model, parse_impute
 from ._ladder import (
     LADDER_COLUMNS,
     IDIResult,
@@ -71,6 +76,10 @@ from ._xgb import AFT_DISTRIBUTIONS, XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk, ipcw
 
 __all__ = [
     "AFT_DISTRIBUTIONS",
+    "IMPUTE_DEFAULT",
+    "MIModel",
+    "make_mi_model",
+    "parse_impute",
     "CVResult",
     "DEFAULT_SEARCH_SPACE",
     "IDIResult",

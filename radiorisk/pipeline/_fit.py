@@ -50,11 +50,15 @@ from ..features import DEFAULT_MACE, MODALITY_BLOCKS, assemble_cohort
 from ..imaging import measure_plaque
 from ..io import read_cohort
 from ..models import (
+    IMPUTE_DEFAULT,
     MODEL_NAMES,
     SEARCHABLE_MODELS,
+    MIModel,
+    ModelError,
     cross_validate_risk,
     fit_final_model,
     modality_ladder,
+    parse_impute,
     requirements_from_cohort,
 )
 from ..privacy import Pseudonymiser
@@ -160,6 +164,31 @@ def _check_options(model, blocks, horizon, *, repeats, folds, n_jobs, n_boot, se
     if search_budget is not None and not search_budget > 0:
         raise FitUsageError(f"search_budget must be > 0 seconds; got {search_budget}")
     return blocks, horizon, repeats, folds
+
+
+def _missing_data(work: _Work, model: str, impute, horizon: float):
+    """The model (a name, or the multiply imputed Cox factory) and a statement of the missing-data handling."""
+    try:
+        m = parse_impute(IMPUTE_DEFAULT if impute is None else impute)
+    except ModelError as exc:
+        raise FitUsageError(str(exc)) from exc
+    if m is not None and model != "coxph":
+        raise FitUsageError(f"impute={impute!r} is for model coxph; {model} handles missing values "
+                            "natively (use impute='median', the default)")
+    if model != "coxph":
+        return model
+    if m is None:
+        work.notes.append("missing data (coxph): median imputation with an availability indicator per "
+                          "missingness pattern, learnt in each training fold (impute='median', the "
+                          "default)")
+        return model
+    work.notes.append(
+        f"missing data (coxph): multiple imputation by chained equations, M = {m} (scikit-learn "
+        "IterativeImputer, Bayesian ridge with posterior draws), learnt in each training fold with the "
+        "event indicator and the Nelson-Aalen cumulative hazard in the imputation model; held-out and "
+        "new patients are imputed by an outcome-free imputation model of the same training rows; "
+        f"coefficients pooled by Rubin's rules, risks averaged over the {m} fits")
+    return MIModel(m, horizon=horizon)
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -366,6 +395,7 @@ def run_fit(
     radiomics_cache=None,
     allow_outside_root: bool = False,
     cv_by: str | None = None,
+    impute: str = IMPUTE_DEFAULT,
 ) -> FitRun:
     """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
 
@@ -441,6 +471,14 @@ def run_fit(
         performance and its random-effects meta-analysis (``n_boot`` resamples
         per cluster).  PET rungs fitted on the PET-available patients leave
         out the same clusters (those among them).
+    impute : {"median", "mice:M"}, default "median"
+        Missing covariates of ``coxph``: ``"median"`` (the default) imputes the
+        training median and adds an availability indicator; ``"mice:M"``
+        multiply imputes by chained equations inside every training fold (M
+        imputations, M Cox fits, Rubin's rules, averaged risks; see
+        ``docs/models.md``).  The xgboost models handle missing values natively
+        and accept only the default.  The handling is stated in the run's notes
+        and ``configuration.impute``; the saved model carries its imputers.
 
     Returns
     -------
@@ -465,6 +503,7 @@ def run_fit(
     pz = pseudonymiser(id_key, id_key_file, raw_ids, out)
     radiomics_cache = _check_cache(radiomics_cache, out, pz)
     work = _Work(pz=pz, inputs={}, notes=[], timings={}, files_extra={})
+    fit_model = _missing_data(work, model, impute, horizon)
     cohort = _timed(work, "read_validate", read_cohort, data_dir, allow_outside_root=allow_outside_root)
     work.inputs.update({name: p for name, p in cohort.files.items() if p is not None})
     _prepare_out(out, pz, work.notes)
@@ -477,7 +516,7 @@ def run_fit(
     clusters = _clusters(work, cohort, data, cv_by)
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
-    cv, ladder, est, final_info = _fit_models(work, model, data, blocks, horizon=horizon, seed=seed,
+    cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
                                               repeats=repeats, folds=folds, n_jobs=n_jobs, search=s,
                                               n_boot=n_boot, params=params, clusters=clusters)
     iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
@@ -494,6 +533,7 @@ def run_fit(
         "radiomics_params": radiomics_params if features is None and "radiomics" in blocks else None,
         "measure_plaque": bool(measure), "mace": list(mace), "competing": competing,
         "search": s, "n_boot": n_boot, "params": params or {}, **_iecv_configuration(cv_by, cv),
+        "impute": IMPUTE_DEFAULT if impute is None else impute,
     }
     prov = fit_provenance(argv=argv, seed=seed, configuration=configuration, inputs=work.inputs, data=data,
                           blocks=blocks, final_info=final_info, cv=cv, pz=pz, notes=all_notes, files=files,
