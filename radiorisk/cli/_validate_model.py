@@ -27,7 +27,7 @@ _REWORDED = (ModelError, FitUsageError, HorizonError, InputFileError, BundleErro
 
 def validate_model_command(args: argparse.Namespace) -> int:
     """Run ``radiorisk validate-model`` from parsed arguments; returns the exit code (0)."""
-    from ..pipeline._external import validate_model  # on demand: `radiorisk --help` stays fast
+    from ..pipeline import validate_model  # on demand: `radiorisk --help` stays fast
 
     try:
         ev = validate_model(

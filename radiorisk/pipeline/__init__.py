@@ -24,6 +24,11 @@ predict_cohort, PredictRun
     Apply a saved model to a cohort folder: its blocks (radiomics with the bundle's preset),
     every missing column named, risks, group columns and an out-of-distribution score
     (``radiorisk predict``).
+validate_model, ExternalValidation, update_risks, ModelUpdate
+    External validation of a saved model on a new cohort: predictions, the full audit by sex,
+    ethnicity, site, vendor and detector, transport diagnostics against the development cohort,
+    model updating chosen by a closed test, and the TRIPOD+AI-ordered report
+    (``radiorisk validate-model``).
 patient_reports, write_patient_reports
     Patient structured reports: risk with its interval, confidence, reasons (SHAP) and
     findings, computed and written as HTML and JSON.
@@ -33,12 +38,14 @@ run_demo, DemoResult, cohort_summary
 
 from ._audit import Predictions, read_predictions, run_audit, write_audit_outputs
 from ._demo import DemoResult, cohort_summary, run_demo
+from ._external import ExternalValidation, validate_model
 from ._fit import FitRun, run_fit
 from ._iecv import IECV_COLUMNS, IECVSummary, iecv_summary
 from ._model_report import build_model_report, collect_model_report
 from ._patient import patient_reports, write_patient_reports
 from ._predict import PredictRun, predict_cohort
 from ._provenance import pseudonymiser
+from ._updating import ModelUpdate, update_risks
 
 __all__ = [
     "FitRun",
@@ -55,6 +62,10 @@ __all__ = [
     "collect_model_report",
     "PredictRun",
     "predict_cohort",
+    "ExternalValidation",
+    "validate_model",
+    "ModelUpdate",
+    "update_risks",
     "patient_reports",
     "write_patient_reports",
     "DemoResult",

@@ -255,8 +255,8 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
         Model updating on the new cohort (:func:`radiorisk.pipeline._updating.update_risks`):
         ``"closed-test"`` (default) chooses between the original model, recalibration in
         the large and recalibration of intercept and slope; ``"intercept"``,
-        ``"intercept_slope"`` or ``"original"`` impose one; None skips it. Not with
-        ``competing_risks``.
+        ``"intercept_slope"`` or ``"original"`` impose one; None skips it. With
+        ``competing_risks`` it is skipped (with a note); imposing a method is refused.
     features, development_features : path-like, optional
         Radiomics tables of the two cohorts (else extracted with the bundle's preset).
     radiomics_cache, n_jobs, id_key, id_key_file, raw_ids, allow_outside_root
@@ -291,8 +291,12 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
         raise ModelError(f"n_boot must be >= 0; got {n_boot}")
     if update is not None and update not in UPDATE_METHODS:
         raise ModelError(f"update must be one of {list(UPDATE_METHODS)} or None; got {update!r}")
+    skipped = None
     if update is not None and competing_risks:
-        raise ModelError("update: recalibration with competing risks is not implemented; use update=None")
+        if update != "closed-test":
+            raise ModelError("update: recalibration with competing risks is not implemented; use update=None")
+        update, skipped = None, ("no model updating: recalibration with competing risks is not implemented "
+                                 "(the closed test and the maps are for risks with deaths censored)")
     model_dir, data_dir, out = Path(model_dir), Path(data_dir), Path(out)
     _check_out(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
@@ -303,7 +307,7 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
                          **common)
     _outcome_check(run, "data_dir", competing_risks)
     horizon = float(_horizon(run))
-    notes = list(run.notes)
+    notes = list(run.notes) + ([skipped] if skipped else [])
     dev_run = None
     if development is not None:
         try:
