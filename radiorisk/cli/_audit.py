@@ -66,9 +66,12 @@ def _run(args: argparse.Namespace, msgs: list) -> tuple[Path, int]:
     from ..pipeline._audit import DEFAULT_AUDIT_SEED
 
     seed = DEFAULT_AUDIT_SEED if args.seed is None else args.seed
+    risk = _split(args.risk_col)
+    horizon = None if args.horizon is None else [_horizon(v) for v in _split(args.horizon)]
     path = run_audit(
-        args.predictions, args.out, risk_col=args.risk_col, outcome_col=args.outcome_col,
-        time_col=args.time_col, event_col=args.event_col, horizon=args.horizon,
+        args.predictions, args.out, risk_col=risk[0] if len(risk) == 1 else risk, outcome_col=args.outcome_col,
+        time_col=args.time_col, event_col=args.event_col,
+        horizon=horizon[0] if horizon is not None and len(horizon) == 1 else horizon,
         groups=args.group or [], n_boot=args.n_boot, seed=seed,
         intersections=not getattr(args, "no_intersections", False),
         min_events=getattr(args, "min_events", 10), threshold=getattr(args, "threshold", None),
@@ -82,6 +85,19 @@ def _run(args: argparse.Namespace, msgs: list) -> tuple[Path, int]:
     return path, seed
 
 
+def _split(values) -> list[str]:
+    """Repeated flags and comma-separated lists as one list (``--horizon 365,1826 --horizon 3650``)."""
+    values = [values] if isinstance(values, str) else list(values)
+    return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
+
+
+def _horizon(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise AuditUsageError(f"--horizon: {text!r} is not a number (give days, e.g. --horizon 365,1826)") from None
+
+
 def add_audit_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``audit`` subcommand to ``subparsers`` (from ``add_subparsers``)."""
     a = subparsers.add_parser(
@@ -93,13 +109,17 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
                     "report.html.",
     )
     a.add_argument("--predictions", type=Path, required=True, metavar="F.csv")
-    a.add_argument("--risk-col", required=True, metavar="R", help="predicted risk column, in [0, 1]")
+    a.add_argument("--risk-col", required=True, action="append", metavar="R",
+                   help="predicted risk column, in [0, 1]; with several horizons one column per horizon, "
+                        "in the same order (repeat the flag or give a comma-separated list)")
     a.add_argument("--outcome-col", default=None, metavar="Y", help="binary outcome column (0/1)")
     a.add_argument("--time-col", default=None, metavar="T", help="follow-up time column (> 0)")
     a.add_argument("--event-col", default=None, metavar="E",
                    help="event indicator column (0/1; with --competing-risks 0/1/2)")
-    a.add_argument("--horizon", type=float, default=None, metavar="DAYS",
-                   help=f"prediction horizon in the time unit (survival; default {DEFAULT_HORIZON_DAYS:g})")
+    a.add_argument("--horizon", action="append", default=None, metavar="DAYS",
+                   help=f"prediction horizon in the time unit (survival; default {DEFAULT_HORIZON_DAYS:g}); "
+                        "several horizons (repeat the flag or give a comma-separated list) audit each with its "
+                        "own --risk-col, and every CSV gets a horizon column")
     a.add_argument("--group", action="append", default=None, metavar="COL",
                    help="group column (repeatable); labels are used as written")
     a.add_argument("--n-boot", type=int, default=0, metavar="B",

@@ -18,8 +18,9 @@ compute_metrics, write_metrics_csv, BINARY_METRICS, SURVIVAL_METRICS, COMPETING_
 calibration_table, survival_calibration_table, calibration_curve, survival_calibration_curve,
 net_benefit, survival_net_benefit
     Tables and curves as DataFrames (plotting lives in Display classes).
-AuditTables, audit_tables, AUDIT_FILES
-    The tables of an audit folder, computed once (written by :mod:`radiorisk.pipeline`).
+AuditTables, audit_tables, AUDIT_FILES, stack_audit_tables
+    The tables of an audit folder, computed once (written by :mod:`radiorisk.pipeline`); those of
+    several horizons stacked with a ``horizon`` column.
 CALIBRATION_TEST_COLUMNS, CONTRAST_ADJUSTMENTS
     The columns of :meth:`SubgroupAudit.calibration_tests` (calibration slope and intercept with
     Wald CIs, GND test, per group) and the adjustments that decide ``significant`` in the
@@ -40,7 +41,7 @@ from .. import stats as _stats
 from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit, read_group_labels
 from ._audit_calibration import CALIBRATION_TEST_COLUMNS
 from ._audit_contrasts import CONTRAST_ADJUSTMENTS
-from ._audit_tables import AUDIT_FILES, AuditTables, audit_tables
+from ._audit_tables import AUDIT_FILES, AuditTables, audit_tables, stack_audit_tables
 from ._bootstrap import (
     StratifiedBootstrap,
     binary_replicates,
@@ -95,6 +96,7 @@ __all__ = [
     "survival_calibration_table",
     "survival_net_benefit",
     "survival_replicates",
+    "stack_audit_tables",
     "write_metrics_csv",
 ]
 

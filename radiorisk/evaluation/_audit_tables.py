@@ -10,6 +10,7 @@ them is :func:`radiorisk.pipeline.write_audit_outputs`; the HTML page is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -17,7 +18,7 @@ import pandas as pd
 from ._audit import UNKNOWN_GROUP, SubgroupAudit
 from ._metrics_frame import METRICS_COLUMNS
 
-__all__ = ["AuditTables", "audit_tables", "AUDIT_FILES"]
+__all__ = ["AuditTables", "audit_tables", "AUDIT_FILES", "stack_audit_tables"]
 
 #: Files of an audit folder (figures go to ``figures/``).
 AUDIT_FILES = ("metrics.csv", "calibration_tables.csv", "fairness.csv", "heterogeneity.csv",
@@ -69,7 +70,8 @@ class AuditTables:
         -------
         dict of str to DataFrame
         """
-        return {"metrics.csv": self.metrics[list(METRICS_COLUMNS)],
+        keep = (["horizon"] if "horizon" in self.metrics.columns else []) + list(METRICS_COLUMNS)
+        return {"metrics.csv": self.metrics[keep],
                 "calibration_tables.csv": self.calibration, "fairness.csv": self.fairness,
                 "heterogeneity.csv": self.heterogeneity, "differences.csv": self.differences,
                 "flags.csv": self.flags, "calibration_tests.csv": self.calibration_tests}
@@ -130,3 +132,49 @@ def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k:
     return AuditTables(metrics=frame, calibration=cal, fairness=fair, heterogeneity=het,
                        differences=contrasts, flags=_flags_table(audit, frame),
                        calibration_tests=audit.calibration_tests(), adjust=adjust)
+
+
+def stack_audit_tables(by_horizon: Mapping[float, AuditTables]) -> AuditTables:
+    """The tables of audits at several horizons as one: every table gets a first column ``horizon``.
+
+    Parameters
+    ----------
+    by_horizon : mapping of float to AuditTables
+        :func:`audit_tables` of one :class:`SubgroupAudit` per horizon (in the order to write).
+
+    Returns
+    -------
+    AuditTables
+        Each table the horizons' tables stacked, ``horizon`` first. The adjusted p-values of
+        ``differences`` stay those of each horizon's audit (one family per horizon, contrast
+        and metric).
+
+    Raises
+    ------
+    ValueError
+        Without tables, or when the tables use different adjustments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> r = rng.uniform(0.05, 0.5, 400)
+    >>> t = rng.exponential(-5 / np.log1p(-r))
+    >>> kw = dict(time=np.minimum(t, 9), event=(t <= 9).astype(int), metrics=["harrell_c"], n_boot=0)
+    >>> both = stack_audit_tables({h: audit_tables(SubgroupAudit(r, horizon=h, **kw)) for h in (3, 5)})
+    >>> both.metrics[["horizon", "metric"]].values.tolist()
+    [[3.0, 'harrell_c'], [5.0, 'harrell_c']]
+    """
+    if not by_horizon:
+        raise ValueError("by_horizon is empty: give the tables of at least one horizon")
+    adjust = {t.adjust for t in by_horizon.values()}
+    if len(adjust) > 1:
+        raise ValueError(f"the tables use different adjustments {sorted(adjust)}; use one")
+
+    def stack(name):
+        parts = [getattr(t, name).assign(horizon=float(h)) for h, t in by_horizon.items()]
+        f = pd.concat([p for p in parts if len(p.columns) > 1], ignore_index=True)
+        return f[["horizon"] + [c for c in f.columns if c != "horizon"]]
+
+    names = ("metrics", "calibration", "fairness", "heterogeneity", "differences", "flags", "calibration_tests")
+    return AuditTables(**{n: stack(n) for n in names}, adjust=adjust.pop())

@@ -169,7 +169,9 @@ def write_metrics_csv(metrics: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write a :func:`compute_metrics` table as ``metrics.csv``, atomically.
 
     Numbers are written as plain decimals at full (round-trip) precision; a
-    metric that cannot be estimated gets an empty field.
+    metric that cannot be estimated gets an empty field. A ``horizon`` column (an
+    audit at several horizons, :func:`~radiorisk.evaluation.stack_audit_tables`) is
+    written first.
 
     Parameters
     ----------
@@ -206,5 +208,7 @@ def write_metrics_csv(metrics: pd.DataFrame, path: str | os.PathLike) -> Path:
         "n": metrics["n"].astype(int).astype(str),
         "events": metrics["events"].astype(int).astype(str),
     })
+    if "horizon" in metrics.columns:
+        out.insert(0, "horizon", [_fmt(v) for v in metrics["horizon"]])
     atomic_write_csv(path, out)
     return path

@@ -11,14 +11,21 @@ read only to refuse stacked out-of-fold files (one row per patient and repeat) o
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .._files import atomic_write, atomic_write_csv, atomic_write_text
-from ..evaluation import CONTRAST_ADJUSTMENTS, SubgroupAudit, audit_tables, write_metrics_csv
+from ..evaluation import (
+    CONTRAST_ADJUSTMENTS,
+    SubgroupAudit,
+    audit_tables,
+    stack_audit_tables,
+    write_metrics_csv,
+)
 from ..exceptions import AuditUsageError, InputFileError, SchemaError
 from ..privacy import ID_COLUMNS
 from ..report import audit_figures, audit_report_html
@@ -94,8 +101,9 @@ def read_predictions(
     ----------
     path : path-like
         Comma-separated file with a header row (UTF-8, optional BOM).
-    risk_col : str
-        Predicted probability, numeric in [0, 1].
+    risk_col : str or sequence of str
+        Predicted probability, numeric in [0, 1] (several columns: one per horizon of a
+        survival audit at several horizons).
     outcome_col : str, optional
         Binary outcome, 0 or 1 (binary audit).
     time_col, event_col : str, optional
@@ -112,9 +120,9 @@ def read_predictions(
         has it). Duplicated ids, or a ``repeat`` column with more than one value (a
         stacked out-of-fold file), are refused unless ``average_repeats``.
     average_repeats : bool
-        Average the rows of each id: risk = mean over its rows; outcome, time, event
-        and groups must be constant per id (else refused, naming the rows). The id
-        column is not kept.
+        Average the rows of each id: risk = mean over its rows (each risk column); outcome,
+        time, event and groups must be constant per id (else refused, naming the rows). The
+        id column is not kept.
 
     Returns
     -------
@@ -157,7 +165,8 @@ def read_predictions(
         raise InputFileError(f"{path}: expected comma-separated columns; the header is {raw.columns[0]!r}")
     if len(raw) == 0:
         raise InputFileError(f"{path}: no data rows")
-    wanted = ([risk_col] + ([outcome_col] if outcome_col else [time_col, event_col]) + list(groups)
+    risk_cols = [risk_col] if isinstance(risk_col, str) else list(dict.fromkeys(risk_col))
+    wanted = (risk_cols + ([outcome_col] if outcome_col else [time_col, event_col]) + list(groups)
               + ([id_col] if id_col is not None else []))
     missing = [c for c in dict.fromkeys(wanted) if c not in raw.columns]
     if missing:
@@ -174,10 +183,10 @@ def read_predictions(
         problems.extend(_rule_violations(path, raw[col], col, "is not a finite number", v.isna()))
         return v.astype(float)
 
-    r = numeric(risk_col)
-    problems.extend(_rule_violations(path, raw[risk_col], risk_col, "is outside [0, 1]",
-                                     r.notna() & ((r < 0) | (r > 1))))
-    data[risk_col] = r
+    for rc in risk_cols:
+        r = numeric(rc)
+        problems.extend(_rule_violations(path, raw[rc], rc, "is outside [0, 1]", r.notna() & ((r < 0) | (r > 1))))
+        data[rc] = r
     if outcome_col:
         y = numeric(outcome_col)
         problems.extend(_rule_violations(path, raw[outcome_col], outcome_col, "is not 0 or 1",
@@ -197,12 +206,12 @@ def read_predictions(
         shown = problems[:_MAX_LISTED]
         more = f"\n... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
         raise SchemaError(f"{path}: {len(problems)} invalid value(s):\n" + "\n".join(shown) + more + hint)
-    data, averaged = _repeats(path, raw, data, id_col, average_repeats, risk_col)
+    data, averaged = _repeats(path, raw, data, id_col, average_repeats, risk_cols)
     return Predictions(data=data, path=path, averaged=averaged)
 
 
 def _repeats(path, raw: pd.DataFrame, data: pd.DataFrame, id_col, average_repeats: bool,
-             risk_col: str) -> tuple[pd.DataFrame, str]:
+             risk_cols: list[str]) -> tuple[pd.DataFrame, str]:
     """Refuse a stacked file (duplicated ids, a ``repeat`` column) or average its rows per id.
 
     Returns the data (one row per id when averaged; the id column is never kept) and a
@@ -238,7 +247,7 @@ def _repeats(path, raw: pd.DataFrame, data: pd.DataFrame, id_col, average_repeat
     problems = _rule_violations(path, ids, col, "is an empty id", ids.str.strip() == "")
     key = ids.to_numpy()
     for c in data.columns:
-        if c != risk_col:
+        if c not in risk_cols:
             first = data[c].groupby(key, sort=False).transform("first")
             problems.extend(_rule_violations(path, raw[c], c, "differs from the first row of its id (it must "
                                              "be constant over the repeats)", first != data[c]))
@@ -247,7 +256,7 @@ def _repeats(path, raw: pd.DataFrame, data: pd.DataFrame, id_col, average_repeat
         more = f"\n... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
         raise SchemaError(f"{path}: average_repeats=True: {len(problems)} invalid value(s):\n"
                           + "\n".join(shown) + more)
-    how = {c: ("mean" if c == risk_col else "first") for c in data.columns}
+    how = {c: ("mean" if c in risk_cols else "first") for c in data.columns}
     out = data.groupby(key, sort=False).agg(how).reset_index(drop=True)
     note = (f"averaged {len(data)} rows to {len(out)} ids (id column {col!r}, up to {most} repeats each): "
             "risk = mean over the repeats; outcome, time, event and groups are constant per id")
@@ -258,11 +267,11 @@ def run_audit(
     predictions,
     out,
     *,
-    risk_col: str,
+    risk_col: str | Sequence[str],
     outcome_col: str | None = None,
     time_col: str | None = None,
     event_col: str | None = None,
-    horizon: float | None = None,
+    horizon: float | Sequence[float] | None = None,
     groups=(),
     n_boot: int = 0,
     seed: int | None = None,
@@ -289,8 +298,12 @@ def run_audit(
         Output folder (created if needed).
     risk_col, outcome_col, time_col, event_col, groups
         As in :func:`read_predictions`.
-    horizon : float, optional
+    horizon : float or sequence of float, optional
         :math:`t_0` in the unit of ``time_col`` (default 1826 days for survival data).
+        Several horizons (survival only) need one risk column per horizon in ``risk_col``
+        (the predicted risk by that horizon, same order): one audit per horizon, and every
+        CSV gets a first column ``horizon`` (:func:`radiorisk.evaluation.stack_audit_tables`),
+        the figures a prefix ``t<horizon>_`` and the report's findings one block per horizon.
     n_boot : int
         Bootstrap samples for percentile CIs (0: analytic CIs where defined).
     seed : int, optional
@@ -356,35 +369,61 @@ def run_audit(
     200
     """
     survival = outcome_col is None
-    horizon = _check_audit_options(survival, time_col=time_col, event_col=event_col, horizon=horizon,
-                                   n_boot=n_boot, groups=groups, threshold=threshold, top_k=top_k,
-                                   adjust=adjust)
+    hs, rcs = _horizons_and_risks(survival, horizon, risk_col)
+    hs = [_check_audit_options(survival, time_col=time_col, event_col=event_col, horizon=h, n_boot=n_boot,
+                               groups=groups, threshold=threshold, top_k=top_k, adjust=adjust) for h in hs]
+    if len(set(hs)) < len(hs):
+        raise AuditUsageError(f"horizon: {hs} repeats a horizon; give each horizon once")
     if competing_risks and not survival:
         raise AuditUsageError("competing_risks=True needs time_col and event_col (status 0 = censored, "
                               "1 = event of interest, 2 = competing event), not outcome_col")
-    pred = read_predictions(predictions, risk_col=risk_col, outcome_col=outcome_col,
+    pred = read_predictions(predictions, risk_col=rcs, outcome_col=outcome_col,
                             time_col=time_col, event_col=event_col, groups=groups,
                             competing_risks=competing_risks, id_col=id_col, average_repeats=average_repeats)
     seed = DEFAULT_AUDIT_SEED if seed is None else seed
     d = pred.data
-    audit = SubgroupAudit(
-        d[risk_col].to_numpy(), time=None if not survival else d[time_col].to_numpy(),
+    audits = {h: SubgroupAudit(
+        d[r].to_numpy(), time=None if not survival else d[time_col].to_numpy(),
         event=None if not survival else d[event_col].to_numpy(),
-        y=None if survival else d[outcome_col].to_numpy(), horizon=horizon,
+        y=None if survival else d[outcome_col].to_numpy(), horizon=h,
         groups={g: d[g] for g in dict.fromkeys(groups)}, intersections=intersections,
         n_boot=n_boot, random_state=seed, min_events=min_events, calibration_boot=calibration_boot,
-        competing_risks=competing_risks)
+        competing_risks=competing_risks) for h, r in zip(hs, rcs, strict=True)}
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputFileError(f"{out}: cannot create the output folder: {exc}") from exc
-    paths = write_audit_outputs(audit, out, source=str(pred.path), threshold=threshold, top_k=top_k,
-                                bands=bands, figures=figures, adjust=adjust,
-                                extra_inputs=[("repeats", pred.averaged)] if pred.averaged else ())
+    extra = [("repeats", pred.averaged)] if pred.averaged else []
+    if len(audits) > 1:
+        extra.insert(0, ("risk column per horizon", ", ".join(f"t = {h:g}: {r}" for h, r in zip(hs, rcs,
+                                                                                                strict=True))))
+    paths = write_audit_outputs(audits if len(audits) > 1 else audits[hs[0]], out, source=str(pred.path),
+                                threshold=threshold, top_k=top_k, bands=bands, figures=figures,
+                                adjust=adjust, extra_inputs=extra)
     if messages is not None:
-        messages.extend(([pred.averaged] if pred.averaged else []) + _audit_messages(audit))
+        messages.extend([pred.averaged] if pred.averaged else [])
+        for h, a in audits.items():
+            messages.extend(_audit_messages(a) if len(audits) == 1 else
+                            [f"t = {h:g}: {m}" for m in _audit_messages(a)])
     return paths["metrics.csv"]
+
+
+def _horizons_and_risks(survival: bool, horizon, risk_col) -> tuple[list, list[str]]:
+    """The horizons (``[None]`` for the default or a binary audit) and their risk columns, one per horizon."""
+    hs = [horizon] if horizon is None or np.ndim(horizon) == 0 else list(horizon)
+    rcs = [risk_col] if isinstance(risk_col, str) else list(risk_col)
+    if not hs or not rcs:
+        raise AuditUsageError("give at least one horizon and one risk column")
+    if len(hs) == 1 and len(rcs) == 1:
+        return hs, rcs
+    if not survival:
+        raise AuditUsageError("several horizons or risk columns apply to survival data (time_col/event_col) only")
+    if len(hs) != len(rcs):
+        raise AuditUsageError(f"{len(hs)} horizon(s) and {len(rcs)} risk column(s) ({', '.join(rcs)}): give one "
+                              "risk column per horizon, in the same order (the predicted risk depends on the "
+                              "horizon)")
+    return hs, rcs
 
 
 def _check_audit_options(survival: bool, *, time_col, event_col, horizon, n_boot, groups, threshold,
@@ -413,8 +452,9 @@ def _check_audit_options(survival: bool, *, time_col, event_col, horizon, n_boot
     return check_horizon(horizon, DEFAULT_HORIZON_DAYS, name="horizon") if survival else horizon
 
 
-def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshold=None, top_k=None,
-                        bands=5, figures: bool = True, extra_inputs=(), adjust: str = "holm") -> dict[str, Path]:
+def write_audit_outputs(audit: SubgroupAudit | Mapping[float, SubgroupAudit], out, *, source: str = "",
+                        threshold=None, top_k=None, bands=5, figures: bool = True, extra_inputs=(),
+                        adjust: str = "holm") -> dict[str, Path]:
     """Write every audit file into the folder ``out`` (each atomically); returns {name: path}.
 
     The tables are :func:`radiorisk.evaluation.audit_tables`, the figures
@@ -422,7 +462,9 @@ def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshol
 
     Parameters
     ----------
-    audit : SubgroupAudit
+    audit : SubgroupAudit or mapping of float to SubgroupAudit
+        One audit, or one per horizon (the tables stacked with a ``horizon`` column, the
+        figures named ``t<horizon>_...``, the report's findings per horizon).
     out : path-like
         Existing folder.
     source : str
@@ -453,7 +495,13 @@ def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshol
     ['calibration_tables.csv', 'calibration_tests.csv', 'differences.csv', 'fairness.csv', 'flags.csv', 'heterogeneity.csv', 'metrics.csv', 'report.html']
     """
     out = Path(out)
-    tables = audit_tables(audit, threshold=threshold, top_k=top_k, bands=bands, adjust=adjust)
+    by_h = dict(audit) if isinstance(audit, Mapping) else None
+    kw = dict(threshold=threshold, top_k=top_k, bands=bands, adjust=adjust)
+    if by_h is None:
+        tables = audit_tables(audit, **kw)
+    else:
+        per = {h: audit_tables(a, **kw) for h, a in by_h.items()}
+        tables, audit = stack_audit_tables(per), next(iter(by_h.values()))
     paths: dict[str, Path] = {}
     for name, frame in tables.files().items():
         if name == "metrics.csv":
@@ -461,7 +509,13 @@ def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshol
         else:
             atomic_write_csv(out / name, frame, float_format="%.10g")
             paths[name] = out / name
-    figs = audit_figures(audit) if figures else []
+    if not figures:
+        figs = []
+    elif by_h is None:
+        figs = audit_figures(audit)
+    else:
+        figs = [replace(f, title=f"t = {h:g}: {f.title}", file_name=f"t{h:g}_{f.file_name}")
+                for h, a in by_h.items() for f in audit_figures(a)]
     if figures:
         (out / "figures").mkdir(exist_ok=True)
     for f in figs:
@@ -469,7 +523,8 @@ def write_audit_outputs(audit: SubgroupAudit, out, *, source: str = "", threshol
             p = out / "figures" / f.file_name
             atomic_write(p, lambda tmp, png=f.png: tmp.write_bytes(png))
             paths[f"figures/{f.file_name}"] = p
-    page = audit_report_html(audit, tables, figures=figs, source=source, extra_inputs=extra_inputs)
+    page = audit_report_html(audit, tables, figures=figs, source=source, extra_inputs=extra_inputs,
+                             horizons=None if by_h is None else {h: (a, per[h]) for h, a in by_h.items()})
     atomic_write_text(out / "report.html", page)
     paths["report.html"] = out / "report.html"
     return paths

@@ -300,7 +300,7 @@ def _outcome_text(audit: SubgroupAudit) -> str:
 
 
 def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), source: str = "",
-                      extra_inputs=()) -> str:
+                      extra_inputs=(), horizons=None) -> str:
     """The self-contained ``report.html`` of an audit folder (no network; figures embedded).
 
     Parameters
@@ -314,6 +314,10 @@ def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), 
         Where the predictions came from.
     extra_inputs : sequence of (str, str)
         More lines for the input table.
+    horizons : mapping of float to (SubgroupAudit, AuditTables), optional
+        An audit at several horizons: each horizon's audit and tables (``audit`` is the
+        first, ``tables`` :func:`radiorisk.evaluation.stack_audit_tables` of them); the key
+        findings come per horizon and the tables carry the ``horizon`` column.
 
     Returns
     -------
@@ -331,18 +335,26 @@ def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), 
     """
     show = tables.metrics.copy()
     show["estimate (95% CI)"] = [_ci(r) for _, r in show.iterrows()]
-    show = show[["attribute", "group", "metric", "estimate (95% CI)", "n", "events", "flag", "flag_reason"]]
-    inputs = pd.DataFrame(_inputs(audit, source, extra_inputs), columns=["item", "value"])
+    show = show[(["horizon"] if "horizon" in show.columns else [])
+                + ["attribute", "group", "metric", "estimate (95% CI)", "n", "events", "flag", "flag_reason"]]
+    if horizons is None:
+        findings, items = audit_findings(audit, tables), _inputs(audit, source, extra_inputs)
+    else:
+        findings = [f"t = {h:g}: {s}" for h, (a, t) in horizons.items() for s in audit_findings(a, t)]
+        items = _horizon_inputs(horizons, _inputs(audit, source, extra_inputs))
+    inputs = pd.DataFrame(items, columns=["item", "value"])
     return render(
         "audit_report.html.j2", title="radiorisk audit", version=__version__,
         created=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         inputs_table=table_html(inputs, header=False, row_header=True),
-        findings=audit_findings(audit, tables),
+        findings=findings,
         ci_note="percentile bootstrap" if audit.n_boot else "analytic where defined",
         metrics_table=_table(show, "flag"),
         figures=[(f.title, base64.b64encode(f.png).decode("ascii")) for f in figures if f.png],
         het_table=_table(tables.heterogeneity),
-        fair_note=_fair_note(audit, tables),
+        fair_note=_fair_note(audit, tables) if horizons is None else
+        "Rule per horizon: the threshold column (a top-k rule cuts each horizon's risk). " +
+        _fair_note(audit, tables).split(". ", 1)[1],
         fig_note=CR_FIGURE_NOTE if audit.competing_risks else "",
         fair_table=_table(tables.fairness, "flag"), cal_table=_table(tables.calibration, "flag"),
         excl_table=_table(audit.exclusions), flags_table=_table(tables.flags),
@@ -353,6 +365,24 @@ def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), 
                    f"p_holm and p_bh adjusted over all groups of each metric; 'significant' uses "
                    f"{ADJUST_WORDS.get(tables.adjust, tables.adjust)} at 0.05." if audit.n_boot else
                    "No bootstrap (n_boot = 0): no CIs or p-values for the differences.")) + "\n"
+
+
+def _horizon_inputs(horizons, items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The input lines of an audit at several horizons: outcome and events per horizon."""
+    first = next(iter(horizons.values()))[0]
+    hs = ", ".join(f"{h:g}" for h in horizons)
+    ev = "; ".join(f"t = {h:g}: {int(a.group_counts['events'].iloc[0])}" for h, (a, _) in horizons.items())
+    out = []
+    for k, v in items:
+        if k == "outcome":
+            v = v.replace(f"horizon t = {first.horizon:g}", f"horizons t = {hs}")
+        elif k.startswith("events"):
+            k, v = "events by each horizon", ev
+        elif k == "competing events by the horizon":
+            k, v = "competing events by each horizon", "; ".join(
+                f"t = {h:g}: {int(np.sum((a.event == 2) & (a.time <= h)))}" for h, (a, _) in horizons.items())
+        out.append((k, v))
+    return out
 
 
 def _caltest_note(audit: SubgroupAudit) -> str:
