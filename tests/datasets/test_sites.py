@@ -128,6 +128,17 @@ def test_vendor_preset_shifts_that_vendors_measurement():
     assert (legacy.truth["bias_lap_factor"] == 0.6).sum() == (legacy.scans["vendor"] == "GE").sum()
 
 
+def test_detector_preset_shifts_photon_counting_stenosis_only():
+    kw = dict(seed=9, sites={"n_sites": 6, "scanner_mix": "external"})
+    base = simulate_cohort(2000, **kw)
+    biased = simulate_cohort(2000, bias="photon_counting_stenosis_shift", **kw)
+    pc = base.lesions["patient_id"].map(base.scans.set_index("patient_id")["detector"]) == "photon_counting"
+    assert 0.3 < pc.mean() < 0.7
+    d = biased.lesions["diameter_stenosis_pct"] - base.lesions["diameter_stenosis_pct"]
+    assert d[pc].median() == pytest.approx(-8.0, abs=0.05)  # clipped at 1 % for a few mild lesions
+    assert (d[~pc] == 0).all()
+
+
 def test_site_and_vendor_selectors_and_errors():
     cols = {"sex": np.array(["female", "male"]), "ethnicity": np.array(["white", "white"]),
             "ethnicity_group5": np.array(["white", "white"]), "site_id": np.array(["site03", "site04"]),
