@@ -24,7 +24,7 @@ _FLAGS = {"model_dir": "--model", "data_dir": "--data", "out_dir": "--out", "pat
           "horizon": "--horizon",
           "top_k": "--top-k", "n_boot": "--n-boot", "features": "--features",
           "radiomics_cache": "--radiomics-cache", "n_jobs": "--n-jobs", "id_key_file": "--id-key-file",
-          "raw_ids": "--raw-ids", "overwrite": "--overwrite"}
+          "raw_ids": "--raw-ids", "overwrite": "--overwrite", "formats": "--formats"}
 _as_flags = FlagWords(_FLAGS, (("(use overwrite)", "(use --overwrite)"), ("(features)", "(--features)"),
             ("(or give features)", "(or give --features)"), ("(or use raw_ids)", "(or use --raw-ids)"),
             ("give train_data", "give --train-data"), ("inside out_dir", "inside --out"),
@@ -43,7 +43,8 @@ def patient_report_command(args: argparse.Namespace) -> int:
             guideline=args.guideline, train_data=args.train_data, horizon=args.horizon, top_k=args.top_k, n_boot=args.n_boot,
             features=args.features, radiomics_cache=args.radiomics_cache, n_jobs=args.n_jobs,
             id_key_file=args.id_key_file, raw_ids=args.raw_ids, overwrite=args.overwrite, argv=sys.argv,
-            allow_outside_root=args.allow_outside_root, random_state=args.seed)
+            allow_outside_root=args.allow_outside_root, random_state=args.seed,
+            formats=[f.strip() for f in args.formats.split(",") if f.strip()])
     except _REWORDED as exc:
         raise type(exc)(_as_flags(str(exc))) from exc
     if not args.quiet:
@@ -57,8 +58,9 @@ def add_patient_report_parser(subparsers) -> argparse.ArgumentParser:
         "patient-report", help="clinician and patient reports of some patients (HTML with figures, JSON)",
         description="Read DIR and the model as `radiorisk predict` does, and write for each --patient: "
                     "ID.html (clinician view: summary, risk with its interval and confidence, contributing "
-                    "factors with SHAP waterfalls, plaque findings with lesion images, PET, comment), "
-                    "ID.patient.html (plain-language view) and ID.json, with "
+                    "factors with SHAP waterfalls, plaque findings with lesion images, PET, guideline "
+                    "context, comment), ID.patient.html (plain-language view), their PDFs, ID.json and "
+                    "ID.sr.dcm (DICOM SR, TID 1500), with "
                     "patient_report.provenance.json. ID is the pseudonym unless --raw-ids. See docs/report.md.",
     )
     a.add_argument("--model", type=Path, required=True, metavar="RUN/model", help="model bundle folder")
@@ -89,6 +91,8 @@ def add_patient_report_parser(subparsers) -> argparse.ArgumentParser:
     ids.add_argument("--id-key-file", type=Path, default=None, metavar="PATH",
                      help="key of the id pseudonyms (default: $RADIORISK_ID_KEY, else ~/.config/radiorisk/id_key)")
     ids.add_argument("--raw-ids", action="store_true", help="write raw patient ids (private outputs only)")
+    a.add_argument("--formats", default="html,pdf,json,sr", metavar="F1,F2",
+                   help="from html,pdf,json,sr (default all: HTML and PDF of both views, JSON, DICOM SR)")
     a.add_argument("--overwrite", action="store_true", help="replace existing reports")
     a.add_argument("--allow-outside-root", action="store_true",
                    help="accept manifest image/mask paths that lead outside the cohort folder")

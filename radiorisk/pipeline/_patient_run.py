@@ -23,6 +23,7 @@ patient is given by its raw id, every output carries only its pseudonym.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import warnings
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._files import atomic_write_text, sha256_file
+from .._files import atomic_write, atomic_write_text, sha256_file
 from ..exceptions import FitUsageError, PatientReportError
 from ..explain import risk_intervals, shap_values
 from ..report import (
@@ -46,12 +47,15 @@ from ._patient_images import lesion_images
 from ._predict import load_bundle, prepare_cohort
 from ._provenance import cohort_ids, inside, versions, write_json
 
-__all__ = ["PatientReportRun", "run_patient_report", "PATIENT_REPORT_PROVENANCE"]
+__all__ = ["PatientReportRun", "run_patient_report", "PATIENT_REPORT_PROVENANCE", "FORMATS"]
 
 #: The run's provenance file inside ``out_dir``.
 PATIENT_REPORT_PROVENANCE = "patient_report.provenance.json"
-#: File name suffix of each view and of the JSON.
-_SUFFIXES = {"clinician": ".html", "patient": ".patient.html", "json": ".json"}
+#: The formats written, and for each the kinds of file (kind -> file name suffix).
+FORMATS = {"html": {"clinician": ".html", "patient": ".patient.html"},
+           "pdf": {"clinician-pdf": ".pdf", "patient-pdf": ".patient.pdf"},
+           "json": {"json": ".json"}, "sr": {"sr": ".sr.dcm"}}
+_SUFFIXES = {k: v for kinds in FORMATS.values() for k, v in kinds.items()}
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class PatientReportRun:
     results : tuple of PatientReportResult
         In the order of the patients given.
     files : DataFrame
-        ``patient, kind, path`` (kind: ``clinician``, ``patient``, ``json``).
+        ``patient, kind, path`` (kind: ``clinician``, ``patient``, ``clinician-pdf``,
+        ``patient-pdf``, ``json``, ``sr``).
     provenance : Path
     notes : tuple of str
     """
@@ -138,10 +143,19 @@ def _training(est, req, model_dir, data_dir, train_dir, out_dir, h, prep, kw, no
     return train.X, train.data.y
 
 
-def _check_out(out_dir: Path, stems, overwrite: bool) -> None:
+def _check_formats(formats) -> tuple[str, ...]:
+    formats = (formats,) if isinstance(formats, str) else tuple(formats)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise PatientReportError(f"formats must be a non-empty subset of {tuple(FORMATS)}; got {formats!r}")
+    return tuple(dict.fromkeys(formats))
+
+
+def _check_out(out_dir: Path, stems, overwrite: bool, formats) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise PatientReportError(f"out_dir {out_dir}: exists and is not a folder")
-    names = [PATIENT_REPORT_PROVENANCE] + [s + suf for s in stems for suf in _SUFFIXES.values()]
+    sufs = [suf for f in formats for suf in FORMATS[f].values()]
+    names = [PATIENT_REPORT_PROVENANCE] + [s + suf for s in stems for suf in sufs]
     there = [n for n in names if (out_dir / n).exists()]
     if there and not overwrite:
         raise PatientReportError(f"out_dir {out_dir}: {there[0]} exists (use overwrite)")
@@ -152,7 +166,8 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                        top_k: int = 5, n_boot: int = 50, features=None, radiomics_cache=None, n_jobs: int = 1,
                        id_key=None, id_key_file=None, raw_ids: bool = False, overwrite: bool = False,
                        argv=None, allow_outside_root: bool = False, random_state: int = 0,
-                       report_date: str | None = None) -> PatientReportRun:
+                       report_date: str | None = None,
+                       formats=("html", "pdf", "json", "sr")) -> PatientReportRun:
     """Clinician and patient reports of some patients of a cohort folder, with a model bundle.
 
     Parameters
@@ -192,6 +207,10 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
     random_state : int, default 0
     report_date : str, optional
         ISO date printed (default: today, UTC).
+    formats : sequence of {"html", "pdf", "json", "sr"}
+        ``html``: ``<id>.html`` (clinician) and ``<id>.patient.html``; ``pdf``: the same
+        views as ``<id>.pdf`` and ``<id>.patient.pdf`` (weasyprint); ``json``:
+        ``<id>.json``; ``sr``: ``<id>.sr.dcm``, the DICOM Structured Report (TID 1500).
 
     Returns
     -------
@@ -213,6 +232,7 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
     >>> run = run_patient_report("RUN/model", "cohort", ["P000036"], "reports")  # doctest: +SKIP
     """
     ids = _check_patients(patients)
+    formats = _check_formats(formats)
     text = _comment(comment, comment_file)
     table = load_guideline(guideline)
     model_dir, data_dir, out_dir = Path(model_dir), Path(data_dir), Path(out_dir)
@@ -231,7 +251,7 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                                  f"{', '.join(map(repr, unknown))}")
     labels = dict(zip(ids, pz(ids), strict=True))
     stems = [_file_stem(labels[i]) for i in ids]
-    _check_out(out_dir, stems, overwrite)
+    _check_out(out_dir, stems, overwrite, formats)
     notes = list(prep.notes)
     X_train, y_train = _training(est, req, model_dir, data_dir, _train_dir(model_dir, train_data), out_dir,
                                  h, prep, kw, notes)
@@ -264,7 +284,7 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                                            image_notes=inotes[pid], shap=one, horizon_days=h, provenance=about,
                                            guideline=guideline_context(rep, table)))
     notes = [scrub(n) for n in notes]
-    files = _write(results, stems, out_dir)
+    files = _write(results, stems, out_dir, formats)
     prov = {**about, "argv": None if argv is None else [scrub(str(a)) for a in argv], "versions": versions(),
             "horizon_days": h, "n_boot": n_boot if u is not None else None,
             "guideline": {"name": table["name"], "version": table["version"],
@@ -278,12 +298,30 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                             provenance=out_dir / PATIENT_REPORT_PROVENANCE, notes=tuple(notes))
 
 
-def _write(results, stems, out_dir: Path) -> pd.DataFrame:
+def _content(res, kind: str):
+    """``(bytes or text, is_text)`` of one file of a report."""
+    if kind == "json":
+        return res.to_json() + "\n", True
+    if kind == "sr":
+        buf = io.BytesIO()
+        res.to_sr().save_as(buf, enforce_file_format=True)
+        return buf.getvalue(), False
+    if kind.endswith("-pdf"):
+        return res.to_pdf(kind[: -len("-pdf")]), False
+    return res.to_html(kind), True
+
+
+def _write(results, stems, out_dir: Path, formats) -> pd.DataFrame:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for res, stem in zip(results, stems, strict=True):
-        for kind, suffix in _SUFFIXES.items():
-            path = out_dir / (stem + suffix)
-            atomic_write_text(path, res.to_json() + "\n" if kind == "json" else res.to_html(kind))
-            rows.append({"patient": res.patient, "kind": kind, "path": str(path)})
+        for f in formats:
+            for kind, suffix in FORMATS[f].items():
+                path = out_dir / (stem + suffix)
+                data, is_text = _content(res, kind)
+                if is_text:
+                    atomic_write_text(path, data)
+                else:
+                    atomic_write(path, lambda tmp, data=data: Path(tmp).write_bytes(data))
+                rows.append({"patient": res.patient, "kind": kind, "path": str(path)})
     return pd.DataFrame(rows, columns=["patient", "kind", "path"])

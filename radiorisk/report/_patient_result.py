@@ -21,7 +21,7 @@ import numpy as np
 from ..exceptions import PatientReportError
 from ._patient_report import REPORT_FORMAT, PatientReport
 from ._patient_values import _clean, _fmt, _horizon_text, _pct, _signed_pp
-from ._patient_views import render_view
+from ._patient_views import render_pdf, render_view
 
 __all__ = ["LesionImage", "PatientReportResult", "PATIENT_REPORT_FORMAT", "COMPONENTS", "clinician_summary"]
 
@@ -249,3 +249,28 @@ class PatientReportResult:
         True
         """
         return render_view(self, view)
+
+    def to_pdf(self, view: str = "clinician") -> bytes:
+        """The PDF of a view (:meth:`to_html` laid out on A4 pages by weasyprint).
+
+        Examples
+        --------
+        >>> r = PatientReport(patient="P1", horizon_days=1826.0, outcome="MACE", risk=0.05,
+        ...                   ci_low=0.03, ci_high=0.08, ci_level=0.95, low_confidence=False,
+        ...                   confidence_reason="", factors=())
+        >>> PatientReportResult(report=r, summary=clinician_summary(r)).to_pdf()[:5]
+        b'%PDF-'
+        """
+        return render_pdf(self, view)
+
+    def to_sr(self):
+        """The DICOM Structured Report (TID 1500 measurement report) of the lesion measurements and the risk.
+
+        Returns
+        -------
+        highdicom.sr.Comprehensive3DSR
+            See :func:`radiorisk.report._patient_sr.patient_sr`.
+        """
+        from ._patient_sr import patient_sr  # lazy: highdicom is slow to import
+
+        return patient_sr(self)

@@ -17,7 +17,7 @@ from ._html import render
 from ._patient_report import _view
 from ._patient_values import _fmt, _pct
 
-__all__ = ["render_view", "VIEWS"]
+__all__ = ["render_view", "render_pdf", "VIEWS"]
 
 #: The views of a patient report.
 VIEWS = ("clinician", "patient")
@@ -143,3 +143,37 @@ def render_view(res, view: str = "clinician") -> str:
                       v=_clinician_view(res)) + "\n"
     return render("patient_plain.html.j2", title=f"Your heart scan result: {res.patient}",
                   v=_patient_view(res)) + "\n"
+
+
+def render_pdf(res, view: str = "clinician") -> bytes:
+    """The PDF of one view of a :class:`PatientReportResult` (weasyprint; A4, the figures embedded).
+
+    Parameters
+    ----------
+    res : PatientReportResult
+    view : {"clinician", "patient"}
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    PatientReportError
+        An unknown view, or weasyprint cannot be loaded (it needs the pango library).
+
+    Examples
+    --------
+    >>> render_pdf(None, "nurse")
+    Traceback (most recent call last):
+    ...
+    radiorisk.exceptions.PatientReportError: view must be one of ('clinician', 'patient'); got 'nurse'
+    """
+    if view not in VIEWS:
+        raise PatientReportError(f"view must be one of {VIEWS}; got {view!r}")
+    try:
+        import weasyprint  # lazy: heavy, and it needs the system's pango
+    except (ImportError, OSError) as exc:
+        raise PatientReportError(f"the PDF format needs weasyprint and the pango library ({exc}); install "
+                                 "them (docs/report.md) or leave out the pdf format") from exc
+    return weasyprint.HTML(string=render_view(res, view)).write_pdf()

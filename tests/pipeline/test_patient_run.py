@@ -10,6 +10,8 @@ from html import unescape
 import jsonschema
 import numpy as np
 import pandas as pd
+import pydicom
+import pypdf
 import pytest
 import SimpleITK as sitk
 
@@ -57,20 +59,33 @@ def test_files_and_pseudonymised_names(run):
     pz = Pseudonymiser(key=KEY)
     labels = list(pz(ids))
     names = sorted(p.name for p in (base / "OUT").iterdir())
-    expected = sorted([PATIENT_REPORT_PROVENANCE] + [f"{lab}{s}" for lab in labels
-                                                     for s in (".html", ".patient.html", ".json")])
+    suffixes = (".html", ".patient.html", ".pdf", ".patient.pdf", ".json", ".sr.dcm")
+    expected = sorted([PATIENT_REPORT_PROVENANCE] + [f"{lab}{s}" for lab in labels for s in suffixes])
     assert names == expected
     assert [r.patient for r in res.results] == labels
-    assert set(res.files["kind"]) == {"clinician", "patient", "json"} and len(res.files) == 9
+    assert set(res.files["kind"]) == {"clinician", "patient", "clinician-pdf", "patient-pdf", "json", "sr"}
+    assert len(res.files) == 6 * len(ids)
+
+
+def _text_of(path):
+    """The readable text of an output: HTML/JSON as is (embedded PNGs dropped), PDF text, SR string elements."""
+    if path.suffix == ".pdf":
+        return "\n".join(pg.extract_text() for pg in pypdf.PdfReader(path).pages)
+    if path.suffix == ".dcm":
+        ds = pydicom.dcmread(path)
+        out = []
+        ds.walk(lambda _ds, el: out.append(str(el.value)) if el.VR not in ("SQ", "OB", "OW") else None)
+        return "\n".join(out)
+    text = path.read_text(encoding="utf-8")
+    return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
 
 
 def test_no_raw_identifier_in_any_output(run):
     base, ids, man, res = run
     cohort_ids = set(ids) | set(man["lesion_id"]) | set(man["scan_id"])
     for p in (base / "OUT").iterdir():
-        text = p.read_text(encoding="utf-8")
-        # embedded PNGs are base64: look at the text outside them
-        text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
+        text = _text_of(p)
+        assert len(text) > 100
         found = [i for i in cohort_ids if re.search(rf"(?<![\w.-]){re.escape(i)}(?![\w.-])", text)]
         assert not found, f"{p.name} carries raw id(s) {found[:3]}"
     prov = json.loads((base / "OUT" / PATIENT_REPORT_PROVENANCE).read_text())
@@ -204,3 +219,77 @@ def test_unrecorded_plaque_category_is_derived_and_the_guideline_context_shown(r
     assert g["cad_rads"]["derived"] == ["plaque"] and "Cury" in g["cad_rads"]["source"]
     html = unescape((tmp_path / "o" / f"{ids[0]}.html").read_text())
     assert "Guideline context" in html and "derived by radiorisk from the measurements: plaque" in html
+
+
+def _norm(text: str) -> str:
+    """Whitespace collapsed and line-break hyphens joined (as PDF text extraction gives them)."""
+    return " ".join(text.split()).replace("- ", "-")
+
+
+def test_pdf_pages_hold_the_summary_waterfalls_lesion_panels_and_guideline_context(run):
+    base, ids, man, res = run
+    for r in res.results:
+        reader = pypdf.PdfReader(base / "OUT" / f"{r.patient}.pdf")
+        pages = [pg.extract_text() for pg in reader.pages]
+        text = _norm(" ".join(pages))
+        for s in r.summary:
+            assert _norm(s) in text
+        for heading in ("Summary", "How the model arrived at this risk", "Lesion images", "Guideline context",
+                        "Risk scale:", "Model scale (log-hazard)"):
+            assert heading in text, heading
+        drawn = []
+        for pg in reader.pages:
+            xobj = pg["/Resources"].get("/XObject", {})
+            content = pg.get_contents().get_data().decode("latin-1")
+            drawn += [n for n in xobj if re.search(re.escape(n) + r"\s+Do", content)]
+        assert len(set(drawn)) == len(r.lesion_images) + 2  # the panels and the two waterfalls
+        assert len(reader.pages) >= 2
+        plain = pypdf.PdfReader(base / "OUT" / f"{r.patient}.patient.pdf")
+        assert "in 100" in plain.pages[0].extract_text()
+
+
+def _sr_measurements(ds):
+    """(group identifier, concept meaning, value, unit) of every numeric item of an SR, read back with pydicom."""
+    out = []
+
+    def walk(items, group):
+        for it in items:
+            name = it.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in it else ""
+            if it.ValueType == "TEXT" and name == "Tracking Identifier":
+                group = it.TextValue
+            if it.ValueType == "NUM":
+                mv = it.MeasuredValueSequence[0]
+                out.append((group, name, float(mv.NumericValue), mv.MeasurementUnitsCodeSequence[0].CodeValue))
+            if "ContentSequence" in it:
+                walk(it.ContentSequence, group)
+
+    walk(ds.ContentSequence, None)
+    return out
+
+
+def test_dicom_sr_reads_back_with_every_measurement(run):
+    import highdicom as hd
+
+    base, _, _, res = run
+    for r in res.results:
+        path = base / "OUT" / f"{r.patient}.sr.dcm"
+        sr = hd.sr.srread(path)
+        assert sr.PatientID == r.patient and sr.Modality == "SR"
+        assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+        got = _sr_measurements(pydicom.dcmread(path))
+        for li in r.lesion_images:
+            ident = li.lesion + (f" ({li.vessel})" if li.vessel else "")
+            mine = {name: (v, unit) for g, name, v, unit in got if g == ident}
+            assert mine["Volume"] == (pytest.approx(li.measurements["v_total_mm3"]), "mm3")
+            assert mine["Low-attenuation plaque volume"][0] == pytest.approx(li.measurements["v_lap_mm3"])
+            assert mine["Calcified plaque volume"][0] == pytest.approx(li.measurements["v_calcified_mm3"])
+            assert mine["Plaque burden"] == (pytest.approx(li.measurements["plaque_burden_pct"]), "%")
+            assert len(mine) == sum(li.measurements.get(k) is not None for k in (
+                "v_total_mm3", "v_calcified_mm3", "v_noncalcified_mm3", "v_lap_mm3", "v_fibrofatty_mm3",
+                "v_fibrous_mm3", "plaque_burden_pct", "max_plaque_burden_pct", "remodelling_index", "hu_mean"))
+        risk = {name: v for g, name, v, _ in got if g == "risk estimate"}
+        assert risk["Risk of MACE by 1826 days"] == pytest.approx(100 * r.report.risk)
+        assert risk["Risk of MACE, 95 % interval lower limit"] == pytest.approx(100 * r.report.ci_low)
+        assert risk["Risk of MACE, 95 % interval upper limit"] == pytest.approx(100 * r.report.ci_high)
+        groups = {g for g, *_ in got}
+        assert groups == {"risk estimate"} | {li.lesion + f" ({li.vessel})" for li in r.lesion_images}
