@@ -29,6 +29,9 @@ StratifiedBootstrap, survival_replicates, binary_replicates, percentile_interval
     The vectorised, stratified bootstrap behind the CIs.
 CalibrationDisplay, SubgroupForestDisplay, DecisionCurveDisplay, MetaForestDisplay
     Plots (``from_predictions`` / ``from_estimator`` / ``plot(ax=None)``).
+transport_diagnostics, TransportDiagnostics, SMDDisplay
+    Case mix of a validation cohort against the development cohort: standardised differences,
+    membership model, training support, linear predictor and model-based C (external validation).
 
 Auditing a predictions file and writing the audit folder (the body of ``radiorisk audit``)
 is :func:`radiorisk.pipeline.run_audit`.
@@ -66,6 +69,7 @@ from ._tables import (
     survival_calibration_table,
     survival_net_benefit,
 )
+from ._transport import SMDDisplay, TransportDiagnostics, transport_diagnostics
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -83,6 +87,9 @@ __all__ = [
     "SubgroupAudit",
     "SubgroupForestDisplay",
     "MetaForestDisplay",
+    "SMDDisplay",
+    "TransportDiagnostics",
+    "transport_diagnostics",
     "UNKNOWN_GROUP",
     "audit_tables",
     "binary_replicates",

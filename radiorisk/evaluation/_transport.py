@@ -25,7 +25,7 @@ whether a change in performance is explained by the case mix alone. Four diagnos
    the Cox linear predictor plus a constant for every model kind) in both cohorts: mean
    and SD. A larger SD means a more heterogeneous case mix (a higher reachable C); a
    shifted mean with good calibration means a different risk level. With it, the
-   **model-based C** (:func:`radiorisk.stats._model_based_c.model_based_c`) in both
+   **model-based C** (:func:`radiorisk.stats.model_based_c`) in both
    cohorts: the C the model would reach if its risks were right there.
 """
 
@@ -38,8 +38,7 @@ import pandas as pd
 
 from .._html import repr_html
 from ..models._requirements import ModelRequirements, describe_training
-from ..stats import auc_delong, cloglog
-from ..stats._model_based_c import model_based_c
+from ..stats import auc_delong, cloglog, model_based_c
 
 __all__ = ["TransportDiagnostics", "transport_diagnostics", "SMDDisplay", "SMD_COLUMNS", "TRANSPORT_COLUMNS"]
 

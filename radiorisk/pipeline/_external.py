@@ -6,7 +6,7 @@ audits the predictions overall and by sex, ethnicity, site and vendor
 (:class:`radiorisk.evaluation.SubgroupAudit`, written by
 :func:`radiorisk.pipeline.write_audit_outputs` into ``OUT/audit/``), computes the
 transport diagnostics against the development cohort
-(:func:`radiorisk.evaluation._transport.transport_diagnostics`: from the bundle's
+(:func:`radiorisk.evaluation.transport_diagnostics`: from the bundle's
 training summaries, and from the development patients themselves when the development
 cohort folder is given), and writes the external-validation report
 (:func:`radiorisk.report.render_external_validation`, in the TRIPOD+AI order for
@@ -37,8 +37,7 @@ import pandas as pd
 
 from .._files import atomic_write_csv, atomic_write_text, sha256_file
 from .._html import repr_html
-from ..evaluation import SubgroupAudit
-from ..evaluation._transport import TransportDiagnostics, transport_diagnostics
+from ..evaluation import SubgroupAudit, TransportDiagnostics, transport_diagnostics
 from ..exceptions import ModelError
 from ..features import index_scans
 from ..io import read_cohort

@@ -37,8 +37,7 @@ import pandas as pd
 
 from ..evaluation import SubgroupAudit
 from ..mitigation import GroupRecalibrator
-from ..stats import NotEstimableError
-from ..stats._calibration_slope import cox_recalibration
+from ..stats import NotEstimableError, cox_recalibration
 
 __all__ = ["ModelUpdate", "update_risks", "UPDATE_METHODS", "UPDATE_COLUMNS"]
 

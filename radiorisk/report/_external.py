@@ -18,8 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..evaluation import CalibrationDisplay, SubgroupAudit, SubgroupForestDisplay
-from ..evaluation._transport import SMDDisplay, TransportDiagnostics
+from ..evaluation import (
+    CalibrationDisplay,
+    SMDDisplay,
+    SubgroupAudit,
+    SubgroupForestDisplay,
+    TransportDiagnostics,
+)
 from ..stats import median_follow_up
 from ._figures import png
 from ._html import render_page

@@ -59,6 +59,9 @@ cox_recalibration, CoxRecalibration, fine_gray_recalibration_slope
     Survival calibration slope and calibration-in-the-large at t0 (Cox model of the outcome
     censored at t0 on cloglog(risk), Efron ties; equal to ``survival::coxph``/``survfit``), and the
     competing-risk slope (Fine–Gray on cloglog(cumulative incidence), equal to ``cmprsk::crr``).
+model_based_c
+    The model-based concordance (van Klaveren et al. 2016): the C a model would reach in a cohort
+    if its risks were right there (case mix only; external validation).
 gnd_test, GNDTest, risk_groups
     The Greenwood–Nam–D'Agostino calibration test at t0 (Demler, Paynter & Cook 2015) on risk
     deciles collapsed to >= 5 events per group.
@@ -115,6 +118,7 @@ from ._km import (
 )
 from ._linalg import InverseInformation, inverse_information, newton_step, sqrt_variance
 from ._meta import MetaAnalysis, random_effects
+from ._model_based_c import model_based_c
 from ._multitest import P_ADJUSTMENTS, adjust_p_values
 from ._rcs import RcsCalibrationModel, cloglog, fit_rcs_calibration
 from ._reclassification import (
@@ -183,5 +187,5 @@ __all__ = [
     "parameter_budget_table", "anticipated_cox_snell_r2", "cox_snell_from_c", "cox_snell_from_lr",
     "cox_snell_from_nagelkerke", "max_cox_snell_r2",
     "CoxRecalibration", "cox_recalibration", "fine_gray_recalibration_slope", "GNDTest", "gnd_test",
-    "risk_groups", "P_ADJUSTMENTS", "adjust_p_values",
+    "risk_groups", "P_ADJUSTMENTS", "adjust_p_values", "model_based_c",
 ]
