@@ -361,7 +361,8 @@ def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), 
         caltest_table=_table(calibration_tests_table(tables), "flag"),
         caltest_note=_caltest_note(audit),
         diff_table=_table(differences_table(tables), "flag"),
-        diff_note=(f"Group minus overall, paired percentile bootstrap CI and two-sided bootstrap p-value; "
+        diff_note=(f"Group minus overall, paired percentile bootstrap CI; two-sided Wald p-value with the "
+                   f"paired-bootstrap SE; "
                    f"p_holm and p_bh adjusted over all groups of each metric; 'significant' uses "
                    f"{ADJUST_WORDS.get(tables.adjust, tables.adjust)} at 0.05." if audit.n_boot else
                    "No bootstrap (n_boot = 0): no CIs or p-values for the differences.")) + "\n"

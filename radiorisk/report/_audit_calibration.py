@@ -65,11 +65,16 @@ def calibration_test_findings(audit: SubgroupAudit, tables: AuditTables) -> list
 
 
 def difference_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
-    """Key finding on the group differences that remain significant after the table's adjustment."""
+    """Key finding on the O/E and C differences that remain significant after the table's adjustment.
+
+    The other metrics' adjusted p-values are in ``differences.csv`` and the report's table.
+    """
     diff = tables.differences
     if audit.replicates is None or diff is None or "significant" not in diff:
         return []
-    d = diff[(diff["contrast"] == "difference") & (diff["group"] != UNKNOWN_GROUP)]
+    headline = (("oe_ratio_cr", "c_cr") if audit.competing_risks else
+                ("oe_ratio_t", "harrell_c") if audit.survival else ("oe_ratio", "auc"))
+    d = diff[(diff["contrast"] == "difference") & (diff["group"] != UNKNOWN_GROUP) & diff["metric"].isin(headline)]
     words = ADJUST_WORDS.get(tables.adjust, tables.adjust)
     col = _P_COLUMN.get(tables.adjust, "p_value")
     tested = d[np.isfinite(d[col])]
@@ -77,13 +82,14 @@ def difference_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
         return []
     sig = tested[tested["significant"] & ~tested["flag"]]  # flagged groups stay in the tables only
     if sig.empty:
-        return [f"No group's metric differs from the overall value after {words} adjustment "
-                f"({len(tested)} comparisons, one family per metric; p-values from the paired bootstrap)."]
+        return [f"No group's O/E or C differs from the overall value after {words} adjustment "
+                f"({len(tested)} comparisons, one family per metric; Wald p-values with paired-bootstrap SEs; "
+                "other metrics: differences table)."]
     parts = ", ".join(f"{_METRIC_WORDS.get(m, m)} in {a} = {g} (difference {_g(e)}, adjusted p {_p(p)})"
                       for a, g, m, e, p in zip(sig["attribute"], sig["group"], sig["metric"], sig["estimate"],
                                                sig[col], strict=True))
-    return [f"{len(sig)} group-versus-overall difference(s) remain significant after {words} adjustment over "
-            f"{len(tested)} comparisons (one family per metric; paired bootstrap p-values; flagged groups are "
+    return [f"{len(sig)} group-versus-overall O/E or C difference(s) remain significant after {words} adjustment over "
+            f"{len(tested)} comparisons (one family per metric; Wald p-values with paired-bootstrap SEs; flagged groups are "
             f"not stated): {parts}."]
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 from radiorisk.evaluation import SubgroupAudit, audit_tables
-from radiorisk.evaluation._audit_contrasts import bootstrap_p_value
+from radiorisk.evaluation._audit_contrasts import bootstrap_wald_p
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 R_OUT = pd.read_csv(REF / "calibration_tests" / "calibration_tests.csv", dtype={"group": str})
@@ -63,11 +64,18 @@ def test_binary_mode_reuses_the_logistic_slope_of_metrics_csv_and_flags_small_gr
     assert np.isfinite(ct.loc[("overall", "all"), "gnd_p"])
 
 
-def test_bootstrap_p_value_inverts_the_percentile_interval():
-    d = np.r_[np.full(97, 1.0), np.full(3, -1.0)]
-    assert bootstrap_p_value(d, 0.0) == pytest.approx(2 * 4 / 101)
-    assert bootstrap_p_value(np.full(50, 2.0), 1.0) == pytest.approx(2 / 51)  # never 0
-    assert np.isnan(bootstrap_p_value(np.full(5, np.nan), 0.0))
+def test_bootstrap_wald_p_uses_the_replicate_sd_and_the_log_scale_for_ratios():
+    d = np.array([0.1, 0.3, 0.2, 0.4, 0.0])
+    sd = np.std(d, ddof=1)
+    assert bootstrap_wald_p(d, 0.25, 0.0, min_replicates=5) == pytest.approx(2 * norm.sf(0.25 / sd))
+    assert np.isnan(bootstrap_wald_p(d, 0.25, 0.0))  # fewer than 50 replicates
+    r = np.array([1.1, 1.5, 1.3, 0.9, 1.2])
+    assert bootstrap_wald_p(r, 1.25, 1.0, log=True, min_replicates=5) == pytest.approx(
+        2 * norm.sf(np.log(1.25) / np.std(np.log(r), ddof=1)))
+    # not bounded by the number of replicates (a percentile inversion gives >= 2 / (B + 1))
+    assert bootstrap_wald_p(np.random.default_rng(0).normal(1.0, 0.1, 50), 1.0, 0.0) < 1e-10
+    assert np.isnan(bootstrap_wald_p(np.full(5, np.nan), 0.1, 0.0))
+    assert np.isnan(bootstrap_wald_p(np.full(60, 2.0), 2.0, 1.0))  # zero SD
 
 
 def test_differences_carry_holm_and_bh_over_each_metric_and_significant_follows_adjust():
