@@ -15,6 +15,7 @@ from scipy.stats import norm
 
 from ..stats import (
     NotEstimableError,
+    adjust_p_values,
     calibration_intercept,
     calibration_slope,
     cox_recalibration,
@@ -28,7 +29,8 @@ __all__ = ["CALIBRATION_TEST_COLUMNS"]
 CALIBRATION_TEST_COLUMNS = (
     "attribute", "group", "n", "events", "cal_slope", "cal_slope_se", "cal_slope_ci_low", "cal_slope_ci_high",
     "cal_slope_p", "cal_intercept", "cal_intercept_se", "cal_intercept_ci_low", "cal_intercept_ci_high",
-    "cal_intercept_p", "gnd_chi2", "gnd_df", "gnd_p", "gnd_groups", "flag", "flag_reason")
+    "cal_intercept_p", "gnd_chi2", "gnd_df", "gnd_p", "gnd_groups", "flag", "flag_reason", "gnd_p_holm",
+    "gnd_p_bh")
 _NAN4 = (np.nan, np.nan, np.nan, np.nan)
 _NAN5 = _NAN4 + (np.nan,)
 _CR_NO_INTERCEPT = "calibration-in-the-large: not defined in competing-risk mode (crr has no offset)"
@@ -98,7 +100,8 @@ class _CalibrationTestsMixin:
         DataFrame
             Columns :data:`CALIBRATION_TEST_COLUMNS`, one row for ``overall`` and per group and
             intersection (the order of :meth:`to_frame`); ``*_se`` the Wald standard errors.
-            ``cal_slope_p`` tests slope = 1,
+            ``gnd_p_holm`` / ``gnd_p_bh``: the GND p-values adjusted over all groups and
+            intersections (not ``overall``). ``cal_slope_p`` tests slope = 1,
             ``cal_intercept_p`` intercept = 0 (two-sided Wald); ``gnd_p`` the GND chi-square.
 
         Notes
@@ -143,10 +146,14 @@ class _CalibrationTestsMixin:
                           for r in reasons)
             rows.append((attr, grp, int(self._n[g]), int(self._ev[g]), *slope, *intercept, *gnd,
                          flagged, "; ".join(reasons)))
-        f = pd.DataFrame(rows, columns=list(CALIBRATION_TEST_COLUMNS))
+        f = pd.DataFrame(rows, columns=list(CALIBRATION_TEST_COLUMNS[:-2]))
         for c in CALIBRATION_TEST_COLUMNS[4:18]:
             f[c] = f[c].astype(float)
         f["gnd_df"] = f["gnd_df"].astype("Int64")
         f["gnd_groups"] = f["gnd_groups"].astype("Int64")
         f["flag"] = f["flag"].astype(bool)
+        groups = (f["attribute"] != "overall").to_numpy()
+        f["gnd_p_holm"] = f["gnd_p_bh"] = np.nan
+        f.loc[groups, "gnd_p_holm"] = adjust_p_values(f.loc[groups, "gnd_p"].to_numpy(), "holm")
+        f.loc[groups, "gnd_p_bh"] = adjust_p_values(f.loc[groups, "gnd_p"].to_numpy(), "bh")
         return f

@@ -54,13 +54,18 @@ def calibration_test_findings(audit: SubgroupAudit, tables: AuditTables) -> list
         out.append(f"In {r['attribute']} = {r['group']}, the calibration slope is {_g(r['cal_slope'])} (95% CI "
                    f"{_g(r['cal_slope_ci_low'])} to {_g(r['cal_slope_ci_high'])}; it excludes 1): the "
                    f"predictions are {how} in this group.")
-    bad = grp[grp["gnd_p"] < 0.05]
+    col = {"holm": "gnd_p_holm", "bh": "gnd_p_bh"}.get(tables.adjust, "gnd_p")
+    if col not in grp:  # tables written before the adjusted columns
+        col = "gnd_p"
+    bad = grp[grp[col] < 0.05]
+    how = ("not adjusted" if col == "gnd_p" else
+           f"{ADJUST_WORDS[tables.adjust]} adjustment over the {int(np.isfinite(ct[col]).sum())} groups tested")
     if len(bad):
-        parts = ", ".join(f"{a} = {g} (χ² = {c:.1f}, df = {int(d)}, p {_p(p)})" for a, g, c, d, p in
-                          zip(bad["attribute"], bad["group"], bad["gnd_chi2"], bad["gnd_df"], bad["gnd_p"],
+        pw = "p" if col == "gnd_p" else "adjusted p"
+        parts = ", ".join(f"{a} = {g} (χ² = {c:.1f}, df = {int(d)}, {pw} {_p(p)})" for a, g, c, d, p in
+                          zip(bad["attribute"], bad["group"], bad["gnd_chi2"], bad["gnd_df"], bad[col],
                               strict=True))
-        out.append(f"The Greenwood–Nam–D'Agostino test rejects calibration (p < 0.05, not adjusted for the "
-                   f"{len(grp)} groups tested) in {parts}.")
+        out.append(f"The Greenwood–Nam–D'Agostino test rejects calibration (p < 0.05, {how}) in {parts}.")
     return out
 
 
@@ -113,6 +118,7 @@ def calibration_tests_table(tables: AuditTables) -> pd.DataFrame | None:
         "GND χ²": [_g(v) for v in ct["gnd_chi2"]],
         "GND df": ["—" if pd.isna(v) else str(int(v)) for v in ct["gnd_df"]],
         "GND p": [_g(v) for v in ct["gnd_p"]],
+        "GND p (Holm)": [_g(v) for v in ct["gnd_p_holm"]], "GND p (BH)": [_g(v) for v in ct["gnd_p_bh"]],
         "flag": ct["flag"], "flag_reason": ct["flag_reason"]})
 
 

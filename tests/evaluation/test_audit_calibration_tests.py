@@ -36,6 +36,13 @@ def test_calibration_tests_equal_r_per_group_of_the_audit():
     # the deliberately under-predicted group: intercept CI above 0
     assert ct.loc[("ethnicity", "Black"), "cal_intercept_ci_low"] > 0
     assert not ct["flag"].any() and (ct["flag_reason"] == "").all()
+    # GND p-values adjusted over the 7 groups (not overall), as R's p.adjust
+    grp = ct.drop(index=("overall", "all"))
+    p = grp["gnd_p"].to_numpy()
+    order = np.argsort(p)
+    holm = np.maximum.accumulate(np.minimum(1, (7 - np.arange(7)) * p[order]))
+    np.testing.assert_allclose(grp["gnd_p_holm"].to_numpy()[order], holm, rtol=1e-12)
+    assert np.isnan(ct.loc[("overall", "all"), "gnd_p_holm"]) and (grp["gnd_p_bh"] >= grp["gnd_p"] - 1e-15).all()
 
 
 def test_competing_mode_has_the_fine_gray_slope_and_says_what_is_not_defined():
