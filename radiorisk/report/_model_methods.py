@@ -137,6 +137,63 @@ def _iecv_tables(ctx: _Context) -> list[tuple[str, pd.DataFrame]]:
              iecv.drop(columns=[c for c in ("cv_by", "method") if c in iecv.columns]))]
 
 
+def _forest_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows of one metric of ``iecv.csv`` as :class:`~radiorisk.evaluation.MetaForestDisplay`'s table.
+
+    Only a change of layout (the numbers are those of ``iecv.csv``): the pooled clusters become
+    ``study`` rows, then the ``pooled`` and ``prediction`` rows.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"row": ["cluster", "cluster", "pooled", "prediction"],
+    ...                      "cluster": ["a", "b", "pooled", "prediction interval"],
+    ...                      "estimate": [0.7, 0.6, 0.65, 0.65], "ci_low": [0.6, 0.5, 0.6, 0.5],
+    ...                      "ci_high": [0.8, 0.7, 0.7, 0.8], "in_meta": [True, True, True, True],
+    ...                      "weight": [50.0, 50.0, None, None], "k": [None, None, 2, 2],
+    ...                      "tau2": [None, None, 0.0, 0.0], "i2": [None, None, 0.0, 0.0]})
+    >>> table, summary = _forest_table(rows)
+    >>> table["row"].tolist(), summary
+    (['study', 'study', 'pooled', 'prediction'], 'k = 2, tau² = 0, I² = 0 %')
+    """
+    study = rows[(rows["row"] == "cluster") & rows["in_meta"].astype(bool)]
+    pooled, pred = rows[rows["row"] == "pooled"].iloc[0], rows[rows["row"] == "prediction"].iloc[0]
+    out = pd.DataFrame({
+        "row": ["study"] * len(study) + ["pooled", "prediction"],
+        "label": [*study["cluster"].astype(str), "pooled", "prediction interval"],
+        "estimate_original": [*study["estimate"], pooled["estimate"], pred["estimate"]],
+        "ci_low_original": [*study["ci_low"], pooled["ci_low"], pred["ci_low"]],
+        "ci_high_original": [*study["ci_high"], pooled["ci_high"], pred["ci_high"]],
+        "weight": [*study["weight"], np.nan, np.nan]})
+    summary = f"k = {int(pooled['k'])}, tau² = {float(pooled['tau2']):.3g}, I² = {float(pooled['i2']):.0f} %"
+    return out, summary
+
+
+def _iecv_figures(ctx: _Context) -> list[tuple[str, bytes]]:
+    """Forest plots of the IECV's C and O/E (clusters, pooled, prediction interval), when pooled."""
+    from ..evaluation import MetaForestDisplay
+    from ._figures import png
+
+    iecv = ctx.iecv
+    if iecv is None:
+        return []
+    cv_by = ctx.config.get("cv_by") or "cluster"
+    figs = []
+    for metric in ("harrell_c", "c_cr", "oe_ratio_t", "oe_ratio_cr"):
+        rows = iecv[iecv["metric"] == metric]
+        pooled = rows[rows["row"] == "pooled"]
+        if pooled.empty or not np.isfinite(float(pooled["estimate"].iloc[0])):
+            continue
+        table, summary = _forest_table(rows)
+        ref = 1.0 if metric.startswith("oe_ratio") else None
+        try:
+            figs.append((f"{metric} in each left-out {cv_by}, pooled, and the 95 % prediction interval for a new "
+                         f"{cv_by}", png(lambda ax, t=table, m=metric, s=summary, r=ref: MetaForestDisplay(
+                             t, metric=m, summary=s, reference=r).plot(ax=ax), size=(6.4, 4.4), dpi=110)))
+        except Exception:  # noqa: BLE001 - a figure that cannot be drawn must not lose the tables
+            continue
+    return figs
+
+
 def _model_spec(ctx: _Context) -> ReportSection:
     cfg, prov, model = ctx.config, ctx.prov, ctx.model
     name = cfg.get("model", ctx.manifest.get("model", "?"))
@@ -206,5 +263,5 @@ def _model_spec(ctx: _Context) -> ReportSection:
         say.append(f"Sample size (Riley et al.): {ctx.sample_size_note}.")
     notes = tuple(prov.get("statements") or ())
     return ReportSection(id="model", title=_TITLES["model"], sentences=tuple(say), tables=tuple(tables),
-                         notes=notes)
+                         figures=tuple(_iecv_figures(ctx)), notes=notes)
 
