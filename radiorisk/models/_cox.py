@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from ..stats import NotEstimableError, fit_cox
 from ..stats._rubin import rubin_pool
 from ._base import (
     DEFAULT_HORIZON,
@@ -89,8 +90,10 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         M >= 2 imputations learnt on the training rows
         (:class:`~radiorisk.models._impute.ChainedImputation`: the outcome in
         the training imputation model, outcome-free imputation of new rows),
-        one Cox fit per completed data set, coefficients and standard errors
-        pooled by Rubin's rules, risks averaged over the M fits.  Default None:
+        one Cox fit per completed data set (unpenalised and unweighted: by
+        :func:`radiorisk.stats.fit_cox`, equal to ``survival::coxph``; else by
+        lifelines), coefficients and standard errors pooled by Rubin's rules,
+        risks averaged over the M fits.  Default None:
         no NaN allowed (the :func:`~radiorisk.models.make_model` pipeline
         imputes the median and adds an indicator).
     impute_max_iter : int, default 5
@@ -241,6 +244,17 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
                 "baseline_cumhaz": bch.iloc[:, 0].to_numpy(dtype=np.float64),
                 "log_likelihood": float(cph.log_likelihood_)}
 
+    @staticmethod
+    def _fit_exact(Xa, t, e, names) -> dict:
+        """One unpenalised, unweighted fit by radiorisk's Cox fitter (``survival::coxph`` to 1e-8)."""
+        try:
+            f = fit_cox(Xa, t, e, ties="efron", names=names, tol=1e-12)
+        except NotEstimableError as exc:
+            raise ModelError(f"the Cox model of an imputed data set cannot be fitted ({exc}); look "
+                             "for collinear columns, or set penalizer > 0") from exc
+        return {"coef": f.coef, "se": f.se, "means": f.center, "baseline_times": f.event_times,
+                "baseline_cumhaz": np.cumsum(f.hazard_breslow), "log_likelihood": float(f.loglik)}
+
     def _set_fit(self, f: dict) -> None:
         self.coef_, self.se_, self.means_ = f["coef"], f["se"], f["means"]
         self.baseline_times_, self.baseline_cumhaz_ = f["baseline_times"], f["baseline_cumhaz"]
@@ -259,8 +273,10 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         imp = ChainedImputation(self.n_imputations, max_iter=self.impute_max_iter,
                                 random_state=self.random_state, delta=self.impute_delta,
                                 delta_columns=self._delta_positions(names)).fit(Xa, t, e)
+        exact = self.penalizer == 0 and w is None and not self.robust
         with threadpool_limits(1):  # M small fits: BLAS threads only contend
-            fits = [self._fit_one(Xc, t, e, w, names) for Xc in imp.completed_]
+            fits = [self._fit_exact(Xc, t, e, names) if exact else self._fit_one(Xc, t, e, w, names)
+                    for Xc in imp.completed_]
         del imp.completed_
         self.imputation_ = imp
         self._set_imputed(fits, names)
@@ -303,11 +319,20 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         -------
         ndarray of shape (n,)
         """
+        return np.mean(self.predict_risk_per_imputation(X, horizon), axis=0)
+
+    def predict_risk_per_imputation(self, X, horizon=None) -> np.ndarray:
+        """Risk by ``horizon`` of each imputation's fit on its completed copy of ``X``, shape (M, n).
+
+        ``predict_risk`` is the mean over the rows of this array; a model
+        without imputation gives one row.  Used to pool performance measures
+        across imputations.
+        """
         check_is_fitted(self, "coef_")
         h = check_horizon(horizon, self.horizon)
-        return np.mean([breslow_risk(f["baseline_times"], f["baseline_cumhaz"], h,
-                                     np.exp((Xc - f["means"]) @ f["coef"]))
-                        for f, Xc in self._per_imputation(X)], axis=0)
+        return np.array([breslow_risk(f["baseline_times"], f["baseline_cumhaz"], h,
+                                      np.exp((Xc - f["means"]) @ f["coef"]))
+                         for f, Xc in self._per_imputation(X)])
 
     def predict_survival_function(self, X, *, times) -> np.ndarray:
         """Survival probabilities :math:`S(t \\mid x)`, shape (n_samples, n_times)."""

@@ -261,6 +261,20 @@ class ChainedImputation:
             out.append(self._shift(Xc, miss))
         return out
 
+    def with_delta(self, delta: float, delta_columns=None) -> ChainedImputation:
+        """A copy that shifts the imputed values of new rows by ``delta`` (the fitted imputers are shared).
+
+        The MNAR sensitivity analysis of a model fitted under MAR: the same fits,
+        new patients' imputations shifted (see
+        :func:`radiorisk.models._impute_sensitivity.delta_sensitivity`).
+        """
+        check_number("delta", delta)
+        out = object.__new__(ChainedImputation)
+        out.__dict__.update(self.__dict__)
+        out.delta = float(delta)
+        out.delta_columns = None if delta_columns is None else [int(j) for j in delta_columns]
+        return out
+
     # -- persistence ----------------------------------------------------------------------
     def to_state(self) -> dict:
         """The state of the new-row imputers (numbers and arrays; training copies are not stored)."""
