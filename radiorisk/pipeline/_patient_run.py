@@ -14,10 +14,13 @@ once:
   three-sentence summary;
 - the lesion images (:func:`radiorisk.pipeline._patient_images.lesion_images`);
 
+- the guideline context (:func:`radiorisk.report.guideline_context`, CAD-RADS
+  categories derived where not recorded);
+
 into one :class:`radiorisk.report.PatientReportResult`, and writes ``<id>.html``
-(clinician view), ``<id>.patient.html`` (plain-language view), ``<id>.json`` (format
-version 2, ``data_schemas/patient_report.schema.json``) and
-``patient_report.provenance.json``. Ids are pseudonymised unless ``raw_ids``: the
+(clinician view), ``<id>.patient.html`` (plain-language view), their PDFs,
+``<id>.json`` (format version 2, ``data_schemas/patient_report.schema.json``), the DICOM
+SR ``<id>.sr.dcm`` and ``patient_report.provenance.json``. Ids are pseudonymised unless ``raw_ids``: the
 patient is given by its raw id, every output carries only its pseudonym.
 """
 
@@ -268,27 +271,22 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
     about = {"command": "radiorisk patient-report", "model_bundle": str(model_dir),
              "bundle_sha256": sha256_file(model_dir / "manifest.json"), "author": author or "not stated",
              "created_utc": created}
-    scrub = (lambda s: s) if pz.raw else (lambda s: pz.scrub_text(s, cohort_ids(prep.cohort)))
+    every_id = [] if pz.raw else cohort_ids(prep.cohort)
+    scrub = (lambda s: s) if pz.raw else (lambda s: pz.scrub_text(s, every_id))
     reports = patient_reports(est, prep.data, ids, horizon=h, intervals=u, shap=shap,
                               free_text=None if text is None else scrub(text), top_k=top_k,
                               tables=prep.cohort, blocks=blocks, pseudonyms=None if pz.raw else labels,
                               provenance=about, report_date=report_date, random_state=random_state)
     images, inotes = lesion_images(prep.cohort, ids, pseudonymised=not pz.raw,
                                    allow_outside_root=allow_outside_root)
-    results = []
-    for k, (pid, rep) in enumerate(zip(ids, reports, strict=True)):
-        rep = complete_cad_rads(rep)
-        one = shap.subset([k])
-        one = replace(one, data=one.data.set_axis(pd.Index([labels[pid]])))
-        results.append(PatientReportResult(report=rep, summary=clinician_summary(rep), lesion_images=images[pid],
-                                           image_notes=inotes[pid], shap=one, horizon_days=h, provenance=about,
-                                           guideline=guideline_context(rep, table)))
+    results = [_result(rep, shap.subset([k]), labels[pid], images[pid], inotes[pid], h, about, table)
+               for k, (pid, rep) in enumerate(zip(ids, reports, strict=True))]
     notes = [scrub(n) for n in notes]
     files = _write(results, stems, out_dir, formats)
     prov = {**about, "argv": None if argv is None else [scrub(str(a)) for a in argv], "versions": versions(),
             "horizon_days": h, "n_boot": n_boot if u is not None else None,
             "guideline": {"name": table["name"], "version": table["version"],
-                          "file": None if guideline is None or not isinstance(guideline, str | Path) else str(guideline)},
+                          "file": str(guideline) if isinstance(guideline, str | Path) else None},
             "train_data": None if X_train is None else "given" if train_data is not None else "RUN/provenance.json",
             "inputs_sha256": {k: {"path": str(p), "sha256": sha256_file(p)} for k, p in sorted(prep.inputs.items())},
             "identifiers": pz.provenance(), "statements": notes,
@@ -296,6 +294,14 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
     write_json(out_dir / PATIENT_REPORT_PROVENANCE, prov)
     return PatientReportRun(out_dir=out_dir, results=tuple(results), files=files,
                             provenance=out_dir / PATIENT_REPORT_PROVENANCE, notes=tuple(notes))
+
+
+def _result(rep, one, label: str, images, notes, h: float, about: dict, table) -> PatientReportResult:
+    """One patient's result: CAD-RADS completed, SHAP indexed by the printed identifier, guideline context."""
+    rep = complete_cad_rads(rep)
+    one = replace(one, data=one.data.set_axis(pd.Index([label])))
+    return PatientReportResult(report=rep, summary=clinician_summary(rep), lesion_images=images, image_notes=notes,
+                               shap=one, horizon_days=h, provenance=about, guideline=guideline_context(rep, table))
 
 
 def _content(res, kind: str):
