@@ -1,14 +1,25 @@
-"""Feature robustness across readers: ICC(2,1) with 95 % CI, and a filter.
+"""Feature robustness across readers or perturbations: ICC(2,1) and ICC(3,1) with 95 % CIs, and a filter.
 
 ICC(2,1) is the two-way random-effects, absolute-agreement, single-measurement
 intraclass correlation (Shrout & Fleiss 1979; McGraw & Wong 1996, case 2A):
 
-    ICC = (MSR - MSE) / (MSR + (k - 1) MSE + k (MSC - MSE) / n)
+    ICC(2,1) = (MSR - MSE) / (MSR + (k - 1) MSE + k (MSC - MSE) / n)
 
-with n lesions (rows) and k readers (columns).  The 95 % CI is McGraw & Wong's
-F-based interval with Satterthwaite degrees of freedom (as in pingouin and R's
-``irr::icc(model="twoway", type="agreement", unit="single")``).  Only lesions
-segmented by every reader enter; all features are computed at once.
+with n lesions (rows) and k raters (columns: readers, or image perturbations).
+Its 95 % CI is McGraw & Wong's F-based interval with Satterthwaite degrees of
+freedom (as in pingouin and R's ``irr::icc(model="twoway", type="agreement",
+unit="single")`` and ``psych::ICC``'s ``ICC2``).
+
+ICC(3,1) is the two-way mixed-effects, consistency, single-measurement ICC
+(Shrout & Fleiss case 3, McGraw & Wong case 3A): a systematic shift of one rater
+does not lower it,
+
+    ICC(3,1) = (MSR - MSE) / (MSR + (k - 1) MSE),
+
+with the exact F interval: F = MSR / MSE, F_L = F / F(1 - a/2; n - 1, (n - 1)(k - 1)),
+F_U = F * F(1 - a/2; (n - 1)(k - 1), n - 1), bounds (F_X - 1) / (F_X + k - 1)
+(``psych::ICC``'s ``ICC3``).  Only subjects rated by every rater enter; all
+features are computed at once.
 """
 
 from __future__ import annotations
@@ -17,11 +28,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["icc", "feature_icc", "robust_features"]
+__all__ = ["ICC_KINDS", "icc", "feature_icc", "robust_features"]
 
 
-def icc(ratings: np.ndarray, *, confidence: float = 0.95) -> dict:
-    """ICC(2,1) and its CI for one n-by-k table, or for many tables stacked (n, k, F).
+#: the ICC forms :func:`icc` computes (Shrout & Fleiss notation)
+ICC_KINDS = ("2,1", "3,1")
+
+
+def icc(ratings: np.ndarray, *, confidence: float = 0.95, kind: str = "2,1") -> dict:
+    """ICC(2,1) or ICC(3,1) and its CI for one n-by-k table, or for many tables stacked (n, k, F).
 
     Parameters
     ----------
@@ -29,6 +44,9 @@ def icc(ratings: np.ndarray, *, confidence: float = 0.95) -> dict:
         n subjects rated by k raters (for F features at once).
     confidence : float
         Confidence level of the interval.
+    kind : {"2,1", "3,1"}
+        ``"2,1"``: two-way random, absolute agreement (default); ``"3,1"``: two-way
+        mixed, consistency.  Both single-measurement.
 
     Returns
     -------
@@ -43,7 +61,15 @@ def icc(ratings: np.ndarray, *, confidence: float = 0.95) -> dict:
     >>> r = icc(x)
     >>> round(float(r["icc"]), 2), round(float(r["ci_low"]), 2), round(float(r["ci_high"]), 2)
     (0.29, 0.02, 0.76)
+
+    ICC(3,1) = 0.71 on the same table:
+
+    >>> r3 = icc(x, kind="3,1")
+    >>> round(float(r3["icc"]), 2), round(float(r3["ci_low"]), 2), round(float(r3["ci_high"]), 2)
+    (0.71, 0.34, 0.95)
     """
+    if kind not in ICC_KINDS:
+        raise ValueError(f"kind must be one of {ICC_KINDS}, got {kind!r}")
     x = np.asarray(ratings, dtype=float)
     squeeze = x.ndim == 2
     if squeeze:
@@ -61,6 +87,18 @@ def icc(ratings: np.ndarray, *, confidence: float = 0.95) -> dict:
     msr = ss_r / (n - 1)
     msc = ss_c / (k - 1)
     mse = ss_e / ((n - 1) * (k - 1))
+    if kind == "3,1":
+        value, low, high = _icc31(msr, mse, n, k, confidence)
+    else:
+        value, low, high = _icc21(msr, msc, mse, n, k, confidence)
+    out = {"icc": value, "ci_low": low, "ci_high": high, "msr": msr, "msc": msc, "mse": mse}
+    if squeeze:
+        out = {key: val[0] for key, val in out.items()}
+    return out
+
+
+def _icc21(msr, msc, mse, n: int, k: int, confidence: float):
+    """ICC(2,1) and McGraw & Wong's Satterthwaite interval from the mean squares."""
     with np.errstate(divide="ignore", invalid="ignore"):
         value = (msr - mse) / (msr + (k - 1) * mse + k * (msc - mse) / n)
         alpha = 1 - confidence
@@ -71,10 +109,21 @@ def icc(ratings: np.ndarray, *, confidence: float = 0.95) -> dict:
         f_l = stats.f.ppf(1 - alpha / 2, v, n - 1)
         low = n * (msr - f_u * mse) / (f_u * (k * msc + (k * n - k - n) * mse) + n * msr)
         high = n * (f_l * msr - mse) / (k * msc + (k * n - k - n) * mse + n * f_l * msr)
-    out = {"icc": value, "ci_low": low, "ci_high": high, "msr": msr, "msc": msc, "mse": mse}
-    if squeeze:
-        out = {key: val[0] for key, val in out.items()}
-    return out
+    return value, low, high
+
+
+def _icc31(msr, mse, n: int, k: int, confidence: float):
+    """ICC(3,1) and its exact F interval from the mean squares."""
+    alpha = 1 - confidence
+    df1, df2 = n - 1, (n - 1) * (k - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = (msr - mse) / (msr + (k - 1) * mse)
+        f_obs = msr / mse
+        f_low = f_obs / stats.f.ppf(1 - alpha / 2, df1, df2)
+        f_high = f_obs * stats.f.ppf(1 - alpha / 2, df2, df1)
+        low = (f_low - 1) / (f_low + k - 1)
+        high = (f_high - 1) / (f_high + k - 1)
+    return value, low, high
 
 
 def feature_icc(
@@ -84,8 +133,9 @@ def feature_icc(
     rater: str = "reader",
     feature_columns=None,
     confidence: float = 0.95,
+    kind: str = "2,1",
 ) -> pd.DataFrame:
-    """ICC(2,1) with CI for every feature of a wide table holding several readers per lesion.
+    """ICC(2,1) (or ICC(3,1)) with CI for every feature of a wide table holding several raters per lesion.
 
     Parameters
     ----------
@@ -97,6 +147,8 @@ def feature_icc(
         Default: every numeric column except ids and ``n_voxels``.
     confidence : float
         Confidence level.
+    kind : {"2,1", "3,1"}
+        The ICC form (see :func:`icc`).
 
     Returns
     -------
@@ -129,7 +181,7 @@ def feature_icc(
             f"{len(raters)} reader(s)"
         )
     cube = sub[list(feature_columns)].to_numpy(float).reshape(n, len(raters), len(feature_columns))
-    r = icc(cube, confidence=confidence)
+    r = icc(cube, confidence=confidence, kind=kind)
     out = pd.DataFrame({"feature": list(feature_columns), "icc": r["icc"], "ci_low": r["ci_low"],
                         "ci_high": r["ci_high"], "n_lesions": n, "n_readers": len(raters)})
     out["note"] = np.where(r["msr"] <= 0, "constant", "")
