@@ -184,12 +184,16 @@ class PatientReport:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> PatientReport:
-        """Rebuild a report from :meth:`to_dict` output (checks ``format`` and ``format_version``)."""
+        """Rebuild a report from :meth:`to_dict` output (checks ``format`` and ``format_version``).
+
+        A version 2 document (``radiorisk patient-report``) holds every field of version 1;
+        its structured report is read and the added sections are left aside.
+        """
         if not isinstance(d, Mapping) or d.get("format") != REPORT_FORMAT[0]:
             raise PatientReportError(f"not a {REPORT_FORMAT[0]!r} document")
-        if d.get("format_version") != REPORT_FORMAT[1]:
+        if d.get("format_version") not in (REPORT_FORMAT[1], 2):
             raise PatientReportError(f"{REPORT_FORMAT[0]}: format_version {d.get('format_version')!r} "
-                                     f"is not supported (this radiorisk reads {REPORT_FORMAT[1]})")
+                                     f"is not supported (this radiorisk reads {REPORT_FORMAT[1]} and 2)")
         names = [f.name for f in fields(cls)]
         missing = [n for n in names if n not in d and n not in ("disclaimer",)]
         if missing:

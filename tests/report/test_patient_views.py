@@ -193,3 +193,12 @@ def test_patient_view_reads_at_about_age_12():
     grade = _flesch_kincaid_grade(text)
     assert 2.0 < grade  # the measure reads the page (not an empty string)
     assert grade <= 7.0, f"Flesch-Kincaid grade {grade:.1f}"
+
+
+def test_the_structured_report_reads_back_from_version_2():
+    res = _result()
+    assert PatientReport.from_json(res.to_json()) == res.report
+    doc = json.loads(res.to_json())
+    doc["format_version"] = 3
+    with pytest.raises(PatientReportError, match="format_version 3 is not supported"):
+        PatientReport.from_dict(doc)
