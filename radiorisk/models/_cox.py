@@ -274,9 +274,11 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
                                 random_state=self.random_state, delta=self.impute_delta,
                                 delta_columns=self._delta_positions(names)).fit(Xa, t, e)
         exact = self.penalizer == 0 and w is None and not self.robust
+        complete = not np.isnan(Xa).any()  # M identical copies: one fit serves them all
         with threadpool_limits(1):  # M small fits: BLAS threads only contend
             fits = [self._fit_exact(Xc, t, e, names) if exact else self._fit_one(Xc, t, e, w, names)
-                    for Xc in imp.completed_]
+                    for Xc in (imp.completed_[:1] if complete else imp.completed_)]
+        fits = fits * self.n_imputations if complete else fits
         del imp.completed_
         self.imputation_ = imp
         self._set_imputed(fits, names)
