@@ -2,7 +2,7 @@
 
 Analytic inference (Wald intervals, chi-square tests), not bootstrapped: one recalibration model
 and one Greenwood-Nam-D'Agostino test per group, every group from its own rows
-(:func:`radiorisk.stats.cox_recalibration`, :func:`radiorisk.stats.fine_gray_recalibration_slope`,
+(:func:`radiorisk.stats.cox_recalibration`, :func:`radiorisk.stats.fine_gray_recalibration`,
 :func:`radiorisk.stats.gnd_test`; binary audits: the logistic slope and intercept of
 :func:`radiorisk.stats.calibration_slope` / :func:`~radiorisk.stats.calibration_intercept`).
 """
@@ -19,7 +19,7 @@ from ..stats import (
     calibration_intercept,
     calibration_slope,
     cox_recalibration,
-    fine_gray_recalibration_slope,
+    fine_gray_recalibration,
     gnd_test,
 )
 
@@ -33,7 +33,8 @@ CALIBRATION_TEST_COLUMNS = (
     "gnd_p_bh")
 _NAN4 = (np.nan, np.nan, np.nan, np.nan)
 _NAN5 = _NAN4 + (np.nan,)
-_CR_NO_INTERCEPT = "calibration-in-the-large: not defined in competing-risk mode (crr has no offset)"
+_CR_NO_INTERCEPT = ("calibration-in-the-large: point estimate only in competing-risk mode (crr gives no variance "
+                    "for the baseline)")
 _CR_NO_GND = "GND test: not defined in competing-risk mode (it uses the Kaplan-Meier risk)"
 
 
@@ -56,9 +57,8 @@ class _CalibrationTestsMixin:
         slope = intercept = _NAN5
         try:
             if self.competing_risks:
-                est, p = fine_gray_recalibration_slope(self.time[idx], self.event[idx], self.risk[idx],
-                                                       horizon=self.horizon)
-                slope = _ests(est, p)
+                cal = fine_gray_recalibration(self.time[idx], self.event[idx], self.risk[idx], horizon=self.horizon)
+                slope, intercept = _ests(cal.slope, cal.slope_p), _ests(cal.intercept, cal.intercept_p)
                 why.append(_CR_NO_INTERCEPT)
             elif self.survival:
                 cal = cox_recalibration(self.time[idx], self.event[idx], self.risk[idx], horizon=self.horizon)
@@ -109,8 +109,8 @@ class _CalibrationTestsMixin:
         Survival: :func:`radiorisk.stats.cox_recalibration` (Cox model of the outcome censored at
         :math:`t_0` on :math:`\log(-\log(1 - r))`; intercept = :math:`\log\hat H_0(t_0)` with the
         slope fixed at 1) and :func:`radiorisk.stats.gnd_test`. Competing risks: the Fine-Gray
-        slope (:func:`radiorisk.stats.fine_gray_recalibration_slope`); no intercept and no GND
-        test (named in ``flag_reason``). Binary: the logistic ``cal_slope`` and ``cal_intercept``
+        slope and intercept (:func:`radiorisk.stats.fine_gray_recalibration`; the intercept without
+        CI) and no GND test (both named in ``flag_reason``). Binary: the logistic ``cal_slope`` and ``cal_intercept``
         of ``metrics.csv`` and the GND test without censoring (Kaplan-Meier risk = event share).
         ``flag`` is set as in :meth:`to_frame` (unknown label, fewer than ``min_events`` events) and
         when a quantity is undefined.
@@ -142,7 +142,7 @@ class _CalibrationTestsMixin:
                 slope, intercept, gnd = _NAN5, _NAN5, _NAN4
                 why, why_gnd = ["no rows"], []
             reasons += why + why_gnd
-            flagged = any(not r.startswith(("calibration-in-the-large: not defined", "GND test: not defined"))
+            flagged = any(not r.startswith(("calibration-in-the-large: point estimate only", "GND test: not defined"))
                           for r in reasons)
             rows.append((attr, grp, int(self._n[g]), int(self._ev[g]), *slope, *intercept, *gnd,
                          flagged, "; ".join(reasons)))

@@ -389,8 +389,10 @@ def _horizon_inputs(horizons, items: list[tuple[str, str]]) -> list[tuple[str, s
 def _caltest_note(audit: SubgroupAudit) -> str:
     if audit.competing_risks:
         return ("Calibration slope: Fine–Gray regression of the event of interest (censored at the horizon) on "
-                "log(−log(1 − predicted incidence)), robust SE, Wald 95 % CI (1 is ideal). Calibration-in-the-"
-                "large and the GND test are not defined in competing-risk mode. Analytic, not bootstrapped.")
+                "log(−log(1 − predicted incidence)), robust SE, Wald 95 % CI (1 is ideal). Calibration "
+                "intercept: log of the baseline cumulative subdistribution hazard at the horizon with the slope "
+                "fixed at 1 (0 is ideal), point estimate only. The GND test is not defined in competing-risk "
+                "mode. Analytic, not bootstrapped.")
     if audit.survival:
         return ("Calibration slope: Cox model of the outcome censored at the horizon on log(−log(1 − risk)), "
                 "Efron ties, Wald 95 % CI (1 is ideal). Calibration intercept: log of the baseline cumulative "

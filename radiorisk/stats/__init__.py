@@ -55,10 +55,11 @@ anticipated_cox_snell_r2, cox_snell_from_c, cox_snell_from_nagelkerke, cox_snell
     The anticipated Cox–Snell R² from a reported C statistic, Nagelkerke R² or LR chi-square.
 max_parameters, parameter_budget_table, ParameterBudget
     How many candidate parameters a data set supports (per rung of the modality ladder).
-cox_recalibration, CoxRecalibration, fine_gray_recalibration_slope
+cox_recalibration, fine_gray_recalibration, Recalibration
     Survival calibration slope and calibration-in-the-large at t0 (Cox model of the outcome
     censored at t0 on cloglog(risk), Efron ties; equal to ``survival::coxph``/``survfit``), and the
-    competing-risk slope (Fine–Gray on cloglog(cumulative incidence), equal to ``cmprsk::crr``).
+    competing-risk slope and calibration-in-the-large (Fine–Gray on cloglog(cumulative incidence),
+    equal to ``cmprsk::crr``).
 model_based_c
     The model-based concordance (van Klaveren et al. 2016): the C a model would reach in a cohort
     if its risks were right there (case mix only; external validation).
@@ -90,7 +91,7 @@ from ._binary import (
     loess_fit,
     oe_ratio,
 )
-from ._calibration_slope import CoxRecalibration, cox_recalibration, fine_gray_recalibration_slope
+from ._calibration_slope import Recalibration, cox_recalibration, fine_gray_recalibration
 from ._common import (
     DEFAULT_HORIZON_DAYS,
     Z_975,
@@ -186,6 +187,6 @@ __all__ = [
     "riley_sample_size_binary", "riley_sample_size_survival", "ParameterBudget", "max_parameters",
     "parameter_budget_table", "anticipated_cox_snell_r2", "cox_snell_from_c", "cox_snell_from_lr",
     "cox_snell_from_nagelkerke", "max_cox_snell_r2",
-    "CoxRecalibration", "cox_recalibration", "fine_gray_recalibration_slope", "GNDTest", "gnd_test",
+    "Recalibration", "cox_recalibration", "fine_gray_recalibration", "GNDTest", "gnd_test",
     "risk_groups", "P_ADJUSTMENTS", "adjust_p_values", "model_based_c",
 ]

@@ -26,11 +26,11 @@ from ._common import (
     html_table,
 )
 from ._cox import fit_cox
-from ._finegray import fit_fine_gray
+from ._finegray import _FineGrayProblem, fit_fine_gray
 from ._linalg import sqrt_variance
 from ._rcs import cloglog
 
-__all__ = ["CoxRecalibration", "cox_recalibration", "fine_gray_recalibration_slope"]
+__all__ = ["Recalibration", "cox_recalibration", "fine_gray_recalibration"]
 
 _SLOPE_METHOD = ("coxph(Surv(pmin(time, t0), event & time <= t0) ~ cloglog(risk), ties = 'efron'); "
                  "Wald 95 % CI")
@@ -38,11 +38,16 @@ _INTERCEPT_METHOD = ("log H0(t0) of coxph(Surv(pmin(time, t0), event & time <= t
                      "Efron increments (survfit); Wald 95 % CI on the log scale (delta method)")
 _FG_METHOD = ("crr(pmin(time, t0), status if time <= t0 else 0, cov1 = cloglog(risk)); robust (sandwich) SE, "
               "Wald 95 % CI")
+_FG_INTERCEPT_METHOD = ("log Lambda0(t0) of the Fine-Gray model with offset cloglog(risk) (crr's censoring weights); "
+                        "point estimate only (crr gives no variance for the baseline)")
 
 
 @dataclass(frozen=True)
-class CoxRecalibration:
+class Recalibration:
     """Calibration slope and calibration-in-the-large of predicted risks at a horizon.
+
+    From :func:`cox_recalibration` (Cox model) or :func:`fine_gray_recalibration` (Fine-Gray
+    model of cause 1: the intercept then has no SE or CI).
 
     Attributes
     ----------
@@ -113,7 +118,7 @@ def _efron_log_baseline(t, e, offset) -> tuple[float, float]:
     return float(np.log(H)), float(sqrt_variance(V)) / H
 
 
-def cox_recalibration(time, event, risk, *, horizon) -> CoxRecalibration:
+def cox_recalibration(time, event, risk, *, horizon) -> Recalibration:
     r"""Survival calibration slope and calibration-in-the-large of predicted risks by ``horizon``.
 
     Parameters
@@ -125,7 +130,7 @@ def cox_recalibration(time, event, risk, *, horizon) -> CoxRecalibration:
 
     Returns
     -------
-    CoxRecalibration
+    Recalibration
 
     Raises
     ------
@@ -172,11 +177,11 @@ def cox_recalibration(time, event, risk, *, horizon) -> CoxRecalibration:
     slope, slope_p = _wald(float(fit.coef[0]), float(fit.se[0]), 1.0, _SLOPE_METHOD)
     a, se_a = _efron_log_baseline(tt, ee, cll)
     intercept, intercept_p = _wald(a, se_a, 0.0, _INTERCEPT_METHOD)
-    return CoxRecalibration(slope, intercept, slope_p, intercept_p, len(t), n_events, t0)
+    return Recalibration(slope, intercept, slope_p, intercept_p, len(t), n_events, t0)
 
 
-def fine_gray_recalibration_slope(time, status, risk, *, horizon) -> tuple[Estimate, float]:
-    r"""Competing-risk calibration slope: Fine-Gray regression of cause 1 on cloglog(predicted incidence).
+def fine_gray_recalibration(time, status, risk, *, horizon) -> Recalibration:
+    r"""Competing-risk calibration slope and calibration-in-the-large: Fine-Gray recalibration of cause 1.
 
     Parameters
     ----------
@@ -191,8 +196,9 @@ def fine_gray_recalibration_slope(time, status, risk, *, horizon) -> tuple[Estim
 
     Returns
     -------
-    tuple of (Estimate, float)
-        The slope (robust SE, Wald CI) and the two-sided Wald p-value of slope = 1.
+    Recalibration
+        ``slope`` with its robust SE and Wald CI; ``intercept`` a point estimate only (its SE
+        and CI are NaN: ``crr`` gives no variance for the baseline).
 
     Raises
     ------
@@ -203,8 +209,12 @@ def fine_gray_recalibration_slope(time, status, risk, *, horizon) -> tuple[Estim
     -----
     The outcome is censored at :math:`t_0` (status 0 after it) and
     :func:`~radiorisk.stats.fit_fine_gray` (``cmprsk::crr``) is fitted on
-    :math:`\log(-\log(1 - r))`: the subdistribution analogue of :func:`cox_recalibration`'s slope
-    (1 = perfect). There is no calibration-in-the-large here (``crr`` has no offset).
+    :math:`c_i = \log(-\log(1 - r_i))`: the subdistribution analogue of :func:`cox_recalibration`.
+    **Slope** = the coefficient (1 = perfect), crr's robust SE. **Calibration-in-the-large** =
+    :math:`\log \hat\Lambda_0(t_0)` of the subdistribution hazard with the slope fixed at 1,
+    :math:`\hat\Lambda_0(t_0) = \sum_{t_k \le t_0} d_k / \sum_j w_j(t_k) e^{c_j}` with crr's
+    censoring weights (0 = perfect); equal to ``log(sum(crr(..., cov1 = cll, init = 1,
+    maxiter = 0)$bfitj[uftime <= t0]))``.
 
     Examples
     --------
@@ -212,21 +222,26 @@ def fine_gray_recalibration_slope(time, status, risk, *, horizon) -> tuple[Estim
     >>> r = rng.uniform(0.05, 0.4, 600)
     >>> t = rng.exponential(-5 / np.log1p(-r)); c = rng.exponential(20, 600)
     >>> s = np.where(t < c, 1.0, 2.0); tt = np.minimum(t, c)
-    >>> est, p = fine_gray_recalibration_slope(np.minimum(tt, 9), np.where(tt <= 9, s, 0.0), r, horizon=5)
-    >>> bool(0.5 < est.estimate < 1.5)
-    True
+    >>> cal = fine_gray_recalibration(np.minimum(tt, 9), np.where(tt <= 9, s, 0.0), r, horizon=5)
+    >>> bool(0.5 < cal.slope.estimate < 1.5), bool(np.isnan(cal.intercept.se))
+    (True, True)
     """
     t0 = check_horizon(horizon)
     t = np.asarray(time, dtype=np.float64)
     s = np.asarray(status, dtype=np.float64)
     r = np.asarray(risk, dtype=np.float64)
     st = np.where(t <= t0, s, 0.0)
-    if not np.any(st == 1):
+    n_events = int(np.sum(st == 1))
+    if n_events == 0:
         raise NotEstimableError(_NO_EVENT_BY_T0.format(t0=t0, what="the calibration slope"))
     cll = cloglog(r)
     if np.ptp(cll) == 0:
         raise NotEstimableError("every predicted risk is equal: the calibration slope is not defined")
-    fit = fit_fine_gray(cll[:, None], np.minimum(t, t0), st, cause=1, names=["cll"])
+    tt = np.minimum(t, t0)
+    fit = fit_fine_gray(cll[:, None], tt, st, cause=1, names=["cll"])
     if not fit.converged:
         raise NotEstimableError("the Fine-Gray recalibration model did not converge")
-    return _wald(float(fit.coef[0]), float(fit.se[0]), 1.0, _FG_METHOD)
+    slope, slope_p = _wald(float(fit.coef[0]), float(fit.se[0]), 1.0, _FG_METHOD)
+    jumps = _FineGrayProblem(cll[:, None], tt, st, 1).baseline(np.array([1.0]))  # slope fixed at 1
+    intercept = Estimate(float(np.log(jumps.sum())), method=_FG_INTERCEPT_METHOD)
+    return Recalibration(slope, intercept, slope_p, np.nan, len(t), n_events, t0)

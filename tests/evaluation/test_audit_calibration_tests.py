@@ -45,7 +45,7 @@ def test_calibration_tests_equal_r_per_group_of_the_audit():
     assert np.isnan(ct.loc[("overall", "all"), "gnd_p_holm"]) and (grp["gnd_p_bh"] >= grp["gnd_p"] - 1e-15).all()
 
 
-def test_competing_mode_has_the_fine_gray_slope_and_says_what_is_not_defined():
+def test_competing_mode_has_the_fine_gray_slope_and_intercept_and_says_what_is_not_defined():
     d = pd.read_csv(REF / "referee" / "competing_synth.csv")
     a = SubgroupAudit(d["risk"], time=d["time"], event=d["status"], horizon=60, groups={"sex": d["sex"]},
                       n_boot=0, competing_risks=True)
@@ -53,8 +53,11 @@ def test_competing_mode_has_the_fine_gray_slope_and_says_what_is_not_defined():
     r = _r("competing_synth")
     np.testing.assert_allclose(ct.loc[[("overall", "all"), ("sex", "F"), ("sex", "M")], "cal_slope"],
                                r.loc[[("overall", "all"), ("sex", "F"), ("sex", "M")], "cal_slope_cr"], atol=1e-6)
-    assert ct["cal_intercept"].isna().all() and ct["gnd_chi2"].isna().all()
+    np.testing.assert_allclose(ct.loc[[("overall", "all"), ("sex", "F")], "cal_intercept"],
+                               r.loc[[("overall", "all"), ("sex", "F")], "cal_intercept_cr"], atol=1e-6)
+    assert ct["cal_intercept_ci_low"].isna().all() and ct["gnd_chi2"].isna().all()
     assert ct["flag_reason"].str.contains("not defined in competing-risk mode").all()
+    assert ct["flag_reason"].str.contains("point estimate only in competing-risk mode").all()
     assert not ct["flag"].any()  # a quantity the mode does not define is not a flag
 
 

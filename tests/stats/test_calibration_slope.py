@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiorisk.stats import NotEstimableError, cox_recalibration, fine_gray_recalibration_slope
+from radiorisk.stats import NotEstimableError, cox_recalibration, fine_gray_recalibration
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 R_OUT = pd.read_csv(REF / "calibration_tests" / "calibration_tests.csv", dtype={"group": str})
@@ -43,17 +43,20 @@ def test_cox_recalibration_equals_r_overall_and_per_group(stem):
     assert n == len(R_OUT[(R_OUT["dataset"] == stem) & (R_OUT["quantity"] == "cal_slope_t")])
 
 
-def test_fine_gray_slope_equals_crr_overall_and_per_group():
+def test_fine_gray_slope_and_intercept_equal_crr_overall_and_per_group():
     d = pd.read_csv(REF / "referee" / "competing_synth.csv")
     subs = [("overall", "all", d)] + [(a, g, d[d[a] == g]) for a in ("sex", "ethnicity")
                                       for g in sorted(d[a].unique())]
     for attr, group, x in subs:
-        est, p = fine_gray_recalibration_slope(x["time"], x["status"], x["risk"], horizon=60)
+        cal = fine_gray_recalibration(x["time"], x["status"], x["risk"], horizon=60)
+        est, p = cal.slope, cal.slope_p
         r = _r("competing_synth", attr, group)
         np.testing.assert_allclose([est.estimate, est.se, est.ci_low, est.ci_high],
                                    [r["cal_slope_cr"], r["cal_slope_cr_se"], r["cal_slope_cr_low"],
                                     r["cal_slope_cr_high"]], rtol=0, atol=1e-6, err_msg=f"{attr}={group}")
         assert 0 <= p <= 1
+        assert cal.intercept.estimate == pytest.approx(r["cal_intercept_cr"], abs=1e-6)
+        assert np.isnan(cal.intercept.se) and np.isnan(cal.intercept_p)
 
 
 def test_slope_detects_overfitted_predictions_and_intercept_detects_underprediction():
