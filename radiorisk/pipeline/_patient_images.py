@@ -61,18 +61,19 @@ def _window(c: int, n: int, half: int) -> slice:
     return slice(max(c - half, 0), min(c + half + 1, n))
 
 
-def _slices(arr, plaque, comp, spacing_zyx, centre, window_mm: float):
-    """Axial (z), coronal (y) and sagittal (x) planes through ``centre``, cropped to ``window_mm`` each side."""
+def _slices(arr, plaque, spacing_zyx, centre, window_mm: float, thresholds: PlaqueThresholds):
+    """Axial (z), coronal (y) and sagittal (x) planes through ``centre``, cropped to ``window_mm`` each side,
+    with their components (classified on the planes only: a CT volume is never copied whole)."""
     sz, sy, sx = spacing_zyx
     z, y, x = centre
     nz, ny, nx = arr.shape
     wz, wy, wx = (_window(c, n, max(int(round(window_mm / s)), 1))
                   for c, n, s in ((z, nz, sz), (y, ny, sy), (x, nx, sx)))
     planes = ((np.s_[z, wy, wx], (sy, sx)), (np.s_[wz, y, wx], (sz, sx)), (np.s_[wz, wy, x], (sz, sy)))
-    hu = tuple(np.asarray(arr[p], np.float32) for p, _ in planes)
+    hu = tuple(np.asarray(arr[p], np.float64) for p, _ in planes)
     pl = tuple(np.asarray(plaque[p], bool) for p, _ in planes)
-    cm = tuple(np.asarray(comp[p], np.int8) for p, _ in planes)
-    return hu, pl, cm, tuple(px for _, px in planes)
+    cm = tuple(component_map(h, m, thresholds) for h, m in zip(hu, pl, strict=True))
+    return tuple(h.astype(np.float32) for h in hu), pl, cm, tuple(px for _, px in planes)
 
 
 def _lesion_numbers(cohort, pid: str) -> dict:
@@ -98,8 +99,7 @@ def _one(row, thresholds: PlaqueThresholds, window_mm: float, name: str, vessel)
                          thresholds=thresholds)
     plaque = np.isin(lab, row.labels)
     centre = tuple(int(round(c)) for c in np.argwhere(plaque).mean(axis=0))
-    comp = component_map(np.asarray(arr, np.float64), plaque, thresholds)
-    hu, pl, cm, px = _slices(arr, plaque, comp, spacing, centre, window_mm)
+    hu, pl, cm, px = _slices(arr, plaque, spacing, centre, window_mm, thresholds)
     keep = {k: v for k, v in met.items() if not k.startswith("threshold_")}
     th = {"lap_hu": thresholds.lap_hu, "fibrofatty_hu": thresholds.fibrofatty_hu,
           "calcified_hu": thresholds.calcified_hu}

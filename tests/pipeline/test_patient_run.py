@@ -139,6 +139,9 @@ def test_lesion_panels_for_every_imaged_lesion(run):
         assert {round(li.measurements["v_total_mm3"], 9) for li in r.lesion_images} == v
         for li in r.lesion_images:
             assert li.lesion.startswith("lesion ") and all(p.any() for p in li.plaque)
+            for h, pl, comp in zip(li.hu, li.plaque, li.components, strict=True):
+                assert np.array_equal(comp, component_map(h.astype(float), pl, PlaqueThresholds()))
+                assert ((comp > 0) == pl).all()
             assert f"{li.measurements['v_total_mm3']:.1f}" in html or f"{li.measurements['v_total_mm3']:,.0f}" in html
 
 
