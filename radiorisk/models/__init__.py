@@ -26,6 +26,8 @@ make_mi_model, MIModel, parse_impute, IMPUTE_DEFAULT
     The multiply imputed Cox model (``CoxPHRisk(n_imputations=M)``: chained equations inside
     each training fold, Rubin's rules, averaged risks) and the ``impute`` option
     (``"median"`` default, ``"mice:M"``).
+delta_sensitivity, DeltaSensitivity, DELTA_COLUMNS, DEFAULT_DELTAS
+    MNAR sensitivity analysis: C and O/E when the imputed PET values are shifted by delta SDs.
 ModelError
     Invalid model inputs or parameters.
 cross_validate_risk, CVResult, fit_final_model, make_folds, cluster_folds, DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS
@@ -44,6 +46,7 @@ from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
 from ._estimators import MODEL_NAMES, RiskPipeline, make_model
 from ._folds import cluster_folds
 from ._impute_model import IMPUTE_DEFAULT, MIModel, make_mi_model, parse_impute
+from ._impute_sensitivity import DEFAULT_DELTAS, DELTA_COLUMNS, DeltaSensitivity, delta_sensitivity
 from ._ladder import (
     LADDER_COLUMNS,
     IDIResult,
@@ -77,6 +80,10 @@ from ._xgb import AFT_DISTRIBUTIONS, XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk, ipcw
 __all__ = [
     "AFT_DISTRIBUTIONS",
     "IMPUTE_DEFAULT",
+    "DEFAULT_DELTAS",
+    "DELTA_COLUMNS",
+    "DeltaSensitivity",
+    "delta_sensitivity",
     "MIModel",
     "make_mi_model",
     "parse_impute",

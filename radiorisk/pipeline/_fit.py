@@ -14,6 +14,9 @@
   cluster and metric the out-of-fold performance with its CI, then the pooled
   random-effects estimate and the prediction interval for a new cluster
   (:data:`radiorisk.pipeline._iecv.IECV_COLUMNS`);
+- ``mnar_sensitivity.csv`` (``impute="mice:M"`` with missing PET values): the MNAR
+  delta-adjustment table of the imputed PET columns
+  (:func:`radiorisk.models.delta_sensitivity`; :data:`radiorisk.models.DELTA_COLUMNS`);
 - ``provenance.json``: versions, configuration, SHA-256 of every input file,
   seed, the statements (censoring rule, populations, missing data), timings and
   how identifiers were written (method and key fingerprint, never the key);
@@ -56,6 +59,7 @@ from ..models import (
     MIModel,
     ModelError,
     cross_validate_risk,
+    delta_sensitivity,
     fit_final_model,
     modality_ladder,
     parse_impute,
@@ -88,6 +92,8 @@ class FitRun:
     notes : tuple of str
     iecv : IECVSummary or None
         The internal-external cross-validation summary (with ``cv_by``).
+    mnar : DeltaSensitivity or None
+        The MNAR delta-adjustment table (``impute="mice:M"`` with missing PET values).
     """
 
     out: Path
@@ -96,6 +102,7 @@ class FitRun:
     cv: object
     notes: tuple[str, ...]
     iecv: object = None
+    mnar: object = None
 
     def summary(self) -> str:
         """Text printed at the end of ``radiorisk fit``."""
@@ -110,6 +117,12 @@ class FitRun:
                 p, q = (f[(f["metric"] == m) & (f["row"] == r)].iloc[0] for r in ("pooled", "prediction"))
                 lines.append(f"    {m}: {p.estimate:.3f} (95 % CI {p.ci_low:.3f} to {p.ci_high:.3f}; "
                              f"prediction interval {q.ci_low:.3f} to {q.ci_high:.3f}), I2 {p.i2:.0f} %")
+        if self.mnar is not None:
+            tab = self.mnar.table
+            lines += ["", f"  MNAR sensitivity (imputed {', '.join(self.mnar.columns)} shifted by delta "
+                          f"{self.mnar.units}; mnar_sensitivity.csv):"]
+            lines += [f"    delta {r.delta:+.2f}: C {r.harrell_c:.3f}, O/E {r.oe_ratio:.3f} (patients "
+                      f"without PET: O/E {r.oe_ratio_missing:.3f})" for r in tab.itertuples()]
         lines += [""] + [f"  - {n}" for n in self.notes]
         lines += ["", f"Results are in {self.out}"]
         return "\n".join(lines)
@@ -189,6 +202,22 @@ def _missing_data(work: _Work, model: str, impute, horizon: float):
         "new patients are imputed by an outcome-free imputation model of the same training rows; "
         f"coefficients pooled by Rubin's rules, risks averaged over the {m} fits")
     return MIModel(m, horizon=horizon)
+
+
+def _mnar(work: _Work, fit_model, data, blocks, *, horizon, seed, folds, params, out: Path):
+    """The delta-adjustment table of a multiply imputed fit with missing PET (else None), written out."""
+    if not isinstance(fit_model, MIModel) or "pet" not in blocks:
+        return None
+    pet = [c for c in data.blocks.get("pet", ()) if data.X[c].isna().any() and data.X[c].dropna().nunique() > 2]
+    if not pet:
+        return None
+    res = _timed(work, "mnar_sensitivity", delta_sensitivity, data, blocks=blocks, horizon=horizon,
+                 random_state=seed, n_imputations=fit_model.n_imputations, folds=folds or 5,
+                 params=params)
+    work.files_extra["mnar_sensitivity"] = out / "mnar_sensitivity.csv"
+    atomic_write_csv(out / "mnar_sensitivity.csv", res.table, float_format="%.10g")
+    work.notes.extend(res.notes)
+    return res
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -521,6 +550,8 @@ def run_fit(
                                               n_boot=n_boot, params=params, clusters=clusters)
     iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
                                              random_state=seed)
+    mnar = _mnar(work, fit_model, data, blocks, horizon=horizon, seed=seed, folds=folds, params=params,
+                 out=out)
     preset = radiomics_params if features is None and "radiomics" in blocks else None
     files = _write_results(work, out, data, cv, ladder, est, iecv,
                            requirements_from_cohort(data, blocks, radiomics_preset=preset))
@@ -540,4 +571,4 @@ def run_fit(
                           timings=work.timings)
     files["provenance"] = out / "provenance.json"
     write_json(files["provenance"], prov)
-    return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes, iecv=iecv)
+    return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes, iecv=iecv, mnar=mnar)
