@@ -29,6 +29,7 @@ MODEL_REPORT_SECTIONS = (
     ("explanations", "7. Explanations (SHAP)"),
     ("limitations", "8. Limitations detected automatically"),
     ("provenance", "9. Provenance"),
+    ("tripod", "10. TRIPOD+AI checklist"),
 )
 _TITLES = dict(MODEL_REPORT_SECTIONS)
 

@@ -76,7 +76,7 @@ def test_cli_writes_the_report(model_report_cli):
 def test_every_section_present_in_tripod_order(parsed):
     assert parsed.sections == SECTION_IDS
     assert SECTION_IDS == ["participants", "model", "discrimination", "calibration", "fairness",
-                           "decision-curve", "explanations", "limitations", "provenance"]
+                           "decision-curve", "explanations", "limitations", "provenance", "tripod"]
 
 
 def test_images_are_embedded_pngs(parsed):
