@@ -314,6 +314,17 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         return np.mean([(Xc - f["means"]) @ f["coef"] for f, Xc in self._per_imputation(X)], axis=0)
 
+    def predict_contributions(self, X) -> np.ndarray:
+        r"""Per-column terms of :meth:`predict_log_hazard`, shape (n, p): exact linear SHAP values.
+
+        :math:`(x_j - \bar x_j)\, \beta_j`; with ``n_imputations`` the mean over the
+        imputations of each fit's terms on its completed copy of ``X`` (so a
+        patient without PET gets the average contribution of their imputed PET).
+        The rows sum to :meth:`predict_log_hazard`.
+        """
+        check_is_fitted(self, "coef_")
+        return np.mean([(Xc - f["means"]) * f["coef"] for f, Xc in self._per_imputation(X)], axis=0)
+
     def predict_risk(self, X, horizon=None) -> np.ndarray:
         """Probability of MACE by ``horizon`` (days; default: the estimator's horizon).
 

@@ -185,3 +185,13 @@ def test_mi_cox_pooling_path_equals_mice_pool_on_the_shared_completed_sets():
         np.testing.assert_allclose(got[col].to_numpy(float), r[col].to_numpy(float), rtol=0, atol=1e-8,
                                    err_msg=col)
     np.testing.assert_allclose(cox.se_, r["std.error"], rtol=0, atol=1e-8)
+
+
+def test_contributions_sum_to_the_linear_predictor_and_are_finite_for_missing_pet():
+    X, y, _ = _cohort()
+    est = make_mi_model(3).fit(X, y)
+    cox = est.steps[-1][1]
+    Xt = est.steps[1][1].transform(X)
+    contrib = cox.predict_contributions(Xt)
+    assert contrib.shape == Xt.shape and np.isfinite(contrib).all()
+    np.testing.assert_allclose(contrib.sum(axis=1), cox.predict_log_hazard(Xt), rtol=1e-12, atol=1e-12)
