@@ -29,7 +29,10 @@ computes them) with a random stream seeded by the imputation's seed and a
 digest of the row's own values, so a patient's imputations — and risk — are
 the same whether predicted alone or in a cohort, and on every call.
 
-Columns complete in the training rows are not imputed (``skip_complete``);
+At most :data:`MAX_INCOMPLETE_COLUMNS` incomplete columns are imputed (a
+radiomics block, missing for patients without features, is refused with a
+clear error: its regressions would make bundles of gigabytes).  Columns
+complete in the training rows are not imputed (``skip_complete``);
 if they are missing in new rows they get the training mean.  Binary columns
 are imputed on the linear scale like the others (values between 0 and 1 can
 occur).  Why scikit-learn's IterativeImputer: it is maintained with
@@ -49,10 +52,12 @@ from threadpoolctl import threadpool_limits
 
 from ._base import ModelError, check_number, step_at
 
-__all__ = ["ChainedImputation", "nelson_aalen_at"]
+__all__ = ["ChainedImputation", "nelson_aalen_at", "MAX_INCOMPLETE_COLUMNS"]
 
 #: Above this many columns each regression uses the most correlated columns only.
 _MAX_NEIGHBOURS = 60
+#: Most incomplete columns imputed (each stores its regressions for new rows in the bundle).
+MAX_INCOMPLETE_COLUMNS = 50
 
 
 def nelson_aalen_at(time, event) -> np.ndarray:
@@ -223,6 +228,12 @@ class ChainedImputation:
         if miss.all(axis=0).any():
             j = int(np.argmax(miss.all(axis=0)))
             raise ModelError(f"column {j} is missing in every training row: it cannot be imputed")
+        n_inc = int(miss.any(axis=0).sum())
+        if n_inc > MAX_INCOMPLETE_COLUMNS:
+            raise ModelError(
+                f"multiple imputation of {n_inc} incomplete columns is not supported (at most "
+                f"{MAX_INCOMPLETE_COLUMNS}: each keeps its chained regressions for new patients); "
+                "high-dimensional blocks such as radiomics need impute='median' or fewer columns")
         self.n_features_ = p
         outcome = np.column_stack([np.asarray(event, dtype=np.float64), nelson_aalen_at(time, event)])
         self.completed_, self.states_ = [], []

@@ -195,3 +195,11 @@ def test_contributions_sum_to_the_linear_predictor_and_are_finite_for_missing_pe
     contrib = cox.predict_contributions(Xt)
     assert contrib.shape == Xt.shape and np.isfinite(contrib).all()
     np.testing.assert_allclose(contrib.sum(axis=1), cox.predict_log_hazard(Xt), rtol=1e-12, atol=1e-12)
+
+
+def test_too_many_incomplete_columns_are_refused():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 60))
+    X[rng.random(120) < 0.3, :55] = np.nan
+    with pytest.raises(ModelError, match="55 incomplete columns is not supported"):
+        ChainedImputation(2).fit(X, rng.exponential(100, 120) + 1, rng.random(120) < 0.5)
