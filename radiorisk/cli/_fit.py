@@ -26,7 +26,8 @@ _FLAGS = {"model": "--model", "blocks": "--blocks", "horizon": "--horizon", "rep
 _as_flags = FlagWords(_FLAGS, (("use overwrite)", "use --overwrite)"), ("outside out ", "outside --out "),
             ("inside out ", "inside --out "), ("or use raw_ids)", "or use --raw-ids)"),
             ("no features table", "no --features table"), ("or id_key_file)", "or --id-key-file)"),
-            ("(out ", "(--out "), ("with cv_by", "with --cv-by")))
+            ("(out ", "(--out "), ("with cv_by", "with --cv-by"),
+            ("(use impute='median', the default)", "(use --impute median, the default)")))
 
 
 def _parse_params(items) -> dict:
