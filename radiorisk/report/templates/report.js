@@ -6,5 +6,5 @@ window.addEventListener('error',function(e){note(e.message||('failed to load '+
 ((e.target&&(e.target.src||e.target.href))||'a resource')));},true);
 window.addEventListener('load',function(){var im=document.images,ok=0;
 for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){ok++;}}
-d.setAttribute('data-images-total',String(im.length));d.setAttribute('data-images-loaded',String(ok));
+d.setAttribute('data-images-total',String(im.length));d.setAttribute('data-scroll-width',String(d.scrollWidth));d.setAttribute('data-images-loaded',String(ok));
 d.setAttribute('data-ready','1');});})();
