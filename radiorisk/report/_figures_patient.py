@@ -37,6 +37,24 @@ def _component_legend(th: dict) -> list[tuple[int, str]]:
             (3, f"fibrous >{ff}–{calc} HU"), (4, f"calcified > {calc} HU")]
 
 
+def _short(label: str, width: int = 56) -> str:
+    """A label cut to ``width`` characters in its middle (its start, its end and its value stay).
+
+    Examples
+    --------
+    >>> _short("plaque texture (radiomics: log-sigma-3-0-mm-3D_glcm_ClusterProminence, largest) = 27", 40)
+    'plaque texture (r…minence, largest) = 27'
+    """
+    name, sep, val = label.rpartition(" = ")
+    if not sep:
+        name, val = label, ""
+    room = width - len(val) - len(sep)
+    if len(name) <= room or room < 8:
+        return label
+    head = (room - 1) // 2
+    return name[:head] + "…" + name[len(name) - (room - 1 - head):] + sep + val
+
+
 def _g(v) -> str:
     return "?" if v is None else f"{float(v):g}"
 
@@ -158,7 +176,7 @@ def waterfall_png(shap, *, scale: str, horizon: float, title: str, max_display: 
     for t in ax.get_yticklabels():
         text = t.get_text()
         feat, sep, val = text.partition(" = ")
-        labels.append(f"{names.get(feat, feat)} = {val}" if sep else text)
+        labels.append(_short(f"{names.get(feat, feat)} = {val}" if sep else text))
     ax.set_yticks(ax.get_yticks())
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_title(title, fontsize=10)
