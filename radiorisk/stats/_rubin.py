@@ -97,7 +97,9 @@ def rubin_pool(estimates, variances, *, terms=None, dfcom=np.inf, level: float =
         Point estimates of p parameters in each of M completed data sets (a
         DataFrame's columns name the terms).
     variances : array-like of shape (M, p)
-        Their squared standard errors (within-imputation variances).
+        Their squared standard errors (within-imputation variances).  A NaN
+        (a standard error that could not be estimated in some imputation)
+        makes that term's variance columns NaN, as in R.
     terms : sequence of str, optional
         Parameter names (default: the columns of ``estimates`` or ``x0, x1, ...``).
     dfcom : float, default inf
@@ -144,8 +146,9 @@ def rubin_pool(estimates, variances, *, terms=None, dfcom=np.inf, level: float =
         raise RadioriskError(f"Rubin's rules need at least 2 imputations; got {m}")
     if not np.isfinite(q).all():
         raise RadioriskError("estimates must be finite in every imputation")
-    if not (np.isfinite(u).all() and (u >= 0).all()):
-        raise RadioriskError("variances must be finite and >= 0 in every imputation")
+    if (~np.isnan(u) & (~np.isfinite(u) | (u < 0))).any():
+        raise RadioriskError("variances must be finite and >= 0 (or NaN: not estimable) in every "
+                             "imputation")
     if not (isinstance(dfcom, int | float | np.integer | np.floating) and dfcom > 0):
         raise RadioriskError(f"dfcom must be a number > 0 (or inf); got {dfcom!r}")
     if not 0.0 < level < 1.0:
@@ -156,8 +159,8 @@ def rubin_pool(estimates, variances, *, terms=None, dfcom=np.inf, level: float =
     qbar, ubar = q.mean(axis=0), u.mean(axis=0)
     b = q.var(axis=0, ddof=1)
     t = ubar + (1.0 + 1.0 / m) * b
-    df = barnard_rubin_df(m, b, t, float(dfcom))
     with np.errstate(divide="ignore", invalid="ignore"):
+        df = barnard_rubin_df(m, b, t, float(dfcom))
         riv = (1.0 + 1.0 / m) * b / ubar
         lam = (1.0 + 1.0 / m) * b / t
         fmi = (riv + 2.0 / (df + 3.0)) / (riv + 1.0)

@@ -96,6 +96,15 @@ def test_no_between_variance_gives_complete_data_inference():
     np.testing.assert_allclose(out["riv"], 0.0)
 
 
+def test_a_variance_that_is_not_estimable_gives_nan_for_that_term_only():
+    q = np.array([[0.3, -0.2], [0.4, -0.1], [0.35, -0.3]])
+    u = np.array([[0.01, np.nan], [0.012, 0.04], [0.011, 0.05]])
+    out = rubin_pool(q, u)
+    assert np.isfinite(out.loc[0, ["ubar", "t", "df", "riv", "fmi", "se"]].astype(float)).all()
+    assert out.loc[1, ["ubar", "t", "df", "riv", "lambda", "fmi", "se"]].isna().all()
+    assert out.loc[1, "estimate"] == pytest.approx(-0.2)
+
+
 @pytest.mark.parametrize("kw, msg", [
     ({"estimates": [[1.0, 2.0]], "variances": [[1.0, 1.0]]}, "at least 2 imputations"),
     ({"estimates": [[1.0], [2.0]], "variances": [[1.0, 1.0], [1.0, 1.0]]}, "shape"),
