@@ -4,7 +4,7 @@ Group labels aligned with a result's patients (:func:`group_labels`), the SHAP
 matrices a slope needs (:class:`ShapArrays`), the weighted sums and
 least-squares slopes of SHAP value on feature value (:func:`weighted_sums`,
 :func:`slopes_from_sums`) and the multiple-testing adjustments
-(:data:`ADJUSTMENTS`, :func:`adjust_p_values`).
+(:data:`ADJUSTMENTS`; the adjustment itself is :func:`radiorisk.stats.adjust_p_values`, re-exported).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..stats import adjust_p_values
 from ._common import ExplainError
 
 __all__ = ["ADJUSTMENTS", "ShapArrays", "adjust_p_values", "check_adjust", "group_labels",
@@ -57,23 +58,6 @@ def check_adjust(adjust: str) -> None:
     """Raise unless ``adjust`` is one of :data:`ADJUSTMENTS`."""
     if adjust not in ADJUSTMENTS:
         raise ExplainError(f"adjust must be one of {list(ADJUSTMENTS)}; got {adjust!r}")
-
-
-def adjust_p_values(p: np.ndarray, method: str) -> np.ndarray:
-    """Holm (family-wise) or Benjamini-Hochberg (false discovery rate) adjusted p-values (NaN kept)."""
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    if ok.size == 0:
-        return out
-    o = ok[np.argsort(p[ok], kind="stable")]
-    m = o.size
-    if method == "holm":
-        adj = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[o]))
-    else:
-        adj = np.minimum.accumulate((p[o] * m / np.arange(1, m + 1))[::-1])[::-1]
-        adj = np.minimum(adj, 1.0)
-    out[o] = adj
-    return out
 
 
 def numeric_or_nan(s: pd.Series) -> pd.Series:

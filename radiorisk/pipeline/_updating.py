@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..evaluation import SubgroupAudit
 from ..mitigation import GroupRecalibrator
-from ..stats import NotEstimableError, cox_recalibration
+from ..stats import NotEstimableError, adjust_p_values, cox_recalibration
 
 __all__ = ["ModelUpdate", "update_risks", "UPDATE_METHODS", "UPDATE_COLUMNS"]
 
@@ -62,7 +62,8 @@ class ModelUpdate:
         One row per method (:data:`UPDATE_COLUMNS`): the map's intercept and slope (fitted on all
         patients), the out-of-fold O/E and calibration slope after updating with their 95 % CIs.
     tests : DataFrame
-        The closed test: ``hypothesis, estimate, p_value, holm_threshold, rejected``.
+        The closed test: ``hypothesis, estimate, p_value, p_holm, rejected`` (``p_holm``:
+        :func:`radiorisk.stats.adjust_p_values`, Holm).
     risk : ndarray
         The chosen method's out-of-fold risks of the validation patients.
     recalibrator : GroupRecalibrator or None
@@ -87,16 +88,11 @@ def _closed_test(cal, alpha: float) -> tuple[str, pd.DataFrame, str]:
     """Holm over H_a (intercept = 0) and H_b (slope = 1): the chosen method, the test table, the reason."""
     hyps = [("calibration-in-the-large = 0", cal.intercept.estimate, cal.intercept_p),
             ("calibration slope = 1", cal.slope.estimate, cal.slope_p)]
-    order = sorted(range(2), key=lambda i: (np.nan_to_num(hyps[i][2], nan=1.0), i))
-    rejected = [False, False]
-    thresholds = [np.nan, np.nan]
-    going = True
-    for rank, i in enumerate(order):
-        thresholds[i] = alpha / (2 - rank)
-        going = going and bool(np.isfinite(hyps[i][2]) and hyps[i][2] < thresholds[i])
-        rejected[i] = going  # Holm: stop at the first hypothesis not rejected
+    p = np.array([h[2] for h in hyps], dtype=float)
+    p_holm = adjust_p_values(np.where(np.isfinite(p), p, 1.0), "holm")  # an untestable hypothesis is kept
+    rejected = [bool(x < alpha) for x in p_holm]
     tests = pd.DataFrame({"hypothesis": [h[0] for h in hyps], "estimate": [h[1] for h in hyps],
-                          "p_value": [h[2] for h in hyps], "holm_threshold": thresholds, "rejected": rejected})
+                          "p_value": p, "p_holm": p_holm, "rejected": rejected})
     if rejected[1]:
         return "intercept_slope", tests, (f"the calibration slope differs from 1 (p = {cal.slope_p:.3g}, Holm): "
                                           "recalibrate the intercept and the slope")

@@ -59,10 +59,13 @@ def test_too_extreme_risks_get_a_slope():
     assert bool(up.tests.set_index("hypothesis").loc["calibration slope = 1", "rejected"])
 
 
-def test_a_method_imposed_and_holm_thresholds():
+def test_a_method_imposed_and_holm_p_values():
     true, time, event = _cohort(3, n=1500)
     up = update_risks(true / 2, time, event, horizon=T0, method="intercept_slope", n_boot=0)
     assert up.method == "intercept_slope" and "chosen by the user" in up.reason
-    assert sorted(up.tests["holm_threshold"].tolist()) == [0.025, 0.05]
+    p = up.tests["p_value"].to_numpy()  # Holm with two hypotheses: min(1, 2 p) for the smaller, then the max
+    lo, hi = np.argmin(p), np.argmax(p)
+    assert up.tests["p_holm"].iloc[lo] == pytest.approx(min(1.0, 2 * p[lo]))
+    assert up.tests["p_holm"].iloc[hi] == pytest.approx(max(min(1.0, 2 * p[lo]), p[hi]))
     with pytest.raises(ValueError, match="method must be one of"):
         update_risks(true, time, event, horizon=T0, method="refit")
