@@ -84,7 +84,14 @@ class PatientReportRun:
     notes: tuple = ()
 
     def summary(self) -> str:
-        """Text printed at the end of ``radiorisk patient-report``."""
+        """Text printed at the end of ``radiorisk patient-report``.
+
+        Examples
+        --------
+        >>> PatientReportRun(out_dir=Path("out"), results=(), files=pd.DataFrame(),
+        ...                  provenance=Path("out/p.json")).summary().splitlines()[0]
+        'radiorisk patient-report: 0 patient(s)'
+        """
         lines = [f"radiorisk patient-report: {len(self.results)} patient(s)"]
         for r in self.results:
             lines.append(f"  {r.patient}: risk {100 * r.report.risk:.1f} %, "

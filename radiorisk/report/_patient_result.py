@@ -22,6 +22,7 @@ from ..exceptions import PatientReportError
 from ._patient_report import REPORT_FORMAT, PatientReport
 from ._patient_values import _clean, _fmt, _horizon_text, _pct, _signed_pp
 from ._patient_views import render_pdf, render_view
+from ._vocab import feature_label
 
 __all__ = ["LesionImage", "PatientReportResult", "PATIENT_REPORT_FORMAT", "COMPONENTS", "clinician_summary"]
 
@@ -89,7 +90,16 @@ class LesionImage:
                                          "components must be 2-D arrays of one shape")
 
     def component_pixels(self) -> dict:
-        """Pixels of each component on each view: ``{view: {component: count}}``."""
+        """Pixels of each component on each view: ``{view: {component: count}}``.
+
+        Examples
+        --------
+        >>> c = np.array([[0, 1], [4, 4]], np.int8)
+        >>> li = LesionImage(lesion="l", vessel=None, hu=(c * 1.0,) * 3, plaque=(c > 0,) * 3, components=(c,) * 3,
+        ...                  pixel_mm=((1.0, 1.0),) * 3, centre_voxel=(0, 0, 0), measurements={}, thresholds={})
+        >>> li.component_pixels()["axial"]
+        {'low_attenuation': 1, 'fibrofatty': 0, 'fibrous': 0, 'calcified': 2}
+        """
         return {v: {name: int((c == code).sum()) for code, name, _ in COMPONENTS}
                 for v, c in zip(VIEWS, self.components, strict=True)}
 
@@ -190,7 +200,22 @@ class PatientReportResult:
         return self.report.patient
 
     def explanation(self) -> dict:
-        """The SHAP values of the patient on the model's scale and on the risk scale (JSON-safe)."""
+        """The SHAP values of the patient on the model's scale and on the risk scale (JSON-safe).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from radiorisk.explain import ShapResult
+        >>> x = pd.DataFrame({"age_years": [70.0]}, index=["pz_1"])
+        >>> shap = ShapResult(values=np.array([[0.3]]), base_value=-0.1, data=x, feature_names=("age_years",),
+        ...                   blocks=("clinical",), scale="log-hazard", model_kind="coxph", method="linear",
+        ...                   background="the training cohort")
+        >>> r = PatientReport(patient="pz_1", horizon_days=1826.0, outcome="MACE", risk=0.05, ci_low=None,
+        ...                   ci_high=None, ci_level=None, low_confidence=None, confidence_reason="", factors=())
+        >>> ex = PatientReportResult(report=r, summary=clinician_summary(r), shap=shap).explanation()
+        >>> ex["base_value"], round(ex["margin"], 6), ex["contributions"][0]["label"]
+        (-0.1, 0.2, 'age')
+        """
         res = self.shap
         if res is None:
             return {}
@@ -206,7 +231,8 @@ class PatientReportResult:
             "base_value_meaning": (f"the model's average {res.scale} over {res.background}"
                                    + ("" if base_risk is None else
                                       f"; on the risk scale, {_pct(base_risk)} by {self.horizon_days:g} days")),
-            "contributions": [{"feature": res.feature_names[j], "block": res.blocks[j],
+            "contributions": [{"feature": res.feature_names[j], "label": feature_label(res.feature_names[j]),
+                               "block": res.blocks[j],
                                "shap": float(vals[j]), "risk_change": change.get(res.feature_names[j])}
                               for j in order if vals[j] != 0.0]})
 
@@ -231,7 +257,15 @@ class PatientReportResult:
         return out
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """Strict JSON of :meth:`to_dict` (missing values are ``null``)."""
+        """Strict JSON of :meth:`to_dict` (missing values are ``null``).
+
+        Examples
+        --------
+        >>> r = PatientReport(patient="P1", horizon_days=1826.0, outcome="MACE", risk=0.05, ci_low=None,
+        ...                   ci_high=None, ci_level=None, low_confidence=None, confidence_reason="", factors=())
+        >>> '"format_version": 2' in PatientReportResult(report=r, summary=clinician_summary(r)).to_json()
+        True
+        """
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
     def to_html(self, view: str = "clinician") -> str:
