@@ -91,6 +91,8 @@ def icc(ratings: np.ndarray, *, confidence: float = 0.95, kind: str = "2,1") -> 
         value, low, high = _icc31(msr, mse, n, k, confidence)
     else:
         value, low, high = _icc21(msr, msc, mse, n, k, confidence)
+    exact = (mse <= 1e-12 * np.maximum(msr, 1e-300)) & (msr > 0)  # raters agree exactly: ICC 1, CI [1, 1]
+    value, low, high = (np.where(exact, 1.0, v) for v in (value, low, high))
     out = {"icc": value, "ci_low": low, "ci_high": high, "msr": msr, "msc": msc, "mse": mse}
     if squeeze:
         out = {key: val[0] for key, val in out.items()}
@@ -116,7 +118,7 @@ def _icc31(msr, mse, n: int, k: int, confidence: float):
     """ICC(3,1) and its exact F interval from the mean squares."""
     alpha = 1 - confidence
     df1, df2 = n - 1, (n - 1) * (k - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         value = (msr - mse) / (msr + (k - 1) * mse)
         f_obs = msr / mse
         f_low = f_obs / stats.f.ppf(1 - alpha / 2, df1, df2)
