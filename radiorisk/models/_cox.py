@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
-from lifelines.exceptions import ConvergenceError
+from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 from scipy.stats import norm
 from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator
@@ -90,9 +90,10 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         M >= 2 imputations learnt on the training rows
         (:class:`~radiorisk.models._impute.ChainedImputation`: the outcome in
         the training imputation model, outcome-free imputation of new rows),
-        one Cox fit per completed data set (unpenalised and unweighted: by
-        :func:`radiorisk.stats.fit_cox`, equal to ``survival::coxph``; else by
-        lifelines), coefficients and standard errors pooled by Rubin's rules,
+        one Cox fit per completed data set (lifelines; an unpenalised fit that
+        lifelines does not converge is refitted by :func:`radiorisk.stats.fit_cox`,
+        and lifelines' warnings go to ``convergence_notes_``), coefficients
+        and standard errors pooled by Rubin's rules,
         risks averaged over the M fits.  Default None:
         no NaN allowed (the :func:`~radiorisk.models.make_model` pipeline
         imputes the median and adds an indicator).
@@ -244,6 +245,29 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
                 "baseline_cumhaz": bch.iloc[:, 0].to_numpy(dtype=np.float64),
                 "log_likelihood": float(cph.log_likelihood_)}
 
+    def _fit_checked(self, Xc, t, e, w, names) -> dict:
+        """lifelines' fit of one completed set; refitted by :func:`radiorisk.stats.fit_cox` if it stalls.
+
+        lifelines' convergence warnings are kept in ``convergence_notes_``
+        instead of reaching the console; an unpenalised, unweighted fit that
+        lifelines did not bring to convergence is refitted by radiorisk's Cox
+        fitter (step-halving Newton–Raphson as ``survival::coxph``).
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            f = self._fit_one(Xc, t, e, w, names)
+        notes = [str(c.message).strip().split("\n")[0] for c in caught
+                 if issubclass(c.category, ConvergenceWarning)]
+        for c in caught:
+            if not issubclass(c.category, ConvergenceWarning):
+                warnings.warn(c.message, c.category, stacklevel=2)
+        if any("failed to converge" in n for n in notes) and self.penalizer == 0 and w is None \
+                and not self.robust:
+            f = self._fit_exact(Xc, t, e, names)
+            notes.append("refitted by radiorisk.stats.fit_cox")
+        self.convergence_notes_.extend(dict.fromkeys(notes))
+        return f
+
     @staticmethod
     def _fit_exact(Xa, t, e, names) -> dict:
         """One unpenalised, unweighted fit by radiorisk's Cox fitter (``survival::coxph`` to 1e-8)."""
@@ -273,10 +297,10 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         imp = ChainedImputation(self.n_imputations, max_iter=self.impute_max_iter,
                                 random_state=self.random_state, delta=self.impute_delta,
                                 delta_columns=self._delta_positions(names)).fit(Xa, t, e)
-        exact = self.penalizer == 0 and w is None and not self.robust
         complete = not np.isnan(Xa).any()  # M identical copies: one fit serves them all
+        self.convergence_notes_ = []
         with threadpool_limits(1):  # M small fits: BLAS threads only contend
-            fits = [self._fit_exact(Xc, t, e, names) if exact else self._fit_one(Xc, t, e, w, names)
+            fits = [self._fit_checked(Xc, t, e, w, names)
                     for Xc in (imp.completed_[:1] if complete else imp.completed_)]
         fits = fits * self.n_imputations if complete else fits
         del imp.completed_
