@@ -64,7 +64,7 @@ def test_outputs_and_exact_predictions(cohorts, validation, tmp_path):
     # groups audited: those the predictions have
     assert {"sex", "ethnicity", "site", "vendor", "sex:ethnicity"} <= set(validation.audit.by_group["attribute"])
     assert any("no audit by detector" in n for n in validation.notes)  # this cohort's scans record none
-    prov = json.loads((out / "provenance.json").read_text())
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert prov["command"] == "radiorisk validate-model" and prov["horizon_days"] == HORIZON
     assert "report.html" in prov["outputs"] and len(prov["outputs"]["report.html"]["sha256"]) == 64
 
@@ -73,7 +73,7 @@ def test_miscalibration_is_found_and_said(cohorts, validation):
     oe = validation.to_frame().set_index("metric").loc["oe_ratio_t"]
     assert oe["validation_ci_low"] > 1.0, oe  # baseline hazard doubled: under-prediction
     assert oe["development_ci_low"] < 1.0 < oe["development_ci_high"]
-    page = (cohorts / "OUT" / "report.html").read_text()
+    page = (cohorts / "OUT" / "report.html").read_text(encoding="utf-8")
     assert "under-predicts" in page
     # updating: recalibration brings the out-of-fold O/E CI back around 1
     up = validation.update
@@ -85,7 +85,7 @@ def test_miscalibration_is_found_and_said(cohorts, validation):
 
 
 def test_report_sections_in_the_tripod_order(cohorts, validation):
-    page = (cohorts / "OUT" / "report.html").read_text()
+    page = (cohorts / "OUT" / "report.html").read_text(encoding="utf-8")
     ids = ["objective", "data", "model", "analysis", "case-mix", "performance", "groups", "updating",
            "discussion", "other"]
     pos = [page.index(f'<section id="{i}">') for i in ids]
@@ -98,7 +98,7 @@ def test_no_raw_identifier_in_any_output(cohorts, validation):
     raw |= set(pd.read_csv(cohorts / "D" / "patients.csv")["patient_id"].astype(str))
     for f in (cohorts / "OUT").rglob("*"):
         if f.suffix in (".csv", ".html", ".json"):
-            text = f.read_text()
+            text = f.read_text(encoding="utf-8")
             hits = [r for r in list(raw)[:200] if f"{r}," in text or f'"{r}"' in text or f">{r}<" in text]
             assert not hits, (f, hits[:3])
 
