@@ -13,6 +13,8 @@ A lesion whose image cannot be read is a note, never a crash.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
@@ -28,7 +30,7 @@ from ..imaging import (
 )
 from ..report import LesionImage
 
-__all__ = ["lesion_images", "component_map"]
+__all__ = ["lesion_images", "component_map", "dicom_evidence"]
 
 #: Mask labels of lumen and normal wall (DOMAIN.md coding, the defaults of measure_plaque).
 _LUMEN, _WALL = (1,), (7,)
@@ -174,3 +176,58 @@ def lesion_images(cohort, ids, *, pseudonymised: bool, thresholds: PlaqueThresho
                 bad.append(f"{name}: the image could not be shown ({why})")
         images[pid], notes[pid] = tuple(got), tuple(bad)
     return images, notes
+
+
+def dicom_evidence(cohort, ids, *, allow_outside_root: bool = False) -> dict:
+    """The DICOM headers (no pixels) of the CT series behind each patient's lesion images.
+
+    Only manifest images that are DICOM series folders count (the series
+    :func:`radiorisk.imaging.read_image` reads: the first one of the folder); NIfTI
+    or NRRD images have no DICOM identity to reference.  The headers carry the
+    patient's and the study's identity: use them only for outputs with raw ids.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    ids : sequence of str
+        Raw patient ids.
+    allow_outside_root : bool
+
+    Returns
+    -------
+    dict
+        Patient id -> tuple of :class:`pydicom.Dataset` (empty without DICOM input).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from radiorisk.datasets import write_synthetic_cohort
+    >>> from radiorisk.io import read_cohort
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "c"
+    >>> _ = write_synthetic_cohort(d, n=60, images=1, seed=3, progress=False)
+    >>> cohort = read_cohort(d)
+    >>> pid = str(cohort.manifest["patient_id"].iloc[0])
+    >>> dicom_evidence(cohort, [pid])[pid]  # NIfTI images: nothing to reference
+    ()
+    """
+    ids = [str(i) for i in ids]
+    out: dict = {i: () for i in ids}
+    if cohort.files.get("manifest") is None or len(cohort.manifest) == 0:
+        return out
+    import pydicom  # lazy: only DICOM input needs it
+
+    man = read_manifest_for_extraction(cohort.files["manifest"], allow_outside_root=allow_outside_root)
+    man = man[man["patient_id"].astype(str).isin(ids)]
+    for pid, grp in man.groupby(man["patient_id"].astype(str), sort=False):
+        heads, seen = [], set()
+        for folder in dict.fromkeys(grp["image_path"]):
+            if not Path(folder).is_dir() or folder in seen:
+                continue
+            seen.add(folder)
+            series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+            if not series:
+                continue
+            files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0])
+            heads += [pydicom.dcmread(f, stop_before_pixels=True) for f in files]
+        out[pid] = tuple(heads)
+    return out

@@ -46,7 +46,7 @@ from ..report import (
     load_guideline,
 )
 from ._patient import _file_stem, patient_reports
-from ._patient_images import lesion_images
+from ._patient_images import dicom_evidence, lesion_images
 from ._predict import load_bundle, prepare_cohort
 from ._provenance import cohort_ids, inside, versions, write_json
 
@@ -286,7 +286,10 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                               provenance=about, report_date=report_date, random_state=random_state)
     images, inotes = lesion_images(prep.cohort, ids, pseudonymised=not pz.raw,
                                    allow_outside_root=allow_outside_root)
-    results = [_result(rep, shap.subset([k]), labels[pid], images[pid], inotes[pid], h, about, table)
+    evidence = (dicom_evidence(prep.cohort, ids, allow_outside_root=allow_outside_root) if pz.raw
+                else dict.fromkeys(ids, ()))  # DICOM headers carry identities: raw-id outputs only
+    results = [_result(rep, shap.subset([k]), labels[pid], images[pid], inotes[pid], h, about, table,
+                       evidence[pid])
                for k, (pid, rep) in enumerate(zip(ids, reports, strict=True))]
     notes = [scrub(n) for n in notes]
     files = _write(results, stems, out_dir, formats)
@@ -303,12 +306,13 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                             provenance=out_dir / PATIENT_REPORT_PROVENANCE, notes=tuple(notes))
 
 
-def _result(rep, one, label: str, images, notes, h: float, about: dict, table) -> PatientReportResult:
+def _result(rep, one, label: str, images, notes, h: float, about: dict, table, evidence) -> PatientReportResult:
     """One patient's result: CAD-RADS completed, SHAP indexed by the printed identifier, guideline context."""
     rep = complete_cad_rads(rep)
     one = replace(one, data=one.data.set_axis(pd.Index([label])))
     return PatientReportResult(report=rep, summary=clinician_summary(rep), lesion_images=images, image_notes=notes,
-                               shap=one, horizon_days=h, provenance=about, guideline=guideline_context(rep, table))
+                               shap=one, horizon_days=h, provenance=about, guideline=guideline_context(rep, table),
+                               dicom_evidence=evidence)
 
 
 def _content(res, kind: str):

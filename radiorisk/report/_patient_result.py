@@ -183,6 +183,9 @@ class PatientReportResult:
         Who and when (``author``, ``created_utc``), the model bundle and its digest, the command.
     guideline : dict
         :func:`radiorisk.report.guideline_context` of ``report`` (empty: not shown).
+    dicom_evidence : tuple of pydicom.Dataset
+        Headers of the source CT series (DICOM input and raw ids only): the SR references
+        them and takes the patient and study from them.  Never written to JSON or HTML.
     """
 
     report: PatientReport
@@ -193,6 +196,7 @@ class PatientReportResult:
     horizon_days: float = float("nan")
     provenance: dict = field(default_factory=dict)
     guideline: dict = field(default_factory=dict)
+    dicom_evidence: tuple = field(default=(), repr=False)
 
     @property
     def patient(self) -> str:

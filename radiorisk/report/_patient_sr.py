@@ -8,10 +8,12 @@ group holding the risk estimate and its interval as derived measurements (deriva
 ``99RADIORISK`` (declared in the document's coding scheme list by highdicom's rules for
 private schemes).
 
-No DICOM header of the source images is copied: the patient is the report's identifier
-(its pseudonym unless raw ids were asked for), and the study is identified by a UID
-derived from the report (``pydicom.uid.generate_uid`` with the bundle digest, patient and
-creation time as entropy), so the same report gives the same UIDs.
+Without :attr:`PatientReportResult.dicom_evidence` (NIfTI input, or any pseudonymised
+report) no DICOM header of the source images is copied: the patient is the report's
+identifier and the study is identified by a UID derived from the report
+(``pydicom.uid.generate_uid`` with the bundle digest, patient and creation time as
+entropy).  With it (DICOM input and raw ids), the SR belongs to the source CT's patient
+and study and lists the source series as its evidence (the headers of the first study).
 """
 
 from __future__ import annotations
@@ -91,7 +93,12 @@ def patient_sr(res):
     from .. import __version__
 
     prov = res.provenance or {}
-    study = _uid(prov.get("bundle_sha256"), res.patient, prov.get("created_utc"), "study")
+    evidence = list(res.dicom_evidence)
+    if evidence:
+        first = evidence[0].StudyInstanceUID
+        evidence = [ds for ds in evidence if ds.StudyInstanceUID == first]
+    study = evidence[0].StudyInstanceUID if evidence else _uid(prov.get("bundle_sha256"), res.patient,
+                                                                prov.get("created_utc"), "study")
     device = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
@@ -126,7 +133,12 @@ def patient_sr(res):
         observation_context=context,
         procedure_reported=hd.sr.CodedConcept("RR-CCTA", SR_SCHEME, "Coronary CT angiography"),
         imaging_measurements=groups)
-    return hd.sr.Comprehensive3DSR(
-        evidence=[_placeholder(res, study)], content=report, series_instance_uid=_uid(study, "sr-series"),
-        series_number=1, sop_instance_uid=_uid(study, "sr"), instance_number=1, manufacturer="radiorisk",
-        record_evidence=False, series_description="radiorisk patient report (research use only)")
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=evidence or [_placeholder(res, study)], content=report,
+        series_instance_uid=_uid(study, res.patient, prov.get("created_utc"), "sr-series"), series_number=1,
+        sop_instance_uid=_uid(study, res.patient, prov.get("created_utc"), "sr"), instance_number=1,
+        manufacturer="radiorisk", record_evidence=bool(evidence),
+        series_description="radiorisk patient report (research use only)")
+    if not evidence and "CurrentRequestedProcedureEvidenceSequence" in sr:
+        del sr.CurrentRequestedProcedureEvidenceSequence  # the placeholder is no image: reference none
+    return sr

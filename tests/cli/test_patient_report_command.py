@@ -40,10 +40,10 @@ def test_command_writes_the_reports_of_each_patient(fitted, tmp_path, capsys, mo
     assert printed.startswith("radiorisk patient-report: 2 patient(s)")
     assert all(lab in printed for lab in labels) and not any(i in printed for i in ids)
     for lab in labels:
-        doc = json.loads((out / f"{lab}.json").read_text())
+        doc = json.loads((out / f"{lab}.json").read_text(encoding="utf-8"))
         assert doc["free_text"] == "Reviewed with the imaging team." and doc["provenance"]["author"] == "Dr B"
-        assert (out / f"{lab}.html").read_text().count('<div class="lesion-panel"') == len(doc["lesion_images"]) >= 1
-        assert "About " in (out / f"{lab}.patient.html").read_text()
+        assert (out / f"{lab}.html").read_text(encoding="utf-8").count('<div class="lesion-panel"') == len(doc["lesion_images"]) >= 1
+        assert "About " in (out / f"{lab}.patient.html").read_text(encoding="utf-8")
     assert main(argv) == 2  # the reports exist
     assert "(use --overwrite)" in capsys.readouterr().err
 

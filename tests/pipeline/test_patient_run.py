@@ -88,7 +88,7 @@ def test_no_raw_identifier_in_any_output(run):
         assert len(text) > 100
         found = [i for i in cohort_ids if re.search(rf"(?<![\w.-]){re.escape(i)}(?![\w.-])", text)]
         assert not found, f"{p.name} carries raw id(s) {found[:3]}"
-    prov = json.loads((base / "OUT" / PATIENT_REPORT_PROVENANCE).read_text())
+    prov = json.loads((base / "OUT" / PATIENT_REPORT_PROVENANCE).read_text(encoding="utf-8"))
     assert prov["argv"][-1] == Pseudonymiser(key=KEY)([ids[0]])[0]
     assert prov["identifiers"]["identifiers"] == "pseudonymised"
     assert res.results[0].report.free_text == f"Discussed at MDT ({prov['argv'][-1]})."
@@ -98,7 +98,7 @@ def test_risk_is_the_bundle_risk_and_the_summary_states_it(run):
     base, ids, _, res = run
     est = load(base / "RUN" / "model")
     X = assemble_cohort(base / "D", horizon=HORIZON).X
-    cols = json.loads((base / "RUN" / "model" / "manifest.json").read_text())["feature_names_in"]
+    cols = json.loads((base / "RUN" / "model" / "manifest.json").read_text(encoding="utf-8"))["feature_names_in"]
     expected = est.predict_risk(X.loc[ids, cols], horizon=HORIZON)
     got = np.array([r.report.risk for r in res.results])
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
@@ -114,7 +114,7 @@ def test_risk_is_the_bundle_risk_and_the_summary_states_it(run):
         if lapb is not None:
             assert ("above 4 %" in s3) == (lapb > 4) and ("not above 4 %" in s3) == (lapb <= 4)
         assert "PET: " in s3
-        html = (base / "OUT" / f"{r.patient}.html").read_text()
+        html = (base / "OUT" / f"{r.patient}.html").read_text(encoding="utf-8")
         assert all(s in unescape(html) for s in (s1, s2, s3))
         assert html.index('id="summary"') < html.index('id="risk"')
         assert "Dr A. Reader" in html and "created utc" in html
@@ -127,7 +127,7 @@ def test_lesion_panels_for_every_imaged_lesion(run):
     for pid, r in zip(ids, res.results, strict=True):
         rows = man[man["patient_id"] == pid]
         assert len(r.lesion_images) == len(rows)
-        html = (base / "OUT" / f"{r.patient}.html").read_text()
+        html = (base / "OUT" / f"{r.patient}.html").read_text(encoding="utf-8")
         assert html.count('<div class="lesion-panel"') == len(rows)
         if not len(rows):
             assert "No lesion image in the cohort's manifest" in unescape(html)
@@ -163,11 +163,11 @@ def test_components_use_the_measurement_thresholds(run):
 
 def test_json_follows_the_versioned_schema(run):
     base, _, _, res = run
-    schema = json.loads((schema_dir() / "patient_report.schema.json").read_text())
+    schema = json.loads((schema_dir() / "patient_report.schema.json").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
     v = jsonschema.Draft202012Validator(schema)
     for r in res.results:
-        doc = json.loads((base / "OUT" / f"{r.patient}.json").read_text())
+        doc = json.loads((base / "OUT" / f"{r.patient}.json").read_text(encoding="utf-8"))
         assert not list(v.iter_errors(doc))
         assert doc["format_version"] == 2 and doc["summary"] == list(r.summary)
         ex = doc["explanation"]
@@ -218,9 +218,9 @@ def test_unrecorded_plaque_category_is_derived_and_the_guideline_context_shown(r
     assert r.report.cad_rads["derived"] == ["plaque"] and r.report.cad_rads["plaque"] == expected
     assert r.report.cad_rads["stenosis"] == row["cad_rads"]
     assert "(derived from the measurements)" in r.summary[2]
-    g = json.loads((tmp_path / "o" / f"{ids[0]}.json").read_text())["guideline_context"]
+    g = json.loads((tmp_path / "o" / f"{ids[0]}.json").read_text(encoding="utf-8"))["guideline_context"]
     assert g["cad_rads"]["derived"] == ["plaque"] and "Cury" in g["cad_rads"]["source"]
-    html = unescape((tmp_path / "o" / f"{ids[0]}.html").read_text())
+    html = unescape((tmp_path / "o" / f"{ids[0]}.html").read_text(encoding="utf-8"))
     assert "Guideline context" in html and "derived by radiorisk from the measurements: plaque" in html
 
 
@@ -296,3 +296,65 @@ def test_dicom_sr_reads_back_with_every_measurement(run):
         assert risk["Risk of MACE, 95 % interval upper limit"] == pytest.approx(100 * r.report.ci_high)
         groups = {g for g, *_ in got}
         assert groups == {"risk estimate"} | {li.lesion + f" ({li.vessel})" for li in r.lesion_images}
+
+
+def _to_dicom_series(nifti, folder, *, patient_id: str, study: str, series: str) -> None:
+    """Write a NIfTI CT as a DICOM series (one file per slice) with the given patient and UIDs."""
+    img = sitk.ReadImage(str(nifti))
+    vol, sp, org = sitk.GetArrayFromImage(img), img.GetSpacing(), img.GetOrigin()
+    folder.mkdir(parents=True)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for z in range(vol.shape[0]):
+        sl = sitk.GetImageFromArray(vol[z])
+        sl.SetSpacing(sp[:2])
+        pos = (org[0], org[1], org[2] + z * sp[2])
+        for k, v in {"0010|0020": patient_id, "0010|0010": "Test^Patient", "0010|0030": "19600101",
+                     "0010|0040": "O", "0008|0020": "20240102", "0008|0030": "101500", "0008|0090": "",
+                     "0020|0010": "1", "0008|0050": "ACC1", "0008|0060": "CT", "0020|000d": study,
+                     "0020|000e": series, "0020|0052": study + ".9", "0008|0016": "1.2.840.10008.5.1.4.1.1.2",
+                     "0008|0018": f"{series}.{z + 1}", "0020|0013": str(z + 1),
+                     "0020|0032": "\\".join(f"{x:.10g}" for x in pos), "0020|0037": "1\\0\\0\\0\\1\\0",
+                     "0028|0030": f"{sp[1]:.10g}\\{sp[0]:.10g}", "0018|0050": f"{sp[2]:.10g}",
+                     "0028|1052": "0", "0028|1053": "1"}.items():
+            sl.SetMetaData(k, v)
+        writer.SetFileName(str(folder / f"slice{z:03d}.dcm"))
+        writer.Execute(sl)
+
+
+def test_dicom_input_is_referenced_by_the_sr_with_raw_ids_only(run, tmp_path):
+    import shutil
+
+    import highdicom as hd
+
+    base, ids, man, _ = run
+    shutil.copytree(base / "D", tmp_path / "D")
+    pid = ids[0]
+    row = man[man["patient_id"] == pid].iloc[0]
+    study, series = "1.2.826.0.1.3680043.2.1125.77.1", "1.2.826.0.1.3680043.2.1125.77.2"
+    _to_dicom_series(tmp_path / "D" / row["image_path"], tmp_path / "D" / "dicom" / pid, patient_id=pid,
+                     study=study, series=series)
+    m = pd.read_csv(tmp_path / "D" / "manifest.csv", dtype=str)
+    m.loc[m["lesion_id"] == row["lesion_id"], "image_path"] = f"dicom/{pid}"
+    m.to_csv(tmp_path / "D" / "manifest.csv", index=False)
+    model = base / "RUN" / "model"
+    raw = run_patient_report(model, tmp_path / "D", [pid], tmp_path / "raw", raw_ids=True, n_boot=2,
+                             train_data=base / "D", formats=("sr",))
+    sr = hd.sr.srread(tmp_path / "raw" / f"{pid}.sr.dcm")
+    assert sr.PatientID == pid and sr.StudyInstanceUID == study
+    refs = {s.SeriesInstanceUID for st in sr.CurrentRequestedProcedureEvidenceSequence
+            for s in st.ReferencedSeriesSequence}
+    assert refs == {series}
+    n_slices = len(list((tmp_path / "D" / "dicom" / pid).iterdir()))
+    assert len(raw.results[0].dicom_evidence) == n_slices
+    # the measurements on the DICOM series are those on the NIfTI image
+    got = {name: v for g, name, v, _ in _sr_measurements(pydicom.dcmread(tmp_path / "raw" / f"{pid}.sr.dcm"))
+           if g and g.startswith(row["lesion_id"])}
+    assert got["Volume"] == pytest.approx(raw.results[0].lesion_images[0].measurements["v_total_mm3"])
+    pz = run_patient_report(model, tmp_path / "D", [pid], tmp_path / "pz", id_key=KEY, n_boot=2,
+                            train_data=base / "D", formats=("sr",))
+    label = pz.results[0].patient
+    data = (tmp_path / "pz" / f"{label}.sr.dcm").read_bytes()
+    ds = pydicom.dcmread(tmp_path / "pz" / f"{label}.sr.dcm")
+    assert ds.PatientID == label and "CurrentRequestedProcedureEvidenceSequence" not in ds
+    assert study.encode() not in data and series.encode() not in data and pid.encode() not in data
