@@ -57,10 +57,7 @@ def _probe(page: str, tmp_path, name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def result():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
+    # pytest's default import mode puts this folder on sys.path: the builders of the view tests are shared
     from test_patient_views import _lesion, _report, _shap
 
     lesions = tuple({"lesion_id": f"lesion {k}", "vessel": "LAD", "segment": "6-7", "diameter_stenosis_pct": 45.0,
