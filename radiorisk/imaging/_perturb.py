@@ -28,7 +28,7 @@ images and binary ROI masks) and the extraction of one lesion under each:
     voxels) is split into SLIC-like supervoxels (about :data:`SUPERVOXEL_VOXELS`
     voxels each, small because coronary plaques are thin; k-means on intensity clipped to the ROI's range +-10 % and
     Gaussian-smoothed by one voxel, and on position, 10 iterations, each voxel
-    choosing among the centres within one grid step per axis); each
+    choosing among the 27 centres seeded in its grid cell and the cells around it); each
     supervoxel is then kept with probability equal to its overlap with the ROI
     (>= 0.9 kept, < 0.2 dropped, the most-overlapping always kept), and the union
     is closed morphologically.  scikit-image is not a dependency, so the SLIC
@@ -333,19 +333,24 @@ def supervoxels(values: np.ndarray, spacing, *, target_voxels: int = SUPERVOXEL_
     step = np.maximum(step_mm / sp, 1.0)
     axes = [np.arange(step[i] / 2, shape[i], step[i]) if shape[i] > step[i] else np.array([(shape[i] - 1) / 2])
             for i in range(3)]
+    n_grid = np.array([len(a) for a in axes])
     seeds = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     pos = np.argwhere(np.ones(values.shape, bool)).astype(float)  # z, y, x in C order
     val = values.ravel().astype(float)
     at = np.minimum(np.round(seeds).astype(int), shape - 1)
     centres = np.column_stack([seeds, val[np.ravel_multi_index(at.T, values.shape)]])
-    window = np.maximum(step, 1.0) * sp  # mm: a voxel considers the centres within one step per axis
+    # a voxel considers the 27 centres seeded in its grid cell and the cells around it (SLIC's 2S window)
+    cell = np.minimum((pos / step).astype(int), n_grid - 1)
+    offsets = np.stack(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij"), -1).reshape(-1, 3)
+    cand_cell = cell[:, None, :] + offsets[None, :, :]
+    valid = ((cand_cell >= 0) & (cand_cell < n_grid)).all(-1)
+    cand = np.ravel_multi_index(tuple(np.clip(cand_cell, 0, n_grid - 1).transpose(2, 0, 1)), tuple(n_grid))
     labels = np.zeros(len(val), int)
     for _ in range(iterations):
-        dpos = (pos[:, None, :] - centres[None, :, :3]) * sp
-        ds2 = (dpos ** 2).sum(-1)
-        dist = (val[:, None] - centres[None, :, 3]) ** 2 + (compactness ** 2) * ds2 / step_mm ** 2
-        dist[(np.abs(dpos) > window).any(-1)] = np.inf
-        labels = np.where(np.isfinite(dist).any(1), dist.argmin(1), ds2.argmin(1))
+        dpos = (pos[:, None, :] - centres[cand, :3]) * sp
+        dist = (val[:, None] - centres[cand, 3]) ** 2 + (compactness ** 2) * (dpos ** 2).sum(-1) / step_mm ** 2
+        dist[~valid] = np.inf
+        labels = cand[np.arange(len(val)), dist.argmin(1)]
         counts = np.bincount(labels, minlength=len(centres))
         used = counts > 0
         for j in range(3):
@@ -467,8 +472,10 @@ def perturb_lesion(image, roi, perturbations, params: RadiomicsParams, *, noise_
     if len(idx) == 0:
         return [], [{"perturbation": p.name, "reason": "empty ROI"} for p in perturbations]
     extent = (idx.max(0) - idx.min(0) + 1)[::-1] * sp
-    angles = [abs(p.value) for p in perturbations if p.family == "rotation"] or [0.0]
-    img_c, roi_c = _crop(image, roi, crop_margin_mm(params, extent, max(angles)))
+    # the crop is the same for every set of rotations up to 10 degrees (a perturbation's values do not
+    # depend on which other perturbations are run)
+    angles = [abs(p.value) for p in perturbations if p.family == "rotation"]
+    img_c, roi_c = _crop(image, roi, crop_margin_mm(params, extent, max([10.0, *angles])))
     extractor = params.extractor()
     svx = _supervoxel_box(img_c, sitk.GetArrayViewFromImage(roi_c) > 0) if any(
         p.family == "contour" for p in perturbations) else None

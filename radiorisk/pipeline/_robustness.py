@@ -177,7 +177,7 @@ def run_robustness(manifest, *, params="ccta-plaque", out=None, jobs: int = 1, p
     readers = list(dict.fromkeys(man["reader"]))
     primary = readers[0] if reader is None else str(reader)
     if primary not in readers:
-        raise RadioriskError(f"reader {primary!r} is not in the manifest; its readers: {', '.join(map(str, readers))}")
+        raise RadioriskError(f"reader={primary!r} is not in the manifest; its readers: {', '.join(map(str, readers))}")
     store = Path(out) / "lesions" if out is not None else None
     if store is not None:
         try:
@@ -366,8 +366,7 @@ def complete_block(avail: pd.DataFrame, keep_column: str = "original") -> tuple[
 def _icc_block(wide: pd.DataFrame, feats: list[str], names: list[str]) -> tuple[dict, dict]:
     """ICC(2,1) and ICC(3,1) over the complete block of perturbations ``names``; and what was dropped."""
     sub = wide[wide["perturbation"].isin(names)]
-    avail = sub.pivot_table(index="lesion_id", columns="perturbation", values="ok", aggfunc="any")
-    avail = avail.reindex(columns=names).fillna(False).astype(bool)
+    avail = pd.crosstab(sub["lesion_id"], sub["perturbation"]).reindex(columns=names, fill_value=0) > 0
     block, rows, cols = complete_block(avail)
     info = {"lesions_dropped": [str(r) for r in rows], "perturbations_dropped": [str(c) for c in cols],
             "n_lesions": int(len(block)), "n_perturbations": int(block.shape[1])}
@@ -381,7 +380,6 @@ def _icc_block(wide: pd.DataFrame, feats: list[str], names: list[str]) -> tuple[
 
 def _icc_table(rows: pd.DataFrame, perts, *, primary, readers, threshold) -> tuple[pd.DataFrame, dict]:
     ok = rows[rows["reason"].isna()].copy()
-    ok["ok"] = True
     feats = [c for c in rows.columns if c not in _ID_COLUMNS]
     mine = ok[ok["reader"] == primary]
     names = [q.name for q in perts]
