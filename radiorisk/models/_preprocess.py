@@ -103,7 +103,9 @@ class ModalityPreprocessor(TransformerMixin, BaseEstimator):
         missing, for the columns that had NaN in the training rows.  Columns
         sharing the same missingness pattern (e.g. every PET measure, missing
         together when no PET was done) share one indicator named after the
-        first of them, ``<column>_missing``, which avoids collinear copies.
+        first of them, ``<column>_missing``, which avoids collinear copies; no
+        indicator is added when a complete 0/1 input column already equals the
+        pattern or its complement (``pet_available``).
     drop_constant : bool, default False
         Drop output columns that are constant in the training rows.
     max_categories : int, default 50
@@ -231,7 +233,8 @@ class ModalityPreprocessor(TransformerMixin, BaseEstimator):
             groups: dict[bytes, list[str]] = {}
             for c, m in masks.items():
                 groups.setdefault(np.packbits(m).tobytes(), []).append(c)
-            self.indicator_groups_ = [(f"{cols[0]}_missing", cols) for cols in groups.values()]
+            self.indicator_groups_ = [(f"{cols[0]}_missing", cols) for cols in groups.values()
+                                      if not self._duplicates_a_column(X, masks[cols[0]])]
         self.constant_columns_ = []
         out = self._transform(X)
         if self.drop_constant:
@@ -239,6 +242,18 @@ class ModalityPreprocessor(TransformerMixin, BaseEstimator):
         self.feature_names_out_ = [c for c in out.columns if c not in set(self.constant_columns_)]
         self._fit_output = out
         return self
+
+    def _duplicates_a_column(self, X: pd.DataFrame, miss: np.ndarray) -> bool:
+        """Whether a complete 0/1 input column already says it (equal to the mask or to its complement).
+
+        E.g. ``pet_available`` is 0 exactly where every PET measure is missing: an indicator would be
+        its collinear copy (an unpenalised Cox model then cannot be fitted).
+        """
+        for c in self.binary_:
+            v = _numeric_values(X[c], c)
+            if not np.isnan(v).any() and (np.array_equal(v == 1.0, miss) or np.array_equal(v == 0.0, miss)):
+                return True
+        return False
 
     def fit_transform(self, X, y=None, **fit_params) -> pd.DataFrame:
         """``fit(X).transform(X)`` computed once."""
