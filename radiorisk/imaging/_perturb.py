@@ -39,7 +39,8 @@ perturbation name) (:func:`perturbation_rng`), so results do not depend on the
 order or the process in which lesions are done.  Features are computed with
 pyradiomics on a lesion-centred crop (:func:`crop_margin_mm`) for every
 perturbation, the unperturbed ``original`` included, so that all raters see the
-same field of view.
+same field of view; perturbed images keep the input's pixel type (an int16 CT is
+rounded back to int16 after noise or interpolation, :func:`as_pixel_type`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ __all__ = [
     "Perturbation",
     "add_noise",
     "apply_perturbation",
+    "as_pixel_type",
     "crop_margin_mm",
     "estimate_noise_sd",
     "grow_roi",
@@ -405,9 +407,32 @@ def _supervoxel_box(image, m: np.ndarray):
     return box, supervoxels((sub - g_lo) / (g_hi - g_lo), sp)
 
 
+def as_pixel_type(image, like):
+    """``image`` in the pixel type of ``like``: rounded and clipped to its range when that type is an integer.
+
+    A CT stored as int16 stays int16 after noise or interpolation, as pyradiomics'
+    own resampling keeps the input's type; the unperturbed ``original`` is then
+    exactly the image ``extract`` sees.
+
+    Examples
+    --------
+    >>> like = sitk.GetImageFromArray(np.zeros((1, 2, 2), np.int16))
+    >>> sitk.GetArrayFromImage(as_pixel_type(sitk.GetImageFromArray(np.full((1, 2, 2), 40000.4)), like)).ravel()
+    array([32767, 32767, 32767, 32767], dtype=int16)
+    """
+    dtype = sitk.GetArrayViewFromImage(like).dtype
+    a = sitk.GetArrayViewFromImage(image)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        a = np.clip(np.rint(a), info.min, info.max)
+    out = sitk.GetImageFromArray(a.astype(dtype))
+    out.CopyInformation(image)
+    return out
+
+
 def apply_perturbation(image, roi, p: Perturbation, *, noise_sd: float, rng: np.random.Generator,
                        supervoxel_labels=None):
-    """The (image, ROI) pair under perturbation ``p``; ``original`` returns the image as float64.
+    """The (image, ROI) pair under perturbation ``p``, the image in the input's pixel type (:func:`as_pixel_type`).
 
     Examples
     --------
@@ -417,18 +442,19 @@ def apply_perturbation(image, roi, p: Perturbation, *, noise_sd: float, rng: np.
     >>> int(sitk.GetArrayFromImage(r).sum())
     63
     """
-    if p.family == "original":
-        return sitk.Cast(image, sitk.sitkFloat64), roi
+    if p.family in ("original", "volume", "contour"):
+        img = image
+        if p.family == "volume":
+            roi = grow_roi(roi, int(p.value))
+        elif p.family == "contour":
+            roi = randomise_roi(image, roi, rng, labels=supervoxel_labels)
+        return img, roi
     if p.family == "noise":
-        return add_noise(image, noise_sd, rng), roi
-    if p.family == "rotation":
-        return rigid_perturbation(image, roi, angle=p.value)
-    if p.family == "translation":
-        return rigid_perturbation(image, roi, shift=p.value)
-    if p.family == "volume":
-        return sitk.Cast(image, sitk.sitkFloat64), grow_roi(roi, int(p.value))
-    if p.family == "contour":
-        return sitk.Cast(image, sitk.sitkFloat64), randomise_roi(image, roi, rng, labels=supervoxel_labels)
+        return as_pixel_type(add_noise(image, noise_sd, rng), image), roi
+    if p.family in ("rotation", "translation"):
+        kw = {"angle": p.value} if p.family == "rotation" else {"shift": p.value}
+        img, roi = rigid_perturbation(image, roi, **kw)
+        return as_pixel_type(img, image), roi
     raise ParameterError(f"unknown perturbation family {p.family!r}; allowed: original, {', '.join(FAMILIES)}")
 
 

@@ -70,7 +70,7 @@ from ..imaging._perturb import FAMILIES, estimate_noise_sd, parse_perturbations,
 __all__ = ["RobustnessResult", "run_robustness", "PERTURB_ENGINE"]
 
 #: version of the perturbation rules; part of every lesion file's fingerprint
-PERTURB_ENGINE = 1
+PERTURB_ENGINE = 2
 _ID_COLUMNS = ("lesion_id", "reader", "perturbation", "family", "n_voxels", "noise_sd", "reason")
 
 

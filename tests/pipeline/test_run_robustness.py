@@ -172,3 +172,14 @@ def test_clear_errors(cohort):
         run_robustness(d / "manifest.csv", params=params, threshold=1.5)
     with pytest.raises(ParameterError, match="unknown family 'blur'"):
         run_robustness(d / "manifest.csv", params=params, perturbations=["blur"])
+
+
+def test_the_unperturbed_rater_is_what_extract_gives(cohort, first_run):
+    from radiorisk.imaging import extract_radiomics
+
+    d, params = cohort
+    res = first_run[0]
+    wide = extract_radiomics(d / "manifest.csv", params=params).features.set_index(["lesion_id", "reader"])
+    orig = res.perturbed[res.perturbed["perturbation"] == "original"]
+    mine = orig.pivot_table(index=["lesion_id", "reader"], columns="feature", values="value")
+    pd.testing.assert_frame_equal(mine, wide.loc[mine.index, mine.columns], check_names=False, rtol=1e-12)
