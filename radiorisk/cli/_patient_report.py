@@ -1,4 +1,4 @@
-"""``radiorisk patient-report``: argparse and messages around :func:`radiorisk.pipeline._patient_run.run_patient_report`."""
+"""``radiorisk patient-report``: argparse and messages around :func:`radiorisk.pipeline.run_patient_report`."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ _REWORDED = (PatientReportError, ModelError, FitUsageError, HorizonError, InputF
 def patient_report_command(args: argparse.Namespace) -> int:
     """Run ``radiorisk patient-report`` from parsed arguments; returns the exit code (0)."""
     # on demand (`radiorisk --help` stays fast); the module until radiorisk.pipeline exports it
-    from ..pipeline._patient_run import run_patient_report
+    from ..pipeline import run_patient_report
 
     try:
         run = run_patient_report(

@@ -110,6 +110,15 @@ def tree_shap(model, Z: pd.DataFrame) -> tuple[np.ndarray, float]:
 def linear_shap(model, Z: pd.DataFrame, background) -> tuple[np.ndarray, float, str]:
     """Exact linear SHAP of a Cox model against the training means or the background mean."""
     final = final_estimator(model)
+    if getattr(final, "n_imputations", None):  # multiply imputed: the mean of each fit's exact terms
+        vals = final.predict_contributions(Z)
+        if background is None:
+            return vals, 0.0, ("the training-cohort mean of every model column in each imputation's fit "
+                               "(averaged over the imputations), so the base value 0 is the log relative "
+                               "hazard of the mean patient")
+        ref = final.predict_contributions(background).mean(axis=0)
+        return vals - ref, float(ref.sum()), (f"the mean of the given background ({len(background)} patients), "
+                                               "features independent, averaged over the imputations")
     beta = np.asarray(final.coef_, dtype=np.float64)
     Za = Z.to_numpy(dtype=np.float64)
     if background is None:

@@ -14,8 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ..stats import NotEstimableError, fit_cox
-from ..stats._rubin import rubin_pool
+from ..stats import NotEstimableError, fit_cox, rubin_pool
 from ._base import (
     DEFAULT_HORIZON,
     ModelError,
@@ -122,7 +121,7 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         Covariate names (``x0, x1, ...`` for arrays).
     pooled_ : DataFrame
         With ``n_imputations``: Rubin's rules table
-        (:func:`radiorisk.stats._rubin.rubin_pool`, Barnard–Rubin df with
+        (:func:`radiorisk.stats.rubin_pool`, Barnard–Rubin df with
         ``dfcom`` = events − coefficients as ``mice::pool``); ``coef_`` and
         ``se_`` are its ``estimate`` and ``se``.
     imputation_fits_ : list of dict

@@ -29,6 +29,9 @@ validate_model, ExternalValidation, update_risks, ModelUpdate
     ethnicity, site, vendor and detector, transport diagnostics against the development cohort,
     model updating chosen by a closed test, and the TRIPOD+AI-ordered report
     (``radiorisk validate-model``).
+run_patient_report, PatientReportRun
+    Patient reports from a bundle and a cohort folder: clinician and patient views (HTML, PDF),
+    JSON and DICOM SR per patient (``radiorisk patient-report``).
 patient_reports, write_patient_reports
     Patient structured reports: risk with its interval, confidence, reasons (SHAP) and
     findings, computed and written as HTML and JSON.
@@ -43,6 +46,7 @@ from ._fit import FitRun, run_fit
 from ._iecv import IECV_COLUMNS, IECVSummary, iecv_summary
 from ._model_report import build_model_report, collect_model_report
 from ._patient import patient_reports, write_patient_reports
+from ._patient_run import PatientReportRun, run_patient_report
 from ._predict import PredictRun, predict_cohort
 from ._provenance import pseudonymiser
 from ._updating import ModelUpdate, update_risks
@@ -68,6 +72,8 @@ __all__ = [
     "update_risks",
     "patient_reports",
     "write_patient_reports",
+    "PatientReportRun",
+    "run_patient_report",
     "DemoResult",
     "cohort_summary",
     "run_demo",

@@ -206,7 +206,10 @@ def _imputation(est, X: pd.DataFrame) -> tuple[dict, str | None]:
     if not counts:
         return counts, None
     pre = dict(est.steps).get("preprocess")
-    how = ("imputed with the training median by the model's preprocessor"
+    m = getattr(est.steps[-1][1], "n_imputations", None)
+    how = (f"multiply imputed ({m} outcome-free chained-equation imputations learnt on the training rows; "
+           "risks averaged over them)" if m else
+           "imputed with the training median by the model's preprocessor"
            if getattr(pre, "impute", None) == "median" else
            "passed to the model as missing (xgboost routes them natively)")
     return counts, f"missing values in the model's inputs (patients per column), {how}: {_listed(counts)}"

@@ -60,6 +60,9 @@ cox_recalibration, fine_gray_recalibration, Recalibration
     censored at t0 on cloglog(risk), Efron ties; equal to ``survival::coxph``/``survfit``), and the
     competing-risk slope and calibration-in-the-large (Fine–Gray on cloglog(cumulative incidence),
     equal to ``cmprsk::crr``).
+rubin_pool, barnard_rubin_df, RUBIN_COLUMNS
+    Rubin's rules for estimates from multiply imputed data (the pooled table of ``mice::pool``,
+    Barnard–Rubin degrees of freedom), equal to R within 1e-8.
 model_based_c
     The model-based concordance (van Klaveren et al. 2016): the C a model would reach in a cohort
     if its risks were right there (case mix only; external validation).
@@ -135,6 +138,7 @@ from ._resample import (
     permutation_rng,
     replicate_seed,
 )
+from ._rubin import RUBIN_COLUMNS, barnard_rubin_df, rubin_pool
 from ._samplesize import (
     SampleSize,
     SampleSizeCriterion,
@@ -188,5 +192,6 @@ __all__ = [
     "parameter_budget_table", "anticipated_cox_snell_r2", "cox_snell_from_c", "cox_snell_from_lr",
     "cox_snell_from_nagelkerke", "max_cox_snell_r2",
     "Recalibration", "cox_recalibration", "fine_gray_recalibration", "GNDTest", "gnd_test",
-    "risk_groups", "P_ADJUSTMENTS", "adjust_p_values", "model_based_c",
+    "risk_groups", "P_ADJUSTMENTS", "adjust_p_values", "model_based_c", "RUBIN_COLUMNS", "barnard_rubin_df",
+    "rubin_pool",
 ]
