@@ -99,6 +99,11 @@ def collect_model_report(run, *, data=None, audit=None, n_boot: int = 200, seed:
                    n_boot=int(n_boot), shap_sample=int(shap_sample))
     load_cohort(ctx, data if data is not None else cfg.get("data"), explicit=data is not None)
     ctx.iecv = pd.read_csv(run / "iecv.csv", dtype={"cluster": str}) if (run / "iecv.csv").is_file() else None
+    final = model.steps[-1][1]
+    if getattr(final, "n_imputations", None):
+        ctx.imputation = final.pooled_.copy()
+    if (run / "mnar_sensitivity.csv").is_file():
+        ctx.mnar_sensitivity = pd.read_csv(run / "mnar_sensitivity.csv")
     return render_model_report(report_statistics(ctx), aud)
 
 

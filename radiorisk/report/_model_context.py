@@ -81,6 +81,8 @@ class ModelReportInputs:
     sample_size: pd.DataFrame | None = None  # parameters the data support per ladder rung (Riley)
     sample_size_note: str = ""  # where the anticipated R² came from, or why there is no table
     net_benefit: pd.DataFrame | None = None  # survival_net_benefit at NET_BENEFIT_THRESHOLDS
+    imputation: pd.DataFrame | None = None  # Rubin-pooled coefficients of a multiply imputed Cox model
+    mnar_sensitivity: pd.DataFrame | None = None  # RUN/mnar_sensitivity.csv (fit --impute mice:M)
 
 
 def report_attributes(pred: pd.DataFrame) -> list[str]:

@@ -49,11 +49,38 @@ def _participants(ctx: _Context) -> ReportSection:
         tables.insert(1, ("Missing data by modality block", miss))
         say += _availability_sentences(ctx, miss, groups)
         figures = _availability_figures(groups)
+    mi_say, mi_tables = _imputation_parts(ctx)
+    say += mi_say
+    tables += mi_tables
     notes = list(ctx.data_notes)
     notes.append("Follow-up is the time from the index CCTA to the first MACE component or the end of "
                  "follow-up; groups come from the out-of-fold predictions (missing labels: 'unknown').")
     return ReportSection(id="participants", title=_TITLES["participants"], sentences=tuple(say),
                          tables=tuple(tables), figures=tuple(figures), notes=tuple(notes))
+
+
+def _imputation_parts(ctx: _Context) -> tuple[list[str], list[tuple[str, pd.DataFrame]]]:
+    """Sentences and tables of a multiply imputed model: Rubin's pooled table and the MNAR deltas."""
+    say, tables = [], []
+    pooled = ctx.imputation
+    if pooled is not None and len(pooled):
+        m = int(pooled["m"].iloc[0])
+        top = pooled.sort_values("fmi", ascending=False).iloc[0]
+        say.append(f"Missing values were multiply imputed (M = {m}, chained equations with the outcome, inside "
+                   "each training fold); the final model's coefficients are pooled by Rubin's rules. The "
+                   f"largest fraction of missing information is {top['fmi']:.2f} ({top['term']}).")
+        tables.append(("Multiple imputation: Rubin-pooled coefficients of the final model (fmi = fraction of "
+                       "missing information, df = Barnard–Rubin)",
+                       pooled[["term", "estimate", "se", "ci_low", "ci_high", "df", "riv", "fmi"]]))
+    mnar = ctx.mnar_sensitivity
+    if mnar is not None and len(mnar):
+        c = mnar.set_index("delta")["harrell_c"]
+        say.append(f"Sensitivity to data missing not at random: shifting the imputed PET values by "
+                   f"{mnar['delta'].min():g} to {mnar['delta'].max():g} SD moves the out-of-fold C from "
+                   f"{c.iloc[0]:.3f} to {c.iloc[-1]:.3f} (MAR, delta 0: {c.get(0.0, float('nan')):.3f}).")
+        tables.append(("MNAR sensitivity (delta adjustment of imputed PET values, in SD of the observed values)",
+                       mnar))
+    return say, tables
 
 
 def _missing_table(ctx: _Context) -> pd.DataFrame:
