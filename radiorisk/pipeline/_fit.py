@@ -548,8 +548,9 @@ def run_fit(
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
                                               repeats=repeats, folds=folds, n_jobs=n_jobs, search=s,
                                               n_boot=n_boot, params=params, clusters=clusters)
+    status = data.event_type if competing == "competing" else None  # competing-risk metrics per cluster
     iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
-                                             random_state=seed)
+                                             random_state=seed, status=status)
     mnar = _mnar(work, fit_model, data, blocks, horizon=horizon, seed=seed, folds=folds, params=params,
                  out=out)
     preset = radiomics_params if features is None and "radiomics" in blocks else None
