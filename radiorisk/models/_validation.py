@@ -31,7 +31,13 @@ from ..stats import NotEstimableError, check_horizon, harrell_c, td_auc, uno_c
 from ._base import make_y
 from ._factory import model_label, task_factory
 from ._folds import cluster_folds, make_folds, task_seed
-from ._search import DEFAULT_SEARCH_SPACE, SEARCHABLE_MODELS, search_plan, timed_search
+from ._search import (
+    DEFAULT_SEARCH_SPACE,
+    SEARCHABLE_MODELS,
+    describe_search,
+    search_plan,
+    timed_search,
+)
 
 __all__ = [
     "CVResult",
@@ -182,7 +188,8 @@ def _gather(tasks, results, fold_ids: np.ndarray, n: int) -> tuple[np.ndarray, p
         if info:
             search_rows.append({"repeat": r, "fold": k, "params": json.dumps(info["params"], sort_keys=True),
                                 "inner_harrell_c": info["inner_harrell_c"], "n_tried": info["n_tried"],
-                                "truncated": info["truncated"], "seconds": info["seconds"]})
+                                "truncated": info["truncated"], "seconds": info["seconds"],
+                                "warnings": "; ".join(info.get("warnings", ()))})
     return risk, (pd.DataFrame(search_rows) if search_rows else None)
 
 
@@ -214,8 +221,10 @@ def _design_note(repeats, folds, plan: dict, random_state, horizon) -> str:
 def _cv_notes(repeats, folds, random_state, horizon, search, search_df, plan) -> list[str]:
     notes = [_design_note(repeats, folds, plan, random_state, horizon), *plan["notes"]]
     if search_df is not None:
-        notes.append(f"nested random search: {search['n_iter']} candidate(s), inner {search['inner_folds']}-fold "
-                     f"CV scored by Harrell's C, budget {search['budget_seconds']} s per outer fold")
+        notes.append(describe_search(search))
+        warned = sorted({w for ws in search_df["warnings"] for w in ws.split("; ") if w})
+        if warned:
+            notes.append("warnings of the search fits (not printed): " + "; ".join(warned))
         k_trunc = int(search_df["truncated"].sum())
         if k_trunc:
             notes.append(f"the time budget stopped the search early in {k_trunc} outer fold(s): "
@@ -391,7 +400,7 @@ def cross_validate_risk(
     fold_ids, repeats, folds, plan = _fold_plan(data, e, groups, clusters, repeats, folds, random_state)
     grp = data.X.index.to_numpy() if groups is None else np.asarray(groups)
     factory = task_factory(model, horizon, params)
-    s, candidates = search_plan(search, random_state)
+    s, candidates = search_plan(search, random_state, model)
     tasks = [(r, k) for r in range(repeats) for k in range(folds)]
     results = Parallel(n_jobs=n_jobs)(
         delayed(_run_task)(factory, X, t, e, grp, np.flatnonzero(fold_ids[r] != k),
@@ -437,7 +446,7 @@ def fit_final_model(
     X = data.X[cols]
     t, e = _arrays(data)
     factory = task_factory(model, horizon, params)
-    s, candidates = search_plan(search, random_state)
+    s, candidates = search_plan(search, random_state, model)
     all_rows = np.arange(len(t))
     info: dict = {}
     chosen: dict = {}

@@ -36,6 +36,7 @@ from ._base import (
     check_y,
     make_y,
 )
+from ._tuning import aft_intercept, captured_warnings, holdout_rows
 
 __all__ = ["XGBBinaryRisk", "XGBCoxRisk", "XGBAFTRisk", "ipcw_weights", "AFT_DISTRIBUTIONS"]
 
@@ -58,39 +59,55 @@ def ipcw_weights(time, event, *, horizon) -> tuple[np.ndarray, np.ndarray]:
     label : ndarray of shape (n,)
         1 for an event at or before :math:`t_0`, else 0.
     weight : ndarray of shape (n,)
-        :math:`1/G(T_i-)` for an event by :math:`t_0`; :math:`1/G(t_0)` for
-        a patient followed beyond :math:`t_0` (:math:`T_i > t_0`); 0 for a
-        patient censored at or before :math:`t_0`, whose status at the horizon
-        is unknown.
+        :math:`1/G(T_i-)` for an event by :math:`t_0`; :math:`1/G(t_0-)` for
+        a patient known to be event-free at :math:`t_0` (followed beyond it,
+        or censored exactly at it); 0 for a patient censored before
+        :math:`t_0`, whose status at the horizon is unknown.
 
     Notes
     -----
     :math:`G` is the Kaplan-Meier estimate of the censoring distribution in
     the same rows (:func:`radiorisk.stats.censoring_survival`; events
-    leave the risk set first at tied times).  These are the weights of the
-    IPCW Brier score of :func:`radiorisk.stats.brier_t`
-    (riskRegression's convention), so the weighted log-loss the model
-    minimises estimates the log-loss of the full cohort had nobody been
-    censored before the horizon.  Censored patients are neither dropped
-    naively (which over-represents events) nor counted as event-free.
+    leave the risk set first at tied times), so the weighted log-loss the
+    model minimises estimates the log-loss of the full cohort had nobody
+    been censored before the horizon.  Censored patients are neither
+    dropped naively (which over-represents events) nor counted as
+    event-free.
+
+    A control's status is observed when its censoring time is at least
+    :math:`t_0`, with probability :math:`G(t_0-)`; this equals
+    :math:`G(t_0)`, the weight of the IPCW Brier score of
+    :func:`radiorisk.stats.brier_t` (riskRegression's convention, controls
+    :math:`T_i > t_0`), whenever nobody is censored exactly at :math:`t_0`.
+    When somebody is (e.g. follow-up capped at the horizon), riskRegression's
+    convention drops them and up-weights by :math:`1/G(t_0)`, which is
+    undefined (:math:`G(t_0) = 0`) once everybody still at risk is censored
+    at :math:`t_0`; here they are controls and every control gets
+    :math:`1/G(t_0-)`.
 
     Examples
     --------
     >>> label, w = ipcw_weights([100, 200, 300, 400], [1, 0, 1, 0], horizon=350)
     >>> label.tolist(), w.round(3).tolist()
     ([1.0, 0.0, 1.0, 0.0], [1.0, 0.0, 1.5, 1.5])
+
+    Follow-up capped at the horizon: the patients censored at 350 d are controls.
+
+    >>> label, w = ipcw_weights([100, 200, 300, 350, 350], [1, 0, 1, 0, 0], horizon=350)
+    >>> label.tolist(), w.round(3).tolist()
+    ([1.0, 0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 1.333, 1.333, 1.333])
     """
     y = make_y(time, event)
     t, e = y["time"], y["event"].astype(np.float64)
     h = check_horizon(horizon)
     G = censoring_survival(t, e)
     case = (t <= h) & (e == 1)
-    ctrl = t > h
+    ctrl = (t > h) | ((t == h) & (e == 0))
     w = np.zeros(t.size)
     if case.any():
         w[case] = 1.0 / G.before(t[case])
     if ctrl.any():
-        w[ctrl] = 1.0 / float(G.at(h))
+        w[ctrl] = 1.0 / float(np.asarray(G.before(np.array([h])))[0])
     return case.astype(np.float64), w
 
 
@@ -102,7 +119,8 @@ class _XGBRisk(RiskEstimatorMixin, BaseEstimator):
 
     def __init__(self, *, horizon=DEFAULT_HORIZON, n_estimators=300, learning_rate=0.05, max_depth=3,
                  min_child_weight=1.0, subsample=0.8, colsample_bytree=0.8, reg_lambda=1.0,
-                 reg_alpha=0.0, gamma=0.0, max_bin=256, random_state=0, nthread=None):
+                 reg_alpha=0.0, gamma=0.0, max_bin=256, random_state=0, nthread=None,
+                 early_stopping_rounds=None, validation_fraction=0.2):
         self.horizon = horizon
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -116,6 +134,8 @@ class _XGBRisk(RiskEstimatorMixin, BaseEstimator):
         self.max_bin = max_bin
         self.random_state = random_state
         self.nthread = nthread
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
 
     # -- parameters -----------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -132,6 +152,12 @@ class _XGBRisk(RiskEstimatorMixin, BaseEstimator):
         check_number("max_bin", self.max_bin, low=2, integer=True)
         check_number("random_state", self.random_state, low=0, integer=True)
         check_number("nthread", self.nthread, low=1, integer=True, allow_none=True)
+        check_number("early_stopping_rounds", self.early_stopping_rounds, low=1, integer=True,
+                     allow_none=True)
+        check_number("validation_fraction", self.validation_fraction, low=0.0, high=1.0,
+                     low_open=True)
+        if not float(self.validation_fraction) < 1.0:
+            raise ModelError(f"validation_fraction must be < 1; got {self.validation_fraction!r}")
 
     def _booster_params(self) -> dict:
         p = {
@@ -155,8 +181,45 @@ class _XGBRisk(RiskEstimatorMixin, BaseEstimator):
         m = self.booster_.inplace_predict(Xa, predict_type="margin")
         return np.asarray(m, dtype=np.float64).ravel()
 
-    def _training_matrix(self, Xa, t, e, w) -> xgb.QuantileDMatrix:  # pragma: no cover - abstract
+    def _training_matrix(self, Xa, t, e, w, ref=None) -> xgb.QuantileDMatrix:  # pragma: no cover
         raise NotImplementedError
+
+    def _base_score(self, t, e, w) -> float | None:
+        """The starting margin (None: xgboost's own estimate)."""
+        return None
+
+    _eval_metric = ""
+
+    def _train(self, Xa, t, e, w) -> None:
+        """Boost on all rows, or with early stopping on a held-out share of them."""
+        params = self._booster_params()
+        n = int(self.n_estimators)
+        notes: list[str] = []
+        with captured_warnings(notes):
+            if self.early_stopping_rounds is None:
+                base = self._base_score(t, e, w)
+                if base is not None:
+                    params["base_score"] = base
+                booster = xgb.train(params, self._training_matrix(Xa, t, e, w), num_boost_round=n)
+                self.n_estimators_ = n
+            else:
+                valid = holdout_rows(e, self.validation_fraction, self.random_state)
+                fit = ~valid
+                base = self._base_score(t[fit], e[fit], w[fit])
+                if base is not None:
+                    params["base_score"] = base
+                params["eval_metric"] = self._eval_metric
+                dfit = self._training_matrix(Xa[fit], t[fit], e[fit], w[fit])
+                dvalid = self._training_matrix(Xa[valid], t[valid], e[valid], w[valid], ref=dfit)
+                booster = xgb.train(params, dfit, num_boost_round=n, evals=[(dvalid, "valid")],
+                                    early_stopping_rounds=int(self.early_stopping_rounds),
+                                    verbose_eval=False)
+                best = int(booster.best_iteration) + 1
+                booster = booster[:best]
+                self.n_estimators_ = best
+        self.booster_ = booster
+        self.base_score_ = base
+        self.fit_warnings_ = tuple(notes)
 
     # -- API ------------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -179,8 +242,7 @@ class _XGBRisk(RiskEstimatorMixin, BaseEstimator):
         Xa = self._check_X(X, reset=True)
         t, e = check_y(y, Xa.shape[0])
         w = check_sample_weight(sample_weight, Xa.shape[0])
-        dtrain = self._training_matrix(Xa, t, e, w)
-        self.booster_ = xgb.train(self._booster_params(), dtrain, num_boost_round=int(self.n_estimators))
+        self._train(Xa, t, e, w)
         self._after_fit(Xa, t, e, w)
         return self
 
@@ -247,6 +309,18 @@ _COMMON_PARAMS_DOC = """
         predictions whatever ``nthread``.
     nthread : int, optional
         Threads used by xgboost (None: xgboost's default, every core).
+    early_stopping_rounds : int, optional
+        With a value, ``validation_fraction`` of the rows (stratified on the
+        event, drawn from ``random_state``: :func:`holdout_rows`) are held out
+        and boosting stops once the held-out loss of the objective
+        (log-loss, Cox or AFT negative log-likelihood) has not improved for
+        that many rounds; the booster is cut at its best round
+        (``n_estimators_``) and is trained on the other rows only, as
+        scikit-learn's ``HistGradientBoosting*(early_stopping=True)`` does.
+        Baselines (the Cox Breslow hazard) use every row.  Default None:
+        ``n_estimators`` rounds on every row.
+    validation_fraction : float, default 0.2
+        Share held out for early stopping.
 """
 
 
@@ -284,9 +358,10 @@ class XGBBinaryRisk(_XGBRisk):
 
     _objective = "binary:logistic"
 
-    def _training_matrix(self, Xa, t, e, w):
+    _eval_metric = "logloss"
+
+    def _training_matrix(self, Xa, t, e, w, ref=None):
         label, ipcw = ipcw_weights(t, e, horizon=self.horizon)
-        self.ipcw_label_, self.ipcw_weight_ = label, ipcw
         weight = ipcw * w
         use = weight > 0
         if not (weight[label == 1] > 0).any():
@@ -296,7 +371,10 @@ class XGBBinaryRisk(_XGBRisk):
             raise ModelError(f"nobody is followed beyond the horizon {float(self.horizon):g} d in "
                              "the training rows: xgb-binary cannot be fitted")
         return xgb.QuantileDMatrix(Xa[use], label=label[use], weight=weight[use],
-                                   max_bin=int(self.max_bin), nthread=self.nthread)
+                                   max_bin=int(self.max_bin), nthread=self.nthread, ref=ref)
+
+    def _after_fit(self, Xa, t, e, w) -> None:
+        self.ipcw_label_, self.ipcw_weight_ = ipcw_weights(t, e, horizon=self.horizon)
 
     def predict_risk(self, X, horizon=None) -> np.ndarray:
         """Probability of MACE by the training horizon.
@@ -368,10 +446,12 @@ class XGBCoxRisk(_XGBRisk):
 
     _objective = "survival:cox"
 
-    def _training_matrix(self, Xa, t, e, w):
+    _eval_metric = "cox-nloglik"
+
+    def _training_matrix(self, Xa, t, e, w, ref=None):
         label = np.where(e == 1, t, -t)
         return xgb.QuantileDMatrix(Xa, label=label, weight=w, max_bin=int(self.max_bin),
-                                   nthread=self.nthread)
+                                   nthread=self.nthread, ref=ref)
 
     def _after_fit(self, Xa, t, e, w) -> None:
         m = self._margin(Xa)
@@ -429,14 +509,20 @@ class XGBAFTRisk(_XGBRisk):
     :math:`F_Z` the standard normal, logistic, or minimum extreme-value
     (:math:`1 - e^{{-e^z}}`, i.e. Weibull times) CDF.
 
+    Boosting starts from the location :math:`\\hat\\mu` at which the
+    intercept-only model reproduces the Kaplan-Meier risk by ``horizon``
+    (:func:`~radiorisk.models._tuning.aft_intercept`; ``base_score_`` = :math:`e^{{\\hat\\mu}}` days, xgboost's time scale) rather
+    than xgboost's 0.5 (a margin of :math:`\\log 0.5`: every risk near 1 until
+    the trees have moved it).
+
     Parameters
     ----------
     distribution : {{"normal", "logistic", "extreme"}}, default "normal"
         ``aft_loss_distribution``.
     sigma : float, default 1.0
         ``aft_loss_distribution_scale``: a fixed hyperparameter (xgboost does
-        not estimate it), to be tuned by cross-validation; it sets the spread
-        of the predicted risks.{_COMMON_PARAMS_DOC}
+        not estimate it), searched by the nested search (see
+        ``docs/tuning.md``); it sets the spread of the predicted risks.{_COMMON_PARAMS_DOC}
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -454,12 +540,15 @@ class XGBAFTRisk(_XGBRisk):
     def __init__(self, *, distribution="normal", sigma=1.0, horizon=DEFAULT_HORIZON,
                  n_estimators=300, learning_rate=0.05, max_depth=3, min_child_weight=1.0,
                  subsample=0.8, colsample_bytree=0.8, reg_lambda=1.0, reg_alpha=0.0, gamma=0.0,
-                 max_bin=256, random_state=0, nthread=None):
+                 max_bin=256, random_state=0, nthread=None, early_stopping_rounds=None,
+                 validation_fraction=0.2):
         super().__init__(horizon=horizon, n_estimators=n_estimators, learning_rate=learning_rate,
                          max_depth=max_depth, min_child_weight=min_child_weight,
                          subsample=subsample, colsample_bytree=colsample_bytree,
                          reg_lambda=reg_lambda, reg_alpha=reg_alpha, gamma=gamma, max_bin=max_bin,
-                         random_state=random_state, nthread=nthread)
+                         random_state=random_state, nthread=nthread,
+                         early_stopping_rounds=early_stopping_rounds,
+                         validation_fraction=validation_fraction)
         self.distribution = distribution
         self.sigma = sigma
 
@@ -474,10 +563,18 @@ class XGBAFTRisk(_XGBRisk):
         p["aft_loss_distribution_scale"] = float(self.sigma)
         return p
 
-    def _training_matrix(self, Xa, t, e, w):
+    _eval_metric = "aft-nloglik"
+
+    def _training_matrix(self, Xa, t, e, w, ref=None):
         upper = np.where(e == 1, t, np.inf)
         return xgb.QuantileDMatrix(Xa, weight=w, label_lower_bound=t, label_upper_bound=upper,
-                                   max_bin=int(self.max_bin), nthread=self.nthread)
+                                   max_bin=int(self.max_bin), nthread=self.nthread, ref=ref)
+
+    def _base_score(self, t, e, w) -> float:
+        """exp of the intercept-only AFT location (xgboost takes ``base_score`` on the time scale)."""
+        mu = aft_intercept(t, e, distribution=self.distribution, sigma=float(self.sigma),
+                           horizon=float(self.horizon), weight=w)
+        return float(np.exp(mu))
 
     def predict_risk(self, X, horizon=None) -> np.ndarray:
         """Probability of MACE by ``horizon`` (days; default: the estimator's horizon).

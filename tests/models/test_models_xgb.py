@@ -22,10 +22,11 @@ def test_ipcw_weights_toy():
     # events by 350: 1/G(T-) = 1; censored by 350: 0; followed beyond 350: 1/G(350) = 2
     np.testing.assert_allclose(w, [1.0, 0.0, 1.0, 0.0, 2.0, 2.0])
     assert w.sum() == pytest.approx(len(t))  # IPCW weights of a full data set sum to n
-    # an event exactly at the horizon is a case; censoring exactly at it: unknown status
+    # an event exactly at the horizon is a case; censoring exactly at it: known event-free there,
+    # a control (issue 16); every control gets 1/G(350-) = 1/0.75 and the weights still sum to n
     label, w = ipcw_weights([100, 350, 350, 500], [0, 1, 0, 0], horizon=350)
     assert label.tolist() == [0, 1, 0, 0]
-    assert w[0] == 0 and w[2] == 0 and w[1] == pytest.approx(1 / 0.75) and w[3] > 0
+    np.testing.assert_allclose(w, [0.0, 1 / 0.75, 1 / 0.75, 1 / 0.75])
 
 
 def test_ipcw_weights_reach_the_booster():
