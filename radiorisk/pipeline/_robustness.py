@@ -15,7 +15,7 @@ Output folder::
     perturbed_features.parquet   long: lesion_id, reader, perturbation, family, feature, value
     robustness_failures.csv      lesion_id, reader, perturbation, reason
     provenance.json              versions, parameters, seed, perturbations, what each ICC left out
-    lesions/                     the resumable store: one Parquet file per (lesion, reader)
+    lesions/                     the resumable store: one Parquet file per (lesion, reader), long format
 
 Each (lesion, reader) is written atomically to ``lesions/`` with a fingerprint
 (parameters, seed, perturbations, image, mask, labels) in its metadata; a rerun
@@ -55,7 +55,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from .._files import atomic_write, atomic_write_csv, atomic_write_text
-from .._lifetime import init_worker
+from .._lifetime import init_worker, sigterm_stops_cleanly
 from ..exceptions import NotEstimableError, RadioriskError
 from ..features import feature_icc, icc
 from ..imaging import (
@@ -70,7 +70,7 @@ from ..imaging._perturb import FAMILIES, estimate_noise_sd, parse_perturbations,
 __all__ = ["RobustnessResult", "run_robustness", "PERTURB_ENGINE"]
 
 #: version of the perturbation rules; part of every lesion file's fingerprint
-PERTURB_ENGINE = 2
+PERTURB_ENGINE = 3
 _ID_COLUMNS = ("lesion_id", "reader", "perturbation", "family", "n_voxels", "noise_sd", "reason")
 
 
@@ -188,7 +188,9 @@ def run_robustness(manifest, *, params="ccta-plaque", out=None, jobs: int = 1, p
             with contextlib.suppress(OSError):
                 orphan.unlink()
     tasks, done, skipped = _plan(man, p, perts, seed=seed, primary=primary, store=store)
-    _run_tasks(tasks, jobs=jobs, progress=progress, done=done)
+    # SIGTERM during a parallel run: the workers are stopped (finished lesions are on disk), then this process ends
+    with sigterm_stops_cleanly(int(jobs) > 1):
+        _run_tasks(tasks, jobs=jobs, progress=progress, done=done)
     rows = pd.concat([done[k] for k in _keys(man) if k in done], ignore_index=True)
     return _finish(rows, man, p, perts, seed=seed, primary=primary, readers=readers, threshold=float(threshold),
                    out=out, skipped=skipped, t0=t0)
@@ -243,8 +245,8 @@ def _adopt(path: Path | None, fingerprint: str) -> pd.DataFrame | None:
         meta = pq.read_schema(path).metadata or {}
         if meta.get(b"radiorisk_fingerprint", b"").decode() != fingerprint:
             return None
-        return pq.read_table(path).to_pandas()
-    except (OSError, pa.ArrowException):
+        return _from_store(pq.read_table(path).to_pandas())
+    except (OSError, pa.ArrowException, KeyError, ValueError):  # damaged or of another layout: redo
         return None
 
 
@@ -287,12 +289,51 @@ def _robust_image(task: dict) -> list[tuple[tuple[str, str], pd.DataFrame]]:
                 table[c] = None if c in ("family", "reason") else np.nan
         table["reason"] = table["reason"].astype(object)
         if les["path"] is not None:
-            arrow = pa.Table.from_pandas(table, preserve_index=False)
+            arrow = pa.Table.from_pandas(_to_store(table), preserve_index=False)
             arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
                                                    b"radiorisk_fingerprint": les["fingerprint"].encode()})
             atomic_write(les["path"], lambda tmp, t=arrow: pq.write_table(t, tmp))
         out.append(((les["lesion_id"], les["reader"]), table))
     return out
+
+
+def _to_store(table: pd.DataFrame) -> pd.DataFrame:
+    """A lesion's wide table (a row per perturbation) in the long form kept on disk (6x smaller).
+
+    Rows of failed perturbations appear once, with no feature.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"lesion_id": "L", "reader": "r", "perturbation": ["original", "noise_1"],
+    ...                   "family": ["original", None], "n_voxels": [9, None], "noise_sd": 2.0,
+    ...                   "reason": [None, "empty"], "f1": [1.0, None], "f2": [2.0, None]})
+    >>> _to_store(w)[["perturbation", "feature", "value"]].values.tolist()
+    [['original', 'f1', 1.0], ['original', 'f2', 2.0], ['noise_1', None, nan]]
+    >>> _from_store(_to_store(w)).equals(w)
+    True
+    """
+    feats = [c for c in table.columns if c not in _ID_COLUMNS]
+    ids = list(_ID_COLUMNS)
+    ok = table[table["reason"].isna()]
+    long = ok.melt(id_vars=ids, value_vars=feats, var_name="feature", value_name="value", ignore_index=False)
+    long = long.rename_axis("_row").sort_values(["_row"], kind="stable")
+    failed = table.loc[table["reason"].notna(), ids].assign(feature=None, value=np.nan).rename_axis("_row")
+    out = pd.concat([long, failed]).sort_index(kind="stable").reset_index(drop=True)
+    out["feature"] = out["feature"].astype(object)
+    return out
+
+
+def _from_store(long: pd.DataFrame) -> pd.DataFrame:
+    """The wide table of :func:`_to_store`'s long form (perturbation and feature order kept)."""
+    ids = list(_ID_COLUMNS)
+    rows = long.drop_duplicates("perturbation")[ids].reset_index(drop=True)
+    ok = long[long["feature"].notna()]
+    if len(ok):
+        values = ok.pivot(index="perturbation", columns="feature", values="value")
+        values = values[list(dict.fromkeys(ok["feature"]))]
+        rows = rows.join(values, on="perturbation")
+    rows.columns.name = None
+    return rows
 
 
 def _run_tasks(tasks: list[dict], *, jobs: int, progress: bool, done: dict) -> None:

@@ -138,6 +138,10 @@ def test_rerun_skips_done_lesions_and_redoes_a_removed_one(cohort, first_run):
     assert third.n_lesions_skipped == 7 and files[0].exists()
     assert not list((out / "lesions").glob("*.tmp-*"))
     pd.testing.assert_frame_equal(res1.icc, third.icc)
+    files[1].write_bytes(files[1].read_bytes()[:100])  # a damaged file (not written by atomic_write) is redone
+    fourth = run_robustness(d / "manifest.csv", params=params, out=out, perturbations=PERTS, seed=7)
+    assert fourth.n_lesions_skipped == 7
+    pd.testing.assert_frame_equal(res1.perturbed, fourth.perturbed)
 
 
 def test_failed_perturbations_are_dropped_from_the_icc_and_recorded(cohort, tmp_path):
