@@ -43,7 +43,7 @@ from ..features import index_scans
 from ..io import read_cohort
 from ..models._persist import load_requirements
 from ..privacy import ID_COLUMNS
-from ..report._external import ExternalValidationInputs, render_external_validation
+from ..report import ExternalValidationInputs, render_external_validation
 from ._audit import DEFAULT_AUDIT_SEED, write_audit_outputs
 from ._predict import PredictRun, predict_cohort
 from ._provenance import versions, write_json

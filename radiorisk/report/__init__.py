@@ -31,11 +31,15 @@ load_guideline, guideline_context, complete_cad_rads
     The guideline context of a patient report from a versioned, attributed table (CAD-RADS 2.0
     suggestions, the user's risk bands, the low-confidence flag); CAD-RADS categories derived
     from the measurements where the scans table does not record them.
+ExternalValidationInputs, render_external_validation
+    The external-validation report of ``radiorisk validate-model`` (computed by
+    :func:`radiorisk.pipeline.validate_model`), in the TRIPOD+AI order for validation studies.
 
-See ``docs/report.md``.
+See ``docs/report.md`` and ``docs/external_validation.md``.
 """
 
 from ._audit import AuditFigure, audit_figures, audit_findings, audit_report_html
+from ._external import ExternalValidationInputs, render_external_validation
 from ._model import (
     MODEL_REPORT_SECTIONS,
     ModelReport,
@@ -63,6 +67,8 @@ from ._patient_result import (
 from ._vocab import CAC_CATEGORIES, DISCLAIMER, feature_label
 
 __all__ = [
+    "ExternalValidationInputs",
+    "render_external_validation",
     "AuditFigure",
     "audit_figures",
     "audit_findings",
