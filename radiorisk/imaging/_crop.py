@@ -1,128 +1,42 @@
-"""Crop an image around one lesion so that pyradiomics gives the same features as on the whole image.
+"""Crop (and where pyradiomics interpolates, resample) one lesion so that pyradiomics gives the
+features it gives on the whole image.
 
-With interpolation (the usual case) :func:`crop_and_resample` computes the
-exact grid pyradiomics would resample the *whole* image onto and resamples the
-crop onto it; the functions below handle the case without interpolation.
+Everything here works in voxel index space, so direction cosines (flipped, permuted, oblique),
+spacing and origin never enter a margin.  Which crop a parameter set needs is decided in
+:mod:`radiorisk.imaging._exact`; this module does the geometry:
 
-pyradiomics resamples on a grid aligned to the image origin.  A crop starting at
-voxel index k moves the origin by k x spacing; the resampling grid is unchanged
-only when k x spacing is a whole multiple of the new spacing (the grid *phase*).
-Off-phase crops move features by 2-12 % (DESIGN.md, measured), so the start
-index is moved down to the nearest in-phase index.  The margin (at least 10 mm
-and 3 sigma of the largest LoG filter, plus pyradiomics' own padding) keeps the
-filters' support inside the crop.
+- :func:`roi_box`, :func:`crop_box`, :func:`cut`: the ROI's bounding box, a box around it with a
+  margin in voxels (clipped to the image, or the whole axis where asked), and the cut itself;
+- :func:`resample_grid`: the grid pyradiomics' ``resampleImage`` builds for the ROI (its formulas,
+  computed on the mask's geometry as pyradiomics does);
+- :func:`resample_lesion`: the image and ROI on that grid, as pyradiomics makes them from the
+  whole image.  Interpolators without a prefilter read the whole image directly (they only touch
+  the voxels around the grid's points); a B-spline of order n >= 2 prefilters the image it is given
+  with a recursive (IIR) filter, so the crop keeps the grid's support plus a margin over which the
+  filter's boundary effect decays below 1e-16 (``|pole| ** margin``).  The mask is resampled from
+  the whole label map with nearest neighbour, exactly as pyradiomics resamples its binary mask.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-__all__ = ["crop_margin_mm", "phase_aligned_start", "crop_lesion", "crop_labels", "label_boxes"]
+__all__ = ["label_boxes", "roi_box", "crop_box", "cut", "effective_spacing", "resample_grid",
+           "bspline_order", "bspline_margin", "resample_lesion"]
 
-_PHASE_TOL = 1e-6
-_MAX_PHASE_SEARCH = 4096
-
-
-def crop_margin_mm(params: dict) -> float:
-    """Margin (mm) kept around a lesion's bounding box for these pyradiomics parameters.
-
-    max(10 mm, 3 x largest LoG sigma) + pyradiomics' padDistance on the
-    resampled grid + 2 voxels of B-spline support.
-
-    Examples
-    --------
-    >>> crop_margin_mm({"setting": {"resampledPixelSpacing": [0.5, 0.5, 0.5], "padDistance": 10},
-    ...                 "imageType": {"LoG": {"sigma": [1.0, 3.0]}}})
-    16.0
-    """
-    setting = params.get("setting") or {}
-    image_types = params.get("imageType") or {}
-    sigmas = (image_types.get("LoG") or {}).get("sigma") or setting.get("sigma") or [0.0]
-    base = max(10.0, 3.0 * max(float(s) for s in sigmas))
-    new_sp = setting.get("resampledPixelSpacing")
-    step = max(float(s) for s in new_sp) if new_sp else 1.0
-    pad = float(setting.get("padDistance", 5)) * step
-    return base + pad + 2.0 * step
-
-
-def phase_aligned_start(lower: int, spacing: float, new_spacing: float | None) -> int:
-    """Largest index k <= lower with k x spacing a whole multiple of new_spacing (0 if none).
-
-    Examples
-    --------
-    >>> phase_aligned_start(37, 0.45, 0.5)   # 30 x 0.45 = 13.5 = 27 x 0.5
-    30
-    >>> phase_aligned_start(37, 0.5, None)
-    37
-    """
-    lower = max(int(lower), 0)
-    if not new_spacing or new_spacing <= 0:
-        return lower
-    for k in range(lower, max(lower - _MAX_PHASE_SEARCH, -1), -1):
-        r = (k * spacing) / new_spacing
-        if abs(r - round(r)) < _PHASE_TOL:
-            return k
-    return 0
-
-
-def crop_lesion(image: sitk.Image, roi: np.ndarray, *, margin_mm: float, new_spacing=None):
-    """Crop ``image`` and the binary ``roi`` (z, y, x array) around the ROI, phase-aligned.
-
-    Parameters
-    ----------
-    image : SimpleITK.Image
-        The whole CT image.
-    roi : ndarray of bool or uint8, shape (z, y, x)
-        The lesion's ROI on the image grid.
-    margin_mm : float
-        Margin kept on every side (see :func:`crop_margin_mm`).
-    new_spacing : sequence of 3 floats (x, y, z), optional
-        pyradiomics' ``resampledPixelSpacing``; None when not resampling.
-
-    Returns
-    -------
-    (SimpleITK.Image, SimpleITK.Image)
-        The cropped image and a uint8 mask (ROI = 1) with the cropped geometry.
-
-    Examples
-    --------
-    >>> import numpy as np, SimpleITK as sitk
-    >>> img = sitk.Image(100, 100, 100, sitk.sitkInt16); img.SetSpacing((0.45, 0.45, 0.45))
-    >>> roi = np.zeros((100, 100, 100), bool); roi[50:55, 50:55, 50:55] = True
-    >>> ci, cm = crop_lesion(img, roi, margin_mm=10, new_spacing=(0.5, 0.5, 0.5))
-    >>> ci.GetSize(), ci.GetOrigin()[0]
-    ((58, 58, 58), 9.0)
-    """
-    if not roi.any():
-        raise ValueError("the lesion's ROI is empty")
-    zz, yy, xx = np.nonzero(roi)
-    lo = np.array([xx.min(), yy.min(), zz.min()])
-    hi = np.array([xx.max(), yy.max(), zz.max()])
-    start, stop = _crop_box(image, lo, hi, margin_mm, new_spacing)
-    sub = roi[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]]
-    return _cut(image, start, stop, sub)
-
-
-def _crop_box(image: sitk.Image, lo, hi, margin_mm: float, new_spacing):
-    """Phase-aligned [start, stop) voxel box (x, y, z) around the bounding box lo..hi."""
-    size = np.array(image.GetSize())
-    spacing = np.array(image.GetSpacing())
-    m = np.ceil(margin_mm / spacing).astype(int)
-    start = np.empty(3, int)
-    for ax in range(3):
-        ns = None if new_spacing is None or not new_spacing[ax] else float(new_spacing[ax])
-        start[ax] = phase_aligned_start(lo[ax] - m[ax], float(spacing[ax]), ns)
-    stop = np.minimum(np.asarray(hi) + m + 1, size)
-    return start, stop
-
-
-def _cut(image: sitk.Image, start, stop, roi_sub: np.ndarray):
-    cropped = image[int(start[0]):int(stop[0]), int(start[1]):int(stop[1]), int(start[2]):int(stop[2])]
-    mask = sitk.GetImageFromArray(roi_sub.astype(np.uint8))
-    mask.CopyInformation(cropped)
-    return cropped, mask
+#: the largest pole of the B-spline prefilter of each order (Unser 1999); order <= 1 has none
+_BSPLINE_POLE = {2: math.sqrt(8.0) - 3.0, 3: math.sqrt(3.0) - 2.0,
+                 4: math.sqrt(664.0 - math.sqrt(438976.0)) + math.sqrt(304.0) - 19.0,
+                 5: math.sqrt(135.0 / 2.0 - math.sqrt(17745.0 / 4.0)) + math.sqrt(105.0 / 4.0) - 6.5}
+#: relative size of the prefilter's boundary effect left at the crop's edge
+_DECAY_TO = 1e-16
+#: pyradiomics' interpolator names (its default is B-spline of order 3)
+_BSPLINE_NAMES = {"sitkBSpline": 3, "sitkBSpline1": 1, "sitkBSpline2": 2, "sitkBSpline3": 3,
+                  "sitkBSpline4": 4, "sitkBSpline5": 5}
 
 
 def label_boxes(label_map: np.ndarray) -> list:
@@ -155,38 +69,104 @@ def _union_box(labels, boxes: list):
     return lo, hi
 
 
-def crop_labels(image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *, margin_mm: float,
-                new_spacing=None):
-    """Like :func:`crop_lesion`, for the union of ``labels`` in a label map, touching only the crop.
+def roi_box(label_map: np.ndarray, labels, boxes: list):
+    """The exact bounding box (lower, upper voxel index, x y z) of the union of ``labels``.
 
-    ``boxes`` comes from :func:`label_boxes` (computed once per mask), so a
-    volume with many lesions is scanned once, not once per lesion.
+    ``boxes`` comes from :func:`label_boxes` (one pass per mask); only the union of the labels'
+    boxes is scanned.  ValueError when none of the labels is present.
 
-    Raises
-    ------
-    ValueError
-        When none of ``labels`` is present.
+    Examples
+    --------
+    >>> m = np.zeros((5, 6, 7), np.uint8); m[1, 2, 3] = 1; m[3, 4, 5] = 2
+    >>> [v.tolist() for v in roi_box(m, [1, 2], label_boxes(m))]
+    [[3, 2, 1], [5, 4, 3]]
     """
     lo, hi = _union_box(labels, boxes)
-    start, stop = _crop_box(image, lo, hi, margin_mm, new_spacing)
-    sub = np.isin(label_map[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]], list(labels))
-    return _cut(image, start, stop, sub)
+    sub = np.isin(label_map[lo[2]:hi[2] + 1, lo[1]:hi[1] + 1, lo[0]:hi[0] + 1], list(labels))
+    zz, yy, xx = np.nonzero(sub)
+    return np.array([xx.min(), yy.min(), zz.min()]) + lo, np.array([xx.max(), yy.max(), zz.max()]) + lo
 
 
-def _resample_grid(image: sitk.Image, bb_lo, bb_size, new_spacing, pad_distance: float):
-    """The output grid pyradiomics' ``resampleImage`` builds for a mask with bounding box bb on ``image``'s grid.
+def crop_box(lo, hi, margin, size, full_axes=None):
+    """[start, stop) voxel box (x, y, z): lo..hi widened by ``margin`` voxels, clipped to ``size``.
 
-    Mirrors radiomics.imageoperations.resampleImage (pyradiomics 3.1): same
-    formulas, same ITK index-to-physical transform, so the grid is identical
-    to the one pyradiomics would use on the uncropped image.
+    ``full_axes`` (sequence of 3 bools) takes the whole axis instead where the widened box
+    would leave the image (filters with periodic boundaries).
+
+    Examples
+    --------
+    >>> [v.tolist() for v in crop_box([5, 5, 5], [6, 6, 6], [2, 2, 9], [20, 20, 10])]
+    [[3, 3, 0], [9, 9, 10]]
+    >>> [v.tolist() for v in crop_box([1, 5, 5], [2, 6, 6], 2, [20, 20, 20], full_axes=[True] * 3)]
+    [[0, 3, 3], [20, 9, 9]]
     """
-    mask_spacing = np.array(image.GetSpacing())
-    mask_size = np.array(image.GetSize())
-    new_sp = np.array(new_spacing, dtype=float)
+    lo, hi = np.asarray(lo, int), np.asarray(hi, int)
+    margin = np.broadcast_to(np.asarray(margin, int), (3,))
+    size = np.asarray(size, int)
+    start, stop = lo - margin, hi + margin + 1
+    if full_axes is not None:
+        leaves = (start < 0) | (stop > size)
+        full = np.asarray(full_axes, bool) & leaves
+        start, stop = np.where(full, 0, start), np.where(full, size, stop)
+    return np.maximum(start, 0), np.minimum(stop, size)
+
+
+def cut(image: sitk.Image, start, stop, label_map: np.ndarray, labels):
+    """The image cut to [start, stop) and the ROI (``labels``, value 1, uint8) on the same grid.
+
+    Examples
+    --------
+    >>> img = sitk.Image(6, 5, 4, sitk.sitkInt16); m = np.zeros((4, 5, 6), np.uint8); m[1, 2, 3] = 7
+    >>> ci, cm = cut(img, [2, 1, 0], [5, 4, 3], m, [7])
+    >>> ci.GetSize(), int(sitk.GetArrayViewFromImage(cm).sum())
+    ((3, 3, 3), 1)
+    """
+    s, e = [int(v) for v in start], [int(v) for v in stop]
+    if s == [0, 0, 0] and e == list(image.GetSize()):
+        cropped = image
+    else:
+        cropped = image[s[0]:e[0], s[1]:e[1], s[2]:e[2]]
+    sub = np.isin(label_map[s[2]:e[2], s[1]:e[1], s[0]:e[0]], list(labels))
+    mask = sitk.GetImageFromArray(sub.astype(np.uint8))
+    mask.CopyInformation(cropped)
+    return cropped, mask
+
+
+def effective_spacing(mask_spacing, new_spacing, bb_size) -> np.ndarray:
+    """The spacing pyradiomics resamples to: 0 means the mask's, and an axis the ROI spans in one
+    voxel is not resampled (``radiomics.imageoperations.resampleImage``).
+
+    Examples
+    --------
+    >>> effective_spacing([0.8, 0.8, 6.5], [2, 2, 0], [10, 1, 4]).tolist()
+    [2.0, 0.8, 6.5]
+    """
+    mask_spacing = np.array(mask_spacing, dtype=float)
+    new_sp = np.array(new_spacing)
     new_sp = np.where(new_sp == 0, mask_spacing, new_sp)
-    bb_lo = np.asarray(bb_lo, float)
-    bb_size = np.asarray(bb_size, float)
-    new_sp = np.where(bb_size != 1, new_sp, mask_spacing)
+    return np.where(np.asarray(bb_size) != 1, new_sp, mask_spacing).astype(float)
+
+
+def resample_grid(mask: sitk.Image, bb_lo, bb_size, new_spacing, pad_distance: float):
+    """The output grid (origin, size, spacing, direction) of pyradiomics' ``resampleImage`` for a
+    ROI with bounding box ``bb_lo``/``bb_size`` (voxels, x y z) on ``mask``'s grid.
+
+    Mirrors radiomics.imageoperations.resampleImage (pyradiomics 3.1): same formulas on the same
+    (mask) geometry, so the grid is the one pyradiomics uses on the uncropped image.  Only the
+    mask's geometry is read (origin, spacing, direction, size).
+
+    Examples
+    --------
+    >>> m = sitk.Image(40, 40, 10, sitk.sitkUInt8); m.SetSpacing((0.8, 0.8, 6.5))
+    >>> origin, size, spacing, _ = resample_grid(m, [10, 10, 3], [5, 5, 2], [2, 2, 2], 5)
+    >>> size, [round(v, 3) for v in origin]
+    ([12, 12, 18], [0.6, 0.6, 3.75])
+    """
+    mask_spacing = np.array(mask.GetSpacing())
+    mask_size = np.array(mask.GetSize())
+    bb_lo = np.asarray(bb_lo)
+    bb_size = np.asarray(bb_size)
+    new_sp = effective_spacing(mask_spacing, new_spacing, bb_size)
     ratio = mask_spacing / new_sp
     lo = np.floor((bb_lo - 0.5) * ratio - pad_distance)
     hi = np.ceil((bb_lo + bb_size - 0.5) * ratio + pad_distance)
@@ -195,64 +175,124 @@ def _resample_grid(image: sitk.Image, bb_lo, bb_size, new_spacing, pad_distance:
     hi = np.where(hi > max_hi, max_hi, hi)
     size = np.array(hi - lo + 1, dtype="int").tolist()
     origin_index = np.array(0.5 * (new_sp - mask_spacing) / mask_spacing) + lo / ratio
-    ref = sitk.Image([1] * image.GetDimension(), sitk.sitkUInt8)
-    ref.SetOrigin(image.GetOrigin())
-    ref.SetSpacing(image.GetSpacing())
-    ref.SetDirection(image.GetDirection())
-    origin = ref.TransformContinuousIndexToPhysicalPoint(origin_index.tolist())
-    return origin, size, new_sp.tolist(), image.GetDirection()
+    ref = sitk.Image([1] * mask.GetDimension(), sitk.sitkUInt8)
+    ref.SetOrigin(mask.GetOrigin())
+    ref.SetSpacing(mask.GetSpacing())
+    ref.SetDirection(mask.GetDirection())
+    origin = ref.TransformContinuousIndexToPhysicalPoint(origin_index)
+    return origin, size, new_sp.tolist(), mask.GetDirection()
 
 
-def needs_own_resampling(image: sitk.Image, new_spacing) -> bool:
-    """True when pyradiomics would interpolate (a resampled spacing that differs from the image's)."""
-    if not new_spacing:
-        return False
-    ns = np.array(new_spacing, dtype=float)
-    ns = np.where(ns == 0, np.array(image.GetSpacing()), ns)
-    return not np.allclose(np.array(image.GetSpacing()), ns)
+def bspline_order(interpolator) -> int | None:
+    """The order of a B-spline interpolator with a prefilter (>= 2), or None for any other.
+
+    ``interpolator`` is a pyradiomics setting: a SimpleITK name or constant; an unknown name
+    is B-spline, as in pyradiomics.
+
+    Examples
+    --------
+    >>> bspline_order("sitkBSpline"), bspline_order("sitkLinear"), bspline_order("sitkBSpline5")
+    (3, None, 5)
+    """
+    if isinstance(interpolator, str):
+        if not hasattr(sitk, interpolator):
+            return 3  # pyradiomics: 'interpolator "x" not recognized, using sitkBSpline'
+        interpolator = getattr(sitk, interpolator)
+    by_value = {getattr(sitk, name): order for name, order in _BSPLINE_NAMES.items() if hasattr(sitk, name)}
+    order = by_value.get(interpolator)
+    return order if order is not None and order >= 2 else None
 
 
-def crop_and_resample(image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *, margin_mm: float,
-                      new_spacing, interpolator="sitkBSpline", pad_distance: float = 5):
-    """Crop around a lesion and resample onto the exact grid pyradiomics would use on the whole image.
+def bspline_margin(order: int) -> int:
+    """Voxels kept beyond the grid's extent for a B-spline of this order: its support plus the
+    distance over which the prefilter's boundary effect falls below 1e-16.
 
-    pyradiomics places its resampling grid relative to the *uncropped* image's
-    origin.  With real (float32) voxel spacings a crop can rarely start on that
-    grid's phase, so instead of relying on the phase this function computes
-    pyradiomics' own grid from the whole image's geometry and the lesion's
-    bounding box, and resamples the small crop onto it (B-spline image,
-    nearest-neighbour mask, as pyradiomics).  The crop margin keeps the
-    B-spline prefilter's boundary effect below double precision.  The result is
-    given to pyradiomics with resampling switched off.
+    Examples
+    --------
+    >>> bspline_margin(3), bspline_margin(5)
+    (31, 48)
+    """
+    support = order // 2 + 2
+    decay = math.ceil(math.log(_DECAY_TO) / math.log(abs(_BSPLINE_POLE[order])))
+    return support + decay
+
+
+def _interpolator(interpolator):
+    """The SimpleITK constant pyradiomics uses for this setting (unknown names: B-spline)."""
+    if isinstance(interpolator, str):
+        return getattr(sitk, interpolator, sitk.sitkBSpline)
+    return interpolator
+
+
+def _grid_index_box(image: sitk.Image, origin, size, spacing, direction):
+    """The continuous-index bounding box (x y z) of a grid's corner points on ``image``."""
+    d = np.array(direction, dtype=float).reshape(3, 3)
+    corners = []
+    for i in (0, size[0] - 1):
+        for j in (0, size[1] - 1):
+            for k in (0, size[2] - 1):
+                p = np.asarray(origin) + d @ (np.array([i, j, k], float) * np.asarray(spacing))
+                corners.append(image.TransformPhysicalPointToContinuousIndex(p.tolist()))
+    corners = np.array(corners)
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+def resample_lesion(image: sitk.Image, label_image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *,
+                    new_spacing, interpolator="sitkBSpline", pad_distance: float = 5):
+    """The image and ROI on pyradiomics' resampling grid, equal to what pyradiomics makes from the
+    whole image and mask.
+
+    Parameters
+    ----------
+    image : SimpleITK.Image
+        The whole image (normalised first when the parameters normalise).
+    label_image : SimpleITK.Image
+        The whole label map as read (its geometry defines the grid, as the mask's does in pyradiomics).
+    label_map : ndarray
+        Its voxels (z, y, x); ``boxes`` from :func:`label_boxes`.
+    labels : list of int
+        The lesion's labels (their union is the ROI).
+    new_spacing, interpolator, pad_distance
+        pyradiomics' ``resampledPixelSpacing``, ``interpolator`` and ``padDistance``.
 
     Returns
     -------
     (SimpleITK.Image, SimpleITK.Image)
-        Resampled image and uint8 ROI mask (ROI = 1) on pyradiomics' grid.
+        Resampled image (the image's pixel type) and uint8 ROI (ROI = 1) on the grid; give them to
+        pyradiomics with resampling switched off.
+
+    Examples
+    --------
+    >>> img = sitk.GetImageFromArray(np.random.default_rng(0).normal(size=(20, 30, 30)))
+    >>> img.SetSpacing((0.8, 0.8, 3.0)); img.SetDirection((1, 0, 0, 0, -1, 0, 0, 0, 1))
+    >>> lab = np.zeros((20, 30, 30), np.uint8); lab[8:12, 10:15, 12:18] = 1
+    >>> lab_img = sitk.GetImageFromArray(lab); lab_img.CopyInformation(img)
+    >>> ri, rm = resample_lesion(img, lab_img, lab, [1], label_boxes(lab), new_spacing=[2, 2, 2])
+    >>> ri.GetSpacing(), rm.GetSize() == ri.GetSize()
+    ((2.0, 2.0, 2.0), True)
     """
-    lo, hi = _union_box(labels, boxes)
-    # the ROI's exact bounding box (the union of label boxes can be larger than the ROI's)
-    start, stop = _crop_box(image, lo, hi, 0.0, None)
-    sub = np.isin(label_map[start[2]:stop[2], start[1]:stop[1], start[0]:stop[0]], list(labels))
-    zz, yy, xx = np.nonzero(sub)
-    roi_lo = np.array([xx.min(), yy.min(), zz.min()]) + start
-    roi_hi = np.array([xx.max(), yy.max(), zz.max()]) + start
-    origin, size, spacing, direction = _resample_grid(image, roi_lo, roi_hi - roi_lo + 1, new_spacing, pad_distance)
-    c_start, c_stop = _crop_box(image, roi_lo, roi_hi, margin_mm, None)
-    img_c, roi_c = _cut(image, c_start, c_stop,
-                        np.isin(label_map[c_start[2]:c_stop[2], c_start[1]:c_stop[1], c_start[0]:c_stop[0]],
-                                list(labels)))
-    if isinstance(interpolator, str):
-        interpolator = getattr(sitk, interpolator, sitk.sitkBSpline)
+    roi_lo, roi_hi = roi_box(label_map, labels, boxes)
+    origin, size, spacing, direction = resample_grid(label_image, roi_lo, roi_hi - roi_lo + 1, new_spacing,
+                                                     pad_distance)
+    source = image
+    order = bspline_order(interpolator)
+    if order is not None:  # the prefilter sees the crop: keep the grid's support and its decay
+        cmin, cmax = _grid_index_box(image, origin, size, spacing, direction)
+        m = bspline_margin(order)
+        start, stop = crop_box(np.floor(cmin), np.ceil(cmax), m, image.GetSize())
+        if [int(v) for v in start] != [0, 0, 0] or [int(v) for v in stop] != list(image.GetSize()):
+            source = image[int(start[0]):int(stop[0]), int(start[1]):int(stop[1]), int(start[2]):int(stop[2])]
     rif = sitk.ResampleImageFilter()
     rif.SetOutputSpacing(spacing)
     rif.SetOutputDirection(direction)
     rif.SetSize(size)
     rif.SetOutputOrigin(origin)
-    rif.SetOutputPixelType(img_c.GetPixelID())
-    rif.SetInterpolator(interpolator)
-    img_r = rif.Execute(img_c)
-    rif.SetOutputPixelType(roi_c.GetPixelID())
+    rif.SetOutputPixelType(image.GetPixelID())
+    rif.SetInterpolator(_interpolator(interpolator))
+    img_r = rif.Execute(source)
+    rif.SetOutputPixelType(label_image.GetPixelID())
     rif.SetInterpolator(sitk.sitkNearestNeighbor)
-    roi_r = rif.Execute(roi_c)
+    lab_r = rif.Execute(label_image)  # kept alive while its voxels are viewed
+    roi_r = sitk.GetImageFromArray(np.isin(sitk.GetArrayViewFromImage(lab_r), list(labels)).astype(np.uint8))
+    roi_r.CopyInformation(img_r)
     return img_r, roi_r

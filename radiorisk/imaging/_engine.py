@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from .._lifetime import sigterm_stops_cleanly
 from ..exceptions import RadioriskError
-from ._crop import crop_margin_mm
+from ._exact import plan_crop
 from ._executors import run_dask, run_local
 from ._manifest import read_manifest_for_extraction
 from ._params import RadiomicsParams, load_params
@@ -78,6 +78,10 @@ from ._store import store_lock as _store_lock
 from ._worker import extract_image
 
 __all__ = ["ExtractionResult", "extract_radiomics", "read_manifest_for_extraction"]
+
+#: version of the crop rules (radiorisk.imaging._exact); part of each unit of work's fingerprint,
+#: so parts made by an older, inexact crop are redone rather than adopted
+CROP_ENGINE = 2
 
 
 
@@ -147,8 +151,9 @@ def extract_radiomics(
     """Extract pyradiomics features for every lesion of a manifest.
 
     Each image is read once and all its lesions are extracted from it; each
-    lesion is first cropped with a phase-preserving margin so that features
-    equal pyradiomics on the uncropped image (see :mod:`radiorisk.imaging._crop`).
+    lesion is first cropped (and where pyradiomics interpolates, resampled onto
+    pyradiomics' own grid) so that features equal pyradiomics on the uncropped
+    image (see :mod:`radiorisk.imaging._exact`).
     Work is spread over local processes (``jobs``) or a Dask cluster
     (``scheduler`` address or ``client``).  With ``out`` the results are kept in
     a resumable store: re-running after an interruption skips finished images.
@@ -171,8 +176,10 @@ def extract_radiomics(
     client : distributed.Client, optional
         An existing Dask client (takes precedence over ``scheduler``).
     crop : bool
-        Crop per lesion (default).  Turned off automatically when the
-        parameters normalise the image (normalisation uses whole-image statistics).
+        Crop per lesion (default) so that features equal pyradiomics on the whole image
+        (:mod:`radiorisk.imaging._exact`).  Parameter sets for which a crop cannot be exact
+        (a whole-image-scaled filter without resampling) use the whole image; the provenance's
+        ``notes`` say which was done and why.
     progress : bool
         Show a progress bar with ETA (tqdm).
     worker_timeout : float
@@ -197,7 +204,8 @@ def extract_radiomics(
     t_start = time.perf_counter()
     p = params if isinstance(params, RadiomicsParams) else load_params(params)
     man = _absolute_manifest(manifest)
-    crop, new_spacing = _crop_and_spacing(p, crop)
+    plan = plan_crop(p.params, crop)
+    crop, new_spacing = plan.crop, p.settings.get("resampledPixelSpacing")
     local_pool = client is None and not scheduler and int(jobs) > 1
     # SIGTERM during a local parallel run: stop the workers, record the finished images, then end
     with sigterm_stops_cleanly(local_pool):
@@ -208,7 +216,7 @@ def extract_radiomics(
                 return _extract_into_store(
                     man, p, out_path=out_path, paths=paths, keep=out is not None, jobs=jobs,
                     scheduler=scheduler, client=client, crop=crop, new_spacing=new_spacing,
-                    progress=progress, worker_timeout=worker_timeout, t_start=t_start,
+                    progress=progress, worker_timeout=worker_timeout, t_start=t_start, notes=plan.notes(),
                 )
         finally:
             if tmpdir is not None:
@@ -232,15 +240,6 @@ def _absolute_manifest(manifest) -> pd.DataFrame:
     man["image_path"] = man["image_path"].map(os.path.abspath)
     man["mask_path"] = man["mask_path"].map(os.path.abspath)
     return man
-
-
-def _crop_and_spacing(p: RadiomicsParams, crop: bool) -> tuple[bool, object]:
-    """Whether to crop (never when the parameters normalise: whole-image statistics) and the
-    resampled spacing the parameters ask for (None: no resampling)."""
-    settings = p.settings
-    if settings.get("normalize"):
-        crop = False
-    return crop, settings.get("resampledPixelSpacing")
 
 
 def _output_path(out) -> tuple[tempfile.TemporaryDirectory | None, Path]:
@@ -291,7 +290,7 @@ def _plan(man: pd.DataFrame, p: RadiomicsParams, store: Path, *, crop, new_spaci
             "image_path": image_path,
             "lesions": grp[["lesion_id", "reader", "mask_path", "labels"]].to_dict("records"),
             "params": p.params, "params_name": p.name, "params_sha256": p.sha256, "options": p.options,
-            "crop": crop, "margin_mm": crop_margin_mm(p.params), "new_spacing": new_spacing,
+            "crop": crop, "crop_engine": CROP_ENGINE, "new_spacing": new_spacing,
             "part_path": str(part.absolute()),
         }
         task["fingerprint"] = task_fingerprint(task)
@@ -342,7 +341,7 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
 
 
 def _extract_into_store(man, p, *, out_path, paths, keep, jobs, scheduler, client, crop, new_spacing,
-                        progress, worker_timeout, t_start) -> ExtractionResult:
+                        progress, worker_timeout, t_start, notes) -> ExtractionResult:
     store = paths["store"]
     remove_orphans(store, [paths[k] for k in ("features", "wide", "failures", "provenance")])
     meta_file = store / "store.json"
@@ -392,7 +391,8 @@ def _extract_into_store(man, p, *, out_path, paths, keep, jobs, scheduler, clien
         "params_sha256": p.sha256,
         "params": p.params,
         "crop": crop,
-        "crop_margin_mm": crop_margin_mm(p.params),
+        "crop_engine": CROP_ENGINE,
+        "notes": list(notes),
         "n_lesions": int(len(man)),
         "n_extracted": int(len(feats)),
         "n_failed": int(len(fails)),

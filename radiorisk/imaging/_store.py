@@ -114,6 +114,7 @@ def task_fingerprint(task: dict) -> str:
         "params_sha256": task["params_sha256"],
         "image_path": task["image_path"],
         "crop": bool(task["crop"]),
+        "crop_engine": task.get("crop_engine", 1),
         "lesions": [[str(les["lesion_id"]), str(les["reader"]), str(les["mask_path"]),
                      [int(x) for x in les["labels"]]] for les in task["lesions"]],
     }

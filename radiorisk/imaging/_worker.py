@@ -9,15 +9,16 @@ error becomes a failure row with the stage where it happened.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
+from radiomics import imageoperations
 
 from ..exceptions import ImageError
-from ._crop import crop_and_resample, crop_labels, label_boxes, needs_own_resampling
+from ._crop import crop_box, cut, label_boxes, resample_lesion, roi_box
+from ._exact import extractor_params, filter_margins, lesion_mode, pad_margin, plan_crop
 from ._params import RadiomicsParams
 from ._read import check_same_geometry, read_image
 from ._store import FAILURE_COLUMNS
@@ -68,7 +69,7 @@ def ibsi_axis_correction(features: dict, spacing) -> dict:
 
 
 class _ImageJob:
-    """The state of one image's extraction: the image, its extractor, the masks read so far, the rows."""
+    """The state of one image's extraction: the image, its extractors, the masks read so far, the rows."""
 
     def __init__(self, task: dict):
         self.task = task
@@ -78,27 +79,30 @@ class _ImageJob:
         self.rows: list[dict] = []
         self.failures: list[dict] = []
         self.masks: dict[str, object] = {}
+        self.extractors: dict[str, object] = {}
 
     def fail(self, lesion: dict, stage: str, reason: str) -> None:
         self.failures.append({"lesion_id": lesion["lesion_id"], "reader": lesion["reader"],
                               "image_path": self.image_path, "stage": stage, "reason": reason})
 
     def prepare(self, image) -> None:
-        """Set the image, its pyradiomics extractor and whether radiorisk resamples itself."""
-        task, params = self.task, self.params
+        """Set the image (normalised once when the crop plan says so) and the crop plan."""
+        self.settings = self.params.settings
+        self.plan = plan_crop(self.params.params, bool(self.task["crop"]))
         self.image = image
-        self.extractor = params.extractor()
-        self.settings = params.params.get("setting") or {}
-        self.interpolator = self.settings.get("interpolator", "sitkBSpline")  # pyradiomics' default
-        self.own_resampling = (task["crop"] and self.interpolator is not None
-                               and needs_own_resampling(image, task["new_spacing"]))
-        if self.own_resampling:  # radiorisk resamples onto pyradiomics' grid; pyradiomics must not again
-            no_rs = copy.deepcopy(params.params)
-            no_rs["setting"].pop("resampledPixelSpacing", None)
-            self.extractor = RadiomicsParams(name=params.name, params=no_rs, sha256=params.sha256).extractor()
+        if self.plan.normalize_first:  # pyradiomics' own function, on the whole image, once
+            self.image = imageoperations.normalizeImage(image, **self.settings)
+
+    def extractor(self, mode: str):
+        """The pyradiomics extractor for crops made in ``mode`` (``"whole"``: the parameters as given)."""
+        if mode not in self.extractors:
+            params = self.params.params if mode == "whole" else extractor_params(self.params.params, self.plan, mode)
+            self.extractors[mode] = RadiomicsParams(name=self.params.name, params=params,
+                                                    sha256=self.params.sha256).extractor()
+        return self.extractors[mode]
 
     def mask(self, mp: str):
-        """The label map of ``mp`` and its label boxes (read once), or the ImageError reading it."""
+        """The label map of ``mp`` (image and voxels) and its label boxes (read once), or the ImageError."""
         if mp not in self.masks:
             try:
                 m = read_image(mp, what="mask")
@@ -107,28 +111,34 @@ class _ImageJob:
                 if not np.issubdtype(arr.dtype, np.integer):
                     raise ImageError(f"mask {mp} holds non-integer values ({arr.dtype}); "
                                      "masks must be label maps")
-                arr = arr.copy()
-                del m  # keep one copy of the label map per worker
-                self.masks[mp] = (arr, label_boxes(arr))
+                self.masks[mp] = (m, arr, label_boxes(arr))  # arr is a view of m: one copy per worker
             except ImageError as exc:
                 self.masks[mp] = exc
         return self.masks[mp]
 
-    def crop(self, lesion: dict, arr, boxes):
-        """The image and ROI pyradiomics is given for one lesion (raises ValueError for a bad mask)."""
-        task, image, labels = self.task, self.image, lesion["labels"]
-        if self.own_resampling:
-            return crop_and_resample(
-                image, arr, labels, boxes, margin_mm=task["margin_mm"],
-                new_spacing=task["new_spacing"], interpolator=self.interpolator,
-                pad_distance=float(self.settings.get("padDistance", 5)))
-        if task["crop"]:
-            return crop_labels(image, arr, labels, boxes, margin_mm=task["margin_mm"],
-                               new_spacing=task["new_spacing"])
-        crop_labels(image, arr, labels, boxes, margin_mm=0)  # presence check
-        roi = sitk.GetImageFromArray(np.isin(arr, labels).astype(np.uint8))
-        roi.CopyInformation(image)
-        return image, roi
+    def crop(self, lesion: dict, label_image, arr, boxes):
+        """The mode, image and ROI pyradiomics is given for one lesion (ValueError for a bad mask)."""
+        image, labels, settings = self.image, lesion["labels"], self.settings
+        if not self.plan.crop:
+            roi_box(arr, labels, boxes)  # presence check
+            roi = sitk.GetImageFromArray(np.isin(arr, labels).astype(np.uint8))
+            roi.CopyInformation(self.image)
+            return "whole", self.image, roi
+        lo, hi = roi_box(arr, labels, boxes)
+        mode = lesion_mode(self.plan, settings, image.GetSpacing(), label_image.GetSpacing(), hi - lo + 1)
+        if mode == "resample":
+            img_r, roi_r = resample_lesion(
+                image, label_image, arr, labels, boxes, new_spacing=settings["resampledPixelSpacing"],
+                interpolator=settings.get("interpolator", "sitkBSpline"),
+                pad_distance=float(settings.get("padDistance", 5)))
+            return mode, img_r, roi_r
+        if mode == "pad":
+            start, stop = crop_box(lo, hi, pad_margin(settings), image.GetSize())
+        else:
+            margin, periodic = filter_margins(self.params.params, image.GetSpacing())
+            start, stop = crop_box(lo, hi, margin, image.GetSize(), full_axes=[periodic] * 3)
+        img_c, roi_c = cut(image, start, stop, arr, labels)
+        return mode, img_c, roi_c
 
     def lesion(self, lesion: dict) -> None:
         """Extract one lesion: a row of features, or a failure."""
@@ -137,14 +147,14 @@ class _ImageJob:
         if isinstance(entry, Exception):
             self.fail(lesion, "read_mask", str(entry))
             return
-        arr, boxes = entry
+        label_image, arr, boxes = entry
         try:
-            img_c, roi_c = self.crop(lesion, arr, boxes)
+            mode, img_c, roi_c = self.crop(lesion, label_image, arr, boxes)
         except ValueError as exc:
             self.fail(lesion, "mask", f"{exc} ({mp})")
             return
         n_vox = int(sitk.GetArrayViewFromImage(roi_c).sum())
-        result = self.extractor.execute(img_c, roi_c, label=1)
+        result = self.extractor(mode).execute(img_c, roi_c, label=1)
         feats = {k: v for k, v in result.items() if not k.startswith("diagnostics_")}
         values = {k: float(np.asarray(v)) for k, v in feats.items()}
         if self.params.options.get("ibsi_axis_correction"):
