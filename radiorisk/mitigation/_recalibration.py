@@ -12,6 +12,7 @@ from ..stats import (
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
+    cloglog_recalibrated,
     fit_cox,
     logit_clipped,
     newton_step,
@@ -295,7 +296,7 @@ class GroupRecalibrator:
         return self
 
     def _apply(self, r, cells, maps):
-        link = _cloglog(r) if self.survival_ else logit_clipped(r)
+        link = None if self.survival_ else logit_clipped(r)
         out = np.asarray(r, dtype=float).copy()
         unseen = []
         for g in np.unique(cells.astype(str)):
@@ -304,8 +305,7 @@ class GroupRecalibrator:
                 unseen.append(g)
                 continue
             a, b = maps[g]
-            eta = a + b * link[idx]
-            out[idx] = -np.expm1(-np.exp(eta)) if self.survival_ else expit(eta)
+            out[idx] = cloglog_recalibrated(r[idx], a, b) if self.survival_ else expit(a + b * link[idx])
         return out, tuple(unseen)
 
     def transform(self, risk, groups=None) -> np.ndarray:

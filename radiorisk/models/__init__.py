@@ -65,6 +65,7 @@ from ._persist import (
     save_model,
 )
 from ._preprocess import ModalityPreprocessor, make_preprocessor
+from ._recalibrated import ModelRecalibration
 from ._requirements import ModelRequirements, describe_training, requirements_from_cohort
 from ._select import CorrelationPruner, ICCFilter, UnivariableScreen, univariable_cox_score
 from ._validation import (
@@ -119,6 +120,7 @@ __all__ = [
     "XGBCoxRisk",
     "ipcw_weights",
     "load",
+    "ModelRecalibration",
     "load_requirements",
     "ModelRequirements",
     "describe_training",

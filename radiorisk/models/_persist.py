@@ -10,6 +10,9 @@ Layout of a bundle folder::
     estimator.json       the final estimator: class, parameters, fitted state
                          (Breslow baseline, Cox coefficients and baseline, ...)
     model.json           xgboost models only: ``Booster.save_model`` JSON
+    recalibration.json   optional: the cloglog map of a model recalibrated on a new cohort
+                         (:class:`~radiorisk.models._recalibrated.ModelRecalibration`,
+                         ``RiskPipeline.recalibration_``), with the bundle it derives from
     requirements.json    optional (``requirements=`` of :func:`save_model`): the model's
                          blocks and columns with their training distributions, horizon,
                          outcome definition and radiomics preset
@@ -49,8 +52,10 @@ from sklearn.utils.validation import check_is_fitted
 from .. import __version__
 from .._files import sha256_file
 from ..exceptions import BundleError, BundleIntegrityError, BundleVersionError, RadioriskError
+from ..stats import cloglog_recalibrated
 from ._base import ModelError
 from ._preprocess import ModalityPreprocessor
+from ._recalibrated import RECALIBRATION_FILE, ModelRecalibration
 from ._registry import ESTIMATORS, model_name
 from ._requirements import ModelRequirements
 from ._select import CorrelationPruner, ICCFilter, UnivariableScreen
@@ -118,11 +123,28 @@ class RiskPipeline(Pipeline):
         ndarray of shape (n,)
             Risks in [0, 1].
         """
-        return self.steps[-1][1].predict_risk(self._transform_head(X), horizon=horizon)
+        rc = getattr(self, "recalibration_", None)
+        if rc is None:
+            return self.steps[-1][1].predict_risk(self._transform_head(X), horizon=horizon)
+        h = rc.horizon if horizon is None else float(horizon)
+        if h != rc.horizon:
+            raise ModelError(f"horizon: this model was recalibrated for {rc.horizon:g} days and predicts only "
+                             f"at that horizon; got {h:g}")
+        risk = self.steps[-1][1].predict_risk(self._transform_head(X), horizon=h)
+        return cloglog_recalibrated(risk, rc.intercept, rc.slope)
+
+    def predict(self, X, **params):
+        """The risk at the default horizon (the recalibrated risk of a recalibrated model)."""
+        if getattr(self, "recalibration_", None) is not None:
+            return self.predict_risk(X)
+        return super().predict(X, **params)
 
     def predict_survival_function(self, X, *, times) -> np.ndarray:
         """Survival probabilities, shape (n_samples, n_times) (not for ``xgb-binary``)."""
         final = self.steps[-1][1]
+        if getattr(self, "recalibration_", None) is not None:
+            raise ModelError(f"a recalibrated model predicts the risk by {self.recalibration_.horizon:g} days "
+                             "only (the map was fitted for that horizon); it has no survival function")
         if not hasattr(final, "predict_survival_function"):
             raise ModelError(f"{model_name(final)} has no survival function (it predicts only at "
                              "its training horizon)")
@@ -130,8 +152,9 @@ class RiskPipeline(Pipeline):
 
     @property
     def horizon(self) -> float:
-        """The default prediction horizon (days) of the final estimator."""
-        return float(self.steps[-1][1].horizon)
+        """The default prediction horizon (days): the final estimator's, or the recalibration's."""
+        rc = getattr(self, "recalibration_", None)
+        return float(self.steps[-1][1].horizon) if rc is None else float(rc.horizon)
 
     def save(self, path, *, overwrite: bool = False, requirements: ModelRequirements | None = None):
         """Write the fitted pipeline as a bundle folder (no pickle); see :func:`save_model`."""
@@ -287,6 +310,10 @@ def _write_bundle(pipeline, name: str, final, tmp: Path, requirements=None) -> N
     _dump({"class": type(final).__name__, "model": name, "params": final.get_params(deep=False),
            "state": state}, tmp / "estimator.json")
     req_entry = _write_requirements(requirements, feature_names, tmp)
+    rc = getattr(pipeline, "recalibration_", None)
+    if rc is not None:
+        _dump(rc.to_dict(), tmp / RECALIBRATION_FILE)
+        req_entry["recalibration"] = RECALIBRATION_FILE
     files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "versions": _versions(),
@@ -398,7 +425,12 @@ def load(path) -> RiskPipeline:
     steps = [_load_step(folder, meta) for meta in manifest.get("steps", [])]
     steps.append((manifest.get("final_step", "model"), _load_estimator(folder, manifest, name)))
     _check_feature_names(folder, manifest, steps)
-    return RiskPipeline(steps)
+    pipeline = RiskPipeline(steps)
+    if manifest.get("recalibration"):
+        where = str(folder / RECALIBRATION_FILE)
+        pipeline.recalibration_ = ModelRecalibration.from_dict(
+            _read_json(folder / RECALIBRATION_FILE, "the recalibration"), where=where)
+    return pipeline
 
 
 def _read_manifest(folder: Path) -> dict:

@@ -20,6 +20,7 @@ The folder ``OUT``::
     performance.csv                                  overall performance, development beside validation
     transport.csv, transport_smd.csv, transport_blocks.csv
     updating.csv, updating_tests.csv                 recalibration on the new cohort (unless update=None)
+    updated_model/                                   the recalibrated bundle, when an update was chosen
     report.html                                      the external-validation report
     provenance.json                                  written last
 
@@ -41,7 +42,7 @@ from ..evaluation import SubgroupAudit, TransportDiagnostics, transport_diagnost
 from ..exceptions import ModelError
 from ..features import index_scans
 from ..io import read_cohort
-from ..models._persist import load_requirements
+from ..models import ModelRecalibration, load, load_requirements
 from ..privacy import ID_COLUMNS
 from ..report import ExternalValidationInputs, render_external_validation
 from ._audit import DEFAULT_AUDIT_SEED, write_audit_outputs
@@ -343,6 +344,11 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
         p = run.predictions
         upd = update_risks(p["risk"].to_numpy(float), p["time"].to_numpy(float), p["event"].to_numpy(int),
                            horizon=horizon, method=update, n_boot=n_boot, random_state=seed)
+    updated = _write_updated_bundle(model_dir, out, upd, horizon, req, data_dir, audit)
+    if updated is not None:
+        paths["updated_model"] = updated
+        notes.append(f"the updated model ({upd.method}) is the bundle {updated.name}/ (radiorisk predict "
+                     f"reads it; it predicts by {horizon:g} days only)")
     ev = ExternalValidation(out=out, predictions=run.predictions, audit=audit, transport=transport,
                             development=dev_audit, update=upd, notes=tuple(notes), paths=paths)
     frames = [("performance.csv", ev.to_frame()), ("transport.csv", transport.statistics),
@@ -363,6 +369,31 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
                                                     seed, competing_risks, update, notes, paths, out))
     paths["provenance.json"] = out / "provenance.json"
     return ev
+
+
+def _write_updated_bundle(model_dir: Path, out: Path, upd: ModelUpdate | None, horizon: float, req, data_dir,
+                          audit: SubgroupAudit) -> Path | None:
+    """``OUT/updated_model/``: the original bundle with the chosen recalibration map (None: not updated).
+
+    A bundle that was already recalibrated gets the composition of both maps (still one cloglog map:
+    ``a2 + b2 (a1 + b1 l)``).
+    """
+    if upd is None or upd.method == "original":
+        return None
+    est = load(model_dir)
+    row = upd.table.set_index("method").loc[upd.method]
+    a, b = float(row["intercept"]), float(row["slope"])
+    prior = getattr(est, "recalibration_", None)
+    if prior is not None:
+        a, b = a + b * prior.intercept, b * prior.slope
+    method = upd.method if prior is None or prior.method == upd.method else "intercept_slope"
+    counts = audit.group_counts.iloc[0]
+    est.recalibration_ = ModelRecalibration(
+        a, b, float(horizon), method,
+        {"path": str(model_dir), "bundle_sha256": sha256_file(model_dir / "manifest.json"),
+         "fitted_on": {"data": str(data_dir), "patients": int(counts["n"]), "events": int(counts["events"])},
+         "closed_test": upd.reason})
+    return est.save(out / "updated_model", overwrite=True, requirements=req)
 
 
 def _development_words(message: str) -> str:
@@ -398,6 +429,8 @@ def _provenance(argv, model_dir: Path, data_dir: Path, development, horizon, n_b
         "horizon_days": horizon, "n_boot": n_boot, "seed": seed, "competing_risks": competing_risks,
         "update": update,
         "statements": list(notes),
-        "outputs": {name: {"sha256": sha256_file(p)} for name, p in sorted(paths.items())
-                    if Path(p).is_file() and Path(p).parent.resolve() in (out.resolve(), (out / "audit").resolve())},
+        "outputs": {name: {"sha256": sha256_file(p / "manifest.json" if Path(p).is_dir() else p)}
+                    for name, p in sorted(paths.items())
+                    if (Path(p).is_file() and Path(p).parent.resolve() in (out.resolve(), (out / "audit").resolve()))
+                    or name == "updated_model"},
     }

@@ -63,6 +63,9 @@ cox_recalibration, fine_gray_recalibration, Recalibration
 rubin_pool, barnard_rubin_df, RUBIN_COLUMNS
     Rubin's rules for estimates from multiply imputed data (the pooled table of ``mice::pool``,
     Barnard–Rubin degrees of freedom), equal to R within 1e-8.
+cloglog_recalibrated, RECALIBRATION_EPS
+    The recalibration map of a risk by the horizon on the cloglog scale (per-group recalibration,
+    recalibrated model bundles).
 model_based_c
     The model-based concordance (van Klaveren et al. 2016): the C a model would reach in a cohort
     if its risks were right there (case mix only; external validation).
@@ -95,6 +98,7 @@ from ._binary import (
     oe_ratio,
 )
 from ._calibration_slope import Recalibration, cox_recalibration, fine_gray_recalibration
+from ._cloglog_map import RECALIBRATION_EPS, cloglog_recalibrated
 from ._common import (
     DEFAULT_HORIZON_DAYS,
     Z_975,
@@ -193,5 +197,5 @@ __all__ = [
     "cox_snell_from_nagelkerke", "max_cox_snell_r2",
     "Recalibration", "cox_recalibration", "fine_gray_recalibration", "GNDTest", "gnd_test",
     "risk_groups", "P_ADJUSTMENTS", "adjust_p_values", "model_based_c", "RUBIN_COLUMNS", "barnard_rubin_df",
-    "rubin_pool",
+    "rubin_pool", "cloglog_recalibrated", "RECALIBRATION_EPS",
 ]

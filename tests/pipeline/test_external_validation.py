@@ -80,6 +80,19 @@ def test_miscalibration_is_found_and_said(cohorts, validation):
     assert up.method in ("intercept", "intercept_slope")
     after = up.table.set_index("method").loc[up.method]
     assert after["oe_ci_low"] < 1 < after["oe_ci_high"]
+    # the updated bundle: the original model followed by the chosen map, read by radiorisk predict
+    from radiorisk.models import load
+
+    updated = load(cohorts / "OUT" / "updated_model")
+    original = validation.predictions["risk"].to_numpy()
+    assert updated.recalibration_.method == up.method
+    alone = predict_cohort(cohorts / "OUT" / "updated_model", cohorts / "E", cohorts / "p_updated.csv", id_key=KEY)
+    np.testing.assert_allclose(alone.predictions["risk"].to_numpy(), up.recalibrator.transform(original),
+                               rtol=0, atol=1e-12)
+    oe = SubgroupAudit(alone.predictions["risk"].to_numpy(), time=alone.predictions["time"].to_numpy(),
+                       event=alone.predictions["event"].to_numpy(), horizon=HORIZON, n_boot=0).overall
+    oe = oe.set_index("metric").loc["oe_ratio_t"]
+    assert oe["ci_low"] < 1 < oe["ci_high"]
     written = pd.read_csv(cohorts / "OUT" / "updating.csv").set_index("method")
     assert written.loc[up.method, "oe"] == pytest.approx(after["oe"], rel=1e-9) and written.loc[up.method, "selected"]
 
