@@ -5,16 +5,18 @@ each outer training fold (and for the final model, on all patients) every
 candidate is tried in list order (:func:`timed_search`).  The default
 strategy, ``"holdout"``, is deterministic and fast:
 
-- one inner split: fold 0 of an event-stratified ``inner_folds``-fold split
-  of the training rows (grouped by ``groups``) is the validation set;
-- each candidate is boosted on the other rows for at most ``max_rounds``
-  rounds with early stopping (``early_stopping_rounds``; the estimator holds
-  out its own deterministic share of those rows for it, so the validation
-  set only scores);
-- candidates are ranked by the IPCW Brier score at the horizon on the
-  validation set (:func:`radiorisk.stats.brier_t`), which sees calibration
-  as well as discrimination; Harrell's C breaks ties, then list order;
-- the winner is refitted on the whole training fold with the number of
+- an event-stratified ``inner_folds``-fold split of the training rows
+  (grouped by ``groups``); rung ``k`` of successive halving fits the
+  surviving candidates outside inner fold ``k`` and predicts fold ``k``, and
+  the better half survives each rung but the last (``inner_splits`` rungs);
+- each fit boosts for at most ``max_rounds`` rounds with early stopping
+  (``early_stopping_rounds``; the estimator holds out its own deterministic
+  share of its rows for it, so the inner folds only score);
+- candidates are ranked by the IPCW Brier score at the horizon pooled over
+  the inner folds predicted (:func:`radiorisk.stats.brier_t`), which sees
+  calibration as well as discrimination; Harrell's C breaks ties, then list
+  order;
+- the winner is refitted on the whole training fold with the mean number of
   rounds early stopping chose for it.
 
 ``"inner-cv"`` is the earlier protocol (inner K-fold CV of every candidate,
@@ -55,9 +57,11 @@ DEFAULT_SEARCH_SPACE: Mapping[str, Sequence] = {
     "reg_lambda": [0.1, 1.0, 10.0],
 }
 
-#: ``xgb-aft`` also searches the scale of its log-time distribution.
+#: ``xgb-aft`` also searches the log-time distribution and its scale (MACE times with a few
+#: per cent risk a year are near-exponential: "extreme" with sigma about 1, or a wide normal).
 AFT_SEARCH_SPACE: Mapping[str, Sequence] = {**DEFAULT_SEARCH_SPACE,
-                                            "sigma": [0.5, 0.75, 1.0, 1.25, 1.5, 2.0]}
+                                            "distribution": ["normal", "logistic", "extreme"],
+                                            "sigma": [0.5, 0.75, 1.0, 1.5, 2.0, 3.0]}
 
 #: The space of the ``"inner-cv"`` strategy (the pre-issue-16 default).
 INNER_CV_SEARCH_SPACE: Mapping[str, Sequence] = {
@@ -70,7 +74,7 @@ INNER_CV_SEARCH_SPACE: Mapping[str, Sequence] = {
     "reg_lambda": [0.1, 1.0, 10.0],
 }
 
-_KEYS = ("param_distributions", "n_iter", "budget_seconds", "inner_folds", "strategy",
+_KEYS = ("param_distributions", "n_iter", "budget_seconds", "inner_folds", "inner_splits", "strategy",
          "max_rounds", "early_stopping_rounds")
 
 
@@ -107,10 +111,10 @@ def search_plan(search, random_state: int, model=None) -> tuple[dict | None, lis
     search : None, False, True or dict
         Keys (all optional): ``param_distributions`` (default
         :func:`search_space` of ``model``), ``n_iter`` (8), ``strategy``
-        (``"holdout"``), ``inner_folds`` (4 for ``"holdout"``: a quarter of the
-        rows validates; 3 for ``"inner-cv"``), ``max_rounds`` (1000) and
-        ``early_stopping_rounds`` (25) of the holdout strategy, and
-        ``budget_seconds`` (None: no time cap).
+        (``"holdout"``), ``inner_folds`` (3), ``inner_splits`` (rungs of
+        successive halving over the inner folds, 3; 1 = a single holdout),
+        ``max_rounds`` (1000) and ``early_stopping_rounds`` (50) of the
+        holdout strategy, and ``budget_seconds`` (None: no time cap).
     random_state : int
         The candidates are drawn once from ``task_seed(random_state, 104729)``.
     model : str or estimator, optional
@@ -159,10 +163,13 @@ def _check_search(search, model=None) -> dict | None:
         "param_distributions": dict(search.get("param_distributions") or search_space(model, strategy)),
         "n_iter": _int_key(search, "n_iter", 8, 1),
         "budget_seconds": search.get("budget_seconds"),
-        "inner_folds": _int_key(search, "inner_folds", 4 if strategy == "holdout" else 3, 2),
+        "inner_folds": _int_key(search, "inner_folds", 3, 2),
+        "inner_splits": _int_key(search, "inner_splits", 3 if strategy == "holdout" else 1, 1),
         "max_rounds": _int_key(search, "max_rounds", 1000, 1),
-        "early_stopping_rounds": _int_key(search, "early_stopping_rounds", 25, 1),
+        "early_stopping_rounds": _int_key(search, "early_stopping_rounds", 50, 1),
     }
+    if s["inner_splits"] > s["inner_folds"]:
+        raise ValueError(f"search: inner_splits ({s['inner_splits']}) exceeds inner_folds ({s['inner_folds']})")
     if s["budget_seconds"] is not None and not float(s["budget_seconds"]) > 0:
         raise ValueError(f"search: budget_seconds must be > 0; got {s['budget_seconds']!r}")
     return s
@@ -183,8 +190,8 @@ def describe_search(s: dict) -> str:
                 f"scored by Harrell's C; {budget}")
     return (f"nested random search: {s['n_iter']} candidate(s), each boosted with early stopping "
             f"({s['early_stopping_rounds']} rounds, at most {s['max_rounds']}) and ranked by the IPCW "
-            f"Brier score at the horizon on a held-out 1/{s['inner_folds']} of the training fold "
-            f"(Harrell's C breaks ties); the winner is refitted on the training fold with its "
+            f"Brier score at the horizon over {s['inner_splits']} of {s['inner_folds']} inner folds with "
+            f"successive halving (Harrell's C breaks ties); the winner is refitted on the training fold with its "
             f"early-stopped number of rounds; {budget}")
 
 
@@ -267,30 +274,50 @@ def _rank_key(brier: float, c: float, i: int) -> tuple:
 
 
 def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes):
-    """Early-stopped fits on the inner training rows, ranked on the held-out rows."""
+    """Early-stopped fits ranked on held-out inner folds, halving the field after each fold.
+
+    Rung ``k`` fits every surviving candidate on the rows outside inner fold
+    ``k`` and predicts fold ``k``; after each rung but the last, the better
+    half (by the Brier score pooled over the folds seen so far) survives.
+    With ``inner_splits=1`` this is a single holdout.
+    """
     fold_ids = make_folds(e, groups=groups, folds=s["inner_folds"], repeats=1, random_state=seed)[0]
-    tr, va = fold_ids != 0, fold_ids == 0
-    ytr = make_y(t[tr], e[tr])
+    stop = {"n_estimators": s["max_rounds"], "early_stopping_rounds": s["early_stopping_rounds"]}
     start = _time.perf_counter()
-    scored, truncated = [], False
-    for i, cand in enumerate(candidates):
-        if _over_time(s["budget_seconds"], start, i):
-            truncated = True
-            break
-        stop = {"n_estimators": s["max_rounds"], "early_stopping_rounds": s["early_stopping_rounds"]}
-        est = factory(task_seed(seed, i), {**cand, **stop})
-        est.fit(X.iloc[tr], ytr)
-        _warnings_of(est, notes)
-        risk = np.asarray(est.predict_risk(X.iloc[va], horizon=horizon), dtype=float)
-        rounds = getattr(_final_step(est), "n_estimators_", None)
-        chosen = {**cand, "n_estimators": int(rounds)} if rounds is not None else {**cand, **stop}
-        scored.append((_rank_key(_brier(t[va], e[va], risk, horizon), _harrell(t[va], e[va], risk), i),
-                       chosen))
-    key, best = min(scored, key=lambda kv: kv[0])
-    brier = key[0] if np.isfinite(key[0]) else float("nan")
-    c = -key[1] if np.isfinite(key[1]) else float("nan")
-    return best, {"inner_harrell_c": float(c), "inner_brier": float(brier), "n_tried": len(scored),
-                  "truncated": truncated}
+    risk = {i: np.full(len(t), np.nan) for i in range(len(candidates))}
+    rounds: dict[int, list] = {i: [] for i in risk}
+    alive, truncated, keys = [], False, {}
+    for k in range(s["inner_splits"]):
+        tr, va = fold_ids != k, fold_ids == k
+        ytr = make_y(t[tr], e[tr])
+        todo = range(len(candidates)) if k == 0 else alive
+        if k == 0:
+            alive = []
+        for i in todo:
+            if k == 0 and _over_time(s["budget_seconds"], start, i):
+                truncated = True
+                break
+            est = factory(task_seed(seed, i, k), {**candidates[i], **stop})
+            est.fit(X.iloc[tr], ytr)
+            _warnings_of(est, notes)
+            risk[i][va] = np.asarray(est.predict_risk(X.iloc[va], horizon=horizon), dtype=float)
+            rounds[i].append(getattr(_final_step(est), "n_estimators_", None))
+            if k == 0:
+                alive.append(i)
+        seen = fold_ids <= k
+        keys = {i: _rank_key(_brier(t[seen], e[seen], risk[i][seen], horizon),
+                             _harrell(t[seen], e[seen], risk[i][seen]), i) for i in alive}
+        if k < s["inner_splits"] - 1:
+            alive = sorted(alive, key=keys.get)[: max(1, (len(alive) + 1) // 2)]
+    best_i = min(alive, key=keys.get)
+    r = rounds[best_i]
+    chosen = {**candidates[best_i], **stop} if None in r else \
+        {**candidates[best_i], "n_estimators": int(round(float(np.mean(r))))}
+    key = keys[best_i]
+    return chosen, {"inner_harrell_c": -key[1] if np.isfinite(key[1]) else float("nan"),
+                    "inner_brier": key[0] if np.isfinite(key[0]) else float("nan"),
+                    "n_tried": len(rounds) - sum(1 for v in rounds.values() if not v),
+                    "truncated": truncated}
 
 
 def timed_search(factory, X, t, e, groups, candidates, search: dict, *, seed: int, horizon: float):
