@@ -17,6 +17,7 @@ from ._audit import add_audit_parser
 from ._fit import add_fit_parser
 from ._patient_report import add_patient_report_parser
 from ._predict import add_predict_parser
+from ._robustness import add_robustness_parser
 from ._samplesize import add_samplesize_parser
 from ._synth import add_synth_parser
 from ._validate_model import add_validate_model_parser
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_synth_parser, _add_validate, _add_extract, _add_measure, add_fit_parser, add_predict_parser,
                 add_validate_model_parser, add_patient_report_parser, add_audit_parser, _add_report,
-                add_samplesize_parser, _add_demo):
+                add_samplesize_parser, add_robustness_parser, _add_demo):
         add(sub)
     return p
 
