@@ -69,7 +69,7 @@ def add_robustness_parser(subparsers) -> argparse.ArgumentParser:
         "robustness", help="feature stability under image and contour perturbations (ICC per feature)",
         description="MIRP-style perturbations per lesion (Zwanenburg et al., Sci Rep 2019): noise at the "
                     "image's own level, rotations about the slice axis, sub-voxel translations, one-voxel "
-                    "dilation/erosion, supervoxel contour randomisation; ICC(2,1) and ICC(3,1) with 95 %% CIs "
+                    "dilation/erosion, supervoxel contour randomisation; ICC(2,1) and ICC(3,1) with 95 % CIs "
                     "per feature across perturbations (lesions = subjects, perturbations = raters), and the "
                     "reader ICC when the manifest has a second reader. Writes DIR/robustness_icc.csv, "
                     "DIR/perturbed_features.parquet, DIR/robustness_failures.csv, DIR/provenance.json; a rerun "
