@@ -74,8 +74,9 @@ def add_validate_model_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--competing-risks", action="store_true",
                    help="competing-risk estimands (needs a model fitted with competing deaths recorded)")
     a.add_argument("--update", default="closed-test",
-                   choices=["closed-test", "original", "intercept", "intercept_slope", "none"],
-                   help="model updating on DIR: chosen by a closed test (default), imposed, or none")
+                   choices=["closed-test", "original", "intercept", "intercept_slope", "refit", "none"],
+                   help="model updating on DIR: chosen by a closed test (default), imposed, refit with the "
+                        "same pipeline on DIR (OUT/refit/), or none")
     a.add_argument("--features", type=Path, default=None, metavar="FEATURES.parquet",
                    help="radiomics table of DIR (default: extracted with the model's preset when needed)")
     a.add_argument("--development-features", type=Path, default=None, metavar="FEATURES.parquet",

@@ -21,6 +21,7 @@ The folder ``OUT``::
     transport.csv, transport_smd.csv, transport_blocks.csv
     updating.csv, updating_tests.csv                 recalibration on the new cohort (unless update=None)
     updated_model/                                   the recalibrated bundle, when an update was chosen
+    refit/                                           update="refit": the fit run on the new cohort
     report.html                                      the external-validation report
     provenance.json                                  written last
 
@@ -29,8 +30,9 @@ Errors name the parameters of :func:`validate_model`; the command line names its
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +48,10 @@ from ..models import ModelRecalibration, load, load_requirements
 from ..privacy import ID_COLUMNS
 from ..report import ExternalValidationInputs, render_external_validation
 from ._audit import DEFAULT_AUDIT_SEED, write_audit_outputs
+from ._fit import IMPUTE_DEFAULT, run_fit
 from ._predict import PredictRun, predict_cohort
 from ._provenance import versions, write_json
-from ._updating import UPDATE_METHODS, ModelUpdate, update_risks
+from ._updating import UPDATE_METHODS, ModelUpdate, judge_risks, update_risks
 
 __all__ = ["ExternalValidation", "validate_model", "PERFORMANCE_COLUMNS", "DEFAULT_GROUPS"]
 
@@ -255,7 +258,8 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
         Model updating on the new cohort (:func:`radiorisk.pipeline._updating.update_risks`):
         ``"closed-test"`` (default) chooses between the original model, recalibration in
         the large and recalibration of intercept and slope; ``"intercept"``,
-        ``"intercept_slope"`` or ``"original"`` impose one; None skips it. With
+        ``"intercept_slope"`` or ``"original"`` impose one; ``"refit"`` refits the same pipeline on the
+        new cohort (``OUT/refit/``, configuration from the fit run's provenance); None skips it. With
         ``competing_risks`` it is skipped (with a note); imposing a method is refused.
     features, development_features : path-like, optional
         Radiomics tables of the two cohorts (else extracted with the bundle's preset).
@@ -289,8 +293,8 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
     """
     if n_boot < 0:
         raise ModelError(f"n_boot must be >= 0; got {n_boot}")
-    if update is not None and update not in UPDATE_METHODS:
-        raise ModelError(f"update must be one of {list(UPDATE_METHODS)} or None; got {update!r}")
+    if update is not None and update not in (*UPDATE_METHODS, "refit"):
+        raise ModelError(f"update must be one of {[*UPDATE_METHODS, 'refit']} or None; got {update!r}")
     skipped = None
     if update is not None and competing_risks:
         if update != "closed-test":
@@ -343,7 +347,11 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
     if update is not None:
         p = run.predictions
         upd = update_risks(p["risk"].to_numpy(float), p["time"].to_numpy(float), p["event"].to_numpy(int),
-                           horizon=horizon, method=update, n_boot=n_boot, random_state=seed)
+                           horizon=horizon, method="closed-test" if update == "refit" else update,
+                           n_boot=n_boot, random_state=seed)
+        if update == "refit":
+            upd = _refit(model_dir, data_dir, out, upd, horizon=horizon, n_boot=n_boot, seed=seed,
+                         common=common, features=features, paths=paths, notes=notes)
     updated = _write_updated_bundle(model_dir, out, upd, horizon, req, data_dir, audit)
     if updated is not None:
         paths["updated_model"] = updated
@@ -371,6 +379,44 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
     return ev
 
 
+def _refit(model_dir: Path, data_dir: Path, out: Path, upd: ModelUpdate, *, horizon: float, n_boot: int, seed: int,
+           common: dict, features, paths: dict, notes: list) -> ModelUpdate:
+    """Model revision: the same pipeline refitted on the new cohort (``OUT/refit/``, a ``radiorisk fit`` run).
+
+    Its out-of-fold risks (5-fold CV on the new cohort) are judged like the recalibrations and added to
+    the updating table as ``refit``; the configuration comes from the original fit run's provenance.
+    """
+    prov_path = model_dir.parent / "provenance.json"
+    try:
+        cfg = json.loads(prov_path.read_text(encoding="utf-8"))["configuration"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"update='refit': cannot read the fit run's configuration from {prov_path} ({exc}); "
+                         "refitting needs the model, blocks and parameters that run recorded") from exc
+    refit_dir = out / "refit"
+    run_fit(data_dir, refit_dir, model=cfg["model"], blocks=cfg["blocks"], horizon=horizon, repeats=1,
+                  folds=5, seed=seed, features=features, radiomics_params=cfg.get("radiomics_params") or "ccta-plaque",
+                  measure=bool(cfg.get("measure_plaque")), mace=cfg.get("mace"),
+                  competing=cfg.get("competing") or "censor", search=bool(cfg.get("search")),
+                  params=cfg.get("params"), n_boot=n_boot, overwrite=True,
+                  impute=cfg.get("impute") or IMPUTE_DEFAULT,
+                  **{k: common[k] for k in ("n_jobs", "id_key", "id_key_file", "raw_ids", "radiomics_cache",
+                                            "allow_outside_root", "argv")})
+    write_json(refit_dir / "derived_from.json", {
+        "bundle": str(model_dir), "bundle_sha256": sha256_file(model_dir / "manifest.json"),
+        "fit_configuration": cfg, "refitted_on": str(data_dir)})
+    oof = pd.read_csv(refit_dir / "oof_predictions.csv", float_precision="round_trip")
+    risk, t, e = oof["risk"].to_numpy(float), oof["time"].to_numpy(float), oof["event"].to_numpy(int)
+    row = ("refit", np.nan, np.nan, *judge_risks(risk, t, e, horizon, n_boot, seed), True)
+    table = pd.concat([upd.table.assign(selected=False), pd.DataFrame([row], columns=upd.table.columns)],
+                      ignore_index=True)
+    paths["refit/model"] = refit_dir / "model"
+    notes.append("model revision: the same pipeline refitted on this cohort in refit/ (a radiorisk fit run; "
+                 "its bundle refit/model; refit/derived_from.json names the original)")
+    return replace(upd, method="refit", table=table, risk=risk, recalibrator=None,
+                   reason=f"chosen by the user (refit with the same pipeline on this cohort, judged by its "
+                          f"out-of-fold risks); the closed test would choose {upd.method}")
+
+
 def _write_updated_bundle(model_dir: Path, out: Path, upd: ModelUpdate | None, horizon: float, req, data_dir,
                           audit: SubgroupAudit) -> Path | None:
     """``OUT/updated_model/``: the original bundle with the chosen recalibration map (None: not updated).
@@ -378,7 +424,7 @@ def _write_updated_bundle(model_dir: Path, out: Path, upd: ModelUpdate | None, h
     A bundle that was already recalibrated gets the composition of both maps (still one cloglog map:
     ``a2 + b2 (a1 + b1 l)``).
     """
-    if upd is None or upd.method == "original":
+    if upd is None or upd.method in ("original", "refit"):
         return None
     est = load(model_dir)
     row = upd.table.set_index("method").loc[upd.method]
@@ -412,8 +458,6 @@ def _development_words(message: str) -> str:
 
 
 def _horizon(run: PredictRun) -> float:
-    import json
-
     return json.loads(run.provenance.read_text(encoding="utf-8"))["horizon_days"]
 
 

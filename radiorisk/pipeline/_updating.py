@@ -39,7 +39,7 @@ from ..evaluation import SubgroupAudit
 from ..mitigation import GroupRecalibrator
 from ..stats import NotEstimableError, adjust_p_values, cox_recalibration
 
-__all__ = ["ModelUpdate", "update_risks", "UPDATE_METHODS", "UPDATE_COLUMNS"]
+__all__ = ["ModelUpdate", "update_risks", "judge_risks", "UPDATE_METHODS", "UPDATE_COLUMNS"]
 
 #: The methods of :func:`update_risks` (``closed-test`` chooses among the first three).
 UPDATE_METHODS = ("original", "intercept", "intercept_slope", "closed-test")
@@ -102,7 +102,8 @@ def _closed_test(cal, alpha: float) -> tuple[str, pd.DataFrame, str]:
     return "original", tests, "neither calibration-in-the-large nor the slope differs significantly: keep the model"
 
 
-def _judge(risk, time, event, horizon, n_boot, seed) -> tuple:
+def judge_risks(risk, time, event, horizon, n_boot, seed) -> tuple:
+    """``(oe, oe_ci_low, oe_ci_high, cal_slope, cal_slope_ci_low, cal_slope_ci_high)`` of risks at the horizon."""
     a = SubgroupAudit(risk, time=time, event=event, horizon=horizon, n_boot=n_boot, random_state=seed,
                       metrics=["oe_ratio_t"])
     oe = a.overall.iloc[0]
@@ -176,7 +177,7 @@ def update_risks(risk, time, event, *, horizon: float, method: str = "closed-tes
             pooled = rc.params_.iloc[-1]
             a, b, maps[m] = float(pooled["intercept"]), float(pooled["slope"]), rc
         risks[m] = oof
-        rows.append((m, a, b, *_judge(oof, time, event, horizon, n_boot, random_state), m == chosen))
+        rows.append((m, a, b, *judge_risks(oof, time, event, horizon, n_boot, random_state), m == chosen))
     table = pd.DataFrame(rows, columns=list(UPDATE_COLUMNS))
     return ModelUpdate(method=chosen, table=table, tests=tests, risk=risks[chosen],
                        recalibrator=maps.get(chosen), reason=reason)

@@ -231,7 +231,8 @@ def _groups_section(x: ExternalValidationInputs) -> ReportSection:
 
 
 _UPDATE_WORDS = {"original": "original model", "intercept": "recalibration in the large",
-                 "intercept_slope": "recalibration (intercept and slope)"}
+                 "intercept_slope": "recalibration (intercept and slope)",
+                 "refit": "revision (the same pipeline refitted on this cohort)"}
 
 
 def _updating_section(x: ExternalValidationInputs) -> ReportSection:
@@ -245,15 +246,19 @@ def _updating_section(x: ExternalValidationInputs) -> ReportSection:
     sent = [f"Chosen: {_UPDATE_WORDS[u.method]} — {u.reason}.",
             f"O/E before updating {_f(before['oe'])} (95 % CI {_f(before['oe_ci_low'])} to {_f(before['oe_ci_high'])}); "
             f"after, out of fold: {_f(chosen['oe'])} ({_f(chosen['oe_ci_low'])} to {_f(chosen['oe_ci_high'])}).",
-            "The updated risks are 1 − exp(−exp(a + b·log(−log(1 − risk)))) with a and b in the table; they are "
-            "judged out of fold (5-fold cross-fitting), the map for new patients is fitted on all of them."]
+            "The recalibrated risks are 1 − exp(−exp(a + b·log(−log(1 − risk)))) with a and b in the table; they "
+            "are judged out of fold (5-fold cross-fitting), the map for new patients is fitted on all of them."
+            + (" The revision is judged by its own 5-fold cross-validation on this cohort." if "refit" in t.index
+               else "")]
     table = u.table.copy()
     table.insert(1, "update", [_UPDATE_WORDS[m] for m in table["method"]])
     return ReportSection(id="updating", title="Results: model updating", sentences=tuple(sent),
                          tables=(("Updating methods (after = out-of-fold)", table),
                                  ("Closed test (Holm over the two calibration hypotheses)", u.tests)),
-                         notes=("The updated model is not yet written as a model bundle; apply the map in the "
-                                "table to the bundle's risks (docs/external_validation.md).",))
+                         notes=(("The updated model is the bundle updated_model/ (the original model followed by "
+                                 "the map; radiorisk predict reads it)." if u.method in ("intercept", "intercept_slope")
+                                 else "The revised model is the bundle refit/model (refit/derived_from.json names the "
+                                 "original)." if u.method == "refit" else "The original model is kept."),))
 
 
 def _discussion(x: ExternalValidationInputs) -> ReportSection:

@@ -129,7 +129,7 @@ def test_refusals(cohorts, tmp_path):
     with pytest.raises(ModelError, match="not empty"):
         validate_model(model, cohorts / "E", cohorts / "OUT", id_key=KEY)
     with pytest.raises(ModelError, match="update must be one of"):
-        validate_model(model, cohorts / "E", tmp_path / "o0", id_key=KEY, update="refit")
+        validate_model(model, cohorts / "E", tmp_path / "o0", id_key=KEY, update="revise")
     bad = tmp_path / "E2"
     shutil.copytree(cohorts / "E", bad)
     p = pd.read_csv(bad / "patients.csv")
@@ -138,3 +138,20 @@ def test_refusals(cohorts, tmp_path):
         validate_model(model, cohorts / "E", tmp_path / "o1", development=bad, id_key=KEY, n_boot=0)
     with pytest.raises(ModelError, match="ldl_mmol_l"):
         validate_model(model, bad, tmp_path / "o2", id_key=KEY, n_boot=0)
+
+
+def test_refit_is_the_same_pipeline_on_the_new_cohort(cohorts, tmp_path):
+    ev = validate_model(cohorts / "RUN" / "model", cohorts / "E", tmp_path / "o", update="refit", n_boot=20,
+                        id_key=KEY, figures=False)
+    t = ev.update.to_frame().set_index("method")
+    assert ev.update.method == "refit" and bool(t.loc["refit", "selected"]) and t["selected"].sum() == 1
+    assert t.loc["refit", "oe_ci_low"] < 1 < t.loc["refit", "oe_ci_high"]  # refitted: calibrated there
+    assert "closed test would choose" in ev.update.reason
+    refit = tmp_path / "o" / "refit"
+    fit_cfg = json.loads((cohorts / "RUN" / "provenance.json").read_text(encoding="utf-8"))["configuration"]
+    new_cfg = json.loads((refit / "provenance.json").read_text(encoding="utf-8"))["configuration"]
+    assert (new_cfg["model"], new_cfg["blocks"], new_cfg["params"]) == (fit_cfg["model"], fit_cfg["blocks"],
+                                                                         fit_cfg["params"])
+    derived = json.loads((refit / "derived_from.json").read_text(encoding="utf-8"))
+    assert len(derived["bundle_sha256"]) == 64 and (refit / "model" / "manifest.json").is_file()
+    assert not (tmp_path / "o" / "updated_model").exists()
