@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..exceptions import FitUsageError
 from ..stats import DEFAULT_HORIZON_DAYS
+from ._args import add_allow_outside_root, add_id_args
 from ._messages import FlagWords
 
 __all__ = ["add_fit_parser", "fit_command"]
@@ -137,17 +138,11 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                    help="fixed model parameter (repeatable), e.g. penalizer=0.1 for coxph, "
                         "n_estimators=200 for xgb")
     a.add_argument("--overwrite", action="store_true", help="replace the files of an existing RUN")
-    ids = a.add_mutually_exclusive_group()
-    ids.add_argument("--id-key-file", type=Path, default=None, metavar="PATH",
-                     help="key of the id pseudonyms, outside RUN (default: $RADIORISK_ID_KEY, else "
-                          "~/.config/radiorisk/id_key, created once; see docs/privacy.md)")
-    ids.add_argument("--raw-ids", action="store_true",
-                     help="write raw patient/scan/lesion ids (private outputs only)")
+    add_id_args(a, key_where=", outside RUN", same_as_fit=False)
     a.add_argument("--radiomics-cache", type=Path, default=None, metavar="DIR",
                    help="private, resumable radiomics store outside RUN (it records raw ids and image "
                         "paths; default: a temporary store)")
-    a.add_argument("--allow-outside-root", action="store_true",
-                   help="accept manifest image/mask paths that lead outside the cohort folder")
+    add_allow_outside_root(a)
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=fit_command)
     return a

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..exceptions import RadioriskError
+from ._args import add_allow_outside_root
 from ._audit import add_audit_parser
 from ._fit import add_fit_parser
 from ._patient_report import add_patient_report_parser
@@ -100,8 +101,7 @@ def _add_validate(sub) -> None:
     v.add_argument("--no-images", action="store_true", help="skip opening image and mask files")
     v.add_argument("--max-lines", type=int, default=200,
                    help="print at most this many violations (all are counted; default 200)")
-    v.add_argument("--allow-outside-root", action="store_true",
-                   help="accept manifest image/mask paths that lead outside the manifest's folder")
+    add_allow_outside_root(v, root="the manifest's folder")
     v.set_defaults(func=_cmd_validate)
 
 
@@ -118,8 +118,7 @@ def _add_extract(sub) -> None:
                    help="with --scheduler: fail clearly after this long without any worker (default 300)")
     e.add_argument("--no-crop", action="store_true", help="extract on whole images (slow; for checks)")
     e.add_argument("--quiet", action="store_true")
-    e.add_argument("--allow-outside-root", action="store_true",
-                   help="accept manifest image/mask paths that lead outside the manifest's folder")
+    add_allow_outside_root(e, root="the manifest's folder")
     e.set_defaults(func=_cmd_extract)
 
 
@@ -128,8 +127,7 @@ def _add_measure(sub) -> None:
     q.add_argument("--manifest", type=Path, required=True, metavar="MANIFEST")
     q.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="writes plaque_lesions.csv, plaque_patients.csv, plaque_failures.csv")
-    q.add_argument("--allow-outside-root", action="store_true",
-                   help="accept manifest image/mask paths that lead outside the manifest's folder")
+    add_allow_outside_root(q, root="the manifest's folder")
     q.set_defaults(func=_cmd_measure)
 
 

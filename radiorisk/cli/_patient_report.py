@@ -14,6 +14,7 @@ from ..exceptions import (
     ModelError,
     PatientReportError,
 )
+from ._args import add_allow_outside_root, add_bundle_radiomics_args, add_id_args
 from ._messages import FlagWords
 
 __all__ = ["add_patient_report_parser", "patient_report_command"]
@@ -82,20 +83,12 @@ def add_patient_report_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--top-k", type=int, default=5, metavar="K", help="contributing factors listed (default 5)")
     a.add_argument("--n-boot", type=int, default=50, metavar="B",
                    help="bootstrap refits of the risk interval (default 50)")
-    a.add_argument("--features", type=Path, default=None, metavar="FEATURES.parquet",
-                   help="radiomics table of DIR (default: extract with the model's preset when needed)")
-    a.add_argument("--radiomics-cache", type=Path, default=None, metavar="DIR",
-                   help="private, resumable radiomics store (raw ids and image paths; keep it private)")
-    a.add_argument("--n-jobs", type=int, default=1, metavar="N", help="parallel radiomics extraction")
-    ids = a.add_mutually_exclusive_group()
-    ids.add_argument("--id-key-file", type=Path, default=None, metavar="PATH",
-                     help="key of the id pseudonyms (default: $RADIORISK_ID_KEY, else ~/.config/radiorisk/id_key)")
-    ids.add_argument("--raw-ids", action="store_true", help="write raw patient ids (private outputs only)")
+    add_bundle_radiomics_args(a)
+    add_id_args(a)
     a.add_argument("--formats", default="html,pdf,json,sr", metavar="F1,F2",
                    help="from html,pdf,json,sr (default all: HTML and PDF of both views, JSON, DICOM SR)")
     a.add_argument("--overwrite", action="store_true", help="replace existing reports")
-    a.add_argument("--allow-outside-root", action="store_true",
-                   help="accept manifest image/mask paths that lead outside the cohort folder")
+    add_allow_outside_root(a)
     a.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the bootstrap and SHAP sampling")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=patient_report_command)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..exceptions import BundleError, FitUsageError, HorizonError, InputFileError, ModelError
+from ._args import add_allow_outside_root, add_bundle_radiomics_args, add_id_args
 from ._messages import FlagWords
 
 __all__ = ["add_predict_parser", "predict_command"]
@@ -55,20 +56,10 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
                    help="predictions file to write (PREDICTIONS.provenance.json beside it)")
     a.add_argument("--horizon", type=float, default=None, metavar="DAYS",
                    help="prediction horizon in days (default: the model's)")
-    a.add_argument("--features", type=Path, default=None, metavar="FEATURES.parquet",
-                   help="radiomics table of DIR from `radiorisk extract` (default: extract from DIR's "
-                        "manifest with the model's preset when the model uses radiomics)")
-    a.add_argument("--radiomics-cache", type=Path, default=None, metavar="DIR",
-                   help="private, resumable radiomics store (raw ids and image paths; keep it private)")
-    a.add_argument("--n-jobs", type=int, default=1, metavar="N", help="parallel radiomics extraction")
-    ids = a.add_mutually_exclusive_group()
-    ids.add_argument("--id-key-file", type=Path, default=None, metavar="PATH",
-                     help="key of the id pseudonyms (the fit's key gives the fit's pseudonyms; default: "
-                          "$RADIORISK_ID_KEY, else ~/.config/radiorisk/id_key)")
-    ids.add_argument("--raw-ids", action="store_true", help="write raw patient ids (private outputs only)")
+    add_bundle_radiomics_args(a)
+    add_id_args(a)
     a.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    a.add_argument("--allow-outside-root", action="store_true",
-                   help="accept manifest image/mask paths that lead outside the cohort folder")
+    add_allow_outside_root(a)
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=predict_command)
     return a

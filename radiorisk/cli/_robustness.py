@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from ..exceptions import RadioriskError
+from ._args import add_allow_outside_root
 from ._messages import FlagWords
 
 __all__ = ["add_robustness_parser", "robustness_command"]
@@ -87,7 +88,6 @@ def add_robustness_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--threshold", type=float, default=0.75,
                    help="ICC(2,1) at which a feature is flagged stable (default 0.75)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
-    a.add_argument("--allow-outside-root", action="store_true",
-                   help="accept manifest image/mask paths that lead outside the manifest's folder")
+    add_allow_outside_root(a, root="the manifest's folder")
     a.set_defaults(func=robustness_command)
     return a

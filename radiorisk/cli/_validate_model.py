@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..exceptions import BundleError, FitUsageError, HorizonError, InputFileError, ModelError
+from ._args import add_allow_outside_root, add_bundle_radiomics_args, add_id_args
 from ._messages import FlagWords
 
 __all__ = ["add_validate_model_parser", "validate_model_command"]
@@ -77,21 +78,13 @@ def add_validate_model_parser(subparsers) -> argparse.ArgumentParser:
                    choices=["closed-test", "original", "intercept", "intercept_slope", "refit", "none"],
                    help="model updating on DIR: chosen by a closed test (default), imposed, refit with the "
                         "same pipeline on DIR (OUT/refit/), or none")
-    a.add_argument("--features", type=Path, default=None, metavar="FEATURES.parquet",
-                   help="radiomics table of DIR (default: extracted with the model's preset when needed)")
+    add_bundle_radiomics_args(a)
     a.add_argument("--development-features", type=Path, default=None, metavar="FEATURES.parquet",
                    help="radiomics table of DEV_DIR")
-    a.add_argument("--radiomics-cache", type=Path, default=None, metavar="DIR",
-                   help="private, resumable radiomics store (raw ids and image paths; keep it private)")
-    a.add_argument("--n-jobs", type=int, default=1, metavar="N", help="parallel radiomics extraction")
-    ids = a.add_mutually_exclusive_group()
-    ids.add_argument("--id-key-file", type=Path, default=None, metavar="PATH",
-                     help="key of the id pseudonyms (default: $RADIORISK_ID_KEY, else ~/.config/radiorisk/id_key)")
-    ids.add_argument("--raw-ids", action="store_true", help="write raw patient ids (private outputs only)")
+    add_id_args(a)
     a.add_argument("--no-figures", action="store_true", help="no figures in the audit and the report")
     a.add_argument("--overwrite", action="store_true", help="write into a non-empty OUT")
-    a.add_argument("--allow-outside-root", action="store_true",
-                   help="accept manifest image/mask paths that lead outside the cohort folder")
+    add_allow_outside_root(a)
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=validate_model_command)
     return a
