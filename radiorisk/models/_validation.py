@@ -7,7 +7,8 @@ patients.  The folds (:mod:`._folds`) are stratified on the event and grouped
 ``clusters``, one fold per cluster (internal-external cross-validation: each
 fold leaves one site, vendor, ... out).  For the xgboost
 models an optional random search (:mod:`._search`) runs inside each outer
-training fold (inner 3-fold CV, scored by Harrell's C): the candidate list is
+training fold (early-stopped fits ranked by the IPCW Brier score over inner
+folds; docs/tuning.md): the candidate list is
 fixed by the seed, candidates are tried in order, and an opt-in
 ``budget_seconds`` caps the time spent per outer fold (see
 :func:`cross_validate_risk`, Notes).  Every (repeat, fold) task gets its own
@@ -329,10 +330,11 @@ def cross_validate_risk(
         Parallel (repeat, fold) tasks (joblib).  Results do not depend on it.
     search : None, True or dict, optional
         Nested random search inside each outer training fold: ``True`` uses
-        the defaults, or a dict with ``param_distributions`` (default
-        :data:`DEFAULT_SEARCH_SPACE`), ``n_iter`` (default 8),
-        ``budget_seconds`` (time cap per outer fold, default none) and
-        ``inner_folds`` (default 3).  Default None: no search.
+        the defaults, or a dict of the keys of
+        :func:`~radiorisk.models._search.search_plan` (``param_distributions``,
+        ``n_iter`` (8), ``strategy``, ``inner_folds``, ``inner_splits``,
+        ``max_rounds``, ``early_stopping_rounds``, ``budget_seconds`` (time cap
+        per outer fold, default none)).  Default None: no search.
     groups : array-like, optional
         Grouping of the rows for the K-fold folds and the inner search folds
         (default: ``patient_id``, one row per patient); a named Series names the
@@ -367,7 +369,8 @@ def cross_validate_risk(
     and their results are placed by (r, k), so ``n_jobs`` does not change them.
 
     *Search.* The candidate list is the same in every outer fold; each is
-    scored by Harrell's C of the inner-CV OOF risk and the first best wins.
+    ranked by the IPCW Brier score at the horizon (Harrell's C breaks ties;
+    ``strategy="inner-cv"``: Harrell's C of the inner-CV OOF risk).
     Candidates are tried in list order; with ``budget_seconds`` the search of
     an outer fold stops before a candidate once the time spent exceeds the
     budget (at least one candidate is always tried).  The number tried is
