@@ -23,7 +23,7 @@ _FLAGS = {"model": "--model", "blocks": "--blocks", "horizon": "--horizon", "rep
           "out": "--out", "features": "--features", "measure": "--measure-plaque",
           "id_key_file": "--id-key-file", "raw_ids": "--raw-ids", "radiomics_cache": "--radiomics-cache",
           "overwrite": "--overwrite", "data_dir": "--data", "cv_by": "--cv-by",
-          "impute": "--impute"}
+          "impute": "--impute", "stable_features": "--stable-features", "robustness": "--robustness"}
 _as_flags = FlagWords(_FLAGS, (("use overwrite)", "use --overwrite)"), ("outside out ", "outside --out "),
             ("inside out ", "inside --out "), ("or use raw_ids)", "or use --raw-ids)"),
             ("no features table", "no --features table"), ("or id_key_file)", "or --id-key-file)"),
@@ -79,6 +79,7 @@ def _run(args: argparse.Namespace, pz):
         id_key=pz, radiomics_cache=getattr(args, "radiomics_cache", None),
         allow_outside_root=getattr(args, "allow_outside_root", False),
         cv_by=getattr(args, "cv_by", None), impute=getattr(args, "impute", "median"),
+        stable_features=getattr(args, "stable_features", None), robustness=getattr(args, "robustness", None),
     )
 
 
@@ -112,6 +113,11 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                         "median), or multiple imputation by chained equations with M imputations inside "
                         "each training fold (mice:5), pooled by Rubin's rules; xgb models handle missing "
                         "values natively")
+    a.add_argument("--stable-features", type=float, default=None, metavar="ICC",
+                   help="keep only radiomic features with ICC(2,1) across perturbations (and reader ICC) >= ICC, "
+                        "from --robustness (docs/robustness.md)")
+    a.add_argument("--robustness", type=Path, default=None, metavar="DIR",
+                   help="a `radiorisk robustness` folder (or its robustness_icc.csv) for --stable-features")
     a.add_argument("--seed", type=int, default=0, help="seed of folds, models and bootstrap (default 0)")
     a.add_argument("--n-jobs", type=int, default=1, metavar="N",
                    help="parallel fold tasks; results do not depend on it (default 1)")

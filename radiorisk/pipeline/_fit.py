@@ -70,6 +70,7 @@ from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
 from ._fit_radiomics import extract_run_radiomics, read_features
 from ._iecv import cluster_labels, iecv_summary
 from ._provenance import cohort_ids, fit_provenance, inside, pseudonymiser, write_json
+from ._stable_features import stable_feature_params
 
 __all__ = ["FitRun", "run_fit"]
 
@@ -271,6 +272,20 @@ def _plaque(work: _Work, cohort, data_dir: Path, allow_outside_root: bool):
     return plaque
 
 
+def _stable(work: _Work, data, blocks, stable_features, robustness, params):
+    """The model parameters with the stable-feature filter (``stable_features`` and ``robustness``), or ``params``."""
+    if stable_features is None and robustness is None:
+        return params
+    if stable_features is None or robustness is None:
+        raise FitUsageError("stable_features and robustness go together: the ICC threshold and the "
+                            "radiorisk robustness folder (or its robustness_icc.csv)")
+    if "radiomics" not in blocks:
+        raise FitUsageError("stable_features: the radiomics block is not among the blocks")
+    model_params, note = stable_feature_params(data.columns("radiomics"), robustness, stable_features, params)
+    work.notes.append(note)
+    return model_params
+
+
 def _assemble(work: _Work, cohort, blocks, *, plaque, radiomics, mace, competing, horizon):
     try:
         data = assemble_cohort(cohort, plaque=plaque, radiomics=radiomics, mace=mace,
@@ -425,6 +440,8 @@ def run_fit(
     allow_outside_root: bool = False,
     cv_by: str | None = None,
     impute: str = IMPUTE_DEFAULT,
+    stable_features: float | None = None,
+    robustness=None,
 ) -> FitRun:
     """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
 
@@ -508,6 +525,12 @@ def run_fit(
         ``docs/models.md``).  The xgboost models handle missing values natively
         and accept only the default.  The handling is stated in the run's notes
         and ``configuration.impute``; the saved model carries its imputers.
+    stable_features, robustness : float and path-like, optional
+        Keep only the radiomic features whose ICC(2,1) across perturbations (and
+        reader ICC, when recorded) reaches ``stable_features``, from the
+        ``robustness_icc.csv`` of ``radiorisk robustness`` (``robustness``: the
+        file or its folder); applied by the model's ``ICCFilter`` step
+        (:mod:`radiorisk.pipeline._stable_features`; the counts are in the notes).
 
     Returns
     -------
@@ -543,15 +566,16 @@ def run_fit(
     data = _assemble(work, cohort, blocks, plaque=plaque, radiomics=radiomics, mace=mace,
                      competing=competing, horizon=horizon)
     clusters = _clusters(work, cohort, data, cv_by)
+    model_params = _stable(work, data, blocks, stable_features, robustness, params)
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
                                               repeats=repeats, folds=folds, n_jobs=n_jobs, search=s,
-                                              n_boot=n_boot, params=params, clusters=clusters)
+                                              n_boot=n_boot, params=model_params, clusters=clusters)
     status = data.event_type if competing == "competing" else None  # competing-risk metrics per cluster
     iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
                                              random_state=seed, status=status)
-    mnar = _mnar(work, fit_model, data, blocks, horizon=horizon, seed=seed, folds=folds, params=params,
+    mnar = _mnar(work, fit_model, data, blocks, horizon=horizon, seed=seed, folds=folds, params=model_params,
                  out=out)
     preset = radiomics_params if features is None and "radiomics" in blocks else None
     files = _write_results(work, out, data, cv, ladder, est, iecv,
@@ -566,6 +590,8 @@ def run_fit(
         "measure_plaque": bool(measure), "mace": list(mace), "competing": competing,
         "search": s, "n_boot": n_boot, "params": params or {}, **_iecv_configuration(cv_by, cv),
         "impute": IMPUTE_DEFAULT if impute is None else impute,
+        "stable_features": None if stable_features is None else
+        {"threshold": float(stable_features), "robustness": str(robustness)},
     }
     prov = fit_provenance(argv=argv, seed=seed, configuration=configuration, inputs=work.inputs, data=data,
                           blocks=blocks, final_info=final_info, cv=cv, pz=pz, notes=all_notes, files=files,
