@@ -28,7 +28,7 @@ _as_flags = FlagWords(_FLAGS, (("re-running resumes", "re-running with the same 
 def robustness_command(args: argparse.Namespace) -> int:
     """Run ``radiorisk robustness`` from parsed arguments; returns the exit code (0, or 1 when perturbations failed)."""
     # on demand (`radiorisk --help` stays fast); the module until radiorisk.pipeline exports it
-    from ..pipeline._robustness import run_robustness
+    from ..pipeline import run_robustness
 
     manifest = args.manifest
     try:

@@ -35,6 +35,9 @@ run_patient_report, PatientReportRun
 patient_reports, write_patient_reports
     Patient structured reports: risk with its interval, confidence, reasons (SHAP) and
     findings, computed and written as HTML and JSON.
+run_robustness, RobustnessResult
+    Perturbation stability of every radiomic feature (MIRP-style perturbations, ICC(2,1)/ICC(3,1)
+    with CIs, merged with the reader ICC; ``radiorisk robustness``).
 run_demo, DemoResult, cohort_summary
     The whole flow on a synthetic cohort (``radiorisk demo``).
 """
@@ -49,6 +52,7 @@ from ._patient import patient_reports, write_patient_reports
 from ._patient_run import PatientReportRun, run_patient_report
 from ._predict import PredictRun, predict_cohort
 from ._provenance import pseudonymiser
+from ._robustness import RobustnessResult, run_robustness
 from ._updating import ModelUpdate, update_risks
 
 __all__ = [
@@ -74,6 +78,8 @@ __all__ = [
     "write_patient_reports",
     "PatientReportRun",
     "run_patient_report",
+    "RobustnessResult",
+    "run_robustness",
     "DemoResult",
     "cohort_summary",
     "run_demo",
