@@ -18,6 +18,9 @@ site_heterogeneity, SiteHeterogeneity
 write_synthetic_cohort, SynthResult
     Write a complete cohort folder (what ``radiorisk synth`` runs), also the
     external cohort of another one (``external_of``).
+true_mace_risk
+    The true risk of MACE by a horizon of each simulated patient from the generator's hazards:
+    the cumulative incidence with competing deaths, or the net risk.
 render_lesion_patch, write_lesion_images, write_fullsize_volumes, LABELS
     CT patches and plaque masks per lesion; full-size CCTA-like volumes.
 """
@@ -27,6 +30,7 @@ from ._cohort import SyntheticCohort, simulate_cohort
 from ._images import LABELS, render_lesion_patch, write_fullsize_volumes, write_lesion_images
 from ._site_summary import SiteHeterogeneity, site_heterogeneity
 from ._sites import SCANNER_MIXES, SCANNERS, SiteSpec
+from ._true_risk import true_mace_risk
 from ._write import SynthResult, write_synthetic_cohort
 
 __all__ = [
@@ -45,4 +49,5 @@ __all__ = [
     "write_fullsize_volumes",
     "write_lesion_images",
     "write_synthetic_cohort",
+    "true_mace_risk",
 ]
