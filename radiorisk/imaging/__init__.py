@@ -15,12 +15,17 @@ ExtractionResult, extract_radiomics
 read_manifest_for_extraction, to_long
     The manifest as the engine reads it (paths checked and resolved); a wide feature table
     in the long format of the store.
+Perturbation, parse_perturbations, perturb_lesion, estimate_noise_sd, FAMILIES
+    MIRP-style image and contour perturbations of a lesion (noise at the image's own level,
+    rotations, translations, one-voxel dilation/erosion, supervoxel contour randomisation), used by
+    ``radiorisk robustness``.
 """
 
 from ._engine import ExtractionResult, extract_radiomics
 from ._manifest import read_manifest_for_extraction
 from ._measure import HighRiskRules, measure_plaque, patient_plaque_summary
 from ._params import PRESETS, RadiomicsParams, load_params
+from ._perturb import FAMILIES, Perturbation, estimate_noise_sd, parse_perturbations, perturb_lesion
 from ._quant import PlaqueThresholds, plaque_metrics, scan_specific_thresholds
 from ._read import check_same_geometry, read_image
 from ._store import to_long
@@ -41,4 +46,9 @@ __all__ = [
     "read_image",
     "read_manifest_for_extraction",
     "to_long",
+    "FAMILIES",
+    "Perturbation",
+    "estimate_noise_sd",
+    "parse_perturbations",
+    "perturb_lesion",
 ]

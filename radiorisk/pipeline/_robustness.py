@@ -59,13 +59,16 @@ from .._lifetime import init_worker, sigterm_stops_cleanly
 from ..exceptions import NotEstimableError, RadioriskError
 from ..features import feature_icc, icc
 from ..imaging import (
+    FAMILIES,
     RadiomicsParams,
     check_same_geometry,
+    estimate_noise_sd,
     load_params,
+    parse_perturbations,
+    perturb_lesion,
     read_image,
     read_manifest_for_extraction,
 )
-from ..imaging._perturb import FAMILIES, estimate_noise_sd, parse_perturbations, perturb_lesion
 
 __all__ = ["RobustnessResult", "run_robustness", "PERTURB_ENGINE"]
 
