@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .._html import repr_html
-from ..models._requirements import ModelRequirements, describe_training
+from ..models import ModelRequirements, describe_training
 from ..stats import auc_delong, cloglog, model_based_c
 
 __all__ = ["TransportDiagnostics", "transport_diagnostics", "SMDDisplay", "SMD_COLUMNS", "TRANSPORT_COLUMNS"]

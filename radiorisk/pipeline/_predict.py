@@ -42,8 +42,7 @@ from ..exceptions import ModelError, RadioriskError
 from ..features import DEFAULT_MACE, assemble_cohort, index_scans
 from ..imaging import measure_plaque
 from ..io import read_cohort
-from ..models import load
-from ..models._persist import load_requirements
+from ..models import load, load_requirements
 from ..models._requirements import OOD_COLUMNS
 from ..stats import check_horizon
 from ._fit_radiomics import extract_run_radiomics, read_features
