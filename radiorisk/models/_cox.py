@@ -220,7 +220,8 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
             raise ModelError("no event in the training rows: the Cox model cannot be fitted")
         self.n_events_ = int(np.sum(e))
         if self.n_imputations is None:
-            self._set_fit(self._fit_one(Xa, t, e, w, names))
+            self.convergence_notes_ = []
+            self._set_fit(self._fit_checked(Xa, t, e, w, names))
             return self
         return self._fit_imputed(Xa, t, e, w, names)
 
@@ -245,7 +246,7 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
                 "log_likelihood": float(cph.log_likelihood_)}
 
     def _fit_checked(self, Xc, t, e, w, names) -> dict:
-        """lifelines' fit of one completed set; refitted by :func:`radiorisk.stats.fit_cox` if it stalls.
+        """lifelines' fit (of the data, or of one completed set); refitted by :func:`radiorisk.stats.fit_cox` if it stalls.
 
         lifelines' convergence warnings are kept in ``convergence_notes_``
         instead of reaching the console; an unpenalised, unweighted fit that
@@ -255,7 +256,7 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             f = self._fit_one(Xc, t, e, w, names)
-        notes = [str(c.message).strip().split("\n")[0] for c in caught
+        notes = [str(c.message).strip().split("\n")[0].split(". ")[0] for c in caught
                  if issubclass(c.category, ConvergenceWarning)]
         for c in caught:
             if not issubclass(c.category, ConvergenceWarning):

@@ -572,6 +572,9 @@ def run_fit(
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
                                               repeats=repeats, folds=folds, n_jobs=n_jobs, search=s,
                                               n_boot=n_boot, params=model_params, clusters=clusters)
+    conv = list(getattr(est.steps[-1][1], "convergence_notes_", None) or [])
+    if conv:  # lifelines' warnings, kept off the console
+        work.notes.append("the final model's fit reported: " + "; ".join(conv))
     status = data.event_type if competing == "competing" else None  # competing-risk metrics per cluster
     iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
                                              random_state=seed, status=status)
