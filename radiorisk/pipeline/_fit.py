@@ -70,7 +70,7 @@ from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
 from ._fit_radiomics import extract_run_radiomics, read_features
 from ._iecv import cluster_labels, iecv_summary
 from ._provenance import cohort_ids, fit_provenance, inside, pseudonymiser, write_json
-from ._stable_features import stable_feature_params
+from ._stable_features import stable_model_params
 
 __all__ = ["FitRun", "run_fit"]
 
@@ -270,20 +270,6 @@ def _plaque(work: _Work, cohort, data_dir: Path, allow_outside_root: bool):
                               allow_outside_root=allow_outside_root)
     work.notes.append(f"plaque measured on {len(plaque)} lesion mask(s); {len(failures)} failure(s)")
     return plaque
-
-
-def _stable(work: _Work, data, blocks, stable_features, robustness, params):
-    """The model parameters with the stable-feature filter (``stable_features`` and ``robustness``), or ``params``."""
-    if stable_features is None and robustness is None:
-        return params
-    if stable_features is None or robustness is None:
-        raise FitUsageError("stable_features and robustness go together: the ICC threshold and the "
-                            "radiorisk robustness folder (or its robustness_icc.csv)")
-    if "radiomics" not in blocks:
-        raise FitUsageError("stable_features: the radiomics block is not among the blocks")
-    model_params, note = stable_feature_params(data.columns("radiomics"), robustness, stable_features, params)
-    work.notes.append(note)
-    return model_params
 
 
 def _assemble(work: _Work, cohort, blocks, *, plaque, radiomics, mace, competing, horizon):
@@ -566,7 +552,8 @@ def run_fit(
     data = _assemble(work, cohort, blocks, plaque=plaque, radiomics=radiomics, mace=mace,
                      competing=competing, horizon=horizon)
     clusters = _clusters(work, cohort, data, cv_by)
-    model_params = _stable(work, data, blocks, stable_features, robustness, params)
+    model_params, note = stable_model_params(data, blocks, stable_features, robustness, params)
+    work.notes += [note] if note else []
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,

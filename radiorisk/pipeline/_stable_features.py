@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..exceptions import FitUsageError
 
-__all__ = ["stable_feature_params", "feature_of_column"]
+__all__ = ["stable_feature_params", "stable_model_params", "feature_of_column"]
 
 _AGGREGATES = ("__max", "__wmean", "__sum")
 
@@ -115,3 +115,21 @@ def stable_feature_params(radiomics_columns, robustness, threshold: float, param
             "table (not kept)")
     params.update(icc_keep=keep, radiomics=cols)
     return params, note
+
+
+def stable_model_params(data, blocks, stable_features, robustness, params) -> tuple[dict | None, str | None]:
+    """``run_fit``'s model parameters with the stable-feature filter, and its note (``params``, None without it).
+
+    Examples
+    --------
+    >>> stable_model_params(None, ["clinical"], None, None, {"penalizer": 0.1})
+    ({'penalizer': 0.1}, None)
+    """
+    if stable_features is None and robustness is None:
+        return params, None
+    if stable_features is None or robustness is None:
+        raise FitUsageError("stable_features and robustness go together: the ICC threshold and the "
+                            "radiorisk robustness folder (or its robustness_icc.csv)")
+    if "radiomics" not in blocks:
+        raise FitUsageError("stable_features: the radiomics block is not among the blocks")
+    return stable_feature_params(data.columns("radiomics"), robustness, stable_features, params)
