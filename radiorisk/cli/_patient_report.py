@@ -45,7 +45,8 @@ def patient_report_command(args: argparse.Namespace) -> int:
             features=args.features, radiomics_cache=args.radiomics_cache, n_jobs=args.n_jobs,
             id_key_file=args.id_key_file, raw_ids=args.raw_ids, overwrite=args.overwrite, argv=sys.argv,
             allow_outside_root=args.allow_outside_root, random_state=args.seed,
-            formats=[f.strip() for f in args.formats.split(",") if f.strip()])
+            formats=[f.strip() for f in args.formats.split(",") if f.strip()],
+            heatmaps=not args.no_heatmaps)
     except _REWORDED as exc:
         raise type(exc)(_as_flags(str(exc))) from exc
     if not args.quiet:
@@ -87,6 +88,8 @@ def add_patient_report_parser(subparsers) -> argparse.ArgumentParser:
     add_id_args(a)
     a.add_argument("--formats", default="html,pdf,json,sr", metavar="F1,F2",
                    help="from html,pdf,json,sr (default all: HTML and PDF of both views, JSON, DICOM SR)")
+    a.add_argument("--no-heatmaps", action="store_true",
+                   help="no voxel-based heatmap of the most influential radiomic feature on the lesion panels")
     a.add_argument("--overwrite", action="store_true", help="replace existing reports")
     add_allow_outside_root(a)
     a.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the bootstrap and SHAP sampling")

@@ -19,6 +19,8 @@ Perturbation, parse_perturbations, perturb_lesion, estimate_noise_sd, FAMILIES
     MIRP-style image and contour perturbations of a lesion (noise at the image's own level,
     rotations, translations, one-voxel dilation/erosion, supervoxel contour randomisation), used by
     ``radiorisk robustness``.
+VoxelFeatureMaps, voxel_feature_maps, radiomic_feature_of_column, VoxelMapError
+    Voxel-based feature maps (pyradiomics) of a lesion and a margin: the heatmaps of the patient report.
 """
 
 from ._engine import ExtractionResult, extract_radiomics
@@ -29,6 +31,12 @@ from ._perturb import FAMILIES, Perturbation, estimate_noise_sd, parse_perturbat
 from ._quant import PlaqueThresholds, plaque_metrics, scan_specific_thresholds
 from ._read import check_same_geometry, read_image
 from ._store import to_long
+from ._voxel_maps import (
+    VoxelFeatureMaps,
+    VoxelMapError,
+    radiomic_feature_of_column,
+    voxel_feature_maps,
+)
 
 __all__ = [
     "ExtractionResult",
@@ -51,4 +59,8 @@ __all__ = [
     "estimate_noise_sd",
     "parse_perturbations",
     "perturb_lesion",
+    "VoxelFeatureMaps",
+    "VoxelMapError",
+    "voxel_feature_maps",
+    "radiomic_feature_of_column",
 ]

@@ -13,6 +13,7 @@ A lesion whose image cannot be read is a note, never a crash.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +24,17 @@ from ..exceptions import RadioriskError
 from ..features import index_scans
 from ..imaging import (
     PlaqueThresholds,
+    VoxelMapError,
     check_same_geometry,
     plaque_metrics,
+    radiomic_feature_of_column,
     read_image,
     read_manifest_for_extraction,
+    voxel_feature_maps,
 )
 from ..report import LesionImage
 
-__all__ = ["lesion_images", "component_map", "dicom_evidence"]
+__all__ = ["lesion_images", "component_map", "dicom_evidence", "Heatmaps", "heatmap_features"]
 
 #: Mask labels of lumen and normal wall (DOMAIN.md coding, the defaults of measure_plaque).
 _LUMEN, _WALL = (1,), (7,)
@@ -63,15 +67,21 @@ def _window(c: int, n: int, half: int) -> slice:
     return slice(max(c - half, 0), min(c + half + 1, n))
 
 
-def _slices(arr, plaque, spacing_zyx, centre, window_mm: float, thresholds: PlaqueThresholds):
-    """Axial (z), coronal (y) and sagittal (x) planes through ``centre``, cropped to ``window_mm`` each side,
-    with their components (classified on the planes only: a CT volume is never copied whole)."""
+def _planes(shape, spacing_zyx, centre, window_mm: float):
+    """Axial (z), coronal (y) and sagittal (x) planes through ``centre``, cropped to ``window_mm`` each side:
+    ``((index, (row mm, column mm)), ...)``."""
     sz, sy, sx = spacing_zyx
     z, y, x = centre
-    nz, ny, nx = arr.shape
+    nz, ny, nx = shape
     wz, wy, wx = (_window(c, n, max(int(round(window_mm / s)), 1))
                   for c, n, s in ((z, nz, sz), (y, ny, sy), (x, nx, sx)))
-    planes = ((np.s_[z, wy, wx], (sy, sx)), (np.s_[wz, y, wx], (sz, sx)), (np.s_[wz, wy, x], (sz, sy)))
+    return ((np.s_[z, wy, wx], (sy, sx)), (np.s_[wz, y, wx], (sz, sx)), (np.s_[wz, wy, x], (sz, sy)))
+
+
+def _slices(arr, plaque, spacing_zyx, centre, window_mm: float, thresholds: PlaqueThresholds):
+    """The planes of :func:`_planes` with their components (classified on the planes only: a CT volume is
+    never copied whole)."""
+    planes = _planes(arr.shape, spacing_zyx, centre, window_mm)
     hu = tuple(np.asarray(arr[p], np.float64) for p, _ in planes)
     pl = tuple(np.asarray(plaque[p], bool) for p, _ in planes)
     cm = tuple(component_map(h, m, thresholds) for h, m in zip(hu, pl, strict=True))
@@ -88,7 +98,84 @@ def _lesion_numbers(cohort, pid: str) -> dict:
     return {str(lid): k + 1 for k, lid in enumerate(les["lesion_id"])}
 
 
-def _one(row, thresholds: PlaqueThresholds, window_mm: float, name: str, vessel):
+@dataclass(frozen=True)
+class Heatmaps:
+    """What to map on each patient's lesions: the feature per patient, the parameter set, where to write.
+
+    Attributes
+    ----------
+    features : dict
+        Raw patient id -> pyradiomics feature name (patients absent: no map).
+    params : str or RadiomicsParams
+        The parameter set the model's radiomics were extracted with.
+    folder : Path or None
+        Where the NIfTI maps are written (``<stem>.<lesion>.<feature>.nii.gz``); None: not written.
+    stems : dict
+        Raw patient id -> file stem (its printed identifier).
+    """
+
+    features: dict
+    params: object
+    folder: Path | None = None
+    stems: dict = field(default_factory=dict)
+
+
+def heatmap_features(shap, ids) -> dict:
+    """Per patient, the radiomic feature that moved its prediction most and has a voxel-based map.
+
+    The feature (``rad_`` column of the radiomics block, aggregated over lesions) with the largest
+    absolute SHAP value of the patient, shape features excepted (they have no voxel-based form);
+    patients whose model uses no such feature are absent.
+
+    Parameters
+    ----------
+    shap : ShapResult
+        The patients' SHAP values (rows in the order of ``ids``).
+    ids : sequence of str
+
+    Returns
+    -------
+    dict
+        Patient id -> pyradiomics feature name.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> s = SimpleNamespace(values=np.array([[0.1, -0.5, 0.3], [0.0, 0.0, 0.0]]),
+    ...                     feature_names=("age", "rad_original_shape_Sphericity__max",
+    ...                                    "rad_original_glcm_Contrast__wmean"),
+    ...                     blocks=("clinical", "radiomics", "radiomics"))
+    >>> heatmap_features(s, ["a", "b"])
+    {'a': 'original_glcm_Contrast'}
+    """
+    cols = [k for k, (name, block) in enumerate(zip(shap.feature_names, shap.blocks, strict=True))
+            if block == "radiomics" and name.startswith("rad_") and "_shape" not in name
+            and radiomic_feature_of_column(name).count("_") >= 2]
+    out = {}
+    if not cols:
+        return out
+    vals = np.abs(np.asarray(shap.values, float)[:, cols])
+    for i, pid in enumerate(ids):
+        if np.isfinite(vals[i]).any() and np.nanmax(vals[i]) > 0:
+            out[str(pid)] = radiomic_feature_of_column(shap.feature_names[cols[int(np.nanargmax(vals[i]))]])
+    return out
+
+
+def _heatmap(image, mask, row, pid: str, name: str, hm: Heatmaps, centre, spacing, window_mm: float):
+    """The map of the patient's feature on the panel's three planes (written as NIfTI when asked)."""
+    feature = hm.features[pid]
+    maps = voxel_feature_maps(image, mask, [feature], hm.params, labels=row.labels)
+    if hm.folder is not None:
+        stem = hm.stems.get(pid, pid) + "." + name.replace(" ", "")
+        maps.write(hm.folder, stem)
+    vol = maps.on_grid_of(image, maps.features[0])
+    planes = _planes(vol.shape, spacing, centre, window_mm)
+    return tuple(np.asarray(vol[p], np.float32) for p, _ in planes), maps.features[0]
+
+
+def _one(row, thresholds: PlaqueThresholds, window_mm: float, name: str, vessel, pid: str = "",
+         heatmaps: Heatmaps | None = None):
     image = read_image(row.image_path)
     mask = read_image(row.mask_path, what="mask")
     check_same_geometry(image, mask, image_path=row.image_path, mask_path=row.mask_path)
@@ -105,12 +192,17 @@ def _one(row, thresholds: PlaqueThresholds, window_mm: float, name: str, vessel)
     keep = {k: v for k, v in met.items() if not k.startswith("threshold_")}
     th = {"lap_hu": thresholds.lap_hu, "fibrofatty_hu": thresholds.fibrofatty_hu,
           "calcified_hu": thresholds.calcified_hu}
+    heat, feature = (None, None)
+    if heatmaps is not None and pid in heatmaps.features:
+        heat, feature = _heatmap(image, mask, row, pid, name, heatmaps, centre, spacing, window_mm)
     return LesionImage(lesion=name, vessel=vessel, hu=hu, plaque=pl, components=cm, pixel_mm=px,
-                       centre_voxel=centre, measurements=keep, thresholds=th)
+                       centre_voxel=centre, measurements=keep, thresholds=th, heatmap=heat,
+                       heatmap_feature=feature)
 
 
 def lesion_images(cohort, ids, *, pseudonymised: bool, thresholds: PlaqueThresholds | None = None,
-                  window_mm: float = 8.0, allow_outside_root: bool = False) -> tuple[dict, dict]:
+                  window_mm: float = 8.0, allow_outside_root: bool = False,
+                  heatmaps: Heatmaps | None = None) -> tuple[dict, dict]:
     """The lesion panels of each reported patient, and the notes on lesions that could not be shown.
 
     Parameters
@@ -126,6 +218,9 @@ def lesion_images(cohort, ids, *, pseudonymised: bool, thresholds: PlaqueThresho
     window_mm : float, default 8
         Half-width of the crop around the lesion centre.
     allow_outside_root : bool
+    heatmaps : Heatmaps, optional
+        Voxel-based maps (:func:`radiorisk.imaging.voxel_feature_maps`) of a feature per patient on
+        its lesions, overlaid on the panels (a lesion whose map fails keeps its panel, with a note).
 
     Returns
     -------
@@ -170,7 +265,10 @@ def lesion_images(cohort, ids, *, pseudonymised: bool, thresholds: PlaqueThresho
             vessel = vessels.get(lid)
             vessel = None if vessel is None or pd.isna(vessel) else str(vessel)
             try:
+                got.append(_one(row, thresholds, window_mm, name, vessel, pid, heatmaps))
+            except VoxelMapError as exc:  # the panel stays; the map is a note
                 got.append(_one(row, thresholds, window_mm, name, vessel))
+                bad.append(f"{name}: no voxel-based map ({exc})")
             except (RadioriskError, ValueError, RuntimeError) as exc:
                 why = type(exc).__name__ if pseudonymised else f"{type(exc).__name__}: {exc}"
                 bad.append(f"{name}: the image could not be shown ({why})")

@@ -46,7 +46,7 @@ from ..report import (
     load_guideline,
 )
 from ._patient import _file_stem, patient_reports
-from ._patient_images import dicom_evidence, lesion_images
+from ._patient_images import Heatmaps, dicom_evidence, heatmap_features, lesion_images
 from ._predict import load_bundle, prepare_cohort
 from ._provenance import cohort_ids, inside, versions, write_json
 
@@ -177,7 +177,7 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                        id_key=None, id_key_file=None, raw_ids: bool = False, overwrite: bool = False,
                        argv=None, allow_outside_root: bool = False, random_state: int = 0,
                        report_date: str | None = None,
-                       formats=("html", "pdf", "json", "sr")) -> PatientReportRun:
+                       formats=("html", "pdf", "json", "sr"), heatmaps: bool = True) -> PatientReportRun:
     """Clinician and patient reports of some patients of a cohort folder, with a model bundle.
 
     Parameters
@@ -221,6 +221,11 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
         ``html``: ``<id>.html`` (clinician) and ``<id>.patient.html``; ``pdf``: the same
         views as ``<id>.pdf`` and ``<id>.patient.pdf`` (weasyprint); ``json``:
         ``<id>.json``; ``sr``: ``<id>.sr.dcm``, the DICOM Structured Report (TID 1500).
+    heatmaps : bool, default True
+        When the model uses radiomics and the bundle records their preset: on each imaged lesion,
+        the voxel-based map (:func:`radiorisk.imaging.voxel_feature_maps`) of the radiomic feature
+        that moved the patient's prediction most (largest absolute SHAP value, shape features
+        excepted), overlaid on the lesion panel and written as NIfTI into ``out_dir/heatmaps/``.
 
     Returns
     -------
@@ -284,8 +289,9 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                               free_text=None if text is None else scrub(text), top_k=top_k,
                               tables=prep.cohort, blocks=blocks, pseudonyms=None if pz.raw else labels,
                               provenance=about, report_date=report_date, random_state=random_state)
+    hm = _heatmaps(heatmaps, req, shap, ids, out_dir, dict(zip(ids, stems, strict=True)), notes)
     images, inotes = lesion_images(prep.cohort, ids, pseudonymised=not pz.raw,
-                                   allow_outside_root=allow_outside_root)
+                                   allow_outside_root=allow_outside_root, heatmaps=hm)
     evidence = (dicom_evidence(prep.cohort, ids, allow_outside_root=allow_outside_root) if pz.raw
                 else dict.fromkeys(ids, ()))  # DICOM headers carry identities: raw-id outputs only
     results = [_result(rep, shap.subset([k]), labels[pid], images[pid], inotes[pid], h, about, table,
@@ -293,6 +299,11 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                for k, (pid, rep) in enumerate(zip(ids, reports, strict=True))]
     notes = [scrub(n) for n in notes]
     files = _write(results, stems, out_dir, formats)
+    if hm is not None and hm.folder.is_dir():
+        maps = sorted(p for p in hm.folder.glob("*.nii.gz") if any(p.name.startswith(t + ".") for t in stems))
+        files = pd.concat([files, pd.DataFrame({"patient": [p.name.split(".", 1)[0] for p in maps],
+                                                "kind": "heatmap", "path": [str(p) for p in maps]})],
+                          ignore_index=True)
     prov = {**about, "argv": None if argv is None else [scrub(str(a)) for a in argv], "versions": versions(),
             "horizon_days": h, "n_boot": n_boot if u is not None else None,
             "guideline": {"name": table["name"], "version": table["version"],
@@ -304,6 +315,23 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
     write_json(out_dir / PATIENT_REPORT_PROVENANCE, prov)
     return PatientReportRun(out_dir=out_dir, results=tuple(results), files=files,
                             provenance=out_dir / PATIENT_REPORT_PROVENANCE, notes=tuple(notes))
+
+
+def _heatmaps(wanted: bool, req, shap, ids, out_dir: Path, stems: dict, notes: list) -> Heatmaps | None:
+    """What :func:`lesion_images` maps: each patient's most influential radiomic feature, with the bundle's preset."""
+    if not wanted or not any(b == "radiomics" for b in shap.blocks):
+        return None
+    preset = None if req is None else req.radiomics_preset
+    if preset is None:
+        notes.append("no voxel-based heatmaps: the bundle records no radiomics preset (its radiomics came "
+                     "from a features table)")
+        return None
+    features = heatmap_features(shap, ids)
+    if features:
+        notes.append(f"voxel-based heatmaps (pyradiomics, preset {preset!r}, kernel radius 1, the lesion and "
+                     "2 voxels around it) of each patient's most influential radiomic feature: "
+                     + ", ".join(sorted(set(features.values()))) + "; NIfTI in heatmaps/")
+    return Heatmaps(features=features, params=preset, folder=out_dir / "heatmaps", stems=stems)
 
 
 def _result(rep, one, label: str, images, notes, h: float, about: dict, table, evidence) -> PatientReportResult:

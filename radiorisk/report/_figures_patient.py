@@ -72,6 +72,9 @@ def _scale_bar(ax, width_mm: float, height_mm: float) -> None:
 def lesion_panel_png(lesion, *, dpi: int = 110) -> bytes:
     """Axial, coronal and sagittal slices of one lesion: CT, plaque components by HU class, mask contour, scale bar.
 
+    With a heatmap (:attr:`LesionImage.heatmap`) a second row shows the voxel-based map of its
+    feature over the same slices (one colour scale, NaN transparent).
+
     Parameters
     ----------
     lesion : LesionImage
@@ -98,8 +101,10 @@ def lesion_panel_png(lesion, *, dpi: int = 110) -> bytes:
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    fig = Figure(figsize=(8.4, 3.3), layout="constrained")
-    axes = fig.subplots(1, 3)
+    heat = lesion.heatmap is not None
+    fig = Figure(figsize=(8.4, 6.2 if heat else 3.3), layout="constrained")
+    grid = fig.subplots(2 if heat else 1, 3, squeeze=False)
+    axes = grid[0]
     colors = [(0, 0, 0, 0)] + [to_rgba(COMPONENT_COLORS[k], 0.6) for k in (1, 2, 3, 4)]
     cmap = ListedColormap(colors)
     for ax, view, hu, pl, comp, (pr, pc) in zip(axes, _VIEW_AXES, lesion.hu, lesion.plaque,
@@ -117,6 +122,8 @@ def lesion_panel_png(lesion, *, dpi: int = 110) -> bytes:
         ax.set_title(f"{view} ({rows}×{cols})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+    if heat:
+        _heatmap_row(fig, grid[1], lesion)
     handles = [Patch(facecolor=COMPONENT_COLORS[k], edgecolor="0.4", label=t)
                for k, t in _component_legend(lesion.thresholds)]
     handles.append(Patch(facecolor="none", edgecolor="#00e5ff", label="mask contour"))
@@ -124,6 +131,30 @@ def lesion_panel_png(lesion, *, dpi: int = 110) -> bytes:
     fig.suptitle(f"{lesion.lesion}" + (f" ({lesion.vessel})" if lesion.vessel else "")
                  + " — window L200/W800 HU", fontsize=10)
     return _save(fig, dpi)
+
+
+def _heatmap_row(fig, axes, lesion) -> None:
+    """The voxel-based map of one feature over the CT slices, one colour scale for the three views."""
+    vals = np.concatenate([np.ravel(m) for m in lesion.heatmap])
+    vals = vals[np.isfinite(vals)]
+    lo, hi = (float(vals.min()), float(vals.max())) if vals.size else (0.0, 1.0)
+    if hi <= lo:
+        hi = lo + 1.0
+    im = None
+    for ax, view, hu, m, (pr, pc) in zip(axes, _VIEW_AXES, lesion.hu, lesion.heatmap, lesion.pixel_mm,
+                                         strict=True):
+        h_mm, w_mm = hu.shape[0] * pr, hu.shape[1] * pc
+        extent = (0.0, w_mm, h_mm, 0.0)
+        ax.imshow(hu, cmap="gray", vmin=_WINDOW[0], vmax=_WINDOW[1], extent=extent, interpolation="nearest")
+        im = ax.imshow(np.ma.masked_invalid(m), cmap="inferno", vmin=lo, vmax=hi, alpha=0.75, extent=extent,
+                       interpolation="nearest")
+        _scale_bar(ax, w_mm, h_mm)
+        ax.set_title(f"{view}: voxel-based map", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    bar = fig.colorbar(im, ax=list(axes), shrink=0.8, location="right")
+    bar.set_label(_short(lesion.heatmap_feature, 40), fontsize=7)
+    bar.ax.tick_params(labelsize=7)
 
 
 def waterfall_png(shap, *, scale: str, horizon: float, title: str, max_display: int = 10,

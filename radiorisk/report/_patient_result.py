@@ -58,6 +58,11 @@ class LesionImage:
         :func:`radiorisk.imaging.plaque_metrics` of the lesion (volumes in mm³, burden in %).
     thresholds : dict
         The HU thresholds of the components (``lap_hu``, ``fibrofatty_hu``, ``calcified_hu``).
+    heatmap : tuple of 3 ndarray, optional
+        A voxel-based radiomic feature map (:func:`radiorisk.imaging.voxel_feature_maps`) on the same
+        three slices, NaN outside the mapped region (the lesion and a margin); None: no map.
+    heatmap_feature : str, optional
+        The pyradiomics name of the mapped feature (with ``heatmap``).
 
     Examples
     --------
@@ -79,6 +84,8 @@ class LesionImage:
     centre_voxel: tuple
     measurements: dict
     thresholds: dict
+    heatmap: tuple | None = None
+    heatmap_feature: str | None = None
 
     def __post_init__(self):
         for name in ("hu", "plaque", "components", "pixel_mm"):
@@ -88,6 +95,11 @@ class LesionImage:
             if not (np.shape(h) == np.shape(p) == np.shape(c)) or np.ndim(h) != 2:
                 raise PatientReportError(f"LesionImage {self.lesion!r}: the {VIEWS[k]} slice, mask and "
                                          "components must be 2-D arrays of one shape")
+        if self.heatmap is not None:
+            if self.heatmap_feature is None or len(self.heatmap) != len(VIEWS) or any(
+                    np.shape(m) != np.shape(h) for m, h in zip(self.heatmap, self.hu, strict=True)):
+                raise PatientReportError(f"LesionImage {self.lesion!r}: a heatmap needs its feature name and "
+                                         f"{len(VIEWS)} slices of the CT slices' shapes")
 
     def component_pixels(self) -> dict:
         """Pixels of each component on each view: ``{view: {component: count}}``.
@@ -110,7 +122,14 @@ class LesionImage:
                        "slice_shape": [list(np.shape(h)) for h in self.hu],
                        "pixel_mm": [list(p) for p in self.pixel_mm],
                        "component_pixels": self.component_pixels(),
-                       "measurements": self.measurements, "thresholds_hu": self.thresholds})
+                       "measurements": self.measurements, "thresholds_hu": self.thresholds,
+                       **({} if self.heatmap is None else {"heatmap": self._heatmap_dict()})})
+
+    def _heatmap_dict(self) -> dict:
+        v = np.concatenate([np.ravel(m) for m in self.heatmap])
+        v = v[np.isfinite(v)]
+        return {"feature": self.heatmap_feature, "pixels": int(v.size),
+                "min": float(v.min()) if v.size else None, "max": float(v.max()) if v.size else None}
 
 
 def _factor_words(r: PatientReport, k: int = 3) -> str:

@@ -60,7 +60,10 @@ def _clinician_view(res) -> dict:
     images = []
     for li in res.lesion_images:
         cap = (f"{li.lesion}" + (f", {li.vessel}" if li.vessel else "")
-               + f": axial, coronal and sagittal slices through voxel (z, y, x) = {tuple(li.centre_voxel)}")
+               + f": axial, coronal and sagittal slices through voxel (z, y, x) = {tuple(li.centre_voxel)}"
+               + ("" if li.heatmap is None else
+                  f"; below, the voxel-based map of {li.heatmap_feature} (pyradiomics, the lesion and a margin), "
+                  "the radiomic feature that moved this patient's prediction most"))
         images.append({"caption": cap, "b64": _b64(lesion_panel_png(li)), "table": _measure_table(li.measurements)})
     v["lesion_images"] = images
     v["image_notes"] = list(res.image_notes)
