@@ -177,7 +177,7 @@ class _DecisionMixin:
             raise ValueError(f"reference_risk has {ref.size} values; the audit has {self.risk.size} rows")
         if not np.all(np.isfinite(ref)) or np.any((ref < 0) | (ref > 1)):
             bad = int(np.argmax(~np.isfinite(ref) | (ref < 0) | (ref > 1)))
-            raise ValueError(f"reference_risk must lie in [0, 1]; found {ref[bad]!r} at position {bad}")
+            raise ValueError(f"reference_risk must lie in [0, 1]; found {float(ref[bad])!r} at position {bad}")
         kinds = [("continuous", None, "")]
         if cuts is not None and len(cuts):
             c = sorted(float(x) for x in np.atleast_1d(cuts))

@@ -147,7 +147,7 @@ def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k:
     >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
     >>> t = audit_tables(a)
     >>> sorted(t.files())[:3], t.threshold
-    (['calibration_tables.csv', 'calibration_tests.csv', 'differences.csv'], 'top 10 % of risk (risk >= 0.56206)')
+    (['calibration_tables.csv', 'calibration_tests.csv', 'decision_curves.csv'], 'top 10 % of risk (risk >= 0.56206)')
     """
     if threshold is None and top_k is None:
         top_k = 10.0

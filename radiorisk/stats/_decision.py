@@ -47,7 +47,7 @@ def check_thresholds(thresholds) -> np.ndarray:
         raise ValueError("thresholds must be a non-empty 1-D sequence of probabilities")
     bad = ~np.isfinite(th) | (th <= 0) | (th >= 1)
     if bad.any():
-        raise ValueError(f"thresholds must lie strictly between 0 and 1; got {th[np.argmax(bad)]!r}")
+        raise ValueError(f"thresholds must lie strictly between 0 and 1; got {float(th[np.argmax(bad)])!r}")
     return th
 
 
