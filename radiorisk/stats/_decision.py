@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ._aalen_johansen import aalen_johansen_at
-from ._km import kaplan_meier_at
+from ._km import at_risk_from_counts, kaplan_meier_at, km_factors
 
 __all__ = ["NetBenefit", "check_thresholds", "net_benefit_curve", "observed_risk_at", "threshold_grid"]
 
@@ -95,6 +95,45 @@ def observed_risk_at(time, event, horizon, weights=None, *, competing_risks: boo
     if competing_risks:
         return aalen_johansen_at(time, event, horizon, weights)
     return 1.0 - kaplan_meier_at(time, np.asarray(event) == 1, horizon, weights)
+
+
+def _observed_among_treated(t, e, r, th, t0, W, competing_risks) -> np.ndarray:
+    """Observed risk by ``t0`` among ``risk >= pt`` for every threshold at once, shape (T, B).
+
+    One pass of weighted counts per (distinct time, risk category) and a cumulative sum over the
+    categories from the top: the same risk sets and factors as :func:`observed_risk_at` on each
+    treated subset (:func:`~radiorisk.stats.at_risk_from_counts`, :func:`~radiorisk.stats.km_factors`).
+    """
+    order = np.argsort(th, kind="stable")
+    ths = th[order]
+    T, B = len(th), W.shape[1]
+    cat = np.searchsorted(ths, r, side="right")  # thresholds <= risk: treated at sorted j iff cat > j
+    tot = np.zeros((T + 1, B))
+    np.add.at(tot, cat, W)
+    tot_t = np.cumsum(tot[::-1], axis=0)[::-1][1:]  # T x B: weight treated at each threshold
+    sel = t <= t0
+    u, inv = np.unique(t[sel], return_inverse=True)
+    out = np.full((T, B), np.nan)
+    if len(u) == 0:
+        out[tot_t > 0] = 0.0
+        return out[np.argsort(order)]
+    K = len(u)
+    Ws, cs, es = W[sel], cat[sel], e[sel]
+    cells = {}
+    for name, w in (("N", Ws), ("D1", Ws * (es == 1)[:, None]), ("D2", Ws * (es == 2)[:, None])):
+        a = np.zeros((K, T + 1, B))
+        np.add.at(a, (inv, cs), w)
+        cells[name] = np.cumsum(a[:, ::-1], axis=1)[:, ::-1][:, 1:]  # K x T x B, treated rows only
+    Y = at_risk_from_counts(cells["N"], tot_t[None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if competing_risks:
+            S = np.cumprod(km_factors(cells["D1"] + cells["D2"], Y), axis=0)
+            S_lag = np.concatenate([np.ones((1, T, B)), S[:-1]], axis=0)
+            F = np.sum(np.where(cells["D1"] > 0, S_lag * cells["D1"] / Y, 0.0), axis=0)
+        else:
+            F = 1.0 - np.prod(km_factors(cells["D1"], Y), axis=0)
+    out = np.where(tot_t > 0, F, np.nan)
+    return out[np.argsort(order)]
 
 
 @dataclass(frozen=True)
@@ -192,8 +231,7 @@ def net_benefit_curve(risk, *, thresholds, y=None, time=None, event=None, horizo
         else:
             t, e = np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64)
             f_all = observed_risk_at(t, e, horizon, W, competing_risks=competing_risks)
-            f_pos = np.vstack([observed_risk_at(t, e, horizon, W * m[:, None], competing_risks=competing_risks)
-                               for m in treat])
+            f_pos = _observed_among_treated(t, e, r, th, float(horizon), W, competing_risks)
             model = np.where(q > 0, q * f_pos - q * (1.0 - f_pos) * odds, 0.0)
         model = np.where(tot > 0, model, np.nan)
         treat_all = f_all[None, :] - (1.0 - f_all[None, :]) * odds

@@ -115,3 +115,24 @@ def test_risk_categories_cut_point_goes_up():
     assert risk_categories([0.1, 0.0999, 0.2], [0.1, 0.2]).tolist() == [1, 0, 2]
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         risk_categories([0.1], [1.5])
+
+
+@pytest.mark.parametrize("competing", [False, True])
+def test_all_thresholds_at_once_equal_each_treated_subset(competing):
+    """The one-pass counts per risk category give the observed risk of each treated subset."""
+    from radiorisk.stats import observed_risk_at
+
+    rng = np.random.default_rng(5)
+    n = 300
+    t = rng.integers(1, 40, n).astype(float)
+    e = rng.choice([0.0, 1.0, 2.0] if competing else [0.0, 1.0], n)
+    r = np.round(rng.uniform(0, 0.6, n), 2)
+    th = np.array([0.3, 0.05, 0.2, 0.55, 0.59, 0.2000001])  # unsorted, ties with risks, nobody above 0.59
+    W = rng.integers(0, 3, (n, 4)).astype(float)
+    nb = net_benefit_curve(r, thresholds=th, time=t, event=e, horizon=25, competing_risks=competing, weights=W)
+    for j, pt in enumerate(th):
+        m = r >= pt
+        q = (W * m[:, None]).sum(0) / W.sum(0)
+        f = observed_risk_at(t, e, 25, W * m[:, None], competing_risks=competing)
+        want = np.where(q > 0, q * f - q * (1 - f) * pt / (1 - pt), 0.0)
+        np.testing.assert_allclose(nb.model[j], want, atol=1e-12)
