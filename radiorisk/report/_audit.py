@@ -32,7 +32,14 @@ from ._audit_calibration import (
     difference_findings,
     differences_table,
 )
-from ._audit_decision import decision_note, decision_table, nri_findings, nri_note, nri_table
+from ._audit_decision import (
+    decision_findings,
+    decision_note,
+    decision_table,
+    nri_findings,
+    nri_note,
+    nri_table,
+)
 from ._figures import png
 from ._html import render
 from ._vocab import _METRIC_WORDS
@@ -168,6 +175,7 @@ def audit_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
             out.append(f"{what} differs across {h['attribute']} groups (Cochran's Q = {h['q']:.1f}, "
                        f"df = {h['df']}, p {p}).")
     out += difference_findings(audit, tables)
+    out += decision_findings(audit, tables)
     out += nri_findings(audit, tables)
     for _, row in fair[fair["metric"] == "equal_opportunity_difference"].iterrows():
         lo, hi = row["ci_low"], row["ci_high"]

@@ -100,6 +100,53 @@ def nri_table(tables: AuditTables) -> pd.DataFrame | None:
                                               "sum (not alone)", "share up", "share down", "flag", "flag_reason"])
 
 
+def _useful(tab: pd.DataFrame) -> np.ndarray:
+    """Thresholds where the model's net benefit exceeds both treat-all and treat-none."""
+    nb = tab["net_benefit"].to_numpy(float)
+    return tab["threshold"].to_numpy(float)[nb > np.fmax(tab["treat_all"].to_numpy(float), 0.0)]
+
+
+def _ranges(x: np.ndarray, grid: np.ndarray) -> str:
+    """Runs of consecutive grid thresholds, e.g. ``0.05–0.12, 0.2``."""
+    pos = np.searchsorted(grid, x)
+    runs, start = [], 0
+    for k in range(1, len(pos) + 1):
+        if k == len(pos) or pos[k] != pos[k - 1] + 1:
+            a, b = x[start], x[k - 1]
+            runs.append(f"{a:g}" if a == b else f"{a:g}–{b:g}")
+            start = k
+    return ", ".join(runs)
+
+
+def decision_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
+    """Key findings: where the model's net benefit beats treat-all and treat-none, overall and per group.
+
+    Point estimates (the CIs are in the table); groups with fewer than ``min_events`` events or the
+    unknown label are not stated.
+    """
+    dc = tables.decision
+    if dc is None or dc.empty or "horizon" in dc:
+        return []
+    grid = np.sort(dc["threshold"].unique())
+    span = f"{grid[0]:g} to {grid[-1]:g}"
+    ov = dc[dc["attribute"] == "overall"]
+    x = _useful(ov)
+    out = [f"Overall, the model's net benefit exceeds treat-all and treat-none at the thresholds "
+           f"{_ranges(x, grid) if len(x) else 'none'} (of {len(grid)} from {span}; point estimates, CIs in the "
+           "decision-curve table)."]
+    worse = []
+    for (attr, grp), tab in dc[dc["attribute"] != "overall"].groupby(["attribute", "group"], sort=False):
+        if tab["flag"].any():
+            continue
+        miss = np.setdiff1d(_useful(ov), _useful(tab))
+        if len(miss):
+            worse.append(f"{attr} = {grp} ({_ranges(miss, grid)})")
+    if worse:
+        out.append("Thresholds where the model beats both defaults overall but not within the group: "
+                   + "; ".join(worse[:12]) + (" ..." if len(worse) > 12 else "") + ".")
+    return out
+
+
 def nri_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
     """Key finding: the overall NRI components (events and non-events stated separately)."""
     nri = tables.nri

@@ -58,6 +58,7 @@ def test_cli_writes_decision_curves_and_nri_equal_to_r(competing_csv, tmp_path):
     assert "Aalen–Johansen cumulative incidence of the event of interest" in page
     assert "for events and" in page and "for non-events" in page  # the two components stated separately
     assert "reference model (NRI)" in page
+    assert "Overall, the model's net benefit exceeds treat-all and treat-none at the thresholds" in page
 
 
 def test_without_reference_no_nri_file(competing_csv, tmp_path):
