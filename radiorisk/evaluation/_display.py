@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats import check_binary_inputs, check_horizon, check_survival_inputs
+from ..stats import check_binary_inputs, check_horizon, check_survival_inputs, net_benefit_curve
 from ._audit import UNKNOWN_GROUP, SubgroupAudit, read_group_labels
+from ._audit_competing import check_status
+from ._audit_decision import DEFAULT_DECISION_THRESHOLDS
 from ._tables import (
     calibration_table,
     net_benefit,
@@ -312,11 +314,25 @@ class DecisionCurveDisplay:
 
     @classmethod
     def from_predictions(cls, risk, *, y=None, time=None, event=None, horizon=None, groups=None,
-                         thresholds=None, name: str | None = None, ax=None, plot: bool = False):
-        """Net benefit per group (Vickers & Elkin; Kaplan-Meier version for survival data)."""
+                         thresholds=None, name: str | None = None, ax=None, plot: bool = False,
+                         competing_risks: bool = False):
+        """Net benefit per group (Vickers & Elkin; Kaplan-Meier version for survival data).
+
+        With ``competing_risks=True`` ``event`` is the status (0/1/2) and the observed risk the
+        Aalen-Johansen cumulative incidence of cause 1 (:func:`radiorisk.stats.net_benefit_curve`).
+        """
         r = np.asarray(risk, dtype=np.float64)
         frames = []
-        if y is None:
+        if y is None and competing_risks:
+            t0 = check_horizon(horizon)
+            t, e, r = check_status(time, event, r)
+            kind = "competing"
+            th = DEFAULT_DECISION_THRESHOLDS if thresholds is None else thresholds
+            for lab, idx in _group_iter(r, groups):
+                f = net_benefit_curve(r[idx], thresholds=th, time=t[idx], event=e[idx], horizon=t0,
+                                      competing_risks=True).to_frame()
+                frames.append(f.assign(n_treated=np.rint(f["treated"] * len(idx)).astype(int), group=lab))
+        elif y is None:
             t0 = check_horizon(horizon)
             t, e, r = check_survival_inputs(time, event, r)
             kind = "survival"

@@ -141,3 +141,13 @@ def test_display_from_audit_draws_bands():
     assert disp.kind == "competing" and sorted(disp.line_) == ["F", "M"]
     assert len(ax.collections) == 2  # one CI band per group
     assert "Aalen-Johansen" in ax.get_ylabel()
+
+
+def test_display_from_predictions_competing_equals_the_audit():
+    a, d, new = _audit("competing")
+    disp = DecisionCurveDisplay.from_predictions(new, time=d["time"], event=d["status"], horizon=60,
+                                                 thresholds=R["thresholds"], competing_risks=True)
+    ov = a.decision_curves(R["thresholds"])
+    ov = ov[ov["attribute"] == "overall"]
+    assert disp.kind == "competing"
+    np.testing.assert_allclose(disp.table_["model"], ov["net_benefit"], atol=1e-12)
