@@ -15,6 +15,7 @@ from ..stats import (
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
+    check_thresholds,
     cloglog,
     cox_cumulative_hazard_se,
     fit_rcs_calibration,
@@ -255,10 +256,7 @@ def survival_calibration_curve(time, event, risk, *, horizon, grid=None, n_point
 
 
 def _default_thresholds(thresholds) -> np.ndarray:
-    th = np.round(np.arange(1, 51) / 100.0, 10) if thresholds is None else np.asarray(thresholds, float)
-    if np.any((th <= 0) | (th >= 1)):
-        raise ValueError("thresholds must lie strictly between 0 and 1")
-    return th
+    return check_thresholds(np.round(np.arange(1, 51) / 100.0, 10) if thresholds is None else thresholds)
 
 
 def net_benefit(y_true, y_prob, *, thresholds=None) -> pd.DataFrame:
