@@ -2,7 +2,8 @@
 
 Writes ``DIR/metrics.csv`` (the DESIGN.md contract) and, beside it,
 ``calibration_tables.csv``, ``fairness.csv``, ``heterogeneity.csv``,
-``differences.csv``, ``flags.csv``, ``calibration_tests.csv``, ``figures/*.png`` and a self-contained
+``differences.csv``, ``flags.csv``, ``calibration_tests.csv``, ``decision_curves.csv``, with
+``--reference-risk-col`` ``nri.csv``, ``figures/*.png`` and a self-contained
 ``report.html``. The command is a thin layer over :func:`radiorisk.pipeline.run_audit`
 (argparse and messages only); the body is :func:`radiorisk.pipeline.run_audit`.
 
@@ -50,7 +51,8 @@ def audit_command(args: argparse.Namespace) -> int:
 
 
 #: run_audit's wording -> the command's flags.
-_as_flags = FlagWords({}, (("competing_risks=True", "--competing-risks"), ("not outcome_col", "not --outcome-col"),
+_as_flags = FlagWords({}, (("competing_risks=True", "--competing-risks"),
+                          ("reference_risk_col", "--reference-risk-col"), ("not outcome_col", "not --outcome-col"),
                           ("needs time_col and event_col", "needs --time-col and --event-col"),
                           ("id_col=COL, average_repeats=True", "--id-col COL --average-repeats"),
                           ("average_repeats=True needs id_col", "--average-repeats needs --id-col"),
@@ -81,6 +83,9 @@ def _run(args: argparse.Namespace, msgs: list) -> tuple[Path, int]:
         competing_risks=getattr(args, "competing_risks", False),
         id_col=getattr(args, "id_col", None), average_repeats=getattr(args, "average_repeats", False),
         adjust=getattr(args, "adjust", "holm"),
+        reference_risk_col=_reference(getattr(args, "reference_risk_col", None)),
+        decision_thresholds=_thresholds(getattr(args, "decision_thresholds", None)),
+        nri_cuts=_cuts(getattr(args, "nri_cuts", None)),
     )
     return path, seed
 
@@ -89,6 +94,41 @@ def _split(values) -> list[str]:
     """Repeated flags and comma-separated lists as one list (``--horizon 365,1826 --horizon 3650``)."""
     values = [values] if isinstance(values, str) else list(values)
     return [p.strip() for v in values for p in str(v).split(",") if p.strip()]
+
+
+def _reference(values):
+    if values is None:
+        return None
+    refs = _split(values)
+    return refs[0] if len(refs) == 1 else refs
+
+
+def _thresholds(text):
+    """``--decision-thresholds START:STOP:STEP`` (inclusive) or a comma-separated list."""
+    from ..stats import check_thresholds, threshold_grid
+
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            start, stop, step = (float(v) for v in text.split(":"))
+            return threshold_grid(start, stop, step)
+        return check_thresholds([float(v) for v in text.split(",") if v.strip()])
+    except ValueError as exc:
+        raise AuditUsageError(f"--decision-thresholds {text!r}: {exc} (give START:STOP:STEP, e.g. 0.05:0.30:0.01, "
+                              "or a list, e.g. 0.1,0.2; thresholds strictly between 0 and 1)") from None
+
+
+def _cuts(text):
+    if text is None:
+        return None
+    try:
+        cuts = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise AuditUsageError(f"--nri-cuts {text!r}: give risks, e.g. --nri-cuts 0.1,0.2") from None
+    if not cuts or any(not 0 < c < 1 for c in cuts):
+        raise AuditUsageError(f"--nri-cuts {text!r}: each cut point must lie strictly between 0 and 1")
+    return cuts
 
 
 def _horizon(text: str) -> float:
@@ -105,8 +145,8 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
         description="Compute the audit metrics (definitions: referee README) overall, within each "
                     "group and intersection, and write DIR/metrics.csv (attribute, group, metric, "
                     "estimate, ci_low, ci_high, n, events), calibration_tables.csv, fairness.csv, "
-                    "heterogeneity.csv, differences.csv, flags.csv, calibration_tests.csv, figures/ and "
-                    "report.html.",
+                    "heterogeneity.csv, differences.csv, flags.csv, calibration_tests.csv, decision_curves.csv, "
+                    "nri.csv (with --reference-risk-col), figures/ and report.html.",
     )
     a.add_argument("--predictions", type=Path, required=True, metavar="F.csv")
     a.add_argument("--risk-col", required=True, action="append", metavar="R",
@@ -154,6 +194,15 @@ def add_audit_parser(subparsers) -> argparse.ArgumentParser:
                    help="differences.csv: which p-value decides 'significant' and the key findings on group "
                         "differences: Holm (family-wise error, default), bh (Benjamini-Hochberg, false "
                         "discovery rate) or none; p_holm and p_bh are always written")
+    a.add_argument("--decision-thresholds", default=None, metavar="A:B:S",
+                   help="decision_curves.csv: net benefit at thresholds A, A+S, ..., B (e.g. 0.05:0.30:0.01) or at "
+                        "a comma-separated list (default 0.01:0.50:0.01); treated = risk >= threshold")
+    a.add_argument("--reference-risk-col", action="append", default=None, metavar="R0",
+                   help="a reference model's risk column (one per --risk-col, same order): nri.csv and the report "
+                        "give the NRI of --risk-col over it per group, events and non-events separately")
+    a.add_argument("--nri-cuts", default=None, metavar="P[,P...]",
+                   help="risk cut points of the categorical NRI (default: --threshold when given; the "
+                        "category-free NRI is always computed)")
     a.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
     a.add_argument("--out", type=Path, required=True, metavar="DIR")
     a.add_argument("--quiet", action="store_true")

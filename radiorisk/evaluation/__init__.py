@@ -18,7 +18,8 @@ compute_metrics, write_metrics_csv, BINARY_METRICS, SURVIVAL_METRICS, COMPETING_
 calibration_table, survival_calibration_table, calibration_curve, survival_calibration_curve,
 net_benefit, survival_net_benefit
     Tables and curves as DataFrames (plotting lives in Display classes).
-AuditTables, audit_tables, AUDIT_FILES, stack_audit_tables
+AuditTables, audit_tables, AUDIT_FILES, NRI_FILE, stack_audit_tables
+    The tables of an audit folder (decision_curves.csv: DECISION_COLUMNS; nri.csv: NRI_COLUMNS).
     The tables of an audit folder, computed once (written by :mod:`radiorisk.pipeline`); those of
     several horizons stacked with a ``horizon`` column.
 CALIBRATION_TEST_COLUMNS, CONTRAST_ADJUSTMENTS
@@ -44,7 +45,8 @@ from .. import stats as _stats
 from ._audit import AUDIT_COLUMNS, UNKNOWN_GROUP, SubgroupAudit, read_group_labels
 from ._audit_calibration import CALIBRATION_TEST_COLUMNS
 from ._audit_contrasts import CONTRAST_ADJUSTMENTS
-from ._audit_tables import AUDIT_FILES, AuditTables, audit_tables, stack_audit_tables
+from ._audit_decision import DECISION_COLUMNS, DEFAULT_DECISION_THRESHOLDS, NRI_COLUMNS
+from ._audit_tables import AUDIT_FILES, NRI_FILE, AuditTables, audit_tables, stack_audit_tables
 from ._bootstrap import (
     StratifiedBootstrap,
     binary_replicates,
@@ -74,6 +76,10 @@ from ._transport import SMDDisplay, TransportDiagnostics, transport_diagnostics
 __all__ = [
     "AUDIT_COLUMNS",
     "AUDIT_FILES",
+    "NRI_FILE",
+    "DECISION_COLUMNS",
+    "DEFAULT_DECISION_THRESHOLDS",
+    "NRI_COLUMNS",
     "AuditTables",
     "CALIBRATION_TEST_COLUMNS",
     "CONTRAST_ADJUSTMENTS",

@@ -25,6 +25,7 @@ from ..stats import (
 from ._audit_calibration import _CalibrationTestsMixin
 from ._audit_competing import check_status, competing_replicates, refuse_competing_without_flag
 from ._audit_contrasts import _ContrastMixin
+from ._audit_decision import _DecisionMixin
 from ._audit_fairness import (
     UNKNOWN_GROUP,
     _FairnessMixin,
@@ -90,7 +91,7 @@ def _nan_if_failed(fn, *args, **kwargs):
         return np.nan
 
 
-class SubgroupAudit(_ContrastMixin, _FairnessMixin, _CalibrationTestsMixin):
+class SubgroupAudit(_ContrastMixin, _FairnessMixin, _CalibrationTestsMixin, _DecisionMixin):
     r"""Every audit metric overall, per group and per intersection, with paired bootstrap CIs.
 
     Parameters

@@ -16,10 +16,9 @@ import numpy as np
 
 from ..stats import (
     StratifiedBootstrap,
-    at_risk_from_counts,
+    aalen_johansen_at,
     check_competing_inputs,
     counts_from_indices,
-    km_factors,
 )
 from ._bootstrap_competing import VECTORISED, CompetingReplicates
 from ._values import COMPETING_METRICS, FINE_GRAY_METRICS, _point_competing
@@ -94,59 +93,6 @@ def check_status(time, status, risk):
         i = int(np.argmax(bad))
         raise ValueError(_NOT_STATUS.format(value=float(s[i]), i=i))
     return t, s, r
-
-
-def aalen_johansen_at(time, status, horizon, weights=None):
-    r"""Aalen-Johansen cumulative incidence of cause 1 at :math:`t_0`, with case weights per column.
-
-    Parameters
-    ----------
-    time : array-like of shape (n,)
-    status : array-like of shape (n,)
-        0 = censored, 1 = the event of interest, 2 = a competing event.
-    horizon : float
-        :math:`t_0`; events at :math:`t_0` count.
-    weights : array-like of shape (n,) or (n, B), optional
-        Case weights (bootstrap counts, one column per replicate); default 1.
-
-    Returns
-    -------
-    float or ndarray of shape (B,)
-        A float unless ``weights`` is 2-D; NaN for a column of total weight 0.
-
-    Notes
-    -----
-    :math:`F_1(t_0) = \sum_{s \le t_0} S(s-)\, d_1(s) / Y(s)` with the weighted
-    all-cause Kaplan-Meier :math:`S` (:func:`~radiorisk.stats.km_factors`); with
-    weights 1 it equals :func:`~radiorisk.stats.aalen_johansen` at :math:`t_0`.
-
-    Examples
-    --------
-    >>> aalen_johansen_at([1, 2, 2, 3, 4], [1, 2, 0, 1, 0], 3)
-    0.5
-    """
-    t = np.asarray(time, dtype=np.float64)
-    s = np.asarray(status, dtype=np.float64)
-    W = np.ones((len(t), 1)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if W.ndim == 1:
-        W = W[:, None]
-    tot = W.sum(axis=0)
-    sel = t <= float(horizon)
-    u, inv = np.unique(t[sel], return_inverse=True)
-    F = np.zeros(W.shape[1])
-    if len(u):
-        Ws = W[sel]
-        N, D1, D2 = (np.zeros((len(u), W.shape[1])) for _ in range(3))
-        np.add.at(N, inv, Ws)
-        np.add.at(D1, inv, Ws * (s[sel] == 1)[:, None])
-        np.add.at(D2, inv, Ws * (s[sel] == 2)[:, None])
-        Y = at_risk_from_counts(N, tot[None, :])
-        S = np.cumprod(km_factors(D1 + D2, Y), axis=0)
-        S_lag = np.vstack([np.ones((1, W.shape[1])), S[:-1]])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            F = np.sum(np.where(D1 > 0, S_lag * D1 / Y, 0.0), axis=0)
-    F = np.where(tot > 0, F, np.nan)
-    return float(F[0]) if weights is None or np.ndim(weights) == 1 else F
 
 
 def competing_replicates(time, status, risk, *, horizon, subsets, strata, n_boot: int,

@@ -3,7 +3,8 @@
 :func:`audit_tables` turns a :class:`~radiorisk.evaluation.SubgroupAudit` into the
 tables of ``radiorisk audit`` (``metrics.csv``, ``calibration_tables.csv``,
 ``fairness.csv``, ``heterogeneity.csv``, ``differences.csv``, ``flags.csv``,
-``calibration_tests.csv``). Writing
+``calibration_tests.csv``, ``decision_curves.csv`` and, with a reference model, ``nri.csv``).
+Writing
 them is :func:`radiorisk.pipeline.write_audit_outputs`; the HTML page is
 :func:`radiorisk.report.audit_report_html`.
 """
@@ -18,11 +19,13 @@ import pandas as pd
 from ._audit import UNKNOWN_GROUP, SubgroupAudit
 from ._metrics_frame import METRICS_COLUMNS
 
-__all__ = ["AuditTables", "audit_tables", "AUDIT_FILES", "stack_audit_tables"]
+__all__ = ["AuditTables", "audit_tables", "AUDIT_FILES", "NRI_FILE", "stack_audit_tables"]
 
 #: Files of an audit folder (figures go to ``figures/``).
 AUDIT_FILES = ("metrics.csv", "calibration_tables.csv", "fairness.csv", "heterogeneity.csv",
-               "differences.csv", "flags.csv", "calibration_tests.csv", "report.html")
+               "differences.csv", "flags.csv", "calibration_tests.csv", "decision_curves.csv", "report.html")
+#: The NRI table, written when a reference model's risk is given (``reference_risk``).
+NRI_FILE = "nri.csv"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,14 @@ class AuditTables:
         and intercept with Wald CIs, GND test, per group).
     adjust : str
         Which p-value decides ``significant`` in ``differences`` (``holm``, ``bh`` or ``none``).
+    decision : DataFrame
+        ``decision_curves.csv``: :meth:`SubgroupAudit.decision_curves` (net benefit per group
+        and threshold, with treat-all and treat-none).
+    nri : DataFrame
+        ``nri.csv``: :meth:`SubgroupAudit.reclassification` against the reference model
+        (empty, and not written, without one).
+    reference : str
+        The reference model's risk column (empty without one).
     threshold : str
         The decision rule of ``fairness`` as written in its ``threshold`` column.
     """
@@ -57,6 +68,9 @@ class AuditTables:
     flags: pd.DataFrame
     calibration_tests: pd.DataFrame = field(default_factory=pd.DataFrame)
     adjust: str = "holm"
+    decision: pd.DataFrame = field(default_factory=pd.DataFrame)
+    nri: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reference: str = ""
 
     @property
     def threshold(self) -> str:
@@ -71,10 +85,15 @@ class AuditTables:
         dict of str to DataFrame
         """
         keep = (["horizon"] if "horizon" in self.metrics.columns else []) + list(METRICS_COLUMNS)
-        return {"metrics.csv": self.metrics[keep],
+        out = {"metrics.csv": self.metrics[keep],
                 "calibration_tables.csv": self.calibration, "fairness.csv": self.fairness,
                 "heterogeneity.csv": self.heterogeneity, "differences.csv": self.differences,
                 "flags.csv": self.flags, "calibration_tests.csv": self.calibration_tests}
+        if len(self.decision):
+            out["decision_curves.csv"] = self.decision
+        if len(self.nri):
+            out[NRI_FILE] = self.nri
+        return out
 
 
 def _flags_table(audit: SubgroupAudit, frame: pd.DataFrame) -> pd.DataFrame:
@@ -89,7 +108,8 @@ def _flags_table(audit: SubgroupAudit, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k: float | None = None,
-                 bands=5, adjust: str = "holm", alpha: float = 0.05) -> AuditTables:
+                 bands=5, adjust: str = "holm", alpha: float = 0.05, decision_thresholds=None,
+                 reference_risk=None, reference: str = "", nri_cuts=None) -> AuditTables:
     """Every table of an audit folder, computed once.
 
     Parameters
@@ -104,6 +124,16 @@ def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k:
         findings on group differences): Holm by default.
     alpha : float
         The level of ``significant``.
+    decision_thresholds : sequence of float, optional
+        Thresholds of :meth:`SubgroupAudit.decision_curves` (default 0.01 ... 0.50).
+    reference_risk : array-like of shape (n,), optional
+        A reference model's risk of the same rows: ``nri`` is
+        :meth:`SubgroupAudit.reclassification` of the audited risk against it.
+    reference : str
+        The reference model's name (its risk column), shown in the report.
+    nri_cuts : sequence of float, optional
+        Cut points of the categorical NRI (default: ``threshold`` when given, else only the
+        category-free NRI).
 
     Returns
     -------
@@ -117,7 +147,7 @@ def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k:
     >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
     >>> t = audit_tables(a)
     >>> sorted(t.files())[:3], t.threshold
-    (['calibration_tables.csv', 'calibration_tests.csv', 'differences.csv'], 'top 10 % of risk (risk >= 0.56206)')
+    (['calibration_tables.csv', 'calibration_tests.csv', 'decision_curves.csv'], 'top 10 % of risk (risk >= 0.56206)')
     """
     if threshold is None and top_k is None:
         top_k = 10.0
@@ -129,9 +159,14 @@ def audit_tables(audit: SubgroupAudit, *, threshold: float | None = None, top_k:
     rat = audit.ratio("overall", adjust=adjust, alpha=alpha).assign(contrast="ratio")
     contrasts = pd.concat([diff, rat], ignore_index=True)
     contrasts = contrasts[["contrast"] + [c for c in contrasts.columns if c != "contrast"]]
+    decision = audit.decision_curves(decision_thresholds)
+    if nri_cuts is None and threshold is not None and 0 < threshold < 1:
+        nri_cuts = [threshold]
+    nri = pd.DataFrame() if reference_risk is None else audit.reclassification(reference_risk, cuts=nri_cuts)
     return AuditTables(metrics=frame, calibration=cal, fairness=fair, heterogeneity=het,
                        differences=contrasts, flags=_flags_table(audit, frame),
-                       calibration_tests=audit.calibration_tests(), adjust=adjust)
+                       calibration_tests=audit.calibration_tests(), adjust=adjust, decision=decision, nri=nri,
+                       reference=reference if reference_risk is not None else "")
 
 
 def stack_audit_tables(by_horizon: Mapping[float, AuditTables]) -> AuditTables:
@@ -173,8 +208,13 @@ def stack_audit_tables(by_horizon: Mapping[float, AuditTables]) -> AuditTables:
 
     def stack(name):
         parts = [getattr(t, name).assign(horizon=float(h)) for h, t in by_horizon.items()]
-        f = pd.concat([p for p in parts if len(p.columns) > 1], ignore_index=True)
+        parts = [p for p in parts if len(p.columns) > 1]
+        if not parts:
+            return pd.DataFrame()
+        f = pd.concat(parts, ignore_index=True)
         return f[["horizon"] + [c for c in f.columns if c != "horizon"]]
 
-    names = ("metrics", "calibration", "fairness", "heterogeneity", "differences", "flags", "calibration_tests")
-    return AuditTables(**{n: stack(n) for n in names}, adjust=adjust.pop())
+    names = ("metrics", "calibration", "fairness", "heterogeneity", "differences", "flags", "calibration_tests",
+             "decision", "nri")
+    ref = {t.reference for t in by_horizon.values()} - {""}
+    return AuditTables(**{n: stack(n) for n in names}, adjust=adjust.pop(), reference=", ".join(sorted(ref)))

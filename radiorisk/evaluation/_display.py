@@ -11,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats import check_binary_inputs, check_horizon, check_survival_inputs
+from ..stats import check_binary_inputs, check_horizon, check_survival_inputs, net_benefit_curve
 from ._audit import UNKNOWN_GROUP, SubgroupAudit, read_group_labels
+from ._audit_competing import check_status
+from ._audit_decision import DEFAULT_DECISION_THRESHOLDS
 from ._tables import (
     calibration_table,
     net_benefit,
@@ -312,11 +314,25 @@ class DecisionCurveDisplay:
 
     @classmethod
     def from_predictions(cls, risk, *, y=None, time=None, event=None, horizon=None, groups=None,
-                         thresholds=None, name: str | None = None, ax=None, plot: bool = False):
-        """Net benefit per group (Vickers & Elkin; Kaplan-Meier version for survival data)."""
+                         thresholds=None, name: str | None = None, ax=None, plot: bool = False,
+                         competing_risks: bool = False):
+        """Net benefit per group (Vickers & Elkin; Kaplan-Meier version for survival data).
+
+        With ``competing_risks=True`` ``event`` is the status (0/1/2) and the observed risk the
+        Aalen-Johansen cumulative incidence of cause 1 (:func:`radiorisk.stats.net_benefit_curve`).
+        """
         r = np.asarray(risk, dtype=np.float64)
         frames = []
-        if y is None:
+        if y is None and competing_risks:
+            t0 = check_horizon(horizon)
+            t, e, r = check_status(time, event, r)
+            kind = "competing"
+            th = DEFAULT_DECISION_THRESHOLDS if thresholds is None else thresholds
+            for lab, idx in _group_iter(r, groups):
+                f = net_benefit_curve(r[idx], thresholds=th, time=t[idx], event=e[idx], horizon=t0,
+                                      competing_risks=True).to_frame()
+                frames.append(f.assign(n_treated=np.rint(f["treated"] * len(idx)).astype(int), group=lab))
+        elif y is None:
             t0 = check_horizon(horizon)
             t, e, r = check_survival_inputs(time, event, r)
             kind = "survival"
@@ -340,14 +356,61 @@ class DecisionCurveDisplay:
         kwargs.setdefault("name", type(estimator).__name__)
         return cls.from_predictions(risk, y=y, time=time, event=event, horizon=horizon, **kwargs)
 
-    def plot(self, ax=None):
-        """Draw net benefit curves per group, with treat-all (per group) and treat-none; returns ``self``."""
+    @classmethod
+    def from_audit(cls, audit: SubgroupAudit, attribute: str | None = None, *, table=None, thresholds=None,
+                   name: str | None = None, ax=None, plot: bool = False):
+        """The net benefit of :meth:`SubgroupAudit.decision_curves` per group, with its bootstrap CIs.
+
+        Works in every mode of the audit (``kind="competing"``: Aalen-Johansen observed risk).
+
+        Parameters
+        ----------
+        audit : SubgroupAudit
+        attribute : str, optional
+            An audited attribute or intersection (default: all patients).
+        table : DataFrame, optional
+            ``audit.decision_curves(...)`` when already computed (the audit folder's
+            ``decision_curves.csv``); else computed at ``thresholds``.
+        thresholds : sequence of float, optional
+        name : str, optional
+        ax : matplotlib Axes, optional
+        plot : bool
+
+        Returns
+        -------
+        DecisionCurveDisplay
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> p = rng.uniform(0.05, 0.5, 400)
+        >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 400)}, n_boot=0)
+        >>> DecisionCurveDisplay.from_audit(a, "sex", thresholds=[0.1, 0.2]).table_["group"].tolist()
+        ['F', 'F', 'M', 'M']
+        """
+        dc = audit.decision_curves(thresholds) if table is None else table
+        if "horizon" in dc.columns and audit.horizon is not None:
+            dc = dc[dc["horizon"] == audit.horizon]
+        tab = dc[dc["attribute"] == (attribute or "overall")].rename(columns={"net_benefit": "model"})
+        tab = tab.assign(n_treated=np.rint(tab["treated"] * tab["n"]).astype(int))
+        kind = "competing" if audit.competing_risks else "survival" if audit.survival else "binary"
+        disp = cls(tab.reset_index(drop=True), kind=kind, horizon=audit.horizon, name=name)
+        return disp.plot(ax=ax) if plot else disp
+
+    def plot(self, ax=None, *, ci: bool = True):
+        """Draw net benefit curves per group (with a CI band when the table has one), treat-all and treat-none.
+
+        Returns ``self``.
+        """
         _check_matplotlib(type(self).__name__)
         ax, fig = _axes(ax)
         self.line_ = {}
         lows = []
         for lab, tab in self.table_.groupby("group", sort=False):
             (line,) = ax.plot(tab["threshold"], tab["model"], lw=1.5, label=f"model ({lab})")
+            if ci and "nb_ci_low" in tab and np.isfinite(tab["nb_ci_low"].to_numpy(float)).any():
+                ax.fill_between(tab["threshold"], tab["nb_ci_low"], tab["nb_ci_high"], color=line.get_color(),
+                                alpha=0.15, lw=0)
             ax.plot(tab["threshold"], tab["treat_all"], lw=1, ls=":", color=line.get_color(),
                     label=f"treat all ({lab})")
             self.line_[lab] = line
@@ -356,7 +419,7 @@ class DecisionCurveDisplay:
         top = max(lows) if lows else 0.1
         ax.set_ylim(-0.05 * max(top, 0.01), 1.1 * max(top, 0.01))
         ax.set_xlabel("threshold probability")
-        ax.set_ylabel("net benefit")
+        ax.set_ylabel("net benefit" + (" (Aalen-Johansen)" if self.kind == "competing" else ""))
         ax.set_title("Decision curve" + (f" at t = {self.horizon:g}" if self.horizon is not None else "")
                      + (f" - {self.name}" if self.name else ""))
         ax.legend(fontsize="small")

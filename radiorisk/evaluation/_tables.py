@@ -15,12 +15,13 @@ from ..stats import (
     check_binary_inputs,
     check_horizon,
     check_survival_inputs,
+    check_thresholds,
     cloglog,
     cox_cumulative_hazard_se,
     fit_rcs_calibration,
-    kaplan_meier,
     kaplan_meier_risk,
     loess_fit,
+    net_benefit_curve,
     rcs_basis,
 )
 
@@ -255,10 +256,7 @@ def survival_calibration_curve(time, event, risk, *, horizon, grid=None, n_point
 
 
 def _default_thresholds(thresholds) -> np.ndarray:
-    th = np.round(np.arange(1, 51) / 100.0, 10) if thresholds is None else np.asarray(thresholds, float)
-    if np.any((th <= 0) | (th >= 1)):
-        raise ValueError("thresholds must lie strictly between 0 and 1")
-    return th
+    return check_thresholds(np.round(np.arange(1, 51) / 100.0, 10) if thresholds is None else thresholds)
 
 
 def net_benefit(y_true, y_prob, *, thresholds=None) -> pd.DataFrame:
@@ -293,15 +291,13 @@ def net_benefit(y_true, y_prob, *, thresholds=None) -> pd.DataFrame:
     """
     y, p = check_binary_inputs(y_true, y_prob)
     th = _default_thresholds(thresholds)
-    n = len(y)
-    odds = th / (1.0 - th)
-    treat = p[None, :] >= th[:, None]
-    tp = (treat & (y[None, :] == 1)).sum(axis=1) / n
-    fp = (treat & (y[None, :] == 0)).sum(axis=1) / n
-    prev = y.mean()
-    return pd.DataFrame({"threshold": th, "model": tp - fp * odds,
-                         "treat_all": prev - (1.0 - prev) * odds, "treat_none": np.zeros(len(th)),
-                         "n_treated": treat.sum(axis=1)})
+    return _nb_frame(net_benefit_curve(p, thresholds=th, y=y), p)
+
+
+def _nb_frame(nb, risk) -> pd.DataFrame:
+    f = nb.to_frame().drop(columns="treated")
+    f["n_treated"] = (risk[None, :] >= nb.threshold[:, None]).sum(axis=1)
+    return f
 
 
 def survival_net_benefit(time, event, risk, *, horizon, thresholds=None) -> pd.DataFrame:
@@ -338,19 +334,5 @@ def survival_net_benefit(time, event, risk, *, horizon, thresholds=None) -> pd.D
     """
     t0 = check_horizon(horizon)
     t, e, r = check_survival_inputs(time, event, risk)
-    th = _default_thresholds(thresholds)
-    odds = th / (1.0 - th)
-    s_all = float(kaplan_meier(t, e).at(t0))
-    model = np.zeros(len(th))
-    n_treated = np.zeros(len(th), dtype=int)
-    for k, pt in enumerate(th):
-        m = r >= pt
-        n_treated[k] = int(m.sum())
-        if not m.any():
-            continue
-        s = float(kaplan_meier(t[m], e[m]).at(t0))
-        q = m.mean()
-        model[k] = (1.0 - s) * q - s * q * odds[k]
-    return pd.DataFrame({"threshold": th, "model": model,
-                         "treat_all": (1.0 - s_all) - s_all * odds, "treat_none": np.zeros(len(th)),
-                         "n_treated": n_treated})
+    return _nb_frame(net_benefit_curve(r, thresholds=_default_thresholds(thresholds), time=t, event=e,
+                                       horizon=t0), r)

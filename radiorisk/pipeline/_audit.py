@@ -287,6 +287,9 @@ def run_audit(
     id_col: str | None = None,
     average_repeats: bool = False,
     adjust: str = "holm",
+    reference_risk_col: str | Sequence[str] | None = None,
+    decision_thresholds=None,
+    nri_cuts=None,
 ) -> Path:
     """Audit a predictions CSV and write ``out/metrics.csv`` and the other files; returns metrics.csv's path.
 
@@ -341,6 +344,15 @@ def run_audit(
         report's key findings on group differences: Holm (family-wise error, default),
         Benjamini-Hochberg (false discovery rate) or unadjusted. Both adjusted p-values
         are always written (``p_holm``, ``p_bh``).
+    reference_risk_col : str or sequence of str, optional
+        A reference model's predicted risk (one column per horizon, in the order of
+        ``risk_col``): ``nri.csv`` and the report's NRI section give the NRI of ``risk_col``
+        over it, per group (:meth:`~radiorisk.evaluation.SubgroupAudit.reclassification`).
+    decision_thresholds : sequence of float, optional
+        Thresholds of ``decision_curves.csv`` (default 0.01 ... 0.50).
+    nri_cuts : sequence of float, optional
+        Cut points of the categorical NRI (default ``threshold`` when given; else only the
+        category-free NRI).
 
     Returns
     -------
@@ -377,7 +389,8 @@ def run_audit(
     if competing_risks and not survival:
         raise AuditUsageError("competing_risks=True needs time_col and event_col (status 0 = censored, "
                               "1 = event of interest, 2 = competing event), not outcome_col")
-    pred = read_predictions(predictions, risk_col=rcs, outcome_col=outcome_col,
+    refs = _reference_columns(reference_risk_col, rcs)
+    pred = read_predictions(predictions, risk_col=rcs + [c for c in refs if c not in rcs], outcome_col=outcome_col,
                             time_col=time_col, event_col=event_col, groups=groups,
                             competing_risks=competing_risks, id_col=id_col, average_repeats=average_repeats)
     seed = DEFAULT_AUDIT_SEED if seed is None else seed
@@ -395,18 +408,38 @@ def run_audit(
     except OSError as exc:
         raise InputFileError(f"{out}: cannot create the output folder: {exc}") from exc
     extra = [("repeats", pred.averaged)] if pred.averaged else []
+    ref_risk = {h: d[c].to_numpy() for h, c in zip(hs, refs, strict=True)} if refs else None
+    if refs:
+        extra.append(("reference model (NRI)", ", ".join(refs)))
     if len(audits) > 1:
         extra.insert(0, ("risk column per horizon", ", ".join(f"t = {h:g}: {r}" for h, r in zip(hs, rcs,
                                                                                                 strict=True))))
     paths = write_audit_outputs(audits if len(audits) > 1 else audits[hs[0]], out, source=str(pred.path),
                                 threshold=threshold, top_k=top_k, bands=bands, figures=figures,
-                                adjust=adjust, extra_inputs=extra)
+                                adjust=adjust, extra_inputs=extra, decision_thresholds=decision_thresholds,
+                                reference_risk=ref_risk if ref_risk is None or len(hs) > 1 else ref_risk[hs[0]],
+                                reference=", ".join(refs), nri_cuts=nri_cuts)
     if messages is not None:
         messages.extend([pred.averaged] if pred.averaged else [])
         for h, a in audits.items():
             messages.extend(_audit_messages(a) if len(audits) == 1 else
                             [f"t = {h:g}: {m}" for m in _audit_messages(a)])
     return paths["metrics.csv"]
+
+
+def _reference_columns(reference_risk_col, rcs: list[str]) -> list[str]:
+    """The reference model's risk columns, one per horizon (empty without a reference)."""
+    if reference_risk_col is None:
+        return []
+    refs = [reference_risk_col] if isinstance(reference_risk_col, str) else list(reference_risk_col)
+    if len(refs) != len(rcs):
+        raise AuditUsageError(f"{len(refs)} reference risk column(s) ({', '.join(refs)}) and {len(rcs)} risk "
+                              "column(s): give one reference column per risk column (per horizon), in the same order")
+    same = [r for r, c in zip(refs, rcs, strict=True) if r == c]
+    if same:
+        raise AuditUsageError(f"reference_risk_col {same[0]!r} is the audited risk column itself; give the "
+                              "reference model's column")
+    return refs
 
 
 def _horizons_and_risks(survival: bool, horizon, risk_col) -> tuple[list, list[str]]:
@@ -454,7 +487,8 @@ def _check_audit_options(survival: bool, *, time_col, event_col, horizon, n_boot
 
 def write_audit_outputs(audit: SubgroupAudit | Mapping[float, SubgroupAudit], out, *, source: str = "",
                         threshold=None, top_k=None, bands=5, figures: bool = True, extra_inputs=(),
-                        adjust: str = "holm") -> dict[str, Path]:
+                        adjust: str = "holm", decision_thresholds=None, reference_risk=None, reference: str = "",
+                        nri_cuts=None) -> dict[str, Path]:
     """Write every audit file into the folder ``out`` (each atomically); returns {name: path}.
 
     The tables are :func:`radiorisk.evaluation.audit_tables`, the figures
@@ -479,6 +513,12 @@ def write_audit_outputs(audit: SubgroupAudit | Mapping[float, SubgroupAudit], ou
         More lines for the report's input table (e.g. exclusions).
     adjust : {"holm", "bh", "none"}
         Which p-value decides ``significant`` in ``differences.csv`` (see :func:`run_audit`).
+    decision_thresholds, nri_cuts
+        As in :func:`radiorisk.evaluation.audit_tables`.
+    reference_risk : array-like or mapping of float to array-like, optional
+        The reference model's risk (one array per horizon with several audits): ``nri.csv``.
+    reference : str
+        Its name (the column), shown in the report.
 
     Returns
     -------
@@ -492,15 +532,17 @@ def write_audit_outputs(audit: SubgroupAudit | Mapping[float, SubgroupAudit], ou
     >>> a = SubgroupAudit(p, y=rng.binomial(1, p), groups={"sex": rng.choice(["F", "M"], 300)})
     >>> with tempfile.TemporaryDirectory() as d:
     ...     sorted(write_audit_outputs(a, d, figures=False))
-    ['calibration_tables.csv', 'calibration_tests.csv', 'differences.csv', 'fairness.csv', 'flags.csv', 'heterogeneity.csv', 'metrics.csv', 'report.html']
+    ['calibration_tables.csv', 'calibration_tests.csv', 'decision_curves.csv', 'differences.csv', 'fairness.csv', 'flags.csv', 'heterogeneity.csv', 'metrics.csv', 'report.html']
     """
     out = Path(out)
     by_h = dict(audit) if isinstance(audit, Mapping) else None
-    kw = dict(threshold=threshold, top_k=top_k, bands=bands, adjust=adjust)
+    kw = dict(threshold=threshold, top_k=top_k, bands=bands, adjust=adjust, decision_thresholds=decision_thresholds,
+              reference=reference, nri_cuts=nri_cuts)
     if by_h is None:
-        tables = audit_tables(audit, **kw)
+        tables = audit_tables(audit, reference_risk=reference_risk, **kw)
     else:
-        per = {h: audit_tables(a, **kw) for h, a in by_h.items()}
+        per = {h: audit_tables(a, reference_risk=None if reference_risk is None else reference_risk[h], **kw)
+               for h, a in by_h.items()}
         tables, audit = stack_audit_tables(per), next(iter(by_h.values()))
     paths: dict[str, Path] = {}
     for name, frame in tables.files().items():
@@ -512,10 +554,10 @@ def write_audit_outputs(audit: SubgroupAudit | Mapping[float, SubgroupAudit], ou
     if not figures:
         figs = []
     elif by_h is None:
-        figs = audit_figures(audit)
+        figs = audit_figures(audit, tables)
     else:
         figs = [replace(f, title=f"t = {h:g}: {f.title}", file_name=f"t{h:g}_{f.file_name}")
-                for h, a in by_h.items() for f in audit_figures(a)]
+                for h, a in by_h.items() for f in audit_figures(a, per[h])]
     if figures:
         (out / "figures").mkdir(exist_ok=True)
     for f in figs:

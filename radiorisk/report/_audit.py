@@ -32,6 +32,14 @@ from ._audit_calibration import (
     difference_findings,
     differences_table,
 )
+from ._audit_decision import (
+    decision_findings,
+    decision_note,
+    decision_table,
+    nri_findings,
+    nri_note,
+    nri_table,
+)
 from ._figures import png
 from ._html import render
 from ._vocab import _METRIC_WORDS
@@ -167,6 +175,8 @@ def audit_findings(audit: SubgroupAudit, tables: AuditTables) -> list[str]:
             out.append(f"{what} differs across {h['attribute']} groups (Cochran's Q = {h['q']:.1f}, "
                        f"df = {h['df']}, p {p}).")
     out += difference_findings(audit, tables)
+    out += decision_findings(audit, tables)
+    out += nri_findings(audit, tables)
     for _, row in fair[fair["metric"] == "equal_opportunity_difference"].iterrows():
         lo, hi = row["ci_low"], row["ci_high"]
         gap = (f"{_fmt(row['estimate'])} (its bootstrap interval is degenerate, {_fmt(lo)} to {_fmt(hi)}: "
@@ -186,8 +196,8 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
 
 
-def audit_figures(audit: SubgroupAudit) -> list[AuditFigure]:
-    """The audit's figures as PNG: calibration overall and by attribute, forest plots, decision curve.
+def audit_figures(audit: SubgroupAudit, tables: AuditTables | None = None) -> list[AuditFigure]:
+    """The audit's figures as PNG: calibration overall and by attribute, forest plots, decision curves.
 
     A figure that cannot be drawn is returned with its error instead of its PNG (it must not
     lose the tables).
@@ -195,6 +205,9 @@ def audit_figures(audit: SubgroupAudit) -> list[AuditFigure]:
     Parameters
     ----------
     audit : SubgroupAudit
+    tables : AuditTables, optional
+        :func:`radiorisk.evaluation.audit_tables` of ``audit``: the decision curves (with their
+        bootstrap CIs) are drawn from its ``decision`` table; without it they are computed.
 
     Returns
     -------
@@ -209,7 +222,7 @@ def audit_figures(audit: SubgroupAudit) -> list[AuditFigure]:
     ['calibration_overall.png', 'calibration_sex.png']
     """
     if audit.competing_risks:
-        return _draw(_competing_plots(audit))
+        return _draw(_competing_plots(audit) + _decision_plots(audit, tables))
     kw = ({"time": audit.time, "event": audit.event, "horizon": audit.horizon} if audit.survival
           else {"y": audit.y})
     plots = [("Calibration (all patients)", "calibration_overall.png",
@@ -220,9 +233,18 @@ def audit_figures(audit: SubgroupAudit) -> list[AuditFigure]:
                       lambda ax, lab=lab: CalibrationDisplay.from_predictions(
                           audit.risk, groups=lab, n_bins=5, **kw).plot(ax=ax)))
     plots += _forest_plots(audit)
-    plots.append(("Decision curve (all patients)", "decision_curve.png",
-                  lambda ax: DecisionCurveDisplay.from_predictions(audit.risk, **kw).plot(ax=ax)))
-    return _draw(plots)
+    return _draw(plots + _decision_plots(audit, tables))
+
+
+def _decision_plots(audit: SubgroupAudit, tables: AuditTables | None) -> list:
+    """Decision curves overall and per attribute (net benefit with its bootstrap band)."""
+    table = tables.decision if tables is not None and len(tables.decision) else audit.decision_curves()
+    plots = [("Decision curve (all patients)", "decision_curve.png",
+              lambda ax: DecisionCurveDisplay.from_audit(audit, table=table).plot(ax=ax))]
+    for attr in audit.attributes:
+        plots.append((f"Decision curves by {attr}", f"decision_curve_{_safe(attr)}.png",
+                      lambda ax, attr=attr: DecisionCurveDisplay.from_audit(audit, attr, table=table).plot(ax=ax)))
+    return plots
 
 
 def _forest_plots(audit: SubgroupAudit) -> list:
@@ -231,14 +253,14 @@ def _forest_plots(audit: SubgroupAudit) -> list:
             for m in _headline_metrics(audit) if m in audit.metrics]
 
 
-#: Why the competing-risk report has no decision curve.
+#: What the competing-risk figures show.
 CR_FIGURE_NOTE = ("Competing-risk mode: the calibration figures show the Aalen–Johansen observed "
                   "cumulative incidence (with prodlim's 95 % CI) per risk band of calibration_tables.csv; "
-                  "there is no decision curve (net benefit for competing risks is not implemented).")
+                  "the decision curves use the Aalen–Johansen cumulative incidence among the treated.")
 
 
 def _competing_plots(audit: SubgroupAudit) -> list:
-    """Calibration by risk band (Aalen-Johansen points with CIs) and forest plots; no decision curve."""
+    """Calibration by risk band (Aalen-Johansen points with CIs) and forest plots."""
     plots = [("Calibration (all patients; Aalen–Johansen)", "calibration_overall.png",
               lambda ax: CalibrationDisplay.from_audit(audit).plot(ax=ax))]
     for attr in audit.attributes:
@@ -360,6 +382,8 @@ def audit_report_html(audit: SubgroupAudit, tables: AuditTables, *, figures=(), 
         excl_table=_table(audit.exclusions), flags_table=_table(tables.flags),
         caltest_table=_table(calibration_tests_table(tables), "flag"),
         caltest_note=_caltest_note(audit),
+        decision_note=decision_note(audit), decision_table=_table(decision_table(tables), "flag"),
+        nri_note=nri_note(audit, tables) if len(tables.nri) else "", nri_table=_table(nri_table(tables), "flag"),
         diff_table=_table(differences_table(tables), "flag"),
         diff_note=(f"Group minus overall, paired percentile bootstrap CI; two-sided Wald p-value with the "
                    f"paired-bootstrap SE; "

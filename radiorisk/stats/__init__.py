@@ -22,6 +22,12 @@ at_risk_from_counts, km_factors, censoring_km_factors
     the point estimates and the vectorised bootstrap.
 category_free_nri, integrated_discrimination_improvement, NRIResult, IDIResult
     Reclassification at a horizon (KM-based NRI, IPCW IDI).
+net_reclassification, risk_categories
+    The one NRI kernel: categorical or category-free, binary, Kaplan-Meier or Aalen-Johansen,
+    with case weights per bootstrap replicate (Pencina, Steyerberg & D'Agostino 2011; nricens).
+net_benefit_curve, NetBenefit, observed_risk_at, check_thresholds, threshold_grid
+    Decision curves (net benefit of treating risk >= pt and of treating all; dcurves::dca):
+    binary, 1 - Kaplan-Meier or Aalen-Johansen observed risk, with case weights.
 fit_cox, CoxFit
     The one Cox fitter (Breslow or Efron ties), equal to ``survival::coxph``.
 fit_cox_batched, CoxRiskSets, efron_cumulative_hazard_batched
@@ -87,7 +93,12 @@ inverse_information, newton_step, sqrt_variance, InverseInformation
 """
 
 from ..exceptions import NotEstimableError
-from ._aalen_johansen import CumulativeIncidence, aalen_johansen, check_competing_inputs
+from ._aalen_johansen import (
+    CumulativeIncidence,
+    aalen_johansen,
+    aalen_johansen_at,
+    check_competing_inputs,
+)
 from ._binary import (
     auc_delong,
     brier_score,
@@ -114,6 +125,13 @@ from ._competing import auc_cr, brier_cr, c_cr, fine_gray_calibration, ipa_cr, o
 from ._concordance import harrell_and_uno_c
 from ._cox import CoxFit, breslow_increments, cox_cumulative_hazard_se, fit_cox
 from ._cox_batched import CoxRiskSets, efron_cumulative_hazard_batched, fit_cox_batched
+from ._decision import (
+    NetBenefit,
+    check_thresholds,
+    net_benefit_curve,
+    observed_risk_at,
+    threshold_grid,
+)
 from ._finegray import FineGrayFit, fit_fine_gray
 from ._gnd import GNDTest, gnd_test, risk_groups
 from ._km import (
@@ -128,6 +146,7 @@ from ._linalg import InverseInformation, inverse_information, newton_step, sqrt_
 from ._meta import MetaAnalysis, random_effects
 from ._model_based_c import model_based_c
 from ._multitest import P_ADJUSTMENTS, adjust_p_values
+from ._nri import net_reclassification, risk_categories
 from ._rcs import RcsCalibrationModel, cloglog, fit_rcs_calibration
 from ._reclassification import (
     IDIResult,
@@ -197,5 +216,7 @@ __all__ = [
     "cox_snell_from_nagelkerke", "max_cox_snell_r2",
     "Recalibration", "cox_recalibration", "fine_gray_recalibration", "GNDTest", "gnd_test",
     "risk_groups", "P_ADJUSTMENTS", "adjust_p_values", "model_based_c", "RUBIN_COLUMNS", "barnard_rubin_df",
-    "rubin_pool", "cloglog_recalibrated", "RECALIBRATION_EPS",
+    "rubin_pool", "cloglog_recalibrated", "RECALIBRATION_EPS", "aalen_johansen_at",
+    "NetBenefit", "check_thresholds", "net_benefit_curve", "observed_risk_at", "threshold_grid",
+    "net_reclassification", "risk_categories",
 ]

@@ -8,35 +8,11 @@ import numpy as np
 import pandas as pd
 
 from ._common import NotEstimableError, check_horizon, check_survival_inputs
-from ._km import kaplan_meier
+from ._decision import observed_risk_at
+from ._nri import NRIResult, net_reclassification
 from ._survival import _ipcw
 
 __all__ = ["NRIResult", "IDIResult", "category_free_nri", "integrated_discrimination_improvement"]
-
-
-@dataclass(frozen=True)
-class NRIResult:
-    """Category-free (continuous) net reclassification improvement at the horizon.
-
-    Attributes
-    ----------
-    nri : float
-        ``events + nonevents`` (range -2 ... 2).
-    events, nonevents : float
-        The event and non-event components.
-    p_up, p_down : float
-        Shares of patients whose risk went up / down with the new model.
-    """
-
-    nri: float
-    events: float
-    nonevents: float
-    p_up: float
-    p_down: float
-
-    def to_frame(self) -> pd.DataFrame:
-        """One-row DataFrame of the fields."""
-        return pd.DataFrame([self.__dict__])
 
 
 @dataclass(frozen=True)
@@ -58,12 +34,6 @@ class IDIResult:
     def to_frame(self) -> pd.DataFrame:
         """One-row DataFrame of the fields."""
         return pd.DataFrame([self.__dict__])
-
-
-def _km_at(t, e, t0) -> float:
-
-    S = kaplan_meier(t, e)
-    return float(S.at(t0))
 
 
 def category_free_nri(time, event, risk_old, risk_new, *, horizon) -> NRIResult:
@@ -112,20 +82,12 @@ def category_free_nri(time, event, risk_old, risk_new, *, horizon) -> NRIResult:
     t, e, ro = check_survival_inputs(time, event, risk_old)
     _, _, rn = check_survival_inputs(time, event, risk_new)
 
-    S = _km_at(t, e, t0)
+    S = 1.0 - float(observed_risk_at(t, e, t0))
     if S >= 1.0:
         raise NotEstimableError(f"no event at or before the horizon t0 = {t0:g}: the NRI is not defined")
     if S <= 0.0:
         raise NotEstimableError(f"no patient is event-free at the horizon t0 = {t0:g}: the NRI is not defined")
-    n = len(t)
-    up, down = rn > ro, rn < ro
-    pu, pd_ = up.sum() / n, down.sum() / n
-    su = _km_at(t[up], e[up], t0) if up.any() else 1.0
-    sd = _km_at(t[down], e[down], t0) if down.any() else 1.0
-    up_e, down_e = (1 - su) * pu / (1 - S), (1 - sd) * pd_ / (1 - S)
-    up_ne, down_ne = su * pu / S, sd * pd_ / S
-    ev, ne = up_e - down_e, down_ne - up_ne
-    return NRIResult(float(ev + ne), float(ev), float(ne), float(pu), float(pd_))
+    return net_reclassification(ro, rn, time=t, event=e, horizon=t0)
 
 
 def integrated_discrimination_improvement(time, event, risk_old, risk_new, *, horizon) -> IDIResult:

@@ -15,7 +15,7 @@ from radiorisk.exceptions import SchemaError
 from radiorisk.pipeline import run_audit
 
 FILES = ["metrics.csv", "calibration_tables.csv", "fairness.csv", "heterogeneity.csv", "differences.csv",
-         "flags.csv", "report.html"]
+         "flags.csv", "decision_curves.csv", "report.html"]
 
 
 def _parse(argv):
@@ -53,7 +53,7 @@ def test_cli_writes_every_output(tmp_path, capsys):
         assert (out / name).is_file(), name
     assert sorted(p.name for p in (out / "figures").glob("*.png")) == [
         "calibration_ethnicity.png", "calibration_overall.png", "calibration_sex.png", "decision_curve.png",
-        "forest_harrell_c.png", "forest_oe_ratio_t.png"]
+        "decision_curve_ethnicity.png", "decision_curve_sex.png", "forest_harrell_c.png", "forest_oe_ratio_t.png"]
     m = pd.read_csv(out / "metrics.csv", dtype={"group": str}, keep_default_na=False)
     assert list(m.columns) == ["attribute", "group", "metric", "estimate", "ci_low", "ci_high", "n", "events"]
     # the 5 rows without sex stay in overall and are reported as 'unknown'
@@ -81,7 +81,7 @@ def test_report_is_self_contained_and_readable(tmp_path):
     run_audit(f, tmp_path / "o", risk_col="risk", time_col="time", event_col="event", horizon=5,
               groups=["sex", "ethnicity"], n_boot=20, seed=1)
     html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") == 6
+    assert html.count("data:image/png;base64,") == 8
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", html)  # nothing fetched from the network
     assert "Key findings" in html and unescape(html).count("Overall, Harrell's C is") == 1
     assert "missing sex" in html

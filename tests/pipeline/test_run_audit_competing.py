@@ -72,11 +72,12 @@ def test_cli_writes_every_file_and_matches_r(referee_dir, compare_metrics, tmp_p
         assert (out / name).is_file(), name
     figs = sorted(p.name for p in (out / "figures").iterdir())
     assert figs == ["calibration_ethnicity.png", "calibration_overall.png", "calibration_sex.png",
+                    "decision_curve.png", "decision_curve_ethnicity.png", "decision_curve_sex.png",
                     "forest_c_cr.png", "forest_oe_ratio_cr.png"]
     page = (out / "report.html").read_text(encoding="utf-8")
     estimands = "competing-risk estimands (Aalen–Johansen observed risk; competing events are not censored)"
     assert page.count(estimands) >= 2  # the inputs table and the key findings
-    assert "no decision curve" in page
+    assert "decision curves use the Aalen–Johansen cumulative incidence" in page
     het = pd.read_csv(out / "heterogeneity.csv")
     assert set(het["metric"]) == {"oe_ratio_cr", "c_cr"}
     diff = pd.read_csv(out / "differences.csv")
