@@ -37,6 +37,9 @@ cross_validate_risk, CVResult, fit_final_model, make_folds, cluster_folds, DEFAU
 modality_ladder, LadderResult, category_free_nri, integrated_discrimination_improvement,
 NRIResult, IDIResult, LADDER_COLUMNS
     The modality ladder clinical -> +ccta -> +radiomics -> +pet with paired CIs, NRI and IDI.
+optimism_bootstrap, OptimismResult, OPTIMISM_COLUMNS, OPTIMISM_INDEXES
+    Optimism-corrected bootstrap validation (Efron-Gong, as ``rms::validate``) of a whole pipeline:
+    Harrell's C, Dxy, calibration slope, O/E and Brier at the horizon.
 
 See ``docs/models.md``.
 """
@@ -56,6 +59,7 @@ from ._ladder import (
     integrated_discrimination_improvement,
     modality_ladder,
 )
+from ._optimism import OPTIMISM_COLUMNS, OPTIMISM_INDEXES, OptimismResult, optimism_bootstrap
 from ._persist import (
     BundleError,
     BundleIntegrityError,
@@ -102,6 +106,10 @@ __all__ = [
     "make_folds",
     "cluster_folds",
     "modality_ladder",
+    "OPTIMISM_COLUMNS",
+    "OPTIMISM_INDEXES",
+    "OptimismResult",
+    "optimism_bootstrap",
     "BundleError",
     "BundleIntegrityError",
     "BundleVersionError",
