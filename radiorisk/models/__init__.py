@@ -37,7 +37,7 @@ cross_validate_risk, CVResult, fit_final_model, make_folds, cluster_folds, DEFAU
 modality_ladder, LadderResult, category_free_nri, integrated_discrimination_improvement,
 NRIResult, IDIResult, LADDER_COLUMNS
     The modality ladder clinical -> +ccta -> +radiomics -> +pet with paired CIs, NRI and IDI.
-optimism_bootstrap, OptimismResult, OPTIMISM_COLUMNS, OPTIMISM_INDEXES
+optimism_bootstrap, optimism_indexes, OptimismResult, OPTIMISM_COLUMNS, OPTIMISM_INDEXES
     Optimism-corrected bootstrap validation (Efron-Gong, as ``rms::validate``) of a whole pipeline:
     Harrell's C, Dxy, calibration slope, O/E and Brier at the horizon.
 
@@ -59,7 +59,13 @@ from ._ladder import (
     integrated_discrimination_improvement,
     modality_ladder,
 )
-from ._optimism import OPTIMISM_COLUMNS, OPTIMISM_INDEXES, OptimismResult, optimism_bootstrap
+from ._optimism import (
+    OPTIMISM_COLUMNS,
+    OPTIMISM_INDEXES,
+    OptimismResult,
+    optimism_bootstrap,
+    optimism_indexes,
+)
 from ._persist import (
     BundleError,
     BundleIntegrityError,
@@ -110,6 +116,7 @@ __all__ = [
     "OPTIMISM_INDEXES",
     "OptimismResult",
     "optimism_bootstrap",
+    "optimism_indexes",
     "BundleError",
     "BundleIntegrityError",
     "BundleVersionError",

@@ -53,7 +53,7 @@ from ._base import check_y, make_y
 from ._factory import model_label, task_factory
 from ._folds import task_seed
 
-__all__ = ["OptimismResult", "optimism_bootstrap", "OPTIMISM_COLUMNS", "OPTIMISM_INDEXES"]
+__all__ = ["OptimismResult", "optimism_bootstrap", "optimism_indexes", "OPTIMISM_COLUMNS", "OPTIMISM_INDEXES"]
 
 #: Indexes of the optimism bootstrap, in table order.
 OPTIMISM_INDEXES = ("harrell_c", "dxy", "calibration_slope", "oe_ratio", "brier")
@@ -127,6 +127,39 @@ class OptimismResult:
     def _repr_html_(self) -> str:
         return repr_html(f"OptimismResult {self.model}: B = {self.n_boot}, horizon {self.horizon:g} d",
                          self.table, self.notes)
+
+
+def optimism_indexes(time, event, risk, *, horizon: float) -> dict:
+    """The indexes of the optimism bootstrap for one risk vector (NaN where not estimable).
+
+    The same definitions the bootstrap uses, e.g. for the out-of-fold risks of a
+    cross-validation shown beside the bootstrap's corrected values.
+
+    Parameters
+    ----------
+    time, event : array-like of shape (n,)
+    risk : array-like of shape (n,)
+        Predicted risk by ``horizon``.
+    horizon : float
+
+    Returns
+    -------
+    dict
+        ``{index: value}`` for :data:`OPTIMISM_INDEXES`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> risk = rng.uniform(0.05, 0.5, 300)
+    >>> t = rng.exponential(1000 / risk)
+    >>> v = optimism_indexes(np.minimum(t, 2000), t < 2000, risk, horizon=1000)
+    >>> sorted(v) == sorted(OPTIMISM_INDEXES), bool(v["harrell_c"] > 0.5), v["dxy"] == 2 * v["harrell_c"] - 1
+    (True, True, True)
+    """
+    t = np.asarray(time, dtype=float)
+    return _index_values(t, np.asarray(event, dtype=float), np.asarray(risk, dtype=float),
+                         check_horizon(horizon))[0]
 
 
 def _index_values(t, e, risk, horizon) -> tuple[dict, dict]:

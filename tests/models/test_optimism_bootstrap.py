@@ -73,7 +73,7 @@ def test_selection_optimism_is_captured():
     y = make_y(rng.exponential(1000.0, n) + 1.0, rng.random(n) < 0.6)
     r = optimism_bootstrap(make_model("coxph", screen_k=5), X, y, horizon=500, n_boot=10, random_state=0)
     t = r.to_frame().set_index("index")
-    assert t.loc["harrell_c", "apparent"] > 0.6
+    assert t.loc["harrell_c", "apparent"] > 0.58
     assert t.loc["harrell_c", "optimism"] > 0.08
     assert abs(t.loc["harrell_c", "corrected"] - 0.5) < 0.06
     assert t.loc["calibration_slope", "corrected"] < 0.6  # the noise model's test slope is far below 1
