@@ -144,8 +144,8 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                    help="bootstrap resamples for the ladder CIs (default 500)")
     a.add_argument("--optimism-boot", type=int, default=0, metavar="B",
                    help="optimism-corrected bootstrap validation (as rms::validate) with B resamples, each "
-                        "refitting the whole pipeline; writes RUN/optimism.csv (default 0: off; it costs "
-                        "about B/2 times the 5 x 5 cross-validation)")
+                        "refitting the whole pipeline; writes RUN/optimism.csv (default 0: off; B = 200 costs "
+                        "about 12 times the 5 x 5 cross-validation)")
     a.add_argument("--param", action="append", default=None, metavar="KEY=VALUE",
                    help="fixed model parameter (repeatable), e.g. penalizer=0.1 for coxph, "
                         "n_estimators=200 for xgb")
