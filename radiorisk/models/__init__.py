@@ -37,6 +37,9 @@ cross_validate_risk, CVResult, fit_final_model, make_folds, cluster_folds, DEFAU
 modality_ladder, LadderResult, category_free_nri, integrated_discrimination_improvement,
 NRIResult, IDIResult, LADDER_COLUMNS
     The modality ladder clinical -> +ccta -> +radiomics -> +pet with paired CIs, NRI and IDI.
+optimism_bootstrap, optimism_indexes, OptimismResult, OPTIMISM_COLUMNS, OPTIMISM_INDEXES
+    Optimism-corrected bootstrap validation (Efron-Gong, as ``rms::validate``) of a whole pipeline:
+    Harrell's C, Dxy, calibration slope, O/E and Brier at the horizon.
 
 See ``docs/models.md``.
 """
@@ -55,6 +58,13 @@ from ._ladder import (
     category_free_nri,
     integrated_discrimination_improvement,
     modality_ladder,
+)
+from ._optimism import (
+    OPTIMISM_COLUMNS,
+    OPTIMISM_INDEXES,
+    OptimismResult,
+    optimism_bootstrap,
+    optimism_indexes,
 )
 from ._persist import (
     BundleError,
@@ -102,6 +112,11 @@ __all__ = [
     "make_folds",
     "cluster_folds",
     "modality_ladder",
+    "OPTIMISM_COLUMNS",
+    "OPTIMISM_INDEXES",
+    "OptimismResult",
+    "optimism_bootstrap",
+    "optimism_indexes",
     "BundleError",
     "BundleIntegrityError",
     "BundleVersionError",

@@ -67,6 +67,7 @@ from ..models import (
 )
 from ..privacy import Pseudonymiser
 from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
+from ._fit_optimism import fit_optimism
 from ._fit_radiomics import extract_run_radiomics, read_features
 from ._iecv import cluster_labels, iecv_summary
 from ._provenance import cohort_ids, fit_provenance, inside, pseudonymiser, write_json
@@ -93,8 +94,9 @@ class FitRun:
     notes : tuple of str
     iecv : IECVSummary or None
         The internal-external cross-validation summary (with ``cv_by``).
-    mnar : DeltaSensitivity or None
-        The MNAR delta-adjustment table (``impute="mice:M"`` with missing PET values).
+    mnar, optimism : DeltaSensitivity or None, OptimismResult or None
+        The MNAR delta-adjustment table (``impute="mice:M"`` with missing PET values); the
+        optimism-corrected bootstrap (``optimism_boot`` > 0).
     """
 
     out: Path
@@ -104,6 +106,7 @@ class FitRun:
     notes: tuple[str, ...]
     iecv: object = None
     mnar: object = None
+    optimism: object = None
 
     def summary(self) -> str:
         """Text printed at the end of ``radiorisk fit``."""
@@ -428,6 +431,7 @@ def run_fit(
     impute: str = IMPUTE_DEFAULT,
     stable_features: float | None = None,
     robustness=None,
+    optimism_boot: int = 0,
 ) -> FitRun:
     """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
 
@@ -517,6 +521,8 @@ def run_fit(
         ``robustness_icc.csv`` of ``radiorisk robustness`` (``robustness``: the
         file or its folder); applied by the model's ``ICCFilter`` step
         (:mod:`radiorisk.pipeline._stable_features`; the counts are in the notes).
+    optimism_boot : int, default 0 (off)
+        Resamples of the optimism-corrected bootstrap of the final pipeline (``optimism.csv``; docs/models.md).
 
     Returns
     -------
@@ -567,6 +573,7 @@ def run_fit(
                                              random_state=seed, status=status)
     mnar = _mnar(work, fit_model, data, blocks, horizon=horizon, seed=seed, folds=folds, params=model_params,
                  out=out)
+    opt = fit_optimism(work, fit_model, data, blocks, optimism_boot, final_info, out, horizon, seed, n_jobs, model_params)
     preset = radiomics_params if features is None and "radiomics" in blocks else None
     files = _write_results(work, out, data, cv, ladder, est, iecv,
                            requirements_from_cohort(data, blocks, radiomics_preset=preset))
@@ -582,10 +589,11 @@ def run_fit(
         "impute": IMPUTE_DEFAULT if impute is None else impute,
         "stable_features": None if stable_features is None else
         {"threshold": float(stable_features), "robustness": str(robustness)},
+        **({"optimism_boot": optimism_boot} if optimism_boot else {}),
     }
     prov = fit_provenance(argv=argv, seed=seed, configuration=configuration, inputs=work.inputs, data=data,
                           blocks=blocks, final_info=final_info, cv=cv, pz=pz, notes=all_notes, files=files,
                           timings=work.timings)
     files["provenance"] = out / "provenance.json"
     write_json(files["provenance"], prov)
-    return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes, iecv=iecv, mnar=mnar)
+    return FitRun(out=out, files=files, ladder=ladder, cv=cv, notes=all_notes, iecv=iecv, mnar=mnar, optimism=opt)

@@ -22,7 +22,7 @@ from ..exceptions import RadioriskError, ReportError
 from ..models import load
 from ..report import ModelReport, ModelReportInputs, render_model_report
 from ._model_inputs import audit_oof, load_cohort, per_patient, read_audit, read_run
-from ._model_report_stats import report_statistics
+from ._model_report_stats import optimism_beside_cv, report_statistics
 
 __all__ = ["collect_model_report", "build_model_report"]
 
@@ -104,6 +104,8 @@ def collect_model_report(run, *, data=None, audit=None, n_boot: int = 200, seed:
         ctx.imputation = final.pooled_.copy()
     if (run / "mnar_sensitivity.csv").is_file():
         ctx.mnar_sensitivity = pd.read_csv(run / "mnar_sensitivity.csv")
+    if (run / "optimism.csv").is_file():
+        ctx.optimism = optimism_beside_cv(pd.read_csv(run / "optimism.csv"), pred, horizon)
     return render_model_report(report_statistics(ctx), aud)
 
 

@@ -17,6 +17,7 @@ from scipy.stats import chi2_contingency
 from ..evaluation import survival_net_benefit
 from ..exceptions import ExplainError, NotEstimableError, SampleSizeError
 from ..explain import shap_by_subgroup, shap_values
+from ..models import optimism_indexes
 from ..report import (
     NET_BENEFIT_THRESHOLDS,
     REPORT_GROUP_ATTRIBUTES,
@@ -31,7 +32,7 @@ from ..stats import (
     parameter_budget_table,
 )
 
-__all__ = ["report_statistics"]
+__all__ = ["report_statistics", "optimism_beside_cv"]
 
 _BLOCK_ORDER = ("clinical", "ccta", "radiomics", "pet")
 _GROUP_TABLE_ATTRS = ("sex", "ethnicity", "site")
@@ -221,3 +222,17 @@ def report_statistics(ctx: ModelReportInputs) -> ModelReportInputs:
             pred["time"].to_numpy(float), pred["event"].to_numpy(float), pred["risk"].to_numpy(float),
             horizon=ctx.horizon, thresholds=list(NET_BENEFIT_THRESHOLDS))
     return ctx
+
+
+def optimism_beside_cv(optimism: pd.DataFrame, pred: pd.DataFrame, horizon: float) -> pd.DataFrame:
+    """``RUN/optimism.csv`` with a ``cross_validation`` column: each index of the OOF risks.
+
+    The out-of-fold risk of every patient (averaged over the repeats) is scored with the
+    bootstrap's own definitions (:func:`radiorisk.models.optimism_indexes`), so the two
+    columns the report sets side by side measure the same thing.
+    """
+    cv = optimism_indexes(pred["time"].to_numpy(float), pred["event"].to_numpy(float),
+                          pred["risk"].to_numpy(float), horizon=horizon)
+    out = optimism.copy()
+    out["cross_validation"] = [cv.get(k, np.nan) for k in out["index"]]
+    return out

@@ -83,6 +83,7 @@ class ModelReportInputs:
     net_benefit: pd.DataFrame | None = None  # survival_net_benefit at NET_BENEFIT_THRESHOLDS
     imputation: pd.DataFrame | None = None  # Rubin-pooled coefficients of a multiply imputed Cox model
     mnar_sensitivity: pd.DataFrame | None = None  # RUN/mnar_sensitivity.csv (fit --impute mice:M)
+    optimism: pd.DataFrame | None = None  # RUN/optimism.csv with the CV value of each index (fit --optimism-boot)
 
 
 def report_attributes(pred: pd.DataFrame) -> list[str]:

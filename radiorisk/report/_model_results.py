@@ -15,6 +15,7 @@ from ._figures import ladder_figure, png
 from ._model_base import _TITLES, ReportSection, _ci, _ci_pct, _pct, _who, _years
 from ._model_context import ModelReportInputs as _Context
 from ._model_context import report_attributes as _attrs
+from ._model_optimism import internal_validation
 from ._vocab import _DISC
 
 _BOOT_UNDEF = re.compile(r"bootstrap: \d+ of \d+ replicates undefined")
@@ -75,8 +76,9 @@ def _discrimination(ctx: _Context, audit: dict) -> ReportSection:
               ("All metrics of the out-of-fold risks (audit, overall)", ov_t)]
     figs = [("Discrimination of each rung of the modality ladder (95 % CI)", ladder_figure(ctx.ladder))]
     methods = sorted(set(lad.get("method", pd.Series(dtype=str)).dropna()))
-    return ReportSection(id="discrimination", title=_TITLES["discrimination"], sentences=tuple(say),
-                         tables=tuple(tables), figures=tuple(figs), notes=tuple(methods))
+    iv_tables, iv_say = internal_validation(ctx)  # fit --optimism-boot: CV and bootstrap side by side
+    return ReportSection(id="discrimination", title=_TITLES["discrimination"], sentences=(*say, *iv_say),
+                         tables=(*tables, *iv_tables), figures=tuple(figs), notes=tuple(methods))
 
 
 def _calibration(ctx: _Context, audit: dict) -> ReportSection:
