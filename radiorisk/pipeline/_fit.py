@@ -68,6 +68,7 @@ from ..models import (
 from ..privacy import Pseudonymiser
 from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
 from ._fit_radiomics import extract_run_radiomics, read_features
+from ._harmonise import harmonise_configuration, harmonise_setup
 from ._iecv import cluster_labels, iecv_summary
 from ._provenance import cohort_ids, fit_provenance, inside, pseudonymiser, write_json
 from ._stable_features import stable_model_params
@@ -428,6 +429,8 @@ def run_fit(
     impute: str = IMPUTE_DEFAULT,
     stable_features: float | None = None,
     robustness=None,
+    harmonise=None,
+    harmonise_covariates=None,
 ) -> FitRun:
     """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
 
@@ -517,6 +520,8 @@ def run_fit(
         ``robustness_icc.csv`` of ``radiorisk robustness`` (``robustness``: the
         file or its folder); applied by the model's ``ICCFilter`` step
         (:mod:`radiorisk.pipeline._stable_features`; the counts are in the notes).
+    harmonise, harmonise_covariates : str or sequence of str, optional
+        ComBat of the radiomic features by batch (``"vendor,kernel"``) inside the folds (:mod:`._harmonise`).
 
     Returns
     -------
@@ -553,7 +558,9 @@ def run_fit(
                      competing=competing, horizon=horizon)
     clusters = _clusters(work, cohort, data, cv_by)
     model_params, note = stable_model_params(data, blocks, stable_features, robustness, params)
-    work.notes += [note] if note else []
+    data, model_params, hnote = harmonise_setup(cohort, data, blocks, harmonise, harmonise_covariates,
+                                                model_params, fit_model)
+    work.notes += [n for n in (note, hnote) if n]
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
@@ -582,6 +589,7 @@ def run_fit(
         "impute": IMPUTE_DEFAULT if impute is None else impute,
         "stable_features": None if stable_features is None else
         {"threshold": float(stable_features), "robustness": str(robustness)},
+        **harmonise_configuration(model_params),
     }
     prov = fit_provenance(argv=argv, seed=seed, configuration=configuration, inputs=work.inputs, data=data,
                           blocks=blocks, final_info=final_info, cv=cv, pz=pz, notes=all_notes, files=files,

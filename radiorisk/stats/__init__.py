@@ -22,6 +22,8 @@ at_risk_from_counts, km_factors, censoring_km_factors
     the point estimates and the vectorised bootstrap.
 category_free_nri, integrated_discrimination_improvement, NRIResult, IDIResult
     Reclassification at a horizon (KM-based NRI, IPCW IDI).
+combat_fit, combat_apply, ComBatFit
+    ComBat batch harmonisation (Johnson et al. 2007), fitted on one sample and applied to others.
 fit_cox, CoxFit
     The one Cox fitter (Breslow or Efron ties), equal to ``survival::coxph``.
 fit_cox_batched, CoxRiskSets, efron_cumulative_hazard_batched
@@ -99,6 +101,7 @@ from ._binary import (
 )
 from ._calibration_slope import Recalibration, cox_recalibration, fine_gray_recalibration
 from ._cloglog_map import RECALIBRATION_EPS, cloglog_recalibrated
+from ._combat import ComBatFit, combat_apply, combat_fit
 from ._common import (
     DEFAULT_HORIZON_DAYS,
     Z_975,
@@ -175,6 +178,7 @@ from ._survival import (
 )
 
 __all__ = [
+    "ComBatFit", "combat_apply", "combat_fit",
     "DEFAULT_HORIZON_DAYS", "CalibrationErrors", "CoxFit", "Estimate", "IDIResult",
     "InverseInformation", "NRIResult", "NotEstimableError", "category_free_nri",
     "integrated_discrimination_improvement", "StratifiedBootstrap", "counts_from_indices",
