@@ -42,9 +42,10 @@ def harmonise_setup(cohort, data, blocks, harmonise, covariates, params, model):
     if clash:
         raise FitUsageError(f"harmonise: params already set {clash[0]!r}; give one or the other")
     cov = [] if covariates is None else list(parse_batch(covariates))
-    unknown = [c for c in cov if c not in data.X.columns]
+    unknown = [c for c in cov if c not in data.columns(blocks)]
     if unknown:
-        raise FitUsageError(f"harmonise_covariates: {unknown} are not columns of the assembled cohort")
+        raise FitUsageError(f"harmonise_covariates: {unknown} are not columns of the blocks {list(blocks)} "
+                            "(the covariates must be model inputs, e.g. age_years, sex_male of the clinical block)")
     try:
         data = add_batch_columns(data, cohort, names)
     except ValueError as exc:
@@ -106,4 +107,4 @@ def check_predict_batches(est, X, data_dir) -> str | None:
         what = check_batches(est, X)
     except ModelError as exc:
         raise ModelError(f"data_dir {data_dir}: {exc}") from exc
-    return None if what is None else f"the model's {what[0].lower()}{what[1:]}; applied to this cohort"
+    return None if what is None else f"the model's harmonisation, applied to this cohort: {what}"
