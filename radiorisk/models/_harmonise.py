@@ -48,6 +48,8 @@ def _names(batch) -> list[str]:
 def _labels(X: pd.DataFrame, names: list[str], who: str) -> np.ndarray:
     """The batch of every row: its labels joined by ``/``; missing labels are refused."""
     cols = [batch_column(n) for n in names]
+    if not len(X):
+        return np.array([], dtype=str)
     missing = [c for c in cols if c not in X.columns]
     if missing:
         raise ModelError(f"{who}: X has no batch column(s) {missing} (add them with "
@@ -78,6 +80,10 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
         training mean.
     eb : bool, default True
         Empirical Bayes shrinkage of the batch effects (Johnson et al. 2007).
+    rows : str or None, default "rad_has_plaque"
+        A 0/1 column of ``X``: only its rows equal to 1 are fitted and harmonised (patients
+        without plaque have the explicit no-plaque zeros of the radiomics block, which are no
+        measurement and stay as they are).  Ignored when ``X`` has no such column; None: every row.
 
     Attributes
     ----------
@@ -107,11 +113,19 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, batch=("vendor", "kernel"), *, columns=None, covariates=None, eb=True):
+    def __init__(self, batch=("vendor", "kernel"), *, columns=None, covariates=None, eb=True,
+                 rows="rad_has_plaque"):
         self.batch = batch
         self.columns = columns
         self.covariates = covariates
         self.eb = eb
+        self.rows = rows
+
+    def _rows(self, X: pd.DataFrame) -> np.ndarray:
+        """The rows to harmonise (``rows`` column equal to 1, or every row)."""
+        if self.rows is None or self.rows not in X.columns:
+            return np.ones(len(X), dtype=bool)
+        return (pd.to_numeric(X[self.rows]) == 1).to_numpy(dtype=bool)
 
     def _batch_columns(self) -> list[str]:
         return [batch_column(n) for n in _names(self.batch)]
@@ -131,12 +145,15 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
         require_columns(X, cov, "ComBatHarmoniser.fit (covariates)")
         self.covariate_means_ = {c: float(pd.to_numeric(X[c]).mean()) for c in cov}
         self.combat_, self.columns_, self.skipped_, self.n_fit_ = None, [], [], 0
-        labels = _labels(X, names, "ComBatHarmoniser.fit")
-        self.batches_ = sorted(set(labels.tolist()))
+        sel = self._rows(X)
+        labels = np.full(len(X), "", dtype=object)
+        labels[sel] = _labels(X[sel], names, "ComBatHarmoniser.fit")
+        labels = labels.astype(str)
+        self.batches_ = sorted(set(labels[sel].tolist()))
         if not cand:
             return self
         block = X[cand + cov].apply(pd.to_numeric).to_numpy(dtype=float)
-        ok = np.isfinite(block).all(axis=1)
+        ok = np.isfinite(block).all(axis=1) & sel
         Y = block[ok, :len(cand)]
         varying = [j for j in range(len(cand)) if len(Y) and np.ptp(Y[:, j]) > 0]
         self.skipped_ = [c for j, c in enumerate(cand) if j not in varying]
@@ -158,14 +175,16 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
         out = X.drop(columns=[c for c in self._batch_columns() if c in X.columns])
         if self.combat_ is None:
             return out
-        labels = _labels(X, _names(self.batch), "ComBatHarmoniser.transform")
-        check_labels(labels, self.batches_, _names(self.batch), X.index)
+        sel = self._rows(X)
+        Xs = X[sel]
+        labels = _labels(Xs, _names(self.batch), "ComBatHarmoniser.transform")
+        check_labels(labels, self.batches_, _names(self.batch), Xs.index)
         require_columns(X, self.columns_ + list(self.covariate_means_), "ComBatHarmoniser.transform")
-        Z = np.column_stack([pd.to_numeric(X[c]).fillna(m).to_numpy(dtype=float)
+        Z = np.column_stack([pd.to_numeric(Xs[c]).fillna(m).to_numpy(dtype=float)
                              for c, m in self.covariate_means_.items()]) if self.covariate_means_ else None
-        H = combat_apply(self.combat_, X[self.columns_].to_numpy(dtype=float), labels, Z)
-        out = out.copy()
-        out[self.columns_] = H
+        H = combat_apply(self.combat_, Xs[self.columns_].to_numpy(dtype=float), labels, Z)
+        out = out.astype({c: float for c in self.columns_})
+        out.loc[sel, self.columns_] = H
         return out
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
@@ -181,8 +200,9 @@ class ComBatHarmoniser(TransformerMixin, BaseEstimator):
             return f"ComBat harmonisation by {names}: no column to harmonise (batch columns dropped)"
         cov = ", ".join(self.covariate_means_) or "none"
         sizes = ", ".join(f"{b} ({k})" for b, k in zip(self.combat_.batches, self.combat_.n_per_batch, strict=True))
+        rows = f" on the rows with {self.rows} = 1" if self.rows is not None and self.rows in self.feature_names_in_ else ""
         return (f"ComBat harmonisation ({'empirical Bayes' if self.combat_.eb else 'location/scale, no EB'}) "
-                f"of {len(self.columns_)} column(s) by {names}, {len(self.batches_)} batches: {sizes} "
+                f"of {len(self.columns_)} column(s){rows} by {names}, {len(self.batches_)} batches: {sizes} "
                 f"training rows; covariates preserved: {cov}; {len(self.skipped_)} constant column(s) left as is")
 
     def _to_state(self) -> dict:
@@ -229,5 +249,6 @@ def check_batches(est, X: pd.DataFrame) -> str | None:
         return None
     if h.combat_ is not None:
         names = _names(h.batch)
-        check_labels(_labels(X, names, "ComBat harmonisation"), h.batches_, names, X.index)
+        Xs = X[h._rows(X)]
+        check_labels(_labels(Xs, names, "ComBat harmonisation"), h.batches_, names, Xs.index)
     return h.describe()
