@@ -139,3 +139,10 @@ def test_cli_flag(inputs, capsys):
     assert code == 0
     assert "ComBat harmonisation" in capsys.readouterr().out
     assert load(inputs / "RUNCLI" / "model").named_steps["harmonise"].batch == ["vendor"]
+
+
+def test_leave_one_vendor_out_cannot_harmonise_by_vendor(inputs):
+    with pytest.raises((FitUsageError, ModelError), match=r"batch vendor = '\w+' .* was not seen in training"):
+        run_fit(inputs / "D", inputs / "R4", model="coxph", blocks="clinical,radiomics",
+                features=inputs / "f.parquet", n_boot=0, params={"penalizer": 0.5}, id_key=KEY,
+                cv_by="vendor", harmonise="vendor")
