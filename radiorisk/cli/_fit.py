@@ -24,7 +24,8 @@ _FLAGS = {"model": "--model", "blocks": "--blocks", "horizon": "--horizon", "rep
           "id_key_file": "--id-key-file", "raw_ids": "--raw-ids", "radiomics_cache": "--radiomics-cache",
           "overwrite": "--overwrite", "data_dir": "--data", "cv_by": "--cv-by",
           "impute": "--impute", "stable_features": "--stable-features", "robustness": "--robustness",
-          "optimism_boot": "--optimism-boot"}
+          "optimism_boot": "--optimism-boot",
+          "harmonise_covariates": "--harmonise-covariates", "harmonise": "--harmonise"}
 _as_flags = FlagWords(_FLAGS, (("use overwrite)", "use --overwrite)"), ("outside out ", "outside --out "),
             ("inside out ", "inside --out "), ("or use raw_ids)", "or use --raw-ids)"),
             ("no features table", "no --features table"), ("or id_key_file)", "or --id-key-file)"),
@@ -82,6 +83,8 @@ def _run(args: argparse.Namespace, pz):
         cv_by=getattr(args, "cv_by", None), impute=getattr(args, "impute", "median"),
         stable_features=getattr(args, "stable_features", None), robustness=getattr(args, "robustness", None),
         optimism_boot=getattr(args, "optimism_boot", 0),
+        harmonise=getattr(args, "harmonise", None),
+        harmonise_covariates=getattr(args, "harmonise_covariates", None),
     )
 
 
@@ -120,6 +123,12 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                         "from --robustness (docs/robustness.md)")
     a.add_argument("--robustness", type=Path, default=None, metavar="DIR",
                    help="a `radiorisk robustness` folder (or its robustness_icc.csv) for --stable-features")
+    a.add_argument("--harmonise", default=None, metavar="B1,B2",
+                   help="ComBat-harmonise the radiomic features by these scanner batch variables (scans "
+                        "columns such as vendor,kernel,detector, or site), fitted inside each training fold; "
+                        "predict refuses an unseen batch (docs/harmonisation.md)")
+    a.add_argument("--harmonise-covariates", default=None, metavar="C1,C2",
+                   help="columns whose effects ComBat preserves, e.g. age_years,sex (with --harmonise)")
     a.add_argument("--seed", type=int, default=0, help="seed of folds, models and bootstrap (default 0)")
     a.add_argument("--n-jobs", type=int, default=1, metavar="N",
                    help="parallel fold tasks; results do not depend on it (default 1)")

@@ -93,6 +93,9 @@ class CohortData:
         ``"censor"`` or ``"competing"``.
     horizon : float or None
         The prediction horizon (days) the cohort was assembled for.
+    batch_columns : tuple of str
+        Scanner batch label columns of ``X`` (``batch:vendor`` ...; strings, in no block) added by
+        :func:`radiorisk.features.add_batch_columns` for ComBat harmonisation; empty by default.
     """
 
     X: pd.DataFrame = field(repr=False)
@@ -106,6 +109,7 @@ class CohortData:
     mace: tuple[str, ...] = DEFAULT_MACE
     competing: str = "censor"
     horizon: float | None = None
+    batch_columns: tuple[str, ...] = ()
 
     # -- views -------------------------------------------------------------
     @property

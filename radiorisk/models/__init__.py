@@ -17,6 +17,10 @@ ipcw_weights
 ModalityPreprocessor, ICCFilter, CorrelationPruner, UnivariableScreen, univariable_cox_score,
 make_preprocessor
     Preprocessing fitted within training folds.
+ComBatHarmoniser, check_batches, batch_column, BATCH_PREFIX, default_harmonised
+    ComBat harmonisation by scanner batch (``batch:<name>`` columns of ``X``) as the first
+    pipeline step (``make_model(harmonise=[...])``), fitted within training folds; an unseen
+    batch is refused.
 load, save_model, BundleError, BundleIntegrityError, BundleVersionError
     Model bundles: JSON files with a SHA-256 manifest, loaded without pickle.
 load_requirements, ModelRequirements, describe_training, requirements_from_cohort
@@ -48,6 +52,13 @@ from ._base import DEFAULT_HORIZON, ModelError, make_y
 from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
 from ._estimators import MODEL_NAMES, RiskPipeline, make_model
 from ._folds import cluster_folds
+from ._harmonise import (
+    BATCH_PREFIX,
+    ComBatHarmoniser,
+    batch_column,
+    check_batches,
+    default_harmonised,
+)
 from ._impute_model import IMPUTE_DEFAULT, MIModel, make_mi_model, parse_impute
 from ._impute_sensitivity import DEFAULT_DELTAS, DELTA_COLUMNS, DeltaSensitivity, delta_sensitivity
 from ._ladder import (
@@ -89,6 +100,11 @@ from ._validation import (
 from ._xgb import AFT_DISTRIBUTIONS, XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk, ipcw_weights
 
 __all__ = [
+    "BATCH_PREFIX",
+    "ComBatHarmoniser",
+    "batch_column",
+    "check_batches",
+    "default_harmonised",
     "AFT_DISTRIBUTIONS",
     "IMPUTE_DEFAULT",
     "DEFAULT_DELTAS",

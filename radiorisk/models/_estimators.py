@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 from ._base import DEFAULT_HORIZON, ModelError
+from ._harmonise import ComBatHarmoniser
 from ._persist import RiskPipeline
 from ._preprocess import make_preprocessor
 from ._registry import ESTIMATORS, MODEL_NAMES, model_name
@@ -13,12 +14,13 @@ from ._select import CorrelationPruner, ICCFilter, UnivariableScreen
 __all__ = ["MODEL_NAMES", "ESTIMATORS", "make_model", "RiskPipeline", "model_name"]
 
 _PIPELINE_KEYS = ("categorical", "numeric", "radiomics", "icc_keep", "correlation_threshold",
-                  "screen_k", "screen_p")
+                  "screen_k", "screen_p", "harmonise", "harmonise_columns", "harmonise_covariates")
 
 
 def make_model(name: str, *, horizon: float = DEFAULT_HORIZON, random_state: int = 0,
                categorical=None, numeric=None, radiomics=None, icc_keep=None,
-               correlation_threshold=None, screen_k=None, screen_p=None, **params) -> RiskPipeline:
+               correlation_threshold=None, screen_k=None, screen_p=None, harmonise=None,
+               harmonise_columns=None, harmonise_covariates=None, **params) -> RiskPipeline:
     """Build an unfitted risk model: preprocessing steps and the estimator in one pipeline.
 
     Parameters
@@ -39,6 +41,13 @@ def make_model(name: str, *, horizon: float = DEFAULT_HORIZON, random_state: int
         Adds :class:`CorrelationPruner` (step ``prune``).
     screen_k, screen_p : int or float, optional
         Adds :class:`UnivariableScreen` (step ``screen``).
+    harmonise : sequence of str, optional
+        Batch variables (``["vendor", "kernel"]``): adds :class:`ComBatHarmoniser` as the
+        first step (``harmonise``), which reads the ``batch:<name>`` columns of ``X``,
+        harmonises ``harmonise_columns`` (default: the radiomic feature columns) with
+        ``harmonise_covariates`` preserved, and drops the batch columns.
+    harmonise_columns, harmonise_covariates : list of str, optional
+        See :class:`ComBatHarmoniser` (``columns``, ``covariates``).
     **params
         Parameters of the final estimator, e.g. ``n_estimators``,
         ``max_depth``, ``learning_rate``, ``nthread`` (xgboost models),
@@ -93,4 +102,7 @@ def make_model(name: str, *, horizon: float = DEFAULT_HORIZON, random_state: int
          if screen_k is not None or screen_p is not None else "passthrough"),
         ("model", est),
     ]
+    if harmonise is not None:  # only when asked: the default pipeline's steps stay as they were
+        steps.insert(0, ("harmonise", ComBatHarmoniser(harmonise, columns=harmonise_columns,
+                                                       covariates=harmonise_covariates)))
     return RiskPipeline(steps)

@@ -54,6 +54,7 @@ from .._files import sha256_file
 from ..exceptions import BundleError, BundleIntegrityError, BundleVersionError, RadioriskError
 from ..stats import cloglog_recalibrated
 from ._base import ModelError
+from ._harmonise import ComBatHarmoniser
 from ._preprocess import ModalityPreprocessor
 from ._recalibrated import RECALIBRATION_FILE, ModelRecalibration
 from ._registry import ESTIMATORS, model_name
@@ -69,7 +70,7 @@ _SUPPORTED_VERSIONS = (1,)
 _MANIFEST = "manifest.json"
 _REQUIREMENTS = "requirements.json"
 _STEP_CLASSES = {c.__name__: c for c in (ModalityPreprocessor, ICCFilter, CorrelationPruner,
-                                         UnivariableScreen)}
+                                         UnivariableScreen, ComBatHarmoniser)}
 
 
 class RiskPipeline(Pipeline):

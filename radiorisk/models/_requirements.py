@@ -323,6 +323,8 @@ def requirements_from_cohort(data, blocks, *, radiomics_preset: str | None = Non
     if isinstance(blocks, str):
         blocks = [b for b in blocks.split(",") if b]
     cols = data.columns(blocks)
-    return describe_training(data.X[cols], blocks={b: data.blocks[b] for b in blocks},
+    batch = [c for c in getattr(data, "batch_columns", ()) if c not in cols]  # read by the harmoniser
+    return describe_training(data.X[cols + batch], blocks={b: data.blocks[b] for b in blocks}
+                             | ({"batch": tuple(batch)} if batch else {}),
                              horizon=data.horizon, mace=data.mace, competing=data.competing,
                              radiomics_preset=radiomics_preset)

@@ -160,6 +160,15 @@ def _features(data, blocks) -> tuple[tuple[str, ...], list[str]]:
     return blocks, cols
 
 
+def model_inputs(data, cols) -> list[str]:
+    """The model's input columns: the feature columns ``cols`` and the cohort's batch columns.
+
+    The batch columns (``CohortData.batch_columns``, ``batch:vendor`` ...) are no features: the
+    harmonisation step consumes and drops them (:class:`~radiorisk.models.ComBatHarmoniser`).
+    """
+    return list(cols) + [c for c in getattr(data, "batch_columns", ()) if c not in cols]
+
+
 def _arrays(data):
     t = data.time.to_numpy(float)
     e = data.event.to_numpy(float)
@@ -398,7 +407,7 @@ def cross_validate_risk(
     if random_state is None:
         raise ValueError("random_state is required (an int): results must be reproducible")
     blocks, cols = _features(data, blocks)
-    X = data.X[cols]
+    X = data.X[model_inputs(data, cols)]
     t, e = _arrays(data)
     fold_ids, repeats, folds, plan = _fold_plan(data, e, groups, clusters, repeats, folds, random_state)
     grp = data.X.index.to_numpy() if groups is None else np.asarray(groups)
@@ -446,7 +455,7 @@ def fit_final_model(
 
     horizon = check_horizon(horizon)
     blocks, cols = _features(data, blocks)
-    X = data.X[cols]
+    X = data.X[model_inputs(data, cols)]
     t, e = _arrays(data)
     factory = task_factory(model, horizon, params)
     s, candidates = search_plan(search, random_state, model)

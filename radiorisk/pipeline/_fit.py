@@ -49,12 +49,11 @@ from types import MappingProxyType
 
 from .._files import atomic_write_csv
 from ..exceptions import FitUsageError, InputFileError, RadioriskError
-from ..features import DEFAULT_MACE, MODALITY_BLOCKS, assemble_cohort
+from ..features import DEFAULT_MACE, assemble_cohort
 from ..imaging import measure_plaque
 from ..io import read_cohort
 from ..models import (
     IMPUTE_DEFAULT,
-    MODEL_NAMES,
     SEARCHABLE_MODELS,
     MIModel,
     ModelError,
@@ -66,9 +65,11 @@ from ..models import (
     requirements_from_cohort,
 )
 from ..privacy import Pseudonymiser
-from ..stats import DEFAULT_HORIZON_DAYS, check_horizon
+from ..stats import DEFAULT_HORIZON_DAYS
 from ._fit_optimism import fit_optimism
+from ._fit_options import check_options
 from ._fit_radiomics import extract_run_radiomics, read_features
+from ._harmonise import harmonise_configuration, harmonise_setup
 from ._iecv import cluster_labels, iecv_summary
 from ._provenance import cohort_ids, fit_provenance, inside, pseudonymiser, write_json
 from ._stable_features import stable_model_params
@@ -141,46 +142,6 @@ class _Work:
     notes: list
     timings: dict
     files_extra: dict
-
-
-def _parse_blocks(blocks) -> list[str]:
-    if isinstance(blocks, str):
-        blocks = [b.strip() for b in blocks.split(",") if b.strip()]
-    unknown = [b for b in blocks if b not in MODALITY_BLOCKS]
-    if unknown:
-        raise FitUsageError(f"blocks: unknown block(s) {unknown}; choose from {list(MODALITY_BLOCKS)}")
-    if not blocks:
-        raise FitUsageError("blocks: give at least one block, e.g. clinical,ccta")
-    return [b for b in MODALITY_BLOCKS if b in blocks]
-
-
-def _cv_design(repeats, folds, cv_by) -> tuple[int | None, int | None]:
-    """Repeats and folds: 5 x 5 by default; with ``cv_by`` one pass, one fold per cluster."""
-    if cv_by is None:
-        return (5 if repeats is None else repeats), (5 if folds is None else folds)
-    if not isinstance(cv_by, str) or not cv_by.strip():
-        raise FitUsageError(f"cv_by must be a column name such as site or vendor; got {cv_by!r}")
-    if repeats not in (None, 1):
-        raise FitUsageError(f"repeats must be 1 or unset with cv_by (leave-one-{cv_by}-out cross-"
-                            f"validation is one pass); got {repeats}")
-    if folds is not None:
-        raise FitUsageError(f"folds must be unset with cv_by (one fold per {cv_by}); got {folds}")
-    return 1, None
-
-
-def _check_options(model, blocks, horizon, *, repeats, folds, n_jobs, n_boot, search_budget, cv_by=None):
-    if model not in MODEL_NAMES:
-        raise FitUsageError(f"model {model!r}: choose from {list(MODEL_NAMES)}")
-    blocks = _parse_blocks(blocks)
-    horizon = check_horizon(horizon, name="horizon")
-    repeats, folds = _cv_design(repeats, folds, cv_by)
-    for name, value, low in (("repeats", repeats, 1), ("folds", folds, 2), ("n_jobs", n_jobs, 1),
-                             ("n_boot", n_boot, 0)):
-        if value is not None and value < low:
-            raise FitUsageError(f"{name} must be >= {low}; got {value}")
-    if search_budget is not None and not search_budget > 0:
-        raise FitUsageError(f"search_budget must be > 0 seconds; got {search_budget}")
-    return blocks, horizon, repeats, folds
 
 
 def _missing_data(work: _Work, model: str, impute, horizon: float):
@@ -432,6 +393,8 @@ def run_fit(
     stable_features: float | None = None,
     robustness=None,
     optimism_boot: int = 0,
+    harmonise=None,
+    harmonise_covariates=None,
 ) -> FitRun:
     """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
 
@@ -523,6 +486,8 @@ def run_fit(
         (:mod:`radiorisk.pipeline._stable_features`; the counts are in the notes).
     optimism_boot : int, default 0 (off)
         Resamples of the optimism-corrected bootstrap of the final pipeline (``optimism.csv``; docs/models.md).
+    harmonise, harmonise_covariates : str or sequence of str, optional
+        ComBat of the radiomic features by batch (``"vendor,kernel"``) inside the folds (:mod:`._harmonise`).
 
     Returns
     -------
@@ -538,7 +503,7 @@ def run_fit(
     >>> run = run_fit("demo_output/data", "run", model="coxph", blocks="clinical", cv_by="site")  # doctest: +SKIP
     """
     t_start = time.perf_counter()
-    blocks, horizon, repeats, folds = _check_options(model, blocks, horizon, repeats=repeats, folds=folds,
+    blocks, horizon, repeats, folds = check_options(model, blocks, horizon, repeats=repeats, folds=folds,
                                                      n_jobs=n_jobs, n_boot=n_boot,
                                                      search_budget=search_budget, cv_by=cv_by)
     mace = tuple(mace) if mace else DEFAULT_MACE
@@ -559,7 +524,9 @@ def run_fit(
                      competing=competing, horizon=horizon)
     clusters = _clusters(work, cohort, data, cv_by)
     model_params, note = stable_model_params(data, blocks, stable_features, robustness, params)
-    work.notes += [note] if note else []
+    data, model_params, hnote = harmonise_setup(cohort, data, blocks, harmonise, harmonise_covariates,
+                                                model_params, fit_model)
+    work.notes += [n for n in (note, hnote) if n]
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
@@ -590,6 +557,7 @@ def run_fit(
         "stable_features": None if stable_features is None else
         {"threshold": float(stable_features), "robustness": str(robustness)},
         **({"optimism_boot": optimism_boot} if optimism_boot else {}),
+        **harmonise_configuration(model_params),
     }
     prov = fit_provenance(argv=argv, seed=seed, configuration=configuration, inputs=work.inputs, data=data,
                           blocks=blocks, final_info=final_info, cv=cv, pz=pz, notes=all_notes, files=files,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._files import sha256_file
 from ..exceptions import RadioriskError, ReportError
-from ..features import DEFAULT_MACE, assemble_cohort
+from ..features import DEFAULT_MACE, add_batch_columns, assemble_cohort
 from ..imaging import measure_plaque
 from ..io import read_cohort
 from ..privacy import Pseudonymiser, cohort_ids
@@ -164,6 +164,8 @@ def load_cohort(ctx: ModelReportInputs, data, explicit: bool) -> None:
     ctx.data = assemble_cohort(cohort, plaque=plaque, radiomics=radiomics,
                                mace=tuple(cfg.get("mace") or DEFAULT_MACE),
                                competing=cfg.get("competing", "censor"), horizon=ctx.horizon)
+    if (cfg.get("harmonise") or {}).get("batch"):  # the harmonised model reads the batch columns
+        ctx.data = add_batch_columns(ctx.data, cohort, cfg["harmonise"]["batch"])
     ctx.oof_ids = _oof_ids(ctx)
 
 

@@ -46,6 +46,7 @@ from ..models import load, load_requirements
 from ..models._requirements import OOD_COLUMNS
 from ..stats import check_horizon
 from ._fit_radiomics import extract_run_radiomics, read_features
+from ._harmonise import check_predict_batches, with_model_batches
 from ._provenance import cohort_ids, inside, pseudonymiser, versions, write_json
 
 __all__ = ["PredictRun", "predict_cohort", "provenance_path", "extraction_dir", "PREDICTION_COLUMNS"]
@@ -306,6 +307,7 @@ def _inputs(cohort, data_dir: Path, features, radiomics_cache, horizon, model_co
         plaque, failures = measure_plaque(cohort.files["manifest"], allow_outside_root=allow_outside_root)
         notes.append(f"plaque measured on {len(plaque)} lesion mask(s); {len(failures)} failure(s)")
     data = _assemble(cohort, data_dir, req, plaque=plaque, radiomics=radiomics, horizon=horizon)
+    data = with_model_batches(cohort, data, model_cols, data_dir)
     _check_columns(model_cols, data.X.columns, req, data_dir)
     return data, data.X[model_cols], inputs
 
@@ -376,6 +378,7 @@ def prepare_cohort(est, req, model_dir, data_dir, out, horizon: float, *, featur
     model_cols = _features_of(est)
     data, X, inputs = _inputs(cohort, data_dir, features, radiomics_cache, horizon, model_cols,
                               req, pz, out, notes, n_jobs=n_jobs, allow_outside_root=allow_outside_root)
+    notes += [n for n in (check_predict_batches(est, X, data_dir),) if n]
     return PreparedCohort(pz=pz, cohort=cohort, data=data, X=X, inputs=inputs, notes=notes)
 
 

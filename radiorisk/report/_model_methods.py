@@ -248,6 +248,10 @@ def _model_spec(ctx: _Context) -> ReportSection:
         ("ladder bootstrap", f"{cfg.get('n_boot')} resamples, percentile 95 % CIs"),
         ("final model", "refitted on all patients with the same pipeline"),
     ]
+    harmoniser = dict(model.steps).get("harmonise")
+    if hasattr(harmoniser, "describe"):  # fit --harmonise: what ComBat harmonised, by which batches
+        spec.append(("harmonisation", harmoniser.describe() + " (final model; refitted inside every "
+                     "training fold in the cross-validation)"))
     spec_t = pd.DataFrame(spec, columns=["item", "value"])
     steps = []
     for sname, step in model.steps:

@@ -28,6 +28,8 @@ net_reclassification, risk_categories
 net_benefit_curve, NetBenefit, observed_risk_at, check_thresholds, threshold_grid
     Decision curves (net benefit of treating risk >= pt and of treating all; dcurves::dca):
     binary, 1 - Kaplan-Meier or Aalen-Johansen observed risk, with case weights.
+combat_fit, combat_apply, ComBatFit
+    ComBat batch harmonisation (Johnson et al. 2007), fitted on one sample and applied to others.
 fit_cox, CoxFit
     The one Cox fitter (Breslow or Efron ties), equal to ``survival::coxph``.
 fit_cox_batched, CoxRiskSets, efron_cumulative_hazard_batched
@@ -110,6 +112,7 @@ from ._binary import (
 )
 from ._calibration_slope import Recalibration, cox_recalibration, fine_gray_recalibration
 from ._cloglog_map import RECALIBRATION_EPS, cloglog_recalibrated
+from ._combat import ComBatFit, combat_apply, combat_fit
 from ._common import (
     DEFAULT_HORIZON_DAYS,
     Z_975,
@@ -194,6 +197,7 @@ from ._survival import (
 )
 
 __all__ = [
+    "ComBatFit", "combat_apply", "combat_fit",
     "DEFAULT_HORIZON_DAYS", "CalibrationErrors", "CoxFit", "Estimate", "IDIResult",
     "InverseInformation", "NRIResult", "NotEstimableError", "category_free_nri",
     "integrated_discrimination_improvement", "StratifiedBootstrap", "counts_from_indices",
