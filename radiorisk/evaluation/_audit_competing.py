@@ -5,7 +5,7 @@ The metrics of a subset are :func:`radiorisk.evaluation._values._point_competing
 ``radiorisk.stats`` functions, R-exact, every subset with its own Aalen-Johansen estimate,
 censoring distribution and Fine-Gray calibration model). Their bootstrap replicates are
 those of the resampled rows (:func:`competing_replicates`: vectorised weighted formulas
-for ``c_cr`` ... ``oe_ratio_cr``, a Fine-Gray fit per replicate for ``ici_cr`` ...
+for ``c_cr`` ... ``oe_ratio_cr``, a weighted Fine-Gray fit per replicate for ``ici_cr`` ...
 ``emax_cr``); the fairness rates use the weighted Aalen-Johansen
 cumulative incidence :func:`aalen_johansen_at` (all replicates at once).
 """
@@ -21,7 +21,7 @@ from ..stats import (
     counts_from_indices,
     km_factors,
 )
-from ._bootstrap_competing import VECTORISED, CompetingReplicates
+from ._bootstrap_competing import VECTORISED, CompetingReplicates, FineGrayReplicates
 from ._values import COMPETING_METRICS, FINE_GRAY_METRICS, _point_competing
 
 __all__ = ["aalen_johansen_at", "check_status", "competing_replicates", "refuse_competing_without_flag"]
@@ -180,9 +180,10 @@ def competing_replicates(time, status, risk, *, horizon, subsets, strata, n_boot
     each value equals the ``radiorisk.stats`` function on the resampled rows of the
     subset: ``c_cr, auc_cr, brier_cr, ipa_cr, oe_ratio_cr`` from the counts of a block
     of replicates at once (:class:`~._bootstrap_competing.CompetingReplicates`, equal to
-    the exact functions to 1e-12), the Fine-Gray family by
-    :func:`~radiorisk.stats.fine_gray_calibration` on the copied rows, one replicate
-    at a time.
+    the exact functions to 1e-12), the Fine-Gray family from the counts by
+    :class:`~._bootstrap_competing.FineGrayReplicates` (the rows sorted once, a compiled
+    Newton per replicate; equal to :func:`~radiorisk.stats.fine_gray_calibration` on the
+    copied rows to 1e-10).
 
     Examples
     --------
@@ -200,22 +201,28 @@ def competing_replicates(time, status, risk, *, horizon, subsets, strata, n_boot
     bs = StratifiedBootstrap(strata, n_boot, random_state)
     out = np.full((len(subsets), n_boot, len(COMPETING_METRICS)), np.nan)
     plans = [CompetingReplicates(t[sub], s[sub], r[sub], horizon=horizon) for sub in subsets]
+    fg = [FineGrayReplicates(t[sub], s[sub], r[sub], horizon=horizon) for sub in subsets]
     vec = [COMPETING_METRICS.index(m) for m in VECTORISED]
+    cal_cols = [COMPETING_METRICS.index(m) for m in FINE_GRAY_METRICS]
     block = int(np.clip(2_000_000 // max(len(t), 1), 4, 64))
     for reps, idx in bs.blocks(block):
         W = counts_from_indices(idx, len(t))
         reps = np.asarray(reps)
+        cal = reps < n_cal
         for k, sub in enumerate(subsets):
             if len(sub) == 0:
                 continue
-            out[k, reps[:, None], vec] = plans[k].evaluate(W[sub]).T
-            pairs = () if plans[k].dense else _PAIR_METRICS  # large groups: exact, per replicate
-            for j in range(len(reps)):
-                names = pairs + (FINE_GRAY_METRICS if reps[j] < n_cal else ())
-                if not names:
-                    continue
+            Wk = W[sub]
+            out[k, reps[:, None], vec] = plans[k].evaluate(Wk).T
+            if cal.any():
+                local = np.full(len(t), -1, dtype=np.int64)
+                local[sub] = np.arange(len(sub))
+                out[k, reps[cal][:, None], cal_cols] = fg[k].evaluate(Wk[:, cal], local[idx[cal][:, sub]]).T
+            if plans[k].dense:
+                continue
+            for j in range(len(reps)):  # large groups: c_cr and auc_cr exact, per replicate
                 ii = idx[j, sub]
                 with np.errstate(all="ignore"):
-                    v = _point_competing(t[ii], s[ii], r[ii], horizon, names)
+                    v = _point_competing(t[ii], s[ii], r[ii], horizon, _PAIR_METRICS)
                 out[k, reps[j], [COMPETING_METRICS.index(m) for m in v]] = [x[0] for x in v.values()]
     return out

@@ -9,18 +9,20 @@ pair sums of ``auc_cr`` and ``c_cr`` are products of fixed pair matrices (which 
 the times, codes and risks only, built for a chunk of cases at a time) with the weighted
 rows. With integer counts each value equals the ``radiorisk.stats`` function on the copied
 rows (``tests/evaluation/test_bootstrap_competing.py``, to 1e-12). The Fine-Gray
-calibration family has no such form; :func:`~._audit_competing.competing_replicates` fits it
-one replicate at a time.
+calibration family (:class:`FineGrayReplicates`) is a weighted Fine-Gray fit per replicate
+(:class:`~radiorisk.stats.FineGrayCalibrationBatch`: rows sorted once, compiled Newton) with
+the Hmisc knots from the weighted order statistics of the rcs-Cox family.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..stats import at_risk_from_counts, censoring_km_factors, km_factors
+from ..stats import FineGrayCalibrationBatch, at_risk_from_counts, censoring_km_factors, km_factors
+from ._bootstrap_calibration import _CoxCalibrationMixin
 from ._weighted_sums import _csr
 
-__all__ = ["CompetingReplicates"]
+__all__ = ["CompetingReplicates", "FineGrayReplicates"]
 
 #: The metrics of :meth:`CompetingReplicates.evaluate`, in its order.
 VECTORISED = ("c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr")
@@ -152,3 +154,42 @@ class CompetingReplicates:
             num_c += np.sum(fb * ((pair_b * _conc(ri, r[comp])) @ wj_b), axis=0)
             den_c += np.sum(fb * (pair_b @ wj_b), axis=0)
         return num_auc, num_c, den_c
+
+
+class FineGrayReplicates(_CoxCalibrationMixin):
+    """``ici_cr, e50_cr, e90_cr, emax_cr`` of one group for a block of replicates.
+
+    :class:`~radiorisk.stats.FineGrayCalibrationBatch` with each replicate's knots from the
+    weighted order statistics of the rcs-Cox family (:meth:`_knots`; its rare tie rules use
+    ``rcs_knots`` itself). Each value equals ``fine_gray_calibration`` on the copied rows to
+    1e-10 (``tests/evaluation/test_audit_competing.py``).
+
+    Parameters
+    ----------
+    time, status, risk : ndarray of shape (n,)
+    horizon : float
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t, s = rng.integers(1, 9, 200).astype(float), rng.choice([0.0, 1.0, 2.0], 200)
+    >>> FineGrayReplicates(t, s, rng.uniform(0.1, 0.6, 200), horizon=5).evaluate(np.ones((200, 2))).shape
+    (4, 2)
+    """
+
+    def __init__(self, time, status, risk, *, horizon: float):
+        r = np.asarray(risk, dtype=np.float64)
+        self.n = len(r)
+        self.batch = FineGrayCalibrationBatch(time, status, r, horizon=horizon)
+        self._build_knots(r)
+
+    def evaluate(self, W: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """The four metrics per replicate (4 x B) from counts ``W`` (n x B); NaN where not estimable.
+
+        Every column must sum to n (the bootstrap's counts of a union of strata: the
+        knots' order statistics assume it). ``rows`` (B x n, positions in this group) are
+        the resampled rows in order, for the replicates computed on the copied rows
+        (:meth:`~radiorisk.stats.FineGrayCalibrationBatch.evaluate`).
+        """
+        W = np.asarray(W, dtype=np.float64)
+        return self.batch.evaluate(W, knots=self._knots(W), rows=rows)

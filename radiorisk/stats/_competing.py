@@ -392,8 +392,9 @@ def fine_gray_calibration(time, status, risk, *, horizon, cause: int = 1) -> Cal
     Raises
     ------
     NotEstimableError
-        Without an event of ``cause`` by :math:`t_0`, or when the Fine-Gray fit
-        has no finite maximum or stops with crr's criterion above 1e-8.
+        Without an event of ``cause`` by :math:`t_0`, with fewer than 3 distinct
+        risks, or when the Fine-Gray fit has no finite maximum or stops with crr's
+        criterion above 1e-8.
 
     Notes
     -----
@@ -427,6 +428,8 @@ def fine_gray_calibration(time, status, risk, *, horizon, cause: int = 1) -> Cal
     t, s, r, t0, cause = _inputs(time, status, risk, horizon, cause, "Fine-Gray calibration")
     cll = cloglog(r)
     knots = rcs_knots(cll, n_knots=3)
+    if len(knots) == 0:  # two distinct risks: rcs_knots drops both as extremes
+        raise NotEstimableError("fewer than 3 distinct predicted risks: the spline has no knot")
     X = rcs_basis(cll, knots)
     fit = fit_fine_gray(X, t, s, cause=cause, gtol=1e-12, max_iter=200, variance=False,
                         names=["cll", "cll'"][: X.shape[1]])
