@@ -160,7 +160,7 @@ def competing_mode(args) -> int:
         times["censored"].append(time.perf_counter() - s0)
         s0 = time.perf_counter()
         competing_replicates(t, status, r, horizon=HORIZON, subsets=subsets, strata=strata, n_boot=args.n_boot,
-                             random_state=args.seed, calibration_boot=args.calibration_boot)
+                             random_state=args.seed, calibration_boot=args.calibration_boot, n_jobs=args.n_jobs)
         times["competing"].append(time.perf_counter() - s0)
     cen, com = (float(np.median(times[k])) for k in ("censored", "competing"))
     print(f"censored mode ({len(SURVIVAL_METRICS)} metrics): median {cen:.1f} s over {args.repeats} run(s)")

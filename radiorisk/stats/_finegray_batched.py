@@ -151,12 +151,12 @@ def _criterion2(ll, g0, g1, b0, b1):  # pragma: no cover - compiled
 
 @njit(cache=False, nogil=True, error_model="numpy")
 def _fg_newton(x1, x2, w, start, comp_rows, ncb, g_comp, g_k, d, ev_rows, le_t0, gtol, max_iter,
-               out):  # pragma: no cover - compiled
+               max_coef, out):  # pragma: no cover - compiled
     """``_finegray._newton`` (from 0, step halving, crr's criterion) on one weighted problem.
 
     ``out`` receives ``b0, b1, criterion, Lambda0(t0), iterations``. Returns 0, or 1 where ``_newton``
-    or ``newton_step`` would raise (non-finite values, a singular information): the caller
-    then computes the replicate on the copied rows.
+    or ``newton_step`` would raise (non-finite values, a singular information) or a
+    coefficient exceeds ``max_coef``: the caller then computes the replicate on the copied rows.
     """
     C = np.empty((len(start), 6))
     b0 = 0.0
@@ -206,6 +206,8 @@ def _fg_newton(x1, x2, w, start, comp_rows, ncb, g_comp, g_k, d, ev_rows, le_t0,
         n_iter += 1
         b0 = b0 + s0
         b1 = b1 + s1
+        if max(abs(b0), abs(b1)) > max_coef:  # drifting: the caller decides on the copied rows
+            return 1
         ll, g0, g1, i00, i01, i11, lam = _fg_terms(x1, x2, w, start, comp_rows, ncb, g_comp, g_k, d,
                                                    ev_rows, le_t0, b0, b1, True, C)
         if not np.isfinite(ll):
@@ -386,7 +388,7 @@ class FineGrayCalibrationBatch:
         res = np.empty(5)
         status = _fg_newton(self.x1, x2, w, self.start, self.comp_rows, self.ncb,
                             np.ascontiguousarray(G[self.inv[self.comp_rows]]), np.ascontiguousarray(G[self.u_of_uft]),
-                            d, self.ev_rows, self.le_t0, 1e-12, 200, res)
+                            d, self.ev_rows, self.le_t0, 1e-12, _MAX_ITER_BATCHED + 1, _MAX_COEF_BATCHED, res)
         if (status != 0 or res[2] >= FLOOR_CRITERION or res[4] > _MAX_ITER_BATCHED
                 or max(abs(res[0]), abs(res[1])) > _MAX_COEF_BATCHED or not np.isfinite(res[3])):
             return None  # failed or drifting (separation): rounding decides, follow the copied rows

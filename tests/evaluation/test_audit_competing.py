@@ -116,3 +116,12 @@ def test_large_groups_use_the_exact_pair_metrics(monkeypatch):
     idx = StratifiedBootstrap(np.zeros(200), 3, 2).indices(range(3))
     v = _point_competing(t[idx[1]], s[idx[1]], r[idx[1]], 5.0, ("c_cr", "auc_cr"))
     assert slow[0, 1, :2].tolist() == [v["c_cr"][0], v["auc_cr"][0]]
+
+
+def test_threads_do_not_change_the_replicates():
+    _, t, s, r = _data(6, 360)
+    grp = np.where(np.arange(360) % 4 == 0, "a", np.where(np.arange(360) % 4 == 1, "b", "c"))
+    subsets = [np.arange(360)] + [np.flatnonzero(grp == g) for g in "abc"]
+    kw = dict(horizon=5.0, subsets=subsets, strata=grp, n_boot=6, random_state=2)
+    np.testing.assert_array_equal(competing_replicates(t, s, r, n_jobs=1, **kw),
+                                  competing_replicates(t, s, r, n_jobs=3, **kw))
