@@ -31,7 +31,7 @@ __all__ = ["aalen_johansen_at", "check_status", "competing_replicates", "refuse_
 
 #: Accepted status codes of the competing-risk mode.
 STATUS_CODES = (0.0, 1.0, 2.0)
-_PAIR_METRICS = ("c_cr", "auc_cr")
+_PAIR_METRICS = ("c_cr",)  # computed per replicate in groups too large for the pair matrices
 _NEEDS_FLAG = ("event has the value 2 at position {i}: a competing event (status 0 = censored, 1 = event, "
                "2 = competing event) needs competing_risks=True, which audits the cumulative incidence "
                "with competing-risk estimands (Aalen-Johansen; competing events are not censored)")
@@ -226,7 +226,7 @@ def competing_replicates(time, status, risk, *, horizon, subsets, strata, n_boot
             out[k, reps[cal][:, None], cal_cols] = fg[k].evaluate(Wk[:, cal], local[k][idx[cal][:, sub]]).T
         if plans[k].dense:
             return
-        for j in range(len(reps)):  # large groups: c_cr and auc_cr exact, per replicate
+        for j in range(len(reps)):  # large groups: c_cr exact, per replicate
             ii = idx[j, sub]
             with np.errstate(all="ignore"):
                 v = _point_competing(t[ii], s[ii], r[ii], horizon, _PAIR_METRICS)

@@ -5,7 +5,8 @@ A block of replicates is a matrix of counts ``W`` (rows x replicates), as in
 :math:`t_0` give the all-cause Kaplan-Meier, the Aalen-Johansen :math:`F_1(t_0)` and the
 censoring distribution :math:`G` (events of either cause leave the risk set first;
 :func:`~radiorisk.stats.censoring_km_factors`); Brier, IPA and O/E are weighted sums; the
-pair sums of ``auc_cr`` and ``c_cr`` are products of fixed pair matrices (which depend on
+``auc_cr`` numerator is each case's control weight below its risk (control weights per
+distinct risk, cumulated: no pairs); the pair sums of ``c_cr`` are products of fixed pair matrices (which depend on
 the times, codes and risks only, built for a chunk of cases at a time) with the weighted
 rows. With integer counts each value equals the ``radiorisk.stats`` function on the copied
 rows (``tests/evaluation/test_bootstrap_competing.py``, to 1e-12). The Fine-Gray
@@ -28,7 +29,8 @@ __all__ = ["CompetingReplicates", "FineGrayReplicates"]
 VECTORISED = ("c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr")
 _PAIR_CELLS = 4_000_000  # cases x rows per pair-matrix chunk (32 MB per float array)
 #: Above this many (case, row) pairs the pair sums cost more than the exact O(n log^2 n)
-#: functions per replicate: ``c_cr`` and ``auc_cr`` are then left to the caller (``dense`` False).
+#: function per replicate: ``c_cr`` is then left to the caller (``dense`` False). ``auc_cr`` needs
+#: no pairs (weights per distinct risk, cumulated).
 DENSE_PAIRS_MAX = 30_000_000
 
 
@@ -81,6 +83,9 @@ class CompetingReplicates:
         self.comp = np.flatnonzero(le0 & (s == 2))
         self.late = np.flatnonzero(~le0)
         self.ctrl = np.concatenate([self.comp, self.late])
+        uq, rank = np.unique(self.r, return_inverse=True)
+        self.R_ctrl = _csr(rank[self.ctrl], np.arange(len(self.ctrl)), (len(uq), len(self.ctrl)))
+        self.case_rank = rank[self.case]
         self.chunk = max(1, _PAIR_CELLS // max(n, 1))
         self.dense = len(self.case) * n <= DENSE_PAIRS_MAX
 
@@ -105,8 +110,8 @@ class CompetingReplicates:
         """The metrics :data:`VECTORISED` per replicate (5 x B) from counts ``W`` (n x B).
 
         NaN where the ``radiorisk.stats`` function would raise ``NotEstimableError``, and
-        for ``c_cr`` and ``auc_cr`` when the group is too large for the pair matrices
-        (``dense`` False: compute them one replicate at a time).
+        for ``c_cr`` when the group is too large for the pair matrices (``dense`` False:
+        compute it one replicate at a time).
         """
         W = np.asarray(W, dtype=np.float64)
         B = W.shape[1]
@@ -126,25 +131,36 @@ class CompetingReplicates:
             null = ((1.0 - F1) ** 2 * a + F1**2 * b) / tot
             out[3] = np.where(null > 0, 1.0 - brier / null, np.nan)
             has_case = W[case].sum(axis=0) > 0
-            if len(case) and self.dense:
-                num_auc, num_c, den_c = self._pair_sums(W, wc, wk, wl, G_lag, G)
+            if len(case):
+                num_auc = self._auc_numerator(wc, np.vstack([wk, wl]))
                 ok = has_case & (W[self.ctrl].sum(axis=0) > 0)
                 out[1] = np.where(ok, num_auc / (a * b), np.nan)
+            if len(case) and self.dense:
+                num_c, den_c = self._pair_sums(W, wc, G_lag, G)
                 out[0] = np.where(has_case & (den_c > 0), num_c / den_c, np.nan)
         return out
 
-    def _pair_sums(self, W, wc, wk, wl, G_lag, G):
-        """The AUC numerator and the c_cr numerator and denominator, per replicate."""
+    def _auc_numerator(self, wc, w_ctrl):
+        """:math:`\\sum_i w_i \\sum_j w_j [1(r_i > r_j) + \\frac12 1(r_i = r_j)]` per replicate.
+
+        The control weights summed per distinct risk (in risk order) and cumulated: for each
+        case the weight below its risk plus half the weight tied with it (``auc_cr``'s
+        ``_weighted_below``), O(rows) per replicate.
+        """
+        at = self.R_ctrl @ w_ctrl  # distinct risks x B
+        below = np.cumsum(at, axis=0) - at
+        return np.sum(wc * (below[self.case_rank] + 0.5 * at[self.case_rank]), axis=0)
+
+    def _pair_sums(self, W, wc, G_lag, G):
+        """The c_cr numerator and denominator, per replicate."""
         t, s, r = self.t, self.s, self.r
         case, comp = self.case, self.comp
-        w_ctrl = np.vstack([wk, wl])
-        wj_b = wk  # type B: 1/G(T_j-) per competing row
+        wj_b = _scaled(W[comp], G_lag[self.tid[comp]])  # type B: 1/G(T_j-) per competing row
         B = W.shape[1]
-        num_auc, num_c, den_c = np.zeros(B), np.zeros(B), np.zeros(B)
+        num_c, den_c = np.zeros(B), np.zeros(B)
         for lo in range(0, len(case), self.chunk):
             i = case[lo:lo + self.chunk]
             ti, ri = t[i], r[i]
-            num_auc += np.sum(wc[lo:lo + self.chunk] * (_conc(ri, r[self.ctrl]) @ w_ctrl), axis=0)
             fa = _scaled(W[i], G_lag[self.tid[i]] * G[self.tid[i]])  # type A: 1/(G(T_i-) G(T_i))
             pair_a = (t[None, :] > ti[:, None]) | ((t[None, :] == ti[:, None]) & (s[None, :] == 0))
             num_c += np.sum(fa * ((pair_a * _conc(ri, r)) @ W), axis=0)
@@ -153,8 +169,7 @@ class CompetingReplicates:
             pair_b = t[comp][None, :] <= ti[:, None]
             num_c += np.sum(fb * ((pair_b * _conc(ri, r[comp])) @ wj_b), axis=0)
             den_c += np.sum(fb * (pair_b @ wj_b), axis=0)
-        return num_auc, num_c, den_c
-
+        return num_c, den_c
 
 class FineGrayReplicates(_CoxCalibrationMixin):
     """``ici_cr, e50_cr, e90_cr, emax_cr`` of one group for a block of replicates.
