@@ -25,13 +25,12 @@ from ..stats import (
 )
 from ._bootstrap import _n_threads
 from ._bootstrap_competing import VECTORISED, CompetingReplicates, FineGrayReplicates
-from ._values import COMPETING_METRICS, FINE_GRAY_METRICS, _point_competing
+from ._values import COMPETING_METRICS, FINE_GRAY_METRICS
 
 __all__ = ["aalen_johansen_at", "check_status", "competing_replicates", "refuse_competing_without_flag"]
 
 #: Accepted status codes of the competing-risk mode.
 STATUS_CODES = (0.0, 1.0, 2.0)
-_PAIR_METRICS = ("c_cr",)  # computed per replicate in groups too large for the pair matrices
 _NEEDS_FLAG = ("event has the value 2 at position {i}: a competing event (status 0 = censored, 1 = event, "
                "2 = competing event) needs competing_risks=True, which audits the cumulative incidence "
                "with competing-risk estimands (Aalen-Johansen; competing events are not censored)")
@@ -224,13 +223,6 @@ def competing_replicates(time, status, risk, *, horizon, subsets, strata, n_boot
         out[k, reps[:, None], vec] = plans[k].evaluate(Wk).T
         if cal.any():  # the resampled rows in order: for the replicates fitted on copied rows
             out[k, reps[cal][:, None], cal_cols] = fg[k].evaluate(Wk[:, cal], local[k][idx[cal][:, sub]]).T
-        if plans[k].dense:
-            return
-        for j in range(len(reps)):  # large groups: c_cr exact, per replicate
-            ii = idx[j, sub]
-            with np.errstate(all="ignore"):
-                v = _point_competing(t[ii], s[ii], r[ii], horizon, _PAIR_METRICS)
-            out[k, reps[j], [COMPETING_METRICS.index(m) for m in v]] = [x[0] for x in v.values()]
 
     n_jobs = _n_threads(n_jobs)
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:

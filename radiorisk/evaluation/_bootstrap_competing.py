@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..stats import FineGrayCalibrationBatch, at_risk_from_counts, censoring_km_factors, km_factors
+from ..stats import (
+    FineGrayCalibrationBatch,
+    PrefixRankSums,
+    at_risk_from_counts,
+    censoring_km_factors,
+    km_factors,
+)
 from ._bootstrap_calibration import _CoxCalibrationMixin
 from ._weighted_sums import _csr
 
@@ -28,9 +34,9 @@ __all__ = ["CompetingReplicates", "FineGrayReplicates"]
 #: The metrics of :meth:`CompetingReplicates.evaluate`, in its order.
 VECTORISED = ("c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr")
 _PAIR_CELLS = 4_000_000  # cases x rows per pair-matrix chunk (32 MB per float array)
-#: Above this many (case, row) pairs the pair sums cost more than the exact O(n log^2 n)
-#: function per replicate: ``c_cr`` is then left to the caller (``dense`` False). ``auc_cr`` needs
-#: no pairs (weights per distinct risk, cumulated).
+#: Above this many (case, row) pairs the pair matrices cost more than ``c_cr``'s prefix rank
+#: sums (``dense`` False: :class:`~radiorisk.stats.PrefixRankSums` with the replicates as
+#: columns, O(n log^2 n) each). ``auc_cr`` needs no pairs (weights per distinct risk, cumulated).
 DENSE_PAIRS_MAX = 30_000_000
 
 
@@ -88,6 +94,42 @@ class CompetingReplicates:
         self.case_rank = rank[self.case]
         self.chunk = max(1, _PAIR_CELLS // max(n, 1))
         self.dense = len(self.case) * n <= DENSE_PAIRS_MAX
+        if not self.dense:
+            self._build_sorted_ccr()
+
+    def _build_sorted_ccr(self):
+        """``c_cr``'s prefix rank sums (:class:`~radiorisk.stats.PrefixRankSums`) of a large group.
+
+        Type A: rows by time descending, censored rows first among tied times, so that a
+        case's comparable rows (later, or censored at its time) are a prefix; type B: the
+        competing rows by time, the prefix those at or before the case.
+        """
+        t, s, case = self.t, self.s, self.case
+        _, rank = np.unique(self.r, return_inverse=True)
+        ti = t[case]
+        self.perm_a = np.lexsort((s != 0, -t))
+        t_cens = np.sort(t[s == 0])
+        self.q_a = (self.n - np.searchsorted(np.sort(t), ti, side="right")
+                    + np.searchsorted(t_cens, ti, side="right") - np.searchsorted(t_cens, ti, side="left"))
+        self.plan_a = PrefixRankSums(rank[self.perm_a], self.q_a, rank[case])
+        jc = np.flatnonzero((s != 0) & (s != 1) & (t <= self.t0))
+        self.jc = jc[np.argsort(t[jc], kind="stable")]
+        self.q_b = np.searchsorted(t[self.jc], ti, side="right")
+        self.plan_b = PrefixRankSums(rank[self.jc], self.q_b, rank[case])
+
+    def _sorted_ccr(self, W, wc, G_lag, G):
+        """The c_cr numerator and denominator of a large group, per replicate (O(n log^2 n) each)."""
+        case = self.case
+        fa = _scaled(W[case], G_lag[self.tid[case]] * G[self.tid[case]])  # type A: 1/(G(T_i-) G(T_i))
+        Wa = W[self.perm_a]
+        cum_a = np.vstack([np.zeros((1, W.shape[1])), np.cumsum(Wa, axis=0)])
+        num = np.sum(fa * self.plan_a(Wa), axis=0)
+        den = np.sum(fa * cum_a[self.q_a], axis=0)
+        wj = _scaled(W[self.jc], G_lag[self.tid[self.jc]])  # type B: 1/(G(T_i-) G(T_j-))
+        cum_b = np.vstack([np.zeros((1, W.shape[1])), np.cumsum(wj, axis=0)])
+        num += np.sum(wc * self.plan_b(wj), axis=0)
+        den += np.sum(wc * cum_b[self.q_b], axis=0)
+        return num, den
 
     def _distributions(self, W):
         """``F1(t0)``, G(t-) and G(t) at the distinct times <= t0 and G(t0), per replicate."""
@@ -109,9 +151,7 @@ class CompetingReplicates:
     def evaluate(self, W: np.ndarray) -> np.ndarray:
         """The metrics :data:`VECTORISED` per replicate (5 x B) from counts ``W`` (n x B).
 
-        NaN where the ``radiorisk.stats`` function would raise ``NotEstimableError``, and
-        for ``c_cr`` when the group is too large for the pair matrices (``dense`` False:
-        compute it one replicate at a time).
+        NaN where the ``radiorisk.stats`` function would raise ``NotEstimableError``.
         """
         W = np.asarray(W, dtype=np.float64)
         B = W.shape[1]
@@ -135,8 +175,8 @@ class CompetingReplicates:
                 num_auc = self._auc_numerator(wc, np.vstack([wk, wl]))
                 ok = has_case & (W[self.ctrl].sum(axis=0) > 0)
                 out[1] = np.where(ok, num_auc / (a * b), np.nan)
-            if len(case) and self.dense:
-                num_c, den_c = self._pair_sums(W, wc, G_lag, G)
+            if len(case):
+                num_c, den_c = (self._pair_sums if self.dense else self._sorted_ccr)(W, wc, G_lag, G)
                 out[0] = np.where(has_case & (den_c > 0), num_c / den_c, np.nan)
         return out
 
