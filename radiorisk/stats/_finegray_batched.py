@@ -4,14 +4,15 @@
 (ICI, E50, E90, Emax at :math:`t_0`) for many weight vectors over one set of rows: with the
 bootstrap's integer counts a column's values are those of the copied rows. The rows are
 sorted by time once; per replicate the censoring distribution :math:`G_c` (crr's textbook
-Kaplan-Meier) comes from weighted counts at the distinct times, the Hmisc knots from the
-expanded cloglog risks (:func:`rcs_knots` itself), and the Newton-Raphson is
-:func:`~._finegray._newton` itself (same start, step halving and criterion) on a weighted
-problem whose log-likelihood, score and information are one compiled pass over the sorted
-rows (:func:`_fg_terms`, numba, releases the GIL). A replicate this cannot follow exactly
-(fewer than 3 knots, or any failure of the fit) is computed by ``fine_gray_calibration`` on
-the copied rows. Only the order of floating-point sums differs from the slow path
-(``tests/stats/test_finegray_batched.py``: equal to 1e-10).
+Kaplan-Meier) comes from weighted counts at the distinct times, the Hmisc knots from
+:func:`rcs_knots` of the expanded cloglog risks (or from the caller), and
+:func:`_fg_newton` repeats :func:`~._finegray._newton` (start 0, the same step halving and
+crr's criterion; the 2 x 2 solve by LU with partial pivoting, as LAPACK's ``gesv``) with the
+log-likelihood, score and information of :func:`_fg_terms`, one compiled pass over the
+sorted rows per step (numba, releases the GIL). A replicate this does not follow (fewer
+than 3 knots, a failed fit, or a drifting one: see ``_MAX_COEF_BATCHED``) is computed by
+``fine_gray_calibration`` on the copied rows. Only the order of floating-point sums differs
+from the slow path (``tests/stats/test_finegray_batched.py``: equal to 1e-10).
 """
 
 from __future__ import annotations
@@ -279,8 +280,7 @@ class FineGrayCalibrationBatch:
         self.inv_order[order] = np.arange(n)
         self.t, self.s = t, s
         ts, ss = t[order], s[order]
-        self.cll_sorted_rows = cloglog(self.r[order])  # x1, rows sorted by time
-        self.x1 = np.ascontiguousarray(self.cll_sorted_rows)
+        self.x1 = np.ascontiguousarray(cloglog(self.r[order]))  # cloglog risk, rows sorted by time
         self.rclip = np.clip(self.r[order], 1e-10, 1.0 - 1e-10)
         ev = ss == 1
         self.cens = (ss == 0).astype(np.float64)
