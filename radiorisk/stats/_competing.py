@@ -54,6 +54,23 @@ class PrefixRankSums:
     :math:`O(n \\log^2 n)` in all (the weighted form of ``_pair_counts_sorted``). The sort
     orders and searches do not depend on the weights: they are computed once, and
     :meth:`__call__` takes weights of shape (n,) or (n, B) (one column per replicate).
+
+    Parameters
+    ----------
+    key : ndarray of int64, shape (n,)
+        Ranks (>= 0) of the rows, in prefix order.
+    q : ndarray of int64, shape (m,)
+        Prefix length of each query (0 to n).
+    x : ndarray of int64, shape (m,)
+        Rank of each query.
+
+    Examples
+    --------
+    >>> prs = PrefixRankSums(np.array([0, 2, 1, 1]), np.array([4, 2]), np.array([1, 2]))
+    >>> prs(np.ones(4)).tolist()  # 1 + 0.5 + 0.5 below rank 1 in all 4; 1 + 0.5 in the first 2
+    [2.0, 1.5]
+    >>> prs(np.array([[1.0, 2.0], [1.0, 0.0], [1.0, 1.0], [1.0, 1.0]])).tolist()
+    [[2.0, 3.0], [1.5, 2.0]]
     """
 
     def __init__(self, key, q, x):
