@@ -34,8 +34,9 @@ def _cube_pos(a: np.ndarray) -> np.ndarray:
 class _CoxCalibrationMixin:
     """Structure and evaluation of the rcs-Cox calibration family (rows sorted by time)."""
 
-    def _build_cox(self):
-        ts, es, rs, n = self.ts, self.es, self.rs, self.n
+    def _build_knots(self, rs):
+        """The cloglog risks ``cll`` of the rows and their order (for :meth:`_knots`)."""
+        n = len(rs)
         self.cll = cloglog(rs)
         self.cll_order = np.argsort(self.cll, kind="stable")
         self.cll_sorted = self.cll[self.cll_order]
@@ -43,6 +44,10 @@ class _CoxCalibrationMixin:
         if self.cll_has_ties:
             uq, inv = np.unique(self.cll, return_inverse=True)
             self.U = _csr(inv, np.arange(n), (len(uq), n))
+
+    def _build_cox(self):
+        ts, es = self.ts, self.es
+        self._build_knots(self.rs)
         self.risk_sets = CoxRiskSets.from_sorted(ts, es)
         self.et = self.risk_sets.event_times
         self.et_le_t0 = self.et <= self.t0

@@ -5,28 +5,38 @@ A block of replicates is a matrix of counts ``W`` (rows x replicates), as in
 :math:`t_0` give the all-cause Kaplan-Meier, the Aalen-Johansen :math:`F_1(t_0)` and the
 censoring distribution :math:`G` (events of either cause leave the risk set first;
 :func:`~radiorisk.stats.censoring_km_factors`); Brier, IPA and O/E are weighted sums; the
-pair sums of ``auc_cr`` and ``c_cr`` are products of fixed pair matrices (which depend on
+``auc_cr`` numerator is each case's control weight below its risk (control weights per
+distinct risk, cumulated: no pairs); the pair sums of ``c_cr`` are products of fixed pair matrices (which depend on
 the times, codes and risks only, built for a chunk of cases at a time) with the weighted
 rows. With integer counts each value equals the ``radiorisk.stats`` function on the copied
 rows (``tests/evaluation/test_bootstrap_competing.py``, to 1e-12). The Fine-Gray
-calibration family has no such form; :func:`~._audit_competing.competing_replicates` fits it
-one replicate at a time.
+calibration family (:class:`FineGrayReplicates`) is a weighted Fine-Gray fit per replicate
+(:class:`~radiorisk.stats.FineGrayCalibrationBatch`: rows sorted once, compiled Newton) with
+the Hmisc knots from the weighted order statistics of the rcs-Cox family.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..stats import at_risk_from_counts, censoring_km_factors, km_factors
+from ..stats import (
+    FineGrayCalibrationBatch,
+    PrefixRankSums,
+    at_risk_from_counts,
+    censoring_km_factors,
+    km_factors,
+)
+from ._bootstrap_calibration import _CoxCalibrationMixin
 from ._weighted_sums import _csr
 
-__all__ = ["CompetingReplicates"]
+__all__ = ["CompetingReplicates", "FineGrayReplicates"]
 
 #: The metrics of :meth:`CompetingReplicates.evaluate`, in its order.
 VECTORISED = ("c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr")
 _PAIR_CELLS = 4_000_000  # cases x rows per pair-matrix chunk (32 MB per float array)
-#: Above this many (case, row) pairs the pair sums cost more than the exact O(n log^2 n)
-#: functions per replicate: ``c_cr`` and ``auc_cr`` are then left to the caller (``dense`` False).
+#: Above this many (case, row) pairs the pair matrices cost more than ``c_cr``'s prefix rank
+#: sums (``dense`` False: :class:`~radiorisk.stats.PrefixRankSums` with the replicates as
+#: columns, O(n log^2 n) each). ``auc_cr`` needs no pairs (weights per distinct risk, cumulated).
 DENSE_PAIRS_MAX = 30_000_000
 
 
@@ -79,8 +89,47 @@ class CompetingReplicates:
         self.comp = np.flatnonzero(le0 & (s == 2))
         self.late = np.flatnonzero(~le0)
         self.ctrl = np.concatenate([self.comp, self.late])
+        uq, rank = np.unique(self.r, return_inverse=True)
+        self.R_ctrl = _csr(rank[self.ctrl], np.arange(len(self.ctrl)), (len(uq), len(self.ctrl)))
+        self.case_rank = rank[self.case]
         self.chunk = max(1, _PAIR_CELLS // max(n, 1))
         self.dense = len(self.case) * n <= DENSE_PAIRS_MAX
+        if not self.dense:
+            self._build_sorted_ccr()
+
+    def _build_sorted_ccr(self):
+        """``c_cr``'s prefix rank sums (:class:`~radiorisk.stats.PrefixRankSums`) of a large group.
+
+        Type A: rows by time descending, censored rows first among tied times, so that a
+        case's comparable rows (later, or censored at its time) are a prefix; type B: the
+        competing rows by time, the prefix those at or before the case.
+        """
+        t, s, case = self.t, self.s, self.case
+        _, rank = np.unique(self.r, return_inverse=True)
+        ti = t[case]
+        self.perm_a = np.lexsort((s != 0, -t))
+        t_cens = np.sort(t[s == 0])
+        self.q_a = (self.n - np.searchsorted(np.sort(t), ti, side="right")
+                    + np.searchsorted(t_cens, ti, side="right") - np.searchsorted(t_cens, ti, side="left"))
+        self.plan_a = PrefixRankSums(rank[self.perm_a], self.q_a, rank[case])
+        jc = np.flatnonzero((s != 0) & (s != 1) & (t <= self.t0))
+        self.jc = jc[np.argsort(t[jc], kind="stable")]
+        self.q_b = np.searchsorted(t[self.jc], ti, side="right")
+        self.plan_b = PrefixRankSums(rank[self.jc], self.q_b, rank[case])
+
+    def _sorted_ccr(self, W, wc, G_lag, G):
+        """The c_cr numerator and denominator of a large group, per replicate (O(n log^2 n) each)."""
+        case = self.case
+        fa = _scaled(W[case], G_lag[self.tid[case]] * G[self.tid[case]])  # type A: 1/(G(T_i-) G(T_i))
+        Wa = W[self.perm_a]
+        cum_a = np.vstack([np.zeros((1, W.shape[1])), np.cumsum(Wa, axis=0)])
+        num = np.sum(fa * self.plan_a(Wa), axis=0)
+        den = np.sum(fa * cum_a[self.q_a], axis=0)
+        wj = _scaled(W[self.jc], G_lag[self.tid[self.jc]])  # type B: 1/(G(T_i-) G(T_j-))
+        cum_b = np.vstack([np.zeros((1, W.shape[1])), np.cumsum(wj, axis=0)])
+        num += np.sum(wc * self.plan_b(wj), axis=0)
+        den += np.sum(wc * cum_b[self.q_b], axis=0)
+        return num, den
 
     def _distributions(self, W):
         """``F1(t0)``, G(t-) and G(t) at the distinct times <= t0 and G(t0), per replicate."""
@@ -102,9 +151,7 @@ class CompetingReplicates:
     def evaluate(self, W: np.ndarray) -> np.ndarray:
         """The metrics :data:`VECTORISED` per replicate (5 x B) from counts ``W`` (n x B).
 
-        NaN where the ``radiorisk.stats`` function would raise ``NotEstimableError``, and
-        for ``c_cr`` and ``auc_cr`` when the group is too large for the pair matrices
-        (``dense`` False: compute them one replicate at a time).
+        NaN where the ``radiorisk.stats`` function would raise ``NotEstimableError``.
         """
         W = np.asarray(W, dtype=np.float64)
         B = W.shape[1]
@@ -124,25 +171,36 @@ class CompetingReplicates:
             null = ((1.0 - F1) ** 2 * a + F1**2 * b) / tot
             out[3] = np.where(null > 0, 1.0 - brier / null, np.nan)
             has_case = W[case].sum(axis=0) > 0
-            if len(case) and self.dense:
-                num_auc, num_c, den_c = self._pair_sums(W, wc, wk, wl, G_lag, G)
+            if len(case):
+                num_auc = self._auc_numerator(wc, np.vstack([wk, wl]))
                 ok = has_case & (W[self.ctrl].sum(axis=0) > 0)
                 out[1] = np.where(ok, num_auc / (a * b), np.nan)
+            if len(case):
+                num_c, den_c = (self._pair_sums if self.dense else self._sorted_ccr)(W, wc, G_lag, G)
                 out[0] = np.where(has_case & (den_c > 0), num_c / den_c, np.nan)
         return out
 
-    def _pair_sums(self, W, wc, wk, wl, G_lag, G):
-        """The AUC numerator and the c_cr numerator and denominator, per replicate."""
+    def _auc_numerator(self, wc, w_ctrl):
+        """:math:`\\sum_i w_i \\sum_j w_j [1(r_i > r_j) + \\frac12 1(r_i = r_j)]` per replicate.
+
+        The control weights summed per distinct risk (in risk order) and cumulated: for each
+        case the weight below its risk plus half the weight tied with it (``auc_cr``'s
+        ``_weighted_below``), O(rows) per replicate.
+        """
+        at = self.R_ctrl @ w_ctrl  # distinct risks x B
+        below = np.cumsum(at, axis=0) - at
+        return np.sum(wc * (below[self.case_rank] + 0.5 * at[self.case_rank]), axis=0)
+
+    def _pair_sums(self, W, wc, G_lag, G):
+        """The c_cr numerator and denominator, per replicate."""
         t, s, r = self.t, self.s, self.r
         case, comp = self.case, self.comp
-        w_ctrl = np.vstack([wk, wl])
-        wj_b = wk  # type B: 1/G(T_j-) per competing row
+        wj_b = _scaled(W[comp], G_lag[self.tid[comp]])  # type B: 1/G(T_j-) per competing row
         B = W.shape[1]
-        num_auc, num_c, den_c = np.zeros(B), np.zeros(B), np.zeros(B)
+        num_c, den_c = np.zeros(B), np.zeros(B)
         for lo in range(0, len(case), self.chunk):
             i = case[lo:lo + self.chunk]
             ti, ri = t[i], r[i]
-            num_auc += np.sum(wc[lo:lo + self.chunk] * (_conc(ri, r[self.ctrl]) @ w_ctrl), axis=0)
             fa = _scaled(W[i], G_lag[self.tid[i]] * G[self.tid[i]])  # type A: 1/(G(T_i-) G(T_i))
             pair_a = (t[None, :] > ti[:, None]) | ((t[None, :] == ti[:, None]) & (s[None, :] == 0))
             num_c += np.sum(fa * ((pair_a * _conc(ri, r)) @ W), axis=0)
@@ -151,4 +209,42 @@ class CompetingReplicates:
             pair_b = t[comp][None, :] <= ti[:, None]
             num_c += np.sum(fb * ((pair_b * _conc(ri, r[comp])) @ wj_b), axis=0)
             den_c += np.sum(fb * (pair_b @ wj_b), axis=0)
-        return num_auc, num_c, den_c
+        return num_c, den_c
+
+class FineGrayReplicates(_CoxCalibrationMixin):
+    """``ici_cr, e50_cr, e90_cr, emax_cr`` of one group for a block of replicates.
+
+    :class:`~radiorisk.stats.FineGrayCalibrationBatch` with each replicate's knots from the
+    weighted order statistics of the rcs-Cox family (:meth:`_knots`; its rare tie rules use
+    ``rcs_knots`` itself). Each value equals ``fine_gray_calibration`` on the copied rows to
+    1e-10 (``tests/evaluation/test_audit_competing.py``).
+
+    Parameters
+    ----------
+    time, status, risk : ndarray of shape (n,)
+    horizon : float
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t, s = rng.integers(1, 9, 200).astype(float), rng.choice([0.0, 1.0, 2.0], 200)
+    >>> FineGrayReplicates(t, s, rng.uniform(0.1, 0.6, 200), horizon=5).evaluate(np.ones((200, 2))).shape
+    (4, 2)
+    """
+
+    def __init__(self, time, status, risk, *, horizon: float):
+        r = np.asarray(risk, dtype=np.float64)
+        self.n = len(r)
+        self.batch = FineGrayCalibrationBatch(time, status, r, horizon=horizon)
+        self._build_knots(r)
+
+    def evaluate(self, W: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """The four metrics per replicate (4 x B) from counts ``W`` (n x B); NaN where not estimable.
+
+        Every column must sum to n (the bootstrap's counts of a union of strata: the
+        knots' order statistics assume it). ``rows`` (B x n, positions in this group) are
+        the resampled rows in order, for the replicates computed on the copied rows
+        (:meth:`~radiorisk.stats.FineGrayCalibrationBatch.evaluate`).
+        """
+        W = np.asarray(W, dtype=np.float64)
+        return self.batch.evaluate(W, knots=self._knots(W), rows=rows)

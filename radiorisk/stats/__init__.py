@@ -49,9 +49,15 @@ aalen_johansen, CumulativeIncidence, check_competing_inputs
 c_cr, auc_cr, brier_cr, ipa_cr, oe_ratio_cr, fine_gray_calibration
     Competing-risk metrics for cause 1 at t0 (Wolbers' concordance, riskRegression's
     ``Score(..., cause = 1)``, the Fine–Gray calibration of Austin et al. 2022), R-exact.
+PrefixRankSums
+    The weighted prefix rank sums behind ``c_cr`` with the weights as columns (the bootstrap's
+    ``c_cr`` of large groups).
 fit_fine_gray, FineGrayFit
     Fine–Gray subdistribution-hazard regression, equal to ``cmprsk::crr`` (coefficients,
     sandwich and naive SEs, baseline, predicted cumulative incidence).
+FineGrayCalibrationBatch
+    ``fine_gray_calibration`` of one set of rows for a block of case weights (the bootstrap's
+    replicates: sorted once, weighted censoring KM, compiled Fine–Gray Newton).
 random_effects, MetaAnalysis
     Random-effects meta-analysis (REML, Paule–Mandel, DerSimonian–Laird; Hartung–Knapp; the
     prediction interval of Riley et al. 2011; logit/log scales), equal to ``metafor::rma``:
@@ -124,7 +130,15 @@ from ._common import (
     html_table,
     logit_clipped,
 )
-from ._competing import auc_cr, brier_cr, c_cr, fine_gray_calibration, ipa_cr, oe_ratio_cr
+from ._competing import (
+    PrefixRankSums,
+    auc_cr,
+    brier_cr,
+    c_cr,
+    fine_gray_calibration,
+    ipa_cr,
+    oe_ratio_cr,
+)
 from ._concordance import harrell_and_uno_c
 from ._cox import CoxFit, breslow_increments, cox_cumulative_hazard_se, fit_cox
 from ._cox_batched import CoxRiskSets, efron_cumulative_hazard_batched, fit_cox_batched
@@ -136,6 +150,7 @@ from ._decision import (
     threshold_grid,
 )
 from ._finegray import FineGrayFit, fit_fine_gray
+from ._finegray_batched import FineGrayCalibrationBatch
 from ._gnd import GNDTest, gnd_test, risk_groups
 from ._km import (
     at_risk_from_counts,
@@ -211,8 +226,8 @@ __all__ = [
     "median_follow_up", "CoxRiskSets", "efron_cumulative_hazard_batched", "fit_cox_batched",
     "breslow_increments", "RcsCalibrationModel", "Z_975", "cloglog", "cox_cumulative_hazard_se",
     "fit_rcs_calibration", "harrell_and_uno_c", "html_table", "loess_fit", "logit_clipped",
-    "CumulativeIncidence", "aalen_johansen", "check_competing_inputs", "FineGrayFit", "fit_fine_gray",
-    "c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr", "fine_gray_calibration",
+    "CumulativeIncidence", "aalen_johansen", "check_competing_inputs", "FineGrayFit", "fit_fine_gray", "FineGrayCalibrationBatch",
+    "PrefixRankSums", "c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr", "fine_gray_calibration",
     "MetaAnalysis", "random_effects", "replicate_seed", "permutation_rng",
     "SampleSize", "SampleSizeCriterion", "expected_shrinkage", "riley_sample_size",
     "riley_sample_size_binary", "riley_sample_size_survival", "ParameterBudget", "max_parameters",

@@ -50,7 +50,32 @@ def test_replicates_are_the_metrics_on_the_resampled_rows():
             v = _point_competing(t[ii], s[ii], r[ii], 5.0, COMPETING_METRICS)
             exact = [v[m][0] for m in COMPETING_METRICS]
             np.testing.assert_allclose(rep[k, b, :5], exact[:5], rtol=1e-12, atol=1e-12)  # vectorised
-            np.testing.assert_array_equal(rep[k, b, 5:], exact[5:])  # Fine-Gray: the exact function
+            np.testing.assert_allclose(rep[k, b, 5:], exact[5:], rtol=0, atol=1e-10)  # batched Fine-Gray
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(8, 160),
+       p_event=st.sampled_from([(0.3, 0.4, 0.3), (0.3, 0.0, 0.7), (0.0, 0.0, 1.0), (0.1, 0.2, 0.7), (0.5, 0.5, 0.0)]),
+       tied_risk=st.booleans())
+def test_fine_gray_replicates_equal_the_exact_function_on_resampled_rows(seed, n, p_event, tied_risk):
+    """ici_cr ... emax_cr of every replicate and group (tiny groups, no events, all competing, ties)."""
+    rng = np.random.default_rng(seed)
+    t = rng.integers(1, 9, n).astype(float)
+    s = rng.choice([0.0, 1.0, 2.0], n, p=p_event)
+    r = np.round(rng.uniform(0.05, 0.8, n), 1 if tied_risk else 6)
+    grp = rng.choice(["a", "b", "c"], n, p=[0.6, 0.35, 0.05])  # "c": a tiny group (maybe empty)
+    subsets = [np.arange(n)] + [np.flatnonzero(grp == g) for g in "abc"]
+    rep = competing_replicates(t, s, r, horizon=5.0, subsets=subsets, strata=grp, n_boot=3, random_state=seed)
+    idx = StratifiedBootstrap(grp, 3, seed).indices(range(3))
+    for b in range(3):
+        for k, sub in enumerate(subsets):
+            if len(sub) == 0:
+                continue
+            ii = idx[b, sub]
+            with np.errstate(all="ignore"):
+                v = _point_competing(t[ii], s[ii], r[ii], 5.0, COMPETING_METRICS)
+            exact = [v[m][0] for m in COMPETING_METRICS[5:]]
+            np.testing.assert_allclose(rep[k, b, 5:], exact, rtol=0, atol=1e-10, err_msg=f"group {k}, rep {b}")
 
 
 def test_audit_bootstrap_uses_the_shared_resamples():
@@ -81,7 +106,7 @@ def test_a_group_without_event_of_interest_is_flagged_not_dropped():
     assert tiny.loc["brier_cr", "estimate"] > 0  # defined: every row counts
 
 
-def test_large_groups_use_the_exact_pair_metrics(monkeypatch):
+def test_large_groups_get_the_pair_metrics_without_pair_matrices(monkeypatch):
     _, t, s, r = _data(6, 200)
     kw = {"horizon": 5.0, "subsets": [np.arange(200)], "strata": np.zeros(200), "n_boot": 3, "random_state": 2}
     fast = competing_replicates(t, s, r, **kw)
@@ -90,4 +115,13 @@ def test_large_groups_use_the_exact_pair_metrics(monkeypatch):
     np.testing.assert_allclose(slow, fast, rtol=1e-12, atol=1e-12)
     idx = StratifiedBootstrap(np.zeros(200), 3, 2).indices(range(3))
     v = _point_competing(t[idx[1]], s[idx[1]], r[idx[1]], 5.0, ("c_cr", "auc_cr"))
-    assert slow[0, 1, :2].tolist() == [v["c_cr"][0], v["auc_cr"][0]]
+    np.testing.assert_allclose(slow[0, 1, :2], [v["c_cr"][0], v["auc_cr"][0]], rtol=1e-12, atol=1e-12)
+
+
+def test_threads_do_not_change_the_replicates():
+    _, t, s, r = _data(6, 360)
+    grp = np.where(np.arange(360) % 4 == 0, "a", np.where(np.arange(360) % 4 == 1, "b", "c"))
+    subsets = [np.arange(360)] + [np.flatnonzero(grp == g) for g in "abc"]
+    kw = dict(horizon=5.0, subsets=subsets, strata=grp, n_boot=6, random_state=2)
+    np.testing.assert_array_equal(competing_replicates(t, s, r, n_jobs=1, **kw),
+                                  competing_replicates(t, s, r, n_jobs=3, **kw))
