@@ -115,7 +115,12 @@ def _ccr_parts(t, s, r, t0, cause) -> dict:
     comp, conc, tied = _pair_counts(t, any_event, r, idx)  # type A: Harrell's comparability
     ti = t[idx]
     g_minus = G.before(ti)
-    wa = 1.0 / (g_minus * G.at(ti))
+    den = g_minus * G.at(ti)
+    if np.any((den <= 0) & (comp > 0)):
+        raise NotEstimableError("c_cr: the censoring survival G is 0 at an event time with later comparable "
+                                "patients (infinite inverse-probability weight)")
+    # G(T_i) = 0 leaves nobody after T_i: such events have no type-A pairs, and their weight does not matter
+    wa = np.divide(1.0, den, out=np.zeros_like(den), where=den > 0)
     out = {"pairs_A": float(np.sum(comp)), "concordant_A": float(np.sum(conc + 0.5 * tied)),
            "num_A": float(np.sum(wa * (conc + 0.5 * tied))), "den_A": float(np.sum(wa * comp))}
     jc = np.flatnonzero((s != 0) & (s != cause))
@@ -155,7 +160,10 @@ def c_cr(time, status, risk, *, horizon, cause: int = 1) -> float:
     Raises
     ------
     NotEstimableError
-        Without an event of ``cause`` by :math:`t_0` or without any pair.
+        Without an event of ``cause`` by :math:`t_0` or without any pair; or when the censoring
+        survival :math:`G(T_i)` is 0 at an event with a type-A partner (a row censored at the
+        same time when every remaining row has an event or is censored there): that pair's weight
+        :math:`1/(G(T_i-)G(T_i))` is infinite.
 
     Notes
     -----
