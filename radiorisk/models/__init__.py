@@ -43,6 +43,7 @@ See ``docs/models.md``.
 
 from ._base import DEFAULT_HORIZON, ModelError, make_y
 from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
+from ._cox_penalty import DEFAULT_PENALIZER_GRID, INNER_CV_COLUMNS, default_cox_params
 from ._estimators import MODEL_NAMES, RiskPipeline, make_model
 from ._folds import cluster_folds
 from ._impute_model import IMPUTE_DEFAULT, MIModel, make_mi_model, parse_impute
@@ -80,6 +81,9 @@ from ._xgb import AFT_DISTRIBUTIONS, XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk, ipcw
 
 __all__ = [
     "AFT_DISTRIBUTIONS",
+    "DEFAULT_PENALIZER_GRID",
+    "INNER_CV_COLUMNS",
+    "default_cox_params",
     "IMPUTE_DEFAULT",
     "DEFAULT_DELTAS",
     "DELTA_COLUMNS",

@@ -59,6 +59,7 @@ from ..models import (
     MIModel,
     ModelError,
     cross_validate_risk,
+    default_cox_params,
     delta_sensitivity,
     fit_final_model,
     modality_ladder,
@@ -554,6 +555,9 @@ def run_fit(
     clusters = _clusters(work, cohort, data, cv_by)
     model_params, note = stable_model_params(data, blocks, stable_features, robustness, params)
     work.notes += [note] if note else []
+    if model == "coxph":  # the default strategy: clinical unpenalised, penalty by inner CV (issue 16)
+        model_params, note = default_cox_params(data, blocks, model_params)
+        work.notes.append(note)
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
