@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from scipy.linalg import LinAlgWarning
 from scipy.stats import norm
 from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator
@@ -320,10 +321,11 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             f = self._fit_one(Xc, t, e, w, names)
-        notes = [str(c.message).strip().split("\n")[0].split(". ")[0] for c in caught
-                 if issubclass(c.category, ConvergenceWarning)]
+        kept = (ConvergenceWarning, LinAlgWarning)  # lifelines' numerical trouble: notes, not console
+        notes = [str(c.message).strip().split("\n")[0].split(". ")[0].split(": slice")[0] for c in caught
+                 if issubclass(c.category, kept)]
         for c in caught:
-            if not issubclass(c.category, ConvergenceWarning):
+            if not issubclass(c.category, kept):
                 warnings.warn(c.message, c.category, stacklevel=2)
         if any("failed to converge" in n for n in notes) and self.penalizer_ == 0 and w is None \
                 and not self.robust:

@@ -114,8 +114,8 @@ from ._common import (
 from ._competing import auc_cr, brier_cr, c_cr, fine_gray_calibration, ipa_cr, oe_ratio_cr
 from ._concordance import harrell_and_uno_c
 from ._cox import CoxFit, breslow_increments, cox_cumulative_hazard_se, cox_partial_loglik, fit_cox
-from ._cox_ridge import fit_cox_ridge
 from ._cox_batched import CoxRiskSets, efron_cumulative_hazard_batched, fit_cox_batched
+from ._cox_ridge import fit_cox_ridge
 from ._finegray import FineGrayFit, fit_fine_gray
 from ._gnd import GNDTest, gnd_test, risk_groups
 from ._km import (
