@@ -153,3 +153,16 @@ def test_fold_fits_convergence_notes_reach_the_cv_notes():
                                  repeats=1, folds=3)
     fold = [n for n in cv.notes if "fold fits did not converge" in n]
     assert len(fold) == 1 and " of 3 fold fits" in fold[0] and "\n" not in fold[0]
+
+
+def test_report_states_the_strategy_and_the_chosen_penalty(small):
+    from radiorisk.report._model_methods import _cox_strategy
+
+    X, t, e = small
+    m = CoxPHRisk(penalizer="cv", unpenalized=["age", "sex"], penalizer_grid=(1.0, 0.1)).fit(X, make_y(t, e))
+    say, tables = _cox_strategy(m)
+    assert "pre-specified and unpenalised (age, sex)" in say[0]
+    assert "5-fold inner cross-validation" in say[0] and f"λ = {m.penalizer_:g}" in say[0]
+    assert tables[0][1].equals(m.inner_cv_)
+    fixed, _ = _cox_strategy(CoxPHRisk(penalizer=0.1).fit(X, make_y(t, e)))
+    assert "penalty fixed at 0.1" in fixed[0]
