@@ -273,10 +273,10 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
             return
         grid = DEFAULT_PENALIZER_GRID if self.penalizer_grid is None else self.penalizer_grid
 
-        def fit(Xk, tk, ek, lam):  # ridge: radiorisk's Newton fit of lifelines' objective (fast)
+        def fit(Xk, tk, ek, lam, start):  # ridge: radiorisk's Newton fit of lifelines' objective (fast)
             if float(self.l1_ratio) == 0.0:
                 try:
-                    return fit_cox_ridge(Xk, tk, ek, lam * self._factors)
+                    return fit_cox_ridge(Xk, tk, ek, lam * self._factors, init=start)
                 except NotEstimableError as exc:
                     raise ModelError(str(exc)) from exc
             self.penalizer_ = lam

@@ -80,8 +80,10 @@ def choose_penalizer(fit, X, t, e, *, grid, folds: int, seed: int) -> tuple[floa
     Parameters
     ----------
     fit : callable
-        ``fit(X, t, e, penalizer) -> coef`` (one penalised Cox fit; raises
-        :class:`ModelError` when it fails).
+        ``fit(X, t, e, penalizer, start) -> coef`` (one penalised Cox fit from the
+        coefficients ``start``, None: from 0; raises :class:`ModelError` when it fails).
+        Each inner fold runs the grid strongest first, warm-started from the previous
+        strength's fit (the optimum does not depend on the start: the objective is concave).
     X, t, e : ndarray
         Training rows (the inner folds split them).
     grid : sequence of float
@@ -105,31 +107,30 @@ def choose_penalizer(fit, X, t, e, *, grid, folds: int, seed: int) -> tuple[floa
     lab = inner_cv_folds(e, folds, seed)
     if any(e[lab != k].sum() == 0 for k in range(folds)):
         raise ModelError(f"too few events ({int(e.sum())}) for {folds} inner folds")
-    cvpl, failed, unconverged = [], [], 0
-    for lam in grid:
-        total, n_fail = 0.0, 0
-        for k in range(folds):
-            tr = lab != k
+    totals, failed, unconverged = np.zeros(len(grid)), np.zeros(len(grid), dtype=np.int64), 0
+    for k in range(folds):
+        tr = lab != k
+        start = None  # warm start along the path, strongest penalty first
+        for j, lam in enumerate(grid):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    b = fit(X[tr], t[tr], e[tr], lam)
+                    b = fit(X[tr], t[tr], e[tr], lam, start)
                 except ModelError:
                     b = None
             unconverged += any("converge" in str(c.message) for c in caught)
             if b is None:
-                n_fail += 1
+                failed[j] += 1
                 continue
-            total += cox_partial_loglik(X @ b, t, e) - cox_partial_loglik(X[tr] @ b, t[tr], e[tr])
-        cvpl.append(total if n_fail == 0 else -np.inf)
-        failed.append(n_fail)
-    values = np.asarray(cvpl)
+            start = b
+            totals[j] += cox_partial_loglik(X @ b, t, e) - cox_partial_loglik(X[tr] @ b, t[tr], e[tr])
+    values = np.where(failed == 0, totals, -np.inf)
     if not np.isfinite(values).any():
         raise ModelError("every inner cross-validation fit of the penalised Cox model failed; "
                          "set penalizer to a number (e.g. penalizer=0.1)")
     best = int(np.argmax(values))  # first maximum: the strongest penalty among ties
     curve = pd.DataFrame({"penalizer": grid, "cvpl": values, "cvpl_per_event": values / float(e.sum()),
-                          "n_failed": failed, "chosen": [i == best for i in range(len(grid))]})
+                          "n_failed": failed.tolist(), "chosen": [i == best for i in range(len(grid))]})
     return grid[best], curve, int(unconverged)
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..exceptions import NotEstimableError
-from ._cox import _accept_step, _CoxProblem, _relative_change
+from ._cox import _accept_step, _relative_change, _risk_set_terms
 from ._linalg import newton_step
 
 __all__ = ["fit_cox_ridge"]
 
 
 def fit_cox_ridge(X, time, event, penalty, *, ties: str = "efron", tol: float = 1e-10,
-                  max_iter: int = 50) -> np.ndarray:
+                  max_iter: int = 50, init=None) -> np.ndarray:
     r"""Coefficients maximising the ridge-penalised Cox partial likelihood.
 
     Maximises :math:`\ell(\beta) - \tfrac{n}{2} \sum_j \lambda_j (s_j \beta_j)^2`,
@@ -33,6 +33,8 @@ def fit_cox_ridge(X, time, event, penalty, *, ties: str = "efron", tol: float = 
     tol : float, default 1e-10
         Relative change of the penalised objective at which iteration stops.
     max_iter : int, default 50
+    init : array-like of shape (p,), optional
+        Starting coefficients (default 0), e.g. the fit of a neighbouring penalty.
 
     Returns
     -------
@@ -63,7 +65,7 @@ def fit_cox_ridge(X, time, event, penalty, *, ties: str = "efron", tol: float = 
     if (sd <= 0).any():
         raise NotEstimableError(f"column(s) {np.flatnonzero(sd <= 0).tolist()} are constant")
     Xc = X - X.mean(axis=0)
-    prob = _CoxProblem(Xc, np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64), ties)
+    prob = _LowMemoryEfron(Xc, np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64), ties)
     w = n * lam * sd**2  # the penalty's Hessian diagonal on the scale of X
 
     def objective(beta, derivatives=True):
@@ -73,7 +75,7 @@ def fit_cox_ridge(X, time, event, penalty, *, ties: str = "efron", tol: float = 
             return ll - pen, None, None
         return ll - pen, g - w * beta, h + np.diag(w)
 
-    beta = np.zeros(p)
+    beta = np.zeros(p) if init is None else np.array(init, dtype=np.float64).reshape(p)
     obj, grad, info = objective(beta)
     for _ in range(max_iter):
         step = newton_step(info, grad, "Cox")
@@ -91,3 +93,55 @@ def fit_cox_ridge(X, time, event, penalty, *, ties: str = "efron", tol: float = 
         if rel <= tol and np.all(np.isfinite(beta)):
             return beta
     raise NotEstimableError(f"the ridge Cox model did not converge in {max_iter} iterations")
+
+
+class _LowMemoryEfron:
+    """Cox log-likelihood, score and information in O(n p) memory (many columns: no n x p x p array).
+
+    The information's risk-set sums of :math:`r x x^T` are weighted sums over rows,
+    :math:`X^T \\mathrm{diag}(w) X`, with each row's weight the sum of the Efron
+    factors of the event times whose risk set holds it.
+    """
+
+    def __init__(self, X, time, event, ties):
+        t, e, X, uniq, first, tid, d, has = _risk_set_terms(X, time, event)
+        self.X, self.ev = X, e == 1
+        self.first = first[has]
+        dk = d[has].astype(np.int64)
+        self.kd = (np.cumsum(has) - 1)[tid[self.ev]]
+        self.nk = dk.size
+        self.kk = np.repeat(np.arange(dk.size), dk)
+        self.a = ((np.arange(self.kk.size) - np.repeat(np.cumsum(dk) - dk, dk)) / dk[self.kk]
+                  if ties == "efron" else np.zeros(self.kk.size))
+        self.row_k = np.searchsorted(uniq[has], t, side="right")  # event times with t_k <= t_i
+        self.sum_x_events = X[self.ev].sum(axis=0)
+
+    def evaluate(self, beta, *, derivatives=True):
+        X, ev, kk, a = self.X, self.ev, self.kk, self.a
+        eta = X @ beta
+        m = float(np.max(eta))
+        r = np.exp(eta - m)
+        S0 = np.cumsum(r[::-1])[::-1][self.first]
+        D0 = np.bincount(self.kd, weights=r[ev], minlength=self.nk)
+        den = S0[kk] - a * D0[kk]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loglik = float(np.sum(eta[ev]) - np.sum(np.log(den) + m))
+        if not np.isfinite(loglik):
+            loglik = -np.inf
+        if not derivatives:
+            return loglik, None, None
+        if loglik == -np.inf:
+            raise NotEstimableError("the ridge Cox fit left the range where its likelihood is representable")
+        rx = r[:, None] * X
+        S1 = np.cumsum(rx[::-1], axis=0)[::-1][self.first]
+        D1 = np.zeros((self.nk, X.shape[1]))
+        np.add.at(D1, self.kd, rx[ev])
+        mean1 = (S1[kk] - a[:, None] * D1[kk]) / den[:, None]
+        grad = self.sum_x_events - mean1.sum(axis=0)
+        alpha = np.bincount(kk, weights=1.0 / den, minlength=self.nk)
+        beta_k = np.bincount(kk, weights=a / den, minlength=self.nk)
+        cum = np.r_[0.0, np.cumsum(alpha)]
+        w = r * cum[self.row_k]
+        w[ev] -= r[ev] * beta_k[self.kd]
+        info = (X * w[:, None]).T @ X - mean1.T @ mean1
+        return loglik, grad, info
