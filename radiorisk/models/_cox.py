@@ -318,17 +318,25 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         lifelines did not bring to convergence is refitted by radiorisk's Cox
         fitter (step-halving Newton–Raphson as ``survival::coxph``).
         """
+        exact_ok = self.penalizer_ == 0 and w is None and not self.robust
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            f = self._fit_one(Xc, t, e, w, names)
+            try:
+                f = self._fit_one(Xc, t, e, w, names)
+            except ModelError:
+                if not exact_ok:
+                    raise
+                f = None
+        if f is None:  # lifelines halted (e.g. a singular information): radiorisk's fitter, or a clear error
+            self.convergence_notes_.append("lifelines halted; refitted by radiorisk.stats.fit_cox")
+            return self._fit_exact(Xc, t, e, names)
         kept = (ConvergenceWarning, LinAlgWarning)  # lifelines' numerical trouble: notes, not console
         notes = [str(c.message).strip().split("\n")[0].split(". ")[0].split(": slice")[0] for c in caught
                  if issubclass(c.category, kept)]
         for c in caught:
             if not issubclass(c.category, kept):
                 warnings.warn(c.message, c.category, stacklevel=2)
-        if any("failed to converge" in n for n in notes) and self.penalizer_ == 0 and w is None \
-                and not self.robust:
+        if any("failed to converge" in n for n in notes) and exact_ok:
             f = self._fit_exact(Xc, t, e, names)
             notes.append("refitted by radiorisk.stats.fit_cox")
         self.convergence_notes_.extend(dict.fromkeys(notes))
@@ -340,8 +348,15 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         try:
             f = fit_cox(Xa, t, e, ties="efron", names=names, tol=1e-12)
         except NotEstimableError as exc:
-            raise ModelError(f"the Cox model of an imputed data set cannot be fitted ({exc}); look "
-                             "for collinear columns, or set penalizer > 0") from exc
+            ev = e == 1
+            flat = [n for j, n in enumerate(names) if np.ptp(Xa[:, j]) == 0 or np.ptp(Xa[ev, j]) == 0]
+            cause = (f"column(s) without variation among the events in this data set: {', '.join(flat)}; "
+                     if flat else "")
+            raise ModelError(f"the unpenalised Cox model cannot be fitted on this (completed) data set "
+                             f"({exc}); {cause}the likelihood has no finite maximum (separation) or the "
+                             "columns are collinear. Fix: a penalty (omit penalizer=0: radiorisk fit's "
+                             "default penalises all but the clinical columns), drop that column, or use "
+                             "--impute median") from exc
         return {"coef": f.coef, "se": f.se, "means": f.center, "baseline_times": f.event_times,
                 "baseline_cumhaz": np.cumsum(f.hazard_breslow), "log_likelihood": float(f.loglik)}
 
@@ -433,9 +448,30 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         h = check_horizon(horizon, self.horizon)
-        return np.array([breslow_risk(f["baseline_times"], f["baseline_cumhaz"], h,
-                                      np.exp((Xc - f["means"]) @ f["coef"]))
-                         for f, Xc in self._per_imputation(X)])
+        with np.errstate(over="ignore", invalid="ignore"):
+            risk = np.array([breslow_risk(f["baseline_times"], f["baseline_cumhaz"], h,
+                                          np.exp((Xc - f["means"]) @ f["coef"]))
+                             for f, Xc in self._per_imputation(X)])
+        if not np.isfinite(risk).all():
+            raise ModelError(self._non_finite_message(risk))
+        return risk
+
+    def _non_finite_message(self, risk) -> str:
+        """Why some risks are not finite: the fits (imputed data sets) and columns with extreme coefficients."""
+        fits = self.imputation_fits_ if self.n_imputations is not None else [{"coef": self.coef_}]
+        names, parts = self._names(), []
+        for i, f in enumerate(fits):
+            if np.isfinite(risk[i]).all():
+                continue
+            b = np.asarray(f["coef"])
+            worst = [f"{names[j]} (coefficient {b[j]:.3g})" for j in np.argsort(-np.nan_to_num(np.abs(b), nan=np.inf))[:3]]
+            where = f"imputed data set {i + 1} of {len(fits)}" if self.n_imputations is not None else "the fit"
+            parts.append(f"{where}: largest coefficients {', '.join(worst)}")
+        return ("the Cox model returned non-finite risks: " + "; ".join(parts) + ". Cause: a column "
+                "(nearly) separates the events (monotone likelihood: it orders the event times or does "
+                "not vary among the events, e.g. after imputation), so the unpenalised estimate diverges. "
+                f"Fix: a penalty (penalizer={self.penalizer!r} now; the default strategy of radiorisk fit "
+                "uses penalizer='cv'), dropping or merging that column, or --impute median")
 
     def predict_survival_function(self, X, *, times) -> np.ndarray:
         """Survival probabilities :math:`S(t \\mid x)`, shape (n_samples, n_times)."""

@@ -166,3 +166,18 @@ def test_report_states_the_strategy_and_the_chosen_penalty(small):
     assert tables[0][1].equals(m.inner_cv_)
     fixed, _ = _cox_strategy(CoxPHRisk(penalizer=0.1).fit(X, make_y(t, e)))
     assert "penalty fixed at 0.1" in fixed[0]
+
+
+def test_unfittable_imputed_set_and_non_finite_risks_name_cause_and_fix(small):
+    from radiorisk.models import ModelError
+
+    X, t, e = small
+    Xa = X.to_numpy().copy()
+    Xa[:, 2] = 0.0  # a column with no variation (as a completed set can have)
+    with pytest.raises(ModelError, match=r"without variation among the events in this data set: r0.*Fix: a penalty"):
+        CoxPHRisk()._fit_exact(Xa, t, e, list(X.columns))
+    m = CoxPHRisk().fit(X, make_y(t, e))
+    m.coef_ = np.array([900.0, 0, 0, 0, 0, 0])  # a diverged (separated) estimate
+    with pytest.raises(ModelError, match=r"non-finite risks: the fit: largest coefficients age \(coefficient 900\).*"
+                                         r"separates the events.*Fix: a penalty"):
+        m.predict_risk(X, horizon=0.5)  # before the first event: 0 x inf
