@@ -44,7 +44,7 @@ def fit_cox_ridge(X, time, event, penalty, *, ties: str = "efron", tol: float = 
     Raises
     ------
     NotEstimableError
-        When Newton–Raphson does not converge, or a column is constant.
+        When Newton–Raphson does not converge.  A constant column gets coefficient 0.
 
     Examples
     --------
@@ -62,8 +62,13 @@ def fit_cox_ridge(X, time, event, penalty, *, ties: str = "efron", tol: float = 
     if (lam < 0).any() or not np.isfinite(lam).all():
         raise ValueError(f"penalty must be finite and >= 0; got {penalty!r}")
     sd = X.std(axis=0, ddof=1) if n > 1 else np.zeros(p)
-    if (sd <= 0).any():
-        raise NotEstimableError(f"column(s) {np.flatnonzero(sd <= 0).tolist()} are constant")
+    if (sd <= 0).any():  # a constant column (e.g. a rare category in an inner fold) carries no information: 0
+        out = np.zeros(p)
+        keep = sd > 0
+        if keep.any():
+            out[keep] = fit_cox_ridge(X[:, keep], time, event, lam[keep], ties=ties, tol=tol, max_iter=max_iter,
+                                      init=None if init is None else np.asarray(init, dtype=np.float64)[keep])
+        return out
     Xc = X - X.mean(axis=0)
     prob = _LowMemoryEfron(Xc, np.asarray(time, dtype=np.float64), np.asarray(event, dtype=np.float64), ties)
     w = n * lam * sd**2  # the penalty's Hessian diagonal on the scale of X

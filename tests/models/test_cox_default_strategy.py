@@ -181,3 +181,11 @@ def test_unfittable_imputed_set_and_non_finite_risks_name_cause_and_fix(small):
     with pytest.raises(ModelError, match=r"non-finite risks: the fit: largest coefficients age \(coefficient 900\).*"
                                          r"separates the events.*Fix: a penalty"):
         m.predict_risk(X, horizon=0.5)  # before the first event: 0 x inf
+
+
+def test_ridge_gives_a_constant_column_coefficient_zero(small):
+    X, t, e = small
+    Xa = np.column_stack([X.to_numpy(), np.ones(len(t))])
+    b = fit_cox_ridge(Xa, t, e, 0.1)
+    assert b[-1] == 0.0
+    np.testing.assert_allclose(b[:-1], fit_cox_ridge(X.to_numpy(), t, e, 0.1), atol=1e-12)
