@@ -525,7 +525,9 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         if self.penalizer == "cv" or self.unpenalized_:  # absent otherwise: older bundles stay as they were
             cv = self.inner_cv_
             st["penalty_"] = {"penalizer_": self.penalizer_, "unpenalized_": list(self.unpenalized_),
-                              "inner_cv_": None if cv is None else {c: cv[c].tolist() for c in cv.columns}}
+                              "inner_cv_": None if cv is None else  # a failed strength's -inf as null (JSON)
+                              {c: [None if isinstance(v, float) and not np.isfinite(v) else v for v in cv[c].tolist()]
+                               for c in cv.columns}}
         if self.n_imputations is not None:  # absent otherwise: single-fit bundles stay as they were
             st["imputation_fits_"] = [{k: np.asarray(f[k]).tolist() for k in self._FIT_KEYS}
                                       | {"log_likelihood": float(f["log_likelihood"])}
@@ -549,7 +551,12 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         pen = st.get("penalty_") or {}
         self.penalizer_ = float(pen.get("penalizer_", 0.0 if self.penalizer == "cv" else self.penalizer))
         self.unpenalized_ = list(pen.get("unpenalized_", []))
-        self.inner_cv_ = None if pen.get("inner_cv_") is None else pd.DataFrame(pen["inner_cv_"])
+        self.inner_cv_ = None
+        if pen.get("inner_cv_") is not None:
+            cv = pd.DataFrame(pen["inner_cv_"])
+            for c in ("cvpl", "cvpl_per_event"):
+                cv[c] = cv[c].astype(np.float64).fillna(-np.inf)
+            self.inner_cv_ = cv
         if self.n_imputations is not None:
             self._set_imputed_state(st, p)
 

@@ -189,3 +189,14 @@ def test_ridge_gives_a_constant_column_coefficient_zero(small):
     b = fit_cox_ridge(Xa, t, e, 0.1)
     assert b[-1] == 0.0
     np.testing.assert_allclose(b[:-1], fit_cox_ridge(X.to_numpy(), t, e, 0.1), atol=1e-12)
+
+
+def test_a_failed_strength_survives_save_and_load(small, tmp_path):
+    X, t, e = small
+    est = make_model("coxph", horizon=1826.0, penalizer="cv", unpenalized=["age"], penalizer_grid=(1.0, 0.1))
+    est.fit(X, make_y(t, e))
+    cox = est.steps[-1][1]
+    cox.inner_cv_.loc[1, ["cvpl", "cvpl_per_event"]] = -np.inf  # as when every fit of a strength failed
+    est.save(tmp_path / "m")
+    back = load(tmp_path / "m").steps[-1][1]
+    pd.testing.assert_frame_equal(back.inner_cv_, cox.inner_cv_)
