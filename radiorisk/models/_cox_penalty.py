@@ -63,7 +63,7 @@ def inner_cv_folds(event, k: int, seed: int) -> np.ndarray:
     Examples
     --------
     >>> inner_cv_folds([1, 0, 1, 0, 1, 0], 3, seed=0).tolist()
-    [2, 0, 1, 1, 0, 2]
+    [1, 2, 2, 1, 0, 0]
     """
     e = np.asarray(event).astype(bool)
     rng = np.random.default_rng(seed)
