@@ -50,6 +50,7 @@ See ``docs/models.md``.
 
 from ._base import DEFAULT_HORIZON, ModelError, make_y
 from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
+from ._cox_penalty import DEFAULT_PENALIZER_GRID, INNER_CV_COLUMNS, default_cox_params
 from ._estimators import MODEL_NAMES, RiskPipeline, make_model
 from ._folds import cluster_folds
 from ._harmonise import (
@@ -106,6 +107,9 @@ __all__ = [
     "check_batches",
     "default_harmonised",
     "AFT_DISTRIBUTIONS",
+    "DEFAULT_PENALIZER_GRID",
+    "INNER_CV_COLUMNS",
+    "default_cox_params",
     "IMPUTE_DEFAULT",
     "DEFAULT_DELTAS",
     "DELTA_COLUMNS",

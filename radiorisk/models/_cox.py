@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
 from lifelines.exceptions import ConvergenceError, ConvergenceWarning
+from scipy.linalg import LinAlgWarning
 from scipy.stats import norm
 from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ..stats import NotEstimableError, fit_cox, rubin_pool
+from ..stats import NotEstimableError, fit_cox, fit_cox_ridge, rubin_pool
 from ._base import (
     DEFAULT_HORIZON,
     ModelError,
@@ -26,6 +27,7 @@ from ._base import (
     check_sample_weight,
     check_y,
 )
+from ._cox_penalty import DEFAULT_PENALIZER_GRID, choose_penalizer, penalty_factors
 from ._impute import ChainedImputation
 
 __all__ = ["CoxPHRisk", "HAZARD_RATIO_COLUMNS"]
@@ -77,10 +79,22 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
     ----------
     horizon : float, default 1826.0
         Default prediction horizon in days (5 years).
-    penalizer : float, default 0.0
-        lifelines' ``penalizer`` (elastic net strength; 0 = maximum likelihood).
+    penalizer : float or "cv", default 0.0
+        lifelines' ``penalizer`` (elastic net strength; 0 = maximum likelihood),
+        or ``"cv"``: the strength of ``penalizer_grid`` with the largest
+        cross-validated partial likelihood (Verweij & van Houwelingen 1993) in
+        ``inner_folds`` event-stratified folds of the training rows, drawn from
+        ``random_state`` (:func:`~radiorisk.models._cox_penalty.choose_penalizer`).
     l1_ratio : float, default 0.0
         lifelines' ``l1_ratio`` (0 = ridge, 1 = lasso).
+    unpenalized : list of str, optional
+        Pre-specified columns left unpenalised (penalty factor 0; also their
+        dummies ``<name>_<level>`` and indicators ``<name>_missing``).
+    penalizer_grid : sequence of float, optional
+        Candidates of ``penalizer="cv"`` (default
+        :data:`~radiorisk.models._cox_penalty.DEFAULT_PENALIZER_GRID`, 1 to 0.001).
+    inner_folds : int, default 5
+        Inner folds of ``penalizer="cv"``.
     robust : bool, default False
         Sandwich (robust) standard errors, advisable with non-integer
         ``sample_weight``.
@@ -105,7 +119,7 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
     delta_columns : list of str, optional
         Columns shifted by ``impute_delta`` (default: every column).
     random_state : int, default 0
-        Seed of the imputations (the Cox fit itself is deterministic).
+        Seed of the imputations and of the inner folds (the Cox fit itself is deterministic).
 
     Attributes
     ----------
@@ -117,6 +131,14 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         lifelines' baseline cumulative hazard (a step function of time).
     log_likelihood_ : float
         Partial log-likelihood at the estimate.
+    penalizer_ : float
+        The penalty strength used (chosen by inner CV with ``penalizer="cv"``).
+    inner_cv_ : DataFrame or None
+        With ``penalizer="cv"``: the inner-CV curve
+        (:data:`~radiorisk.models._cox_penalty.INNER_CV_COLUMNS`); with
+        ``n_imputations`` computed on the first completed data set.
+    unpenalized_ : list of str
+        The columns fitted without penalty.
     feature_names_in_ : ndarray of str
         Covariate names (``x0, x1, ...`` for arrays).
     pooled_ : DataFrame
@@ -155,10 +177,13 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
 
     def __init__(self, *, horizon=DEFAULT_HORIZON, penalizer=0.0, l1_ratio=0.0, robust=False,
                  n_imputations=None, impute_max_iter=5, impute_delta=0.0, delta_columns=None,
-                 random_state=0):
+                 random_state=0, unpenalized=None, penalizer_grid=None, inner_folds=5):
         self.horizon = horizon
         self.penalizer = penalizer
         self.l1_ratio = l1_ratio
+        self.unpenalized = unpenalized
+        self.penalizer_grid = penalizer_grid
+        self.inner_folds = inner_folds
         self.robust = robust
         self.n_imputations = n_imputations
         self.impute_max_iter = impute_max_iter
@@ -172,7 +197,11 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
 
     def _check_params(self) -> None:
         check_horizon(self.horizon)
-        check_number("penalizer", self.penalizer, low=0.0)
+        if not (isinstance(self.penalizer, str) and self.penalizer == "cv"):
+            if isinstance(self.penalizer, str):
+                raise ModelError(f"penalizer must be a number >= 0 or 'cv'; got {self.penalizer!r}")
+            check_number("penalizer", self.penalizer, low=0.0)
+        check_number("inner_folds", self.inner_folds, low=2, integer=True)
         check_number("l1_ratio", self.l1_ratio, low=0.0, high=1.0)
         if not isinstance(self.robust, bool | np.bool_):
             raise ModelError(f"robust must be True or False; got {self.robust!r}")
@@ -219,11 +248,47 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         if not (e == 1).any():
             raise ModelError("no event in the training rows: the Cox model cannot be fitted")
         self.n_events_ = int(np.sum(e))
+        self._factors, self.unpenalized_ = penalty_factors(names, self.unpenalized)
+        self.inner_cv_ = None
+        self.convergence_notes_ = []
         if self.n_imputations is None:
-            self.convergence_notes_ = []
+            self._choose_penalty(Xa, t, e, w, names)
             self._set_fit(self._fit_checked(Xa, t, e, w, names))
             return self
         return self._fit_imputed(Xa, t, e, w, names)
+
+    def _penalty(self, strength: float):
+        """lifelines' penalizer: a number, or per-column strengths when some columns are unpenalised."""
+        if self._factors.size and self._factors.min() == 0.0:
+            return float(strength) * self._factors
+        return float(strength)
+
+    def _choose_penalty(self, Xa, t, e, w, names) -> None:
+        """``penalizer_``: the given strength, or the inner-CV choice (``penalizer="cv"``)."""
+        if not (isinstance(self.penalizer, str) and self.penalizer == "cv"):
+            self.penalizer_ = float(self.penalizer)
+            return
+        if not self._factors.any():  # every column pre-specified: nothing to penalise
+            self.penalizer_ = 0.0
+            return
+        grid = DEFAULT_PENALIZER_GRID if self.penalizer_grid is None else self.penalizer_grid
+
+        def fit(Xk, tk, ek, lam, start):  # ridge: radiorisk's Newton fit of lifelines' objective (fast)
+            if float(self.l1_ratio) == 0.0:
+                try:
+                    return fit_cox_ridge(Xk, tk, ek, lam * self._factors, init=start)
+                except NotEstimableError as exc:
+                    raise ModelError(str(exc)) from exc
+            self.penalizer_ = lam
+            return self._fit_one(Xk, tk, ek, None, names)["coef"]
+
+        with threadpool_limits(1):
+            lam, curve, n_unconv = choose_penalizer(fit, Xa, t, e, grid=grid, folds=int(self.inner_folds),
+                                                    seed=int(self.random_state))
+        self.penalizer_, self.inner_cv_ = float(lam), curve
+        if n_unconv:
+            self.convergence_notes_.append(f"{n_unconv} of {len(curve) * int(self.inner_folds)} inner-CV "
+                                           "fits of the penalty did not converge")
 
     def _fit_one(self, Xa, t, e, w, names) -> dict:
         """One lifelines fit: coef, se, means, Breslow baseline and log-likelihood."""
@@ -234,7 +299,7 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         if w is not None:
             df[_WEIGHT] = w
             kw["weights_col"] = _WEIGHT
-        cph = CoxPHFitter(penalizer=float(self.penalizer), l1_ratio=float(self.l1_ratio),
+        cph = CoxPHFitter(penalizer=self._penalty(self.penalizer_), l1_ratio=float(self.l1_ratio),
                           baseline_estimation_method="breslow")
         cph = _fit_lifelines(cph, df, robust=bool(self.robust), **kw)
         bch = cph.baseline_cumulative_hazard_
@@ -253,16 +318,25 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         lifelines did not bring to convergence is refitted by radiorisk's Cox
         fitter (step-halving Newton–Raphson as ``survival::coxph``).
         """
+        exact_ok = self.penalizer_ == 0 and w is None and not self.robust
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            f = self._fit_one(Xc, t, e, w, names)
-        notes = [str(c.message).strip().split("\n")[0].split(". ")[0] for c in caught
-                 if issubclass(c.category, ConvergenceWarning)]
+            try:
+                f = self._fit_one(Xc, t, e, w, names)
+            except ModelError:
+                if not exact_ok:
+                    raise
+                f = None
+        if f is None:  # lifelines halted (e.g. a singular information): radiorisk's fitter, or a clear error
+            self.convergence_notes_.append("lifelines halted; refitted by radiorisk.stats.fit_cox")
+            return self._fit_exact(Xc, t, e, names)
+        kept = (ConvergenceWarning, LinAlgWarning)  # lifelines' numerical trouble: notes, not console
+        notes = [str(c.message).strip().split("\n")[0].split(". ")[0].split(": slice")[0] for c in caught
+                 if issubclass(c.category, kept)]
         for c in caught:
-            if not issubclass(c.category, ConvergenceWarning):
+            if not issubclass(c.category, kept):
                 warnings.warn(c.message, c.category, stacklevel=2)
-        if any("failed to converge" in n for n in notes) and self.penalizer == 0 and w is None \
-                and not self.robust:
+        if any("failed to converge" in n for n in notes) and exact_ok:
             f = self._fit_exact(Xc, t, e, names)
             notes.append("refitted by radiorisk.stats.fit_cox")
         self.convergence_notes_.extend(dict.fromkeys(notes))
@@ -274,8 +348,15 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         try:
             f = fit_cox(Xa, t, e, ties="efron", names=names, tol=1e-12)
         except NotEstimableError as exc:
-            raise ModelError(f"the Cox model of an imputed data set cannot be fitted ({exc}); look "
-                             "for collinear columns, or set penalizer > 0") from exc
+            ev = e == 1
+            flat = [n for j, n in enumerate(names) if np.ptp(Xa[:, j]) == 0 or np.ptp(Xa[ev, j]) == 0]
+            cause = (f"column(s) without variation among the events in this data set: {', '.join(flat)}; "
+                     if flat else "")
+            raise ModelError(f"the unpenalised Cox model cannot be fitted on this (completed) data set "
+                             f"({exc}); {cause}the likelihood has no finite maximum (separation) or the "
+                             "columns are collinear. Fix: a penalty (omit penalizer=0: radiorisk fit's "
+                             "default penalises all but the clinical columns), drop that column, or use "
+                             "--impute median") from exc
         return {"coef": f.coef, "se": f.se, "means": f.center, "baseline_times": f.event_times,
                 "baseline_cumhaz": np.cumsum(f.hazard_breslow), "log_likelihood": float(f.loglik)}
 
@@ -298,7 +379,7 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
                                 random_state=self.random_state, delta=self.impute_delta,
                                 delta_columns=self._delta_positions(names)).fit(Xa, t, e)
         complete = not np.isnan(Xa).any()  # M identical copies: one fit serves them all
-        self.convergence_notes_ = []
+        self._choose_penalty(imp.completed_[0], t, e, w, names)  # one strength for the M fits
         with threadpool_limits(1):  # M small fits: BLAS threads only contend
             fits = [self._fit_checked(Xc, t, e, w, names)
                     for Xc in (imp.completed_[:1] if complete else imp.completed_)]
@@ -367,9 +448,30 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self, "coef_")
         h = check_horizon(horizon, self.horizon)
-        return np.array([breslow_risk(f["baseline_times"], f["baseline_cumhaz"], h,
-                                      np.exp((Xc - f["means"]) @ f["coef"]))
-                         for f, Xc in self._per_imputation(X)])
+        with np.errstate(over="ignore", invalid="ignore"):
+            risk = np.array([breslow_risk(f["baseline_times"], f["baseline_cumhaz"], h,
+                                          np.exp((Xc - f["means"]) @ f["coef"]))
+                             for f, Xc in self._per_imputation(X)])
+        if not np.isfinite(risk).all():
+            raise ModelError(self._non_finite_message(risk))
+        return risk
+
+    def _non_finite_message(self, risk) -> str:
+        """Why some risks are not finite: the fits (imputed data sets) and columns with extreme coefficients."""
+        fits = self.imputation_fits_ if self.n_imputations is not None else [{"coef": self.coef_}]
+        names, parts = self._names(), []
+        for i, f in enumerate(fits):
+            if np.isfinite(risk[i]).all():
+                continue
+            b = np.asarray(f["coef"])
+            worst = [f"{names[j]} (coefficient {b[j]:.3g})" for j in np.argsort(-np.nan_to_num(np.abs(b), nan=np.inf))[:3]]
+            where = f"imputed data set {i + 1} of {len(fits)}" if self.n_imputations is not None else "the fit"
+            parts.append(f"{where}: largest coefficients {', '.join(worst)}")
+        return ("the Cox model returned non-finite risks: " + "; ".join(parts) + ". Cause: a column "
+                "(nearly) separates the events (monotone likelihood: it orders the event times or does "
+                "not vary among the events, e.g. after imputation), so the unpenalised estimate diverges. "
+                f"Fix: a penalty (penalizer={self.penalizer!r} now; the default strategy of radiorisk fit "
+                "uses penalizer='cv'), dropping or merging that column, or --impute median")
 
     def predict_survival_function(self, X, *, times) -> np.ndarray:
         """Survival probabilities :math:`S(t \\mid x)`, shape (n_samples, n_times)."""
@@ -420,6 +522,12 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
             "baseline_cumhaz_": self.baseline_cumhaz_.tolist(),
             "log_likelihood_": self.log_likelihood_, "n_events_": self.n_events_,
         }
+        if self.penalizer == "cv" or self.unpenalized_:  # absent otherwise: older bundles stay as they were
+            cv = self.inner_cv_
+            st["penalty_"] = {"penalizer_": self.penalizer_, "unpenalized_": list(self.unpenalized_),
+                              "inner_cv_": None if cv is None else  # a failed strength's -inf as null (JSON)
+                              {c: [None if isinstance(v, float) and not np.isfinite(v) else v for v in cv[c].tolist()]
+                               for c in cv.columns}}
         if self.n_imputations is not None:  # absent otherwise: single-fit bundles stay as they were
             st["imputation_fits_"] = [{k: np.asarray(f[k]).tolist() for k in self._FIT_KEYS}
                                       | {"log_likelihood": float(f["log_likelihood"])}
@@ -440,6 +548,15 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
             raise ModelError("Cox state: baseline_times_ and baseline_cumhaz_ differ in length")
         self.log_likelihood_ = float(st["log_likelihood_"])
         self.n_events_ = int(st["n_events_"])
+        pen = st.get("penalty_") or {}
+        self.penalizer_ = float(pen.get("penalizer_", 0.0 if self.penalizer == "cv" else self.penalizer))
+        self.unpenalized_ = list(pen.get("unpenalized_", []))
+        self.inner_cv_ = None
+        if pen.get("inner_cv_") is not None:
+            cv = pd.DataFrame(pen["inner_cv_"])
+            for c in ("cvpl", "cvpl_per_event"):
+                cv[c] = cv[c].astype(np.float64).fillna(-np.inf)
+            self.inner_cv_ = cv
         if self.n_imputations is not None:
             self._set_imputed_state(st, p)
 

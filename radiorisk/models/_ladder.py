@@ -248,6 +248,7 @@ def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw
         cv = _reusable(reuse, bdata, blocks, cols, label, cv_kw, cv_by)
         if cv is None:
             cv = cross_validate_risk(model, bdata, blocks=blocks, **cv_kw)
+            notes.extend(f"rung {names[i]} ({pop}): {n}" for n in cv.notes if "fold fits did not converge" in n)
         cvs[(pop, names[i])] = cv
         risks.append(cv.mean_risk().to_numpy())
         if t is None:

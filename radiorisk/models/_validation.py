@@ -186,14 +186,32 @@ def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, c
     est = factory(task_seed(seed, 2), params)
     est.fit(Xtr, make_y(ttr, etr))
     risk = np.asarray(est.predict_risk(X.iloc[test], horizon=horizon), dtype=float)
-    return risk, info
+    return risk, info, fit_notes(est)
+
+
+def fit_notes(est) -> list[str]:
+    """The convergence notes of a fitted model (its final step's ``convergence_notes_``; [] without)."""
+    steps = getattr(est, "steps", None)
+    last = steps[-1][1] if steps else est
+    return list(getattr(last, "convergence_notes_", None) or [])
+
+
+def _fold_fit_note(tasks, results) -> list[str]:
+    """``k of K fold fits reported ...``: lifelines' warnings of the outer folds' fits (kept off the console)."""
+    noted = [(r, k, res[2]) for (r, k), res in zip(tasks, results, strict=True) if res[2]]
+    if not noted:
+        return []
+    kinds = sorted({n for _, _, ns in noted for n in ns})
+    where = ", ".join(f"r{r}f{k}" for r, k, _ in noted[:10]) + (" ..." if len(noted) > 10 else "")
+    return [f"{len(noted)} of {len(tasks)} fold fits did not converge cleanly ({where}; not printed): "
+            + "; ".join(kinds)]
 
 
 def _gather(tasks, results, fold_ids: np.ndarray, n: int) -> tuple[np.ndarray, pd.DataFrame | None]:
     """Place each task's risks by (repeat, fold); the search table (None without a search)."""
     risk = np.empty((fold_ids.shape[0], n))
     search_rows = []
-    for (r, k), (rk, info) in zip(tasks, results, strict=True):
+    for (r, k), (rk, info, *_) in zip(tasks, results, strict=True):
         risk[r, fold_ids[r] == k] = rk
         if info:
             search_rows.append({"repeat": r, "fold": k, "params": json.dumps(info["params"], sort_keys=True),
@@ -421,7 +439,7 @@ def cross_validate_risk(
         for r, k in tasks)
     risk, search_df = _gather(tasks, results, fold_ids, len(t))
     oof = _oof_frame(data.X.index, fold_ids, risk, t, e)
-    notes = _cv_notes(repeats, folds, random_state, horizon, s, search_df, plan)
+    notes = _cv_notes(repeats, folds, random_state, horizon, s, search_df, plan) + _fold_fit_note(tasks, results)
     if not np.all(np.isfinite(risk)):
         raise ValueError("the model returned non-finite risks")
     return CVResult(oof=oof, model=model_label(model), blocks=blocks, columns=tuple(cols),

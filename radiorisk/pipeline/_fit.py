@@ -58,6 +58,7 @@ from ..models import (
     MIModel,
     ModelError,
     cross_validate_risk,
+    default_cox_params,
     delta_sensitivity,
     fit_final_model,
     modality_ladder,
@@ -527,6 +528,9 @@ def run_fit(
     data, model_params, hnote = harmonise_setup(cohort, data, blocks, harmonise, harmonise_covariates,
                                                 model_params, fit_model)
     work.notes += [n for n in (note, hnote) if n]
+    if model == "coxph":  # the default strategy: clinical unpenalised, penalty by inner CV (issue 16)
+        model_params, note = default_cox_params(data, blocks, model_params)
+        work.notes.append(note)
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,

@@ -221,6 +221,25 @@ def _iecv_figures(ctx: _Context) -> list[tuple[str, bytes]]:
     return figs
 
 
+def _cox_strategy(final) -> tuple[list[str], list[tuple[str, pd.DataFrame]]]:
+    """The modelling strategy of a (penalised) Cox final estimator: sentence and inner-CV curve."""
+    if not hasattr(final, "penalizer_"):
+        return [], []
+    free, lam, curve = list(getattr(final, "unpenalized_", None) or []), final.penalizer_, final.inner_cv_
+    head = (f"{len(free)} clinical predictor column(s) pre-specified and unpenalised ({', '.join(free)}); "
+            if free else "")
+    if curve is not None:
+        kind = "ridge" if float(final.l1_ratio) == 0 else f"elastic-net (l1_ratio {final.l1_ratio:g})"
+        say = [f"Modelling strategy: {head}the other columns {kind}-penalised, the penalty chosen by "
+               f"{final.inner_folds}-fold inner cross-validation (cross-validated partial likelihood, "
+               f"Verweij & van Houwelingen 1993) on the training data of each fit: λ = {lam:g} for the "
+               "final model; no univariable screening unless a screen step is listed."]
+        return say, [("Inner cross-validation of the penalty (final model)", curve)]
+    if lam > 0:
+        return [f"Modelling strategy: {head}penalty fixed at {lam:g} (not chosen by inner CV)."], []
+    return [f"Modelling strategy: {head}unpenalised maximum partial likelihood."], []
+
+
 def _model_spec(ctx: _Context) -> ReportSection:
     cfg, prov, model = ctx.config, ctx.prov, ctx.model
     name = cfg.get("model", ctx.manifest.get("model", "?"))
@@ -272,7 +291,9 @@ def _model_spec(ctx: _Context) -> ReportSection:
            f"{len(used_cols)} columns reach the final estimator."]
     if extra:
         say.append("Final model search result: " + _params_text(extra) + ".")
-    tables = [("Specification", spec_t), ("Pipeline steps and their parameters", steps_t)]
+    strategy, curve = _cox_strategy(final)
+    say += strategy
+    tables = [("Specification", spec_t), ("Pipeline steps and their parameters", steps_t), *curve]
     if used_cols:
         blocks_of = {c: b for b, cs in cols_by_block.items() for c in cs}
         bl = pd.Series([blocks_of.get(c.removesuffix("_missing"), "other") for c in used_cols])

@@ -30,8 +30,9 @@ net_benefit_curve, NetBenefit, observed_risk_at, check_thresholds, threshold_gri
     binary, 1 - Kaplan-Meier or Aalen-Johansen observed risk, with case weights.
 combat_fit, combat_apply, ComBatFit
     ComBat batch harmonisation (Johnson et al. 2007), fitted on one sample and applied to others.
-fit_cox, CoxFit
-    The one Cox fitter (Breslow or Efron ties), equal to ``survival::coxph``.
+fit_cox, CoxFit, cox_partial_loglik, fit_cox_ridge
+    The one Cox fitter (Breslow or Efron ties), equal to ``survival::coxph``; its partial
+    log-likelihood at a given linear predictor; the ridge fit with per-column penalties.
 fit_cox_batched, CoxRiskSets, efron_cumulative_hazard_batched
     Its batched form: Efron fits of two covariates for a block of case weights (the
     bootstrap's calibration fits) and their baseline hazard.
@@ -140,8 +141,9 @@ from ._competing import (
     oe_ratio_cr,
 )
 from ._concordance import harrell_and_uno_c
-from ._cox import CoxFit, breslow_increments, cox_cumulative_hazard_se, fit_cox
+from ._cox import CoxFit, breslow_increments, cox_cumulative_hazard_se, cox_partial_loglik, fit_cox
 from ._cox_batched import CoxRiskSets, efron_cumulative_hazard_batched, fit_cox_batched
+from ._cox_ridge import fit_cox_ridge
 from ._decision import (
     NetBenefit,
     check_thresholds,
@@ -219,7 +221,7 @@ __all__ = [
     "percentile_interval",
     "StepFunction", "auc_delong", "brier_score", "brier_t", "calibration_intercept",
     "calibration_slope", "censoring_survival", "check_binary_inputs", "check_horizon",
-    "check_survival_inputs", "cox_calibration", "fit_cox", "harrell_c", "inverse_information",
+    "check_survival_inputs", "cox_calibration", "cox_partial_loglik", "fit_cox", "fit_cox_ridge", "harrell_c", "inverse_information",
     "ipa", "kaplan_meier_risk", "loess_calibration", "newton_step", "oe_ratio", "oe_ratio_t",
     "rcs_basis", "rcs_knots", "sqrt_variance", "td_auc", "uno_c",
     "at_risk_from_counts", "censoring_km_factors", "kaplan_meier", "kaplan_meier_at", "km_factors",
