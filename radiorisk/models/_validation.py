@@ -165,7 +165,19 @@ def _arrays(data):
     e = data.event.to_numpy(float)
     return t, e
 
-def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, candidates):
+
+def _status(data):
+    """The cohort's competing-risk status (0/1/2), or None: fits get it as ``y["event_type"]``."""
+    et = getattr(data, "event_type", None)
+    return None if et is None else et.to_numpy(int)
+
+
+def _y(t, e, status, rows=None):
+    """The outcome of the ``rows`` (all when None), with ``event_type`` when the cohort has it."""
+    sel = slice(None) if rows is None else rows
+    return make_y(t[sel], e[sel], event_type=None if status is None else status[sel])
+
+def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, candidates, status=None):
     """Search (optionally), fit on the ``train`` rows, predict the ``test`` rows: (risk, search info)."""
     Xtr, ttr, etr = X.iloc[train], t[train], e[train]
     info: dict = {}
@@ -173,9 +185,9 @@ def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, c
     if search is not None:
         gtr = None if groups is None else groups[train]
         params, info = timed_search(factory, Xtr, ttr, etr, gtr, candidates, search, seed=seed,
-                                    horizon=horizon)
+                                    horizon=horizon, status=None if status is None else status[train])
     est = factory(task_seed(seed, 2), params)
-    est.fit(Xtr, make_y(ttr, etr))
+    est.fit(Xtr, _y(t, e, status, train))
     risk = np.asarray(est.predict_risk(X.iloc[test], horizon=horizon), dtype=float)
     return risk, info
 
@@ -408,7 +420,7 @@ def cross_validate_risk(
     results = Parallel(n_jobs=n_jobs)(
         delayed(_run_task)(factory, X, t, e, grp, np.flatnonzero(fold_ids[r] != k),
                            np.flatnonzero(fold_ids[r] == k), seed=task_seed(random_state, r, k),
-                           horizon=horizon, search=s, candidates=candidates)
+                           horizon=horizon, search=s, candidates=candidates, status=_status(data))
         for r, k in tasks)
     risk, search_df = _gather(tasks, results, fold_ids, len(t))
     oof = _oof_frame(data.X.index, fold_ids, risk, t, e)
@@ -455,8 +467,8 @@ def fit_final_model(
     chosen: dict = {}
     if s is not None:
         chosen, info = timed_search(factory, X, t, e, data.X.index.to_numpy(), candidates, s,
-                                    seed=random_state, horizon=horizon)
+                                    seed=random_state, horizon=horizon, status=_status(data))
     est = factory(task_seed(random_state, 2), chosen)
-    est.fit(X.iloc[all_rows], make_y(t, e))
+    est.fit(X.iloc[all_rows], _y(t, e, _status(data)))
     info["columns"] = list(cols)
     return est, info

@@ -18,7 +18,7 @@ from scipy.stats import norm
 from ._common import NotEstimableError, _as_float, _html_table
 from ._linalg import inverse_information, newton_step, sqrt_variance
 
-__all__ = ["CoxFit", "breslow_increments", "cox_cumulative_hazard_se", "fit_cox"]
+__all__ = ["CoxFit", "breslow_increments", "cox_cumulative_hazard_se", "efron_increments", "fit_cox"]
 
 _TIES = ("breslow", "efron")
 
@@ -457,3 +457,38 @@ def breslow_increments(time, event, log_relative_hazard, weight=None) -> tuple[n
     at_risk = np.cumsum(np.bincount(inv, weights=r, minlength=len(uniq))[::-1])[::-1]
     keep = d > 0
     return uniq[keep], d[keep] / at_risk[keep]
+
+
+def efron_increments(time, event, log_relative_hazard) -> tuple[np.ndarray, np.ndarray]:
+    r"""Efron baseline hazard increments given log relative hazards (the Cox model held fixed).
+
+    The hazard ``survival::survfit`` (and ``riskRegression::predictCox``) uses after
+    ``coxph(..., ties = "efron")``: at an event time :math:`t_k` with :math:`d_k` events
+    :math:`D_k`, :math:`\sum_{l < d_k} 1 / (\sum_{j: T_j \ge t_k} e^{m_j} - \frac{l}{d_k}
+    \sum_{i \in D_k} e^{m_i})`; without ties it equals :func:`breslow_increments`.
+
+    Parameters
+    ----------
+    time, event : array-like of shape (n,)
+        Follow-up times and event indicators (0/1).
+    log_relative_hazard : array-like of shape (n,)
+        :math:`m_i` (the increments refer to :math:`m = 0`).
+
+    Returns
+    -------
+    event_times, increments : ndarray
+
+    Examples
+    --------
+    >>> efron_increments([1, 2, 2, 3], [1, 1, 1, 1], np.zeros(4))[1].round(4).tolist()
+    [0.25, 0.8333, 1.0]
+    """
+    t = np.asarray(time, dtype=np.float64)
+    e = np.asarray(event, dtype=np.float64)
+    m = np.asarray(log_relative_hazard, dtype=np.float64)
+    if not (t.shape == e.shape == m.shape) or t.ndim != 1:
+        raise ValueError(f"time, event and log_relative_hazard must be 1-d of one length; got shapes "
+                         f"{[t.shape, e.shape, m.shape]}")
+    prob = _CoxProblem(m[:, None], t, e, "efron")
+    _, efr = prob.hazard_increments(np.ones(1))
+    return prob.times, efr
