@@ -15,10 +15,12 @@ make_y
     0 censored / 1 MACE / 2 competing event).
 XGBBinaryRisk, XGBCoxRisk, XGBAFTRisk, CoxPHRisk, FineGrayRisk
     The final estimators (scikit-learn compatible on their own).
-CauseSpecificCoxRisk, CauseSpecificXGBCoxRisk, cause_specific_cif, CR_ESTIMATORS, estimand, is_competing
+CauseSpecificCoxRisk, CauseSpecificXGBCoxRisk, cause_specific_cif, CompetingXGBBinaryRisk, competing_ipcw_weights,
+CR_ESTIMATORS, estimand, is_competing
     Competing risks: cause-specific models of MACE and of the competing event combined
     into the cumulative incidence (as ``riskRegression::CSC`` + ``predictRisk``), the
-    competing-risk class of each model kind, and what a model's ``predict_risk`` estimates.
+    competing-risk class of each model kind (``xgb-binary``: competing-risk IPCW weights), and
+    what a model's ``predict_risk`` estimates.
 ipcw_weights
     Labels and inverse-probability-of-censoring weights of "event by the horizon".
 ModalityPreprocessor, ICCFilter, CorrelationPruner, UnivariableScreen, univariable_cox_score,
@@ -50,6 +52,7 @@ See ``docs/models.md``.
 
 from ._base import DEFAULT_HORIZON, ModelError, make_y
 from ._cause_specific import CauseSpecificCoxRisk, CauseSpecificXGBCoxRisk, cause_specific_cif
+from ._competing_xgb import CompetingXGBBinaryRisk, competing_ipcw_weights
 from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
 from ._estimators import MODEL_NAMES, RiskPipeline, make_model
 from ._finegray_model import FineGrayRisk
@@ -93,6 +96,8 @@ __all__ = [
     "CR_ESTIMATORS",
     "CauseSpecificCoxRisk",
     "CauseSpecificXGBCoxRisk",
+    "CompetingXGBBinaryRisk",
+    "competing_ipcw_weights",
     "FineGrayRisk",
     "cause_specific_cif",
     "estimand",

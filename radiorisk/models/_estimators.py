@@ -45,10 +45,12 @@ def make_model(name: str, *, horizon: float = DEFAULT_HORIZON, random_state: int
         The competing-risk version of the model kind, whose ``predict_risk`` is
         the cumulative incidence of MACE: ``coxph`` ->
         :class:`CauseSpecificCoxRisk`, ``xgb-cox`` -> :class:`CauseSpecificXGBCoxRisk`
-        (a cause-specific model per cause, combined), ``fg`` -> :class:`FineGrayRisk`.
+        (a cause-specific model per cause, combined), ``xgb-binary`` ->
+        :class:`CompetingXGBBinaryRisk` (competing events before the horizon are controls,
+        competing-risk IPCW weights), ``fg`` -> :class:`FineGrayRisk`.
         Such a model needs ``y`` with ``event_type`` (:func:`make_y`);
-        :func:`estimand` says what it predicts.  ``xgb-binary`` and ``xgb-aft`` have
-        no competing-risk version yet (a :class:`ModelError`).
+        :func:`estimand` says what it predicts.  ``xgb-aft`` has no competing-risk
+        version yet (a :class:`ModelError`).
     **params
         Parameters of the final estimator, e.g. ``n_estimators``,
         ``max_depth``, ``learning_rate``, ``nthread`` (xgboost models),

@@ -6,6 +6,7 @@ from sklearn.pipeline import Pipeline
 
 from ._base import ModelError
 from ._cause_specific import CAUSE_SPECIFIC, ESTIMAND_CENSORING
+from ._competing_xgb import CompetingXGBBinaryRisk
 from ._cox import CoxPHRisk
 from ._finegray_model import FineGrayRisk
 from ._xgb import XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk
@@ -26,7 +27,7 @@ ESTIMATORS = {
 
 #: Final estimator class of each model name in competing-risk mode (``make_model(..., competing_risks=True)``):
 #: cause-specific combinations, and the Fine-Gray model.
-CR_ESTIMATORS = {**CAUSE_SPECIFIC, "fg": FineGrayRisk}
+CR_ESTIMATORS = {**CAUSE_SPECIFIC, "xgb-binary": CompetingXGBBinaryRisk, "fg": FineGrayRisk}
 
 
 def model_name(estimator) -> str:
