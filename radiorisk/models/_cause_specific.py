@@ -145,6 +145,11 @@ class _CauseSpecific:
         self.n_competing_ = int(np.sum(status == 2))
         if self.n_competing_:
             self.competing_ = self._base_class(**self.get_params()).fit(X, make_y(t, status == 2))
+            for attr in ("convergence_notes_", "fit_warnings_"):  # the notes of both fits, for fit reports
+                if hasattr(self, attr):
+                    mine = list(getattr(self, attr))
+                    theirs = [f"competing-event model: {n}" for n in getattr(self.competing_, attr, ())]
+                    setattr(self, attr, type(getattr(self, attr))(mine + theirs))
         else:  # no competing event: its hazard is 0 and F1 = 1 - S1
             self.competing_ = None
         self._set_cause_hazards(X, t, status)
