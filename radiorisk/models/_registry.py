@@ -40,7 +40,16 @@ def model_name(estimator) -> str:
 
 
 def is_competing(estimator) -> bool:
-    """Whether ``estimator`` (or a pipeline's last step) predicts the cumulative incidence under competing risks."""
+    """Whether ``estimator`` (or a pipeline's last step) predicts the cumulative incidence under competing risks.
+
+    Examples
+    --------
+    >>> from radiorisk.models import make_model
+    >>> is_competing(make_model("xgb-cox")), is_competing(make_model("xgb-cox", competing_risks=True))
+    (False, True)
+    >>> is_competing(make_model("fg"))
+    True
+    """
     final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
     return any(type(final) is cls for cls in CR_ESTIMATORS.values())
 
