@@ -107,6 +107,13 @@ def make_y(time, event, event_type=None) -> np.ndarray:
     return y
 
 
+def y_rows(time, event, status, rows=None) -> np.ndarray:
+    """:func:`make_y` of the ``rows`` (all when None) of arrays, with ``event_type`` when ``status`` is not None."""
+    sel = slice(None) if rows is None else rows
+    return make_y(np.asarray(time)[sel], np.asarray(event)[sel],
+                  event_type=None if status is None else np.asarray(status)[sel])
+
+
 def _check_event_type(event_type, n: int) -> np.ndarray:
     """``event_type`` as int8 codes 0/1/2 (a :class:`ModelError` naming the first bad value)."""
     raw = np.asarray(event_type).ravel()

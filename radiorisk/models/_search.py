@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..stats import NotEstimableError, brier_t, harrell_c
-from ._base import make_y
+from ._base import y_rows
 from ._folds import make_folds, task_seed
 
 __all__ = ["DEFAULT_SEARCH_SPACE", "AFT_SEARCH_SPACE", "INNER_CV_SEARCH_SPACE", "SEARCHABLE_MODELS",
@@ -243,10 +243,6 @@ def _over_time(budget, start: float, i: int) -> bool:
     return budget is not None and i > 0 and _time.perf_counter() - start > float(budget)
 
 
-def _y(t, e, status, rows):
-    return make_y(t[rows], e[rows], event_type=None if status is None else status[rows])
-
-
 def _search_inner_cv(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes, status=None):
     """Inner K-fold CV of every candidate, ranked by Harrell's C of the inner OOF risk."""
     k_folds = s["inner_folds"]
@@ -261,7 +257,7 @@ def _search_inner_cv(factory, X, t, e, groups, candidates, s, *, seed, horizon, 
         for k in range(k_folds):
             tr, te = fold_ids != k, fold_ids == k
             est = factory(task_seed(seed, i, k), cand)
-            est.fit(X.iloc[tr], _y(t, e, status, tr))
+            est.fit(X.iloc[tr], y_rows(t, e, status, tr))
             _warnings_of(est, notes)
             risk[te] = est.predict_risk(X.iloc[te], horizon=horizon)
         score = _harrell(t, e, risk)
@@ -293,7 +289,7 @@ def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, n
     alive, truncated, keys = [], False, {}
     for k in range(s["inner_splits"]):
         tr, va = fold_ids != k, fold_ids == k
-        ytr = _y(t, e, status, tr)
+        ytr = y_rows(t, e, status, tr)
         todo = range(len(candidates)) if k == 0 else alive
         if k == 0:
             alive = []

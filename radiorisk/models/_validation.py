@@ -29,7 +29,7 @@ from joblib import Parallel, delayed
 
 from .._html import repr_html
 from ..stats import NotEstimableError, check_horizon, harrell_c, td_auc, uno_c
-from ._base import make_y
+from ._base import y_rows
 from ._factory import model_label, task_factory
 from ._folds import cluster_folds, make_folds, task_seed
 from ._search import (
@@ -172,11 +172,6 @@ def _status(data):
     return None if et is None else et.to_numpy(int)
 
 
-def _y(t, e, status, rows=None):
-    """The outcome of the ``rows`` (all when None), with ``event_type`` when the cohort has it."""
-    sel = slice(None) if rows is None else rows
-    return make_y(t[sel], e[sel], event_type=None if status is None else status[sel])
-
 def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, candidates, status=None):
     """Search (optionally), fit on the ``train`` rows, predict the ``test`` rows: (risk, search info)."""
     Xtr, ttr, etr = X.iloc[train], t[train], e[train]
@@ -187,7 +182,7 @@ def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, c
         params, info = timed_search(factory, Xtr, ttr, etr, gtr, candidates, search, seed=seed,
                                     horizon=horizon, status=None if status is None else status[train])
     est = factory(task_seed(seed, 2), params)
-    est.fit(Xtr, _y(t, e, status, train))
+    est.fit(Xtr, y_rows(t, e, status, train))
     risk = np.asarray(est.predict_risk(X.iloc[test], horizon=horizon), dtype=float)
     return risk, info
 
@@ -469,6 +464,6 @@ def fit_final_model(
         chosen, info = timed_search(factory, X, t, e, data.X.index.to_numpy(), candidates, s,
                                     seed=random_state, horizon=horizon, status=_status(data))
     est = factory(task_seed(random_state, 2), chosen)
-    est.fit(X.iloc[all_rows], _y(t, e, _status(data)))
+    est.fit(X.iloc[all_rows], y_rows(t, e, _status(data)))
     info["columns"] = list(cols)
     return est, info

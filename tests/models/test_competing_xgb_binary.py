@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cr_testdata import competing_cohort
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from radiorisk.models import (
@@ -24,8 +24,9 @@ from radiorisk.stats import aalen_johansen
 
 @settings(max_examples=50, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 80), horizon=st.integers(1, 40))
+@example(seed=0, n=5, horizon=35)  # nobody followed to the horizon: the weights lose mass, F1 still equal
 def test_weighted_label_mean_is_the_aalen_johansen_incidence(seed, n, horizon):
-    """(1/n) sum w_i 1{MACE by t0} equals the Aalen-Johansen F1(t0) exactly (ties included), weights sum to n."""
+    """(1/n) sum w_i 1{MACE by t0} equals the Aalen-Johansen F1(t0) exactly (ties included); weights sum to n."""
     rng = np.random.default_rng(seed)
     t = rng.integers(1, 40, n).astype(float)
     s = rng.choice([0, 1, 2], n)
@@ -34,7 +35,8 @@ def test_weighted_label_mean_is_the_aalen_johansen_incidence(seed, n, horizon):
     assume(np.isfinite(w).all())  # G(t0-) > 0: someone still followed just before the horizon
     aj = aalen_johansen(t, s, horizon=horizon).at_horizon.estimate
     np.testing.assert_allclose(np.sum(label * w) / n, aj, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(w.sum(), n, rtol=0, atol=1e-9)
+    if (t >= horizon).any():  # someone followed to the horizon: no probability mass is lost
+        np.testing.assert_allclose(w.sum(), n, rtol=0, atol=1e-9)
 
 
 def test_without_competing_events_the_weights_are_ipcw_weights():
