@@ -196,3 +196,14 @@ def test_errors():
         CauseSpecificCoxRisk().fit(X, y, sample_weight=np.ones(200))
     with pytest.raises(ModelError, match="no survival function"):
         CauseSpecificCoxRisk().fit(X, y).predict_survival_function(X, times=[100.0])
+
+
+def test_nested_search_fits_get_the_event_type():
+    """The holdout search fits the competing-risk xgb-cox on inner rows (it needs event_type there)."""
+    data = assemble_cohort(simulate_cohort(300, seed=4), competing="competing")
+    assert (data.event_type == 2).any()
+    model = make_model("xgb-cox", competing_risks=True, nthread=1)
+    search = {"n_iter": 2, "inner_splits": 1, "max_rounds": 20, "early_stopping_rounds": 5}
+    cv = cross_validate_risk(model, data, blocks="clinical", horizon=1826, repeats=1, folds=2, random_state=0,
+                             search=search)
+    assert cv.search is not None and len(cv.search) == 2 and np.isfinite(cv.oof["risk"]).all()
