@@ -16,7 +16,7 @@ __all__ = ["add_fit_parser", "fit_command"]
 
 #: The model kinds (radiorisk.models.MODEL_NAMES, which the tests check; spelt out here so that
 #: building the parser imports no model code).
-_MODEL_CHOICES = ("xgb-binary", "xgb-cox", "xgb-aft", "coxph")
+_MODEL_CHOICES = ("xgb-binary", "xgb-cox", "xgb-aft", "coxph", "fg")
 #: run_fit's parameters -> the flags that set them (errors are reworded for the command line).
 _FLAGS = {"model": "--model", "blocks": "--blocks", "horizon": "--horizon", "repeats": "--repeats",
           "folds": "--folds", "n_jobs": "--n-jobs", "n_boot": "--n-boot", "search_budget": "--search-budget",

@@ -49,7 +49,7 @@ def model_kind(model) -> str:
 
     final = final_estimator(model)
     for name, cls in ESTIMATORS.items():
-        if type(final) is cls:
+        if type(final) is cls and name in SCALES:  # a kind without an engine here (fg) is "other"
             return name
     if not hasattr(model, "predict_risk"):
         raise ExplainError(_MSG_NO_RISK.format(who="shap_values", cls=type(model).__name__))

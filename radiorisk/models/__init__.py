@@ -1,17 +1,26 @@
 """Models: risk estimators with one interface, their preprocessing, and safe persistence.
 
 Every model predicts the probability of MACE by a horizon (days):
-``make_model(name).fit(X, y).predict_risk(X, horizon)``.
+``make_model(name).fit(X, y).predict_risk(X, horizon)``; in competing-risk mode
+(``make_model(name, competing_risks=True)``, ``y`` with ``event_type``) the
+cumulative incidence of MACE with non-cardiac death as a competing event.
 
 Public names
 ------------
 make_model, MODEL_NAMES, RiskPipeline
     Build a scikit-learn pipeline (preprocessing + estimator) by model name:
-    ``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph``.
+    ``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph``, ``fg`` (Fine-Gray).
 make_y
-    The survival outcome (structured array ``event``, ``time``).
-XGBBinaryRisk, XGBCoxRisk, XGBAFTRisk, CoxPHRisk
+    The survival outcome (structured array ``event``, ``time``, optionally ``event_type``
+    0 censored / 1 MACE / 2 competing event).
+XGBBinaryRisk, XGBCoxRisk, XGBAFTRisk, CoxPHRisk, FineGrayRisk
     The final estimators (scikit-learn compatible on their own).
+CauseSpecificCoxRisk, CauseSpecificXGBCoxRisk, cause_specific_cif, CompetingXGBBinaryRisk, competing_ipcw_weights,
+CR_ESTIMATORS, estimand, is_competing
+    Competing risks: cause-specific models of MACE and of the competing event combined
+    into the cumulative incidence (as ``riskRegression::CSC`` + ``predictRisk``), the
+    competing-risk class of each model kind (``xgb-binary``: competing-risk IPCW weights), and
+    what a model's ``predict_risk`` estimates.
 ipcw_weights
     Labels and inverse-probability-of-censoring weights of "event by the horizon".
 ModalityPreprocessor, ICCFilter, CorrelationPruner, UnivariableScreen, univariable_cox_score,
@@ -49,9 +58,12 @@ See ``docs/models.md``.
 """
 
 from ._base import DEFAULT_HORIZON, ModelError, make_y
+from ._cause_specific import CauseSpecificCoxRisk, CauseSpecificXGBCoxRisk, cause_specific_cif
+from ._competing_xgb import CompetingXGBBinaryRisk, competing_ipcw_weights
 from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
 from ._cox_penalty import DEFAULT_PENALIZER_GRID, INNER_CV_COLUMNS, default_cox_params
 from ._estimators import MODEL_NAMES, RiskPipeline, make_model
+from ._finegray_model import FineGrayRisk
 from ._folds import cluster_folds
 from ._harmonise import (
     BATCH_PREFIX,
@@ -88,6 +100,7 @@ from ._persist import (
 )
 from ._preprocess import ModalityPreprocessor, make_preprocessor
 from ._recalibrated import ModelRecalibration
+from ._registry import CR_ESTIMATORS, estimand, is_competing
 from ._requirements import ModelRequirements, describe_training, requirements_from_cohort
 from ._select import CorrelationPruner, ICCFilter, UnivariableScreen, univariable_cox_score
 from ._validation import (
@@ -110,6 +123,15 @@ __all__ = [
     "DEFAULT_PENALIZER_GRID",
     "INNER_CV_COLUMNS",
     "default_cox_params",
+    "CR_ESTIMATORS",
+    "CauseSpecificCoxRisk",
+    "CauseSpecificXGBCoxRisk",
+    "CompetingXGBBinaryRisk",
+    "competing_ipcw_weights",
+    "FineGrayRisk",
+    "cause_specific_cif",
+    "estimand",
+    "is_competing",
     "IMPUTE_DEFAULT",
     "DEFAULT_DELTAS",
     "DELTA_COLUMNS",

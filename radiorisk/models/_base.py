@@ -17,15 +17,16 @@ import pandas as pd
 from ..exceptions import ModelError
 from ..stats import DEFAULT_HORIZON_DAYS, breslow_increments, check_horizon, harrell_c
 
-__all__ = ["ModelError", "make_y", "check_y", "RiskEstimatorMixin", "DEFAULT_HORIZON"]
+__all__ = ["ModelError", "make_y", "check_y", "check_y_cr", "RiskEstimatorMixin", "DEFAULT_HORIZON"]
 
 #: Default prediction horizon in days (5 years).
 DEFAULT_HORIZON = DEFAULT_HORIZON_DAYS
 
 _Y_DTYPE = np.dtype([("event", bool), ("time", np.float64)])
+_Y_CR_DTYPE = np.dtype([("event", bool), ("time", np.float64), ("event_type", np.int8)])
 
 
-def make_y(time, event) -> np.ndarray:
+def make_y(time, event, event_type=None) -> np.ndarray:
     """Build the survival outcome of the models from follow-up times and event indicators.
 
     Parameters
@@ -33,26 +34,39 @@ def make_y(time, event) -> np.ndarray:
     time : array-like of shape (n,)
         Follow-up in days since the index CCTA: the time of the event, or of
         censoring.  Every value must be finite and > 0.
-    event : array-like of shape (n,)
-        1/True for an event (MACE), 0/False for censoring.
+    event : array-like of shape (n,) or None
+        1/True for an event (MACE), 0/False for censoring (or for a competing
+        event).  With ``event_type`` it may be None (then ``event_type == 1``).
+    event_type : array-like of shape (n,), optional
+        The competing-risk status: 0 = censored, 1 = MACE, 2 = competing event
+        (e.g. non-cardiac death).  Adds the field ``event_type`` (int8); when
+        ``event`` is given too it must equal ``event_type == 1``.
 
     Returns
     -------
     numpy.ndarray
         Structured array of shape (n,) with fields ``event`` (bool) and
-        ``time`` (float64), as :func:`sksurv.util.Surv.from_arrays` builds it.
+        ``time`` (float64), as :func:`sksurv.util.Surv.from_arrays` builds it,
+        and ``event_type`` (int8) when given.  Estimators of the censoring mode
+        read ``event`` only (a competing event is then a censoring); the
+        competing-risk models (``make_model(..., competing_risks=True)``) need
+        ``event_type``.  Row selection (``y[train]``) keeps every field.
 
     Raises
     ------
     ModelError
         Naming the first offending position and value (non-positive or
-        missing time, an event value other than 0/1, different lengths).
+        missing time, an event value other than 0/1, an event type other than
+        0/1/2, an event that contradicts the event type, different lengths).
 
     Examples
     --------
     >>> y = make_y([120.0, 400.5, 1800.0], [1, 0, 0])
     >>> y["event"].tolist(), y["time"].tolist()
     ([True, False, False], [120.0, 400.5, 1800.0])
+    >>> y = make_y([120.0, 400.5, 1800.0], None, event_type=[1, 2, 0])
+    >>> y.dtype.names, y["event"].tolist(), y["event_type"].tolist()
+    (('event', 'time', 'event_type'), [True, False, False], [1, 2, 0])
     >>> make_y([0.0], [1])
     Traceback (most recent call last):
     ...
@@ -60,6 +74,11 @@ def make_y(time, event) -> np.ndarray:
     """
     t_raw = np.asarray(time).ravel()
     t = _to_float(t_raw)
+    status = None if event_type is None else _check_event_type(event_type, t.size)
+    if event is None:
+        if status is None:
+            raise ModelError("event is required (or give event_type: 0 censored, 1 MACE, 2 competing)")
+        event = status == 1
     ev_raw = np.asarray(event).ravel()
     if t.shape != ev_raw.shape:
         raise ModelError(f"time and event have different lengths: {t.size} and {ev_raw.size}")
@@ -76,10 +95,37 @@ def make_y(time, event) -> np.ndarray:
             i = int(np.argmin(ok))
             raise ModelError(f"event must be 0/1 or boolean; found {_show(ev_raw[i])!r} at position {i}")
         e = ef == 1
-    y = np.empty(t.size, dtype=_Y_DTYPE)
+    if status is not None and not np.array_equal(e, status == 1):
+        i = int(np.argmax(e != (status == 1)))
+        raise ModelError(f"event and event_type disagree at position {i}: event {bool(e[i])}, event_type "
+                         f"{int(status[i])} (event must be event_type == 1)")
+    y = np.empty(t.size, dtype=_Y_DTYPE if status is None else _Y_CR_DTYPE)
     y["event"] = e
     y["time"] = t
+    if status is not None:
+        y["event_type"] = status
     return y
+
+
+def y_rows(time, event, status, rows=None) -> np.ndarray:
+    """:func:`make_y` of the ``rows`` (all when None) of arrays, with ``event_type`` when ``status`` is not None."""
+    sel = slice(None) if rows is None else rows
+    return make_y(np.asarray(time)[sel], np.asarray(event)[sel],
+                  event_type=None if status is None else np.asarray(status)[sel])
+
+
+def _check_event_type(event_type, n: int) -> np.ndarray:
+    """``event_type`` as int8 codes 0/1/2 (a :class:`ModelError` naming the first bad value)."""
+    raw = np.asarray(event_type).ravel()
+    if raw.size != n:
+        raise ModelError(f"time and event_type have different lengths: {n} and {raw.size}")
+    f = _to_float(raw)
+    ok = (f == 0) | (f == 1) | (f == 2)
+    if not ok.all():
+        i = int(np.argmin(ok))
+        raise ModelError(f"event_type must be 0 (censored), 1 (MACE) or 2 (competing event); found "
+                         f"{_show(raw[i])!r} at position {i}")
+    return f.astype(np.int8)
 
 
 def _show(v):
@@ -100,22 +146,39 @@ def check_y(y, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
 
     Accepts the structured array of :func:`make_y` (or any two-field
     structured array with the event indicator first, as scikit-survival's
-    ``Surv``), and checks its length against ``n`` rows of ``X``.
+    ``Surv``), and checks its length against ``n`` rows of ``X``.  A
+    competing-risk outcome (field ``event_type``) gives ``event = event_type == 1``:
+    competing events are censorings for the estimators of the censoring mode.
     """
+    yy = _checked_y(y, n)
+    return yy["time"].astype(np.float64), yy["event"].astype(np.float64)
+
+
+def check_y_cr(y, n: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(time, status)`` of an outcome: status 0/1/2 from ``event_type``, or None without that field."""
+    yy = _checked_y(y, n)
+    st = None if "event_type" not in yy.dtype.names else yy["event_type"].astype(np.int64)
+    return yy["time"].astype(np.float64), st
+
+
+def _checked_y(y, n):
     if y is None:
         raise ModelError("y is required: build it with radiorisk.models.make_y(time, event)")
     arr = np.asarray(y)
     names = arr.dtype.names
-    if names is None or len(names) != 2:
+    if names is not None and len(names) == 3 and set(names) == {"event", "time", "event_type"}:
+        yy = make_y(arr["time"], arr["event"], event_type=arr["event_type"])
+    elif names is None or len(names) != 2:
         raise ModelError(
-            "y must be a structured array with fields ('event', 'time'); build it with "
-            f"radiorisk.models.make_y(time, event) (got dtype {arr.dtype})"
+            "y must be a structured array with fields ('event', 'time') (and optionally 'event_type'); "
+            f"build it with radiorisk.models.make_y(time, event) (got dtype {arr.dtype})"
         )
-    ev_name, t_name = ("event", "time") if {"event", "time"} <= set(names) else names
-    yy = make_y(arr[t_name], arr[ev_name])
+    else:
+        ev_name, t_name = ("event", "time") if {"event", "time"} <= set(names) else names
+        yy = make_y(arr[t_name], arr[ev_name])
     if n is not None and yy.size != n:
         raise ModelError(f"X has {n} rows but y has {yy.size}")
-    return yy["time"].astype(np.float64), yy["event"].astype(np.float64)
+    return yy
 
 
 def check_sample_weight(sample_weight, n: int) -> np.ndarray:

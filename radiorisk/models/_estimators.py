@@ -8,7 +8,7 @@ from ._base import DEFAULT_HORIZON, ModelError
 from ._harmonise import ComBatHarmoniser
 from ._persist import RiskPipeline
 from ._preprocess import make_preprocessor
-from ._registry import ESTIMATORS, MODEL_NAMES, model_name
+from ._registry import CR_ESTIMATORS, ESTIMATORS, MODEL_NAMES, model_name
 from ._select import CorrelationPruner, ICCFilter, UnivariableScreen
 
 __all__ = ["MODEL_NAMES", "ESTIMATORS", "make_model", "RiskPipeline", "model_name"]
@@ -20,13 +20,15 @@ _PIPELINE_KEYS = ("categorical", "numeric", "radiomics", "icc_keep", "correlatio
 def make_model(name: str, *, horizon: float = DEFAULT_HORIZON, random_state: int = 0,
                categorical=None, numeric=None, radiomics=None, icc_keep=None,
                correlation_threshold=None, screen_k=None, screen_p=None, harmonise=None,
-               harmonise_columns=None, harmonise_covariates=None, **params) -> RiskPipeline:
+               harmonise_columns=None, harmonise_covariates=None,
+               competing_risks: bool = False, **params) -> RiskPipeline:
     """Build an unfitted risk model: preprocessing steps and the estimator in one pipeline.
 
     Parameters
     ----------
-    name : {"xgb-binary", "xgb-cox", "xgb-aft", "coxph"}
-        The model (see :data:`MODEL_NAMES`).
+    name : {"xgb-binary", "xgb-cox", "xgb-aft", "coxph", "fg"}
+        The model (see :data:`MODEL_NAMES`); ``fg`` is the Fine-Gray model
+        (:class:`FineGrayRisk`, a competing-risk model in either mode).
     horizon : float, default 1826.0
         Default prediction horizon in days (the training horizon of ``xgb-binary``).
     random_state : int, default 0
@@ -48,6 +50,16 @@ def make_model(name: str, *, horizon: float = DEFAULT_HORIZON, random_state: int
         ``harmonise_covariates`` preserved, and drops the batch columns.
     harmonise_columns, harmonise_covariates : list of str, optional
         See :class:`ComBatHarmoniser` (``columns``, ``covariates``).
+    competing_risks : bool, default False
+        The competing-risk version of the model kind, whose ``predict_risk`` is
+        the cumulative incidence of MACE: ``coxph`` ->
+        :class:`CauseSpecificCoxRisk`, ``xgb-cox`` -> :class:`CauseSpecificXGBCoxRisk`
+        (a cause-specific model per cause, combined), ``xgb-binary`` ->
+        :class:`CompetingXGBBinaryRisk` (competing events before the horizon are controls,
+        competing-risk IPCW weights), ``fg`` -> :class:`FineGrayRisk`.
+        Such a model needs ``y`` with ``event_type`` (:func:`make_y`);
+        :func:`estimand` says what it predicts.  ``xgb-aft`` has no competing-risk
+        version yet (a :class:`ModelError`).
     **params
         Parameters of the final estimator, e.g. ``n_estimators``,
         ``max_depth``, ``learning_rate``, ``nthread`` (xgboost models),
@@ -80,10 +92,22 @@ def make_model(name: str, *, horizon: float = DEFAULT_HORIZON, random_state: int
     >>> risk = est.predict_risk(X)
     >>> bool((risk >= 0).all() and (risk <= 1).all())
     True
+
+    Competing risks (non-cardiac death as ``event_type`` 2): the cumulative incidence.
+
+    >>> import numpy as np
+    >>> status = np.where(c.outcomes["mi"] == 1, 1, np.where(np.arange(400) % 7 == 0, 2, 0))
+    >>> ycr = make_y(c.outcomes["fu_days"], None, event_type=status)
+    >>> cs = make_model("coxph", competing_risks=True).fit(X, ycr)
+    >>> type(cs.steps[-1][1]).__name__, cs.steps[-1][1].estimand_[:28]
+    ('CauseSpecificCoxRisk', 'cumulative incidence of MACE')
     """
     if name not in ESTIMATORS:
         raise ModelError(f"unknown model {name!r}; choose one of {list(MODEL_NAMES)}")
-    cls = ESTIMATORS[name]
+    if competing_risks and name not in CR_ESTIMATORS:
+        raise ModelError(f"model {name!r} has no competing-risk version; with competing_risks=True choose one "
+                         f"of {list(CR_ESTIMATORS)} (or fit {name!r} with competing events censored)")
+    cls = CR_ESTIMATORS[name] if competing_risks else ESTIMATORS[name]
     valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(params) - set(valid))
     if unknown:

@@ -57,7 +57,7 @@ from ._base import ModelError
 from ._harmonise import ComBatHarmoniser
 from ._preprocess import ModalityPreprocessor
 from ._recalibrated import RECALIBRATION_FILE, ModelRecalibration
-from ._registry import ESTIMATORS, model_name
+from ._registry import CR_ESTIMATORS, ESTIMATORS, model_name
 from ._requirements import ModelRequirements
 from ._select import CorrelationPruner, ICCFilter, UnivariableScreen
 
@@ -474,6 +474,8 @@ def _load_estimator(folder: Path, manifest: dict, name: str):
     """The fitted final estimator from ``estimator.json`` (and ``model.json`` for xgboost)."""
     blob = _read_json(folder / "estimator.json", "the estimator")
     cls = ESTIMATORS[name]
+    if name in CR_ESTIMATORS and blob.get("class") == CR_ESTIMATORS[name].__name__:
+        cls = CR_ESTIMATORS[name]  # the competing-risk version of the model kind
     where = str(folder / "estimator.json")
     if blob.get("class") != cls.__name__ or blob.get("model") != name:
         raise BundleError(f"{where}: holds {blob.get('class')!r} ({blob.get('model')!r}); the "

@@ -322,7 +322,7 @@ def make_preprocessor(model: str, *, categorical=None, numeric=None,
     scaling nor reference levels; ``coxph`` gets reference-level dummies,
     standardised continuous columns, median imputation with availability
     indicators (``missing="median"``, the default), and constant columns
-    dropped.  With ``missing="mice"`` (``coxph`` only) numeric NaN are kept for
+    dropped; the Fine-Gray model ``fg`` gets the preprocessing of ``coxph``.  With ``missing="mice"`` (``coxph`` only) numeric NaN are kept for
     the multiple imputation of ``CoxPHRisk(n_imputations=M)`` and no indicator
     is added (a missing categorical is still its own level).
 
@@ -340,7 +340,7 @@ def make_preprocessor(model: str, *, categorical=None, numeric=None,
     check_choice("missing", missing, ("median", "mice"))
     if missing == "mice" and model != "coxph":
         raise ModelError(f"missing='mice' is for coxph; {model!r} handles missing values natively")
-    if model == "coxph":
+    if model in ("coxph", "fg"):
         mice = missing == "mice"
         return ModalityPreprocessor(categorical=categorical, numeric=numeric, drop_first=True,
                                     scale=True, impute=None if mice else "median",

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..stats import NotEstimableError, brier_t, harrell_c
-from ._base import make_y
+from ._base import y_rows
 from ._folds import make_folds, task_seed
 
 __all__ = ["DEFAULT_SEARCH_SPACE", "AFT_SEARCH_SPACE", "INNER_CV_SEARCH_SPACE", "SEARCHABLE_MODELS",
@@ -243,7 +243,7 @@ def _over_time(budget, start: float, i: int) -> bool:
     return budget is not None and i > 0 and _time.perf_counter() - start > float(budget)
 
 
-def _search_inner_cv(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes):
+def _search_inner_cv(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes, status=None):
     """Inner K-fold CV of every candidate, ranked by Harrell's C of the inner OOF risk."""
     k_folds = s["inner_folds"]
     fold_ids = make_folds(e, groups=groups, folds=k_folds, repeats=1, random_state=seed)[0]
@@ -257,7 +257,7 @@ def _search_inner_cv(factory, X, t, e, groups, candidates, s, *, seed, horizon, 
         for k in range(k_folds):
             tr, te = fold_ids != k, fold_ids == k
             est = factory(task_seed(seed, i, k), cand)
-            est.fit(X.iloc[tr], make_y(t[tr], e[tr]))
+            est.fit(X.iloc[tr], y_rows(t, e, status, tr))
             _warnings_of(est, notes)
             risk[te] = est.predict_risk(X.iloc[te], horizon=horizon)
         score = _harrell(t, e, risk)
@@ -273,7 +273,7 @@ def _rank_key(brier: float, c: float, i: int) -> tuple:
     return (brier if np.isfinite(brier) else np.inf, -c if np.isfinite(c) else np.inf, i)
 
 
-def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes):
+def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes, status=None):
     """Early-stopped fits ranked on held-out inner folds, halving the field after each fold.
 
     Rung ``k`` fits every surviving candidate on the rows outside inner fold
@@ -289,7 +289,7 @@ def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, n
     alive, truncated, keys = [], False, {}
     for k in range(s["inner_splits"]):
         tr, va = fold_ids != k, fold_ids == k
-        ytr = make_y(t[tr], e[tr])
+        ytr = y_rows(t, e, status, tr)
         todo = range(len(candidates)) if k == 0 else alive
         if k == 0:
             alive = []
@@ -320,18 +320,21 @@ def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, n
                     "truncated": truncated}
 
 
-def timed_search(factory, X, t, e, groups, candidates, search: dict, *, seed: int, horizon: float):
+def timed_search(factory, X, t, e, groups, candidates, search: dict, *, seed: int, horizon: float,
+                 status=None):
     """Search with the inner seed ``task_seed(seed, 1)``; returns (chosen params, info).
 
     ``info`` holds ``params`` (with the number of rounds for the holdout
     strategy), ``inner_harrell_c``, ``inner_brier`` (holdout only),
     ``n_tried``, ``truncated``, ``seconds`` (recorded, never used) and
-    ``warnings`` (third-party warnings of the candidate fits, as text).
+    ``warnings`` (third-party warnings of the candidate fits, as text).  ``status``
+    (0/1/2, optional) reaches the fits as ``y["event_type"]`` (competing-risk models);
+    candidates are still ranked by the censoring-mode Brier score and Harrell's C of MACE.
     """
     s0 = _time.perf_counter()
     run = _search_holdout if search.get("strategy", "holdout") == "holdout" else _search_inner_cv
     notes: list[str] = []
     params, info = run(factory, X, t, e, groups, candidates, search, seed=task_seed(seed, 1),
-                       horizon=horizon, notes=notes)
+                       horizon=horizon, notes=notes, status=status)
     info = {"params": params, **info, "seconds": _time.perf_counter() - s0, "warnings": tuple(notes)}
     return params, info

@@ -29,7 +29,7 @@ from joblib import Parallel, delayed
 
 from .._html import repr_html
 from ..stats import NotEstimableError, check_horizon, harrell_c, td_auc, uno_c
-from ._base import make_y
+from ._base import y_rows
 from ._factory import model_label, task_factory
 from ._folds import cluster_folds, make_folds, task_seed
 from ._search import (
@@ -174,7 +174,14 @@ def _arrays(data):
     e = data.event.to_numpy(float)
     return t, e
 
-def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, candidates):
+
+def _status(data):
+    """The cohort's competing-risk status (0/1/2), or None: fits get it as ``y["event_type"]``."""
+    et = getattr(data, "event_type", None)
+    return None if et is None else et.to_numpy(int)
+
+
+def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, candidates, status=None):
     """Search (optionally), fit on the ``train`` rows, predict the ``test`` rows: (risk, search info)."""
     Xtr, ttr, etr = X.iloc[train], t[train], e[train]
     info: dict = {}
@@ -182,9 +189,9 @@ def _run_task(factory, X, t, e, groups, train, test, *, seed, horizon, search, c
     if search is not None:
         gtr = None if groups is None else groups[train]
         params, info = timed_search(factory, Xtr, ttr, etr, gtr, candidates, search, seed=seed,
-                                    horizon=horizon)
+                                    horizon=horizon, status=None if status is None else status[train])
     est = factory(task_seed(seed, 2), params)
-    est.fit(Xtr, make_y(ttr, etr))
+    est.fit(Xtr, y_rows(t, e, status, train))
     risk = np.asarray(est.predict_risk(X.iloc[test], horizon=horizon), dtype=float)
     return risk, info, fit_notes(est)
 
@@ -435,7 +442,7 @@ def cross_validate_risk(
     results = Parallel(n_jobs=n_jobs)(
         delayed(_run_task)(factory, X, t, e, grp, np.flatnonzero(fold_ids[r] != k),
                            np.flatnonzero(fold_ids[r] == k), seed=task_seed(random_state, r, k),
-                           horizon=horizon, search=s, candidates=candidates)
+                           horizon=horizon, search=s, candidates=candidates, status=_status(data))
         for r, k in tasks)
     risk, search_df = _gather(tasks, results, fold_ids, len(t))
     oof = _oof_frame(data.X.index, fold_ids, risk, t, e)
@@ -482,8 +489,8 @@ def fit_final_model(
     chosen: dict = {}
     if s is not None:
         chosen, info = timed_search(factory, X, t, e, data.X.index.to_numpy(), candidates, s,
-                                    seed=random_state, horizon=horizon)
+                                    seed=random_state, horizon=horizon, status=_status(data))
     est = factory(task_seed(random_state, 2), chosen)
-    est.fit(X.iloc[all_rows], make_y(t, e))
+    est.fit(X.iloc[all_rows], y_rows(t, e, _status(data)))
     info["columns"] = list(cols)
     return est, info

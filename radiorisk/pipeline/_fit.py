@@ -499,7 +499,7 @@ def run_fit(
     >>> run_fit("cohort", "run", model="svm", blocks="clinical")
     Traceback (most recent call last):
     ...
-    radiorisk.exceptions.FitUsageError: model 'svm': choose from ['xgb-binary', 'xgb-cox', 'xgb-aft', 'coxph']
+    radiorisk.exceptions.FitUsageError: model 'svm': choose from ['xgb-binary', 'xgb-cox', 'xgb-aft', 'coxph', 'fg']
     >>> run = run_fit("demo_output/data", "run", model="coxph", blocks="clinical,ccta")  # doctest: +SKIP
     >>> run = run_fit("demo_output/data", "run", model="coxph", blocks="clinical", cv_by="site")  # doctest: +SKIP
     """

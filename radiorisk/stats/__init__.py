@@ -36,8 +36,8 @@ fit_cox, CoxFit, cox_partial_loglik, fit_cox_ridge
 fit_cox_batched, CoxRiskSets, efron_cumulative_hazard_batched
     Its batched form: Efron fits of two covariates for a block of case weights (the
     bootstrap's calibration fits) and their baseline hazard.
-breslow_increments
-    The Breslow baseline hazard increments given log relative hazards.
+breslow_increments, efron_increments
+    The Breslow and Efron baseline hazard increments given log relative hazards.
 harrell_and_uno_c, fit_rcs_calibration, RcsCalibrationModel, cox_cumulative_hazard_se, loess_fit
     The pieces the audit and the calibration curves share with the metrics (both C from
     one pass of pair counts, the rcs-Cox calibration model, the Cox hazard with its SE,
@@ -141,7 +141,14 @@ from ._competing import (
     oe_ratio_cr,
 )
 from ._concordance import harrell_and_uno_c
-from ._cox import CoxFit, breslow_increments, cox_cumulative_hazard_se, cox_partial_loglik, fit_cox
+from ._cox import (
+    CoxFit,
+    breslow_increments,
+    cox_cumulative_hazard_se,
+    cox_partial_loglik,
+    efron_increments,
+    fit_cox,
+)
 from ._cox_batched import CoxRiskSets, efron_cumulative_hazard_batched, fit_cox_batched
 from ._cox_ridge import fit_cox_ridge
 from ._decision import (
@@ -226,7 +233,7 @@ __all__ = [
     "rcs_basis", "rcs_knots", "sqrt_variance", "td_auc", "uno_c",
     "at_risk_from_counts", "censoring_km_factors", "kaplan_meier", "kaplan_meier_at", "km_factors",
     "median_follow_up", "CoxRiskSets", "efron_cumulative_hazard_batched", "fit_cox_batched",
-    "breslow_increments", "RcsCalibrationModel", "Z_975", "cloglog", "cox_cumulative_hazard_se",
+    "breslow_increments", "efron_increments", "RcsCalibrationModel", "Z_975", "cloglog", "cox_cumulative_hazard_se",
     "fit_rcs_calibration", "harrell_and_uno_c", "html_table", "loess_fit", "logit_clipped",
     "CumulativeIncidence", "aalen_johansen", "check_competing_inputs", "FineGrayFit", "fit_fine_gray", "FineGrayCalibrationBatch",
     "PrefixRankSums", "c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr", "fine_gray_calibration",

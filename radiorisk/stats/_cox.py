@@ -18,7 +18,8 @@ from scipy.stats import norm
 from ._common import NotEstimableError, _as_float, _html_table
 from ._linalg import inverse_information, newton_step, sqrt_variance
 
-__all__ = ["CoxFit", "breslow_increments", "cox_cumulative_hazard_se", "cox_partial_loglik", "fit_cox"]
+__all__ = ["CoxFit", "breslow_increments", "cox_cumulative_hazard_se", "cox_partial_loglik", "efron_increments",
+           "fit_cox"]
 
 _TIES = ("breslow", "efron")
 
@@ -459,54 +460,5 @@ def breslow_increments(time, event, log_relative_hazard, weight=None) -> tuple[n
     return uniq[keep], d[keep] / at_risk[keep]
 
 
-def cox_partial_loglik(eta, time, event, *, ties: str = "efron") -> float:
-    r"""Cox partial log-likelihood of the linear predictor ``eta`` (Breslow or Efron ties).
-
-    :math:`\ell = \sum_k \big[\sum_{i \in D_k} \eta_i - \sum_{l=0}^{d_k-1}
-    \log(S_k - \tfrac{l}{d_k} D_k)\big]`, with :math:`S_k` the sum of
-    :math:`e^{\eta}` over the risk set of the k-th event time and :math:`D_k` over its
-    events (Breslow: :math:`l/d_k` replaced by 0).  It is ``survival::coxph``'s
-    ``loglik`` at a fixed coefficient vector (``init = beta, iter.max = 0``); it
-    needs only :math:`X\beta`, so it is cheap with many columns (used for the
-    cross-validated partial likelihood of Verweij & van Houwelingen, 1993).
-
-    Parameters
-    ----------
-    eta : array-like of shape (n,)
-        Linear predictor :math:`X\beta` (any centring: :math:`\ell` is shift-invariant).
-    time, event : array-like of shape (n,)
-        Follow-up and event indicator (0/1).
-    ties : {"efron", "breslow"}, default "efron"
-
-    Returns
-    -------
-    float
-        ``-inf`` when a risk-set sum underflows.
-
-    Examples
-    --------
-    >>> round(cox_partial_loglik([0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [1, 1, 0]), 6)  # -log 3 - log 2
-    -1.791759
-    """
-    if ties not in _TIES:
-        raise ValueError(f"ties must be one of {_TIES}; got {ties!r}")
-    eta = np.asarray(eta, dtype=np.float64).ravel()
-    t = np.asarray(time, dtype=np.float64).ravel()
-    e = np.asarray(event, dtype=np.float64).ravel()
-    if not (eta.shape == t.shape == e.shape):
-        raise ValueError(f"eta, time and event differ in length ({eta.size}, {t.size}, {e.size})")
-    t, e, eta_s, uniq, first, tid, d, has = _risk_set_terms(eta[:, None], t, e)
-    eta_s = eta_s[:, 0]
-    m = float(np.max(eta_s)) if eta_s.size else 0.0
-    r = np.exp(eta_s - m)
-    S0 = np.cumsum(r[::-1])[::-1][first[has]]
-    ev = e == 1
-    k_of_time = np.cumsum(has) - 1
-    D0 = np.bincount(k_of_time[tid[ev]], weights=r[ev], minlength=int(has.sum()))
-    dk = d[has].astype(np.int64)
-    kk = np.repeat(np.arange(dk.size), dk)
-    frac = (np.arange(kk.size) - np.repeat(np.cumsum(dk) - dk, dk)) / dk[kk] if ties == "efron" \
-        else np.zeros(kk.size)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ll = float(np.sum(eta_s[ev]) - np.sum(np.log(S0[kk] - frac * D0[kk]) + m))
-    return ll if np.isfinite(ll) else -np.inf
+__all__ = ["CoxFit", "breslow_increments", "cox_cumulative_hazard_se", "cox_partial_loglik", "efron_increments",
+           "fit_cox"]

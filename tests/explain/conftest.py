@@ -24,7 +24,7 @@ def fitted(explain_data):
 
     out = {}
     for name in MODEL_NAMES:
-        params = {"penalizer": 0.1} if name == "coxph" else dict(FAST)
+        params = {"penalizer": 0.1} if name == "coxph" else {} if name == "fg" else dict(FAST)
         out[name] = make_model(name, horizon=1826.0, random_state=0, **params).fit(explain_data.X,
                                                                                   explain_data.y)
     return out

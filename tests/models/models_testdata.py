@@ -20,7 +20,7 @@ FAST_XGB = {"n_estimators": 25, "nthread": 1}
 
 def fast_params(name: str) -> dict:
     """Parameters keeping each model fast in tests."""
-    return {} if name == "coxph" else dict(FAST_XGB)
+    return {} if name in ("coxph", "fg") else dict(FAST_XGB)
 
 
 def cohort_xy(n: int, seed: int, *, pet_rate: float = 0.4):

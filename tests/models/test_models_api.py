@@ -14,6 +14,7 @@ from radiorisk.exceptions import HorizonError
 from radiorisk.models import (
     MODEL_NAMES,
     CoxPHRisk,
+    FineGrayRisk,
     ModelError,
     RiskPipeline,
     XGBAFTRisk,
@@ -56,8 +57,8 @@ def test_y_must_be_structured(cohort):
 
 
 def test_model_names_and_classes():
-    assert MODEL_NAMES == ("xgb-binary", "xgb-cox", "xgb-aft", "coxph")
-    classes = [XGBBinaryRisk, XGBCoxRisk, XGBAFTRisk, CoxPHRisk]
+    assert MODEL_NAMES == ("xgb-binary", "xgb-cox", "xgb-aft", "coxph", "fg")
+    classes = [XGBBinaryRisk, XGBCoxRisk, XGBAFTRisk, CoxPHRisk, FineGrayRisk]
     for name, cls in zip(MODEL_NAMES, classes, strict=True):
         est = make_model(name, horizon=365.0)
         assert isinstance(est, RiskPipeline) and isinstance(est, Pipeline)
@@ -144,7 +145,7 @@ def test_sklearn_pipeline_and_cross_validation(cohort):
     np.testing.assert_array_equal(plain.predict(X), clone(pipe).fit(X, y).predict(X))
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", [n for n in MODEL_NAMES if n != "fg"])  # crr has no case weights
 def test_sample_weight_has_effect_and_both_spellings_agree(name, cohort):
     X, y = cohort
     w = np.where(np.arange(len(X)) % 3 == 0, 3.0, 1.0)
