@@ -460,5 +460,89 @@ def breslow_increments(time, event, log_relative_hazard, weight=None) -> tuple[n
     return uniq[keep], d[keep] / at_risk[keep]
 
 
-__all__ = ["CoxFit", "breslow_increments", "cox_cumulative_hazard_se", "cox_partial_loglik", "efron_increments",
-           "fit_cox"]
+def cox_partial_loglik(eta, time, event, *, ties: str = "efron") -> float:
+    r"""Cox partial log-likelihood of the linear predictor ``eta`` (Breslow or Efron ties).
+
+    :math:`\ell = \sum_k \big[\sum_{i \in D_k} \eta_i - \sum_{l=0}^{d_k-1}
+    \log(S_k - \tfrac{l}{d_k} D_k)\big]`, with :math:`S_k` the sum of
+    :math:`e^{\eta}` over the risk set of the k-th event time and :math:`D_k` over its
+    events (Breslow: :math:`l/d_k` replaced by 0).  It is ``survival::coxph``'s
+    ``loglik`` at a fixed coefficient vector (``init = beta, iter.max = 0``); it
+    needs only :math:`X\beta`, so it is cheap with many columns (used for the
+    cross-validated partial likelihood of Verweij & van Houwelingen, 1993).
+
+    Parameters
+    ----------
+    eta : array-like of shape (n,)
+        Linear predictor :math:`X\beta` (any centring: :math:`\ell` is shift-invariant).
+    time, event : array-like of shape (n,)
+        Follow-up and event indicator (0/1).
+    ties : {"efron", "breslow"}, default "efron"
+
+    Returns
+    -------
+    float
+        ``-inf`` when a risk-set sum underflows.
+
+    Examples
+    --------
+    >>> round(cox_partial_loglik([0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [1, 1, 0]), 6)  # -log 3 - log 2
+    -1.791759
+    """
+    if ties not in _TIES:
+        raise ValueError(f"ties must be one of {_TIES}; got {ties!r}")
+    eta = np.asarray(eta, dtype=np.float64).ravel()
+    t = np.asarray(time, dtype=np.float64).ravel()
+    e = np.asarray(event, dtype=np.float64).ravel()
+    if not (eta.shape == t.shape == e.shape):
+        raise ValueError(f"eta, time and event differ in length ({eta.size}, {t.size}, {e.size})")
+    t, e, eta_s, uniq, first, tid, d, has = _risk_set_terms(eta[:, None], t, e)
+    eta_s = eta_s[:, 0]
+    m = float(np.max(eta_s)) if eta_s.size else 0.0
+    r = np.exp(eta_s - m)
+    S0 = np.cumsum(r[::-1])[::-1][first[has]]
+    ev = e == 1
+    k_of_time = np.cumsum(has) - 1
+    D0 = np.bincount(k_of_time[tid[ev]], weights=r[ev], minlength=int(has.sum()))
+    dk = d[has].astype(np.int64)
+    kk = np.repeat(np.arange(dk.size), dk)
+    frac = (np.arange(kk.size) - np.repeat(np.cumsum(dk) - dk, dk)) / dk[kk] if ties == "efron" \
+        else np.zeros(kk.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ll = float(np.sum(eta_s[ev]) - np.sum(np.log(S0[kk] - frac * D0[kk]) + m))
+    return ll if np.isfinite(ll) else -np.inf
+
+
+def efron_increments(time, event, log_relative_hazard) -> tuple[np.ndarray, np.ndarray]:
+    r"""Efron baseline hazard increments given log relative hazards (the Cox model held fixed).
+
+    The hazard ``survival::survfit`` (and ``riskRegression::predictCox``) uses after
+    ``coxph(..., ties = "efron")``: at an event time :math:`t_k` with :math:`d_k` events
+    :math:`D_k`, :math:`\sum_{l < d_k} 1 / (\sum_{j: T_j \ge t_k} e^{m_j} - \frac{l}{d_k}
+    \sum_{i \in D_k} e^{m_i})`; without ties it equals :func:`breslow_increments`.
+
+    Parameters
+    ----------
+    time, event : array-like of shape (n,)
+        Follow-up times and event indicators (0/1).
+    log_relative_hazard : array-like of shape (n,)
+        :math:`m_i` (the increments refer to :math:`m = 0`).
+
+    Returns
+    -------
+    event_times, increments : ndarray
+
+    Examples
+    --------
+    >>> efron_increments([1, 2, 2, 3], [1, 1, 1, 1], np.zeros(4))[1].round(4).tolist()
+    [0.25, 0.8333, 1.0]
+    """
+    t = np.asarray(time, dtype=np.float64)
+    e = np.asarray(event, dtype=np.float64)
+    m = np.asarray(log_relative_hazard, dtype=np.float64)
+    if not (t.shape == e.shape == m.shape) or t.ndim != 1:
+        raise ValueError(f"time, event and log_relative_hazard must be 1-d of one length; got shapes "
+                         f"{[t.shape, e.shape, m.shape]}")
+    prob = _CoxProblem(m[:, None], t, e, "efron")
+    _, efr = prob.hazard_increments(np.ones(1))
+    return prob.times, efr
