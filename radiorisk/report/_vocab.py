@@ -153,6 +153,8 @@ _MODEL_WORDS = {
     "xgb-cox": "gradient-boosted trees with a Cox partial-likelihood objective (xgboost)",
     "xgb-aft": "gradient-boosted trees with an accelerated-failure-time objective (xgboost)",
     "xgb-binary": "gradient-boosted trees classifying MACE by the horizon, IPCW-weighted (xgboost)",
+    "fg": "Fine–Gray model of the subdistribution hazard of MACE, non-cardiac death competing "
+          "(radiorisk.stats.fit_fine_gray, equal to cmprsk::crr)",
 }
 _DISC = {"harrell_c": "Harrell's C", "uno_c": "Uno's C", "td_auc": "time-dependent AUC"}
 
