@@ -133,6 +133,15 @@ class ExtractionResult:
         """True when no lesion failed."""
         return len(self.failures) == 0
 
+    def work_summary(self) -> str:
+        """One line on how the work was spread: CPU seconds per process and the busiest one's share."""
+        w = self.work
+        if not w.get("workers"):
+            return "work: nothing extracted in this run (every image was already done)"
+        cpu = ", ".join(f"{x['task_cpu']:.1f}" for x in w["workers"].values())
+        return (f"work: {len(w['workers'])} process(es), one {w['unit']} per task; CPU seconds extracting "
+                f"per process: {cpu}; the busiest did {w['largest_share']:.0%} of it")
+
     def to_long(self) -> pd.DataFrame:
         """Long format: ``patient_id, scan_id, lesion_id, reader, feature, value``."""
         return to_long(self.features)

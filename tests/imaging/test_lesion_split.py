@@ -103,6 +103,7 @@ def test_lesions_of_one_image_split_over_two_workers_give_the_bytes_of_one_job(o
     assert 0.5 <= w["largest_share"] <= 1.0 and w["balance_bound"] == pytest.approx(1 / w["largest_share"], rel=1e-2)
     assert one.work["unit"] == "image" and sum(x["reads"] for x in one.work["workers"].values()) == 2
     assert "lesion" in capsys.readouterr().err  # the progress bar counts lesions
+    assert "2 process(es), one lesion per task" in two.work_summary()
 
 
 def test_resume_after_a_partial_two_job_run_adopts_whole_images_only(one_image, tmp_path):
@@ -110,6 +111,7 @@ def test_resume_after_a_partial_two_job_run_adopts_whole_images_only(one_image, 
     first = extract_radiomics(one_image / "manifest.csv", params=PARAMS, out=out, jobs=2)
     again = extract_radiomics(one_image / "manifest.csv", params=PARAMS, out=out, jobs=2)
     assert again.n_images_skipped == again.n_images == 2
+    assert "nothing extracted" in again.work_summary()
     pd.testing.assert_frame_equal(first.features, again.features, check_exact=True)
 
 
