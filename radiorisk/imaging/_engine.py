@@ -378,9 +378,14 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
         elif int(jobs) > 1:
             run_local_grouped(lesion_groups(tasks), int(jobs), extract_lesions, lesion_done)
         else:
+            # one ITK thread, as in the workers: ITK's multi-threaded filters (statistics, resampling)
+            # may sum in another order, and outputs must not depend on --jobs or the number of cores
+            threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
             try:
                 run_local(tasks, 1, _extract_one_image, done)
             finally:
+                sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
                 forget_image()
         ok = True
     finally:
