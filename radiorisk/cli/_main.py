@@ -49,6 +49,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(res.summary())
+    if args.jobs > 1 and not args.scheduler:
+        print(res.work_summary())
     if not res.ok:
         print(f"{len(res.failures)} lesion(s) failed; see {res.path.with_suffix('')}.failures.csv")
     return EXIT_OK if res.ok else EXIT_FAILED

@@ -9,10 +9,14 @@ Store layout for ``out = "features.parquet"``::
     features.parquet.parts/          the store: one Parquet part per finished image, and store.json
                                      (parameters hash; when complete, each part with its rows and SHA-256)
 
-Each image is one unit of work.  Its part (features and failures of all its
+Each image is one unit of the store.  Its part (features and failures of all its
 lesions) is written to a temporary file and renamed into place, so a crash,
 SIGKILL or Ctrl-C leaves only whole parts; a re-run skips images whose part
-exists and never duplicates rows.
+exists and never duplicates rows.  With ``jobs > 1`` the work handed to the
+local workers is one lesion: the lesions of an image run side by side, each
+worker reading an image at most once (:mod:`radiorisk.imaging._split`), and
+this process writes the image's part when its last lesion is back; a kill loses
+only the lesions of unfinished images.
 
 Consistency rules of the store (checked by ``tests/test_faults.py``):
 
@@ -40,6 +44,7 @@ import os
 import platform
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,9 +59,10 @@ from .. import __version__
 from .._lifetime import sigterm_stops_cleanly
 from ..exceptions import RadioriskError
 from ._exact import plan_crop
-from ._executors import run_dask, run_local
+from ._executors import run_dask, run_local, run_local_grouped
 from ._manifest import read_manifest_for_extraction
 from ._params import RadiomicsParams, load_params
+from ._split import PartAssembler, WorkLog, lesion_groups
 from ._store import (
     STORE_VERSION,
     part_name,
@@ -75,7 +81,7 @@ from ._store import (
 )
 from ._store import drop_part as _drop_part
 from ._store import store_lock as _store_lock
-from ._worker import extract_image
+from ._worker import assemble_part, extract_lesions, forget_image
 
 __all__ = ["ExtractionResult", "extract_radiomics", "read_manifest_for_extraction"]
 
@@ -107,6 +113,10 @@ class ExtractionResult:
         Images in the manifest, and images whose part already existed (resume).
     seconds : float
         Wall time of this call.
+    work : dict
+        CPU seconds per worker process (:meth:`radiorisk.imaging._split.WorkLog.summary`):
+        how the work was spread, a measure that other load on the machine does not
+        distort as it distorts ``seconds``.  Not part of the outputs written.
     """
 
     features: pd.DataFrame = field(repr=False)
@@ -116,11 +126,21 @@ class ExtractionResult:
     n_images: int
     n_images_skipped: int
     seconds: float
+    work: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         """True when no lesion failed."""
         return len(self.failures) == 0
+
+    def work_summary(self) -> str:
+        """One line on how the work was spread: CPU seconds per process and the busiest one's share."""
+        w = self.work
+        if not w.get("workers"):
+            return "work: nothing extracted in this run (every image was already done)"
+        cpu = ", ".join(f"{x['task_cpu']:.1f}" for x in w["workers"].values())
+        return (f"work: {len(w['workers'])} process(es), one {w['unit']} per task; CPU seconds extracting "
+                f"per process: {cpu}; the busiest did {w['largest_share']:.0%} of it")
 
     def to_long(self) -> pd.DataFrame:
         """Long format: ``patient_id, scan_id, lesion_id, reader, feature, value``."""
@@ -258,11 +278,19 @@ def _write_parquet_file(table, path: Path) -> None:
     pq.write_table(table, path)
 
 
-def _extract_one_image(task: dict) -> dict:
-    """Worker: extract every lesion of one image, write its part atomically, return its store entry."""
-    part = extract_image(task)
+def _write_image_part(task: dict, part: dict) -> dict:
+    """Write one image's part atomically; its store entry."""
     return write_part(Path(task["part_path"]), part, write_table=_write_parquet_file,
                       fingerprint=task.get("fingerprint", ""), image_path=task["image_path"])
+
+
+def _extract_one_image(task: dict) -> dict:
+    """Worker: extract every lesion of one image, write its part, return its store entry (and ``_work``)."""
+    try:
+        out = extract_lesions(task)
+    finally:
+        forget_image()  # nothing of a whole-image task is needed again
+    return {**_write_image_part(task, assemble_part(out["results"])), "_work": out["work"]}
 
 
 # --------------------------------------------------------------------------- driver
@@ -282,6 +310,7 @@ def _versions() -> dict:
 def _plan(man: pd.DataFrame, p: RadiomicsParams, store: Path, *, crop, new_spacing, old_parts: dict,
           parts_meta: dict) -> tuple[list[dict], int]:
     """One task per image whose part is missing or stale; verified parts go into ``parts_meta``."""
+    run = uuid.uuid4().hex  # a worker keeps what it read for this run's tasks only
     tasks = []
     skipped = 0
     for image_path, grp in man.groupby("image_path", sort=False):
@@ -291,7 +320,7 @@ def _plan(man: pd.DataFrame, p: RadiomicsParams, store: Path, *, crop, new_spaci
             "lesions": grp[["lesion_id", "reader", "mask_path", "labels"]].to_dict("records"),
             "params": p.params, "params_name": p.name, "params_sha256": p.sha256, "options": p.options,
             "crop": crop, "crop_engine": CROP_ENGINE, "new_spacing": new_spacing,
-            "part_path": str(part.absolute()),
+            "part_path": str(part.absolute()), "run": run,
         }
         task["fingerprint"] = task_fingerprint(task)
         if part.exists():
@@ -316,21 +345,48 @@ def _old_parts(meta_file: Path, p: RadiomicsParams, store: Path) -> dict:
     return (old or {}).get("parts") or {}
 
 
-def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, save_meta) -> None:
-    """Run the tasks with a progress bar; on an error, record what finished before raising."""
-    bar = tqdm(total=len(tasks), unit="image", desc="radiomics") if progress and tasks else None
+def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, save_meta, log) -> None:
+    """Run the tasks with a progress bar (in lesions); on an error, record what finished before raising.
 
-    def done(entry: dict) -> None:
+    Locally with ``jobs > 1`` the unit of work is one lesion (:mod:`radiorisk.imaging._split`);
+    otherwise one image.
+    """
+    n_lesions = sum(len(t["lesions"]) for t in tasks)
+    bar = tqdm(total=n_lesions, unit="lesion", desc="radiomics") if progress and tasks else None
+    size = {part_name(t["image_path"]): len(t["lesions"]) for t in tasks}
+
+    def done(entry: dict) -> None:  # an image's part is written
+        log.add(entry.pop("_work"))
         on_done(entry)
         if bar is not None:
-            bar.update(1)
+            bar.update(size[entry["file"]])
+
+    parts = PartAssembler(tasks, _write_image_part)
+
+    def lesion_done(result: dict) -> None:  # some lesions of an image are back
+        log.add(result["work"])
+        entry = parts.add(result)
+        if entry is not None:
+            on_done(entry)
+        if bar is not None:
+            bar.update(result["work"]["lesions"])
 
     ok = False
     try:
         if client is not None or scheduler:
             run_dask(tasks, client, scheduler, _extract_one_image, done, worker_timeout=worker_timeout)
+        elif int(jobs) > 1:
+            run_local_grouped(lesion_groups(tasks), int(jobs), extract_lesions, lesion_done)
         else:
-            run_local(tasks, max(1, int(jobs)), _extract_one_image, done)
+            # one ITK thread, as in the workers: ITK's multi-threaded filters (statistics, resampling)
+            # may sum in another order, and outputs must not depend on --jobs or the number of cores
+            threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+            try:
+                run_local(tasks, 1, _extract_one_image, done)
+            finally:
+                sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+                forget_image()
         ok = True
     finally:
         if bar is not None:
@@ -369,8 +425,11 @@ def _extract_into_store(man, p, *, out_path, paths, keep, jobs, scheduler, clien
             save_meta()
             last_save[0] = time.monotonic()
 
+    dask = client is not None or bool(scheduler)
+    log = WorkLog(jobs=1 if not dask and int(jobs) <= 1 else int(jobs),
+                  unit="lesion" if not dask and int(jobs) > 1 else "image")
     _run(tasks, jobs=jobs, scheduler=scheduler, client=client, worker_timeout=worker_timeout,
-         progress=progress, on_done=on_done, save_meta=save_meta)
+         progress=progress, on_done=on_done, save_meta=save_meta, log=log)
 
     # consolidate in manifest order: deterministic whatever jobs or completion order
     images = list(man["image_path"].unique())
@@ -403,5 +462,5 @@ def _extract_into_store(man, p, *, out_path, paths, keep, jobs, scheduler, clien
     return ExtractionResult(
         features=feats, failures=fails, provenance=provenance,
         path=out_path if keep else None, n_images=int(n_images),
-        n_images_skipped=skipped, seconds=seconds,
+        n_images_skipped=skipped, seconds=seconds, work=log.summary(),
     )

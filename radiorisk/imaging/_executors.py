@@ -14,14 +14,21 @@ import multiprocessing as mp
 import os
 import time
 import uuid
-from concurrent.futures import CancelledError, ProcessPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    CancelledError,
+    ProcessPoolExecutor,
+    as_completed,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from .._lifetime import init_worker
 from ..exceptions import RadioriskError
 
-__all__ = ["run_dask", "run_local"]
+__all__ = ["run_dask", "run_local", "run_local_grouped"]
 
 
 def run_local(tasks: list[dict], jobs: int, work, on_done) -> None:
@@ -43,12 +50,76 @@ def run_local(tasks: list[dict], jobs: int, work, on_done) -> None:
             for f in as_completed(futures):
                 on_done(f.result())
     except BrokenProcessPool:
-        raise RadioriskError(
-            "a radiomics worker process died or could not start. In a Python script, call "
-            "extract_radiomics(..., jobs>1) under `if __name__ == \"__main__\":` (worker processes "
-            "are spawned and re-import the script), or use jobs=1. Finished images are kept in the "
-            "store; re-running resumes."
-        ) from None
+        raise RadioriskError(_BROKEN_POOL) from None
+
+
+_BROKEN_POOL = (
+    "a radiomics worker process died or could not start. In a Python script, call "
+    "extract_radiomics(..., jobs>1) under `if __name__ == \"__main__\":` (worker processes "
+    "are spawned and re-import the script), or use jobs=1. Finished images are kept in the "
+    "store; re-running resumes."
+)
+
+
+class _GroupQueue:
+    """Which task a free worker gets: the next of the group it worked on last, else a group nobody
+    has started (in the given order), else the last task of the group with the most tasks left.
+
+    A group's tasks share something costly to load (the image of its lesions); handing a worker
+    the tasks of the group it holds means each worker loads each image at most once, and an
+    image is split between workers only when nothing else is left to do.
+    """
+
+    def __init__(self, groups: list[list[dict]]):
+        self.left = [deque(g) for g in groups]
+        self.started = [False] * len(groups)
+        self.next_new = 0
+
+    def take(self, held: int | None) -> tuple[int, dict] | None:
+        if held is not None and self.left[held]:
+            return held, self.left[held].popleft()
+        while self.next_new < len(self.left):
+            g = self.next_new
+            self.next_new += 1
+            if self.left[g]:
+                self.started[g] = True
+                return g, self.left[g].popleft()
+        busiest = max(range(len(self.left)), key=lambda g: len(self.left[g]), default=None)
+        if busiest is None or not self.left[busiest]:
+            return None
+        return busiest, self.left[busiest].pop()  # from the back: the holder keeps going from the front
+
+
+def run_local_grouped(groups: list[list[dict]], jobs: int, work, on_done) -> None:
+    """Run grouped tasks in ``jobs`` spawned workers, each worker staying on one group while it can.
+
+    One task per worker is in flight at a time, so when a result comes back the
+    worker that sent it is the idle one; the task submitted then is the next of
+    the same group (:class:`_GroupQueue`), and that worker reuses what it loaded
+    for the group.  Which
+    worker runs which task changes only the speed, never a result.  Errors,
+    interruptions and worker lifetime are as in :func:`run_local`.
+    """
+    queue = _GroupQueue(groups)
+    try:
+        with _worker_pool(jobs) as pool:
+            running = {}  # future -> group
+
+            def submit(held):
+                nxt = queue.take(held)
+                if nxt is not None:
+                    running[pool.submit(work, {**nxt[1], "single_thread": True})] = nxt[0]
+
+            for _ in range(jobs):
+                submit(None)
+            while running:
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for f in finished:
+                    group = running.pop(f)
+                    on_done(f.result())
+                    submit(group)  # the worker that sent f is free: the next task of its group
+    except BrokenProcessPool:
+        raise RadioriskError(_BROKEN_POOL) from None
 
 
 @contextlib.contextmanager

@@ -1,15 +1,23 @@
-"""The unit of work of the batch engine: every lesion of one image.
+"""The units of work of the batch engine: the lesions of one image.
 
-:func:`extract_image` reads the image once, reads each mask once, crops (and
-where needed resamples) per lesion, runs pyradiomics and returns the features
-and failures of all the image's lesions.  One lesion never stops the batch: its
-error becomes a failure row with the stage where it happened.
+:func:`extract_lesions` extracts some lesions of one image: it reads the image
+(and each mask) once per worker process, keeps them for the next call on the
+same image (the last image only, keyed by path, size, modification time and
+parameters), crops (and where needed resamples) per lesion, runs pyradiomics
+and returns one row or one failure per lesion with the worker's CPU time.
+:func:`extract_image` does every lesion of an image and assembles the image's
+part with :func:`assemble_part`, which the engine also uses for lesions that
+came back from several workers; the part therefore never depends on how the
+image's lesions were spread.  One lesion never stops the batch: its error
+becomes a failure row with the stage where it happened.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -23,7 +31,7 @@ from ._params import RadiomicsParams
 from ._read import check_same_geometry, read_image
 from ._store import FAILURE_COLUMNS
 
-__all__ = ["extract_image", "ibsi_axis_correction"]
+__all__ = ["assemble_part", "extract_image", "extract_lesions", "forget_image", "ibsi_axis_correction"]
 
 _AXES = ("MajorAxisLength", "MinorAxisLength", "LeastAxisLength")
 
@@ -82,8 +90,7 @@ class _ImageJob:
         self.extractors: dict[str, object] = {}
 
     def fail(self, lesion: dict, stage: str, reason: str) -> None:
-        self.failures.append({"lesion_id": lesion["lesion_id"], "reader": lesion["reader"],
-                              "image_path": self.image_path, "stage": stage, "reason": reason})
+        self.failures.append(_failure(self.image_path, lesion, stage, reason))
 
     def prepare(self, image) -> None:
         """Set the image (normalised once when the crop plan says so) and the crop plan."""
@@ -168,25 +175,100 @@ class _ImageJob:
                           "n_voxels": n_vox, **values})
 
 
-def extract_image(task: dict) -> dict:
-    """Extract every lesion of one image: ``{"features": DataFrame, "failures": DataFrame}``."""
+#: the image a worker process read last: (key, _ImageJob or the ImageError of reading it)
+_LAST: list = [None, None]
+
+
+def forget_image() -> None:
+    """Let go of the image this process keeps (the end of a run, or of a whole-image task)."""
+    _LAST[0] = _LAST[1] = None
+
+
+def _image_key(task: dict) -> tuple:
+    """What identifies an image read for a task: run, path, size, modification time, parameters, crop.
+
+    The run (``task["run"]``) is part of it, so a later run never uses what an earlier one read.
+    """
+    try:
+        st = os.stat(task["image_path"])
+        stamp = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = None  # unreadable: read_image reports it (and nothing is kept)
+    return (task.get("run"), task["image_path"], stamp, task["params_sha256"], bool(task["crop"]),
+            task.get("crop_engine"))
+
+
+def _image_job(task: dict) -> tuple[object, float]:
+    """The _ImageJob of the task's image (read now, or kept from the last call), and the CPU seconds read."""
+    key = _image_key(task)
+    if _LAST[0] == key and key[0] is not None and key[2] is not None:
+        return _LAST[1], 0.0
+    forget_image()  # the last image goes before the next is read: one image per process
+    t0 = time.process_time()
+    job = _ImageJob(task)
+    try:
+        job.prepare(read_image(job.image_path))
+        kept = job
+    except ImageError as exc:
+        kept = exc
+    _LAST[0], _LAST[1] = key, kept
+    return kept, time.process_time() - t0
+
+
+def extract_lesions(task: dict) -> dict:
+    """Extract the task's lesions of one image (all or some): rows, failures and the work done.
+
+    ``task["lesions"]`` holds manifest rows of one image, each with its position
+    ``index`` in the image's list when the image is split across workers.
+    Returns ``{"image_path", "results", "work"}``: ``results`` one
+    ``(index, "row" | "failure", dict)`` per lesion, ``work`` the process id, the
+    CPU seconds of this call, of reading the image (0 when it was kept from the
+    last call) and the process's CPU seconds so far.
+    """
     if task.get("single_thread"):
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # worker process only
-    job = _ImageJob(task)
+    t0 = time.process_time()
+    results = []
     with _quiet_radiomics():
-        try:
-            image = read_image(job.image_path)
-        except ImageError as exc:
-            image = None
-            for lesion in task["lesions"]:
-                job.fail(lesion, "read_image", str(exc))
-        if image is not None:
-            job.prepare(image)
-            for lesion in task["lesions"]:
-                try:
-                    job.lesion(lesion)
-                except Exception as exc:  # one lesion must never stop the batch
-                    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-                    job.fail(lesion, "extract", f"{type(exc).__name__}: {reason}")
-    return {"features": pd.DataFrame(job.rows),
-            "failures": pd.DataFrame(job.failures, columns=FAILURE_COLUMNS)}
+        job, read_cpu = _image_job(task)
+        for pos, lesion in enumerate(task["lesions"]):
+            index = lesion.get("index", pos)
+            if isinstance(job, ImageError):
+                results.append((index, "failure", _failure(task["image_path"], lesion, "read_image", str(job))))
+                continue
+            job.rows, job.failures = [], []
+            try:
+                job.lesion(lesion)
+            except Exception as exc:  # one lesion must never stop the batch
+                reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+                job.fail(lesion, "extract", f"{type(exc).__name__}: {reason}")
+            results += [(index, "row", r) for r in job.rows] + [(index, "failure", f) for f in job.failures]
+    now = time.process_time()
+    return {"image_path": task["image_path"], "results": results,
+            "work": {"pid": os.getpid(), "cpu": now - t0, "read_cpu": read_cpu, "process_cpu": now,
+                     "lesions": len(task["lesions"]), "reads": int(read_cpu > 0)}}
+
+
+def _failure(image_path: str, lesion: dict, stage: str, reason: str) -> dict:
+    return {"lesion_id": lesion["lesion_id"], "reader": lesion["reader"], "image_path": image_path,
+            "stage": stage, "reason": reason}
+
+
+def assemble_part(results) -> dict:
+    """The part of one image from the ``results`` of :func:`extract_lesions` (any split, any order).
+
+    Rows and failures are put in the image's lesion order, so the part is the
+    same whichever worker extracted which lesion.
+    """
+    ordered = sorted(results, key=lambda r: r[0])  # stable: a lesion's own order is kept
+    rows = [d for _, kind, d in ordered if kind == "row"]
+    failures = [d for _, kind, d in ordered if kind == "failure"]
+    return {"features": pd.DataFrame(rows), "failures": pd.DataFrame(failures, columns=FAILURE_COLUMNS)}
+
+
+def extract_image(task: dict) -> dict:
+    """Extract every lesion of one image: ``{"features": DataFrame, "failures": DataFrame}``."""
+    try:
+        return assemble_part(extract_lesions(task)["results"])
+    finally:
+        forget_image()  # nothing of a whole-image task is needed again
