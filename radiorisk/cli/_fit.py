@@ -64,7 +64,7 @@ def fit_command(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, pz):
-    from ..pipeline import run_fit
+    from ..pipeline import console_progress, run_fit
 
     if pz.created:
         print(f"radiorisk fit: created the id key {pz.key_path} (fingerprint {pz.fingerprint}); keep it "
@@ -80,6 +80,7 @@ def _run(args: argparse.Namespace, pz):
         allow_outside_root=getattr(args, "allow_outside_root", False),
         cv_by=getattr(args, "cv_by", None), impute=getattr(args, "impute", "median"),
         stable_features=getattr(args, "stable_features", None), robustness=getattr(args, "robustness", None),
+        progress=console_progress(getattr(args, "quiet", False)),  # stderr: bars on a terminal, step lines
     )
 
 
@@ -149,6 +150,8 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                    help="private, resumable radiomics store outside RUN (it records raw ids and image "
                         "paths; default: a temporary store)")
     add_allow_outside_root(a)
-    a.add_argument("--quiet", action="store_true")
+    a.add_argument("--quiet", action="store_true",
+                   help="no progress on stderr (default: a bar per long step on a terminal, and one line "
+                        "per finished step) and no summary")
     a.set_defaults(func=fit_command)
     return a

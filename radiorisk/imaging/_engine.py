@@ -180,8 +180,9 @@ def extract_radiomics(
         (:mod:`radiorisk.imaging._exact`).  Parameter sets for which a crop cannot be exact
         (a whole-image-scaled filter without resampling) use the whole image; the provenance's
         ``notes`` say which was done and why.
-    progress : bool
-        Show a progress bar with ETA (tqdm).
+    progress : bool or callable
+        Show a progress bar with ETA (tqdm); or a callback ``progress(step, done,
+        total)`` called as each image finishes (the caller renders it).
     worker_timeout : float
         With Dask: give up (RadioriskError) when the cluster has had no worker
         for this many seconds.  Tasks of a worker that dies are rerun elsewhere.
@@ -318,12 +319,19 @@ def _old_parts(meta_file: Path, p: RadiomicsParams, store: Path) -> dict:
 
 def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, save_meta) -> None:
     """Run the tasks with a progress bar; on an error, record what finished before raising."""
-    bar = tqdm(total=len(tasks), unit="image", desc="radiomics") if progress and tasks else None
+    report = progress if callable(progress) else None  # a callback(step, done, total) renders elsewhere
+    bar = tqdm(total=len(tasks), unit="image", desc="radiomics") if progress and not report and tasks else None
+    n_done = [0]
+    if report is not None and tasks:
+        report("radiomics extraction", 0, len(tasks))
 
     def done(entry: dict) -> None:
         on_done(entry)
+        n_done[0] += 1
         if bar is not None:
             bar.update(1)
+        if report is not None:
+            report("radiomics extraction", n_done[0], len(tasks))
 
     ok = False
     try:
