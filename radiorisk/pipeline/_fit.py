@@ -523,7 +523,7 @@ def run_fit(
         (:mod:`radiorisk.pipeline._stable_features`; the counts are in the notes).
     ladder_order, progress : optional
         Rung order of the ladder (a permutation of ``blocks``, e.g. ``"clinical,ccta,pet,radiomics"``;
-        default the canonical order); ``progress(step, done, total)`` of the long steps (docs/cli.md).
+        default the canonical order); ``progress(step, done, total)`` of the long steps (docs/architecture.md).
 
     Returns
     -------

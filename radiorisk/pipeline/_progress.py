@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 __all__ = ["ConsoleProgress", "console_progress", "progress_step"]
 
