@@ -291,7 +291,7 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress=
     report_dir.mkdir(parents=True, exist_ok=True)
     model_report = step("model report (xgb-cox)", progress_step, report_progress, "model report",
                         build_model_report, run_dir, report_dir / "model_report.html", data=data_dir,
-                        audit=out / "audit", n_boot=n_boot, seed=seed)
+                        audit=out / "audit", n_boot=n_boot, seed=seed, shap_sample=100 if quick else 500)
     chosen = _three_patients(cohort, risk, pz)
     patients = step("patient reports (3 patients)", progress_step, report_progress, "patient reports",
                     run_patient_report, run_dir / "model", data_dir, chosen, report_dir / "patients",
