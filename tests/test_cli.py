@@ -150,7 +150,8 @@ def test_demo_quick(tmp_path, capsys):
                     "explanations", "limitations", "provenance"):
         assert f'id="{section}"' in html
     folder = tmp_path / "demo" / "report" / "patients"
-    patients = sorted(folder.glob("*.json"))
+    patients = sorted(p for p in folder.glob("*.json") if not p.name.endswith(".provenance.json"))
+    assert (folder / "patient_report.provenance.json").is_file()
     assert len(patients) == 3 and all(p.name.startswith("pz_") for p in patients)
     for suffix in (".patient.html", ".pdf", ".patient.pdf", ".sr.dcm"):  # run_patient_report's formats
         assert len(list(folder.glob("*" + suffix))) == 3, suffix
