@@ -213,8 +213,9 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress=
         Output folder (created; an existing demo folder is replaced).
     quick : bool
         A small, fast version for CI (400 patients, 20 lesion images, 1 x 3 CV,
-        50 bootstrap resamples, no search).  The full demo: 1,000 patients, 150
-        lesion images, 1 x 5 CV, 200 resamples, 4 search candidates for xgb-cox.
+        50 bootstrap resamples).  The full demo: 1,000 patients, 120 lesion images,
+        1 x 5 CV, 200 resamples.  Both run xgb-cox with its default parameters (no
+        nested search, to stay within about 5 minutes on 2 cores).
     seed : int
         Seed of the synthetic cohort, the folds, the models and the bootstraps.
     progress : bool or callable
