@@ -128,9 +128,18 @@ def test_extract_on_synth_images_survives_sigkill(tmp_path):
 
 def test_demo_quick(tmp_path, capsys):
     code = main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--quiet"])
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert code == 0, text
+    assert captured.err == ""  # --quiet: no progress, and no third-party warning reaches the console
     assert "Results are in" in text
+    # the multimodal story: both models, the four rungs in the published order, a verdict on every increment
+    ladder = text.split("Modality ladder")[1].split("What each rung added")[0]
+    rows = [ln.split()[0] for ln in ladder.splitlines()[3:] if ln.strip()]
+    assert rows == ["clinical", "+ccta", "+pet", "+radiomics"] and "xgb-cox" in ladder and "coxph" in ladder
+    added = text.split("What each rung added")[1].split("published (Kwiecinski")[0]
+    verdicts = [ln for ln in added.splitlines() if " adds " in ln]
+    assert len(verdicts) == 6 and all(("the CI excludes 0" in v) or ("the CI includes 0" in v) for v in verdicts)
     summary = pd.read_csv(tmp_path / "demo" / "cohort_summary.csv")
     assert summary.loc[0, "attribute"] == "overall" and summary.loc[0, "n"] == 400
     # the report folder: the model report and three patients' structured reports (pseudonymised)
@@ -140,9 +149,15 @@ def test_demo_quick(tmp_path, capsys):
     for section in ("participants", "model", "discrimination", "calibration", "fairness", "decision-curve",
                     "explanations", "limitations", "provenance"):
         assert f'id="{section}"' in html
-    patients = sorted((tmp_path / "demo" / "report" / "patients").glob("*.json"))
+    folder = tmp_path / "demo" / "report" / "patients"
+    patients = sorted(p for p in folder.glob("*.json") if not p.name.endswith(".provenance.json"))
+    assert (folder / "patient_report.provenance.json").is_file()
     assert len(patients) == 3 and all(p.name.startswith("pz_") for p in patients)
-    assert len(list((tmp_path / "demo" / "report" / "patients").glob("*.html"))) == 3
+    kinds = [p.name.partition(".")[2] for p in folder.glob("pz_*")]
+    for kind in ("html", "patient.html", "pdf", "patient.pdf", "json", "sr.dcm"):  # run_patient_report's formats
+        assert kinds.count(kind) == 3, kind
+    for p in patients:  # each patient is listed in the summary with its files
+        assert f"{p.name.split('.')[0]}: html, patient.html, pdf, patient.pdf, json, sr.dcm" in text
 
 
 def test_measure_command_writes_lesion_and_patient_tables(synth_dir, tmp_path, capsys):

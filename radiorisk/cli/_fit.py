@@ -66,7 +66,7 @@ def fit_command(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, pz):
-    from ..pipeline import run_fit
+    from ..pipeline import console_progress, run_fit
 
     if pz.created:
         print(f"radiorisk fit: created the id key {pz.key_path} (fingerprint {pz.fingerprint}); keep it "
@@ -85,6 +85,7 @@ def _run(args: argparse.Namespace, pz):
         optimism_boot=getattr(args, "optimism_boot", 0),
         harmonise=getattr(args, "harmonise", None),
         harmonise_covariates=getattr(args, "harmonise_covariates", None),
+        progress=console_progress(getattr(args, "quiet", False)),  # stderr: bars on a terminal, step lines
     )
 
 
@@ -164,6 +165,8 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                    help="private, resumable radiomics store outside RUN (it records raw ids and image "
                         "paths; default: a temporary store)")
     add_allow_outside_root(a)
-    a.add_argument("--quiet", action="store_true")
+    a.add_argument("--quiet", action="store_true",
+                   help="no progress on stderr (default: a bar per long step on a terminal, and one line "
+                        "per finished step) and no summary")
     a.set_defaults(func=fit_command)
     return a

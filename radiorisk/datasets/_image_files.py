@@ -94,14 +94,30 @@ def write_nifti_atomic(image: sitk.Image, path: Path) -> None:
     atomic_write(path, lambda tmp: sitk.WriteImage(image, str(tmp), True), suffix=".nii.gz")
 
 
-def iter_progress(items, progress: bool, desc: str):
-    """``items``, wrapped in a tqdm progress bar when ``progress``.
+def iter_progress(items, progress, desc: str):
+    """``items``, wrapped in a tqdm progress bar when ``progress`` is True.
+
+    ``progress`` may instead be a callback ``progress(desc, done, total)``, called
+    before the first item and after each one (the caller renders it).
 
     Examples
     --------
     >>> list(iter_progress([1, 2], False, "x"))
     [1, 2]
+    >>> seen = []
+    >>> list(iter_progress([1, 2], lambda *a: seen.append(a), "x")), seen[-1]
+    ([1, 2], ('x', 2, 2))
     """
+    if callable(progress):
+        return _reporting(list(items), progress, desc)
     if progress:
         return tqdm(items, desc=desc)
     return items
+
+
+def _reporting(items: list, progress, desc: str):
+    if items:
+        progress(desc, 0, len(items))
+    for i, item in enumerate(items, 1):
+        yield item
+        progress(desc, i, len(items))

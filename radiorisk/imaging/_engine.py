@@ -200,8 +200,9 @@ def extract_radiomics(
         (:mod:`radiorisk.imaging._exact`).  Parameter sets for which a crop cannot be exact
         (a whole-image-scaled filter without resampling) use the whole image; the provenance's
         ``notes`` say which was done and why.
-    progress : bool
-        Show a progress bar with ETA (tqdm).
+    progress : bool or callable
+        Show a progress bar with ETA (tqdm); or a callback ``progress(step, done,
+        total)`` called as each image finishes (the caller renders it).
     worker_timeout : float
         With Dask: give up (RadioriskError) when the cluster has had no worker
         for this many seconds.  Tasks of a worker that dies are rerun elsewhere.
@@ -349,17 +350,28 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
     """Run the tasks with a progress bar (in lesions); on an error, record what finished before raising.
 
     Locally with ``jobs > 1`` the unit of work is one lesion (:mod:`radiorisk.imaging._split`);
-    otherwise one image.
+    otherwise one image.  ``progress`` may be a callback ``(step, done, total)`` (in lesions) that
+    renders elsewhere instead of the bar.
     """
+    report = progress if callable(progress) else None
     n_lesions = sum(len(t["lesions"]) for t in tasks)
-    bar = tqdm(total=n_lesions, unit="lesion", desc="radiomics") if progress and tasks else None
+    bar = tqdm(total=n_lesions, unit="lesion", desc="radiomics") if progress and not report and tasks else None
     size = {part_name(t["image_path"]): len(t["lesions"]) for t in tasks}
+    n_done = [0]
+    if report is not None and tasks:
+        report("radiomics extraction", 0, n_lesions)
+
+    def advance(k: int) -> None:
+        n_done[0] += k
+        if bar is not None:
+            bar.update(k)
+        if report is not None:
+            report("radiomics extraction", n_done[0], n_lesions)
 
     def done(entry: dict) -> None:  # an image's part is written
         log.add(entry.pop("_work"))
         on_done(entry)
-        if bar is not None:
-            bar.update(size[entry["file"]])
+        advance(size[entry["file"]])
 
     parts = PartAssembler(tasks, _write_image_part)
 
@@ -368,8 +380,7 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
         entry = parts.add(result)
         if entry is not None:
             on_done(entry)
-        if bar is not None:
-            bar.update(result["work"]["lesions"])
+        advance(result["work"]["lesions"])
 
     ok = False
     try:

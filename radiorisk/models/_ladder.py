@@ -240,6 +240,8 @@ def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw
     """Cross-validate (or reuse) every rung of one population: (cvs, mean OOF risks, time, event)."""
     cvs: dict[tuple[str, str], CVResult] = {}
     risks, t, e = [], None, None
+    if cv_kw.get("progress") is not None:
+        cv_kw["progress"](f"ladder rungs ({pop} patients)", 0, len(idx))
     for i in idx:
         blocks = rungs[: i + 1]
         bdata, cols, dropped = _rung_data(pdata, blocks)
@@ -250,6 +252,8 @@ def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw
             cv = cross_validate_risk(model, bdata, blocks=blocks, **cv_kw)
             notes.extend(f"rung {names[i]} ({pop}): {n}" for n in cv.notes if "fold fits did not converge" in n)
         cvs[(pop, names[i])] = cv
+        if cv_kw.get("progress") is not None:
+            cv_kw["progress"](f"ladder rungs ({pop} patients)", len(cvs), len(idx))
         risks.append(cv.mean_risk().to_numpy())
         if t is None:
             y = cv.outcome()
@@ -258,7 +262,7 @@ def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw
 
 
 def _bootstrap(t, e, risks: list[np.ndarray], horizon, n_boot: int,
-               random_state: int) -> tuple[np.ndarray, np.ndarray]:
+               random_state: int, progress=None, step: str = "bootstrap") -> tuple[np.ndarray, np.ndarray]:
     """Metrics (B, rungs, _DISC) and comparisons (B, rungs - 1, _COMP) over resamples of patients.
 
     Replicate ``b`` is replicate ``b`` of ``StratifiedBootstrap(one stratum, n_boot, random_state)``.
@@ -272,6 +276,8 @@ def _bootstrap(t, e, risks: list[np.ndarray], horizon, n_boot: int,
         bm[b] = [[d[k] for k in _DISC] for d in mb]
         if cb:
             bc[b] = [[d[k] for k in _COMP] for d in cb]
+        if progress is not None and ((b + 1) % max(1, n_boot // 50) == 0 or b + 1 == n_boot):
+            progress(step, b + 1, n_boot)
     return bm, bc
 
 
@@ -286,12 +292,12 @@ def _p_value(k: str, vals: np.ndarray, n_boot: int) -> float:
 
 
 def _population_rows(pop, idx, rungs, names, t, e, risks, horizon, n_boot: int,
-                     random_state: int) -> list[dict]:
+                     random_state: int, progress=None) -> list[dict]:
     """The table rows of one population: estimates, bootstrap CIs and p-values per rung."""
     m, c = _all_values(t, e, risks, horizon)
     n = len(t)
     B = n_boot
-    bm, bc = _bootstrap(t, e, risks, horizon, B, random_state)
+    bm, bc = _bootstrap(t, e, risks, horizon, B, random_state, progress, f"ladder bootstrap ({pop} patients)")
     ev = int(e.sum())
     ev_h = int(((e == 1) & (t <= horizon)).sum())
     rows = []
@@ -329,6 +335,7 @@ def modality_ladder(
     n_boot: int = 500,
     reuse: Sequence[CVResult] = (),
     clusters=None,
+    progress=None,
 ) -> LadderResult:
     """Cross-validate the modality ladder and compare consecutive rungs.
 
@@ -358,6 +365,10 @@ def modality_ladder(
         (as in :func:`~radiorisk.models.cross_validate_risk`; ``repeats`` and
         ``folds`` are then not used).  Labels are matched by ``patient_id``, so
         the PET-available population gets the same clusters.
+    progress : callable, optional
+        ``progress(step, done, total)``: the folds of each rung's cross-validation,
+        the rungs of each population and the bootstrap resamples (for a progress
+        bar; results do not depend on it).
 
     Returns
     -------
@@ -416,7 +427,7 @@ def modality_ladder(
     design = dict(repeats=repeats, folds=folds) if clusters is None else \
         dict(clusters=clusters, repeats=None, folds=None)
     cv_kw = dict(horizon=horizon, random_state=random_state, **design, n_jobs=n_jobs, search=search,
-                 params=params)
+                 params=params, progress=progress)
     cvs: dict[tuple[str, str], CVResult] = {}
     rows = []
     for pop, pdata, idx in _populations(data, rungs, notes):
@@ -426,7 +437,7 @@ def modality_ladder(
                                                reuse=reuse, cv_kw=cv_kw, cv_by=cv_by, notes=notes)
         cvs.update(pop_cvs)
         rows += _population_rows(pop, idx, rungs, names, t, e, risks, horizon, int(n_boot),
-                                 int(random_state))
+                                 int(random_state), progress)
     oof = (f"OOF risk averaged over {repeats} repeat(s)" if cv_by is None
            else f"leave-one-{cv_by}-out OOF risk")
     notes.append(f"estimates on each patient's {oof}; 95 % CIs: "

@@ -324,6 +324,18 @@ def _fold_plan(data, e, groups, clusters, repeats, folds, random_state):
                                       "notes": notes}
 
 
+def _collect(results, progress, step: str, total: int) -> list:
+    """The task results in order, calling ``progress(step, done, total)`` as each arrives."""
+    out = []
+    if progress is not None:
+        progress(step, 0, total)
+    for res in results:
+        out.append(res)
+        if progress is not None:
+            progress(step, len(out), total)
+    return out
+
+
 def cross_validate_risk(
     model,
     data,
@@ -338,6 +350,7 @@ def cross_validate_risk(
     groups=None,
     params: Mapping | None = None,
     clusters=None,
+    progress=None,
 ) -> CVResult:
     """Repeated stratified grouped K-fold (or leave-one-cluster-out) cross-validation with OOF risks.
 
@@ -382,6 +395,9 @@ def cross_validate_risk(
         ``patient_id`` (its name names the clustering, e.g. ``"vendor"``) or one
         label per row.  Every patient needs a label; a cluster without events is
         predicted and noted.  The inner search still uses ``groups`` (patients).
+    progress : callable, optional
+        ``progress(step, done, total)`` after each finished (repeat, fold) task
+        (step ``"cross-validation <blocks>"``); results do not depend on it.
 
     Returns
     -------
@@ -439,11 +455,12 @@ def cross_validate_risk(
     factory = task_factory(model, horizon, params)
     s, candidates = search_plan(search, random_state, model)
     tasks = [(r, k) for r in range(repeats) for k in range(folds)]
-    results = Parallel(n_jobs=n_jobs)(
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_run_task)(factory, X, t, e, grp, np.flatnonzero(fold_ids[r] != k),
                            np.flatnonzero(fold_ids[r] == k), seed=task_seed(random_state, r, k),
                            horizon=horizon, search=s, candidates=candidates, status=_status(data))
         for r, k in tasks)
+    results = _collect(results, progress, f"cross-validation {'+'.join(blocks)}", len(tasks))
     risk, search_df = _gather(tasks, results, fold_ids, len(t))
     oof = _oof_frame(data.X.index, fold_ids, risk, t, e)
     notes = _cv_notes(repeats, folds, random_state, horizon, s, search_df, plan) + _fold_fit_note(tasks, results)

@@ -40,6 +40,9 @@ run_robustness, RobustnessResult
     with CIs, merged with the reader ICC; ``radiorisk robustness``).
 run_demo, DemoResult, cohort_summary
     The whole flow on a synthetic cohort (``radiorisk demo``).
+ConsoleProgress, console_progress
+    Renders the ``progress(step, done, total)`` callbacks of the long steps on stderr
+    (tqdm bars on a terminal, one summary line per finished step).
 """
 
 from ._audit import Predictions, read_predictions, run_audit, write_audit_outputs
@@ -51,6 +54,7 @@ from ._model_report import build_model_report, collect_model_report
 from ._patient import patient_reports, write_patient_reports
 from ._patient_run import PatientReportRun, run_patient_report
 from ._predict import PredictRun, predict_cohort
+from ._progress import ConsoleProgress, console_progress
 from ._provenance import pseudonymiser
 from ._robustness import RobustnessResult, run_robustness
 from ._updating import ModelUpdate, update_risks
@@ -83,4 +87,6 @@ __all__ = [
     "DemoResult",
     "cohort_summary",
     "run_demo",
+    "ConsoleProgress",
+    "console_progress",
 ]

@@ -72,6 +72,8 @@ from ._fit_options import check_options
 from ._fit_radiomics import extract_run_radiomics, read_features
 from ._harmonise import harmonise_configuration, harmonise_setup
 from ._iecv import cluster_labels, iecv_summary
+from ._ladder_order import ladder_blocks
+from ._progress import progress_step
 from ._provenance import cohort_ids, fit_provenance, inside, pseudonymiser, write_json
 from ._stable_features import stable_model_params
 
@@ -143,6 +145,7 @@ class _Work:
     notes: list
     timings: dict
     files_extra: dict
+    progress: object = None  # progress(step, done, total) of the long steps (pipeline._progress)
 
 
 def _missing_data(work: _Work, model: str, impute, horizon: float):
@@ -220,7 +223,7 @@ def _radiomics(work: _Work, cohort, data_dir: Path, out: Path, blocks, *, featur
                             f"cohort {data_dir} has no manifest rows to extract radiomics from")
     res = _timed(work, "extract_radiomics", extract_run_radiomics, cohort, out, work.pz,
                  params=radiomics_params, cache=radiomics_cache, jobs=n_jobs,
-                 allow_outside_root=allow_outside_root)
+                 allow_outside_root=allow_outside_root, progress=work.progress)
     work.files_extra["radiomics"] = out / "radiomics"
     work.notes.append(f"radiomics extracted from the manifest with preset {radiomics_params!r}: "
                       f"{len(res.features)} lesion row(s), {len(res.failures)} failure(s) "
@@ -261,12 +264,13 @@ def _fit_models(work: _Work, model, data, blocks, *, horizon, seed, repeats, fol
     try:
         if clusters is None:
             cv = _timed(work, "cross_validation", cross_validate_risk, model, data, blocks=blocks,
-                        repeats=repeats, folds=folds, n_jobs=n_jobs, **kw)
+                        repeats=repeats, folds=folds, n_jobs=n_jobs, progress=work.progress, **kw)
             ladder = _timed(work, "ladder", modality_ladder, model, data, rungs=blocks, repeats=repeats,
-                            folds=folds, n_jobs=n_jobs, n_boot=n_boot, reuse=[cv], **kw)
+                            folds=folds, n_jobs=n_jobs, n_boot=n_boot, reuse=[cv], progress=work.progress, **kw)
         else:
             cv, ladder = _fit_iecv(work, model, data, blocks, clusters, n_jobs=n_jobs, n_boot=n_boot, kw=kw)
-        est, final_info = _timed(work, "final_model", fit_final_model, model, data, blocks=blocks, **kw)
+        est, final_info = _timed(work, "final_model", progress_step, work.progress, "final model", fit_final_model,
+                                 model, data, blocks=blocks, **kw)
     except ValueError as exc:
         if isinstance(exc, RadioriskError):
             raise
@@ -396,6 +400,8 @@ def run_fit(
     optimism_boot: int = 0,
     harmonise=None,
     harmonise_covariates=None,
+    ladder_order=None,
+    progress=None,
 ) -> FitRun:
     """Validate a cohort folder, cross-validate, build the ladder and refit the final model.
 
@@ -489,6 +495,9 @@ def run_fit(
         Resamples of the optimism-corrected bootstrap of the final pipeline (``optimism.csv``; docs/models.md).
     harmonise, harmonise_covariates : str or sequence of str, optional
         ComBat of the radiomic features by batch (``"vendor,kernel"``) inside the folds (:mod:`._harmonise`).
+    ladder_order, progress : optional
+        Rung order of the ladder (a permutation of ``blocks``, e.g. ``"clinical,ccta,pet,radiomics"``;
+        default the canonical order); ``progress(step, done, total)`` of the long steps (docs/architecture.md).
 
     Returns
     -------
@@ -507,12 +516,12 @@ def run_fit(
     blocks, horizon, repeats, folds = check_options(model, blocks, horizon, repeats=repeats, folds=folds,
                                                      n_jobs=n_jobs, n_boot=n_boot,
                                                      search_budget=search_budget, cv_by=cv_by)
-    mace = tuple(mace) if mace else DEFAULT_MACE
+    blocks, mace = ladder_blocks(blocks, ladder_order), tuple(mace) if mace else DEFAULT_MACE
     data_dir, out = Path(data_dir), Path(out)
     _check_out(out, overwrite)
     pz = pseudonymiser(id_key, id_key_file, raw_ids, out)
     radiomics_cache = _check_cache(radiomics_cache, out, pz)
-    work = _Work(pz=pz, inputs={}, notes=[], timings={}, files_extra={})
+    work = _Work(pz=pz, inputs={}, notes=[], timings={}, files_extra={}, progress=progress)
     fit_model = _missing_data(work, model, impute, horizon)
     cohort = _timed(work, "read_validate", read_cohort, data_dir, allow_outside_root=allow_outside_root)
     work.inputs.update({name: p for name, p in cohort.files.items() if p is not None})

@@ -39,7 +39,7 @@ def read_features(path: Path) -> pd.DataFrame:
 
 
 def extract_run_radiomics(cohort, out: Path, pz: Pseudonymiser, *, params: str, cache, jobs: int,
-                          allow_outside_root: bool):
+                          allow_outside_root: bool, progress=None):
     """Extract the cohort's radiomics for a run; ``out/radiomics/`` gets the (pseudonymised) tables.
 
     Returns
@@ -58,7 +58,7 @@ def extract_run_radiomics(cohort, out: Path, pz: Pseudonymiser, *, params: str, 
     manifest = cohort.files["manifest"]
     if allow_outside_root:  # checked and resolved here; extract_radiomics takes the frame as given
         manifest = read_manifest_for_extraction(manifest, allow_outside_root=True)
-    res = extract_radiomics(manifest, params=params, out=store, jobs=jobs)
+    res = extract_radiomics(manifest, params=params, out=store, jobs=jobs, progress=progress or False)
     if store is None or store.parent != out / "radiomics":
         write_radiomics(out / "radiomics", res, pz, cohort.files["manifest"],
                         allow_outside_root=allow_outside_root)

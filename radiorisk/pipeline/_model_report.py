@@ -143,7 +143,7 @@ def build_model_report(run, out, *, data=None, audit=None, n_boot: int = 200, se
     Traceback (most recent call last):
     ...
     radiorisk.exceptions.ReportError: run no/such/run: no such folder (expected a RUN folder written by `radiorisk fit`)
-    >>> build_model_report("demo_output/run", "model_report.html")  # doctest: +SKIP
+    >>> build_model_report("demo_output/runs/xgb-cox", "model_report.html")  # doctest: +SKIP
     PosixPath('model_report.html')
     """
     out = Path(out)
