@@ -39,7 +39,7 @@ def opt_run(cohort_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("fit_opt_run") / "RUN"
     args = _fit_args(["--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical,ccta",
                       "--out", str(run), "--repeats", "1", "--folds", "3", "--seed", "4", "--n-boot", "10",
-                      "--optimism-boot", "6", "--raw-ids"])
+                      "--optimism-boot", "6", "--raw-ids", "--param", "penalizer=0.1"])
     so = io.StringIO()
     with contextlib.redirect_stdout(so):
         assert args.func(args) == 0
@@ -62,7 +62,7 @@ def test_optimism_csv_and_summary(opt_run, cohort_dir):
     cols = json.loads((run / "model" / "requirements.json").read_text(encoding="utf-8"))
     names = [c["name"] if isinstance(c, dict) else c for c in cols["columns"]]
     direct = optimism_bootstrap("coxph", data.X[names], make_y(data.time, data.event), horizon=1826,
-                                n_boot=6, random_state=4)
+                                n_boot=6, random_state=4, params={"penalizer": 0.1})
     pd.testing.assert_frame_equal(t, direct.to_frame(), check_exact=False, rtol=1e-9)
 
 
