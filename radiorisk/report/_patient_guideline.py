@@ -48,7 +48,7 @@ def load_guideline(source=None) -> dict:
     --------
     >>> t = load_guideline()
     >>> t["name"], t["version"], t["cad_rads"]["stenosis"]["3"]["further_evaluation"]
-    ('radiorisk-guideline-context', '1.0.0', 'consider functional assessment')
+    ('radiorisk-guideline-context', '1.1.0', 'consider functional assessment')
     """
     if source is None:
         text = (resources.files("radiorisk.report") / "templates" / "patient_guidelines.json").read_text("utf-8")

@@ -66,7 +66,7 @@ def test_context_is_attributed_and_never_radiorisks_advice():
     r = complete_cad_rads(_report(cad_rads={}, plaque={"max_stenosis_pct": 55.0, "segment_involvement_score": 3},
                                   low_confidence=True))
     g = guideline_context(r)
-    assert g["table"] == {"name": "radiorisk-guideline-context", "version": "1.0.0"}
+    assert g["table"] == {"name": "radiorisk-guideline-context", "version": "1.1.0"}
     assert g["cad_rads"]["category"] == "CAD-RADS 3/P2" and g["cad_rads"]["derived"] == ["stenosis", "plaque"]
     assert g["cad_rads"]["further_evaluation"] == "consider functional assessment"
     assert "doi:10.1016/j.jcct.2022.07.002" in g["cad_rads"]["source"]
