@@ -233,6 +233,8 @@ def fit_rcs_calibration(time, event, risk, *, horizon) -> RcsCalibrationModel:
 def _fit_rcs_calibration(t, e, r, t0) -> RcsCalibrationModel:
     cll = _cloglog(r)
     knots = rcs_knots(cll, n_knots=3)
+    if len(knots) == 0:  # two distinct risks: rcs_knots drops both as extremes
+        raise NotEstimableError("fewer than 3 distinct predicted risks: the spline has no knot")
     X = rcs_basis(cll, knots)
     fit = fit_cox(X, t, e, ties="efron", tol=1e-10, max_iter=100, names=["cll", "cll'"][: X.shape[1]])
     return RcsCalibrationModel(knots, fit, t0)
@@ -257,7 +259,8 @@ def cox_calibration(time, event, risk, *, horizon) -> CalibrationErrors:
     Raises
     ------
     NotEstimableError
-        Without an event by :math:`t_0`, or when the Cox model cannot be fitted.
+        Without an event by :math:`t_0`, with fewer than 3 distinct risks, or when the Cox
+        model cannot be fitted.
 
     Notes
     -----

@@ -84,3 +84,15 @@ def test_not_estimable_without_events_or_with_equal_risks():
         cox_recalibration([1, 2, 9], [0, 0, 1], [0.1, 0.2, 0.3], horizon=5)
     with pytest.raises(NotEstimableError, match="every predicted risk is equal"):
         cox_recalibration([1, 2, 3], [1, 0, 1], [0.2, 0.2, 0.2], horizon=5)
+
+
+def test_cox_calibration_with_two_distinct_risks_is_not_estimable():
+    """Two risk values leave the 3-knot spline without a knot: a clear refusal, not an IndexError."""
+    from radiorisk.stats import cox_calibration
+
+    rng = np.random.default_rng(0)
+    t = rng.exponential(1000, 200) + 1
+    e = rng.integers(0, 2, 200).astype(float)
+    r = np.where(rng.random(200) < 0.5, 0.1, 0.3)
+    with pytest.raises(NotEstimableError, match="fewer than 3 distinct predicted risks"):
+        cox_calibration(t, e, r, horizon=500)
