@@ -241,6 +241,11 @@ def step_at(x: np.ndarray, y: np.ndarray, t) -> np.ndarray:
 class RiskEstimatorMixin:
     """``predict`` and ``score`` for estimators exposing ``predict_risk(X, horizon)``."""
 
+    def _names(self) -> list[str]:
+        """The fitted columns' names (``x0, x1, ...`` for an array without names)."""
+        names = getattr(self, "feature_names_in_", None)
+        return [str(c) for c in names] if names is not None else [f"x{j}" for j in range(self.n_features_in_)]
+
     def predict(self, X) -> np.ndarray:
         """Predicted risk (probability of MACE) by the default horizon: ``predict_risk(X)``."""
         return self.predict_risk(X)

@@ -217,10 +217,6 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
         Xa = validate_data(self, X, reset=reset, ensure_all_finite=finite, dtype=np.float64)
         return Xa
 
-    def _names(self) -> list[str]:
-        names = getattr(self, "feature_names_in_", None)
-        return [str(c) for c in names] if names is not None else [f"x{j}" for j in range(self.n_features_in_)]
-
     def fit(self, X, y, sample_weight=None):
         """Fit the Cox model by maximum (penalised) partial likelihood.
 

@@ -118,10 +118,6 @@ class FineGrayRisk(RiskEstimatorMixin, BaseEstimator):
                     "Cox model with Breslow ties; competing events, if any, were censored)")
         return "cumulative incidence of MACE (Fine-Gray subdistribution hazard model, as cmprsk::crr)"
 
-    def _names(self) -> list[str]:
-        names = getattr(self, "feature_names_in_", None)
-        return [str(c) for c in names] if names is not None else [f"x{j}" for j in range(self.n_features_in_)]
-
     def fit(self, X, y, sample_weight=None):
         """Fit the Fine–Gray model of MACE (status 1) against the competing event (status 2).
 
