@@ -473,7 +473,7 @@ def fine_gray_calibration(time, status, risk, *, horizon, cause: int = 1) -> Cal
         raise NotEstimableError("fewer than 3 distinct predicted risks: the spline has no knot")
     X = rcs_basis(cll, knots)
     fit = fit_fine_gray(X, t, s, cause=cause, gtol=1e-12, max_iter=200, variance=False,
-                        names=["cll", "cll'"][: X.shape[1]])
+                        names=["cll"] + [f"cll'{k}" for k in range(1, X.shape[1])])
     if fit.criterion >= FLOOR_CRITERION:
         raise NotEstimableError(f"the Fine-Gray calibration model did not converge (crr criterion "
                                 f"{fit.criterion:.3g} >= {FLOOR_CRITERION:g} after {fit.n_iter} iterations)")

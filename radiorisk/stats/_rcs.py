@@ -236,7 +236,8 @@ def _fit_rcs_calibration(t, e, r, t0) -> RcsCalibrationModel:
     if len(knots) == 0:  # two distinct risks: rcs_knots drops both as extremes
         raise NotEstimableError("fewer than 3 distinct predicted risks: the spline has no knot")
     X = rcs_basis(cll, knots)
-    fit = fit_cox(X, t, e, ties="efron", tol=1e-10, max_iter=100, names=["cll", "cll'"][: X.shape[1]])
+    fit = fit_cox(X, t, e, ties="efron", tol=1e-10, max_iter=100,
+                  names=["cll"] + [f"cll'{k}" for k in range(1, X.shape[1])])
     return RcsCalibrationModel(knots, fit, t0)
 
 
