@@ -18,9 +18,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FieldSpec", "TableSchema", "TABLES", "load_schema", "schema_dir", "schema_markdown"]
+__all__ = ["DEFAULT_HORIZON_DAYS", "FieldSpec", "TableSchema", "TABLES", "load_schema", "schema_dir", "schema_markdown"]
 
 #: Tables of a cohort folder, in the order they are read and validated.
+#: The default prediction horizon: 5 years in days (DOMAIN.md), the one place it is set
+#: (here, in a light module, so that the command line can read it without importing the statistics).
+DEFAULT_HORIZON_DAYS = 1826.0
+
 TABLES = ("patients", "scans", "lesions", "pet", "outcomes", "manifest", "truth")
 
 

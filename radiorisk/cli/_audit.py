@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from ..exceptions import AuditUsageError, SchemaError
-from ..stats import DEFAULT_HORIZON_DAYS
+from ..schemas import DEFAULT_HORIZON_DAYS
 from ._messages import FlagWords
 
 __all__ = ["audit_command", "add_audit_parser"]

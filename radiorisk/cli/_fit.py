@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..exceptions import FitUsageError
-from ..stats import DEFAULT_HORIZON_DAYS
+from ..schemas import DEFAULT_HORIZON_DAYS
 from ._args import add_allow_outside_root, add_id_args
 from ._messages import FlagWords
 

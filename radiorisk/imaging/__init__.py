@@ -23,20 +23,36 @@ VoxelFeatureMaps, voxel_feature_maps, radiomic_feature_of_column, VoxelMapError
     Voxel-based feature maps (pyradiomics) of a lesion and a margin: the heatmaps of the patient report.
 """
 
-from ._engine import ExtractionResult, extract_radiomics
-from ._manifest import read_manifest_for_extraction
-from ._measure import HighRiskRules, measure_plaque, patient_plaque_summary
-from ._params import PRESETS, RadiomicsParams, load_params
-from ._perturb import FAMILIES, Perturbation, estimate_noise_sd, parse_perturbations, perturb_lesion
-from ._quant import PlaqueThresholds, plaque_metrics, scan_specific_thresholds
-from ._read import check_same_geometry, read_image
-from ._store import to_long
-from ._voxel_maps import (
-    VoxelFeatureMaps,
-    VoxelMapError,
-    radiomic_feature_of_column,
-    voxel_feature_maps,
-)
+from .._lazy import lazy_exports
+
+# each name is imported from its submodule when first used (radiorisk._lazy): a spawned radiomics
+# worker imports _worker alone, and `extract` starts its workers before the engine is imported
+_NAMES = {
+    "ExtractionResult": "_engine",
+    "extract_radiomics": "_extract",
+    "read_manifest_for_extraction": "_manifest",
+    "HighRiskRules": "_measure",
+    "measure_plaque": "_measure",
+    "patient_plaque_summary": "_measure",
+    "PRESETS": "_params",
+    "RadiomicsParams": "_params",
+    "load_params": "_params",
+    "FAMILIES": "_perturb",
+    "Perturbation": "_perturb",
+    "estimate_noise_sd": "_perturb",
+    "parse_perturbations": "_perturb",
+    "perturb_lesion": "_perturb",
+    "PlaqueThresholds": "_quant",
+    "plaque_metrics": "_quant",
+    "scan_specific_thresholds": "_quant",
+    "check_same_geometry": "_read",
+    "read_image": "_read",
+    "to_long": "_store",
+    "VoxelFeatureMaps": "_voxel_maps",
+    "VoxelMapError": "_voxel_maps",
+    "radiomic_feature_of_column": "_voxel_maps",
+    "voxel_feature_maps": "_voxel_maps",
+}
 
 __all__ = [
     "ExtractionResult",
@@ -64,3 +80,5 @@ __all__ = [
     "voxel_feature_maps",
     "radiomic_feature_of_column",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES, globals())

@@ -23,7 +23,6 @@ import math
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage
 
 __all__ = ["label_boxes", "roi_box", "crop_box", "cut", "effective_spacing", "resample_grid",
            "bspline_order", "bspline_margin", "resample_lesion"]
@@ -50,13 +49,25 @@ def label_boxes(label_map: np.ndarray) -> list:
     >>> label_boxes(m)[1]
     (slice(1, 3, None), slice(0, 1, None), slice(2, 3, None))
     """
-    if label_map.size == 0 or label_map.max() <= 0:
+    # numpy alone (equal to scipy.ndimage.find_objects, tested): the worker processes that run this
+    # then start without importing scipy, and only the labelled voxels (a few thousand) are sorted
+    if label_map.size == 0:
         return []
-    if label_map.dtype.kind == "u" and label_map.dtype.itemsize <= 4:
-        return ndimage.find_objects(label_map)  # no copy: find_objects takes unsigned labels as they are
-    if label_map.min() < 0:
-        label_map = np.where(label_map < 0, 0, label_map)  # negative values are not labels
-    return ndimage.find_objects(label_map.astype(np.int64, copy=False))
+    flat = label_map.reshape(-1)
+    where = np.flatnonzero(flat > 0)  # values <= 0 are not labels
+    if where.size == 0:
+        return []
+    labs = flat[where].astype(np.int64)
+    order = np.argsort(labs, kind="stable")
+    labs = labs[order]
+    coords = np.unravel_index(where[order], label_map.shape)
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(labs)) + 1])
+    lows = [np.minimum.reduceat(c, starts) for c in coords]
+    highs = [np.maximum.reduceat(c, starts) for c in coords]
+    boxes: list = [None] * int(labs[-1])
+    for j, k in enumerate(labs[starts]):
+        boxes[int(k) - 1] = tuple(slice(int(lo[j]), int(hi[j]) + 1) for lo, hi in zip(lows, highs, strict=True))
+    return boxes
 
 
 def _union_box(labels, boxes: list):

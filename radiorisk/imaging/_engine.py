@@ -12,11 +12,11 @@ Store layout for ``out = "features.parquet"``::
 Each image is one unit of the store.  Its part (features and failures of all its
 lesions) is written to a temporary file and renamed into place, so a crash,
 SIGKILL or Ctrl-C leaves only whole parts; a re-run skips images whose part
-exists and never duplicates rows.  With ``jobs > 1`` the work handed to the
-local workers is one lesion: the lesions of an image run side by side, each
-worker reading an image at most once (:mod:`radiorisk.imaging._split`), and
-this process writes the image's part when its last lesion is back; a kill loses
-only the lesions of unfinished images.
+exists and never duplicates rows.  With ``jobs > 1`` the local workers read and
+cut an image (once) and extract single lesions from their crops, so the lesions
+of an image run side by side (:mod:`radiorisk.imaging._split`); this process
+writes the image's part when its last lesion is back; a kill loses only the
+lesions of unfinished images.
 
 Consistency rules of the store (checked by ``tests/test_faults.py``):
 
@@ -56,13 +56,12 @@ import SimpleITK as sitk
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .._lifetime import sigterm_stops_cleanly
 from ..exceptions import RadioriskError
 from ._exact import plan_crop
-from ._executors import run_dask, run_local, run_local_grouped
+from ._executors import run_dask, run_local, run_local_cut
 from ._manifest import read_manifest_for_extraction
 from ._params import RadiomicsParams, load_params
-from ._split import PartAssembler, WorkLog, lesion_groups
+from ._split import PartAssembler, WorkLog, assemble_part
 from ._store import (
     STORE_VERSION,
     part_name,
@@ -81,9 +80,9 @@ from ._store import (
 )
 from ._store import drop_part as _drop_part
 from ._store import store_lock as _store_lock
-from ._worker import assemble_part, extract_lesions, forget_image
+from ._worker import cut_image, extract_cut, extract_lesions
 
-__all__ = ["ExtractionResult", "extract_radiomics", "read_manifest_for_extraction"]
+__all__ = ["ExtractionResult", "run_extraction"]
 
 #: version of the crop rules (radiorisk.imaging._exact); part of each unit of work's fingerprint,
 #: so parts made by an older, inexact crop are redone rather than adopted
@@ -156,92 +155,27 @@ class ExtractionResult:
 
 
 
-def extract_radiomics(
-    manifest,
-    *,
-    params="ccta-plaque",
-    out=None,
-    jobs: int = 1,
-    scheduler: str | None = None,
-    client=None,
-    crop: bool = True,
-    progress: bool = False,
-    worker_timeout: float = 300.0,
-) -> ExtractionResult:
-    """Extract pyradiomics features for every lesion of a manifest.
-
-    Each image is read once and all its lesions are extracted from it; each
-    lesion is first cropped (and where pyradiomics interpolates, resampled onto
-    pyradiomics' own grid) so that features equal pyradiomics on the uncropped
-    image (see :mod:`radiorisk.imaging._exact`).
-    Work is spread over local processes (``jobs``) or a Dask cluster
-    (``scheduler`` address or ``client``).  With ``out`` the results are kept in
-    a resumable store: re-running after an interruption skips finished images.
-
-    Parameters
-    ----------
-    manifest : str, Path or DataFrame
-        Manifest with ``lesion_id, image_path, mask_path, label`` (and optional ``reader``).
-    params : str, Path, dict or RadiomicsParams
-        Preset name (``"ccta-plaque"``, ``"ibsi"``), YAML path or parameter mapping.
-    out : str or Path, optional
-        Features table to write (``.parquet``); its store sits beside it.
-        Without ``out`` a temporary store is used and nothing is kept.
-    jobs : int
-        Local worker processes (1 = in this process).  They never outlive this
-        process, and a SIGTERM stops them and records the finished images before
-        this process ends (:mod:`radiorisk._lifetime`).
-    scheduler : str, optional
-        Address of a running Dask scheduler (``tcp://host:8786``).
-    client : distributed.Client, optional
-        An existing Dask client (takes precedence over ``scheduler``).
-    crop : bool
-        Crop per lesion (default) so that features equal pyradiomics on the whole image
-        (:mod:`radiorisk.imaging._exact`).  Parameter sets for which a crop cannot be exact
-        (a whole-image-scaled filter without resampling) use the whole image; the provenance's
-        ``notes`` say which was done and why.
-    progress : bool or callable
-        Show a progress bar with ETA (tqdm); or a callback ``progress(step, done,
-        total)`` called as each image finishes (the caller renders it).
-    worker_timeout : float
-        With Dask: give up (RadioriskError) when the cluster has had no worker
-        for this many seconds.  Tasks of a worker that dies are rerun elsewhere.
-
-    Returns
-    -------
-    ExtractionResult
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from radiorisk.datasets import write_synthetic_cohort
-    >>> d = pathlib.Path(tempfile.mkdtemp()) / "c"
-    >>> _ = write_synthetic_cohort(d, n=60, images=2, seed=3)
-    >>> res = extract_radiomics(d / "manifest.csv", params={"imageType": {"Original": {}},
-    ...     "featureClass": {"firstorder": None}, "setting": {"binWidth": 25}})
-    >>> len(res.features), res.ok
-    (2, True)
-    """
-    t_start = time.perf_counter()
+def run_extraction(manifest, *, params, out, jobs: int, scheduler, client, crop: bool, progress,
+                   worker_timeout: float, pool=None, t_start: float | None = None) -> ExtractionResult:
+    """The body of :func:`~radiorisk.imaging.extract_radiomics` (which starts ``pool`` first)."""
+    t_start = time.perf_counter() if t_start is None else t_start
     p = params if isinstance(params, RadiomicsParams) else load_params(params)
     man = _absolute_manifest(manifest)
     plan = plan_crop(p.params, crop)
     crop, new_spacing = plan.crop, p.settings.get("resampledPixelSpacing")
-    local_pool = client is None and not scheduler and int(jobs) > 1
-    # SIGTERM during a local parallel run: stop the workers, record the finished images, then end
-    with sigterm_stops_cleanly(local_pool):
-        tmpdir, out_path = _output_path(out)
-        paths = _made_store(out_path)
-        try:
-            with _store_lock(paths["store"]):
-                return _extract_into_store(
-                    man, p, out_path=out_path, paths=paths, keep=out is not None, jobs=jobs,
-                    scheduler=scheduler, client=client, crop=crop, new_spacing=new_spacing,
-                    progress=progress, worker_timeout=worker_timeout, t_start=t_start, notes=plan.notes(),
-                )
-        finally:
-            if tmpdir is not None:
-                tmpdir.cleanup()
+    tmpdir, out_path = _output_path(out)
+    paths = _made_store(out_path)
+    try:
+        with _store_lock(paths["store"]):
+            return _extract_into_store(
+                man, p, out_path=out_path, paths=paths, keep=out is not None, jobs=jobs,
+                scheduler=scheduler, client=client, crop=crop, new_spacing=new_spacing,
+                progress=progress, worker_timeout=worker_timeout, t_start=t_start, notes=plan.notes(),
+                pool=pool,
+            )
+    finally:
+        if tmpdir is not None:
+            tmpdir.cleanup()
 
 
 def _made_store(out_path: Path) -> dict:
@@ -287,10 +221,7 @@ def _write_image_part(task: dict, part: dict) -> dict:
 
 def _extract_one_image(task: dict) -> dict:
     """Worker: extract every lesion of one image, write its part, return its store entry (and ``_work``)."""
-    try:
-        out = extract_lesions(task)
-    finally:
-        forget_image()  # nothing of a whole-image task is needed again
+    out = extract_lesions(task)
     return {**_write_image_part(task, assemble_part(out["results"])), "_work": out["work"]}
 
 
@@ -346,7 +277,8 @@ def _old_parts(meta_file: Path, p: RadiomicsParams, store: Path) -> dict:
     return (old or {}).get("parts") or {}
 
 
-def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, save_meta, log) -> None:
+def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, save_meta, log,
+         pool=None) -> None:
     """Run the tasks with a progress bar (in lesions); on an error, record what finished before raising.
 
     Locally with ``jobs > 1`` the unit of work is one lesion (:mod:`radiorisk.imaging._split`);
@@ -375,19 +307,21 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
 
     parts = PartAssembler(tasks, _write_image_part)
 
-    def lesion_done(result: dict) -> None:  # some lesions of an image are back
+    def lesion_done(result: dict) -> None:  # an image's crops, or one of its lesions, is back
         log.add(result["work"])
         entry = parts.add(result)
         if entry is not None:
             on_done(entry)
-        advance(result["work"]["lesions"])
+        advance(len({r[0] for r in result["results"]}))
 
     ok = False
     try:
         if client is not None or scheduler:
             run_dask(tasks, client, scheduler, _extract_one_image, done, worker_timeout=worker_timeout)
-        elif int(jobs) > 1:
-            run_local_grouped(lesion_groups(tasks), int(jobs), extract_lesions, lesion_done)
+        elif int(jobs) > 1 and tasks and tasks[0]["crop"]:
+            run_local_cut(tasks, int(jobs), cut_image, extract_cut, lesion_done, pool=pool)
+        elif int(jobs) > 1:  # the whole image for each lesion: one task per image, read where it runs
+            run_local(tasks, int(jobs), _extract_one_image, done, pool=pool)
         else:
             # one ITK thread, as in the workers: ITK's multi-threaded filters (statistics, resampling)
             # may sum in another order, and outputs must not depend on --jobs or the number of cores
@@ -397,7 +331,6 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
                 run_local(tasks, 1, _extract_one_image, done)
             finally:
                 sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
-                forget_image()
         ok = True
     finally:
         if bar is not None:
@@ -408,7 +341,7 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
 
 
 def _extract_into_store(man, p, *, out_path, paths, keep, jobs, scheduler, client, crop, new_spacing,
-                        progress, worker_timeout, t_start, notes) -> ExtractionResult:
+                        progress, worker_timeout, t_start, notes, pool=None) -> ExtractionResult:
     store = paths["store"]
     remove_orphans(store, [paths[k] for k in ("features", "wide", "failures", "provenance")])
     meta_file = store / "store.json"
@@ -440,7 +373,7 @@ def _extract_into_store(man, p, *, out_path, paths, keep, jobs, scheduler, clien
     log = WorkLog(jobs=1 if not dask and int(jobs) <= 1 else int(jobs),
                   unit="lesion" if not dask and int(jobs) > 1 else "image")
     _run(tasks, jobs=jobs, scheduler=scheduler, client=client, worker_timeout=worker_timeout,
-         progress=progress, on_done=on_done, save_meta=save_meta, log=log)
+         progress=progress, on_done=on_done, save_meta=save_meta, log=log, pool=pool)
 
     # consolidate in manifest order: deterministic whatever jobs or completion order
     images = list(man["image_path"].unique())

@@ -10,6 +10,7 @@ outlive this process (:mod:`radiorisk._lifetime`).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing as mp
 import os
 import time
@@ -28,11 +29,11 @@ from pathlib import Path
 from .._lifetime import init_worker
 from ..exceptions import RadioriskError
 
-__all__ = ["run_dask", "run_local", "run_local_grouped"]
+__all__ = ["run_dask", "run_local", "run_local_cut", "worker_pool"]
 
 
-def run_local(tasks: list[dict], jobs: int, work, on_done) -> None:
-    """Run the tasks here (``jobs <= 1``) or in ``jobs`` spawned worker processes.
+def run_local(tasks: list[dict], jobs: int, work, on_done, *, pool=None) -> None:
+    """Run the tasks here (``jobs <= 1``) or in ``jobs`` spawned worker processes (``pool``, or a new one).
 
     The workers end with this process, however it ends, and on SIGTERM (see
     :mod:`radiorisk._lifetime`).  An error of a task stops the run: nothing
@@ -44,13 +45,10 @@ def run_local(tasks: list[dict], jobs: int, work, on_done) -> None:
         for t in tasks:
             on_done(work(t))
         return
-    try:
-        with _worker_pool(jobs) as pool:
-            futures = [pool.submit(work, {**t, "single_thread": True}) for t in tasks]
-            for f in as_completed(futures):
-                on_done(f.result())
-    except BrokenProcessPool:
-        raise RadioriskError(_BROKEN_POOL) from None
+    with _pool_or_new(pool, jobs) as pool:
+        futures = [pool.submit(work, {**t, "single_thread": True}) for t in tasks]
+        for f in as_completed(futures):
+            on_done(_result(f))
 
 
 _BROKEN_POOL = (
@@ -61,72 +59,101 @@ _BROKEN_POOL = (
 )
 
 
-class _GroupQueue:
-    """Which task a free worker gets: the next of the group it worked on last, else a group nobody
-    has started (in the given order), else the last task of the group with the most tasks left.
-
-    A group's tasks share something costly to load (the image of its lesions); handing a worker
-    the tasks of the group it holds means each worker loads each image at most once, and an
-    image is split between workers only when nothing else is left to do.
-    """
-
-    def __init__(self, groups: list[list[dict]]):
-        self.left = [deque(g) for g in groups]
-        self.started = [False] * len(groups)
-        self.next_new = 0
-
-    def take(self, held: int | None) -> tuple[int, dict] | None:
-        if held is not None and self.left[held]:
-            return held, self.left[held].popleft()
-        while self.next_new < len(self.left):
-            g = self.next_new
-            self.next_new += 1
-            if self.left[g]:
-                self.started[g] = True
-                return g, self.left[g].popleft()
-        busiest = max(range(len(self.left)), key=lambda g: len(self.left[g]), default=None)
-        if busiest is None or not self.left[busiest]:
-            return None
-        return busiest, self.left[busiest].pop()  # from the back: the holder keeps going from the front
-
-
-def run_local_grouped(groups: list[list[dict]], jobs: int, work, on_done) -> None:
-    """Run grouped tasks in ``jobs`` spawned workers, each worker staying on one group while it can.
-
-    One task per worker is in flight at a time, so when a result comes back the
-    worker that sent it is the idle one; the task submitted then is the next of
-    the same group (:class:`_GroupQueue`), and that worker reuses what it loaded
-    for the group.  Which
-    worker runs which task changes only the speed, never a result.  Errors,
-    interruptions and worker lifetime are as in :func:`run_local`.
-    """
-    queue = _GroupQueue(groups)
+def _result(f):
     try:
-        with _worker_pool(jobs) as pool:
-            running = {}  # future -> group
-
-            def submit(held):
-                nxt = queue.take(held)
-                if nxt is not None:
-                    running[pool.submit(work, {**nxt[1], "single_thread": True})] = nxt[0]
-
-            for _ in range(jobs):
-                submit(None)
-            while running:
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for f in finished:
-                    group = running.pop(f)
-                    on_done(f.result())
-                    submit(group)  # the worker that sent f is free: the next task of its group
+        return f.result()
     except BrokenProcessPool:
         raise RadioriskError(_BROKEN_POOL) from None
 
 
+class _CutQueue:
+    """Which task a free worker gets: extract a lesion whose crop is ready, or read and cut an image.
+
+    Images are cut while fewer than ``ready_target`` crops wait (so every worker has a
+    lesion to go to and the crops held in memory stay few), lesions are extracted
+    otherwise, and whatever is left when one kind runs out.  Lesions go in the order
+    their images were cut, so an image's part is written as early as possible.
+    """
+
+    def __init__(self, images: list[dict], ready_target: int):
+        self.images = deque(images)
+        self.ready: deque = deque()
+        self.ready_target = ready_target
+
+    def add_cuts(self, task: dict, cuts: list) -> None:
+        base = {k: v for k, v in task.items() if k != "lesions"}
+        for index, crop in cuts:
+            self.ready.append(("extract", {**base, "lesions": [task["lesions"][index]], "index": index,
+                                           "cut": crop}))
+
+    def take(self):
+        if self.images and len(self.ready) < self.ready_target:
+            return "cut", self.images.popleft()
+        if self.ready:
+            return self.ready.popleft()
+        if self.images:
+            return "cut", self.images.popleft()
+        return None
+
+
+def run_local_cut(tasks: list[dict], jobs: int, cut, extract, on_done, *, pool=None) -> None:
+    """Run image tasks in ``jobs`` local workers, two steps each: ``cut(task)`` reads the image and
+    returns its lesions' crops, ``extract(lesion_task)`` extracts one lesion from its crop.
+
+    ``on_done(result)`` is called in this process with each result that carries lesions
+    (``cut``'s failures and each ``extract``); a cut result's ``cuts`` become new lesion
+    tasks, queued by :class:`_CutQueue`.  One task per worker is in flight, so a crop waits
+    here, not in a worker's queue, and goes to the first worker free.  Which worker runs
+    which task changes only the speed, never a result.  Errors, interruptions and worker
+    lifetime are as in :func:`run_local`.
+    """
+    queue = _CutQueue(tasks, ready_target=2 * jobs)
+    by_image = {t["image_path"]: t for t in tasks}
+    with _pool_or_new(pool, jobs) as pool:
+        running = set()
+
+        def submit():
+            nxt = queue.take()
+            if nxt is not None:
+                kind, task = nxt
+                running.add(pool.submit(cut if kind == "cut" else extract, {**task, "single_thread": True}))
+
+        for _ in range(jobs):
+            submit()
+        while running:
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for f in finished:
+                running.discard(f)
+                result = _result(f)
+                if "cuts" in result:
+                    queue.add_cuts(by_image[result["image_path"]], result.pop("cuts"))
+                on_done(result)
+                submit()  # the worker that sent f is free
+            while len(running) < jobs and (queue.images or queue.ready):
+                submit()  # crops that arrived can keep idle workers busy
+
+
 @contextlib.contextmanager
-def _worker_pool(jobs: int):
-    """A pool of ``jobs`` spawned workers that never outlive this process; shut down on exit."""
+def _pool_or_new(pool, jobs: int):
+    """``pool`` (the caller's :func:`worker_pool`, which stops it on errors) or a new one for this run."""
+    if pool is not None:
+        yield pool
+        return
+    with worker_pool(jobs) as new:
+        yield new
+
+
+@contextlib.contextmanager
+def worker_pool(jobs: int):
+    """A pool of ``jobs`` spawned workers that never outlive this process; shut down on exit.
+
+    The workers are started now (each imports :mod:`radiorisk.imaging._worker`), so that
+    their start-up runs while this process is still reading the manifest and planning.
+    """
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
                                initializer=init_worker, initargs=(os.getpid(),))
+    for _ in range(jobs):
+        pool.submit(_warm_up)
     try:
         yield pool
     except Exception:  # stop at the first error: start nothing new, let running images finish
@@ -136,6 +163,12 @@ def _worker_pool(jobs: int):
         _stop_workers(pool)
         raise
     _shutdown(pool)
+
+
+def _warm_up() -> int:
+    """Import what a worker needs before its first task comes (run in each worker as it starts)."""
+    importlib.import_module("radiorisk.imaging._worker")
+    return os.getpid()
 
 
 def _shutdown(pool: ProcessPoolExecutor) -> None:

@@ -1,39 +1,43 @@
 """Work below the image: one image's lesions spread over local workers, its part assembled here.
 
 The store keeps one part per image (:mod:`radiorisk.imaging._store`); with ``jobs > 1`` the
-engine hands the workers one lesion at a time instead of one image, so that the lesions of an
-image are extracted side by side when there are fewer images than workers or the last images
-would leave a worker idle.  :func:`lesion_groups` makes the tasks (one group per image, for
-:func:`~radiorisk.imaging._executors.run_local_grouped`, which keeps each worker on the image it
-has read); :class:`PartAssembler` collects the lesions of each image as they come back and writes
-the image's part, whole and atomically, once its last lesion is in; :class:`WorkLog` records the
-CPU time each worker spent, a measure of the load balance that contention on the machine does
-not distort the way it distorts wall-clock time.
+engine hands the workers two kinds of task (:func:`~radiorisk.imaging._executors.run_local_cut`):
+reading an image and cutting its lesions' crops, and extracting one lesion from its crop, so that
+the lesions of an image are extracted side by side when there are fewer images than workers or
+the last images would leave a worker idle, and each image is still read once.
+:class:`PartAssembler` collects the lesions of each image as they come back and writes the image's
+part, whole and atomically, once its last lesion is in (:func:`assemble_part` orders them as the
+image lists them); :class:`WorkLog` records the CPU time each worker spent, a measure of the load
+balance that contention on the machine does not distort the way it distorts wall-clock time.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from ._worker import assemble_part
+import pandas as pd
 
-__all__ = ["PartAssembler", "WorkLog", "lesion_groups"]
+from ._store import FAILURE_COLUMNS
+
+__all__ = ["PartAssembler", "WorkLog", "assemble_part"]
 
 
-def lesion_groups(tasks: list[dict]) -> list[list[dict]]:
-    """One group per image task, holding one task per lesion (with its ``index`` in the image).
+def assemble_part(results) -> dict:
+    """The part of one image from ``(index, "row" | "failure", dict)`` results (any split, any order).
+
+    Rows and failures are put in the image's lesion order, so the part is the
+    same whichever process extracted which lesion.
 
     Examples
     --------
-    >>> g = lesion_groups([{"image_path": "a", "lesions": [{"lesion_id": "L1"}, {"lesion_id": "L2"}]}])
-    >>> [[t["lesions"][0]["index"] for t in grp] for grp in g]
-    [[0, 1]]
+    >>> part = assemble_part([(1, "row", {"lesion_id": "L2"}), (0, "row", {"lesion_id": "L1"})])
+    >>> part["features"]["lesion_id"].tolist(), len(part["failures"])
+    (['L1', 'L2'], 0)
     """
-    groups = []
-    for t in tasks:
-        base = {k: v for k, v in t.items() if k != "lesions"}
-        groups.append([{**base, "lesions": [{**les, "index": i}]} for i, les in enumerate(t["lesions"])])
-    return groups
+    ordered = sorted(results, key=lambda r: r[0])  # stable: a lesion's own order is kept
+    rows = [d for _, kind, d in ordered if kind == "row"]
+    failures = [d for _, kind, d in ordered if kind == "failure"]
+    return {"features": pd.DataFrame(rows), "failures": pd.DataFrame(failures, columns=FAILURE_COLUMNS)}
 
 
 class PartAssembler:

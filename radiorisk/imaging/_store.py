@@ -90,7 +90,8 @@ def write_part(path: Path, part: dict, *, write_table, fingerprint: str = "", im
     feats = feats.assign(_kind="features")
     fails = fails.assign(_kind="failure")
     table = pd.concat([feats, fails], ignore_index=True, sort=False)
-    table = table.astype({"lesion_id": str, "reader": str})
+    for col in ("lesion_id", "reader"):  # column by column: a frame-wide astype walks all ~1,100 columns
+        table[col] = table[col].astype(str)
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     meta = dict(arrow.schema.metadata or {})
     meta[_PART_META_KEY] = json.dumps({"fingerprint": fingerprint, "image_path": image_path,

@@ -1,15 +1,16 @@
 """The units of work of the batch engine: the lesions of one image.
 
-:func:`extract_lesions` extracts some lesions of one image: it reads the image
-(and each mask) once per worker process, keeps them for the next call on the
-same image (the last image only, keyed by path, size, modification time and
-parameters), crops (and where needed resamples) per lesion, runs pyradiomics
-and returns one row or one failure per lesion with the worker's CPU time.
-:func:`extract_image` does every lesion of an image and assembles the image's
-part with :func:`assemble_part`, which the engine also uses for lesions that
-came back from several workers; the part therefore never depends on how the
-image's lesions were spread.  One lesion never stops the batch: its error
-becomes a failure row with the stage where it happened.
+:func:`extract_lesions` reads one image (and each mask once), crops (and where
+needed resamples) each lesion, runs pyradiomics and returns one row or one
+failure per lesion with the CPU time spent.  With several local workers the same
+two steps run apart: :func:`cut_image` reads an image once and returns every
+lesion's crop, and :func:`extract_cut` extracts one lesion from its crop in any
+process, so an image's lesions are extracted side by side without a second read
+of the image.  Both paths call the same methods of one class (the crop, then the
+features), so a lesion's row is the same whichever path or process made it.  One
+lesion never stops the batch: its error becomes a failure row with the stage
+where it happened.  This module imports only what a worker process needs
+(SimpleITK, pyradiomics, numpy), so that a spawned worker starts quickly.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import os
 import time
 
 import numpy as np
-import pandas as pd
 import SimpleITK as sitk
 from radiomics import imageoperations
 
@@ -29,9 +29,8 @@ from ._crop import crop_box, cut, label_boxes, resample_lesion, roi_box
 from ._exact import extractor_params, filter_margins, lesion_mode, pad_margin, plan_crop
 from ._params import RadiomicsParams
 from ._read import check_same_geometry, read_image
-from ._store import FAILURE_COLUMNS
 
-__all__ = ["assemble_part", "extract_image", "extract_lesions", "forget_image", "ibsi_axis_correction"]
+__all__ = ["cut_image", "extract_cut", "extract_lesions", "ibsi_axis_correction"]
 
 _AXES = ("MajorAxisLength", "MinorAxisLength", "LeastAxisLength")
 
@@ -147,128 +146,150 @@ class _ImageJob:
         img_c, roi_c = cut(image, start, stop, arr, labels)
         return mode, img_c, roi_c
 
-    def lesion(self, lesion: dict) -> None:
-        """Extract one lesion: a row of features, or a failure."""
+    def cut_lesion(self, lesion: dict) -> dict | None:
+        """The crop of one lesion (``mode``, ``image``, ``roi``, ``n_voxels``), or None after a failure."""
         mp = lesion["mask_path"]
         entry = self.mask(mp)
         if isinstance(entry, Exception):
             self.fail(lesion, "read_mask", str(entry))
-            return
+            return None
         label_image, arr, boxes = entry
         try:
             mode, img_c, roi_c = self.crop(lesion, label_image, arr, boxes)
         except ValueError as exc:
             self.fail(lesion, "mask", f"{exc} ({mp})")
-            return
-        n_vox = int(sitk.GetArrayViewFromImage(roi_c).sum())
-        result = self.extractor(mode).execute(img_c, roi_c, label=1)
+            return None
+        return {"mode": mode, "image": img_c, "roi": roi_c,
+                "n_voxels": int(sitk.GetArrayViewFromImage(roi_c).sum())}
+
+    def features(self, lesion: dict, cut: dict) -> None:
+        """Extract one lesion from its crop: a row of features, or a failure."""
+        result = self.extractor(cut["mode"]).execute(cut["image"], cut["roi"], label=1)
         feats = {k: v for k, v in result.items() if not k.startswith("diagnostics_")}
         values = {k: float(np.asarray(v)) for k, v in feats.items()}
         if self.params.options.get("ibsi_axis_correction"):
-            sp = self.task["new_spacing"] or img_c.GetSpacing()
+            sp = self.task["new_spacing"] or cut["image"].GetSpacing()
             values = ibsi_axis_correction(values, sp)
         bad = [k for k, v in values.items() if not np.isfinite(v)]
         if bad:
             self.fail(lesion, "features", f"{len(bad)} feature(s) not finite, e.g. {bad[:3]}")
             return
         self.rows.append({"lesion_id": lesion["lesion_id"], "reader": lesion["reader"],
-                          "n_voxels": n_vox, **values})
+                          "n_voxels": cut["n_voxels"], **values})
+
+    def lesion(self, lesion: dict) -> None:
+        """Cut and extract one lesion: a row of features, or a failure."""
+        cut = self.cut_lesion(lesion)
+        if cut is not None:
+            self.features(lesion, cut)
+
+    def guarded(self, lesion: dict, step, *args):
+        """``step(lesion, *args)`` with any error turned into the lesion's failure (one lesion never
+        stops the batch); returns what ``step`` returned, or None."""
+        try:
+            return step(lesion, *args)
+        except Exception as exc:
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            self.fail(lesion, "extract", f"{type(exc).__name__}: {reason}")
+            return None
+
+    def results(self, index: int) -> list:
+        """The rows and failures made since the last call, as ``(index, kind, dict)``; then cleared."""
+        out = [(index, "row", r) for r in self.rows] + [(index, "failure", f) for f in self.failures]
+        self.rows, self.failures = [], []
+        return out
 
 
-#: the image a worker process read last: (key, _ImageJob or the ImageError of reading it)
-_LAST: list = [None, None]
+def _single_thread(task: dict) -> None:
+    if task.get("single_thread"):
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # worker process only
 
 
-def forget_image() -> None:
-    """Let go of the image this process keeps (the end of a run, or of a whole-image task)."""
-    _LAST[0] = _LAST[1] = None
-
-
-def _image_key(task: dict) -> tuple:
-    """What identifies an image read for a task: run, path, size, modification time, parameters, crop.
-
-    The run (``task["run"]``) is part of it, so a later run never uses what an earlier one read.
-    """
-    try:
-        st = os.stat(task["image_path"])
-        stamp = (st.st_size, st.st_mtime_ns)
-    except OSError:
-        stamp = None  # unreadable: read_image reports it (and nothing is kept)
-    return (task.get("run"), task["image_path"], stamp, task["params_sha256"], bool(task["crop"]),
-            task.get("crop_engine"))
-
-
-def _image_job(task: dict) -> tuple[object, float]:
-    """The _ImageJob of the task's image (read now, or kept from the last call), and the CPU seconds read."""
-    key = _image_key(task)
-    if _LAST[0] == key and key[0] is not None and key[2] is not None:
-        return _LAST[1], 0.0
-    forget_image()  # the last image goes before the next is read: one image per process
+def _read_job(task: dict) -> tuple[object, float]:
+    """The task's image read into an _ImageJob (or the ImageError of reading it), and the CPU seconds."""
     t0 = time.process_time()
     job = _ImageJob(task)
     try:
         job.prepare(read_image(job.image_path))
-        kept = job
     except ImageError as exc:
-        kept = exc
-    _LAST[0], _LAST[1] = key, kept
-    return kept, time.process_time() - t0
+        return exc, time.process_time() - t0
+    return job, time.process_time() - t0
+
+
+def _work(t0: float, read_cpu: float, lesions: int, reads: int) -> dict:
+    now = time.process_time()
+    return {"pid": os.getpid(), "cpu": now - t0, "read_cpu": read_cpu, "process_cpu": now,
+            "lesions": lesions, "reads": reads}
 
 
 def extract_lesions(task: dict) -> dict:
-    """Extract the task's lesions of one image (all or some): rows, failures and the work done.
+    """Read the task's image and extract its lesions: rows, failures and the work done.
 
-    ``task["lesions"]`` holds manifest rows of one image, each with its position
-    ``index`` in the image's list when the image is split across workers.
     Returns ``{"image_path", "results", "work"}``: ``results`` one
-    ``(index, "row" | "failure", dict)`` per lesion, ``work`` the process id, the
-    CPU seconds of this call, of reading the image (0 when it was kept from the
-    last call) and the process's CPU seconds so far.
+    ``(index, "row" | "failure", dict)`` per lesion (``index`` its position in
+    ``task["lesions"]``), ``work`` the process id, the CPU seconds of this call,
+    of reading the image, and the process's CPU seconds so far.
     """
-    if task.get("single_thread"):
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # worker process only
+    _single_thread(task)
     t0 = time.process_time()
     results = []
     with _quiet_radiomics():
-        job, read_cpu = _image_job(task)
-        for pos, lesion in enumerate(task["lesions"]):
-            index = lesion.get("index", pos)
+        job, read_cpu = _read_job(task)
+        for index, lesion in enumerate(task["lesions"]):
             if isinstance(job, ImageError):
                 results.append((index, "failure", _failure(task["image_path"], lesion, "read_image", str(job))))
                 continue
-            job.rows, job.failures = [], []
-            try:
-                job.lesion(lesion)
-            except Exception as exc:  # one lesion must never stop the batch
-                reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-                job.fail(lesion, "extract", f"{type(exc).__name__}: {reason}")
-            results += [(index, "row", r) for r in job.rows] + [(index, "failure", f) for f in job.failures]
-    now = time.process_time()
+            job.guarded(lesion, job.lesion)
+            results += job.results(index)
     return {"image_path": task["image_path"], "results": results,
-            "work": {"pid": os.getpid(), "cpu": now - t0, "read_cpu": read_cpu, "process_cpu": now,
-                     "lesions": len(task["lesions"]), "reads": int(read_cpu > 0)}}
+            "work": _work(t0, read_cpu, len(task["lesions"]), 1)}
+
+
+def cut_image(task: dict) -> dict:
+    """Read the task's image once and cut every lesion's crop, to be extracted by :func:`extract_cut`.
+
+    Returns ``{"image_path", "cuts", "results", "work"}``: ``cuts`` one
+    ``(index, crop)`` per lesion that could be cut (the crop holds SimpleITK
+    images, which pickle whole: pixels, spacing, origin, direction), ``results``
+    the failures of the others as in :func:`extract_lesions`.  Each image is read
+    by one process only, and only its lesions' crops travel to the others.
+    """
+    _single_thread(task)
+    t0 = time.process_time()
+    cuts, results = [], []
+    with _quiet_radiomics():
+        job, read_cpu = _read_job(task)
+        for index, lesion in enumerate(task["lesions"]):
+            if isinstance(job, ImageError):
+                results.append((index, "failure", _failure(task["image_path"], lesion, "read_image", str(job))))
+                continue
+            cut = job.guarded(lesion, job.cut_lesion)
+            if cut is not None:
+                cuts.append((index, cut))
+            results += job.results(index)
+    return {"image_path": task["image_path"], "cuts": cuts, "results": results,
+            "work": _work(t0, read_cpu, 0, 1)}
+
+
+def extract_cut(task: dict) -> dict:
+    """Extract one lesion from the crop :func:`cut_image` made (``task["cut"]``, ``task["index"]``).
+
+    ``task`` is the image's task with ``lesions`` holding that one lesion.  The
+    extractor is built as the image's own would be (same parameters and crop plan),
+    so the row equals the one :func:`extract_lesions` gives.
+    """
+    _single_thread(task)
+    t0 = time.process_time()
+    lesion, index = task["lesions"][0], task["index"]
+    with _quiet_radiomics():
+        job = _ImageJob(task)
+        job.settings = job.params.settings
+        job.plan = plan_crop(job.params.params, bool(task["crop"]))
+        job.guarded(lesion, job.features, task["cut"])
+        results = job.results(index)
+    return {"image_path": task["image_path"], "results": results, "work": _work(t0, 0.0, 1, 0)}
 
 
 def _failure(image_path: str, lesion: dict, stage: str, reason: str) -> dict:
     return {"lesion_id": lesion["lesion_id"], "reader": lesion["reader"], "image_path": image_path,
             "stage": stage, "reason": reason}
-
-
-def assemble_part(results) -> dict:
-    """The part of one image from the ``results`` of :func:`extract_lesions` (any split, any order).
-
-    Rows and failures are put in the image's lesion order, so the part is the
-    same whichever worker extracted which lesion.
-    """
-    ordered = sorted(results, key=lambda r: r[0])  # stable: a lesion's own order is kept
-    rows = [d for _, kind, d in ordered if kind == "row"]
-    failures = [d for _, kind, d in ordered if kind == "failure"]
-    return {"features": pd.DataFrame(rows), "failures": pd.DataFrame(failures, columns=FAILURE_COLUMNS)}
-
-
-def extract_image(task: dict) -> dict:
-    """Extract every lesion of one image: ``{"features": DataFrame, "failures": DataFrame}``."""
-    try:
-        return assemble_part(extract_lesions(task)["results"])
-    finally:
-        forget_image()  # nothing of a whole-image task is needed again

@@ -31,30 +31,41 @@ Building blocks for the layers above that read and check files the way
   :data:`MAX_VOXELS` voxels); :func:`sitk_detail` shortens a SimpleITK error.
 """
 
+from .._lazy import lazy_exports
 from ..schemas import schema_markdown as _schema_markdown
-from ._columns import check_table
-from ._crosschecks import (
-    CMA_TOL_ABS,
-    CMA_TOL_REL,
-    PLANNED_REVASC_MAX_DAYS,
-    TIME_TOL_DAYS,
-    VOLUME_TOL_ABS_MM3,
-    VOLUME_TOL_REL,
-)
-from ._imagecheck import (
-    DIRECTION_TOL,
-    MAX_VOXELS,
-    ORIGIN_TOL_MM,
-    SPACING_TOL_REL,
-    check_paths,
-    header_problem,
-    nifti_truncated,
-    reader_header_problem,
-    sitk_detail,
-)
-from ._read import RawTable, read_raw
-from ._report import MAX_VIOLATIONS_PER_RULE, RULES, Collector, ValidationReport, validation_rules
-from ._validate import REQUIRED_TABLES, Cohort, read_cohort, read_table, validate
+
+# each name is imported from its submodule when first used (radiorisk._lazy): the image readers of
+# a radiomics worker need _imagecheck, not the table validation (pandas)
+_NAMES = {
+    "check_table": "_columns",
+    "CMA_TOL_ABS": "_crosschecks",
+    "CMA_TOL_REL": "_crosschecks",
+    "PLANNED_REVASC_MAX_DAYS": "_crosschecks",
+    "TIME_TOL_DAYS": "_crosschecks",
+    "VOLUME_TOL_ABS_MM3": "_crosschecks",
+    "VOLUME_TOL_REL": "_crosschecks",
+    "DIRECTION_TOL": "_imagecheck",
+    "MAX_VOXELS": "_imagecheck",
+    "ORIGIN_TOL_MM": "_imagecheck",
+    "SPACING_TOL_REL": "_imagecheck",
+    "check_paths": "_imagecheck",
+    "header_problem": "_imagecheck",
+    "nifti_truncated": "_imagecheck",
+    "reader_header_problem": "_imagecheck",
+    "sitk_detail": "_imagecheck",
+    "RawTable": "_read",
+    "read_raw": "_read",
+    "MAX_VIOLATIONS_PER_RULE": "_report",
+    "RULES": "_report",
+    "Collector": "_report",
+    "ValidationReport": "_report",
+    "validation_rules": "_report",
+    "REQUIRED_TABLES": "_validate",
+    "Cohort": "_validate",
+    "read_cohort": "_validate",
+    "read_table": "_validate",
+    "validate": "_validate",
+}
 
 __all__ = [
     "Cohort",
@@ -99,6 +110,17 @@ def schema_docs() -> str:
     >>> schema_docs().startswith("# Table schemas")
     True
     """
+    from ._crosschecks import (
+        CMA_TOL_ABS,
+        CMA_TOL_REL,
+        PLANNED_REVASC_MAX_DAYS,
+        TIME_TOL_DAYS,
+        VOLUME_TOL_ABS_MM3,
+        VOLUME_TOL_REL,
+    )
+    from ._imagecheck import DIRECTION_TOL, ORIGIN_TOL_MM, SPACING_TOL_REL
+    from ._report import MAX_VIOLATIONS_PER_RULE, RULES
+
     lines = [_schema_markdown().rstrip("\n"), "", "## Validation rules", "",
              "`radiorisk validate DIR` (`radiorisk.io.validate`) reports every violation with "
              "its table, file, 1-based data row (header excluded), column, value, rule and "
@@ -115,3 +137,6 @@ def schema_docs() -> str:
     for rule, (severity, desc) in RULES.items():
         lines.append(f"| `{rule}` | {severity} | {desc.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES, globals())

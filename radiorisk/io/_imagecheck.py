@@ -18,12 +18,15 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import SimpleITK as sitk
 
-from ._report import Collector
+if TYPE_CHECKING:  # annotations only: reading an image header needs neither (a worker imports this)
+    import pandas as pd
+
+    from ._report import Collector
 
 #: Geometry tolerances between an image and its mask.
 SPACING_TOL_REL = 1e-4
@@ -329,6 +332,7 @@ def check_paths(manifest: pd.DataFrame, *, base: Path, col: Collector,
     Examples
     --------
     >>> import pandas as pd, pathlib, tempfile
+    >>> from radiorisk.io import Collector
     >>> col = Collector()
     >>> manifest = pd.DataFrame({"image_path": ["ct.nii.gz", "../elsewhere/ct.nii.gz"]})
     >>> check_paths(manifest, base=pathlib.Path(tempfile.mkdtemp()), col=col)

@@ -102,6 +102,7 @@ inverse_information, newton_step, sqrt_variance, InverseInformation
 """
 
 from ..exceptions import NotEstimableError
+from ..schemas import DEFAULT_HORIZON_DAYS
 from ._aalen_johansen import (
     CumulativeIncidence,
     aalen_johansen,
@@ -121,7 +122,6 @@ from ._calibration_slope import Recalibration, cox_recalibration, fine_gray_reca
 from ._cloglog_map import RECALIBRATION_EPS, cloglog_recalibrated
 from ._combat import ComBatFit, combat_apply, combat_fit
 from ._common import (
-    DEFAULT_HORIZON_DAYS,
     Z_975,
     CalibrationErrors,
     Estimate,

@@ -200,8 +200,6 @@ def check_survival_inputs(time, event, risk, *, probability: bool = True
     return t, e, r
 
 
-#: The default prediction horizon: 5 years in days (DOMAIN.md), the one place it is set.
-DEFAULT_HORIZON_DAYS = 1826.0
 
 
 def check_horizon(horizon, default: float | None = None, *, name: str = "horizon") -> float:
@@ -227,6 +225,7 @@ def check_horizon(horizon, default: float | None = None, *, name: str = "horizon
 
     Examples
     --------
+    >>> from radiorisk.schemas import DEFAULT_HORIZON_DAYS
     >>> check_horizon(365), check_horizon(None, default=DEFAULT_HORIZON_DAYS)
     (365.0, 1826.0)
     """

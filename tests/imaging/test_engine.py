@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from radiorisk.imaging._engine import extract_radiomics
+from radiorisk.imaging import extract_radiomics
 from radiorisk.imaging._params import load_params
 
 # a reduced ccta-plaque: same resampling, filters and padding, fewer feature classes (fast)

@@ -24,7 +24,7 @@ import SimpleITK as sitk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from radiorisk.imaging._engine import extract_radiomics
+from radiorisk.imaging import extract_radiomics
 
 IMAGE_TYPES = ["LoG", "Wavelet", "Square", "SquareRoot", "Logarithm", "Exponential", "Gradient"]
 FEATURES = {"firstorder": None, "glcm": None, "glszm": None, "shape": None}

@@ -1,8 +1,8 @@
 """Work below the image (issue 15): the lesions of one image spread over `--jobs 2` workers.
 
 The outputs must be the bytes of a `--jobs 1` run (features, wide view, failures, provenance
-and every part of the store), whichever worker extracted which lesion; each worker reads an
-image at most once; the scheduler keeps a worker on the image it holds.
+and every part of the store), whichever worker extracted which lesion; each image is read
+once (by one worker, which cuts the crops of its lesions; any worker extracts a crop).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from test_engine import PARAMS, _volume  # the engine tests' volumes (3 lesions each)
 from test_exact_crop import HOW, _pick, _write_case, geometries, lesions, parameter_files
 
-from radiorisk.imaging._engine import extract_radiomics
-from radiorisk.imaging._executors import _GroupQueue
-from radiorisk.imaging._split import PartAssembler, lesion_groups
+from radiorisk.imaging import extract_radiomics
+from radiorisk.imaging._executors import _CutQueue
+from radiorisk.imaging._split import PartAssembler
 from radiorisk.imaging._store import store_paths
 
 
@@ -42,22 +42,33 @@ def _output_bytes(out: Path) -> dict:
 # --------------------------------------------------------------------------- the scheduler
 
 
-def test_group_queue_keeps_each_worker_on_its_image_and_splits_only_at_the_end():
-    a, b, c = (["a1", "a2", "a3"], ["b1", "b2"], ["c1", "c2", "c3", "c4"])
-    q = _GroupQueue([a, b, c])
-    taken = [q.take(None), q.take(None)]  # two workers start on two images
-    assert taken == [(0, "a1"), (1, "b1")]
-    assert q.take(0) == (0, "a2") and q.take(1) == (1, "b2")
-    assert q.take(1) == (2, "c1")  # b is done: the next image nobody has started
-    assert q.take(0) == (0, "a3")
-    assert q.take(0) == (2, "c4")  # nothing new left: the last lesion of the image with most left
-    assert [q.take(2), q.take(2), q.take(2)] == [(2, "c2"), (2, "c3"), None]
+def test_cut_queue_cuts_while_few_crops_wait_then_extracts_in_cut_order():
+    img = {f"i{k}": {"image_path": f"i{k}", "lesions": [{"lesion_id": f"i{k}L{j}"} for j in range(3)]}
+           for k in range(3)}
+    q = _CutQueue(list(img.values()), ready_target=4)
+    assert [q.take()[1]["image_path"], q.take()[1]["image_path"]] == ["i0", "i1"]  # nothing ready: cut
+    q.add_cuts(img["i1"], [(0, "c10"), (2, "c12")])  # i1's lesion 1 failed at the cut
+    kind, t = q.take()  # 2 crops wait (< 4): cut the next image
+    assert (kind, t["image_path"]) == ("cut", "i2")
+    q.add_cuts(img["i0"], [(0, "c00"), (1, "c01"), (2, "c02")])
+    got = [q.take() for _ in range(5)]  # no image left: the crops, in the order their images came back
+    assert [(k, t["index"], t["cut"], t["lesions"][0]["lesion_id"]) for k, t in got] == [
+        ("extract", 0, "c10", "i1L0"), ("extract", 2, "c12", "i1L2"), ("extract", 0, "c00", "i0L0"),
+        ("extract", 1, "c01", "i0L1"), ("extract", 2, "c02", "i0L2")]
+    assert q.take() is None
+
+
+def test_cut_queue_extracts_when_enough_crops_wait():
+    img = [{"image_path": f"i{k}", "lesions": [{"lesion_id": f"L{j}"} for j in range(5)]} for k in range(2)]
+    q = _CutQueue(img, ready_target=4)
+    q.take()
+    q.add_cuts(img[0], [(j, f"c{j}") for j in range(5)])
+    assert q.take()[0] == "extract"  # 5 crops wait (>= 4): keep the workers on them
+    assert [q.take()[0] for _ in range(2)] == ["extract", "cut"]  # 3 left (< 4): read the next image
 
 
 def test_parts_are_assembled_in_lesion_order_whatever_the_arrival_order():
     task = {"image_path": "img", "lesions": [{"lesion_id": f"L{i}", "reader": "r"} for i in range(3)]}
-    groups = lesion_groups([task])
-    assert [t["lesions"][0]["index"] for t in groups[0]] == [0, 1, 2]
     written = []
     pa = PartAssembler([task], lambda t, part: written.append(part) or {"file": "p"})
     fail = {"lesion_id": "L1", "reader": "r", "image_path": "img", "stage": "mask", "reason": "x"}
@@ -94,12 +105,12 @@ def test_lesions_of_one_image_split_over_two_workers_give_the_bytes_of_one_job(o
     assert one.features["lesion_id"].tolist() == ["L0", "L1", "L3", "L4"]
     assert sorted(one.failures["lesion_id"]) == ["B0", "B1", "L2"]
     assert _output_bytes(tmp_path / "j1" / "f.parquet") == _output_bytes(tmp_path / "j2" / "f.parquet")
-    # the work: one task per lesion, both workers had lesions, each read each image at most once
+    # the work: one task per lesion, both workers had lesions, each image read once in all
     w = two.work
     assert w["unit"] == "lesion" and w["jobs"] == 2
-    assert sum(x["lesions"] for x in w["workers"].values()) == 7
+    assert sum(x["lesions"] for x in w["workers"].values()) == 4  # 7 lesions, 3 failed at the cut
     assert len(w["workers"]) == 2 and all(x["lesions"] >= 1 for x in w["workers"].values())
-    assert all(x["reads"] <= 2 for x in w["workers"].values())  # two images, at most one read each
+    assert sum(x["reads"] for x in w["workers"].values()) == 2  # two images, each read once
     assert 0.5 <= w["largest_share"] <= 1.0 and w["balance_bound"] == pytest.approx(1 / w["largest_share"], rel=1e-2)
     assert one.work["unit"] == "image" and sum(x["reads"] for x in one.work["workers"].values()) == 2
     assert "lesion" in capsys.readouterr().err  # the progress bar counts lesions
