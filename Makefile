@@ -38,10 +38,10 @@ demo: $(STAMP)
 	$(VENV)/bin/radiorisk demo --out $(DEMO_OUT)
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow" -q --doctest-modules radiorisk tests
+	$(PY) -m pytest -m "not slow" -q --hypothesis-profile=ci --doctest-modules radiorisk tests
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q --doctest-modules radiorisk tests
+	$(PY) -m pytest -q --hypothesis-profile=ci --doctest-modules radiorisk tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check radiorisk tests benchmarks

@@ -27,6 +27,7 @@ from ._base import (
     check_sample_weight,
     check_y,
 )
+from ._cox_checks import non_finite_fit_message
 from ._cox_penalty import DEFAULT_PENALIZER_GRID, choose_penalizer, penalty_factors
 from ._impute import ChainedImputation
 
@@ -336,6 +337,9 @@ class CoxPHRisk(RiskEstimatorMixin, BaseEstimator):
             f = self._fit_exact(Xc, t, e, names)
             notes.append("refitted by radiorisk.stats.fit_cox")
         self.convergence_notes_.extend(dict.fromkeys(notes))
+        bad = non_finite_fit_message(f, names, int(np.sum(e)), self.penalizer_)
+        if bad:
+            raise ModelError(bad)
         return f
 
     @staticmethod

@@ -176,11 +176,27 @@ def _jsonable(obj):
     raise BundleError(f"cannot store a value of type {type(obj).__name__} in a bundle: {obj!r}")
 
 
+def _first_non_finite(obj, where: str = ""):
+    """(path, value) of the first NaN or infinity in a JSON-ready ``obj``, e.g. ``("state.se_[3]", nan)``."""
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        at = f"{where}[{k}]" if isinstance(obj, list) else f"{where}.{k}" if where else str(k)
+        if isinstance(v, float) and not np.isfinite(v):
+            return at, v
+        found = _first_non_finite(v, at)
+        if found:
+            return found
+    return None
+
+
 def _dump(obj, path: Path) -> None:
-    try:
-        text = json.dumps(_jsonable(obj), indent=1, allow_nan=False, sort_keys=False)
-    except ValueError as exc:  # NaN or infinity
-        raise BundleError(f"{path.name}: {exc}") from exc
+    data = _jsonable(obj)
+    bad = _first_non_finite(data)
+    if bad:  # JSON has no NaN or infinity: refuse rather than write a file that cannot be read
+        raise BundleError(f"{path.name}: {bad[0]} is {bad[1]}, and a bundle stores only finite numbers; "
+                          "the fitted model holds a non-finite value (refit it: for a Cox model, with a "
+                          "penalty or fewer columns)")
+    text = json.dumps(data, indent=1, allow_nan=False, sort_keys=False)
     path.write_text(text + "\n", encoding="utf-8")
 
 
