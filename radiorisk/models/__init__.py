@@ -111,7 +111,8 @@ from ._validation import (
     fit_final_model,
     make_folds,
 )
-from ._xgb import AFT_DISTRIBUTIONS, XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk, ipcw_weights
+from ._xgb import XGBBinaryRisk, XGBCoxRisk, ipcw_weights
+from ._xgb_aft import AFT_DISTRIBUTIONS, XGBAFTRisk
 
 __all__ = [
     "BATCH_PREFIX",

@@ -9,7 +9,8 @@ from ._cause_specific import CAUSE_SPECIFIC, ESTIMAND_CENSORING
 from ._competing_xgb import CompetingXGBBinaryRisk
 from ._cox import CoxPHRisk
 from ._finegray_model import FineGrayRisk
-from ._xgb import XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk
+from ._xgb import XGBBinaryRisk, XGBCoxRisk
+from ._xgb_aft import XGBAFTRisk
 
 __all__ = ["MODEL_NAMES", "ESTIMATORS", "CR_ESTIMATORS", "model_name", "estimand", "is_competing"]
 
