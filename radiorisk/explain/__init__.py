@@ -6,7 +6,9 @@ shap_values, ShapResult, ModalityShap, RiskLink, METHODS, ADDITIVITY_ATOL
     SHAP values of every model kind on its margin scale (log-odds, log-hazard,
     log-time), mapped back to the input columns; ``ShapResult.by_block()`` sums
     them per modality block, ``ShapResult.risk_contributions()`` is the
-    probability-at-horizon view.
+    probability-at-horizon view.  Competing-risk models are explained on the
+    cause-specific margin of their model of MACE, the risk view being the
+    cumulative incidence (stated in the result's notes).
 shap_by_subgroup, SubgroupShap, SUBGROUP_COLUMNS, SUBGROUP_TEST_COLUMNS, ADJUSTMENTS
     Mean |SHAP| and SHAP effect per feature per group with bootstrap CIs, and
     permutation tests of their differences between groups under the fitted model.

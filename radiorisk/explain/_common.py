@@ -11,21 +11,41 @@ from sklearn.pipeline import Pipeline
 
 from .._html import repr_html
 from ..exceptions import ExplainError
-from ..models._registry import ESTIMATORS
+from ..models._registry import CR_ESTIMATORS, ESTIMATORS
 
 __all__ = ["ExplainError", "final_estimator", "model_kind", "transform_head", "check_blocks",
-           "OTHER_BLOCK", "SCALES"]
+           "OTHER_BLOCK", "SCALES", "CR_SCALE_NOTES"]
 
 #: Block of a feature that no ``blocks`` mapping names.
 OTHER_BLOCK = "other"
 
-#: The explained output (margin) scale of each model kind.
+#: The explained output (margin) scale of each model kind.  The ``-cr`` kinds are the competing-risk
+#: versions (``make_model(..., competing_risks=True)``): their model scale is the margin of the
+#: cause-specific model of MACE (competing events censored), stated in :data:`CR_SCALE_NOTES`.
 SCALES = {
     "xgb-binary": "log-odds",
     "xgb-cox": "log-hazard",
     "xgb-aft": "log-time",
     "coxph": "log-hazard",
+    "coxph-cr": "cause-specific log-hazard",
+    "xgb-cox-cr": "cause-specific log-hazard",
+    "xgb-aft-cr": "log-time",
+    "xgb-binary-cr": "log-odds",
     "other": "risk",
+}
+
+_RISK_CR = ("the risk scale is the cumulative incidence of MACE by the horizon (the model's predict_risk), "
+            "with the patient's own competing-event {what} held fixed")
+#: What the model scale of a competing-risk kind is (a note of every such :class:`ShapResult`).
+CR_SCALE_NOTES = {
+    "coxph-cr": ("model scale: the cause-specific log-hazard of MACE (the linear predictor of the Cox model of "
+                 "MACE with competing events censored); " + _RISK_CR.format(what="hazard")),
+    "xgb-cox-cr": ("model scale: the cause-specific log-hazard of MACE (the margin of the boosted Cox model of "
+                   "MACE with competing events censored); " + _RISK_CR.format(what="hazard")),
+    "xgb-aft-cr": ("model scale: the cause-specific log-time of MACE (the margin of the boosted AFT model of "
+                   "MACE with competing events censored); " + _RISK_CR.format(what="time model")),
+    "xgb-binary-cr": ("model scale: the log-odds of the cumulative incidence of MACE by the training horizon "
+                      "(competing events before it as controls)"),
 }
 
 _MSG_NOT_FITTED = "{who}: the model is not fitted (call fit first)"
@@ -38,19 +58,24 @@ def final_estimator(model):
 
 
 def model_kind(model) -> str:
-    """``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph`` or ``other`` (any model with ``predict_risk``).
+    """``xgb-binary``, ``xgb-cox``, ``xgb-aft``, ``coxph``, their competing-risk versions (``-cr``) or ``other``.
+
+    ``other`` is any model with ``predict_risk`` but no engine here (e.g. ``fg``).
 
     Examples
     --------
     >>> from radiorisk.models import make_model
-    >>> model_kind(make_model("coxph"))
-    'coxph'
+    >>> model_kind(make_model("coxph")), model_kind(make_model("coxph", competing_risks=True))
+    ('coxph', 'coxph-cr')
     """
 
     final = final_estimator(model)
     for name, cls in ESTIMATORS.items():
         if type(final) is cls and name in SCALES:  # a kind without an engine here (fg) is "other"
             return name
+    for name, cls in CR_ESTIMATORS.items():
+        if type(final) is cls and f"{name}-cr" in SCALES:
+            return f"{name}-cr"
     if not hasattr(model, "predict_risk"):
         raise ExplainError(_MSG_NO_RISK.format(who="shap_values", cls=type(model).__name__))
     return "other"

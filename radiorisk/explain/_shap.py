@@ -5,6 +5,11 @@
   ``shap.TreeExplainer``, computed in xgboost's C++ code);
 - ``coxph``: exact linear SHAP, :math:`\\phi_j = \\beta_j (x_j - \\bar x_j)`,
   against the training means (or the mean of a given background);
+- the competing-risk versions (``make_model(..., competing_risks=True)``): the same
+  engines on the model of MACE (competing events censored) -- linear SHAP of the
+  cause-specific Cox linear predictor (``coxph-cr``), TreeSHAP of the cause-specific
+  boosters' margins (``xgb-cox-cr``, ``xgb-aft-cr``) and of ``xgb-binary-cr``'s log-odds;
+  the risk view is the cumulative incidence with each patient's competing-event model fixed;
 - any model: shap's Permutation or Kernel explainer on a stated background sample.
 
 Values are on the model's margin scale (log-odds, log-hazard or log-time) where
@@ -17,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import (
+    CR_SCALE_NOTES,
     OTHER_BLOCK,
     SCALES,
     ExplainError,
@@ -150,11 +156,13 @@ def shap_values(model, X, *, blocks=None, method: str = "auto", background=None,
     fblocks = tuple(colblock.get(src.get(k, k), colblock.get(k, OTHER_BLOCK)) for k in names)
     data = pd.DataFrame({k: (X[k] if k in X.columns else Z[k]).to_numpy() for k in names},
                         index=X.index)
-    if kind == "xgb-aft":
+    if kind in ("xgb-aft", "xgb-aft-cr"):
         notes.append(_NOTE_AFT)
+    if kind in CR_SCALE_NOTES:
+        notes.insert(0, CR_SCALE_NOTES[kind])
     return ShapResult(values=fvals, base_value=float(base), data=data, feature_names=tuple(names),
                       blocks=fblocks, scale=SCALES[kind], model_kind=kind, method=method,
-                      background=what, columns=dict(feat), link=risk_link(model, kind), notes=tuple(notes))
+                      background=what, columns=dict(feat), link=risk_link(model, kind, Z), notes=tuple(notes))
 
 
 # ------------------------------------------------------------------------------ steps
@@ -164,7 +172,7 @@ def _checked_inputs(model, X, method: str) -> tuple[str, pd.DataFrame]:
         raise ExplainError(f"shap_values: method must be one of {list(METHODS)}; got {method!r}")
     kind = model_kind(model)
     final = final_estimator(model)
-    fitted_attr = {"coxph": "coef_", "other": None}.get(kind, "booster_")
+    fitted_attr = {"coxph": "coef_", "coxph-cr": "coef_", "other": None}.get(kind, "booster_")
     if fitted_attr is not None and not hasattr(final, fitted_attr):
         raise ExplainError("shap_values: the model is not fitted (call fit first)")
     if not isinstance(X, pd.DataFrame):
@@ -177,12 +185,13 @@ def _checked_inputs(model, X, method: str) -> tuple[str, pd.DataFrame]:
 
 
 def _resolved_method(method: str, kind: str) -> str:
-    """``auto`` resolved (tree for xgboost, linear for coxph, else permutation) and checked."""
+    """``auto`` resolved (tree for xgboost, linear for coxph and coxph-cr, else permutation) and checked."""
+    linear = kind in ("coxph", "coxph-cr")
     if method == "auto":
-        method = "tree" if kind.startswith("xgb") else "linear" if kind == "coxph" else "permutation"
-    ok = {"tree": kind.startswith("xgb"), "linear": kind == "coxph"}.get(method, True)
+        method = "tree" if kind.startswith("xgb") else "linear" if linear else "permutation"
+    ok = {"tree": kind.startswith("xgb"), "linear": linear}.get(method, True)
     if not ok:
-        valid = (["tree"] if kind.startswith("xgb") else ["linear"] if kind == "coxph" else []) + \
+        valid = (["tree"] if kind.startswith("xgb") else ["linear"] if linear else []) + \
             ["permutation", "kernel"]
         raise ExplainError(_MSG_METHOD.format(method=method, kind=kind, ok=valid))
     return method

@@ -2,8 +2,8 @@
 
 - :func:`tree_shap`: exact path-dependent TreeSHAP from xgboost's own
   ``Booster.predict(..., pred_contribs=True)``;
-- :func:`linear_shap`: exact linear SHAP of ``coxph`` against the training
-  means or the mean of a background;
+- :func:`linear_shap`: exact linear SHAP of ``coxph`` (and of the Cox model of
+  MACE of ``coxph-cr``) against the training means or the mean of a background;
 - :func:`agnostic_shap`: shap's Permutation or Kernel explainer on a background sample;
 - :func:`margin_fn`, :func:`risk_link`: the model's margin and its link to risk;
 - :func:`column_sources`, :func:`sum_columns`: model (transformed) columns back to features.
@@ -25,11 +25,18 @@ __all__ = ["risk_link", "column_sources", "sum_columns", "margin_fn", "tree_shap
            "agnostic_shap"]
 
 
-def risk_link(model, kind: str) -> RiskLink:
-    """The :class:`RiskLink` of a fitted model of ``kind`` (margin -> risk by a horizon)."""
+def risk_link(model, kind: str, Z: pd.DataFrame | None = None) -> RiskLink:
+    """The :class:`RiskLink` of a fitted model of ``kind`` (margin -> risk by a horizon).
+
+    ``Z`` (the explained patients in the model's columns) is needed by the competing-risk
+    kinds ``coxph-cr``, ``xgb-cox-cr`` and ``xgb-aft-cr``: the link holds each patient's
+    competing-event relative hazard (or log-time margin).
+    """
     final = final_estimator(model)
     h = float(getattr(final, "horizon", np.nan)) if hasattr(final, "horizon") else None
-    if kind == "xgb-binary":
+    if kind in ("coxph-cr", "xgb-cox-cr", "xgb-aft-cr"):
+        return _cause_specific_link(final, kind, Z, h)
+    if kind in ("xgb-binary", "xgb-binary-cr"):
         return RiskLink("logistic", horizon=h)
     if kind == "xgb-cox":
         return RiskLink("cox", horizon=h, baseline_times=final.baseline_times_,
@@ -40,6 +47,22 @@ def risk_link(model, kind: str) -> RiskLink:
     if kind == "xgb-aft":
         return RiskLink("aft", horizon=h, distribution=str(final.distribution), sigma=float(final.sigma))
     return RiskLink("identity", horizon=h)
+
+
+def _cause_specific_link(final, kind: str, Z, h) -> RiskLink:
+    """The cumulative-incidence link of a cause-specific model, with the patients' competing-event models."""
+    comp = final.competing_
+    if kind == "xgb-aft-cr":
+        other = None if comp is None else comp.predict_margin(Z)
+        return RiskLink("cause-specific-aft", horizon=h, distribution=str(final.distribution),
+                        sigma=float(final.sigma), competing=other)
+    if kind == "coxph-cr":
+        offset, other = 0.0, None if comp is None else np.exp(comp.predict_log_hazard(Z))
+    else:
+        offset = float(final.margin_offset_)
+        other = None if comp is None else np.exp(comp.predict_margin(Z) - float(comp.margin_offset_))
+    return RiskLink("cause-specific-cox", horizon=h, offset=offset, competing=other,
+                    cause_times=tuple(final.cause_times_), cause_increments=tuple(final.cause_increments_))
 
 
 # ------------------------------------------------------------------------------- mapping
@@ -88,7 +111,7 @@ def sum_columns(values: np.ndarray, zcols: list[str], feat: dict[str, str]):
 def margin_fn(model, kind: str, zcols: list[str]):
     """``f(A) -> margin`` on the model columns (``predict_risk`` for a model without a margin)."""
     final = final_estimator(model)
-    if kind == "coxph":
+    if kind in ("coxph", "coxph-cr"):  # coxph-cr: the linear predictor of the model of MACE
         return lambda A: final.predict_log_hazard(pd.DataFrame(np.asarray(A, np.float64), columns=zcols))
     if kind.startswith("xgb"):
         return lambda A: final.predict_margin(pd.DataFrame(np.asarray(A, np.float64), columns=zcols))

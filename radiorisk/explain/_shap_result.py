@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtr
 
+from ..models import aft_cause_specific_cif, cause_specific_cif
 from ..models._base import step_at
 from ..stats import check_horizon
 from ._common import ExplainError, html_table, import_shap
@@ -28,7 +29,12 @@ class RiskLink:
 
     Attributes
     ----------
-    kind : {"logistic", "cox", "aft", "identity"}
+    kind : {"logistic", "cox", "aft", "identity", "cause-specific-cox", "cause-specific-aft"}
+        The ``cause-specific`` kinds are the competing-risk models: the margin is that of
+        the model of MACE, and the risk is the cumulative incidence of MACE with each
+        patient's own competing-event model (:attr:`competing`) held fixed
+        (:func:`~radiorisk.models.cause_specific_cif` with the product limit, as
+        ``predict_risk``; :func:`~radiorisk.models.aft_cause_specific_cif`).
     horizon : float or None
         Default horizon (days); ``logistic`` models predict only at this one.
     baseline_times, baseline_cumhaz : ndarray or None
@@ -39,6 +45,12 @@ class RiskLink:
         AFT models: ``normal``, ``logistic`` or ``extreme``.
     sigma : float
         AFT scale.
+    cause_times, cause_increments : tuple of ndarray or None
+        ``cause-specific-cox``: per cause (MACE first) the baseline hazard increments.
+    competing : ndarray or None
+        ``cause-specific`` kinds: per explained patient, the competing event's relative
+        hazard (Cox) or log-time margin (AFT); None without a competing-event model.  A
+        margin array passed to :meth:`risk` must then have one row per patient.
     """
 
     kind: str
@@ -48,12 +60,27 @@ class RiskLink:
     offset: float = 0.0
     distribution: str | None = None
     sigma: float = 1.0
+    cause_times: tuple | None = field(default=None, repr=False)
+    cause_increments: tuple | None = field(default=None, repr=False)
+    competing: np.ndarray | None = field(default=None, repr=False)
+
+    def subset(self, pos) -> RiskLink:
+        """The link of the patients at positions ``pos`` (their competing-event models)."""
+        if self.competing is None:
+            return self
+        return replace(self, competing=np.asarray(self.competing)[np.asarray(pos)])
 
     def risk(self, margin, horizon=None) -> np.ndarray:
-        """Probability of MACE by ``horizon`` (days; default :attr:`horizon`) from the margin."""
+        """Probability of MACE by ``horizon`` (days; default :attr:`horizon`) from the margin.
+
+        ``margin`` has any shape, except for a ``cause-specific`` link with a competing-event
+        model: then its first axis is the patients of :attr:`competing`.
+        """
 
         m = np.asarray(margin, dtype=np.float64)
         h = check_horizon(horizon, self.horizon)
+        if self.kind.startswith("cause-specific"):
+            return self._cause_specific_risk(m, h)
         if self.kind == "identity":
             if h != self.horizon:
                 raise ExplainError(f"these SHAP values are on the risk scale at {self.horizon:g} d only")
@@ -72,6 +99,25 @@ class RiskLink:
         if self.distribution == "logistic":
             return expit(z)
         return -np.expm1(-np.exp(z))
+
+    def _cause_specific_risk(self, m: np.ndarray, h: float) -> np.ndarray:
+        other = None
+        if self.competing is not None:
+            comp = np.asarray(self.competing, dtype=np.float64)
+            if m.ndim == 0 or m.shape[0] != comp.shape[0]:
+                raise ExplainError(f"the risk scale of a competing-risk model needs one margin row per explained "
+                                   f"patient ({comp.shape[0]}, each with their own competing-event model); got "
+                                   f"margins of shape {m.shape}")
+            other = np.broadcast_to(comp.reshape((-1,) + (1,) * (m.ndim - 1)), m.shape).ravel()
+        mf = m.ravel()
+        if self.kind == "cause-specific-aft":
+            out = aft_cause_specific_cif(mf, other, h, distribution=str(self.distribution), sigma=self.sigma)
+        else:
+            hazards = [(self.cause_times[0], self.cause_increments[0], np.exp(mf - self.offset))]
+            if other is not None:
+                hazards.append((self.cause_times[1], self.cause_increments[1], other))
+            out = cause_specific_cif(hazards, h)
+        return out.reshape(m.shape)
 
 
 # --------------------------------------------------------------------------------- result
@@ -98,7 +144,12 @@ class ShapResult:
         ``log-odds`` (xgb-binary), ``log-hazard`` (xgb-cox, coxph),
         ``log-time`` (xgb-aft; a positive value means a *longer* expected time,
         i.e. lower risk) or ``risk`` (the model-agnostic fallback on a model
-        without a margin).
+        without a margin).  Competing-risk models (``model_kind`` ending in
+        ``-cr``) are explained on the margin of their model of MACE:
+        ``cause-specific log-hazard`` (coxph-cr, xgb-cox-cr), ``log-time``
+        (xgb-aft-cr: the cause-specific log-time of MACE), ``log-odds``
+        (xgb-binary-cr: of the cumulative incidence); a note says which, and
+        :meth:`risk` is the cumulative incidence.
     model_kind : str
     method : str
         ``tree`` (xgboost TreeSHAP), ``linear``, ``permutation`` or ``kernel``.
@@ -159,7 +210,8 @@ class ShapResult:
         Integers are taken as patient ids when the index holds all of them, else as positions.
         """
         pos = _positions(self.data.index, rows)
-        return replace(self, values=self.values[pos], data=self.data.iloc[pos])
+        link = None if self.link is None else self.link.subset(pos)
+        return replace(self, values=self.values[pos], data=self.data.iloc[pos], link=link)
 
     def by_block(self) -> ModalityShap:
         """Contribution of each modality block (sum of its features' SHAP values) per patient."""
@@ -213,7 +265,7 @@ class ShapResult:
             o = np.argsort(-np.abs(v), axis=1, kind="stable")
         vs = np.take_along_axis(v, o, axis=1)
         m = self.base_value + np.concatenate([np.zeros((sub.n, 1)), np.cumsum(vs, axis=1)], axis=1)
-        r = self.link.risk(m.ravel(), horizon).reshape(m.shape)
+        r = sub.link.risk(m, horizon)  # (patients, steps): a competing-risk link needs the patient rows
         p = v.shape[1]
         names = np.asarray(["base"] + list(self.feature_names), dtype=object)
         blocks = np.asarray([""] + list(self.blocks), dtype=object)

@@ -15,10 +15,11 @@ make_y
     0 censored / 1 MACE / 2 competing event).
 XGBBinaryRisk, XGBCoxRisk, XGBAFTRisk, CoxPHRisk, FineGrayRisk
     The final estimators (scikit-learn compatible on their own).
-CauseSpecificCoxRisk, CauseSpecificXGBCoxRisk, cause_specific_cif, CompetingXGBBinaryRisk, competing_ipcw_weights,
-CR_ESTIMATORS, estimand, is_competing
+CauseSpecificCoxRisk, CauseSpecificXGBCoxRisk, CauseSpecificXGBAFTRisk, cause_specific_cif, aft_cause_specific_cif,
+CompetingXGBBinaryRisk, competing_ipcw_weights, CR_ESTIMATORS, estimand, is_competing
     Competing risks: cause-specific models of MACE and of the competing event combined
-    into the cumulative incidence (as ``riskRegression::CSC`` + ``predictRisk``), the
+    into the cumulative incidence (as ``riskRegression::CSC`` + ``predictRisk``; the AFT
+    models by integrating the MACE density times the competing-event survival), the
     competing-risk class of each model kind (``xgb-binary``: competing-risk IPCW weights), and
     what a model's ``predict_risk`` estimates.
 ipcw_weights
@@ -59,6 +60,7 @@ See ``docs/models.md``.
 
 from ._base import DEFAULT_HORIZON, ModelError, make_y
 from ._cause_specific import CauseSpecificCoxRisk, CauseSpecificXGBCoxRisk, cause_specific_cif
+from ._cause_specific_aft import CauseSpecificXGBAFTRisk, aft_cause_specific_cif
 from ._competing_xgb import CompetingXGBBinaryRisk, competing_ipcw_weights
 from ._cox import HAZARD_RATIO_COLUMNS, CoxPHRisk
 from ._cox_penalty import DEFAULT_PENALIZER_GRID, INNER_CV_COLUMNS, default_cox_params
@@ -111,7 +113,8 @@ from ._validation import (
     fit_final_model,
     make_folds,
 )
-from ._xgb import AFT_DISTRIBUTIONS, XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk, ipcw_weights
+from ._xgb import XGBBinaryRisk, XGBCoxRisk, ipcw_weights
+from ._xgb_aft import AFT_DISTRIBUTIONS, XGBAFTRisk
 
 __all__ = [
     "BATCH_PREFIX",
@@ -126,6 +129,8 @@ __all__ = [
     "CR_ESTIMATORS",
     "CauseSpecificCoxRisk",
     "CauseSpecificXGBCoxRisk",
+    "CauseSpecificXGBAFTRisk",
+    "aft_cause_specific_cif",
     "CompetingXGBBinaryRisk",
     "competing_ipcw_weights",
     "FineGrayRisk",

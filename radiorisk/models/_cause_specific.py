@@ -198,8 +198,11 @@ class _CauseSpecific:
         comp = None
         if self.competing_ is not None:
             comp = self._rename_booster(self.competing_._to_state(folder), folder, "model_competing.json")
-        return {**st, "competing": comp, "n_competing_": self.n_competing_,
-                "cause_times_": [np.asarray(v).tolist() for v in self.cause_times_],
+        return {**st, "competing": comp, "n_competing_": self.n_competing_, **self._cause_state()}
+
+    def _cause_state(self) -> dict:
+        """The combination's own state (the baseline hazard increments of each cause)."""
+        return {"cause_times_": [np.asarray(v).tolist() for v in self.cause_times_],
                 "cause_increments_": [np.asarray(v).tolist() for v in self.cause_increments_]}
 
     @staticmethod
@@ -219,6 +222,9 @@ class _CauseSpecific:
         if comp is not None:
             self.competing_ = self._base_class(**self.get_params())
             self.competing_._set_state(comp, folder)
+        self._set_cause_state(st, comp)
+
+    def _set_cause_state(self, st: dict, comp) -> None:
         self.cause_times_ = [np.asarray(v, dtype=np.float64) for v in st["cause_times_"]]
         self.cause_increments_ = [np.asarray(v, dtype=np.float64) for v in st["cause_increments_"]]
         if len(self.cause_times_) != (1 if comp is None else 2) or any(
@@ -336,5 +342,6 @@ class CauseSpecificXGBCoxRisk(_CauseSpecific, XGBCoxRisk):
         return model._relative_hazard(X)
 
 
-#: Cause-specific class of each censoring-mode model name.
+#: Cause-specific class of each censoring-mode model name (``xgb-aft``: ``_cause_specific_aft``, added by
+#: the registry).
 CAUSE_SPECIFIC = {"coxph": CauseSpecificCoxRisk, "xgb-cox": CauseSpecificXGBCoxRisk}

@@ -54,12 +54,13 @@ def make_model(name: str, *, horizon: float = DEFAULT_HORIZON, random_state: int
         The competing-risk version of the model kind, whose ``predict_risk`` is
         the cumulative incidence of MACE: ``coxph`` ->
         :class:`CauseSpecificCoxRisk`, ``xgb-cox`` -> :class:`CauseSpecificXGBCoxRisk`
-        (a cause-specific model per cause, combined), ``xgb-binary`` ->
+        (a cause-specific model per cause, combined), ``xgb-aft`` ->
+        :class:`CauseSpecificXGBAFTRisk` (a cause-specific AFT booster per cause, the
+        cumulative incidence by numerical integration), ``xgb-binary`` ->
         :class:`CompetingXGBBinaryRisk` (competing events before the horizon are controls,
         competing-risk IPCW weights), ``fg`` -> :class:`FineGrayRisk`.
         Such a model needs ``y`` with ``event_type`` (:func:`make_y`);
-        :func:`estimand` says what it predicts.  ``xgb-aft`` has no competing-risk
-        version yet (a :class:`ModelError`).
+        :func:`estimand` says what it predicts.
     **params
         Parameters of the final estimator, e.g. ``n_estimators``,
         ``max_depth``, ``learning_rate``, ``nthread`` (xgboost models),
@@ -104,9 +105,6 @@ def make_model(name: str, *, horizon: float = DEFAULT_HORIZON, random_state: int
     """
     if name not in ESTIMATORS:
         raise ModelError(f"unknown model {name!r}; choose one of {list(MODEL_NAMES)}")
-    if competing_risks and name not in CR_ESTIMATORS:
-        raise ModelError(f"model {name!r} has no competing-risk version; with competing_risks=True choose one "
-                         f"of {list(CR_ESTIMATORS)} (or fit {name!r} with competing events censored)")
     cls = CR_ESTIMATORS[name] if competing_risks else ESTIMATORS[name]
     valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(params) - set(valid))

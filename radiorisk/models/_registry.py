@@ -6,10 +6,12 @@ from sklearn.pipeline import Pipeline
 
 from ._base import ModelError
 from ._cause_specific import CAUSE_SPECIFIC, ESTIMAND_CENSORING
+from ._cause_specific_aft import CauseSpecificXGBAFTRisk
 from ._competing_xgb import CompetingXGBBinaryRisk
 from ._cox import CoxPHRisk
 from ._finegray_model import FineGrayRisk
-from ._xgb import XGBAFTRisk, XGBBinaryRisk, XGBCoxRisk
+from ._xgb import XGBBinaryRisk, XGBCoxRisk
+from ._xgb_aft import XGBAFTRisk
 
 __all__ = ["MODEL_NAMES", "ESTIMATORS", "CR_ESTIMATORS", "model_name", "estimand", "is_competing"]
 
@@ -27,7 +29,8 @@ ESTIMATORS = {
 
 #: Final estimator class of each model name in competing-risk mode (``make_model(..., competing_risks=True)``):
 #: cause-specific combinations, and the Fine-Gray model.
-CR_ESTIMATORS = {**CAUSE_SPECIFIC, "xgb-binary": CompetingXGBBinaryRisk, "fg": FineGrayRisk}
+CR_ESTIMATORS = {**CAUSE_SPECIFIC, "xgb-aft": CauseSpecificXGBAFTRisk, "xgb-binary": CompetingXGBBinaryRisk,
+                 "fg": FineGrayRisk}
 
 
 def model_name(estimator) -> str:

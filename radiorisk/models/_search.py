@@ -15,7 +15,14 @@ strategy, ``"holdout"``, is deterministic and fast:
 - candidates are ranked by the IPCW Brier score at the horizon pooled over
   the inner folds predicted (:func:`radiorisk.stats.brier_t`), which sees
   calibration as well as discrimination; Harrell's C breaks ties, then list
-  order;
+  order.  When the target has competing events (``status`` with a 2) and the
+  model is a competing-risk model (:func:`~radiorisk.models.is_competing`),
+  the criterion is the competing-risk Brier score of MACE at the horizon
+  (:func:`radiorisk.stats.brier_cr`, ``riskRegression::Score(..., cause = 1)``:
+  competing events by the horizon are controls, IPCW weights from the censoring
+  of any event) with Wolbers' truncated C (:func:`radiorisk.stats.c_cr`)
+  breaking ties, since the censoring-mode Brier score and C judge the risk of a
+  world without competing deaths;
 - the winner is refitted on the whole training fold with the mean number of
   rounds early stopping chose for it.
 
@@ -33,12 +40,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..stats import NotEstimableError, brier_t, harrell_c
+from ..stats import NotEstimableError, brier_cr, brier_t, c_cr, harrell_c
 from ._base import y_rows
 from ._folds import make_folds, task_seed
+from ._registry import is_competing
 
 __all__ = ["DEFAULT_SEARCH_SPACE", "AFT_SEARCH_SPACE", "INNER_CV_SEARCH_SPACE", "SEARCHABLE_MODELS",
-           "SEARCH_STRATEGIES", "search_space", "search_plan", "describe_search", "timed_search"]
+           "SEARCH_STRATEGIES", "search_space", "search_plan", "describe_search", "timed_search",
+           "search_criterion"]
 
 #: Models that get the nested hyperparameter search by default.
 SEARCHABLE_MODELS = ("xgb-binary", "xgb-cox", "xgb-aft")
@@ -175,24 +184,78 @@ def _check_search(search, model=None) -> dict | None:
     return s
 
 
-def describe_search(s: dict) -> str:
+def describe_search(s: dict, criterion: str = "censoring") -> str:
     """One sentence for a result's notes: how the search chose the parameters.
+
+    Parameters
+    ----------
+    s : dict
+        The checked settings (:func:`search_plan`).
+    criterion : {"censoring", "competing"}
+        What ranked the candidates (:func:`search_criterion`).
 
     Examples
     --------
     >>> describe_search(search_plan(True, 0)[0])[:60]
     'nested random search: 8 candidate(s), each boosted with earl'
+    >>> "competing-risk Brier score" in describe_search(search_plan(True, 0)[0], "competing")
+    True
     """
+    cr = _check_criterion(criterion) == "competing"
     budget = "no time cap" if s["budget_seconds"] is None else \
         f"time cap {s['budget_seconds']} s per outer fold (results then depend on machine speed)"
+    c_name = "Wolbers' competing-risk C of MACE (c_cr)" if cr else "Harrell's C"
     if s["strategy"] == "inner-cv":
         return (f"nested random search: {s['n_iter']} candidate(s), inner {s['inner_folds']}-fold CV "
-                f"scored by Harrell's C; {budget}")
+                f"scored by {c_name}; {budget}")
+    brier = ("competing-risk Brier score of MACE (brier_cr: competing events by the horizon as controls, "
+             "Aalen-Johansen/IPCW)" if cr else "IPCW Brier score")
     return (f"nested random search: {s['n_iter']} candidate(s), each boosted with early stopping "
-            f"({s['early_stopping_rounds']} rounds, at most {s['max_rounds']}) and ranked by the IPCW "
-            f"Brier score at the horizon over {s['inner_splits']} of {s['inner_folds']} inner folds with "
-            f"successive halving (Harrell's C breaks ties); the winner is refitted on the training fold with its "
+            f"({s['early_stopping_rounds']} rounds, at most {s['max_rounds']}) and ranked by the {brier} "
+            f"at the horizon over {s['inner_splits']} of {s['inner_folds']} inner folds with "
+            f"successive halving ({c_name} breaks ties); the winner is refitted on the training fold with its "
             f"early-stopped number of rounds; {budget}")
+
+
+_CRITERIA = ("censoring", "competing")
+
+
+def _check_criterion(criterion: str) -> str:
+    if criterion not in _CRITERIA:
+        raise ValueError(f"criterion must be one of {list(_CRITERIA)}; got {criterion!r}")
+    return criterion
+
+
+def search_criterion(estimator, status) -> str:
+    """``"competing"`` when a competing-risk ``estimator`` meets a target with competing events, else ``"censoring"``.
+
+    Parameters
+    ----------
+    estimator : estimator or pipeline
+        An (unfitted) candidate of the search.
+    status : array-like of shape (n,) or None
+        The target's event type (0 censored, 1 MACE, 2 competing event).
+
+    Returns
+    -------
+    str
+        ``"competing"``: candidates are ranked by :func:`radiorisk.stats.brier_cr` with
+        :func:`radiorisk.stats.c_cr` breaking ties (``inner-cv``: by ``c_cr``);
+        ``"censoring"``: by :func:`radiorisk.stats.brier_t` and Harrell's C.  A
+        censoring-mode model (competing events censored) keeps the censoring criterion:
+        its estimand is the risk with competing events censored.
+
+    Examples
+    --------
+    >>> from radiorisk.models import make_model
+    >>> search_criterion(make_model("xgb-cox", competing_risks=True), [0, 1, 2])
+    'competing'
+    >>> search_criterion(make_model("xgb-cox"), [0, 1, 2]), search_criterion(make_model("fg"), [0, 1, 1])
+    ('censoring', 'censoring')
+    """
+    if status is None or not np.any(np.asarray(status) == 2):
+        return "censoring"
+    return "competing" if is_competing(estimator) else "censoring"
 
 
 def _candidates(space: Mapping, n_iter: int, seed: int) -> list[dict]:
@@ -228,6 +291,31 @@ def _brier(t, e, r, horizon) -> float:
         return float("nan")
 
 
+def _c_score(crit, t, e, status, r, horizon) -> float:
+    """The tie-break C: Harrell's C of MACE, or Wolbers' competing-risk C (``c_cr``)."""
+    if crit == "censoring":
+        return _harrell(t, e, r)
+    try:
+        return float(c_cr(t, status, r, horizon=horizon))
+    except NotEstimableError:
+        return float("nan")
+
+
+def _brier_score(crit, t, e, status, r, horizon) -> float:
+    """The ranking Brier score: censoring-mode IPCW (``brier_t``) or competing-risk (``brier_cr``)."""
+    if crit == "censoring":
+        return _brier(t, e, r, horizon)
+    try:
+        return float(brier_cr(t, status, r, horizon=horizon).estimate)
+    except NotEstimableError:
+        return float("nan")
+
+
+def _info_keys(crit: str) -> tuple[str, str]:
+    """The names of the (C, Brier) values in the search info."""
+    return ("inner_harrell_c", "inner_brier") if crit == "censoring" else ("inner_c_cr", "inner_brier_cr")
+
+
 def _final_step(est):
     steps = getattr(est, "steps", None)
     return steps[-1][1] if steps else est
@@ -243,8 +331,9 @@ def _over_time(budget, start: float, i: int) -> bool:
     return budget is not None and i > 0 and _time.perf_counter() - start > float(budget)
 
 
-def _search_inner_cv(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes, status=None):
-    """Inner K-fold CV of every candidate, ranked by Harrell's C of the inner OOF risk."""
+def _search_inner_cv(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes, status=None,
+                     crit="censoring"):
+    """Inner K-fold CV of every candidate, ranked by Harrell's C (or ``c_cr``) of the inner OOF risk."""
     k_folds = s["inner_folds"]
     fold_ids = make_folds(e, groups=groups, folds=k_folds, repeats=1, random_state=seed)[0]
     start = _time.perf_counter()
@@ -260,12 +349,12 @@ def _search_inner_cv(factory, X, t, e, groups, candidates, s, *, seed, horizon, 
             est.fit(X.iloc[tr], y_rows(t, e, status, tr))
             _warnings_of(est, notes)
             risk[te] = est.predict_risk(X.iloc[te], horizon=horizon)
-        score = _harrell(t, e, risk)
+        score = _c_score(crit, t, e, status, risk, horizon)
         tried += 1
         if np.isfinite(score) and score > best_c:
             best, best_c = cand, score
-    return dict(best), {"inner_harrell_c": float(best_c), "inner_brier": float("nan"),
-                        "n_tried": tried, "truncated": truncated}
+    kc, kb = _info_keys(crit)
+    return dict(best), {kc: float(best_c), kb: float("nan"), "n_tried": tried, "truncated": truncated}
 
 
 def _rank_key(brier: float, c: float, i: int) -> tuple:
@@ -273,13 +362,15 @@ def _rank_key(brier: float, c: float, i: int) -> tuple:
     return (brier if np.isfinite(brier) else np.inf, -c if np.isfinite(c) else np.inf, i)
 
 
-def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes, status=None):
+def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, notes, status=None,
+                    crit="censoring"):
     """Early-stopped fits ranked on held-out inner folds, halving the field after each fold.
 
     Rung ``k`` fits every surviving candidate on the rows outside inner fold
     ``k`` and predicts fold ``k``; after each rung but the last, the better
     half (by the Brier score pooled over the folds seen so far) survives.
-    With ``inner_splits=1`` this is a single holdout.
+    With ``inner_splits=1`` this is a single holdout.  ``crit`` (:func:`search_criterion`)
+    chooses the censoring-mode or the competing-risk Brier score and C.
     """
     fold_ids = make_folds(e, groups=groups, folds=s["inner_folds"], repeats=1, random_state=seed)[0]
     stop = {"n_estimators": s["max_rounds"], "early_stopping_rounds": s["early_stopping_rounds"]}
@@ -305,8 +396,10 @@ def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, n
             if k == 0:
                 alive.append(i)
         seen = fold_ids <= k
-        keys = {i: _rank_key(_brier(t[seen], e[seen], risk[i][seen], horizon),
-                             _harrell(t[seen], e[seen], risk[i][seen]), i) for i in alive}
+        st_seen = None if status is None else status[seen]
+        keys = {i: _rank_key(_brier_score(crit, t[seen], e[seen], st_seen, risk[i][seen], horizon),
+                             _c_score(crit, t[seen], e[seen], st_seen, risk[i][seen], horizon), i)
+                for i in alive}
         if k < s["inner_splits"] - 1:
             alive = sorted(alive, key=keys.get)[: max(1, (len(alive) + 1) // 2)]
     best_i = min(alive, key=keys.get)
@@ -314,8 +407,9 @@ def _search_holdout(factory, X, t, e, groups, candidates, s, *, seed, horizon, n
     chosen = {**candidates[best_i], **stop} if None in r else \
         {**candidates[best_i], "n_estimators": int(round(float(np.mean(r))))}
     key = keys[best_i]
-    return chosen, {"inner_harrell_c": -key[1] if np.isfinite(key[1]) else float("nan"),
-                    "inner_brier": key[0] if np.isfinite(key[0]) else float("nan"),
+    kc, kb = _info_keys(crit)
+    return chosen, {kc: -key[1] if np.isfinite(key[1]) else float("nan"),
+                    kb: key[0] if np.isfinite(key[0]) else float("nan"),
                     "n_tried": len(rounds) - sum(1 for v in rounds.values() if not v),
                     "truncated": truncated}
 
@@ -325,16 +419,22 @@ def timed_search(factory, X, t, e, groups, candidates, search: dict, *, seed: in
     """Search with the inner seed ``task_seed(seed, 1)``; returns (chosen params, info).
 
     ``info`` holds ``params`` (with the number of rounds for the holdout
-    strategy), ``inner_harrell_c``, ``inner_brier`` (holdout only),
+    strategy), ``criterion`` (:func:`search_criterion`), the winner's
+    ``inner_harrell_c`` and ``inner_brier`` (holdout only) -- under the
+    competing-risk criterion ``inner_c_cr`` and ``inner_brier_cr`` instead --,
     ``n_tried``, ``truncated``, ``seconds`` (recorded, never used) and
     ``warnings`` (third-party warnings of the candidate fits, as text).  ``status``
     (0/1/2, optional) reaches the fits as ``y["event_type"]`` (competing-risk models);
-    candidates are still ranked by the censoring-mode Brier score and Harrell's C of MACE.
+    with a competing event in it and a competing-risk model, candidates are ranked by
+    ``brier_cr`` with ``c_cr`` breaking ties (:func:`search_criterion`).
     """
     s0 = _time.perf_counter()
     run = _search_holdout if search.get("strategy", "holdout") == "holdout" else _search_inner_cv
     notes: list[str] = []
+    status = None if status is None else np.asarray(status).astype(np.int64)
+    crit = search_criterion(factory(0, candidates[0]), status)
     params, info = run(factory, X, t, e, groups, candidates, search, seed=task_seed(seed, 1),
-                       horizon=horizon, notes=notes, status=status)
-    info = {"params": params, **info, "seconds": _time.perf_counter() - s0, "warnings": tuple(notes)}
+                       horizon=horizon, notes=notes, status=status, crit=crit)
+    info = {"params": params, "criterion": crit, **info, "seconds": _time.perf_counter() - s0,
+            "warnings": tuple(notes)}
     return params, info

@@ -78,8 +78,9 @@ class CVResult:
     horizon : float
     repeats, folds, random_state : int
     search : DataFrame or None
-        Per (repeat, fold): chosen parameters (JSON), inner Harrell C,
-        candidates tried, whether the time budget stopped the search, seconds.
+        Per (repeat, fold): chosen parameters (JSON), inner Harrell C (competing-risk
+        criterion: ``inner_c_cr`` and ``inner_brier_cr``), candidates tried, whether the
+        time budget stopped the search, seconds.
     notes : tuple of str
     cv_by : str or None
         Name of the clustering of a leave-one-cluster-out CV (e.g. ``"site"``);
@@ -221,8 +222,10 @@ def _gather(tasks, results, fold_ids: np.ndarray, n: int) -> tuple[np.ndarray, p
     for (r, k), (rk, info, *_) in zip(tasks, results, strict=True):
         risk[r, fold_ids[r] == k] = rk
         if info:
+            scores = ({"inner_c_cr": info["inner_c_cr"], "inner_brier_cr": info["inner_brier_cr"]}
+                      if info.get("criterion") == "competing" else {"inner_harrell_c": info["inner_harrell_c"]})
             search_rows.append({"repeat": r, "fold": k, "params": json.dumps(info["params"], sort_keys=True),
-                                "inner_harrell_c": info["inner_harrell_c"], "n_tried": info["n_tried"],
+                                **scores, "n_tried": info["n_tried"],
                                 "truncated": info["truncated"], "seconds": info["seconds"],
                                 "warnings": "; ".join(info.get("warnings", ()))})
     return risk, (pd.DataFrame(search_rows) if search_rows else None)
@@ -256,7 +259,7 @@ def _design_note(repeats, folds, plan: dict, random_state, horizon) -> str:
 def _cv_notes(repeats, folds, random_state, horizon, search, search_df, plan) -> list[str]:
     notes = [_design_note(repeats, folds, plan, random_state, horizon), *plan["notes"]]
     if search_df is not None:
-        notes.append(describe_search(search))
+        notes.append(describe_search(search, "competing" if "inner_c_cr" in search_df.columns else "censoring"))
         warned = sorted({w for ws in search_df["warnings"] for w in ws.split("; ") if w})
         if warned:
             notes.append("warnings of the search fits (not printed): " + "; ".join(warned))
@@ -491,8 +494,10 @@ def fit_final_model(
     Returns
     -------
     estimator, dict
-        The fitted estimator and ``{"params", "inner_harrell_c", "n_tried",
-        "truncated", "seconds", "columns"}`` (search keys only with a search).
+        The fitted estimator and ``{"params", "criterion", "inner_harrell_c", "n_tried",
+        "truncated", "seconds", "columns"}`` (search keys only with a search; under the
+        competing-risk criterion ``inner_c_cr`` and ``inner_brier_cr`` replace ``inner_harrell_c``
+        and ``inner_brier``, see :func:`~radiorisk.models._search.timed_search`).
     """
 
     horizon = check_horizon(horizon)

@@ -1,6 +1,6 @@
 """Gradient-boosted risk models on xgboost: binary with IPCW, Cox with a Breslow baseline, AFT.
 
-All three train with ``tree_method="hist"`` (deterministic for a given
+All train with ``tree_method="hist"`` (deterministic for a given
 ``random_state`` whatever the thread count), keep NaN as xgboost's native
 missing value (each split learns a default direction for it, so a patient
 without PET simply follows that branch), and turn the booster's output margin
@@ -10,14 +10,15 @@ into an absolute risk by a horizon:
   inverse-probability-of-censoring weights (:func:`ipcw_weights`);
 - :class:`XGBCoxRisk`: ``survival:cox`` plus a Breslow baseline cumulative
   hazard from the training margins;
-- :class:`XGBAFTRisk`: ``survival:aft`` and the fitted log-time distribution.
+- :class:`~radiorisk.models.XGBAFTRisk` (in ``_xgb_aft``): ``survival:aft`` and the fitted
+  log-time distribution.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import xgboost as xgb
-from scipy.special import expit, ndtr
+from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -29,19 +30,15 @@ from ._base import (
     breslow_cumhaz,
     breslow_risk,
     breslow_survival,
-    check_choice,
     check_horizon,
     check_number,
     check_sample_weight,
     check_y,
     make_y,
 )
-from ._tuning import aft_intercept, captured_warnings, holdout_rows
+from ._tuning import captured_warnings, holdout_rows
 
-__all__ = ["XGBBinaryRisk", "XGBCoxRisk", "XGBAFTRisk", "ipcw_weights", "AFT_DISTRIBUTIONS"]
-
-#: Log-time error distributions of ``survival:aft``.
-AFT_DISTRIBUTIONS = ("normal", "logistic", "extreme")
+__all__ = ["XGBBinaryRisk", "XGBCoxRisk", "ipcw_weights"]
 
 
 def ipcw_weights(time, event, *, horizon) -> tuple[np.ndarray, np.ndarray]:
@@ -489,111 +486,3 @@ class XGBCoxRisk(_XGBRisk):
         self.baseline_cumhaz_ = np.asarray(st["baseline_cumhaz_"], dtype=np.float64)
         if self.baseline_times_.shape != self.baseline_cumhaz_.shape:
             raise ModelError("baseline_times_ and baseline_cumhaz_ differ in length")
-
-
-def _aft_cdf(z: np.ndarray, distribution: str) -> np.ndarray:
-    if distribution == "normal":
-        return ndtr(z)
-    if distribution == "logistic":
-        return expit(z)
-    return -np.expm1(-np.exp(z))  # extreme (minimum) value: Weibull times
-
-
-class XGBAFTRisk(_XGBRisk):
-    __doc__ = f"""Gradient-boosted accelerated failure time model: risk from the fitted distribution.
-
-    ``survival:aft`` models :math:`\\log T = m(x) + \\sigma Z`; events are
-    exact observations (lower = upper bound = :math:`T`) and censored
-    patients right-censored intervals :math:`[T, +\\infty)`.  The risk by
-    horizon :math:`h` is :math:`F_Z((\\log h - m(x)) / \\sigma)` with
-    :math:`F_Z` the standard normal, logistic, or minimum extreme-value
-    (:math:`1 - e^{{-e^z}}`, i.e. Weibull times) CDF.
-
-    Boosting starts from the location :math:`\\hat\\mu` at which the
-    intercept-only model reproduces the Kaplan-Meier risk by ``horizon``
-    (:func:`~radiorisk.models._tuning.aft_intercept`; ``base_score_`` = :math:`e^{{\\hat\\mu}}` days, xgboost's time scale) rather
-    than xgboost's 0.5 (a margin of :math:`\\log 0.5`: every risk near 1 until
-    the trees have moved it).
-
-    Parameters
-    ----------
-    distribution : {{"normal", "logistic", "extreme"}}, default "normal"
-        ``aft_loss_distribution``.
-    sigma : float, default 1.0
-        ``aft_loss_distribution_scale``: a fixed hyperparameter (xgboost does
-        not estimate it), searched by the nested search (see
-        ``docs/tuning.md``); it sets the spread of the predicted risks.{_COMMON_PARAMS_DOC}
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> from radiorisk.models import make_y
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({{"a": rng.normal(size=400)}})
-    >>> y = make_y(rng.exponential(900 / np.exp(X["a"])) + 1, rng.random(400) < 0.8)
-    >>> m = XGBAFTRisk(distribution="extreme", n_estimators=20, nthread=1).fit(X, y)
-    >>> m.predict_risk(X).shape
-    (400,)
-    """
-
-    _objective = "survival:aft"
-
-    def __init__(self, *, distribution="normal", sigma=1.0, horizon=DEFAULT_HORIZON,
-                 n_estimators=300, learning_rate=0.05, max_depth=3, min_child_weight=1.0,
-                 subsample=0.8, colsample_bytree=0.8, reg_lambda=1.0, reg_alpha=0.0, gamma=0.0,
-                 max_bin=256, random_state=0, nthread=None, early_stopping_rounds=None,
-                 validation_fraction=0.2):
-        super().__init__(horizon=horizon, n_estimators=n_estimators, learning_rate=learning_rate,
-                         max_depth=max_depth, min_child_weight=min_child_weight,
-                         subsample=subsample, colsample_bytree=colsample_bytree,
-                         reg_lambda=reg_lambda, reg_alpha=reg_alpha, gamma=gamma, max_bin=max_bin,
-                         random_state=random_state, nthread=nthread,
-                         early_stopping_rounds=early_stopping_rounds,
-                         validation_fraction=validation_fraction)
-        self.distribution = distribution
-        self.sigma = sigma
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        check_choice("distribution", self.distribution, AFT_DISTRIBUTIONS)
-        check_number("sigma", self.sigma, low=0.0, low_open=True)
-
-    def _booster_params(self) -> dict:
-        p = super()._booster_params()
-        p["aft_loss_distribution"] = self.distribution
-        p["aft_loss_distribution_scale"] = float(self.sigma)
-        return p
-
-    _eval_metric = "aft-nloglik"
-
-    def _training_matrix(self, Xa, t, e, w, ref=None):
-        upper = np.where(e == 1, t, np.inf)
-        return xgb.QuantileDMatrix(Xa, weight=w, label_lower_bound=t, label_upper_bound=upper,
-                                   max_bin=int(self.max_bin), nthread=self.nthread, ref=ref)
-
-    def _base_score(self, t, e, w) -> float:
-        """exp of the intercept-only AFT location (xgboost takes ``base_score`` on the time scale)."""
-        mu = aft_intercept(t, e, distribution=self.distribution, sigma=float(self.sigma),
-                           horizon=float(self.horizon), weight=w)
-        return float(np.exp(mu))
-
-    def predict_risk(self, X, horizon=None) -> np.ndarray:
-        """Probability of MACE by ``horizon`` (days; default: the estimator's horizon).
-
-        Returns
-        -------
-        ndarray of shape (n,)
-        """
-        check_is_fitted(self, "booster_")
-        h = check_horizon(horizon, self.horizon)
-        m = self._margin(self._check_X(X, reset=False))
-        return _aft_cdf((np.log(h) - m) / float(self.sigma), self.distribution)
-
-    def predict_survival_function(self, X, *, times) -> np.ndarray:
-        """Survival probabilities :math:`S(t \\mid x)`, shape (n_samples, n_times)."""
-        check_is_fitted(self, "booster_")
-        tt = np.atleast_1d(np.asarray(times, dtype=np.float64))
-        for t in tt:
-            check_horizon(float(t))
-        m = self._margin(self._check_X(X, reset=False))
-        z = (np.log(tt)[None, :] - m[:, None]) / float(self.sigma)
-        return 1.0 - _aft_cdf(z, self.distribution)

@@ -188,8 +188,6 @@ def test_errors():
     X, y = competing_cohort(200, 11)
     with pytest.raises(ModelError, match="needs the event type"):
         CauseSpecificCoxRisk().fit(X, make_y(y["time"], y["event"]))
-    with pytest.raises(ModelError, match="no competing-risk version"):
-        make_model("xgb-aft", competing_risks=True)
     with pytest.raises(ModelError, match="n_imputations"):
         CauseSpecificCoxRisk(n_imputations=3).fit(X, y)
     with pytest.raises(ModelError, match="sample_weight"):
