@@ -36,7 +36,7 @@ _REWORDED = (PatientReportError, ModelError, FitUsageError, HorizonError, InputF
 def patient_report_command(args: argparse.Namespace) -> int:
     """Run ``radiorisk patient-report`` from parsed arguments; returns the exit code (0)."""
     # on demand (`radiorisk --help` stays fast); the module until radiorisk.pipeline exports it
-    from ..pipeline import run_patient_report
+    from ..pipeline import console_progress, run_patient_report
 
     try:
         run = run_patient_report(
@@ -46,7 +46,7 @@ def patient_report_command(args: argparse.Namespace) -> int:
             id_key_file=args.id_key_file, raw_ids=args.raw_ids, overwrite=args.overwrite, argv=sys.argv,
             allow_outside_root=args.allow_outside_root, random_state=args.seed,
             formats=[f.strip() for f in args.formats.split(",") if f.strip()],
-            heatmaps=not args.no_heatmaps)
+            heatmaps=not args.no_heatmaps, progress=console_progress(args.quiet))
     except _REWORDED as exc:
         raise type(exc)(_as_flags(str(exc))) from exc
     if not args.quiet:

@@ -116,7 +116,7 @@ def _ood_scores(method: str, Z_train: pd.DataFrame, Z: pd.DataFrame, *, random_s
 def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boot: int = 100,
                    horizon=None, level: float = 0.95, max_width: float = 0.10, blocks=None,
                    ood: str | None = "mahalanobis", ood_quantile: float = 0.99,
-                   random_state: int = 0) -> RiskUncertainty:
+                   random_state: int = 0, progress=None) -> RiskUncertainty:
     """Interval of each patient's predicted risk and a low-confidence flag with its reasons.
 
     Parameters
@@ -157,6 +157,9 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
         Seed of the resamples (and of the isolation forest): refit ``b`` is
         fitted on replicate ``b`` of :class:`radiorisk.stats.StratifiedBootstrap`
         with one stratum (the seeding scheme of :mod:`radiorisk.stats._resample`).
+    progress : callable, optional
+        ``progress(step, done, total)`` after each bootstrap refit (step
+        ``"bootstrap refits"``): the refits are most of the time of a patient report.
 
     Returns
     -------
@@ -200,8 +203,8 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
     if ensemble is not None:
         R, source = _ensemble_risks(ensemble, X, h), "ensemble"
     else:
-        R, source = _bootstrap_risks(model, X, h, X_train, y_train, n_boot=n_boot, seed=seed, notes=notes), \
-            "bootstrap"
+        R, source = _bootstrap_risks(model, X, h, X_train, y_train, n_boot=n_boot, seed=seed, notes=notes,
+                                     progress=progress), "bootstrap"
     q = (1.0 - level) / 2.0
     lo, hi = np.quantile(R, [q, 1.0 - q], axis=0)
     width = hi - lo
@@ -233,7 +236,7 @@ def _ensemble_risks(ensemble, X: pd.DataFrame, h: float) -> np.ndarray:
 
 
 def _bootstrap_risks(model, X: pd.DataFrame, h: float, X_train, y_train, *, n_boot, seed: int,
-                     notes: list[str]) -> np.ndarray:
+                     notes: list[str], progress=None) -> np.ndarray:
     """(m, n) risks of ``clone(model)`` refitted on bootstrap resamples; failed refits noted in ``notes``.
 
     Refit ``b`` uses replicate ``b`` of ``StratifiedBootstrap(one stratum, n_boot, seed)``.
@@ -247,14 +250,18 @@ def _bootstrap_risks(model, X: pd.DataFrame, h: float, X_train, y_train, *, n_bo
         raise ExplainError(f"risk_intervals: X_train has {n} rows but y_train has {yt.shape[0]}")
     bs = StratifiedBootstrap(np.zeros(n), n_boot, seed)  # training patients alike: one stratum
     R, errors = [], []
+    if progress is not None:
+        progress("bootstrap refits", 0, n_boot)
     for b in range(n_boot):
         idx = bs.replicate(b)
         try:
             m = clone(model).fit(X_train.iloc[idx], yt[idx])
         except ValueError as exc:  # e.g. no event by the horizon in a resample
             errors.append(str(exc))
-            continue
-        R.append(np.asarray(m.predict_risk(X, h), dtype=np.float64))
+        else:
+            R.append(np.asarray(m.predict_risk(X, h), dtype=np.float64))
+        if progress is not None:
+            progress("bootstrap refits", b + 1, n_boot)
     if len(errors) > 0.1 * n_boot:
         raise ExplainError(_MSG_FAILED.format(k=len(errors), b=n_boot, err=errors[0]))
     if errors:

@@ -294,11 +294,11 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress=
                         build_model_report, run_dir, report_dir / "model_report.html", data=data_dir,
                         audit=out / "audit", n_boot=n_boot, seed=seed, shap_sample=100 if quick else 500)
     chosen = _three_patients(cohort, risk, pz)
-    patients = step("patient reports (3 patients)", progress_step, report_progress, "patient reports",
-                    run_patient_report, run_dir / "model", data_dir, chosen, report_dir / "patients",
+    patients = step("patient reports (3 patients)", run_patient_report, run_dir / "model", data_dir, chosen,
+                    report_dir / "patients",
                     comment="Synthetic patient from radiorisk demo; not a real person.", author="radiorisk demo",
                     n_boot=10 if quick else 20, features=features, id_key=pz, overwrite=True,
-                    random_state=seed, argv=["radiorisk", "demo"])
+                    random_state=seed, argv=["radiorisk", "demo"], progress=report_progress)
 
     (out / "demo.json").write_text(
         json.dumps({"n": n, "images": k, "seed": seed, "mode": "established-cad", "models": list(DEMO_MODELS),

@@ -177,7 +177,8 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                        id_key=None, id_key_file=None, raw_ids: bool = False, overwrite: bool = False,
                        argv=None, allow_outside_root: bool = False, random_state: int = 0,
                        report_date: str | None = None,
-                       formats=("html", "pdf", "json", "sr"), heatmaps: bool = True) -> PatientReportRun:
+                       formats=("html", "pdf", "json", "sr"), heatmaps: bool = True,
+                       progress=None) -> PatientReportRun:
     """Clinician and patient reports of some patients of a cohort folder, with a model bundle.
 
     Parameters
@@ -226,6 +227,10 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
         the voxel-based map (:func:`radiorisk.imaging.voxel_feature_maps`) of the radiomic feature
         that moved the patient's prediction most (largest absolute SHAP value, shape features
         excepted), overlaid on the lesion panel and written as NIfTI into ``out_dir/heatmaps/``.
+    progress : callable, optional
+        ``progress(step, done, total)`` as the bootstrap refits of the interval finish (step
+        ``"bootstrap refits"``, most of the time) and as each patient's files are written
+        (``"patient reports"``); :class:`radiorisk.pipeline.ConsoleProgress` renders it.
 
     Returns
     -------
@@ -276,7 +281,7 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
         warnings.simplefilter("ignore")
         u = None if X_train is None else risk_intervals(
             est, Xs, X_train=X_train, y_train=y_train, n_boot=n_boot, horizon=h, blocks=blocks,
-            random_state=random_state)
+            random_state=random_state, progress=progress)
     shap = shap_values(est, Xs, blocks=blocks, random_state=random_state,
                        background=prep.X if X_train is None else X_train)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -298,7 +303,7 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
                        evidence[pid])
                for k, (pid, rep) in enumerate(zip(ids, reports, strict=True))]
     notes = [scrub(n) for n in notes]
-    files = _write(results, stems, out_dir, formats)
+    files = _write(results, stems, out_dir, formats, progress)
     if hm is not None and hm.folder.is_dir():
         maps = sorted(p for p in hm.folder.glob("*.nii.gz") if any(p.name.startswith(t + ".") for t in stems))
         files = pd.concat([files, pd.DataFrame({"patient": [p.name.split(".", 1)[0] for p in maps],
@@ -356,10 +361,12 @@ def _content(res, kind: str):
     return res.to_html(kind), True
 
 
-def _write(results, stems, out_dir: Path, formats) -> pd.DataFrame:
+def _write(results, stems, out_dir: Path, formats, progress=None) -> pd.DataFrame:
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    for res, stem in zip(results, stems, strict=True):
+    if progress is not None:
+        progress("patient reports", 0, len(results))
+    for k, (res, stem) in enumerate(zip(results, stems, strict=True)):
         for f in formats:
             for kind, suffix in FORMATS[f].items():
                 path = out_dir / (stem + suffix)
@@ -369,4 +376,6 @@ def _write(results, stems, out_dir: Path, formats) -> pd.DataFrame:
                 else:
                     atomic_write(path, lambda tmp, data=data: Path(tmp).write_bytes(data))
                 rows.append({"patient": res.patient, "kind": kind, "path": str(path)})
+        if progress is not None:
+            progress("patient reports", k + 1, len(results))
     return pd.DataFrame(rows, columns=["patient", "kind", "path"])

@@ -19,9 +19,14 @@ def test_bootstrap_intervals_and_reasons(small_model, explain_data):
     Xq = X.iloc[:40].copy()
     Xq.iloc[0, Xq.columns.get_loc("age_years")] = 140.0  # far outside the training ages
     Xq.iloc[0, Xq.columns.get_loc("bmi")] = 90.0
+    calls = []
     u = risk_intervals(small_model, Xq, X_train=X, y_train=explain_data.y, n_boot=8,
-                       blocks=explain_data.blocks, random_state=0)
+                       blocks=explain_data.blocks, random_state=0, progress=lambda *a: calls.append(a))
     assert isinstance(u, RiskUncertainty) and u.source == "bootstrap" and u.n_models == 8
+    assert calls == [("bootstrap refits", k, 8) for k in range(9)]  # before the first refit, then after each
+    quiet = risk_intervals(small_model, Xq, X_train=X, y_train=explain_data.y, n_boot=8,
+                           blocks=explain_data.blocks, random_state=0)
+    assert quiet.table.equals(u.table)  # reporting progress changes nothing
     t = u.table
     assert tuple(t.columns) == UNCERTAINTY_COLUMNS and t.index.equals(Xq.index)
     np.testing.assert_allclose(t["risk"], small_model.predict_risk(Xq))
