@@ -6,9 +6,9 @@ A block of replicates is a matrix of counts ``W`` (rows x replicates), as in
 censoring distribution :math:`G` (events of either cause leave the risk set first;
 :func:`~radiorisk.stats.censoring_km_factors`); Brier, IPA and O/E are weighted sums; the
 ``auc_cr`` numerator is each case's control weight below its risk (control weights per
-distinct risk, cumulated: no pairs); the pair sums of ``c_cr`` are products of fixed pair matrices (which depend on
-the times, codes and risks only, built for a chunk of cases at a time) with the weighted
-rows. With integer counts each value equals the ``radiorisk.stats`` function on the copied
+distinct risk, cumulated: no pairs); the pair sums of ``c_cr`` are prefix rank sums
+(:class:`~radiorisk.stats.PrefixRankSums`: the orders and queries fixed per group, one
+compiled Fenwick sweep per replicate). With integer counts each value equals the ``radiorisk.stats`` function on the copied
 rows (``tests/evaluation/test_bootstrap_competing.py``, to 1e-12). The Fine-Gray
 calibration family (:class:`FineGrayReplicates`) is a weighted Fine-Gray fit per replicate
 (:class:`~radiorisk.stats.FineGrayCalibrationBatch`: rows sorted once, compiled Newton) with
@@ -33,16 +33,6 @@ __all__ = ["CompetingReplicates", "FineGrayReplicates"]
 
 #: The metrics of :meth:`CompetingReplicates.evaluate`, in its order.
 VECTORISED = ("c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr")
-_PAIR_CELLS = 4_000_000  # cases x rows per pair-matrix chunk (32 MB per float array)
-#: Above this many (case, row) pairs the pair matrices cost more than ``c_cr``'s prefix rank
-#: sums (``dense`` False: :class:`~radiorisk.stats.PrefixRankSums` with the replicates as
-#: columns, O(n log^2 n) each). ``auc_cr`` needs no pairs (weights per distinct risk, cumulated).
-DENSE_PAIRS_MAX = 30_000_000
-
-
-def _conc(ri, rj) -> np.ndarray:
-    """:math:`1(r_i > r_j) + \\frac12 1(r_i = r_j)` for every (i, j)."""
-    return (ri[:, None] > rj[None, :]) + 0.5 * (ri[:, None] == rj[None, :])
 
 
 def _scaled(W, G):
@@ -92,20 +82,17 @@ class CompetingReplicates:
         uq, rank = np.unique(self.r, return_inverse=True)
         self.R_ctrl = _csr(rank[self.ctrl], np.arange(len(self.ctrl)), (len(uq), len(self.ctrl)))
         self.case_rank = rank[self.case]
-        self.chunk = max(1, _PAIR_CELLS // max(n, 1))
-        self.dense = len(self.case) * n <= DENSE_PAIRS_MAX
-        if not self.dense:
-            self._build_sorted_ccr()
+        if len(self.case):
+            self._build_ccr(rank)
 
-    def _build_sorted_ccr(self):
-        """``c_cr``'s prefix rank sums (:class:`~radiorisk.stats.PrefixRankSums`) of a large group.
+    def _build_ccr(self, rank):
+        """``c_cr``'s prefix rank sums (:class:`~radiorisk.stats.PrefixRankSums`).
 
         Type A: rows by time descending, censored rows first among tied times, so that a
         case's comparable rows (later, or censored at its time) are a prefix; type B: the
         competing rows by time, the prefix those at or before the case.
         """
         t, s, case = self.t, self.s, self.case
-        _, rank = np.unique(self.r, return_inverse=True)
         ti = t[case]
         self.perm_a = np.lexsort((s != 0, -t))
         t_cens = np.sort(t[s == 0])
@@ -117,8 +104,8 @@ class CompetingReplicates:
         self.q_b = np.searchsorted(t[self.jc], ti, side="right")
         self.plan_b = PrefixRankSums(rank[self.jc], self.q_b, rank[case])
 
-    def _sorted_ccr(self, W, wc, G_lag, G):
-        """The c_cr numerator and denominator of a large group, per replicate (O(n log^2 n) each)."""
+    def _ccr(self, W, wc, G_lag, G):
+        """The c_cr numerator and denominator per replicate (a Fenwick sweep, O(n log n) each)."""
         case = self.case
         fa = _scaled(W[case], G_lag[self.tid[case]] * G[self.tid[case]])  # type A: 1/(G(T_i-) G(T_i))
         Wa = W[self.perm_a]
@@ -176,7 +163,7 @@ class CompetingReplicates:
                 ok = has_case & (W[self.ctrl].sum(axis=0) > 0)
                 out[1] = np.where(ok, num_auc / (a * b), np.nan)
             if len(case):
-                num_c, den_c = (self._pair_sums if self.dense else self._sorted_ccr)(W, wc, G_lag, G)
+                num_c, den_c = self._ccr(W, wc, G_lag, G)
                 out[0] = np.where(has_case & (den_c > 0), num_c / den_c, np.nan)
         return out
 
@@ -191,25 +178,6 @@ class CompetingReplicates:
         below = np.cumsum(at, axis=0) - at
         return np.sum(wc * (below[self.case_rank] + 0.5 * at[self.case_rank]), axis=0)
 
-    def _pair_sums(self, W, wc, G_lag, G):
-        """The c_cr numerator and denominator, per replicate."""
-        t, s, r = self.t, self.s, self.r
-        case, comp = self.case, self.comp
-        wj_b = _scaled(W[comp], G_lag[self.tid[comp]])  # type B: 1/G(T_j-) per competing row
-        B = W.shape[1]
-        num_c, den_c = np.zeros(B), np.zeros(B)
-        for lo in range(0, len(case), self.chunk):
-            i = case[lo:lo + self.chunk]
-            ti, ri = t[i], r[i]
-            fa = _scaled(W[i], G_lag[self.tid[i]] * G[self.tid[i]])  # type A: 1/(G(T_i-) G(T_i))
-            pair_a = (t[None, :] > ti[:, None]) | ((t[None, :] == ti[:, None]) & (s[None, :] == 0))
-            num_c += np.sum(fa * ((pair_a * _conc(ri, r)) @ W), axis=0)
-            den_c += np.sum(fa * (pair_a @ W), axis=0)
-            fb = wc[lo:lo + self.chunk]  # type B: 1/(G(T_i-) G(T_j-))
-            pair_b = t[comp][None, :] <= ti[:, None]
-            num_c += np.sum(fb * ((pair_b * _conc(ri, r[comp])) @ wj_b), axis=0)
-            den_c += np.sum(fb * (pair_b @ wj_b), axis=0)
-        return num_c, den_c
 
 class FineGrayReplicates(_CoxCalibrationMixin):
     """``ici_cr, e50_cr, e90_cr, emax_cr`` of one group for a block of replicates.

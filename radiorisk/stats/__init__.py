@@ -132,7 +132,6 @@ from ._common import (
     logit_clipped,
 )
 from ._competing import (
-    PrefixRankSums,
     auc_cr,
     brier_cr,
     c_cr,
@@ -174,6 +173,7 @@ from ._meta import MetaAnalysis, random_effects
 from ._model_based_c import model_based_c
 from ._multitest import P_ADJUSTMENTS, adjust_p_values
 from ._nri import net_reclassification, risk_categories
+from ._prefix_rank import PrefixRankSums
 from ._rcs import RcsCalibrationModel, cloglog, fit_rcs_calibration
 from ._reclassification import (
     IDIResult,
