@@ -90,32 +90,32 @@ class CompetingReplicates:
 
         Type A: rows by time descending, censored rows first among tied times, so that a
         case's comparable rows (later, or censored at its time) are a prefix; type B: the
-        competing rows by time, the prefix those at or before the case.
+        competing rows by time, the prefix those at or before the case. Both read the
+        weights through their row order (no reordered copies per replicate).
         """
         t, s, case = self.t, self.s, self.case
         ti = t[case]
-        self.perm_a = np.lexsort((s != 0, -t))
+        perm_a = np.lexsort((s != 0, -t))
         t_cens = np.sort(t[s == 0])
-        self.q_a = (self.n - np.searchsorted(np.sort(t), ti, side="right")
-                    + np.searchsorted(t_cens, ti, side="right") - np.searchsorted(t_cens, ti, side="left"))
-        self.plan_a = PrefixRankSums(rank[self.perm_a], self.q_a, rank[case])
+        q_a = (self.n - np.searchsorted(np.sort(t), ti, side="right")
+               + np.searchsorted(t_cens, ti, side="right") - np.searchsorted(t_cens, ti, side="left"))
+        self.plan_a = PrefixRankSums(rank[perm_a], q_a, rank[case], rows=perm_a)
         jc = np.flatnonzero((s != 0) & (s != 1) & (t <= self.t0))
         self.jc = jc[np.argsort(t[jc], kind="stable")]
-        self.q_b = np.searchsorted(t[self.jc], ti, side="right")
-        self.plan_b = PrefixRankSums(rank[self.jc], self.q_b, rank[case])
+        q_b = np.searchsorted(t[self.jc], ti, side="right")
+        self.plan_b = PrefixRankSums(rank[self.jc], q_b, rank[case])
 
     def _ccr(self, W, wc, G_lag, G):
-        """The c_cr numerator and denominator per replicate (a Fenwick sweep, O(n log n) each)."""
+        """The c_cr numerator and denominator per replicate (a Fenwick sweep each)."""
         case = self.case
         fa = _scaled(W[case], G_lag[self.tid[case]] * G[self.tid[case]])  # type A: 1/(G(T_i-) G(T_i))
-        Wa = W[self.perm_a]
-        cum_a = np.vstack([np.zeros((1, W.shape[1])), np.cumsum(Wa, axis=0)])
-        num = np.sum(fa * self.plan_a(Wa), axis=0)
-        den = np.sum(fa * cum_a[self.q_a], axis=0)
+        conc_a, pairs_a = self.plan_a(W, totals=True)
+        num = np.sum(fa * conc_a, axis=0)
+        den = np.sum(fa * pairs_a, axis=0)
         wj = _scaled(W[self.jc], G_lag[self.tid[self.jc]])  # type B: 1/(G(T_i-) G(T_j-))
-        cum_b = np.vstack([np.zeros((1, W.shape[1])), np.cumsum(wj, axis=0)])
-        num += np.sum(wc * self.plan_b(wj), axis=0)
-        den += np.sum(wc * cum_b[self.q_b], axis=0)
+        conc_b, pairs_b = self.plan_b(wj, totals=True)
+        num += np.sum(wc * conc_b, axis=0)
+        den += np.sum(wc * pairs_b, axis=0)
         return num, den
 
     def _distributions(self, W):
@@ -174,9 +174,9 @@ class CompetingReplicates:
         case the weight below its risk plus half the weight tied with it (``auc_cr``'s
         ``_weighted_below``), O(rows) per replicate.
         """
-        at = self.R_ctrl @ w_ctrl  # distinct risks x B
-        below = np.cumsum(at, axis=0) - at
-        return np.sum(wc * (below[self.case_rank] + 0.5 * at[self.case_rank]), axis=0)
+        at = np.ascontiguousarray((self.R_ctrl @ w_ctrl).T)  # B x distinct risks (cumsum along rows: fast)
+        below = np.cumsum(at, axis=1) - at
+        return np.sum(wc * (below[:, self.case_rank] + 0.5 * at[:, self.case_rank]).T, axis=0)
 
 
 class FineGrayReplicates(_CoxCalibrationMixin):
