@@ -121,3 +121,20 @@ def test_the_passes_over_the_positive_rows_are_bit_identical(seed, n, p_event, p
     part = _fg_terms(x1c, x2c, wc, startc, compc, ncbc, gc, g_k, d, evc, batch.le_t0, b[0], b[1], True,
                      np.empty((K, 6)))
     np.testing.assert_array_equal(np.array(part), np.array(full))
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), F=st.integers(0, 4), m=st.integers(1, 60), ties=st.booleans(),
+       with_nan=st.booleans())
+def test_one_partition_gives_numpys_mean_median_quantile_and_max(seed, F, m, ties, with_nan):
+    from radiorisk.stats._finegray_batched import _row_summaries
+
+    rng = np.random.default_rng(seed)
+    D = rng.exponential(0.05, (F, m))
+    if ties:
+        D = np.round(D, 2)
+    if with_nan and F:
+        D[0, rng.integers(0, m)] = np.nan
+    with np.errstate(invalid="ignore"):
+        ref = np.vstack([np.mean(D, axis=1), np.median(D, axis=1), np.quantile(D, 0.9, axis=1), np.max(D, axis=1)])
+    np.testing.assert_array_equal(_row_summaries(D), ref.reshape(4, F))  # bit for bit
