@@ -82,6 +82,8 @@ class CompetingReplicates:
         uq, rank = np.unique(self.r, return_inverse=True)
         self.R_ctrl = _csr(rank[self.ctrl], np.arange(len(self.ctrl)), (len(uq), len(self.ctrl)))
         self.case_rank = rank[self.case]
+        r = self.r
+        self.sq_case, self.sq_comp, self.sq_late = (1.0 - r[self.case]) ** 2, r[self.comp] ** 2, r[self.late] ** 2
         if len(self.case):
             self._build_ccr(rank)
 
@@ -105,10 +107,13 @@ class CompetingReplicates:
         q_b = np.searchsorted(t[self.jc], ti, side="right")
         self.plan_b = PrefixRankSums(rank[self.jc], q_b, rank[case])
 
-    def _ccr(self, W, wc, G_lag, G):
-        """The c_cr numerator and denominator per replicate (a Fenwick sweep each)."""
+    def _ccr(self, W, Wc, wc, G_lag, G):
+        """The c_cr numerator and denominator per replicate (a Fenwick sweep each).
+
+        ``Wc`` are the cases' counts ``W[case]``, ``wc`` their weights :math:`W/G(T_i-)`.
+        """
         case = self.case
-        fa = _scaled(W[case], G_lag[self.tid[case]] * G[self.tid[case]])  # type A: 1/(G(T_i-) G(T_i))
+        fa = _scaled(Wc, G_lag[self.tid[case]] * G[self.tid[case]])  # type A: 1/(G(T_i-) G(T_i))
         conc_a, pairs_a = self.plan_a(W, totals=True)
         num = np.sum(fa * conc_a, axis=0)
         den = np.sum(fa * pairs_a, axis=0)
@@ -145,25 +150,25 @@ class CompetingReplicates:
         out = np.full((len(VECTORISED), B), np.nan)
         tot = W.sum(axis=0)
         F1, G_lag, G, G0 = self._distributions(W)
-        r, case, comp, late = self.r, self.case, self.comp, self.late
-        wc = _scaled(W[case], G_lag[self.tid[case]])  # 1/G(T_i-) per case copy
-        wk = _scaled(W[comp], G_lag[self.tid[comp]])
-        wl = _scaled(W[late], G0[None, :])
+        case, comp, late = self.case, self.comp, self.late
+        Wc, Wk, Wl = W[case], W[comp], W[late]  # each gathered once
+        wc = _scaled(Wc, G_lag[self.tid[case]])  # 1/G(T_i-) per case copy
+        wk = _scaled(Wk, G_lag[self.tid[comp]])
+        wl = _scaled(Wl, G0[None, :])
         with np.errstate(divide="ignore", invalid="ignore"):
-            mean_r = (r @ W) / tot
+            mean_r = (self.r @ W) / tot
             out[4] = np.where(mean_r > 0, F1 / mean_r, np.nan)
-            brier = ((1.0 - r[case]) ** 2 @ wc + r[comp] ** 2 @ wk + r[late] ** 2 @ wl) / tot
+            brier = (self.sq_case @ wc + self.sq_comp @ wk + self.sq_late @ wl) / tot
             out[2] = brier
             a, b = wc.sum(axis=0), wk.sum(axis=0) + wl.sum(axis=0)
             null = ((1.0 - F1) ** 2 * a + F1**2 * b) / tot
             out[3] = np.where(null > 0, 1.0 - brier / null, np.nan)
-            has_case = W[case].sum(axis=0) > 0
+            has_case = Wc.sum(axis=0) > 0
             if len(case):
                 num_auc = self._auc_numerator(wc, np.vstack([wk, wl]))
-                ok = has_case & (W[self.ctrl].sum(axis=0) > 0)
+                ok = has_case & (Wk.sum(axis=0) + Wl.sum(axis=0) > 0)  # counts: exact sums
                 out[1] = np.where(ok, num_auc / (a * b), np.nan)
-            if len(case):
-                num_c, den_c = self._ccr(W, wc, G_lag, G)
+                num_c, den_c = self._ccr(W, Wc, wc, G_lag, G)
                 out[0] = np.where(has_case & (den_c > 0), num_c / den_c, np.nan)
         return out
 
