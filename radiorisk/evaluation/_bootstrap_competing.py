@@ -8,11 +8,12 @@ censoring distribution :math:`G` (events of either cause leave the risk set firs
 ``auc_cr`` numerator is each case's control weight below its risk (control weights per
 distinct risk, cumulated: no pairs); the pair sums of ``c_cr`` are prefix rank sums
 (:class:`~radiorisk.stats.PrefixRankSums`: the orders and queries fixed per group, one
-compiled Fenwick sweep per replicate). With integer counts each value equals the ``radiorisk.stats`` function on the copied
-rows (``tests/evaluation/test_bootstrap_competing.py``, to 1e-12). The Fine-Gray
-calibration family (:class:`FineGrayReplicates`) is a weighted Fine-Gray fit per replicate
-(:class:`~radiorisk.stats.FineGrayCalibrationBatch`: rows sorted once, compiled Newton) with
-the Hmisc knots from the weighted order statistics of the rcs-Cox family.
+compiled Fenwick sweep per replicate). With integer counts each value equals the
+``radiorisk.stats`` function on the copied rows (``tests/evaluation/test_bootstrap_competing.py``,
+to 1e-12). The Fine-Gray calibration family (:class:`FineGrayReplicates`) is a weighted
+Fine-Gray fit per replicate (:class:`~radiorisk.stats.FineGrayCalibrationBatch`: rows sorted
+once, compiled Newton) with the Hmisc knots from the weighted order statistics of the rcs-Cox
+family.
 """
 
 from __future__ import annotations

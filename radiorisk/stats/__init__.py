@@ -51,8 +51,8 @@ c_cr, auc_cr, brier_cr, ipa_cr, oe_ratio_cr, fine_gray_calibration
     Competing-risk metrics for cause 1 at t0 (Wolbers' concordance, riskRegression's
     ``Score(..., cause = 1)``, the Fine–Gray calibration of Austin et al. 2022), R-exact.
 PrefixRankSums
-    The weighted prefix rank sums behind ``c_cr`` with the weights as columns (the bootstrap's
-    ``c_cr`` of large groups).
+    The weighted prefix rank sums behind ``c_cr`` with the weights as columns (a compiled
+    Fenwick sweep per column: the bootstrap's ``c_cr`` of every group).
 fit_fine_gray, FineGrayFit
     Fine–Gray subdistribution-hazard regression, equal to ``cmprsk::crr`` (coefficients,
     sandwich and naive SEs, baseline, predicted cumulative incidence).
