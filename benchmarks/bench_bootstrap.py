@@ -29,9 +29,11 @@ Both numba kernels are compiled first on a small warm-up run (not timed); then t
 alternate ``--repeats`` times (censored, competing, censored, ...: a load change on a shared
 machine hits both) and the medians of wall and CPU time (``time.process_time``: all threads)
 of each mode and their ratios are printed (target: competing within 1.5 times censored).
-The full run of the issue (B = 1000, n = 100,000, 18 groups)::
+The full run of the issue (B = 1000, n = 100,000, 18 groups; the defaults spelt out)::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_bootstrap.py --competing-risks --n 100000 --n-boot 1000 --repeats 3
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_bootstrap.py --competing-risks --n 100000 --n-boot 1000 --repeats 1
+
+(about 135 + 145 s of CPU by the figures in docs/audit.md; ``--repeats 3`` for medians of three).
 
 Smaller runs: ``--n 100000 --n-boot 20`` or ``--n 10000 --n-boot 50`` (add ``--n-jobs 1``
 for one thread). Not a timed test.
