@@ -6,13 +6,14 @@ A block of replicates is a matrix of counts ``W`` (rows x replicates), as in
 censoring distribution :math:`G` (events of either cause leave the risk set first;
 :func:`~radiorisk.stats.censoring_km_factors`); Brier, IPA and O/E are weighted sums; the
 ``auc_cr`` numerator is each case's control weight below its risk (control weights per
-distinct risk, cumulated: no pairs); the pair sums of ``c_cr`` are products of fixed pair matrices (which depend on
-the times, codes and risks only, built for a chunk of cases at a time) with the weighted
-rows. With integer counts each value equals the ``radiorisk.stats`` function on the copied
-rows (``tests/evaluation/test_bootstrap_competing.py``, to 1e-12). The Fine-Gray
-calibration family (:class:`FineGrayReplicates`) is a weighted Fine-Gray fit per replicate
-(:class:`~radiorisk.stats.FineGrayCalibrationBatch`: rows sorted once, compiled Newton) with
-the Hmisc knots from the weighted order statistics of the rcs-Cox family.
+distinct risk, cumulated: no pairs); the pair sums of ``c_cr`` are prefix rank sums
+(:class:`~radiorisk.stats.PrefixRankSums`: the orders and queries fixed per group, one
+compiled Fenwick sweep per replicate). With integer counts each value equals the
+``radiorisk.stats`` function on the copied rows (``tests/evaluation/test_bootstrap_competing.py``,
+to 1e-12). The Fine-Gray calibration family (:class:`FineGrayReplicates`) is a weighted
+Fine-Gray fit per replicate (:class:`~radiorisk.stats.FineGrayCalibrationBatch`: rows sorted
+once, compiled Newton) with the Hmisc knots from the weighted order statistics of the rcs-Cox
+family.
 """
 
 from __future__ import annotations
@@ -33,16 +34,6 @@ __all__ = ["CompetingReplicates", "FineGrayReplicates"]
 
 #: The metrics of :meth:`CompetingReplicates.evaluate`, in its order.
 VECTORISED = ("c_cr", "auc_cr", "brier_cr", "ipa_cr", "oe_ratio_cr")
-_PAIR_CELLS = 4_000_000  # cases x rows per pair-matrix chunk (32 MB per float array)
-#: Above this many (case, row) pairs the pair matrices cost more than ``c_cr``'s prefix rank
-#: sums (``dense`` False: :class:`~radiorisk.stats.PrefixRankSums` with the replicates as
-#: columns, O(n log^2 n) each). ``auc_cr`` needs no pairs (weights per distinct risk, cumulated).
-DENSE_PAIRS_MAX = 30_000_000
-
-
-def _conc(ri, rj) -> np.ndarray:
-    """:math:`1(r_i > r_j) + \\frac12 1(r_i = r_j)` for every (i, j)."""
-    return (ri[:, None] > rj[None, :]) + 0.5 * (ri[:, None] == rj[None, :])
 
 
 def _scaled(W, G):
@@ -92,43 +83,45 @@ class CompetingReplicates:
         uq, rank = np.unique(self.r, return_inverse=True)
         self.R_ctrl = _csr(rank[self.ctrl], np.arange(len(self.ctrl)), (len(uq), len(self.ctrl)))
         self.case_rank = rank[self.case]
-        self.chunk = max(1, _PAIR_CELLS // max(n, 1))
-        self.dense = len(self.case) * n <= DENSE_PAIRS_MAX
-        if not self.dense:
-            self._build_sorted_ccr()
+        r = self.r
+        self.sq_case, self.sq_comp, self.sq_late = (1.0 - r[self.case]) ** 2, r[self.comp] ** 2, r[self.late] ** 2
+        if len(self.case):
+            self._build_ccr(rank)
 
-    def _build_sorted_ccr(self):
-        """``c_cr``'s prefix rank sums (:class:`~radiorisk.stats.PrefixRankSums`) of a large group.
+    def _build_ccr(self, rank):
+        """``c_cr``'s prefix rank sums (:class:`~radiorisk.stats.PrefixRankSums`).
 
         Type A: rows by time descending, censored rows first among tied times, so that a
         case's comparable rows (later, or censored at its time) are a prefix; type B: the
-        competing rows by time, the prefix those at or before the case.
+        competing rows by time, the prefix those at or before the case. Both read the
+        weights through their row order (no reordered copies per replicate).
         """
         t, s, case = self.t, self.s, self.case
-        _, rank = np.unique(self.r, return_inverse=True)
         ti = t[case]
-        self.perm_a = np.lexsort((s != 0, -t))
+        perm_a = np.lexsort((s != 0, -t))
         t_cens = np.sort(t[s == 0])
-        self.q_a = (self.n - np.searchsorted(np.sort(t), ti, side="right")
-                    + np.searchsorted(t_cens, ti, side="right") - np.searchsorted(t_cens, ti, side="left"))
-        self.plan_a = PrefixRankSums(rank[self.perm_a], self.q_a, rank[case])
+        q_a = (self.n - np.searchsorted(np.sort(t), ti, side="right")
+               + np.searchsorted(t_cens, ti, side="right") - np.searchsorted(t_cens, ti, side="left"))
+        self.plan_a = PrefixRankSums(rank[perm_a], q_a, rank[case], rows=perm_a)
         jc = np.flatnonzero((s != 0) & (s != 1) & (t <= self.t0))
         self.jc = jc[np.argsort(t[jc], kind="stable")]
-        self.q_b = np.searchsorted(t[self.jc], ti, side="right")
-        self.plan_b = PrefixRankSums(rank[self.jc], self.q_b, rank[case])
+        q_b = np.searchsorted(t[self.jc], ti, side="right")
+        self.plan_b = PrefixRankSums(rank[self.jc], q_b, rank[case])
 
-    def _sorted_ccr(self, W, wc, G_lag, G):
-        """The c_cr numerator and denominator of a large group, per replicate (O(n log^2 n) each)."""
+    def _ccr(self, W, Wc, wc, G_lag, G):
+        """The c_cr numerator and denominator per replicate (a Fenwick sweep each).
+
+        ``Wc`` are the cases' counts ``W[case]``, ``wc`` their weights :math:`W/G(T_i-)`.
+        """
         case = self.case
-        fa = _scaled(W[case], G_lag[self.tid[case]] * G[self.tid[case]])  # type A: 1/(G(T_i-) G(T_i))
-        Wa = W[self.perm_a]
-        cum_a = np.vstack([np.zeros((1, W.shape[1])), np.cumsum(Wa, axis=0)])
-        num = np.sum(fa * self.plan_a(Wa), axis=0)
-        den = np.sum(fa * cum_a[self.q_a], axis=0)
+        fa = _scaled(Wc, G_lag[self.tid[case]] * G[self.tid[case]])  # type A: 1/(G(T_i-) G(T_i))
+        conc_a, pairs_a = self.plan_a(W, totals=True)
+        num = np.sum(fa * conc_a, axis=0)
+        den = np.sum(fa * pairs_a, axis=0)
         wj = _scaled(W[self.jc], G_lag[self.tid[self.jc]])  # type B: 1/(G(T_i-) G(T_j-))
-        cum_b = np.vstack([np.zeros((1, W.shape[1])), np.cumsum(wj, axis=0)])
-        num += np.sum(wc * self.plan_b(wj), axis=0)
-        den += np.sum(wc * cum_b[self.q_b], axis=0)
+        conc_b, pairs_b = self.plan_b(wj, totals=True)
+        num += np.sum(wc * conc_b, axis=0)
+        den += np.sum(wc * pairs_b, axis=0)
         return num, den
 
     def _distributions(self, W):
@@ -158,25 +151,25 @@ class CompetingReplicates:
         out = np.full((len(VECTORISED), B), np.nan)
         tot = W.sum(axis=0)
         F1, G_lag, G, G0 = self._distributions(W)
-        r, case, comp, late = self.r, self.case, self.comp, self.late
-        wc = _scaled(W[case], G_lag[self.tid[case]])  # 1/G(T_i-) per case copy
-        wk = _scaled(W[comp], G_lag[self.tid[comp]])
-        wl = _scaled(W[late], G0[None, :])
+        case, comp, late = self.case, self.comp, self.late
+        Wc, Wk, Wl = W[case], W[comp], W[late]  # each gathered once
+        wc = _scaled(Wc, G_lag[self.tid[case]])  # 1/G(T_i-) per case copy
+        wk = _scaled(Wk, G_lag[self.tid[comp]])
+        wl = _scaled(Wl, G0[None, :])
         with np.errstate(divide="ignore", invalid="ignore"):
-            mean_r = (r @ W) / tot
+            mean_r = (self.r @ W) / tot
             out[4] = np.where(mean_r > 0, F1 / mean_r, np.nan)
-            brier = ((1.0 - r[case]) ** 2 @ wc + r[comp] ** 2 @ wk + r[late] ** 2 @ wl) / tot
+            brier = (self.sq_case @ wc + self.sq_comp @ wk + self.sq_late @ wl) / tot
             out[2] = brier
             a, b = wc.sum(axis=0), wk.sum(axis=0) + wl.sum(axis=0)
             null = ((1.0 - F1) ** 2 * a + F1**2 * b) / tot
             out[3] = np.where(null > 0, 1.0 - brier / null, np.nan)
-            has_case = W[case].sum(axis=0) > 0
+            has_case = Wc.sum(axis=0) > 0
             if len(case):
                 num_auc = self._auc_numerator(wc, np.vstack([wk, wl]))
-                ok = has_case & (W[self.ctrl].sum(axis=0) > 0)
+                ok = has_case & (Wk.sum(axis=0) + Wl.sum(axis=0) > 0)  # counts: exact sums
                 out[1] = np.where(ok, num_auc / (a * b), np.nan)
-            if len(case):
-                num_c, den_c = (self._pair_sums if self.dense else self._sorted_ccr)(W, wc, G_lag, G)
+                num_c, den_c = self._ccr(W, Wc, wc, G_lag, G)
                 out[0] = np.where(has_case & (den_c > 0), num_c / den_c, np.nan)
         return out
 
@@ -187,29 +180,10 @@ class CompetingReplicates:
         case the weight below its risk plus half the weight tied with it (``auc_cr``'s
         ``_weighted_below``), O(rows) per replicate.
         """
-        at = self.R_ctrl @ w_ctrl  # distinct risks x B
-        below = np.cumsum(at, axis=0) - at
-        return np.sum(wc * (below[self.case_rank] + 0.5 * at[self.case_rank]), axis=0)
+        at = np.ascontiguousarray((self.R_ctrl @ w_ctrl).T)  # B x distinct risks (cumsum along rows: fast)
+        below = np.cumsum(at, axis=1) - at
+        return np.sum(wc * (below[:, self.case_rank] + 0.5 * at[:, self.case_rank]).T, axis=0)
 
-    def _pair_sums(self, W, wc, G_lag, G):
-        """The c_cr numerator and denominator, per replicate."""
-        t, s, r = self.t, self.s, self.r
-        case, comp = self.case, self.comp
-        wj_b = _scaled(W[comp], G_lag[self.tid[comp]])  # type B: 1/G(T_j-) per competing row
-        B = W.shape[1]
-        num_c, den_c = np.zeros(B), np.zeros(B)
-        for lo in range(0, len(case), self.chunk):
-            i = case[lo:lo + self.chunk]
-            ti, ri = t[i], r[i]
-            fa = _scaled(W[i], G_lag[self.tid[i]] * G[self.tid[i]])  # type A: 1/(G(T_i-) G(T_i))
-            pair_a = (t[None, :] > ti[:, None]) | ((t[None, :] == ti[:, None]) & (s[None, :] == 0))
-            num_c += np.sum(fa * ((pair_a * _conc(ri, r)) @ W), axis=0)
-            den_c += np.sum(fa * (pair_a @ W), axis=0)
-            fb = wc[lo:lo + self.chunk]  # type B: 1/(G(T_i-) G(T_j-))
-            pair_b = t[comp][None, :] <= ti[:, None]
-            num_c += np.sum(fb * ((pair_b * _conc(ri, r[comp])) @ wj_b), axis=0)
-            den_c += np.sum(fb * (pair_b @ wj_b), axis=0)
-        return num_c, den_c
 
 class FineGrayReplicates(_CoxCalibrationMixin):
     """``ici_cr, e50_cr, e90_cr, emax_cr`` of one group for a block of replicates.

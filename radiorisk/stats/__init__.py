@@ -51,8 +51,8 @@ c_cr, auc_cr, brier_cr, ipa_cr, oe_ratio_cr, fine_gray_calibration
     Competing-risk metrics for cause 1 at t0 (Wolbers' concordance, riskRegression's
     ``Score(..., cause = 1)``, the Fine–Gray calibration of Austin et al. 2022), R-exact.
 PrefixRankSums
-    The weighted prefix rank sums behind ``c_cr`` with the weights as columns (the bootstrap's
-    ``c_cr`` of large groups).
+    The weighted prefix rank sums behind ``c_cr`` with the weights as columns (a compiled
+    Fenwick sweep per column: the bootstrap's ``c_cr`` of every group).
 fit_fine_gray, FineGrayFit
     Fine–Gray subdistribution-hazard regression, equal to ``cmprsk::crr`` (coefficients,
     sandwich and naive SEs, baseline, predicted cumulative incidence).
@@ -132,7 +132,6 @@ from ._common import (
     logit_clipped,
 )
 from ._competing import (
-    PrefixRankSums,
     auc_cr,
     brier_cr,
     c_cr,
@@ -174,6 +173,7 @@ from ._meta import MetaAnalysis, random_effects
 from ._model_based_c import model_based_c
 from ._multitest import P_ADJUSTMENTS, adjust_p_values
 from ._nri import net_reclassification, risk_categories
+from ._prefix_rank import PrefixRankSums
 from ._rcs import RcsCalibrationModel, cloglog, fit_rcs_calibration
 from ._reclassification import (
     IDIResult,

@@ -26,6 +26,7 @@ from ._common import (
 from ._concordance import _pair_counts
 from ._finegray import fit_fine_gray
 from ._km import censoring_survival
+from ._prefix_rank import PrefixRankSums
 from ._rcs import cloglog, rcs_basis, rcs_knots
 from ._survival import _censoring_if_term
 
@@ -43,63 +44,6 @@ def _inputs(time, status, risk, horizon, cause, what, probability=True):
     if not np.any((s == cause) & (t <= t0)):
         raise NotEstimableError(_NO_CAUSE_BY_T0.format(cause=cause, t0=t0, what=what))
     return t, s, r, t0, cause
-
-
-class PrefixRankSums:
-    """:math:`\\sum_{j < q_i} w_j [1(key_j < x_i) + \\frac12 1(key_j = x_i)]` for fixed keys and queries.
-
-    ``key`` are integer ranks in the order the prefixes refer to. The prefix ``[0, q)``
-    is the union of one dyadic block per set bit of ``q``; within a block the keys are
-    sorted with cumulative weights, so each query costs a binary search per level:
-    :math:`O(n \\log^2 n)` in all (the weighted form of ``_pair_counts_sorted``). The sort
-    orders and searches do not depend on the weights: they are computed once, and
-    :meth:`__call__` takes weights of shape (n,) or (n, B) (one column per replicate).
-
-    Parameters
-    ----------
-    key : ndarray of int64, shape (n,)
-        Ranks (>= 0) of the rows, in prefix order.
-    q : ndarray of int64, shape (m,)
-        Prefix length of each query (0 to n).
-    x : ndarray of int64, shape (m,)
-        Rank of each query.
-
-    Examples
-    --------
-    >>> prs = PrefixRankSums(np.array([0, 2, 1, 1]), np.array([4, 2]), np.array([1, 2]))
-    >>> prs(np.ones(4)).tolist()  # 1 + 0.5 + 0.5 below rank 1 in all 4; 1 + 0.5 in the first 2
-    [2.0, 1.5]
-    >>> prs(np.array([[1.0, 2.0], [1.0, 0.0], [1.0, 1.0], [1.0, 1.0]])).tolist()
-    [[2.0, 3.0], [1.5, 2.0]]
-    """
-
-    def __init__(self, key, q, x):
-        self.n = n = len(key)
-        self.m = len(q)
-        self.levels = []
-        if n == 0 or self.m == 0:
-            return
-        M = int(max(key.max(), x.max())) + 2
-        level = 0
-        while (1 << level) <= n:
-            size = 1 << level
-            combo = (np.arange(n, dtype=np.int64) >> level) * M + key
-            order = np.argsort(combo, kind="stable")
-            srt = combo[order]
-            has = ((q >> level) & 1) == 1
-            b = (q[has] >> (level + 1)) << 1  # the block of this level inside [0, q)
-            lo = np.searchsorted(srt, b * M + x[has], side="left")
-            hi = np.searchsorted(srt, b * M + x[has] + 1, side="left")
-            self.levels.append((order, has, lo, hi, b * size))
-            level += 1
-
-    def __call__(self, w) -> np.ndarray:
-        w = np.asarray(w, dtype=np.float64)
-        out = np.zeros((self.m,) + w.shape[1:])
-        for order, has, lo, hi, first in self.levels:
-            cw = np.concatenate([np.zeros((1,) + w.shape[1:]), np.cumsum(w[order], axis=0)])
-            out[has] += (cw[lo] - cw[first]) + 0.5 * (cw[hi] - cw[lo])
-        return out
 
 
 def _prefix_rank_sums(key, w, q, x) -> np.ndarray:

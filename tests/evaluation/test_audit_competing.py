@@ -5,7 +5,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import radiorisk.evaluation._bootstrap_competing as bc
 from radiorisk.evaluation import COMPETING_METRICS, SubgroupAudit
 from radiorisk.evaluation._audit_competing import aalen_johansen_at, competing_replicates
 from radiorisk.evaluation._values import _point_competing
@@ -107,16 +106,14 @@ def test_a_group_without_event_of_interest_is_flagged_not_dropped():
     assert tiny.loc["brier_cr", "estimate"] > 0  # defined: every row counts
 
 
-def test_large_groups_get_the_pair_metrics_without_pair_matrices(monkeypatch):
+def test_the_pair_metrics_of_every_replicate_equal_the_resampled_rows():
     _, t, s, r = _data(6, 200)
     kw = {"horizon": 5.0, "subsets": [np.arange(200)], "strata": np.zeros(200), "n_boot": 3, "random_state": 2}
-    fast = competing_replicates(t, s, r, **kw)
-    monkeypatch.setattr(bc, "DENSE_PAIRS_MAX", 0)
-    slow = competing_replicates(t, s, r, **kw)
-    np.testing.assert_allclose(slow, fast, rtol=1e-12, atol=1e-12)
+    got = competing_replicates(t, s, r, **kw)
     idx = StratifiedBootstrap(np.zeros(200), 3, 2).indices(range(3))
-    v = _point_competing(t[idx[1]], s[idx[1]], r[idx[1]], 5.0, ("c_cr", "auc_cr"))
-    np.testing.assert_allclose(slow[0, 1, :2], [v["c_cr"][0], v["auc_cr"][0]], rtol=1e-12, atol=1e-12)
+    for b in range(3):
+        v = _point_competing(t[idx[b]], s[idx[b]], r[idx[b]], 5.0, ("c_cr", "auc_cr"))
+        np.testing.assert_allclose(got[0, b, :2], [v["c_cr"][0], v["auc_cr"][0]], rtol=1e-12, atol=1e-12)
 
 
 def test_threads_do_not_change_the_replicates():

@@ -87,3 +87,54 @@ def test_two_distinct_risks_are_not_estimable_not_a_crash():
     with pytest.raises(NotEstimableError, match="fewer than 3 distinct"):
         fine_gray_calibration(t, s, r, horizon=10.0)
     assert np.isnan(FineGrayCalibrationBatch(t, s, r, horizon=10.0).evaluate(np.ones((12, 1)))).all()
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 120),
+       p_event=st.sampled_from([(0.3, 0.4, 0.3), (0.2, 0.8, 0.0), (0.0, 0.5, 0.5), (0.1, 0.1, 0.8),
+                                (1.0, 0.0, 0.0)]),
+       p_zero=st.sampled_from([0.0, 0.37, 0.9, 1.0]), b=st.tuples(st.floats(-3, 3), st.floats(-3, 3)))
+def test_the_passes_over_the_positive_rows_are_bit_identical(seed, n, p_event, p_zero, b):
+    """``_fg_newton`` runs on ``_positive_rows``: the same sums as ``_fg_terms`` skipping zero weights."""
+    from radiorisk.stats._finegray_batched import _basis_nonlinear, _fg_terms, _positive_rows
+
+    rng = np.random.default_rng(seed)
+    t = rng.integers(1, 9, n).astype(float)  # ties
+    s = rng.choice([0.0, 1.0, 2.0], n, p=p_event)
+    r = np.round(rng.uniform(0.05, 0.8, n), 2)
+    w = rng.integers(1, 4, n) * (rng.random(n) >= p_zero).astype(float)
+    batch = FineGrayCalibrationBatch(t, s, r, horizon=5.0)
+    if len(batch.start) == 0:
+        return
+    ws = w[batch.order]
+    G = batch._censoring(ws[:, None])[:, 0]
+    x2 = np.ascontiguousarray(_basis_nonlinear(batch.x1, np.array([[-2.5], [-1.5], [-0.5]]))[:, 0])
+    g_comp = np.ascontiguousarray(G[batch.inv[batch.comp_rows]])
+    g_k = np.ascontiguousarray(G[batch.u_of_uft])
+    d = (batch.P_d @ ws[:, None])[:, 0]
+    K = len(batch.start)
+    full = _fg_terms(batch.x1, x2, ws, batch.start, batch.comp_rows, batch.ncb, g_comp, g_k, d, batch.ev_rows,
+                     batch.le_t0, b[0], b[1], True, np.empty((K, 6)))
+    x1c, x2c, wc, startc, compc, ncbc, gc, evc = _positive_rows(batch.x1, x2, ws, batch.start, batch.comp_rows,
+                                                                batch.ncb, g_comp, batch.ev_rows)
+    assert np.all(wc != 0) and len(wc) == np.count_nonzero(ws)
+    part = _fg_terms(x1c, x2c, wc, startc, compc, ncbc, gc, g_k, d, evc, batch.le_t0, b[0], b[1], True,
+                     np.empty((K, 6)))
+    np.testing.assert_array_equal(np.array(part), np.array(full))
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), F=st.integers(0, 4), m=st.integers(1, 60), ties=st.booleans(),
+       with_nan=st.booleans())
+def test_one_partition_gives_numpys_mean_median_quantile_and_max(seed, F, m, ties, with_nan):
+    from radiorisk.stats._finegray_batched import _row_summaries
+
+    rng = np.random.default_rng(seed)
+    D = rng.exponential(0.05, (F, m))
+    if ties:
+        D = np.round(D, 2)
+    if with_nan and F:
+        D[0, rng.integers(0, m)] = np.nan
+    with np.errstate(invalid="ignore"):
+        ref = np.vstack([np.mean(D, axis=1), np.median(D, axis=1), np.quantile(D, 0.9, axis=1), np.max(D, axis=1)])
+    np.testing.assert_array_equal(_row_summaries(D), ref.reshape(4, F))  # bit for bit
