@@ -37,7 +37,12 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def progress_calls():
+    return []
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, progress_calls):
     base = tmp_path_factory.mktemp("patient_run")
     write_synthetic_cohort(base / "D", n=300, images=6, mode="established-cad", seed=41, progress=False)
     run_fit(base / "D", base / "RUN", model="coxph", blocks=["clinical", "ccta"], horizon=HORIZON, repeats=1,
@@ -50,8 +55,12 @@ def run(tmp_path_factory):
     res = run_patient_report(base / "RUN" / "model", base / "D", ids, base / "OUT", id_key=KEY, n_boot=10,
                              comment=f"Discussed at MDT ({imaged[0]}).", author="Dr A. Reader",
                              argv=["radiorisk", "patient-report", "--patient", imaged[0]],
-                             report_date="2025-01-31")
+                             report_date="2025-01-31", progress=lambda *a: progress_calls.append(a))
     return base, ids, man, res
+
+
+def test_progress_counts_the_refits_then_the_patients(run, progress_calls):
+    assert progress_calls == [("bootstrap refits", k, 10) for k in range(11)] + [("patient reports", k, 3) for k in range(4)]
 
 
 def test_files_and_pseudonymised_names(run):
