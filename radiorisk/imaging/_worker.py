@@ -222,6 +222,26 @@ def _work(t0: float, read_cpu: float, lesions: int, reads: int) -> dict:
             "lesions": lesions, "reads": reads}
 
 
+def _each_lesion(task: dict, step: str) -> tuple[list, list, float]:
+    """Read the task's image once and run the _ImageJob method ``step`` on each lesion.
+
+    Returns the ``(index, kind, dict)`` rows and failures, the ``(index, value)`` of each
+    lesion where ``step`` returned something, and the CPU seconds spent reading.
+    """
+    results, outputs = [], []
+    with _quiet_radiomics():
+        job, read_cpu = _read_job(task)
+        for index, lesion in enumerate(task["lesions"]):
+            if isinstance(job, ImageError):
+                results.append((index, "failure", _failure(task["image_path"], lesion, "read_image", str(job))))
+                continue
+            out = job.guarded(lesion, getattr(job, step))
+            if out is not None:
+                outputs.append((index, out))
+            results += job.results(index)
+    return results, outputs, read_cpu
+
+
 def extract_lesions(task: dict) -> dict:
     """Read the task's image and extract its lesions: rows, failures and the work done.
 
@@ -232,15 +252,7 @@ def extract_lesions(task: dict) -> dict:
     """
     _single_thread(task)
     t0 = time.process_time()
-    results = []
-    with _quiet_radiomics():
-        job, read_cpu = _read_job(task)
-        for index, lesion in enumerate(task["lesions"]):
-            if isinstance(job, ImageError):
-                results.append((index, "failure", _failure(task["image_path"], lesion, "read_image", str(job))))
-                continue
-            job.guarded(lesion, job.lesion)
-            results += job.results(index)
+    results, _, read_cpu = _each_lesion(task, "lesion")
     return {"image_path": task["image_path"], "results": results,
             "work": _work(t0, read_cpu, len(task["lesions"]), 1)}
 
@@ -256,17 +268,7 @@ def cut_image(task: dict) -> dict:
     """
     _single_thread(task)
     t0 = time.process_time()
-    cuts, results = [], []
-    with _quiet_radiomics():
-        job, read_cpu = _read_job(task)
-        for index, lesion in enumerate(task["lesions"]):
-            if isinstance(job, ImageError):
-                results.append((index, "failure", _failure(task["image_path"], lesion, "read_image", str(job))))
-                continue
-            cut = job.guarded(lesion, job.cut_lesion)
-            if cut is not None:
-                cuts.append((index, cut))
-            results += job.results(index)
+    results, cuts, read_cpu = _each_lesion(task, "cut_lesion")
     return {"image_path": task["image_path"], "cuts": cuts, "results": results,
             "work": _work(t0, read_cpu, 0, 1)}
 
