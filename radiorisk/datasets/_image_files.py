@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from .._files import atomic_write
 from ..exceptions import SchemaError
-from ._bias import DETECTORS as _DETECTORS
+from ._scanner import DETECTORS as _DETECTORS
 
 __all__ = ["iter_progress", "validate_tables", "write_nifti_atomic"]
 

@@ -46,7 +46,6 @@ import scipy.fft as sfft
 from scipy import ndimage as ndi
 
 from ..exceptions import SchemaError
-from ._bias import DETECTORS  # the scans table's detector column (missing = energy-integrating)
 from ._lesion_streams import hash_ints
 from ._voxels import FWHM_PER_SIGMA as _FWHM_PER_SIGMA
 
@@ -65,10 +64,14 @@ _SIEMENS = re.compile(r"^[A-Za-z]{1,2}(\d{2})[a-z]?$")
 #: Detector physics: aperture FWHM at the isocentre (mm), crosstalk FWHM correlating the noise (mm),
 #: noise at equal dose and resolution relative to energy-integrating,
 #: and the calcium blooming halo (amplitude relative to the calcium excess, width relative to the PSF).
+#: A dual-layer spectral detector is an energy-integrating one (its conventional images).
 _DETECTOR = {
     "energy_integrating": dict(aperture=0.5, crosstalk=0.3, noise=1.0, halo=0.3, halo_width=2.5),
+    "dual_layer": dict(aperture=0.5, crosstalk=0.3, noise=1.0, halo=0.3, halo_width=2.5),
     "photon_counting": dict(aperture=0.3, crosstalk=0.0, noise=0.85, halo=0.12, halo_width=2.0),
 }
+#: Detector types of the scans table's ``detector`` column (as its schema; missing = energy-integrating).
+DETECTORS = tuple(_DETECTOR)
 _NPS_FLOOR = 0.03        # cycles/mm added to the ramp (non-zero NPS at DC, as in helical cone-beam CT)
 _CALCIUM_BASE_HU = 200.0  # calcium HU above this is the excess that blooms
 _REF = dict(kernel="standard", detector="energy_integrating", slice=0.6)

@@ -150,8 +150,8 @@ def test_rendered_patch_calcium_and_determinism():
 
 def test_unknown_detector_is_refused_with_its_row():
     truth, scans = make_example_tables(2, seed=0)
-    scans["detector"] = ["dual_layer"]
-    with pytest.raises(SchemaError, match=r"scan_id=S000000, column detector: value 'dual_layer'"):
+    scans["detector"] = ["flat_panel"]
+    with pytest.raises(SchemaError, match=r"scan_id=S000000, column detector: value 'flat_panel'"):
         write_lesion_images(truth, scans, "/nonexistent-never-written", seed=0)
 
 
@@ -191,3 +191,22 @@ def test_features_differ_by_scanner_before_combat_and_not_after(tmp_path):
               f"{kernel_after:.2f}")
         assert before < 1e-3 and kernel_before < 1e-3
         assert after > 0.05 and kernel_after > 0.05
+
+
+def test_slice_thickness_sets_z_resolution_and_z_noise_correlation():
+    thin, thick = _model("Bv40", slice_mm=0.5), _model("Bv40", slice_mm=1.0)
+    assert thick.fwhm_z_mm > thin.fwhm_z_mm >= 0.5
+    assert thick.fwhm_xy_mm == thin.fwhm_xy_mm
+
+    def lag1_z(m):
+        e = ct_noise(np.random.default_rng(3), (64, 64, 64), SPACING, m)
+        return float((e[1:] * e[:-1]).mean() / e.var())
+
+    r_thin, r_thick = lag1_z(thin), lag1_z(thick)
+    # the z NPS is the squared Gaussian slice profile (FWHM h) on the 0.5 mm grid: lag-1 correlation
+    # sum NPS(f) cos(2 pi f dz) / sum NPS(f) (Wiener-Khinchin); exp(-dz^2 / 4 s^2) without the Nyquist cut
+    fz = np.fft.fftfreq(64, 0.5)
+    for m, r in ((thin, r_thin), (thick, r_thick)):
+        nps = np.exp(-4 * np.pi**2 * (m.noise_fwhm_z_mm / 2.3548) ** 2 * fz**2)
+        assert r == pytest.approx(float((nps * np.cos(2 * np.pi * fz * 0.5)).sum() / nps.sum()), abs=0.03)
+    assert r_thick > r_thin + 0.2
