@@ -23,7 +23,7 @@ the noise-free HU image becomes a CT image (see ``docs/synthetic_images.md``):
 - **Calcium blooming.** A linear Gaussian PSF alone moves a 350 HU contour
   by only half a PSF sigma (sub-voxel).  Real calcium blooms more (motion,
   beam hardening, detector afterglow and crosstalk scale with the signal), so a
-  halo is added around calcium: 0.3 times its excess over 200 HU blurred by a
+  halo is added around calcium: 0.2 times its excess over 200 HU blurred by a
   Gaussian 2.5 times wider than the PSF.  Calcium therefore looks larger than it
   is, the more so the wider the PSF; photon-counting detectors bloom less
   (halo 0.12, 2 times the PSF, on a narrower PSF).
@@ -66,8 +66,8 @@ _SIEMENS = re.compile(r"^[A-Za-z]{1,2}(\d{2})[a-z]?$")
 #: and the calcium blooming halo (amplitude relative to the calcium excess, width relative to the PSF).
 #: A dual-layer spectral detector is an energy-integrating one (its conventional images).
 _DETECTOR = {
-    "energy_integrating": dict(aperture=0.5, crosstalk=0.3, noise=1.0, halo=0.3, halo_width=2.5),
-    "dual_layer": dict(aperture=0.5, crosstalk=0.3, noise=1.0, halo=0.3, halo_width=2.5),
+    "energy_integrating": dict(aperture=0.5, crosstalk=0.3, noise=1.0, halo=0.2, halo_width=2.5),
+    "dual_layer": dict(aperture=0.5, crosstalk=0.3, noise=1.0, halo=0.2, halo_width=2.5),
     "photon_counting": dict(aperture=0.3, crosstalk=0.0, noise=0.85, halo=0.12, halo_width=2.0),
 }
 #: Detector types of the scans table's ``detector`` column (as its schema; missing = energy-integrating).

@@ -116,7 +116,7 @@ def test_calcium_blooms_more_with_a_wider_psf_and_less_on_photon_counting():
     print(f"true {true_v:.1f} mm3; >350 HU: soft EID {soft_eid:.1f}, sharp EID {sharp_eid:.1f}, "
           f"soft PCD {soft_pcd:.1f}, sharp PCD {sharp_pcd:.1f}, soft EID without tail {no_bloom:.1f}")
     assert soft_eid > sharp_eid > sharp_pcd and soft_eid > soft_pcd > sharp_pcd
-    assert soft_eid > 1.25 * true_v and soft_eid > no_bloom and sharp_pcd < 1.15 * true_v
+    assert soft_eid > 1.2 * true_v and soft_eid > no_bloom and sharp_pcd < 1.1 * true_v
     # a wider PSF alone (same detector, blooming tail off) enlarges the apparent volume monotonically
     vols = [_calcium_volume(dataclasses.replace(_model("Bv40"), fwhm_xy_mm=w, fwhm_z_mm=w), bloom=False)[0]
             for w in (0.5, 0.7, 0.9, 1.1)]
