@@ -80,6 +80,16 @@ _REF = dict(kernel="standard", detector="energy_integrating", slice=0.6)
 def kernel_sharpness(kernel) -> float:
     """Sharpness (0 soft .. 1 sharp) of a reconstruction kernel name.
 
+    Parameters
+    ----------
+    kernel : str or None
+        A name of :data:`KERNEL_SHARPNESS` (case-insensitive), a Siemens-style name
+        (letters and two digits), or anything else (``standard``, 0.25).
+
+    Returns
+    -------
+    float
+
     Examples
     --------
     >>> kernel_sharpness("Bv40"), kernel_sharpness("Qr56"), kernel_sharpness("FC03"), kernel_sharpness(None)
@@ -200,8 +210,10 @@ def scanner_model(scan_row, *, jitter: bool = True) -> ScannerModel:
     sid = str(_get(scan_row, "scan_id", ""))
     det = _detector(_get(scan_row, "detector"), f"table scans, row scan_id={sid}")
     kernel = _get(scan_row, "kernel", "standard")
+    kernel = "standard" if not isinstance(kernel, str) and bool(pd.isna(kernel)) else kernel
     sharp = kernel_sharpness(kernel)
-    st = float(_get(scan_row, "slice_thickness_mm", np.nan))
+    st = _get(scan_row, "slice_thickness_mm", np.nan)
+    st = float(st) if not pd.isna(st) else np.nan
     st = st if np.isfinite(st) and st > 0 else 0.625
     noise = float(_get(scan_row, "noise_sd_hu", 0.0))
     d = _DETECTOR[det]
@@ -225,6 +237,21 @@ def noise_sd_at_dose(reference_sd: float, kernel, detector="energy_integrating",
     the grid cuts off.  The detector's crosstalk redistributes noise between frequencies
     and is left out; photon counting has 15 % less noise at equal dose and kernel (no
     electronic noise, flatter energy weighting; Willemink et al. 2018).
+
+    Parameters
+    ----------
+    reference_sd : float
+        Noise SD (HU) of the reference reconstruction at the dose in question.
+    kernel : str
+        Kernel name (:func:`kernel_sharpness`).
+    detector : str
+        One of :data:`DETECTORS`.
+    slice_thickness_mm : float
+
+    Returns
+    -------
+    float
+        Noise SD (HU).
 
     Examples
     --------
