@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from .._files import atomic_write
 from ..exceptions import SchemaError
+from ._scanner import DETECTORS as _DETECTORS
 
 __all__ = ["iter_progress", "validate_tables", "write_nifti_atomic"]
 
@@ -74,6 +75,14 @@ def validate_tables(truth_lesions: pd.DataFrame, scans: pd.DataFrame, lesion_ids
             if not np.isfinite(v) or (c != "lumen_hu_mean" and v <= 0):
                 problems.append(f"table scans, row scan_id={row['scan_id']}, column {c}: value {row[c]!r} "
                                 "must be a finite number" + (" > 0" if c != "lumen_hu_mean" else ""))
+        det = row.get("detector")
+        if det is not None and (isinstance(det, str) or not pd.isna(det)) and str(det) not in _DETECTORS:
+            problems.append(f"table scans, row scan_id={row['scan_id']}, column detector: value {det!r} "
+                            f"must be one of {list(_DETECTORS)} (or missing: energy-integrating)")
+        st = row.get("slice_thickness_mm")
+        if st is not None and not pd.isna(st) and not (np.isfinite(float(st)) and float(st) > 0):
+            problems.append(f"table scans, row scan_id={row['scan_id']}, column slice_thickness_mm: "
+                            f"value {st!r} must be a finite number > 0 (or missing: 0.625 mm)")
     if problems:
         raise SchemaError(f"cannot render lesion images ({len(problems)} problem(s)): " + "; ".join(problems))
     return ids

@@ -2,8 +2,9 @@
 
 Every lesion draws from its own random stream, derived only from
 ``(seed, lesion_id)``, so a lesion renders identically whatever other lesions
-are rendered and in whatever order; scanner-level parameters (PSF, plaque HU
-shift) are fixed per scan by a hash of the scan id.
+are rendered and in whatever order; scanner-level parameters (PSF jitter, plaque HU
+shift; :func:`~radiorisk.datasets._scanner.scan_params`) are fixed per scan by a
+hash of the scan id.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["hash_ints", "lesion_rng", "scan_params"]
+__all__ = ["hash_ints", "lesion_rng"]
 
 
 def hash_ints(*parts) -> list[int]:
@@ -25,11 +26,6 @@ def hash_ints(*parts) -> list[int]:
     """
     h = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=16).digest()
     return [int.from_bytes(h[:8], "little"), int.from_bytes(h[8:], "little")]
-
-
-def _unit_hash(*parts) -> float:
-    """A deterministic number in [0, 1) from ``parts`` (stable across runs and platforms)."""
-    return hash_ints(*parts)[0] / 2.0**64
 
 
 def lesion_rng(seed: int, lesion_id, stream: int = 0) -> np.random.Generator:
@@ -55,28 +51,3 @@ def lesion_rng(seed: int, lesion_id, stream: int = 0) -> np.random.Generator:
     (True, False)
     """
     return np.random.default_rng([int(seed), int(stream), *hash_ints("lesion", lesion_id)])
-
-
-def scan_params(scan_row) -> dict:
-    """Scanner-level rendering parameters, fixed per scan (same for all its lesions).
-
-    Examples
-    --------
-    >>> sp = scan_params({"scan_id": "S1", "pixel_spacing_mm": 0.7, "lumen_hu_mean": 400, "noise_sd_hu": 25})
-    >>> sp["spacing_xy"], bool(0.6 <= sp["fwhm_xy"] <= 1.0)
-    (0.5, True)
-    """
-    sid = str(scan_row["scan_id"])
-    spacing = float(np.clip(float(scan_row["pixel_spacing_mm"]), 0.4, 0.5))
-    st = scan_row.get("slice_thickness_mm", np.nan) if hasattr(scan_row, "get") else np.nan
-    st = float(st) if st is not None and np.isfinite(st) else 0.625
-    fwhm_xy = 0.6 + 0.4 * _unit_hash("psf", sid)                      # 0.6-1.0 mm
-    return {
-        "spacing_xy": spacing,
-        "fwhm_xy": fwhm_xy,
-        "fwhm_z": float(np.clip(max(st, fwhm_xy), 0.6, 1.2)),
-        "plaque_shift_k": 0.1 + 0.1 * _unit_hash("shift", sid),         # 0.1-0.2
-        "lumen_hu_scan": float(scan_row["lumen_hu_mean"]),
-        "noise_sd": float(scan_row["noise_sd_hu"]),
-    }
-

@@ -6,12 +6,13 @@ eccentric crescent of plaque between them, and peri-coronary fat around it.
 The plaque crescent is split into fibrous, fibro-fatty, low-attenuation
 (necrotic core) and calcified components whose voxel counts reproduce the
 truth volumes, HU values are assigned per tissue (DOMAIN.md section 6.6), and
-the image is blurred with a Gaussian point-spread function (calcium blooming)
-and degraded with correlated noise.  The label map returned with the image is
+the image goes through the scan's scanner model (Gaussian point-spread function
+by kernel, detector and slice thickness, calcium blooming, noise with the
+kernel's noise power spectrum; :mod:`~radiorisk.datasets._scanner`).  The label map returned with the image is
 the pre-blur ground truth.  See ``docs/synthetic_images.md``.
 
-The pieces: random streams and scan parameters in
-:mod:`~radiorisk.datasets._lesion_streams`, the vessel geometry in
+The pieces: random streams in :mod:`~radiorisk.datasets._lesion_streams`, the
+scanner model and scan parameters in :mod:`~radiorisk.datasets._scanner`, the vessel geometry in
 :mod:`~radiorisk.datasets._vessel_geometry`, the plaque components in
 :mod:`~radiorisk.datasets._plaque_components`, voxel selection and noise in
 :mod:`~radiorisk.datasets._voxels`, table checks and NIfTI writing in
@@ -31,14 +32,12 @@ from collections.abc import Mapping
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage as ndi
 
-from ._lesion_streams import lesion_rng, scan_params
-from ._plaque_components import assign_components, core_distance
+from ._lesion_streams import lesion_rng
+from ._plaque_components import CALCIUM, assign_components, core_distance
+from ._scanner import apply_psf, ct_noise, scan_params
 from ._vessel_geometry import Z_SPACING_MM, plan
 from ._voxels import (
-    FWHM_PER_SIGMA,
-    correlated_noise,
     largest_remainder,
     slice_counts,
     smooth_field,
@@ -133,7 +132,7 @@ def render_lesion_patch(lesion_row, scan_row, *, rng: np.random.Generator, retur
     lab[pv["kk"], pv["py"], pv["px"]] = parts["comp"]
     hu = _tissue_hu(sp, latent_v, _finite(les, "latent_z"), rng)
     H = _hu_image(lab, x, pv, parts["rim"], hu, rng)
-    img_i16 = _blur_and_noise(H, sp, s, dz, rng)
+    img_i16 = _blur_and_noise(H, lab == CALCIUM, sp, s, dz, rng)
     image = sitk.GetImageFromArray(img_i16)
     image.SetSpacing((s, s, dz))
     mask = sitk.GetImageFromArray(lab)
@@ -247,12 +246,12 @@ def _hu_image(lab: np.ndarray, x: Mapping, pv: Mapping, rim: np.ndarray, hu: dic
     return H
 
 
-def _blur_and_noise(H: np.ndarray, sp: Mapping, s: float, dz: float, rng: np.random.Generator) -> np.ndarray:
-    """PSF blur (calcium blooming), correlated noise, rounding to int16 HU."""
-    sig_psf = (sp["fwhm_z"] / FWHM_PER_SIGMA / dz, sp["fwhm_xy"] / FWHM_PER_SIGMA / s,
-               sp["fwhm_xy"] / FWHM_PER_SIGMA / s)
-    img = ndi.gaussian_filter(H, sig_psf, mode="nearest", truncate=3.0)
-    img += correlated_noise(rng, H.shape, sp["noise_sd"])
+def _blur_and_noise(H: np.ndarray, calcium: np.ndarray, sp: Mapping, s: float, dz: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """The scanner model: PSF blur with calcium blooming, noise with the kernel's NPS, rounding to int16 HU."""
+    model = sp["scanner"]
+    img = apply_psf(H, model, (dz, s, s), calcium=calcium)
+    img += ct_noise(rng, H.shape, (dz, s, s), model)
     return np.clip(np.rint(img), -1024, 3071).astype(np.int16)
 
 
@@ -273,6 +272,9 @@ def _render_info(les, scan: Mapping, sp: Mapping, g: Mapping, pv: Mapping, core:
         fibrous_hu=labels[2][0], fibrofatty_hu=labels[3][0], lap_hu=labels[4][0], calcium_hu=labels[5][0],
         wall_hu=labels[7][0], napkin_rim_boost_hu=hu["rim_boost"], cap_mm=core["cap_mm"],
         psf_fwhm_xy_mm=sp["fwhm_xy"], psf_fwhm_z_mm=sp["fwhm_z"], noise_sd_hu=sp["noise_sd"],
+        kernel=sp["scanner"].kernel, kernel_sharpness=sp["scanner"].sharpness, detector=sp["scanner"].detector,
+        noise_fwhm_xy_mm=sp["scanner"].noise_fwhm_xy_mm, nps_peak_per_mm=sp["scanner"].nps_peak_per_mm,
+        bloom_halo=sp["scanner"].bloom_halo,
         spotty_calc=spotty, napkin_ring=napkin, n_calcium_nodules=parts["n_nodules"],
         calcium_extents_mm=tuple(float(e) for e in parts["ca_extents"]),
     )

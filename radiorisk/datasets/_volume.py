@@ -18,13 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-from scipy import ndimage as ndi
 
 from ._image_files import iter_progress, validate_tables, write_nifti_atomic
-from ._lesion_streams import hash_ints, lesion_rng, scan_params
+from ._lesion_streams import hash_ints, lesion_rng
+from ._scanner import ScannerModel, apply_psf, ct_noise, scan_params
 from ._shapes import PLAQUE_LABELS, render_lesion_patch
 from ._vessel_geometry import Z_SPACING_MM
-from ._voxels import FWHM_PER_SIGMA, correlated_noise
 
 __all__ = ["write_fullsize_volumes"]
 
@@ -58,9 +57,9 @@ def _pack(shapes_zyx, nxy_vol: int, nz_min: int):
     return pos, nz
 
 
-def _background(shape_zyx, spacing_xy: float, lumen_hu: float, noise_sd: float, fwhm_xy: float,
+def _background(shape_zyx, spacing_xy: float, lumen_hu: float, model: ScannerModel,
                 rng: np.random.Generator) -> np.ndarray:
-    """Cartoon thorax with PSF blur and correlated noise (float32, HU)."""
+    """Cartoon thorax through the scan's scanner model: PSF blur and noise with its NPS (float32, HU)."""
     nz, ny, nx = shape_zyx
     u = (np.arange(nx) - (nx - 1) / 2.0) / (nx / 2.0)
     v = (np.arange(ny) - (ny - 1) / 2.0) / (ny / 2.0)
@@ -80,9 +79,9 @@ def _background(shape_zyx, spacing_xy: float, lumen_hu: float, noise_sd: float, 
         s[E <= 0.82] = 100.0           # enhanced myocardium
         s[E <= 0.55] = lumen_hu        # blood pool
         vol[k] = s
-    sig = fwhm_xy / FWHM_PER_SIGMA / spacing_xy
-    vol = ndi.gaussian_filter(vol, (sig, sig, sig), mode="nearest", truncate=3.0)
-    vol += correlated_noise(rng, shape_zyx, noise_sd)
+    spacing = (Z_SPACING_MM, spacing_xy, spacing_xy)
+    vol = apply_psf(vol, model, spacing)
+    vol += ct_noise(rng, shape_zyx, spacing, model)
     return vol
 
 
@@ -167,7 +166,7 @@ def _scan_volume(scan: pd.Series, lesion_rows: list, *, seed: int, min_shape) ->
     nxy = max(nx_min, ny_min)
     pos, nz = _pack([b[0].shape for b in blocks], nxy, nz_min)
     rng = np.random.default_rng([int(seed), 2, *_hash_scan(sid)])
-    vol = _background((nz, nxy, nxy), s, sp["lumen_hu_scan"], sp["noise_sd"], sp["fwhm_xy"], rng)
+    vol = _background((nz, nxy, nxy), s, sp["lumen_hu_scan"], sp["scanner"], rng)
     img = np.clip(np.rint(vol), -1024, 3071).astype(np.int16)
     dtype = np.uint8 if len(blocks) <= 255 else np.uint16
     msk = np.zeros(img.shape, dtype)

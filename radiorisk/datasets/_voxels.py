@@ -2,7 +2,8 @@
 
 Exact-count voxel selection (error diffusion over slices, largest remainder
 over components, the top ``n`` scores), the extent of connected components,
-and Gaussian random fields and kernels for texture and correlated noise.
+and Gaussian random fields for texture (the scanner's noise is in
+:mod:`~radiorisk.datasets._scanner`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["FWHM_PER_SIGMA", "correlated_noise", "components_extent_mm", "kernel_sq_sum",
-           "largest_remainder", "slice_counts", "smooth_field", "top"]
+__all__ = ["FWHM_PER_SIGMA", "components_extent_mm", "largest_remainder", "slice_counts", "smooth_field", "top"]
 
 #: FWHM of a Gaussian in units of its sigma.
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
@@ -115,35 +115,3 @@ def smooth_field(rng, shape, sigma_vox, truncate=2.5) -> np.ndarray:
                             mode="wrap", truncate=truncate)
     sd = float(w.std())
     return w / sd if sd > 0 else w
-
-
-def kernel_sq_sum(sigma: float, truncate: float) -> float:
-    """Sum of squares of the normalised 1-D Gaussian kernel that ``ndimage.gaussian_filter`` uses.
-
-    Examples
-    --------
-    >>> kernel_sq_sum(0.0, 3.0), round(kernel_sq_sum(1.0, 3.0), 4)
-    (1.0, 0.2823)
-    """
-    if sigma <= 0:
-        return 1.0
-    rad = int(truncate * sigma + 0.5)
-    k = np.exp(-0.5 * (np.arange(-rad, rad + 1) / sigma) ** 2)
-    k /= k.sum()
-    return float((k**2).sum())
-
-
-def correlated_noise(rng: np.random.Generator, shape, noise_sd: float) -> np.ndarray:
-    """Spatially correlated Gaussian noise (sigma 0.5, 0.7, 0.7 voxels in z, y, x) with SD ``noise_sd``.
-
-    Examples
-    --------
-    >>> e = correlated_noise(np.random.default_rng(0), (40, 40, 40), 20.0)
-    >>> e.dtype.name, bool(18 < e.std() < 22)
-    ('float32', True)
-    """
-    sig_n = (0.5, 0.7, 0.7)
-    noise = ndi.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), sig_n,
-                                mode="wrap", truncate=3.0)
-    norm = math.sqrt(np.prod([kernel_sq_sum(sg, 3.0) for sg in sig_n]))
-    return noise * np.float32(noise_sd / norm)
