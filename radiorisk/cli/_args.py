@@ -56,4 +56,5 @@ def add_bundle_radiomics_args(parser: argparse.ArgumentParser, *, data: str = "D
                              f"{data}'s manifest with the model's preset when the model uses radiomics)")
     parser.add_argument("--radiomics-cache", type=Path, default=None, metavar="DIR",
                         help="private, resumable radiomics store (raw ids and image paths; keep it private)")
-    parser.add_argument("--n-jobs", type=int, default=1, metavar="N", help="parallel radiomics extraction")
+    parser.add_argument("--n-jobs", type=int, default=1, metavar="N",
+                        help="worker processes: radiomics extraction (patient-report: also its bootstrap refits)")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.covariance import LedoitWolf
 from sklearn.ensemble import IsolationForest
@@ -116,7 +117,7 @@ def _ood_scores(method: str, Z_train: pd.DataFrame, Z: pd.DataFrame, *, random_s
 def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boot: int = 100,
                    horizon=None, level: float = 0.95, max_width: float = 0.10, blocks=None,
                    ood: str | None = "mahalanobis", ood_quantile: float = 0.99,
-                   random_state: int = 0, progress=None) -> RiskUncertainty:
+                   random_state: int = 0, progress=None, n_jobs: int = 1) -> RiskUncertainty:
     """Interval of each patient's predicted risk and a low-confidence flag with its reasons.
 
     Parameters
@@ -160,6 +161,10 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
     progress : callable, optional
         ``progress(step, done, total)`` after each bootstrap refit (step
         ``"bootstrap refits"``): the refits are most of the time of a patient report.
+    n_jobs : int, default 1
+        Processes for the bootstrap refits (joblib); the risks are the same for any
+        ``n_jobs`` (each refit is one seeded fit wherever it runs).  Use it with a model of
+        one thread per fit (``nthread=1``), or the processes compete for the cores.
 
     Returns
     -------
@@ -204,7 +209,7 @@ def risk_intervals(model, X, *, X_train=None, y_train=None, ensemble=None, n_boo
         R, source = _ensemble_risks(ensemble, X, h), "ensemble"
     else:
         R, source = _bootstrap_risks(model, X, h, X_train, y_train, n_boot=n_boot, seed=seed, notes=notes,
-                                     progress=progress), "bootstrap"
+                                     progress=progress, n_jobs=check_int("n_jobs", n_jobs, 1)), "bootstrap"
     q = (1.0 - level) / 2.0
     lo, hi = np.quantile(R, [q, 1.0 - q], axis=0)
     width = hi - lo
@@ -235,8 +240,17 @@ def _ensemble_risks(ensemble, X: pd.DataFrame, h: float) -> np.ndarray:
     return np.vstack([np.asarray(m.predict_risk(X, h), dtype=np.float64) for m in models])
 
 
+def _refit_risk(model, X_b: pd.DataFrame, y_b, X: pd.DataFrame, h: float):
+    """``(risks of X, None)`` of ``clone(model)`` fitted on one resample, or ``(None, error)``."""
+    try:
+        m = clone(model).fit(X_b, y_b)
+    except ValueError as exc:  # e.g. no event by the horizon in a resample
+        return None, str(exc)
+    return np.asarray(m.predict_risk(X, h), dtype=np.float64), None
+
+
 def _bootstrap_risks(model, X: pd.DataFrame, h: float, X_train, y_train, *, n_boot, seed: int,
-                     notes: list[str], progress=None) -> np.ndarray:
+                     notes: list[str], progress=None, n_jobs: int = 1) -> np.ndarray:
     """(m, n) risks of ``clone(model)`` refitted on bootstrap resamples; failed refits noted in ``notes``.
 
     Refit ``b`` uses replicate ``b`` of ``StratifiedBootstrap(one stratum, n_boot, seed)``.
@@ -252,14 +266,19 @@ def _bootstrap_risks(model, X: pd.DataFrame, h: float, X_train, y_train, *, n_bo
     R, errors = [], []
     if progress is not None:
         progress("bootstrap refits", 0, n_boot)
-    for b in range(n_boot):
+
+    def refit(b: int):  # the arguments of refit b
         idx = bs.replicate(b)
-        try:
-            m = clone(model).fit(X_train.iloc[idx], yt[idx])
-        except ValueError as exc:  # e.g. no event by the horizon in a resample
-            errors.append(str(exc))
+        return model, X_train.iloc[idx], yt[idx], X, h
+
+    # in the order of b whatever n_jobs (joblib's generator yields results in submission order)
+    results = (_refit_risk(*refit(b)) for b in range(n_boot)) if n_jobs == 1 else \
+        Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_refit_risk)(*refit(b)) for b in range(n_boot))
+    for b, (risk_b, error) in enumerate(results):
+        if error is None:
+            R.append(risk_b)
         else:
-            R.append(np.asarray(m.predict_risk(X, h), dtype=np.float64))
+            errors.append(error)
         if progress is not None:
             progress("bootstrap refits", b + 1, n_boot)
     if len(errors) > 0.1 * n_boot:

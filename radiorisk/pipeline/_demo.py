@@ -298,7 +298,8 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress=
                     report_dir / "patients",
                     comment="Synthetic patient from radiorisk demo; not a real person.", author="radiorisk demo",
                     n_boot=10 if quick else 20, features=features, id_key=pz, overwrite=True,
-                    random_state=seed, argv=["radiorisk", "demo"], progress=report_progress)
+                    random_state=seed, argv=["radiorisk", "demo"], progress=report_progress,
+                    n_jobs=2)  # the bootstrap refits on both cores (xgb-cox fits with one thread)
 
     (out / "demo.json").write_text(
         json.dumps({"n": n, "images": k, "seed": seed, "mode": "established-cad", "models": list(DEMO_MODELS),

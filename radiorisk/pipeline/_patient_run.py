@@ -209,8 +209,12 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
         Contributing factors per report.
     n_boot : int, default 50
         Bootstrap refits of the interval.
-    features, radiomics_cache, n_jobs, id_key, id_key_file, raw_ids, allow_outside_root
+    features, radiomics_cache, id_key, id_key_file, raw_ids, allow_outside_root
         As in :func:`radiorisk.pipeline.predict_cohort`.
+    n_jobs : int, default 1
+        Worker processes: the radiomics extraction of new images (as in ``predict_cohort``) and
+        the bootstrap refits of the interval (:func:`radiorisk.explain.risk_intervals`; the same
+        intervals for any ``n_jobs``).
     overwrite : bool
         Replace existing reports.
     argv : list of str, optional
@@ -281,7 +285,7 @@ def run_patient_report(model_dir, data_dir, patients, out_dir, *, comment=None, 
         warnings.simplefilter("ignore")
         u = None if X_train is None else risk_intervals(
             est, Xs, X_train=X_train, y_train=y_train, n_boot=n_boot, horizon=h, blocks=blocks,
-            random_state=random_state, progress=progress)
+            random_state=random_state, progress=progress, n_jobs=n_jobs)
     shap = shap_values(est, Xs, blocks=blocks, random_state=random_state,
                        background=prep.X if X_train is None else X_train)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -27,6 +27,9 @@ def test_bootstrap_intervals_and_reasons(small_model, explain_data):
     quiet = risk_intervals(small_model, Xq, X_train=X, y_train=explain_data.y, n_boot=8,
                            blocks=explain_data.blocks, random_state=0)
     assert quiet.table.equals(u.table)  # reporting progress changes nothing
+    two = risk_intervals(small_model, Xq, X_train=X, y_train=explain_data.y, n_boot=8,
+                         blocks=explain_data.blocks, random_state=0, n_jobs=2)
+    assert two.table.equals(u.table)  # the same refits in two processes
     t = u.table
     assert tuple(t.columns) == UNCERTAINTY_COLUMNS and t.index.equals(Xq.index)
     np.testing.assert_allclose(t["risk"], small_model.predict_risk(Xq))
