@@ -67,7 +67,7 @@ from ..models import (
 )
 from ..privacy import Pseudonymiser
 from ..stats import DEFAULT_HORIZON_DAYS
-from ._fit_competing import competing_params, oof_columns, outcome_mode, statement
+from ._fit_competing import MI_STATEMENT, competing_params, oof_columns, outcome_mode, statement
 from ._fit_optimism import fit_optimism
 from ._fit_options import check_options, competing_request
 from ._fit_radiomics import extract_run_radiomics, read_features
@@ -181,6 +181,10 @@ def _mnar(work: _Work, fit_model, data, blocks, *, horizon, seed, folds, params,
     pet = [c for c in data.blocks.get("pet", ()) if data.X[c].isna().any() and data.X[c].dropna().nunique() > 2]
     if not pet:
         return None
+    params.pop("competing_unpenalized", None)  # params is the caller's copy (competing_params)
+    if params.pop("competing_risks", False):
+        work.notes.append("the MNAR delta-adjustment table uses the censoring estimands (multiply imputed "
+                          "Cox model of MACE with competing deaths censored; Harrell's C, Kaplan-Meier O/E)")
     res = _timed(work, "mnar_sensitivity", delta_sensitivity, data, blocks=blocks, horizon=horizon,
                  random_state=seed, n_imputations=fit_model.n_imputations, folds=folds or 5,
                  params=params)
@@ -361,10 +365,7 @@ def _statements(pz: Pseudonymiser, cohort, data, work: _Work, cv, ladder, iecv) 
 
 
 def _iecv_configuration(cv_by, cv) -> dict:
-    """``cv_by``, the folds and the clusters of a leave-one-cluster-out run; {} for K-fold.
-
-    The keys are absent from default runs, whose provenance stays as it was.
-    """
+    """``cv_by``, the folds and the clusters of a leave-one-cluster-out run; {} for K-fold (default runs)."""
     if cv_by is None:
         return {}
     return {"cv_by": cv_by, "folds": cv.folds, "clusters": list(cv.clusters)}
@@ -439,15 +440,12 @@ def run_fit(
     mace : sequence of str, optional
         MACE components (default mi, cardiac_death, ua_hosp, revasc_unplanned).
     competing_risks : bool or None, default None
-        Non-cardiac death (and cardiac death when not a MACE component) as a
-        competing event (True), or censored (False: ``fit --censor-competing``, the
-        cause-specific estimand 1 - survival from MACE).  Default None: competing
-        risks whenever the cohort records such a death, else as without.  In that
-        mode the kind's competing-risk version is fitted (``xgb-aft`` has none: refused),
-        risks are the cumulative incidence of MACE, ``oof_predictions.csv`` gains
-        ``event_type``, the ladder and IECV metrics are ``c_cr``, ``auc_cr``, ...
-        and the notes state the estimand (docs/ladder.md).  ``competing``
-        (``"censor"`` / ``"competing"``) is its older spelling.
+        Non-cardiac death (and cardiac death outside ``mace``) as a competing event (True), or censored
+        (False: ``fit --censor-competing``, the cause-specific estimand).  Default None: competing risks
+        whenever the cohort records such a death.  Then the kind's competing-risk version is fitted
+        (``xgb-aft`` has none: refused), risks are the cumulative incidence of MACE, ``oof_predictions.csv``
+        gains ``event_type``, the ladder and IECV metrics are ``c_cr``, ``auc_cr``, ... and the notes state
+        the estimand (docs/ladder.md).  ``competing`` (``"censor"`` / ``"competing"``): older spelling.
     search : bool
         Nested random search for the xgb models (ignored for coxph).
     search_iter : int
@@ -547,7 +545,7 @@ def run_fit(
     plaque = _plaque(work, cohort, data_dir, allow_outside_root) if measure else None
     data, cr, n_competing = outcome_mode(
         lambda comp: _assemble(work, cohort, blocks, plaque=plaque, radiomics=radiomics, mace=mace,
-                               competing=comp, horizon=horizon), cr_request, model)
+                               competing=comp, horizon=horizon), cr_request, model, optimism_boot)
     if cr or cr_request is not None:
         work.notes.append(statement(model, cr, request=cr_request, n_competing=n_competing, horizon=horizon))
     clusters = _clusters(work, cohort, data, cv_by)
@@ -558,7 +556,9 @@ def run_fit(
     if model == "coxph":  # the default strategy: clinical unpenalised, penalty by inner CV (issue 16)
         model_params, note = default_cox_params(data, blocks, model_params)
         work.notes.append(note)
-    model_params = competing_params(model_params, cr)
+    model_params, note = competing_params(model_params, cr, model)
+    work.notes += [note] if note else []
+    work.notes += [MI_STATEMENT] if cr and isinstance(fit_model, MIModel) else []
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
@@ -570,7 +570,7 @@ def run_fit(
     status = data.event_type if cr else None  # competing-risk metrics per cluster
     iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
                                              random_state=seed, status=status)
-    mnar = _mnar(work, fit_model, data, blocks, horizon=horizon, seed=seed, folds=folds, params=model_params,
+    mnar = _mnar(work, fit_model, data, blocks, horizon=horizon, seed=seed, folds=folds, params=dict(model_params),
                  out=out)
     opt = fit_optimism(work, fit_model, data, blocks, optimism_boot, final_info, out, horizon, seed, n_jobs, model_params)
     preset = radiomics_params if features is None and "radiomics" in blocks else None
