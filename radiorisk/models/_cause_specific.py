@@ -155,7 +155,7 @@ class _CauseSpecific:
         self._base_class.fit(self, X, make_y(t, status == 1))
         self.n_competing_ = int(np.sum(status == 2))
         if self.n_competing_:
-            self.competing_ = self._base_class(**self._competing_params()).fit(X, make_y(t, status == 2))
+            self.competing_ = self._fit_competing(X, make_y(t, status == 2))
             for attr in ("convergence_notes_", "fit_warnings_"):  # the notes of both fits, for fit reports
                 if hasattr(self, attr):
                     mine = list(getattr(self, attr))
@@ -172,6 +172,10 @@ class _CauseSpecific:
     def _competing_params(self) -> dict:
         """The parameters of the competing-event model: the estimator's own (base-class ones only)."""
         return self.get_params()
+
+    def _fit_competing(self, X, y):
+        """The fitted model of the competing event (``y``: competing events as the events)."""
+        return self._base_class(**self._competing_params()).fit(X, y)
 
     def _cause_rel(self, model, X) -> np.ndarray:  # pragma: no cover - defined by subclasses
         raise NotImplementedError
@@ -297,6 +301,20 @@ class CauseSpecificCoxRisk(ImputedCauseSpecific, _CauseSpecific, CoxPHRisk):
                          impute_delta=impute_delta, delta_columns=delta_columns, random_state=random_state,
                          unpenalized=unpenalized, penalizer_grid=penalizer_grid, inner_folds=inner_folds)
         self.competing_unpenalized = competing_unpenalized
+
+    def _fit_competing(self, X, y):
+        """The competing-event model; too few competing events for the inner CV of ``penalizer="cv"``:
+        the MACE model's chosen strength instead (stated in ``convergence_notes_``)."""
+        params = self._competing_params()
+        try:
+            return self._base_class(**params).fit(X, y)
+        except ModelError as exc:
+            if not (params["penalizer"] == "cv" and str(exc).startswith("too few events")):
+                raise
+        self.convergence_notes_.append(f"competing-event model: too few competing events ({int(y['event'].sum())}) "
+                                       "for the inner cross-validation of its penalty; the MACE model's "
+                                       f"strength {self.penalizer_:g} used")
+        return self._base_class(**{**params, "penalizer": self.penalizer_}).fit(X, y)
 
     def _competing_params(self) -> dict:
         p = self.get_params()
