@@ -190,8 +190,8 @@ def test_errors():
         CauseSpecificCoxRisk().fit(X, make_y(y["time"], y["event"]))
     with pytest.raises(ModelError, match="no competing-risk version"):
         make_model("xgb-aft", competing_risks=True)
-    with pytest.raises(ModelError, match="n_imputations"):
-        CauseSpecificCoxRisk(n_imputations=3).fit(X, y)
+    with pytest.raises(ModelError, match="needs the event type"):  # multiple imputation is supported, with it
+        CauseSpecificCoxRisk(n_imputations=3).fit(X, make_y(y["time"], y["event"]))
     with pytest.raises(ModelError, match="sample_weight"):
         CauseSpecificCoxRisk().fit(X, y, sample_weight=np.ones(200))
     with pytest.raises(ModelError, match="no survival function"):
