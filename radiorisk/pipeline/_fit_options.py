@@ -120,7 +120,7 @@ def competing_statement(mode: bool, *, requested, n_competing: int, horizon: flo
     Examples
     --------
     >>> competing_statement(True, requested=None, n_competing=12, horizon=1826,
-    ...                     estimand="cumulative incidence of MACE")[:78]
+    ...                     estimand="cumulative incidence of MACE")[:77]
     'competing risks: non-cardiac death treated as a competing event; the estimand'
     """
     if mode:

@@ -162,7 +162,7 @@ def test_fit_default_cv_unchanged_by_the_cv_by_path(cohort_dir, tmp_path):
     assert "cv_by" not in prov["configuration"]
     assert any(s.startswith("5 x 5-fold cross-validation stratified on the event and grouped by patient")
                for s in prov["statements"])
-    args = _parser().parse_args(["fit", "--censor-competing", "--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical",
+    args = _parser().parse_args(["fit", "--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical",
                                  "--out", str(tmp_path / "c"), "--seed", "4", "--n-boot", "0",
                                  "--param", "penalizer=0.5", "--quiet"])
     assert (args.repeats, args.folds, args.cv_by) == (None, None, None)
