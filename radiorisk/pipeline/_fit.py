@@ -304,8 +304,7 @@ def _write_results(work: _Work, out: Path, data, cv, ladder, est, iecv=None, req
         oof["event_type"] = data.event_type.reindex(oof["patient_id"]).to_numpy(int)
     oof["patient_id"] = work.pz(oof["patient_id"].to_numpy(dtype=object))
     files["oof_predictions"] = out / "oof_predictions.csv"
-    atomic_write_csv(files["oof_predictions"], oof[oof_columns(_OOF_COLUMNS, competing_risks)],
-                     float_format="%.10g")
+    atomic_write_csv(files["oof_predictions"], oof[oof_columns(_OOF_COLUMNS, competing_risks)], float_format="%.10g")
     files["ladder"] = out / "ladder.csv"
     atomic_write_csv(files["ladder"], ladder.to_frame(), float_format="%.10g")
     if iecv is not None:
@@ -557,8 +556,7 @@ def run_fit(
         model_params, note = default_cox_params(data, blocks, model_params)
         work.notes.append(note)
     model_params, note = competing_params(model_params, cr, model)
-    work.notes += [note] if note else []
-    work.notes += [MI_STATEMENT] if cr and isinstance(fit_model, MIModel) else []
+    work.notes += [n for n in (note, MI_STATEMENT if cr and isinstance(fit_model, MIModel) else None) if n]
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
