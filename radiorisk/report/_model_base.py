@@ -127,7 +127,22 @@ def _competing(ctx) -> bool:
 
 
 def estimand_sentence(ctx) -> str:
-    """The model report's sentence on how non-cardiac death was handled and what the risks estimate."""
+    """The model report's sentence on how non-cardiac death was handled and what the risks estimate.
+
+    ``ctx`` needs ``pred`` (the per-patient OOF table; ``event_type`` marks a competing-risk run),
+    ``model`` (the fitted pipeline) and ``horizon``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> from sklearn.pipeline import Pipeline
+    >>> from radiorisk.models import CoxPHRisk
+    >>> ctx = SimpleNamespace(pred=pd.DataFrame(columns=["risk", "time", "event"]), horizon=1826.0,
+    ...                       model=Pipeline([("model", CoxPHRisk())]))
+    >>> estimand_sentence(ctx)[:60]
+    'Non-cardiac death censored: the estimand is 1 - survival fro'
+    """
     final = ctx.model.steps[-1][1]
     if _competing(ctx):
         words = getattr(final, "estimand_", "cumulative incidence of MACE")
