@@ -87,7 +87,7 @@ def test_synth_same_seed_byte_identical_and_other_seed_differs(tmp_path):
 def test_fit_coxph_twice_gives_identical_oof_predictions(synth, tmp_path, capsys):
     hashes = []
     for name in ("r1", "r2"):
-        code = main(["fit", "--data", str(synth / "D"), "--model", "coxph", "--blocks", "clinical,ccta",
+        code = main(["fit", "--censor-competing", "--data", str(synth / "D"), "--model", "coxph", "--blocks", "clinical,ccta",
                      "--horizon", "1826", "--out", str(tmp_path / name), "--repeats", "1", "--folds", "3",
                      "--seed", "5", "--n-boot", "0", "--param", "penalizer=0.5", "--quiet"])
         assert code == 0, capsys.readouterr().err

@@ -190,7 +190,7 @@ def test_fit_refuses_outside_paths_unless_allowed(tmp_path, capsys):
     for col in ("image_path", "mask_path"):
         m[col] = "../" + m[col]
     m.to_csv(c / "manifest.csv", index=False)
-    args = ["fit", "--data", str(c), "--model", "coxph", "--blocks", "clinical,ccta", "--horizon", "1826",
+    args = ["fit", "--censor-competing", "--data", str(c), "--model", "coxph", "--blocks", "clinical,ccta", "--horizon", "1826",
             "--repeats", "1", "--folds", "3", "--param", "penalizer=0.5", "--out", str(tmp_path / "run"),
             "--quiet"]
     assert main(args) == 2

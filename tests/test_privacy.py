@@ -186,7 +186,7 @@ def test_fit_and_audit_outputs_carry_no_raw_ids(small_cohort, tmp_path, monkeypa
 
     monkeypatch.setenv(KEY_ENV, KEY)
     out = tmp_path / "out"
-    run = run_fit(small_cohort, out / "run", model="coxph", blocks="clinical,ccta,radiomics",
+    run = run_fit(small_cohort, out / "run", competing_risks=False, model="coxph", blocks="clinical,ccta,radiomics",
                   repeats=1, folds=3, seed=1, n_boot=0, measure=True,
                   params={"penalizer": 2.0, "screen_k": 5})
     assert (out / "run" / "radiomics" / "features.parquet").exists()
@@ -290,7 +290,7 @@ def test_fit_cli_flags(small_cohort, tmp_path, monkeypatch, no_user_key, capsys)
     p = argparse.ArgumentParser(prog="radiorisk")
     add_fit_parser(p.add_subparsers(dest="command"))
     keyfile = tmp_path / "private" / "key"
-    args = p.parse_args(["fit", "--data", str(small_cohort), "--model", "coxph", "--blocks", "clinical",
+    args = p.parse_args(["fit", "--censor-competing", "--data", str(small_cohort), "--model", "coxph", "--blocks", "clinical",
                          "--out", str(tmp_path / "RUN"), "--repeats", "1", "--folds", "2", "--n-boot", "0",
                          "--param", "penalizer=0.5", "--id-key-file", str(keyfile), "--quiet"])
     assert args.func(args) == 0
@@ -300,7 +300,7 @@ def test_fit_cli_flags(small_cohort, tmp_path, monkeypatch, no_user_key, capsys)
     prov = (tmp_path / "RUN" / "provenance.json").read_text()
     assert str(keyfile) not in prov and keyfile.read_text().strip() not in prov
     with pytest.raises(SystemExit):
-        p.parse_args(["fit", "--data", "D", "--model", "coxph", "--blocks", "clinical", "--out", "R",
+        p.parse_args(["fit", "--censor-competing", "--data", "D", "--model", "coxph", "--blocks", "clinical", "--out", "R",
                       "--raw-ids", "--id-key-file", "k"])
 
 

@@ -107,7 +107,7 @@ def test_fit_shows_progress_unless_quiet(tmp_path, capsys):
     d = tmp_path / "D"
     assert main(["synth", "--n", "300", "--mode", "established-cad", "--seed", "3", "--out", str(d), "--quiet"]) == 0
     capsys.readouterr()
-    base = ["fit", "--data", str(d), "--model", "coxph", "--blocks", "clinical,ccta", "--repeats", "1", "--folds",
+    base = ["fit", "--censor-competing", "--data", str(d), "--model", "coxph", "--blocks", "clinical,ccta", "--repeats", "1", "--folds",
             "3", "--n-boot", "20", "--raw-ids", "--param", "penalizer=0.1"]
     assert main([*base, "--out", str(tmp_path / "loud")]) == 0
     loud = capsys.readouterr()

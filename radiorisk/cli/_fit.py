@@ -30,7 +30,8 @@ _as_flags = FlagWords(_FLAGS, (("use overwrite)", "use --overwrite)"), ("outside
             ("inside out ", "inside --out "), ("or use raw_ids)", "or use --raw-ids)"),
             ("no features table", "no --features table"), ("or id_key_file)", "or --id-key-file)"),
             ("(out ", "(--out "), ("with cv_by", "with --cv-by"),
-            ("(use impute='median', the default)", "(use --impute median, the default)")))
+            ("(use impute='median', the default)", "(use --impute median, the default)"),
+            ("competing_risks=False", "--censor-competing"), ("competing_risks=True", "--competing-risks")))
 
 
 def _parse_params(items) -> dict:
@@ -54,6 +55,9 @@ def fit_command(args: argparse.Namespace) -> int:
     """
     from ..pipeline import pseudonymiser  # on demand: `radiorisk --help` stays fast
 
+    if getattr(args, "competing_risks", False) and getattr(args, "censor_competing", False):
+        raise FitUsageError("--competing-risks and --censor-competing contradict each other: give one "
+                            "(default: competing risks when the cohort records non-cardiac death)")
     try:
         pz = pseudonymiser(None, getattr(args, "id_key_file", None), getattr(args, "raw_ids", False),
                            Path(args.out))
@@ -68,6 +72,8 @@ def fit_command(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, pz):
     from ..pipeline import console_progress, run_fit
 
+    cr = True if getattr(args, "competing_risks", False) else \
+        False if getattr(args, "censor_competing", False) else None
     if pz.created:
         print(f"radiorisk fit: created the id key {pz.key_path} (fingerprint {pz.fingerprint}); keep it "
               "private and backed up: it links the pseudonyms in RUN back to the ids", file=sys.stderr)
@@ -75,7 +81,8 @@ def _run(args: argparse.Namespace, pz):
         args.data, args.out, model=args.model, blocks=args.blocks, horizon=args.horizon,
         repeats=args.repeats, folds=args.folds, seed=args.seed, n_jobs=args.n_jobs,
         features=args.features, radiomics_params=args.radiomics_params, measure=args.measure_plaque,
-        mace=args.mace.split(",") if args.mace else None, competing=args.competing,
+        mace=args.mace.split(",") if args.mace else None, competing=getattr(args, "competing", None),
+        competing_risks=cr,
         search=not args.no_search, search_iter=args.search_iter, search_budget=args.search_budget,
         n_boot=args.n_boot, params=_parse_params(args.param), overwrite=args.overwrite, argv=sys.argv,
         id_key=pz, radiomics_cache=getattr(args, "radiomics_cache", None),
@@ -142,8 +149,17 @@ def add_fit_parser(subparsers) -> argparse.ArgumentParser:
                    help="add image-measured plaque (from the manifest's masks) to the ccta block")
     a.add_argument("--mace", default=None, metavar="C1,C2",
                    help="MACE components (default mi,cardiac_death,ua_hosp,revasc_unplanned)")
-    a.add_argument("--competing", choices=("censor", "competing"), default="censor",
-                   help="non-cardiac death: censoring (default) or a competing event")
+    a.add_argument("--competing-risks", action="store_true",
+                   help="non-cardiac death (and cardiac death outside --mace) is a competing event: the "
+                        "model kind's competing-risk version predicts the cumulative incidence of MACE and "
+                        "the out-of-fold metrics are the competing-risk ones (c_cr, auc_cr, brier_cr, "
+                        "oe_ratio_cr; Aalen-Johansen observed risk). The default when the cohort records "
+                        "such a death; xgb-aft has no competing-risk version")
+    a.add_argument("--censor-competing", action="store_true",
+                   help="censor non-cardiac death instead (today's cause-specific estimand, 1 - survival "
+                        "from MACE in a world without competing death); stated in the notes")
+    a.add_argument("--competing", choices=("censor", "competing"), default=None,
+                   help=argparse.SUPPRESS)  # the older spelling of --censor-competing / --competing-risks
     a.add_argument("--no-search", action="store_true", help="no hyperparameter search (xgb models)")
     a.add_argument("--search-iter", type=int, default=8, metavar="N",
                    help="random-search candidates (default 8)")

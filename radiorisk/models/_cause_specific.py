@@ -27,7 +27,8 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..stats import efron_increments
-from ._base import ModelError, check_horizon, check_y_cr, make_y
+from ._base import DEFAULT_HORIZON, ModelError, check_horizon, check_y_cr, make_y
+from ._cause_specific_mi import ImputedCauseSpecific
 from ._cox import CoxPHRisk
 from ._xgb import XGBCoxRisk
 
@@ -39,6 +40,7 @@ ESTIMAND_CENSORING = ("1 - survival from MACE with competing events treated as c
                       "(Kaplan-Meier-type risk; exceeds the cumulative incidence when competing events occur)")
 
 _CHUNK = 4096  # rows per block of the (rows x event times) products
+_REL_MAX = 1e300  # relative hazards are capped here (an overflowing exp of a diverged fit's linear predictor)
 
 
 def cause_specific_cif(hazards, horizon: float, *, product_limit: bool = True) -> np.ndarray:
@@ -56,6 +58,10 @@ def cause_specific_cif(hazards, horizon: float, *, product_limit: bool = True) -
     product_limit : bool, default True
         :math:`S(t-)` as the product limit of the all-cause hazard
         (riskRegression's default) or as :math:`\exp(-\Lambda_1-\Lambda_2)`.
+        An all-cause increment above 1 (a huge relative hazard) is a
+        conditional probability of 1, shared between the causes in proportion
+        to their increments; riskRegression has no such rule (it never arises
+        in a converged fit).
 
     Returns
     -------
@@ -90,19 +96,24 @@ def cause_specific_cif(hazards, horizon: float, *, product_limit: bool = True) -
         keep = t <= h
         np.add.at(base[c], np.searchsorted(grid, t[keep]), d[keep])
     out = np.empty(n)
+    rel = [np.minimum(r, _REL_MAX) for _, _, r in parts]  # an overflowing exp(lp) (a diverged fit) as huge
     for s in range(0, n, _CHUNK):
         rows = slice(s, min(n, s + _CHUNK))
-        d1 = parts[0][2][rows, None] * base[0][None, :]
+        d1 = rel[0][rows, None] * base[0][None, :]
         d_all = d1.copy()
         for c in range(1, len(parts)):
-            d_all += parts[c][2][rows, None] * base[c][None, :]
+            d_all += rel[c][rows, None] * base[c][None, :]
         if product_limit:
+            over = d_all > 1.0  # a discrete all-cause hazard above 1: every one left has an event there
+            if over.any():
+                d1 = np.where(over, d1 / np.where(over, d_all, 1.0), d1)
+                d_all = np.minimum(d_all, 1.0)
             surv_after = np.cumprod(1.0 - d_all, axis=1)
         else:
             surv_after = np.exp(-np.cumsum(d_all, axis=1))
         surv_before = np.concatenate([np.ones((d1.shape[0], 1)), surv_after[:, :-1]], axis=1)
         out[rows] = np.sum(surv_before * d1, axis=1)
-    return out
+    return np.clip(out, 0.0, 1.0)  # rounding of a risk of 1 (a capped increment) stays a probability
 
 
 class _CauseSpecific:
@@ -144,7 +155,7 @@ class _CauseSpecific:
         self._base_class.fit(self, X, make_y(t, status == 1))
         self.n_competing_ = int(np.sum(status == 2))
         if self.n_competing_:
-            self.competing_ = self._base_class(**self.get_params()).fit(X, make_y(t, status == 2))
+            self.competing_ = self._fit_competing(X, make_y(t, status == 2))
             for attr in ("convergence_notes_", "fit_warnings_"):  # the notes of both fits, for fit reports
                 if hasattr(self, attr):
                     mine = list(getattr(self, attr))
@@ -157,6 +168,14 @@ class _CauseSpecific:
 
     def _check_cs_params(self) -> None:
         pass
+
+    def _competing_params(self) -> dict:
+        """The parameters of the competing-event model: the estimator's own (base-class ones only)."""
+        return self.get_params()
+
+    def _fit_competing(self, X, y):
+        """The fitted model of the competing event (``y``: competing events as the events)."""
+        return self._base_class(**self._competing_params()).fit(X, y)
 
     def _cause_rel(self, model, X) -> np.ndarray:  # pragma: no cover - defined by subclasses
         raise NotImplementedError
@@ -220,7 +239,7 @@ class _CauseSpecific:
             raise ModelError("cause-specific state: the competing model is missing or unexpected")
         self.competing_ = None
         if comp is not None:
-            self.competing_ = self._base_class(**self.get_params())
+            self.competing_ = self._base_class(**self._competing_params())
             self.competing_._set_state(comp, folder)
         self._set_cause_state(st, comp)
 
@@ -232,12 +251,19 @@ class _CauseSpecific:
             raise ModelError("cause-specific state: cause_times_ and cause_increments_ do not match")
 
 
-class CauseSpecificCoxRisk(_CauseSpecific, CoxPHRisk):
+class CauseSpecificCoxRisk(ImputedCauseSpecific, _CauseSpecific, CoxPHRisk):
     r"""Cause-specific Cox models of MACE and of the competing event, combined into the cumulative incidence.
 
     Parameters are those of :class:`~radiorisk.models.CoxPHRisk` (both causes'
-    models use them); ``n_imputations`` is not supported.  ``fit`` needs ``y`` with
-    ``event_type`` (:func:`~radiorisk.models.make_y`).
+    models use them), and ``competing_unpenalized``: the competing-event model's
+    unpenalised columns (default ``"same"``: those of ``unpenalized``; ``[]``:
+    every column penalised, e.g. a nuisance model with few competing events whose
+    unpenalised binary predictors would otherwise separate).  ``fit`` needs ``y`` with ``event_type``
+    (:func:`~radiorisk.models.make_y`).  With ``n_imputations`` (multiple
+    imputation of missing covariates): M chained-equation imputations with the
+    MACE indicator and the Nelson-Aalen hazard of MACE in the imputation model,
+    one cause-specific pair per completed data set, the cumulative incidences
+    averaged (:mod:`radiorisk.models._cause_specific_mi`).
 
     Attributes
     ----------
@@ -271,12 +297,39 @@ class CauseSpecificCoxRisk(_CauseSpecific, CoxPHRisk):
 
     _base_class = CoxPHRisk
     _base_name = "coxph"
+
+    def __init__(self, *, horizon=DEFAULT_HORIZON, penalizer=0.0, l1_ratio=0.0, robust=False,
+                 n_imputations=None, impute_max_iter=5, impute_delta=0.0, delta_columns=None,
+                 random_state=0, unpenalized=None, penalizer_grid=None, inner_folds=5,
+                 competing_unpenalized="same"):
+        super().__init__(horizon=horizon, penalizer=penalizer, l1_ratio=l1_ratio, robust=robust,
+                         n_imputations=n_imputations, impute_max_iter=impute_max_iter,
+                         impute_delta=impute_delta, delta_columns=delta_columns, random_state=random_state,
+                         unpenalized=unpenalized, penalizer_grid=penalizer_grid, inner_folds=inner_folds)
+        self.competing_unpenalized = competing_unpenalized
+
+    def _fit_competing(self, X, y):
+        """The competing-event model; too few competing events for the inner CV of ``penalizer="cv"``:
+        the MACE model's chosen strength instead (stated in ``convergence_notes_``)."""
+        params = self._competing_params()
+        try:
+            return self._base_class(**params).fit(X, y)
+        except ModelError as exc:
+            if not (params["penalizer"] == "cv" and str(exc).startswith("too few events")):
+                raise
+        self.convergence_notes_.append(f"competing-event model: too few competing events ({int(y['event'].sum())}) "
+                                       "for the inner cross-validation of its penalty; the MACE model's "
+                                       f"strength {self.penalizer_:g} used")
+        return self._base_class(**{**params, "penalizer": self.penalizer_}).fit(X, y)
+
+    def _competing_params(self) -> dict:
+        p = self.get_params()
+        own = p.pop("competing_unpenalized")
+        if not (isinstance(own, str) and own == "same"):
+            p["unpenalized"] = own
+        return p
     ESTIMAND = ("cumulative incidence of MACE (Aalen-Johansen-type product of cause-specific Cox models "
                 "for MACE and for the competing event, as riskRegression::CSC + predictRisk)")
-
-    def _check_cs_params(self) -> None:
-        if self.n_imputations is not None:
-            raise ModelError("the cause-specific Cox model does not support n_imputations (multiple imputation)")
 
     def _set_cause_hazards(self, X, t, status) -> None:
         times, incs = [], []

@@ -26,6 +26,9 @@ from ..stats import (
     NotEstimableError,
     NRIResult,
     StratifiedBootstrap,
+    auc_cr,
+    brier_cr,
+    c_cr,
     category_free_nri,
     check_horizon,
     harrell_c,
@@ -52,6 +55,10 @@ LADDER_COLUMNS = ("population", "rung", "blocks", "reference", "metric", "estima
 _LADDER_ORDER = ("clinical", "ccta", "radiomics", "pet")
 _DISC = ("harrell_c", "uno_c", "td_auc")
 _COMP = ("delta_harrell_c", "delta_uno_c", "delta_td_auc", "nri", "nri_events", "nri_nonevents", "idi")
+#: The competing-risk rows (a cohort with competing deaths, ``event_type`` 2): Wolbers' truncated C,
+#: the cause-1 AUC and Brier score at the horizon (riskRegression::Score(..., cause = 1)) and their differences.
+_DISC_CR = ("c_cr", "auc_cr", "brier_cr")
+_COMP_CR = ("delta_c_cr", "delta_auc_cr", "delta_brier_cr")
 
 
 # ---------------------------------------------------------------------------
@@ -101,7 +108,7 @@ class LadderResult:
         txt = t.apply(lambda r: f"{r.estimate:.3f} ({r.ci_low:.3f}-{r.ci_high:.3f})", axis=1)
         w = t.assign(text=txt).pivot_table(index=["population", "rung"], columns="metric",
                                            values="text", aggfunc="first", sort=False)
-        cols = [c for c in (*_DISC, "delta_harrell_c", "nri", "idi") if c in w.columns]
+        cols = [c for c in (*_DISC, *_DISC_CR, "delta_harrell_c", "delta_c_cr", "nri", "idi") if c in w.columns]
         return w[cols]
 
     def estimates(self, metric: str = "harrell_c", population: str | None = None) -> pd.Series:
@@ -115,12 +122,16 @@ class LadderResult:
                          self.notes, index=True)
 
 
-def _metric_values(t, e, r, horizon) -> dict:
-
+def _metric_values(t, e, r, horizon, status=None) -> dict:
+    """The rung's metrics: censoring ones (``status`` None) or competing-risk ones (status 0/1/2)."""
     out = {}
-    for name, fn in (("harrell_c", lambda: harrell_c(t, e, r)),
-                     ("uno_c", lambda: uno_c(t, e, r, horizon=horizon)),
-                     ("td_auc", lambda: td_auc(t, e, r, horizon=horizon).estimate)):
+    fns = (("harrell_c", lambda: harrell_c(t, e, r)),
+           ("uno_c", lambda: uno_c(t, e, r, horizon=horizon)),
+           ("td_auc", lambda: td_auc(t, e, r, horizon=horizon).estimate)) if status is None else (
+           ("c_cr", lambda: c_cr(t, status, r, horizon=horizon)),
+           ("auc_cr", lambda: auc_cr(t, status, r, horizon=horizon).estimate),
+           ("brier_cr", lambda: brier_cr(t, status, r, horizon=horizon).estimate))
+    for name, fn in fns:
         try:
             out[name] = fn()
         except NotEstimableError:
@@ -128,8 +139,10 @@ def _metric_values(t, e, r, horizon) -> dict:
     return out
 
 
-def _comparison_values(t, e, r_old, r_new, horizon, m_old, m_new) -> dict:
-
+def _comparison_values(t, e, r_old, r_new, horizon, m_old, m_new, status=None) -> dict:
+    """Paired differences; NRI and IDI (censoring estimands only) with ``status`` None."""
+    if status is not None:
+        return {f"delta_{k}": m_new[k] - m_old[k] for k in _DISC_CR}
     out = {f"delta_{k}": m_new[k] - m_old[k] for k in _DISC}
     try:
         nri = category_free_nri(t, e, r_old, r_new, horizon=horizon)
@@ -143,11 +156,22 @@ def _comparison_values(t, e, r_old, r_new, horizon, m_old, m_new) -> dict:
     return out
 
 
-def _all_values(t, e, risks: list[np.ndarray], horizon) -> tuple[list[dict], list[dict]]:
-    m = [_metric_values(t, e, r, horizon) for r in risks]
-    c = [_comparison_values(t, e, risks[i - 1], risks[i], horizon, m[i - 1], m[i])
+def _all_values(t, e, risks: list[np.ndarray], horizon, status=None) -> tuple[list[dict], list[dict]]:
+    m = [_metric_values(t, e, r, horizon, status) for r in risks]
+    c = [_comparison_values(t, e, risks[i - 1], risks[i], horizon, m[i - 1], m[i], status)
          for i in range(1, len(risks))]
     return m, c
+
+
+def _keys(status) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The metric and comparison rows of a ladder: censoring or competing-risk."""
+    return (_DISC, _COMP) if status is None else (_DISC_CR, _COMP_CR)
+
+
+def _ladder_status(data):
+    """``data.event_type`` (patient_id-indexed) when the cohort has competing events, else None."""
+    et = getattr(data, "event_type", None)
+    return et if et is not None and bool((et == 2).any()) else None
 
 
 def _rung_names(rungs) -> list[str]:
@@ -237,7 +261,7 @@ def _rung_data(pdata, blocks):
 
 
 def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw, cv_by, notes):
-    """Cross-validate (or reuse) every rung of one population: (cvs, mean OOF risks, time, event)."""
+    """Cross-validate (or reuse) every rung of one population: (cvs, mean OOF risks, time, event, status)."""
     cvs: dict[tuple[str, str], CVResult] = {}
     risks, t, e = [], None, None
     if cv_kw.get("progress") is not None:
@@ -258,24 +282,28 @@ def _population_cvs(model, label, pop, pdata, idx, rungs, names, *, reuse, cv_kw
         if t is None:
             y = cv.outcome()
             t, e = y["time"].to_numpy(float), y["event"].to_numpy(float)
-    return cvs, risks, t, e
+    st = _ladder_status(pdata)  # competing-risk status of the population's patients (outcome order)
+    status = None if st is None or t is None else st.reindex(y.index).to_numpy(int)
+    return cvs, risks, t, e, status
 
 
 def _bootstrap(t, e, risks: list[np.ndarray], horizon, n_boot: int,
-               random_state: int, progress=None, step: str = "bootstrap") -> tuple[np.ndarray, np.ndarray]:
+               random_state: int, progress=None, step: str = "bootstrap", status=None) -> tuple[np.ndarray, np.ndarray]:
     """Metrics (B, rungs, _DISC) and comparisons (B, rungs - 1, _COMP) over resamples of patients.
 
     Replicate ``b`` is replicate ``b`` of ``StratifiedBootstrap(one stratum, n_boot, random_state)``.
     """
     bs = StratifiedBootstrap(np.zeros(len(t)), n_boot, random_state)  # patients alike: one stratum
-    bm = np.full((n_boot, len(risks), len(_DISC)), np.nan)
-    bc = np.full((n_boot, max(len(risks) - 1, 0), len(_COMP)), np.nan)
+    disc, comp = _keys(status)
+    bm = np.full((n_boot, len(risks), len(disc)), np.nan)
+    bc = np.full((n_boot, max(len(risks) - 1, 0), len(comp)), np.nan)
     for b in range(n_boot):
         ii = bs.replicate(b)
-        mb, cb = _all_values(t[ii], e[ii], [r[ii] for r in risks], horizon)
-        bm[b] = [[d[k] for k in _DISC] for d in mb]
+        mb, cb = _all_values(t[ii], e[ii], [r[ii] for r in risks], horizon,
+                             None if status is None else status[ii])
+        bm[b] = [[d[k] for k in disc] for d in mb]
         if cb:
-            bc[b] = [[d[k] for k in _COMP] for d in cb]
+            bc[b] = [[d[k] for k in comp] for d in cb]
         if progress is not None and ((b + 1) % max(1, n_boot // 50) == 0 or b + 1 == n_boot):
             progress(step, b + 1, n_boot)
     return bm, bc
@@ -292,17 +320,19 @@ def _p_value(k: str, vals: np.ndarray, n_boot: int) -> float:
 
 
 def _population_rows(pop, idx, rungs, names, t, e, risks, horizon, n_boot: int,
-                     random_state: int, progress=None) -> list[dict]:
+                     random_state: int, progress=None, status=None) -> list[dict]:
     """The table rows of one population: estimates, bootstrap CIs and p-values per rung."""
-    m, c = _all_values(t, e, risks, horizon)
+    m, c = _all_values(t, e, risks, horizon, status)
     n = len(t)
     B = n_boot
-    bm, bc = _bootstrap(t, e, risks, horizon, B, random_state, progress, f"ladder bootstrap ({pop} patients)")
+    bm, bc = _bootstrap(t, e, risks, horizon, B, random_state, progress, f"ladder bootstrap ({pop} patients)",
+                        status)
+    disc, comp = _keys(status)
     ev = int(e.sum())
     ev_h = int(((e == 1) & (t <= horizon)).sum())
     rows = []
     for j, i in enumerate(idx):
-        for q, k in enumerate(_DISC):
+        for q, k in enumerate(disc):
             lo, hi = _pct(bm[:, j, q]) if B else (np.nan, np.nan)
             rows.append(dict(population=pop, rung=names[i], blocks=",".join(rungs[: i + 1]),
                              reference="", metric=k, estimate=m[j][k], ci_low=lo, ci_high=hi,
@@ -310,7 +340,7 @@ def _population_rows(pop, idx, rungs, names, t, e, risks, horizon, n_boot: int,
                              method=_METHOD[k]))
         if j == 0:
             continue
-        for q, k in enumerate(_COMP):
+        for q, k in enumerate(comp):
             vals = bc[:, j - 1, q]
             lo, hi = _pct(vals) if B else (np.nan, np.nan)
             rows.append(dict(population=pop, rung=names[i], blocks=",".join(rungs[: i + 1]),
@@ -393,7 +423,10 @@ def modality_ladder(
     with one stratum and ``random_state`` (the seeding scheme of
     :mod:`radiorisk.stats._resample`), whatever ``n_boot`` and ``n_jobs``.  ``p_value`` (differences
     only) is the two-sided bootstrap p-value ``2 min(P(d <= 0), P(d >= 0))``.
-    Competing deaths are censored (cause-specific view).
+    Competing deaths are censored (cause-specific view) unless ``data`` records them
+    (``event_type`` 2, ``assemble_cohort(..., competing="competing")``): the rows are then
+    ``c_cr, auc_cr, brier_cr`` and ``delta_c_cr, delta_auc_cr, delta_brier_cr`` (no NRI, IDI),
+    for the model's cumulative incidence of MACE.
 
     Examples
     --------
@@ -433,16 +466,20 @@ def modality_ladder(
     for pop, pdata, idx in _populations(data, rungs, notes):
         if not idx:
             continue
-        pop_cvs, risks, t, e = _population_cvs(model, label, pop, pdata, idx, rungs, names,
-                                               reuse=reuse, cv_kw=cv_kw, cv_by=cv_by, notes=notes)
+        pop_cvs, risks, t, e, status = _population_cvs(model, label, pop, pdata, idx, rungs, names,
+                                                       reuse=reuse, cv_kw=cv_kw, cv_by=cv_by, notes=notes)
         cvs.update(pop_cvs)
         rows += _population_rows(pop, idx, rungs, names, t, e, risks, horizon, int(n_boot),
-                                 int(random_state), progress)
+                                 int(random_state), progress, status)
     oof = (f"OOF risk averaged over {repeats} repeat(s)" if cv_by is None
            else f"leave-one-{cv_by}-out OOF risk")
     notes.append(f"estimates on each patient's {oof}; 95 % CIs: "
                  f"percentile bootstrap over patients ({n_boot} resamples), paired across rungs")
-    notes.append("metrics treat deaths outside the MACE definition as censoring")
+    notes.append("metrics treat deaths outside the MACE definition as censoring" if _ladder_status(data) is None
+                 else "competing-risk metrics: deaths outside the MACE definition are competing events "
+                      "(event_type 2), not censored: c_cr (Wolbers' truncated C), auc_cr and brier_cr at the "
+                      "horizon (riskRegression::Score(..., cause = 1)) and their paired differences; NRI and "
+                      "IDI (censoring estimands) are left out")
     table = pd.DataFrame(rows, columns=list(LADDER_COLUMNS))
     return LadderResult(table=table, cv=MappingProxyType(cvs), model=label, horizon=horizon,
                         rungs=tuple(names), n_boot=int(n_boot), random_state=int(random_state),
@@ -469,4 +506,13 @@ _METHOD = {
     "nri_events": "NRI event component (KM-based)",
     "nri_nonevents": "NRI non-event component (KM-based)",
     "idi": "IDI at the horizon, IPCW case/control weights (Uno 2013); percentile bootstrap CI",
+    "c_cr": "truncated C for competing risks at the horizon (Wolbers 2014); percentile bootstrap CI",
+    "auc_cr": "cause-1 cumulative/dynamic AUC at the horizon, IPCW, competing events as controls "
+              "(riskRegression::Score(..., cause = 1)); percentile bootstrap CI",
+    "brier_cr": "cause-1 Brier score at the horizon, IPCW (riskRegression::Score(..., cause = 1)); "
+                "percentile bootstrap CI",
+    "delta_c_cr": "paired difference vs reference rung; percentile bootstrap CI",
+    "delta_auc_cr": "paired difference vs reference rung; percentile bootstrap CI",
+    "delta_brier_cr": "paired difference vs reference rung (negative: the rung predicts better); "
+                      "percentile bootstrap CI",
 }

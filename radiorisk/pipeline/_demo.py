@@ -275,7 +275,8 @@ def run_demo(out="demo_output", *, quick: bool = False, seed: int = 1, progress=
                            out / "runs" / model, model=model, blocks=list(DEMO_LADDER), ladder_order=DEMO_LADDER,
                            horizon=DEFAULT_HORIZON_DAYS, repeats=repeats, folds=folds, seed=seed, n_jobs=2,
                            n_boot=n_boot, features=features, search=search, search_iter=max(n_search, 1),
-                           params=params, overwrite=True, id_key=pz, progress=_labelled(report_progress, model))
+                           params=params, overwrite=True, id_key=pz, progress=_labelled(report_progress, model),
+                           competing_risks=False)  # the demo's story is the censoring one (cause-specific risk)
         ladders[model] = pd.read_csv(out / "runs" / model / "ladder.csv")
     run_dir = out / "runs" / "xgb-cox"
 

@@ -67,8 +67,9 @@ from ..models import (
 )
 from ..privacy import Pseudonymiser
 from ..stats import DEFAULT_HORIZON_DAYS
+from ._fit_competing import MI_STATEMENT, competing_params, oof_columns, outcome_mode, statement
 from ._fit_optimism import fit_optimism
-from ._fit_options import check_options
+from ._fit_options import check_options, competing_request
 from ._fit_radiomics import extract_run_radiomics, read_features
 from ._harmonise import harmonise_configuration, harmonise_setup
 from ._iecv import cluster_labels, iecv_summary
@@ -180,6 +181,10 @@ def _mnar(work: _Work, fit_model, data, blocks, *, horizon, seed, folds, params,
     pet = [c for c in data.blocks.get("pet", ()) if data.X[c].isna().any() and data.X[c].dropna().nunique() > 2]
     if not pet:
         return None
+    params.pop("competing_unpenalized", None)  # params is the caller's copy (competing_params)
+    if params.pop("competing_risks", False):
+        work.notes.append("the MNAR delta-adjustment table uses the censoring estimands (multiply imputed "
+                          "Cox model of MACE with competing deaths censored; Harrell's C, Kaplan-Meier O/E)")
     res = _timed(work, "mnar_sensitivity", delta_sensitivity, data, blocks=blocks, horizon=horizon,
                  random_state=seed, n_imputations=fit_model.n_imputations, folds=folds or 5,
                  params=params)
@@ -291,12 +296,15 @@ def _fit_iecv(work: _Work, model, data, blocks, clusters, *, n_jobs, n_boot, kw)
     return cv, ladder
 
 
-def _write_results(work: _Work, out: Path, data, cv, ladder, est, iecv=None, requirements=None) -> dict:
+def _write_results(work: _Work, out: Path, data, cv, ladder, est, iecv=None, requirements=None,
+                   competing_risks: bool = False) -> dict:
     files = {}
     oof = cv.to_frame().merge(data.groups, left_on="patient_id", right_index=True, how="left")
+    if competing_risks:  # the status 0/1/2 the competing-risk metrics of the OOF risks need
+        oof["event_type"] = data.event_type.reindex(oof["patient_id"]).to_numpy(int)
     oof["patient_id"] = work.pz(oof["patient_id"].to_numpy(dtype=object))
     files["oof_predictions"] = out / "oof_predictions.csv"
-    atomic_write_csv(files["oof_predictions"], oof[_OOF_COLUMNS], float_format="%.10g")
+    atomic_write_csv(files["oof_predictions"], oof[oof_columns(_OOF_COLUMNS, competing_risks)], float_format="%.10g")
     files["ladder"] = out / "ladder.csv"
     atomic_write_csv(files["ladder"], ladder.to_frame(), float_format="%.10g")
     if iecv is not None:
@@ -356,10 +364,7 @@ def _statements(pz: Pseudonymiser, cohort, data, work: _Work, cv, ladder, iecv) 
 
 
 def _iecv_configuration(cv_by, cv) -> dict:
-    """``cv_by``, the folds and the clusters of a leave-one-cluster-out run; {} for K-fold.
-
-    The keys are absent from default runs, whose provenance stays as it was.
-    """
+    """``cv_by``, the folds and the clusters of a leave-one-cluster-out run; {} for K-fold (default runs)."""
     if cv_by is None:
         return {}
     return {"cv_by": cv_by, "folds": cv.folds, "clusters": list(cv.clusters)}
@@ -380,7 +385,8 @@ def run_fit(
     radiomics_params: str = "ccta-plaque",
     measure: bool = False,
     mace=None,
-    competing: str = "censor",
+    competing: str | None = None,
+    competing_risks: bool | None = None,
     search: bool = True,
     search_iter: int = 8,
     search_budget: float | None = None,
@@ -432,8 +438,13 @@ def run_fit(
         ccta block).
     mace : sequence of str, optional
         MACE components (default mi, cardiac_death, ua_hosp, revasc_unplanned).
-    competing : {"censor", "competing"}
-        Handling of non-cardiac death (see :func:`radiorisk.features.assemble_cohort`).
+    competing_risks : bool or None, default None
+        Non-cardiac death (and cardiac death outside ``mace``) as a competing event (True), or censored
+        (False: ``fit --censor-competing``, the cause-specific estimand).  Default None: competing risks
+        whenever the cohort records such a death.  Then the kind's competing-risk version is fitted
+        (every kind has one), risks are the cumulative incidence of MACE, ``oof_predictions.csv``
+        gains ``event_type``, the ladder and IECV metrics are ``c_cr``, ``auc_cr``, ... and the notes state
+        the estimand (docs/ladder.md).  ``competing`` (``"censor"`` / ``"competing"``): older spelling.
     search : bool
         Nested random search for the xgb models (ignored for coxph).
     search_iter : int
@@ -517,6 +528,7 @@ def run_fit(
                                                      n_jobs=n_jobs, n_boot=n_boot,
                                                      search_budget=search_budget, cv_by=cv_by)
     blocks, mace = ladder_blocks(blocks, ladder_order), tuple(mace) if mace else DEFAULT_MACE
+    cr_request = competing_request(competing_risks, competing, model)
     data_dir, out = Path(data_dir), Path(out)
     _check_out(out, overwrite)
     pz = pseudonymiser(id_key, id_key_file, raw_ids, out)
@@ -530,8 +542,11 @@ def run_fit(
                            radiomics_params=radiomics_params, radiomics_cache=radiomics_cache,
                            n_jobs=n_jobs, allow_outside_root=allow_outside_root)
     plaque = _plaque(work, cohort, data_dir, allow_outside_root) if measure else None
-    data = _assemble(work, cohort, blocks, plaque=plaque, radiomics=radiomics, mace=mace,
-                     competing=competing, horizon=horizon)
+    data, cr, n_competing = outcome_mode(
+        lambda comp: _assemble(work, cohort, blocks, plaque=plaque, radiomics=radiomics, mace=mace,
+                               competing=comp, horizon=horizon), cr_request, model, optimism_boot)
+    if cr or cr_request is not None:
+        work.notes.append(statement(model, cr, request=cr_request, n_competing=n_competing, horizon=horizon))
     clusters = _clusters(work, cohort, data, cv_by)
     model_params, note = stable_model_params(data, blocks, stable_features, robustness, params)
     data, model_params, hnote = harmonise_setup(cohort, data, blocks, harmonise, harmonise_covariates,
@@ -540,6 +555,8 @@ def run_fit(
     if model == "coxph":  # the default strategy: clinical unpenalised, penalty by inner CV (issue 16)
         model_params, note = default_cox_params(data, blocks, model_params)
         work.notes.append(note)
+    model_params, note = competing_params(model_params, cr, model)
+    work.notes += [n for n in (note, MI_STATEMENT if cr and isinstance(fit_model, MIModel) else None) if n]
     s = {"n_iter": int(search_iter), "budget_seconds": search_budget} \
         if search and model in SEARCHABLE_MODELS else None
     cv, ladder, est, final_info = _fit_models(work, fit_model, data, blocks, horizon=horizon, seed=seed,
@@ -548,15 +565,15 @@ def run_fit(
     conv = list(getattr(est.steps[-1][1], "convergence_notes_", None) or [])
     if conv:  # lifelines' warnings, kept off the console
         work.notes.append("the final model's fit reported: " + "; ".join(conv))
-    status = data.event_type if competing == "competing" else None  # competing-risk metrics per cluster
+    status = data.event_type if cr else None  # competing-risk metrics per cluster
     iecv = None if cv_by is None else _timed(work, "iecv_summary", iecv_summary, cv, n_boot=n_boot,
                                              random_state=seed, status=status)
-    mnar = _mnar(work, fit_model, data, blocks, horizon=horizon, seed=seed, folds=folds, params=model_params,
+    mnar = _mnar(work, fit_model, data, blocks, horizon=horizon, seed=seed, folds=folds, params=dict(model_params),
                  out=out)
     opt = fit_optimism(work, fit_model, data, blocks, optimism_boot, final_info, out, horizon, seed, n_jobs, model_params)
     preset = radiomics_params if features is None and "radiomics" in blocks else None
     files = _write_results(work, out, data, cv, ladder, est, iecv,
-                           requirements_from_cohort(data, blocks, radiomics_preset=preset))
+                           requirements_from_cohort(data, blocks, radiomics_preset=preset), competing_risks=cr)
     all_notes = _statements(pz, cohort, data, work, cv, ladder, iecv)
     work.timings["total"] = time.perf_counter() - t_start
     configuration = {
@@ -564,7 +581,8 @@ def run_fit(
         "horizon_days": horizon, "repeats": repeats, "folds": folds, "n_jobs": n_jobs,
         "features": None if features is None else str(features),
         "radiomics_params": radiomics_params if features is None and "radiomics" in blocks else None,
-        "measure_plaque": bool(measure), "mace": list(mace), "competing": competing,
+        "measure_plaque": bool(measure), "mace": list(mace), "competing": data.competing,
+        "competing_risks": cr,
         "search": s, "n_boot": n_boot, "params": params or {}, **_iecv_configuration(cv_by, cv),
         "impute": IMPUTE_DEFAULT if impute is None else impute,
         "stable_features": None if stable_features is None else

@@ -73,8 +73,8 @@ def per_patient(oof: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Indexed by ``patient_id`` (first-appearance order): ``risk, time, event``, the group
-        columns present and ``n_repeats``.
+        Indexed by ``patient_id`` (first-appearance order): ``risk, time, event`` (and
+        ``event_type`` of a competing-risk run), the group columns present and ``n_repeats``.
 
     Examples
     --------
@@ -84,7 +84,7 @@ def per_patient(oof: pd.DataFrame) -> pd.DataFrame:
     {'a': 0.2, 'b': 0.2}
     """
     agg = {"risk": ("risk", "mean"), "time": ("time", "first"), "event": ("event", "first")}
-    for g in ("sex", "ethnicity", "site"):
+    for g in ("event_type", "sex", "ethnicity", "site"):
         if g in oof.columns:
             agg[g] = (g, "first")
     pred = oof.groupby("patient_id", sort=False).agg(**agg)
@@ -94,14 +94,15 @@ def per_patient(oof: pd.DataFrame) -> pd.DataFrame:
 
 def audit_oof(ctx_pred: pd.DataFrame, out: Path, *, horizon: float, n_boot: int, seed: int) -> None:
     attrs = report_attributes(ctx_pred)
+    cr = "event_type" in ctx_pred.columns  # a competing-risk run: the audit's competing-risk estimands
     f = out / "predictions.csv"
-    ctx_pred[["risk", "time", "event", *attrs]].to_csv(f, index=False, lineterminator="\n",
-                                                       float_format="%.10g")
+    ctx_pred[["risk", "time", "event_type" if cr else "event", *attrs]].to_csv(
+        f, index=False, lineterminator="\n", float_format="%.10g")
     # A risk band whose Kaplan-Meier survival reaches 0 makes kaplan_meier_risk multiply 0 by
     # inf (a numpy RuntimeWarning; the SE is reported as NaN).  Silence only that, locally.
     with np.errstate(invalid="ignore"):
-        run_audit(f, out, risk_col="risk", time_col="time", event_col="event", horizon=horizon,
-                  groups=attrs, n_boot=n_boot, seed=seed, top_k=10)
+        run_audit(f, out, risk_col="risk", time_col="time", event_col="event_type" if cr else "event",
+                  horizon=horizon, groups=attrs, n_boot=n_boot, seed=seed, top_k=10, competing_risks=cr)
 
 
 def read_audit(audit: Path) -> dict:

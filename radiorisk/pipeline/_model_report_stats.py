@@ -26,6 +26,7 @@ from ..report import (
     report_attributes,
 )
 from ..stats import (
+    aalen_johansen,
     anticipated_cox_snell_r2,
     kaplan_meier_risk,
     median_follow_up,
@@ -89,10 +90,13 @@ def _availability_tests(av: pd.DataFrame) -> dict:
 
 
 def _observed(pred: pd.DataFrame, sel, h: float):
+    """Kaplan-Meier risk by ``h`` (95 % CI), or the Aalen-Johansen cumulative incidence with ``event_type``."""
     try:
         with np.errstate(invalid="ignore", divide="ignore"):
-            est = kaplan_meier_risk(pred["time"].to_numpy(float)[sel], pred["event"].to_numpy(float)[sel],
-                                    horizon=h)
+            t = pred["time"].to_numpy(float)[sel]
+            est = (aalen_johansen(t, pred["event_type"].to_numpy(int)[sel], horizon=h).at_horizon
+                   if "event_type" in pred.columns else
+                   kaplan_meier_risk(t, pred["event"].to_numpy(float)[sel], horizon=h))
         return est.estimate, est.ci_low, est.ci_high
     except NotEstimableError:
         return np.nan, np.nan, np.nan

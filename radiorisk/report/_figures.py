@@ -13,7 +13,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from ._vocab import _DISC as _METRIC_LABELS
+from ._vocab import _DISC, _NOT_DISC
 
 __all__ = ["png", "ladder_figure", "availability_figure", "shap_subgroup_figure"]
 
@@ -73,11 +73,12 @@ def ladder_figure(ladder: pd.DataFrame) -> bytes:
     >>> ladder_figure(lad)[:4] == b"\\x89PNG"
     True
     """
-    lad = ladder[ladder["metric"].isin(list(_METRIC_LABELS))].copy()
+    labels = {m: w for m, w in _DISC.items() if m not in _NOT_DISC}  # the discrimination scale only
+    lad = ladder[ladder["metric"].isin(list(labels))].copy()
     pop = lad["population"].astype(str) if "population" in lad else pd.Series("all", index=lad.index)
     lad["key"] = [r if p == "all" else f"{r}\n({p})" for p, r in zip(pop, lad["rung"], strict=True)]
     rungs = list(dict.fromkeys(lad["key"]))
-    metrics = [m for m in _METRIC_LABELS if m in set(lad["metric"])]
+    metrics = [m for m in labels if m in set(lad["metric"])]
 
     def draw(ax):
         x = np.arange(len(rungs), dtype=float)
@@ -88,7 +89,7 @@ def ladder_figure(ladder: pd.DataFrame) -> bytes:
             lo = np.nan_to_num(est - t["ci_low"].to_numpy(float), nan=0.0)
             hi = np.nan_to_num(t["ci_high"].to_numpy(float) - est, nan=0.0)
             xs = x + (k - (len(metrics) - 1) / 2) * width
-            ax.errorbar(xs, est, yerr=[lo, hi], fmt="o", capsize=3, label=_METRIC_LABELS[m])
+            ax.errorbar(xs, est, yerr=[lo, hi], fmt="o", capsize=3, label=labels[m])
         ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
         ax.set_xticks(x)
         ax.set_xticklabels(rungs, fontsize="small")

@@ -121,6 +121,39 @@ class ModelReport:
 
 
 # ----------------------------------------------------------------------------- formatting
+def _competing(ctx) -> bool:
+    """Whether the run's out-of-fold risks are cumulative incidences under competing risks (``event_type``)."""
+    return "event_type" in ctx.pred.columns
+
+
+def estimand_sentence(ctx) -> str:
+    """The model report's sentence on how non-cardiac death was handled and what the risks estimate.
+
+    ``ctx`` needs ``pred`` (the per-patient OOF table; ``event_type`` marks a competing-risk run),
+    ``model`` (the fitted pipeline) and ``horizon``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> import pandas as pd
+    >>> from sklearn.pipeline import Pipeline
+    >>> from radiorisk.models import CoxPHRisk
+    >>> ctx = SimpleNamespace(pred=pd.DataFrame(columns=["risk", "time", "event"]), horizon=1826.0,
+    ...                       model=Pipeline([("model", CoxPHRisk())]))
+    >>> estimand_sentence(ctx)[:60]
+    'Non-cardiac death censored: the estimand is 1 - survival fro'
+    """
+    final = ctx.model.steps[-1][1]
+    if _competing(ctx):
+        words = getattr(final, "estimand_", "cumulative incidence of MACE")
+        return (f"Competing risks: non-cardiac death treated as a competing event; the estimand is the {words}, "
+                f"by {ctx.horizon:g} days. Discrimination and calibration use the competing-risk estimands "
+                "(c_cr, auc_cr, brier_cr, oe_ratio_cr, ici_cr; Aalen-Johansen observed risk).")
+    return ("Non-cardiac death censored: the estimand is 1 - survival from MACE with competing deaths treated "
+            "as censoring (cause-specific; the risk in a world without competing death, which exceeds the "
+            "cumulative incidence when competing deaths occur); the metrics censor them too.")
+
+
 def _pct(x, digits: int = 1) -> str:
     return "—" if x is None or not np.isfinite(x) else f"{100 * x:.{digits}f} %"
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .._html import fmt
 from ._figures import availability_figure
-from ._model_base import _TITLES, ReportSection, _pct, _who, _years
+from ._model_base import _TITLES, ReportSection, _competing, _pct, _who, _years, estimand_sentence
 from ._model_context import ModelReportInputs as _Context
 from ._vocab import _MODEL_WORDS
 
@@ -256,8 +256,8 @@ def _model_spec(ctx: _Context) -> ReportSection:
         ("columns reaching the final estimator", str(len(used_cols))),
         ("outcome", "MACE = first of " + " + ".join(cfg.get("mace") or []) + "; time in days from the index CCTA"),
         ("prediction horizon", f"{ctx.horizon:g} days ({_years(ctx.horizon)})"),
-        ("deaths outside MACE", "censored at death" if cfg.get("competing", "censor") == "censor"
-         else "competing event"),
+        ("deaths outside MACE", "competing event (cumulative incidence of MACE)" if _competing(ctx)
+         else "censored at death (1 - survival from MACE)"),
         ("validation", f"{_design(cfg)}; seed {prov.get('seed')}; out-of-fold risk by the horizon"),
         ("hyper-parameter search", "none (fixed parameters)" if not search else
          f"nested random search, {search.get('n_iter')} candidates, "
@@ -286,6 +286,7 @@ def _model_spec(ctx: _Context) -> ReportSection:
     extra = {k: v for k, v in (prov.get("final_model") or {}).items() if k != "columns"}
     say = [f"The model is a {_MODEL_WORDS.get(name, name)} predicting the probability of MACE by "
            f"{ctx.horizon:g} days from the {', '.join(cfg.get('blocks') or [])} block(s).",
+           estimand_sentence(ctx),
            _validation_sentence(cfg),
            f"Preprocessing (imputation, scaling, selection) was fitted inside each training fold; "
            f"{len(used_cols)} columns reach the final estimator."]

@@ -12,19 +12,25 @@ from ..evaluation import (
     DecisionCurveDisplay,
 )
 from ._figures import ladder_figure, png
-from ._model_base import _TITLES, ReportSection, _ci, _ci_pct, _pct, _who, _years
+from ._model_base import _TITLES, ReportSection, _ci, _ci_pct, _competing, _pct, _who, _years
 from ._model_context import ModelReportInputs as _Context
 from ._model_context import report_attributes as _attrs
 from ._model_optimism import internal_validation
 from ._vocab import _DISC
 
 _BOOT_UNDEF = re.compile(r"bootstrap: \d+ of \d+ replicates undefined")
+#: The C statistic of the sentences: censoring mode, competing-risk mode (metric, words).
+_C_WORDS = {False: ("harrell_c", "Harrell's C"), True: ("c_cr", "the truncated C for competing risks (Wolbers)")}
+#: Calibration metrics of the audit (metric, column label) in either mode.
+_CAL = {False: (("oe_ratio_t", "O/E"), ("ici_t", "ICI"), ("e50_t", "E50"), ("e90_t", "E90")),
+        True: (("oe_ratio_cr", "O/E"), ("ici_cr", "ICI"), ("e50_cr", "E50"), ("e90_cr", "E90"))}
 
 
 def _discrimination(ctx: _Context, audit: dict) -> ReportSection:
     lad = ctx.ladder.copy()
     lad["population"] = lad["population"].astype(str) if "population" in lad else "all"
     rows, say = [], []
+    cmetric, cwords = _C_WORDS[_competing(ctx)]
     for popn, pl in lad.groupby("population", sort=False):
         rungs = list(dict.fromkeys(pl["rung"]))
         where = "" if popn == "all" else f" (population {popn})"
@@ -38,17 +44,17 @@ def _discrimination(ctx: _Context, audit: dict) -> ReportSection:
                 if c in t:
                     row[c] = int(t[c].iloc[0])
             rows.append(row)
-        first = pl[(pl["rung"] == rungs[0]) & (pl["metric"] == "harrell_c")]
+        first = pl[(pl["rung"] == rungs[0]) & (pl["metric"] == cmetric)]
         if len(first):
             f = first.iloc[0]
-            say.append(f"With {rungs[0]} data alone{where}, Harrell's C was "
+            say.append(f"With {rungs[0]} data alone{where}, {cwords} was "
                        f"{_ci(f['estimate'], f['ci_low'], f['ci_high'])} (0.5 is chance, 1 perfect ranking).")
         for r in rungs[1:]:
-            d = pl[(pl["rung"] == r) & (pl["metric"] == "delta_harrell_c")]
+            d = pl[(pl["rung"] == r) & (pl["metric"] == f"delta_{cmetric}")]
             if len(d):
                 d = d.iloc[0]
                 excl = bool(np.isfinite(d["ci_low"]) and (d["ci_low"] > 0 or d["ci_high"] < 0))
-                say.append(f"Adding {r.lstrip('+')}{where} changed Harrell's C by {d['estimate']:+.3f} (95 % CI "
+                say.append(f"Adding {r.lstrip('+')}{where} changed {cwords} by {d['estimate']:+.3f} (95 % CI "
                            f"{d['ci_low']:+.3f} to {d['ci_high']:+.3f}): "
                            + ("a difference beyond chance." if excl else "the CI includes 0, no clear gain."))
     rung_t = pd.DataFrame(rows)
@@ -65,9 +71,9 @@ def _discrimination(ctx: _Context, audit: dict) -> ReportSection:
         ov_t = pd.DataFrame({"metric": ov["metric"], "estimate (95 % CI)": [
             _ci(a, b, c) for a, b, c in zip(ov["estimate"], ov["ci_low"], ov["ci_high"], strict=True)],
             "n": ov["n"], "events": ov["events"]})
-        hc = ov[ov["metric"] == "harrell_c"]
+        hc = ov[ov["metric"] == cmetric]
         if len(hc):
-            say.append(f"The final model's out-of-fold risks (averaged over repeats) reach Harrell's C "
+            say.append(f"The final model's out-of-fold risks (averaged over repeats) reach {cwords} "
                        f"{_ci(*hc[['estimate', 'ci_low', 'ci_high']].iloc[0])} in the audit.")
     else:
         ov_t = pd.DataFrame()
@@ -86,6 +92,8 @@ def _calibration(ctx: _Context, audit: dict) -> ReportSection:
     m = audit["metrics.csv"]
     attrs = ["overall", *_attrs(pred)]
     rows, say = [], []
+    cr = _competing(ctx)
+    obs_col, oe_key = ("observed_aj" if cr else "observed_km") + " (95 % CI)", _CAL[cr][0][0]
     for attr in attrs:
         labels = pd.Series("all", index=pred.index) if attr == "overall" else pred[attr]
         for g in sorted(labels.dropna().unique()):
@@ -95,13 +103,13 @@ def _calibration(ctx: _Context, audit: dict) -> ReportSection:
             mp = float(pred["risk"].to_numpy()[sel].mean())
             row = {"attribute": attr, "group": str(g), "n": int(sel.sum()),
                    "events_by_horizon": int(((pred["event"] == 1) & (pred["time"] <= h)).to_numpy()[sel].sum()),
-                   "mean_predicted": _pct(mp), "observed_km (95 % CI)": _ci_pct(obs, lo, hi)}
-            for k, lab in (("oe_ratio_t", "O/E"), ("ici_t", "ICI"), ("e50_t", "E50"), ("e90_t", "E90")):
+                   "mean_predicted": _pct(mp), obs_col: _ci_pct(obs, lo, hi)}
+            for k, lab in _CAL[cr]:
                 if k in mm.index:
                     r = mm.loc[k]
                     row[f"{lab} (95 % CI)"] = _ci(r["estimate"], r["ci_low"], r["ci_high"])
             rows.append(row)
-            oe = mm.loc["oe_ratio_t"] if "oe_ratio_t" in mm.index else None
+            oe = mm.loc[oe_key] if oe_key in mm.index else None
             s = (f"Among {_who(attr, str(g))} ({row['n']} patients, {row['events_by_horizon']} MACE by the "
                  f"horizon) the model predicted {_pct(mp)} on average and {_ci_pct(obs, lo, hi)} was observed "
                  f"by {_years(h)}")
@@ -118,14 +126,18 @@ def _calibration(ctx: _Context, audit: dict) -> ReportSection:
     f = audit["figures"]
     for name, cap in [("calibration_overall.png", "Calibration at the horizon, all patients"),
                       *[(f"calibration_{a}.png", f"Calibration by {a}") for a in _attrs(pred)],
-                      ("forest_oe_ratio_t.png", "Observed/expected ratio by group (95 % CI)")]:
+                      (f"forest_{oe_key}.png", "Observed/expected ratio by group (95 % CI)")]:
         if name in f:
             figs.append((cap, f[name]))
     if not figs:
         figs.append(("Calibration at the horizon, all patients", _draw_calibration(pred, h)))
-    notes = ("Observed risk: Kaplan-Meier 1 - S(t) at the horizon. O/E: observed over mean predicted risk. "
-             "ICI, E50, E90: mean, median and 90th percentile of |observed - predicted| along a flexible "
-             "(restricted cubic spline, Cox) calibration curve. CIs: " + ctx.audit_source + ".",)
+    notes = (("Observed risk: Aalen-Johansen cumulative incidence of MACE at the horizon (non-cardiac death a "
+              "competing event). O/E: observed over mean predicted risk. ICI, E50, E90: mean, median and 90th "
+              "percentile of |observed - predicted| along a Fine-Gray calibration curve (Austin et al. 2022). "
+              if cr else
+              "Observed risk: Kaplan-Meier 1 - S(t) at the horizon. O/E: observed over mean predicted risk. "
+              "ICI, E50, E90: mean, median and 90th percentile of |observed - predicted| along a flexible "
+              "(restricted cubic spline, Cox) calibration curve. ") + "CIs: " + ctx.audit_source + ".",)
     return ReportSection(id="calibration", title=_TITLES["calibration"], sentences=tuple(say),
                          tables=(("Calibration overall and by group", table),), figures=tuple(figs), notes=notes)
 
@@ -167,7 +179,8 @@ def _fairness(ctx: _Context, audit: dict) -> ReportSection:
             say.append(f"Among patients who had a MACE by the horizon, the rule flagged {parts}.")
     if len(diff):
         d = diff[(diff["contrast"] == "difference") & ((diff["ci_low"] > 0) | (diff["ci_high"] < 0))]
-        d = d[d["metric"].isin(["harrell_c", "oe_ratio_t", "ici_t", "td_auc"])]
+        d = d[d["metric"].isin(["harrell_c", "oe_ratio_t", "ici_t", "td_auc", "c_cr", "oe_ratio_cr", "ici_cr",
+                                "auc_cr"])]
         tables.append(("Groups whose metric differs from the overall value (95 % CI excludes 0)",
                        pd.DataFrame({"attribute": d["attribute"], "group": d["group"], "metric": d["metric"],
                                      "difference (95 % CI)": [_ci(a, b, c) for a, b, c in
@@ -188,7 +201,8 @@ def _fairness(ctx: _Context, audit: dict) -> ReportSection:
     say.append(f"{len(summ)} group(s) carry an audit flag (few events, undefined metric, unknown label or "
                "unstable bootstrap); see the table.")
     figs = [(cap, audit["figures"][n]) for n, cap in
-            [("forest_harrell_c.png", "Harrell's C by group (95 % CI)")] if n in audit["figures"]]
+            [("forest_harrell_c.png", "Harrell's C by group (95 % CI)"),
+             ("forest_c_cr.png", "Truncated C for competing risks by group (95 % CI)")] if n in audit["figures"]]
     return ReportSection(id="fairness", title=_TITLES["fairness"], sentences=tuple(say), tables=tuple(tables),
                          figures=tuple(figs),
                          notes=("Rates at the rule are censoring-aware (Kaplan-Meier among flagged and "

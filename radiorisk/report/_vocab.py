@@ -156,7 +156,11 @@ _MODEL_WORDS = {
     "fg": "Fine–Gray model of the subdistribution hazard of MACE, non-cardiac death competing "
           "(radiorisk.stats.fit_fine_gray, equal to cmprsk::crr)",
 }
-_DISC = {"harrell_c": "Harrell's C", "uno_c": "Uno's C", "td_auc": "time-dependent AUC"}
+_DISC = {"harrell_c": "Harrell's C", "uno_c": "Uno's C", "td_auc": "time-dependent AUC",
+         "c_cr": "truncated C, competing risks", "auc_cr": "AUC, competing risks",
+         "brier_cr": "Brier score, competing risks"}
+#: The ladder rows that are not on the discrimination scale (left out of the ladder figure).
+_NOT_DISC = frozenset({"brier_cr"})
 
 
 def _unit(src: tuple[str, str] | None) -> str | None:

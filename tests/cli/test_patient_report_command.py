@@ -19,7 +19,7 @@ KEY = "radiorisk-test-suite-key-0123456789"
 def fitted(tmp_path_factory):
     base = tmp_path_factory.mktemp("patient_report_cli")
     write_synthetic_cohort(base / "D", n=300, images=6, mode="established-cad", seed=7, progress=False)
-    run_fit(base / "D", base / "RUN", model="coxph", blocks=["clinical", "ccta"], repeats=1, folds=3,
+    run_fit(base / "D", base / "RUN", competing_risks=False, model="coxph", blocks=["clinical", "ccta"], repeats=1, folds=3,
             n_boot=5, params={"penalizer": 0.1}, id_key=KEY)
     man = pd.read_csv(base / "D" / "manifest.csv", dtype=str)
     return base, list(dict.fromkeys(man["patient_id"]))[:2]

@@ -16,7 +16,7 @@ def bundle(tmp_path_factory):
     base = tmp_path_factory.mktemp("vm")
     write_synthetic_cohort(base / "D", n=250, mode="established-cad", seed=5, sites=4, progress=False)
     write_synthetic_cohort(base / "E", n=250, external_of=base / "D", progress=False)  # new sites and scanners
-    run_fit(base / "D", base / "RUN", model="coxph", blocks=["clinical"], repeats=1, folds=3, n_boot=0,
+    run_fit(base / "D", base / "RUN", competing_risks=False, model="coxph", blocks=["clinical"], repeats=1, folds=3, n_boot=0,
             params={"penalizer": 0.1}, id_key=KEY)
     return base
 

@@ -23,7 +23,7 @@ def cohort_dir(tmp_path_factory):
 
 
 def test_fit_impute_mice_runs_and_the_bundle_predicts(cohort_dir, tmp_path):
-    run = run_fit(cohort_dir, tmp_path / "RUN", model="coxph", blocks="clinical,pet", repeats=1, folds=3,
+    run = run_fit(cohort_dir, tmp_path / "RUN", competing_risks=False, model="coxph", blocks="clinical,pet", repeats=1, folds=3,
                   n_boot=10, impute="mice:3", raw_ids=True)
     prov = json.loads((tmp_path / "RUN" / "provenance.json").read_text())
     assert prov["configuration"]["impute"] == "mice:3"
@@ -44,7 +44,7 @@ def test_fit_impute_mice_runs_and_the_bundle_predicts(cohort_dir, tmp_path):
 
 
 def test_default_is_median_and_stated(cohort_dir, tmp_path):
-    run_fit(cohort_dir, tmp_path / "RUN", model="coxph", blocks="clinical", repeats=1, folds=3, n_boot=10,
+    run_fit(cohort_dir, tmp_path / "RUN", competing_risks=False, model="coxph", blocks="clinical", repeats=1, folds=3, n_boot=10,
             raw_ids=True)
     prov = json.loads((tmp_path / "RUN" / "provenance.json").read_text())
     assert prov["configuration"]["impute"] == "median"
@@ -54,4 +54,4 @@ def test_default_is_median_and_stated(cohort_dir, tmp_path):
 
 def test_mice_is_refused_for_xgboost(cohort_dir, tmp_path):
     with pytest.raises(FitUsageError, match="impute='mice:5' is for model coxph"):
-        run_fit(cohort_dir, tmp_path / "RUN", model="xgb-cox", blocks="clinical", impute="mice:5")
+        run_fit(cohort_dir, tmp_path / "RUN", competing_risks=False, model="xgb-cox", blocks="clinical", impute="mice:5")

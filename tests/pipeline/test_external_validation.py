@@ -27,7 +27,7 @@ def cohorts(tmp_path_factory):
     base = tmp_path_factory.mktemp("external")
     write_synthetic_cohort(base / "D", n=400, mode="established-cad", seed=41, progress=False)
     write_synthetic_cohort(base / "E", n=500, mode="established-cad", seed=42, bias=DOUBLED, progress=False)
-    run_fit(base / "D", base / "RUN", model="coxph", blocks=["clinical", "ccta"], horizon=HORIZON, repeats=1,
+    run_fit(base / "D", base / "RUN", competing_risks=False, model="coxph", blocks=["clinical", "ccta"], horizon=HORIZON, repeats=1,
             folds=3, n_boot=5, params={"penalizer": 0.1}, id_key=KEY)
     return base
 

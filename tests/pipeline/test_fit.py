@@ -49,7 +49,7 @@ def features_file(cohort_dir, tmp_path_factory):
 def test_fit_cli_writes_all_outputs(cohort_dir, features_file, tmp_path, capsys):
     run = tmp_path / "RUN"
     args = _parser().parse_args([
-        "fit", "--data", str(cohort_dir), "--model", "xgb-cox", "--blocks", "clinical,ccta,radiomics",
+        "fit", "--censor-competing", "--data", str(cohort_dir), "--model", "xgb-cox", "--blocks", "clinical,ccta,radiomics",
         "--horizon", "1826", "--out", str(run), "--features", str(features_file), "--repeats", "2",
         "--folds", "3", "--seed", "5", "--search-iter", "1", "--n-boot", "20", "--n-jobs", "2",
         "--param", "nthread=1",
@@ -109,11 +109,11 @@ def test_fit_errors(cohort_dir, tmp_path):
     out.mkdir()
     (out / "x.txt").write_text("x")
     with pytest.raises(FitUsageError, match="exists and is not empty"):
-        run_fit(cohort_dir, out, model="coxph", blocks="clinical")
+        run_fit(cohort_dir, out, competing_risks=False, model="coxph", blocks="clinical")
     with pytest.raises(FitUsageError, match="unknown block\\(s\\) \\['mri'\\]"):
-        run_fit(cohort_dir, tmp_path / "r1", model="coxph", blocks="clinical,mri")
+        run_fit(cohort_dir, tmp_path / "r1", competing_risks=False, model="coxph", blocks="clinical,mri")
     with pytest.raises(FitUsageError, match="no features table and the cohort"):
-        run_fit(cohort_dir, tmp_path / "r2", model="coxph", blocks="clinical,radiomics")
+        run_fit(cohort_dir, tmp_path / "r2", competing_risks=False, model="coxph", blocks="clinical,radiomics")
     from radiorisk.cli._fit import _parse_params
 
     assert _parse_params(["penalizer=0.1", "distribution=logistic"]) == {
@@ -121,16 +121,16 @@ def test_fit_errors(cohort_dir, tmp_path):
     with pytest.raises(FitUsageError, match="expected KEY=VALUE"):
         _parse_params(["penalizer"])
     with pytest.raises(FitUsageError, match="unknown component 'stroke'"):
-        run_fit(cohort_dir, tmp_path / "r3", model="coxph", blocks="clinical", mace=["stroke"])
+        run_fit(cohort_dir, tmp_path / "r3", competing_risks=False, model="coxph", blocks="clinical", mace=["stroke"])
     from radiorisk.exceptions import InputFileError, SchemaError
 
     with pytest.raises(InputFileError, match="no such file"):
-        run_fit(cohort_dir, tmp_path / "r4", model="coxph", blocks="clinical",
+        run_fit(cohort_dir, tmp_path / "r4", competing_risks=False, model="coxph", blocks="clinical",
                 features=tmp_path / "nope.parquet")
     bad = tmp_path / "bad"
     bad.mkdir()
     with pytest.raises(SchemaError):
-        run_fit(bad, tmp_path / "r5", model="coxph", blocks="clinical")
+        run_fit(bad, tmp_path / "r5", competing_risks=False, model="coxph", blocks="clinical")
 
 
 @pytest.mark.slow
@@ -139,7 +139,7 @@ def test_fit_extracts_radiomics_from_manifest(tmp_path):
     d = tmp_path / "D"
     write_synthetic_cohort(d, n=200, mode="established-cad", images=4, seed=42)
     args = _parser().parse_args([
-        "fit", "--data", str(d), "--model", "xgb-cox", "--blocks", "clinical,ccta,radiomics",
+        "fit", "--censor-competing", "--data", str(d), "--model", "xgb-cox", "--blocks", "clinical,ccta,radiomics",
         "--horizon", "1826", "--out", str(tmp_path / "RUN"), "--repeats", "1", "--folds", "3",
         "--search-iter", "1", "--n-boot", "10", "--quiet",
     ])

@@ -46,7 +46,7 @@ def _between_share(values: pd.Series, batch: pd.Series) -> float:
 
 
 def _fit(base, out, **kw):
-    return run_fit(base / "D", base / out, model="coxph", blocks="clinical,radiomics", features=base / "f.parquet",
+    return run_fit(base / "D", base / out, competing_risks=False, model="coxph", blocks="clinical,radiomics", features=base / "f.parquet",
                    repeats=1, folds=3, n_boot=0, params={"penalizer": 0.5}, id_key=KEY, **kw)
 
 
@@ -123,7 +123,7 @@ def test_fit_harmonise_bundle_predict_and_refusal(inputs, run):
 
 def test_harmonise_usage_errors(inputs):
     with pytest.raises(FitUsageError, match="the radiomics block is not among the blocks"):
-        run_fit(inputs / "D", inputs / "R1", model="coxph", blocks="clinical", repeats=1, folds=3, n_boot=0,
+        run_fit(inputs / "D", inputs / "R1", competing_risks=False, model="coxph", blocks="clinical", repeats=1, folds=3, n_boot=0,
                 id_key=KEY, harmonise="vendor")
     with pytest.raises(FitUsageError, match="table 'scans' has no column 'scanner_room'"):
         _fit(inputs, "R2", harmonise="scanner_room")
@@ -132,7 +132,7 @@ def test_harmonise_usage_errors(inputs):
 
 
 def test_cli_flag(inputs, capsys):
-    code = main(["fit", "--data", str(inputs / "D"), "--model", "coxph", "--blocks", "clinical,radiomics",
+    code = main(["fit", "--censor-competing", "--data", str(inputs / "D"), "--model", "coxph", "--blocks", "clinical,radiomics",
                  "--features", str(inputs / "f.parquet"), "--out", str(inputs / "RUNCLI"), "--repeats", "1",
                  "--folds", "3", "--n-boot", "0", "--param", "penalizer=0.5", "--harmonise", "vendor",
                  "--id-key-file", str(inputs / "key")])
@@ -143,6 +143,6 @@ def test_cli_flag(inputs, capsys):
 
 def test_leave_one_vendor_out_cannot_harmonise_by_vendor(inputs):
     with pytest.raises((FitUsageError, ModelError), match=r"batch vendor = '\w+' .* was not seen in training"):
-        run_fit(inputs / "D", inputs / "R4", model="coxph", blocks="clinical,radiomics",
+        run_fit(inputs / "D", inputs / "R4", competing_risks=False, model="coxph", blocks="clinical,radiomics",
                 features=inputs / "f.parquet", n_boot=0, params={"penalizer": 0.5}, id_key=KEY,
                 cv_by="vendor", harmonise="vendor")

@@ -21,7 +21,7 @@ from radiorisk.report._model_optimism import INTERNAL_VALIDATION_TITLE, internal
 def _fit_args(argv):
     p = argparse.ArgumentParser(prog="radiorisk")
     add_fit_parser(p.add_subparsers(dest="command"))
-    return p.parse_args(["fit", *argv])
+    return p.parse_args(["fit", "--censor-competing", *argv])
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_optimism_csv_and_summary(opt_run, cohort_dir):
 
 
 def test_default_is_off_and_bad_value_names_the_flag(cohort_dir, tmp_path):
-    run = run_fit(cohort_dir, tmp_path / "R0", model="coxph", blocks="clinical", repeats=1, folds=3,
+    run = run_fit(cohort_dir, tmp_path / "R0", competing_risks=False, model="coxph", blocks="clinical", repeats=1, folds=3,
                   n_boot=0, raw_ids=True)
     assert run.optimism is None and not (tmp_path / "R0" / "optimism.csv").exists()
     args = _fit_args(["--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical", "--out",

@@ -16,7 +16,7 @@ from radiorisk.pipeline import run_fit
 from radiorisk.pipeline._iecv import IECV_COLUMNS, cluster_labels, iecv_summary
 from radiorisk.stats import random_effects
 
-KW = dict(model="coxph", blocks="clinical,ccta", seed=3, n_boot=60, params={"penalizer": 0.3}, raw_ids=True)
+KW = dict(competing_risks=False, model="coxph", blocks="clinical,ccta", seed=3, n_boot=60, params={"penalizer": 0.3}, raw_ids=True)
 _TRANSFORM = {"harrell_c": "logit", "td_auc": "logit", "oe_ratio_t": "log", "ipa": None, "cal_slope_t": None}
 
 
@@ -194,11 +194,11 @@ def test_refusals(cohort_dir, tmp_path):
         run_fit(cohort_dir, tmp_path / "r5", cv_by="site", folds=8, **KW)
     p = argparse.ArgumentParser(prog="radiorisk")
     add_fit_parser(p.add_subparsers(dest="command"))
-    args = p.parse_args(["fit", "--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical",
+    args = p.parse_args(["fit", "--censor-competing", "--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical",
                          "--out", str(tmp_path / "r6"), "--cv-by", "site", "--repeats", "3", "--quiet"])
     with pytest.raises(FitUsageError, match="^--repeats must be 1 or unset with --cv-by"):
         args.func(args)
-    args = p.parse_args(["fit", "--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical",
+    args = p.parse_args(["fit", "--censor-competing", "--data", str(cohort_dir), "--model", "coxph", "--blocks", "clinical",
                          "--out", str(tmp_path / "r7"), "--cv-by", "nope", "--quiet"])
     with pytest.raises(FitUsageError, match="^--cv-by 'nope'"):
         args.func(args)

@@ -19,7 +19,7 @@ SITES = {"n_sites": 8, "hazard_sd": 0.0}
 
 def _oe_rows(base, name, bias):
     write_synthetic_cohort(base / name, n=4000, mode="established-cad", sites=SITES, seed=14, bias=bias)
-    run = run_fit(base / name, base / f"{name}_RUN", model="coxph", blocks="clinical,ccta", cv_by="site",
+    run = run_fit(base / name, base / f"{name}_RUN", competing_risks=False, model="coxph", blocks="clinical,ccta", cv_by="site",
                   params={"penalizer": 0.1}, n_boot=100, id_key=KEY)
     f = run.iecv.to_frame()
     assert (base / f"{name}_RUN" / "iecv.csv").is_file()

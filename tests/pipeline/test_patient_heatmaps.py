@@ -34,7 +34,7 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("patient_heatmaps")
     write_synthetic_cohort(base / "D", n=120, images=4, mode="established-cad", seed=43, progress=False)
     (base / "params.yaml").write_text(PARAMS, encoding="utf-8")
-    run_fit(base / "D", base / "RUN", model="coxph", blocks=["clinical", "radiomics"], horizon=HORIZON,
+    run_fit(base / "D", base / "RUN", competing_risks=False, model="coxph", blocks=["clinical", "radiomics"], horizon=HORIZON,
             repeats=1, folds=3, n_boot=5, params={"penalizer": 0.5}, id_key=KEY,
             radiomics_params=str(base / "params.yaml"))
     man = pd.read_csv(base / "D" / "manifest.csv", dtype=str)

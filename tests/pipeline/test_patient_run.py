@@ -45,7 +45,7 @@ def progress_calls():
 def run(tmp_path_factory, progress_calls):
     base = tmp_path_factory.mktemp("patient_run")
     write_synthetic_cohort(base / "D", n=300, images=6, mode="established-cad", seed=41, progress=False)
-    run_fit(base / "D", base / "RUN", model="coxph", blocks=["clinical", "ccta"], horizon=HORIZON, repeats=1,
+    run_fit(base / "D", base / "RUN", competing_risks=False, model="coxph", blocks=["clinical", "ccta"], horizon=HORIZON, repeats=1,
             folds=3, n_boot=5, params={"penalizer": 0.1}, id_key=KEY)
     man = pd.read_csv(base / "D" / "manifest.csv", dtype=str)
     imaged = list(dict.fromkeys(man["patient_id"]))[:2]

@@ -43,7 +43,7 @@ def _ensure_requirements(run, cohort_dir, blocks=BLOCKS, *, radiomics=None, pres
 def dev(tmp_path_factory):
     base = tmp_path_factory.mktemp("predict")
     write_synthetic_cohort(base / "D", n=300, mode="established-cad", seed=41, progress=False)
-    run_fit(base / "D", base / "RUN", model="coxph", blocks=BLOCKS, horizon=HORIZON, repeats=1, folds=3,
+    run_fit(base / "D", base / "RUN", competing_risks=False, model="coxph", blocks=BLOCKS, horizon=HORIZON, repeats=1, folds=3,
             n_boot=5, params={"penalizer": 0.1}, id_key=KEY)
     return base / "D", _ensure_requirements(base / "RUN", base / "D")
 
@@ -152,7 +152,7 @@ def test_radiomics_extracted_with_the_model_preset(tmp_path):
     preset.write_text("setting:\n  binWidth: 25\nimageType:\n  Original: {}\nfeatureClass:\n  firstorder:\n  shape:\n")
     write_synthetic_cohort(d, n=120, mode="established-cad", images=4, seed=42, progress=False)
     blocks = ["clinical", "radiomics"]
-    run_fit(d, tmp_path / "RUN", model="coxph", blocks=blocks, horizon=HORIZON, repeats=1, folds=3,
+    run_fit(d, tmp_path / "RUN", competing_risks=False, model="coxph", blocks=blocks, horizon=HORIZON, repeats=1, folds=3,
             n_boot=5, params={"penalizer": 0.5}, radiomics_params=str(preset), radiomics_cache=cache,
             id_key=KEY)
     feats = read_features(cache / "features.parquet")  # the fit's private store (raw ids)

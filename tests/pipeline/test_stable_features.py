@@ -38,7 +38,7 @@ def inputs(tmp_path_factory):
 
 
 def _fit(base, out, **kw):
-    return run_fit(base / "D", base / out, model="coxph", blocks="clinical,radiomics", features=base / "f.parquet",
+    return run_fit(base / "D", base / out, competing_risks=False, model="coxph", blocks="clinical,radiomics", features=base / "f.parquet",
                    repeats=1, folds=3, n_boot=0, params={"penalizer": 0.5}, id_key=KEY, **kw)
 
 

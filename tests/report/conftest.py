@@ -20,7 +20,7 @@ def model_report_run(tmp_path_factory):
     data = root / "data"
     write_synthetic_cohort(data, n=400, seed=3)
     run = root / "run"
-    run_fit(data, run, model="coxph", blocks=["clinical", "ccta", "pet"], repeats=1, folds=3, seed=0,
+    run_fit(data, run, competing_risks=False, model="coxph", blocks=["clinical", "ccta", "pet"], repeats=1, folds=3, seed=0,
             n_boot=20, params={"penalizer": 0.1})
     return data, run
 
