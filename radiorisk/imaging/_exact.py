@@ -17,10 +17,14 @@ one of three ways; each has a crop that reproduces it:
     (voxels, per axis): Original none; Gradient 2 (finite differences); LoG 30 sigma + 4 voxels
     (a recursive, IIR Gaussian whose boundary effect decays as exp(-1.7 d / sigma): below 1e-20 at
     30 sigma); Wavelet the filter length times the number of levels + 2, and the whole axis where
-    that reaches the image's edge (pyradiomics pads periodically).  Square, SquareRoot, Logarithm
-    and Exponential scale by the whole image's largest absolute value, and LBP2D / LBP3D are not
-    verified here: with any of them the lesion is extracted from the whole image, and the run's
-    notes say so.
+    that reaches the image's edge (pyradiomics pads periodically); LBP2D ``ceil(lbp2DRadius)`` + 1
+    (scikit-image's ``local_binary_pattern``, slice by slice: each voxel's pattern compares it with
+    ``lbp2DSamples`` points on a circle of radius ``lbp2DRadius`` read by bilinear interpolation from
+    the 2 x 2 voxels around each point, which lie within ``ceil(R)`` voxels, and outside the image
+    as 0: nothing global).  Square, SquareRoot, Logarithm and Exponential scale by the whole image's
+    largest absolute value, and LBP3D depends on every voxel of the image (see
+    :data:`_WHOLE_IMAGE_TYPES`): with any of them the lesion is extracted from the whole image, and
+    the run's notes say so.
 
 Normalisation (``normalize``: whole-image mean and SD, before resampling) is done once per image
 with pyradiomics' own ``normalizeImage``, then cropped; pyradiomics gets ``normalize`` off.
@@ -45,8 +49,13 @@ _WHOLE_IMAGE_TYPES = {
     "SquareRoot": "scales by the whole image's largest absolute value",
     "Logarithm": "scales by the whole image's largest absolute value",
     "Exponential": "scales by the whole image's largest absolute value",
-    "LBP2D": "not verified against pyradiomics on the whole image",
-    "LBP3D": "not verified against pyradiomics on the whole image",
+    # getLBP3DImage samples the icosphere around each ROI voxel with scipy's map_coordinates(order=3),
+    # which first spline-filters the whole image (an IIR filter along every axis, pole sqrt(3) - 2):
+    # each sample depends on every voxel, and the samples are then thresholded (>= the centre), so a
+    # crop can flip a pattern bit.  (pyradiomics 3.1.4 also imports scipy.special.sph_harm, removed in
+    # SciPy 1.17, and needs trimesh: where either is missing it logs a warning and yields no LBP3D image.)
+    "LBP3D": "samples the image by cubic spline interpolation (map_coordinates, order 3), whose prefilter "
+             "spans the whole image, and thresholds the samples",
 }
 #: LoG margin in units of sigma (recursive Gaussian boundary effect exp(-1.7 d / sigma) < 1e-20)
 _LOG_SIGMAS = 30
@@ -161,6 +170,8 @@ def filter_margins(params: dict, spacing) -> tuple[np.ndarray, bool]:
     >>> m, periodic = filter_margins({"imageType": {"LoG": {"sigma": [1.0]}, "Wavelet": {}}}, [0.5, 0.5, 2.0])
     >>> m.tolist(), periodic
     ([64, 64, 19], True)
+    >>> filter_margins({"imageType": {"LBP2D": {"lbp2DRadius": 2.5}}}, [1.0, 1.0, 1.0])[0].tolist()
+    [4, 4, 4]
     """
     import pywt
 
@@ -177,6 +188,8 @@ def filter_margins(params: dict, spacing) -> tuple[np.ndarray, bool]:
             for sigma in args.get("sigma") or []:
                 vox = np.ceil(_LOG_SIGMAS * float(sigma) / spacing).astype(int) + _LOG_EXTRA_VOXELS
                 margin = np.maximum(margin, vox)
+        elif name == "LBP2D":
+            margin = np.maximum(margin, int(math.ceil(float(args.get("lbp2DRadius", 1)))) + 1)
         elif name == "Wavelet":
             wavelet = pywt.Wavelet(args.get("wavelet", "coif1"))
             levels = int(args.get("start_level", 0)) + int(args.get("level", 1))
