@@ -21,10 +21,14 @@ one of three ways; each has a crop that reproduces it:
     (scikit-image's ``local_binary_pattern``, slice by slice: each voxel's pattern compares it with
     ``lbp2DSamples`` points on a circle of radius ``lbp2DRadius`` read by bilinear interpolation from
     the 2 x 2 voxels around each point, which lie within ``ceil(R)`` voxels, and outside the image
-    as 0: nothing global).  Square, SquareRoot, Logarithm and Exponential scale by the whole image's
-    largest absolute value, and LBP3D depends on every voxel of the image (see
-    :data:`_WHOLE_IMAGE_TYPES`): with any of them the lesion is extracted from the whole image, and
-    the run's notes say so.
+    as 0: nothing global); LBP3D ``ceil(lbp3DIcosphereRadius)`` + 2 + 40 (each ROI voxel's
+    icosphere points are read by ``scipy.ndimage.map_coordinates(order=3)``: a 4-voxel cubic
+    B-spline support around points within R voxels, after a spline prefilter over the whole image,
+    a recursive filter whose boundary effect decays as ``|sqrt(3) - 2|^d`` (1e-16 at d = 28; the
+    recursion then gives bit-identical coefficients, which matters because the samples are
+    thresholded against the centre voxel: measured bit-identical from d = 20), hence 40).  Square,
+    SquareRoot, Logarithm and Exponential scale by the whole image's largest absolute value: with
+    any of them the lesion is extracted from the whole image, and the run's notes say so.
 
 Normalisation (``normalize``: whole-image mean and SD, before resampling) is done once per image
 with pyradiomics' own ``normalizeImage``, then cropped; pyradiomics gets ``normalize`` off.
@@ -43,23 +47,18 @@ from ._crop import effective_spacing
 
 __all__ = ["CropPlan", "plan_crop", "lesion_mode", "pad_margin", "filter_margins", "extractor_params"]
 
-#: image types that use whole-image statistics (or are not verified): the lesion takes the whole image
+#: image types that use whole-image statistics: the lesion takes the whole image
 _WHOLE_IMAGE_TYPES = {
     "Square": "scales by the whole image's largest absolute value",
     "SquareRoot": "scales by the whole image's largest absolute value",
     "Logarithm": "scales by the whole image's largest absolute value",
     "Exponential": "scales by the whole image's largest absolute value",
-    # getLBP3DImage samples the icosphere around each ROI voxel with scipy's map_coordinates(order=3),
-    # which first spline-filters the whole image (an IIR filter along every axis, pole sqrt(3) - 2):
-    # each sample depends on every voxel, and the samples are then thresholded (>= the centre), so a
-    # crop can flip a pattern bit.  (pyradiomics 3.1.4 also imports scipy.special.sph_harm, removed in
-    # SciPy 1.17, and needs trimesh: where either is missing it logs a warning and yields no LBP3D image.)
-    "LBP3D": "samples the image by cubic spline interpolation (map_coordinates, order 3), whose prefilter "
-             "spans the whole image, and thresholds the samples",
 }
 #: LoG margin in units of sigma (recursive Gaussian boundary effect exp(-1.7 d / sigma) < 1e-20)
 _LOG_SIGMAS = 30
 _LOG_EXTRA_VOXELS = 4
+#: LBP3D: voxels over which map_coordinates' cubic spline prefilter forgets the crop's edge (see above)
+_LBP3D_PREFILTER_VOXELS = 40
 
 
 @dataclass(frozen=True)
@@ -172,6 +171,8 @@ def filter_margins(params: dict, spacing) -> tuple[np.ndarray, bool]:
     ([64, 64, 19], True)
     >>> filter_margins({"imageType": {"LBP2D": {"lbp2DRadius": 2.5}}}, [1.0, 1.0, 1.0])[0].tolist()
     [4, 4, 4]
+    >>> filter_margins({"imageType": {"LBP3D": {}}}, [1.0, 1.0, 1.0])[0].tolist()
+    [43, 43, 43]
     """
     import pywt
 
@@ -190,6 +191,9 @@ def filter_margins(params: dict, spacing) -> tuple[np.ndarray, bool]:
                 margin = np.maximum(margin, vox)
         elif name == "LBP2D":
             margin = np.maximum(margin, int(math.ceil(float(args.get("lbp2DRadius", 1)))) + 1)
+        elif name == "LBP3D":
+            radius = int(math.ceil(float(args.get("lbp3DIcosphereRadius", 1))))
+            margin = np.maximum(margin, radius + 2 + _LBP3D_PREFILTER_VOXELS)
         elif name == "Wavelet":
             wavelet = pywt.Wavelet(args.get("wavelet", "coif1"))
             levels = int(args.get("start_level", 0)) + int(args.get("level", 1))

@@ -91,8 +91,14 @@ def _lbp2d(draw) -> dict:
             "force2Ddimension": _pick(draw, [0, 0, 1, 2])}
 
 
+def _lbp3d(draw) -> dict:
+    """LBP3D settings: spherical-harmonic levels, icosphere radius and subdivision (16 bins: its values are not codes)."""
+    return {"lbp3DLevels": _pick(draw, [2, 3]), "lbp3DIcosphereRadius": _pick(draw, [1, 1.5, 2]),
+            "lbp3DIcosphereSubdivision": _pick(draw, [1, 1, 2]), "binCount": 16}
+
+
 @st.composite
-def parameter_files(draw, how: str, lbp: bool = False):
+def parameter_files(draw, how: str, lbp: str | None = None):
     setting: dict = {"binWidth": _pick(draw, [5, 10, 25]), "additionalInfo": False}
     if how.startswith("sitk"):
         setting["resampledPixelSpacing"] = _pick(
@@ -123,7 +129,7 @@ def parameter_files(draw, how: str, lbp: bool = False):
         else:
             image_type[name] = {}
     if lbp:
-        image_type["LBP2D"] = _lbp2d(draw)
+        image_type[f"LBP{lbp}"] = _lbp2d(draw) if lbp == "2D" else _lbp3d(draw)
     return {"setting": setting, "imageType": image_type, "featureClass": FEATURES}
 
 
@@ -192,10 +198,10 @@ def _check_case(geom: dict, les: dict, params: dict) -> int:
     worst = max(((abs(got[k] - v) / max(abs(v), 1e-300) if abs(got[k] - v) > 1e-9 else 0.0), k)
                 for k, v in ref.items())
     assert worst[0] <= 1e-6, (worst, geom, les, params)
-    return sum(k.startswith("lbp-2D_") for k in ref)
+    return sum(k.startswith("lbp-") for k in ref)
 
 
-def _run(how: str, n_examples: int, lbp: bool = False) -> int:
+def _run(how: str, n_examples: int, lbp: str | None = None) -> int:
     cases = []
     lbp_features = []
 
@@ -212,7 +218,7 @@ def _run(how: str, n_examples: int, lbp: bool = False) -> int:
         cases.append(1)
 
     check()
-    if lbp:  # pyradiomics made the LBP2D image (scikit-image is there) and features from it
+    if lbp:  # pyradiomics made the LBP images and features from them
         assert sum(v > 0 for v in lbp_features) >= len(cases) // 2, lbp_features
     return len(cases)
 
@@ -241,7 +247,7 @@ _LBP_FLOAT_WARNING = "ignore:Applying `local_binary_pattern` to floating-point i
 @pytest.mark.parametrize("how", HOW)
 def test_lbp2d_crop_equals_pyradiomics_on_random_geometries(how):
     pytest.importorskip("skimage", reason="pyradiomics' LBP2D needs scikit-image (in the dev extra, via mirp)")
-    n = _run(how, 4, lbp=True)
+    n = _run(how, 4, lbp="2D")
     print(f"\nexact-crop LBP2D property test ({how}): {n} cases equal to pyradiomics on the whole image "
           "(1e-6 relative)")
     assert n == 4
@@ -252,8 +258,50 @@ def test_lbp2d_crop_equals_pyradiomics_on_random_geometries(how):
 @pytest.mark.parametrize("how", HOW)
 def test_lbp2d_crop_equals_pyradiomics_on_random_geometries_many(how):
     pytest.importorskip("skimage", reason="pyradiomics' LBP2D needs scikit-image (in the dev extra, via mirp)")
-    n = _run(how, 40, lbp=True)
+    n = _run(how, 40, lbp="2D")
     print(f"\nexact-crop LBP2D property test, slow ({how}): {n} cases equal to pyradiomics on the whole "
+          "image (1e-6 relative)")
+    assert n == 40
+
+
+def _lbp3d_runs(monkeypatch) -> None:
+    """Make pyradiomics 3.1.4's LBP3D run here, or skip.
+
+    getLBP3DImage needs trimesh and imports ``scipy.special.sph_harm``, which SciPy 1.17 removed (the
+    lock's SciPy); without either it logs a warning and yields no image, on the whole image and on
+    the crop alike.  Where sph_harm is missing it is defined from its successor with SciPy's
+    documented relation ``sph_harm(m, n, azimuth, polar) = sph_harm_y(n, m, polar, azimuth)``; the
+    engine and the reference then run the same pyradiomics code, which is what the test compares.
+    """
+    import scipy.special
+
+    pytest.importorskip("trimesh", reason="pyradiomics' LBP3D needs trimesh (not a radiorisk dependency)")
+    if not hasattr(scipy.special, "sph_harm"):
+        monkeypatch.setattr(scipy.special, "sph_harm",
+                            lambda m, n, theta, phi: scipy.special.sph_harm_y(n, m, phi, theta), raising=False)
+
+
+#: getLBP3DImage imports map_coordinates from scipy.ndimage.interpolation (deprecated)
+_LBP3D_WARNING = "ignore:Please import `map_coordinates`:DeprecationWarning"
+
+
+@pytest.mark.filterwarnings(_LBP3D_WARNING)
+@pytest.mark.parametrize("how", HOW)
+def test_lbp3d_crop_equals_pyradiomics_on_random_geometries(how, monkeypatch):
+    _lbp3d_runs(monkeypatch)
+    n = _run(how, 4, lbp="3D")
+    print(f"\nexact-crop LBP3D property test ({how}): {n} cases equal to pyradiomics on the whole image "
+          "(1e-6 relative)")
+    assert n == 4
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(_LBP3D_WARNING)
+@pytest.mark.parametrize("how", HOW)
+def test_lbp3d_crop_equals_pyradiomics_on_random_geometries_many(how, monkeypatch):
+    _lbp3d_runs(monkeypatch)
+    n = _run(how, 40, lbp="3D")
+    print(f"\nexact-crop LBP3D property test, slow ({how}): {n} cases equal to pyradiomics on the whole "
           "image (1e-6 relative)")
     assert n == 40
 
