@@ -124,8 +124,9 @@ def mirp_rows(image_path, roi_path, params, lesion_id) -> list[dict]:
                              "n_voxels": n_vox, "noise_sd": noise, "reason": str(exc)[:200]})
                 continue
             feats = {k: float(np.asarray(v)) for k, v in res.items() if not k.startswith("diagnostics_")}
+            bad = [k for k, v in feats.items() if not np.isfinite(v)]  # a failure, as radiorisk counts it
             rows.append({"lesion_id": lesion_id, "perturbation": name, "family": family, "n_voxels": n_vox,
-                         "noise_sd": noise, "reason": None, **feats})
+                         "noise_sd": noise, "reason": f"not finite: {bad[:3]}" if bad else None, **feats})
     finally:
         logger.setLevel(level)
     return rows
