@@ -53,13 +53,12 @@ _WHOLE_IMAGE_TYPES = {
     # prefilter runs over the whole image (boundary effect |sqrt(3) - 2|^d), and thresholds the samples
     # against the centre voxel, so a crop must give bit-identical samples.  pyradiomics on a crop of
     # the same image with ceil(R) + 2 + 40 voxels was bit-identical (from 20 voxels on), but the
-    # property test through the engine found a case with normalisation and resegmentation that was
-    # not equal (relative 1.6 in lbp-3D-m1_glcm_ClusterShade); another gives complex feature values
-    # in the engine even with crop=False (pyradiomics on the files: real).  Cause not found: the
-    # whole image until it is (docs/radiomics.md).  (pyradiomics 3.1.4 also needs trimesh and SciPy < 1.17's
+    # property test through the engine found a case that was not equal (relative 1.6 in
+    # lbp-3D-m1_glcm_ClusterShade).  Cause not found: the whole image
+    # until it is (docs/radiomics.md).  (pyradiomics 3.1.4 also needs trimesh and SciPy < 1.17's
     # scipy.special.sph_harm; without them it logs a warning and makes no LBP3D image.)
     "LBP3D": "thresholds cubic-spline samples whose prefilter spans the whole image; not shown exact "
-             "with a crop (normalisation with resegmentation gave unequal cases)",
+             "with a crop (a property-test case differed)",
 }
 #: LoG margin in units of sigma (recursive Gaussian boundary effect exp(-1.7 d / sigma) < 1e-20)
 _LOG_SIGMAS = 30

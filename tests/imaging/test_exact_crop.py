@@ -296,9 +296,9 @@ def test_lbp3d_crop_equals_pyradiomics_on_random_geometries(how, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="known: with normalisation and resegmentation some drawn cases differ from "
-                          "pyradiomics, one gives complex LBP3D values in the engine even with crop=False "
-                          "(docs/radiomics.md); cause not found", strict=False)
+@pytest.mark.xfail(reason="known (docs/radiomics.md): a drawn case with the LBP3D margin differed from "
+                          "pyradiomics (cause not found); another gives complex shape features that the "
+                          "engine refuses and this test's reference accepts", strict=False)
 @pytest.mark.filterwarnings(_LBP3D_WARNING)
 @pytest.mark.parametrize("how", HOW)
 def test_lbp3d_crop_equals_pyradiomics_on_random_geometries_many(how, monkeypatch):
