@@ -56,7 +56,7 @@ from scipy import ndimage
 
 from ..exceptions import ParameterError
 from ._params import RadiomicsParams
-from ._worker import ibsi_axis_correction
+from ._worker import feature_values, ibsi_axis_correction
 
 __all__ = [
     "DEFAULT_PERTURBATIONS",
@@ -521,7 +521,7 @@ def perturb_lesion(image, roi, perturbations, params: RadiomicsParams, *, noise_
             except Exception as exc:  # one perturbation never stops the lesion
                 failures.append({"perturbation": p.name, "reason": " ".join(str(exc).split())[:300]})
                 continue
-            values = {k: float(np.asarray(v)) for k, v in res.items() if not k.startswith("diagnostics_")}
+            values = feature_values(res)
             if params.options.get("ibsi_axis_correction"):
                 values = ibsi_axis_correction(values, params.settings.get("resampledPixelSpacing") or sp)
             bad = [k for k, v in values.items() if not np.isfinite(v)]

@@ -30,7 +30,7 @@ from ._exact import extractor_params, filter_margins, lesion_mode, pad_margin, p
 from ._params import RadiomicsParams
 from ._read import check_same_geometry, read_image
 
-__all__ = ["cut_image", "extract_cut", "extract_lesions", "ibsi_axis_correction"]
+__all__ = ["cut_image", "extract_cut", "extract_lesions", "feature_values", "ibsi_axis_correction"]
 
 _AXES = ("MajorAxisLength", "MinorAxisLength", "LeastAxisLength")
 
@@ -45,6 +45,33 @@ def _quiet_radiomics():
         yield
     finally:
         logger.setLevel(level)
+
+
+def feature_values(result: dict) -> dict:
+    """The features of a pyradiomics result as floats (its ``diagnostics_`` entries left out).
+
+    pyradiomics' shape features come from an eigen-decomposition that can return a complex number
+    whose imaginary part is round-off (1e-17 on an oblique lesion at the image's edge; pyradiomics'
+    own output keeps the real part): such a value is its real part.  A complex value with a larger
+    imaginary part (more than 1e-9 of its size) is NaN, reported as a feature that is not finite.
+
+    Examples
+    --------
+    >>> feature_values({"diagnostics_x": "v3", "a": np.float64(2.0), "b": np.complex128(0.5 + 1e-17j),
+    ...                 "c": np.complex128(0.5 + 0.2j)})
+    {'a': 2.0, 'b': 0.5, 'c': nan}
+    """
+    out = {}
+    for k, v in result.items():
+        if k.startswith("diagnostics_"):
+            continue
+        x = np.asarray(v)
+        if np.iscomplexobj(x):
+            z = complex(x)
+            out[k] = z.real if abs(z.imag) <= 1e-9 * max(1.0, abs(z)) else float("nan")
+        else:
+            out[k] = float(x)
+    return out
 
 
 def ibsi_axis_correction(features: dict, spacing) -> dict:
@@ -165,8 +192,7 @@ class _ImageJob:
     def features(self, lesion: dict, cut: dict) -> None:
         """Extract one lesion from its crop: a row of features, or a failure."""
         result = self.extractor(cut["mode"]).execute(cut["image"], cut["roi"], label=1)
-        feats = {k: v for k, v in result.items() if not k.startswith("diagnostics_")}
-        values = {k: float(np.asarray(v)) for k, v in feats.items()}
+        values = feature_values(result)
         if self.params.options.get("ibsi_axis_correction"):
             sp = self.task["new_spacing"] or cut["image"].GetSpacing()
             values = ibsi_axis_correction(values, sp)

@@ -297,8 +297,7 @@ def test_lbp3d_crop_equals_pyradiomics_on_random_geometries(how, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.xfail(reason="known (docs/radiomics.md): a drawn case with the LBP3D margin differed from "
-                          "pyradiomics (cause not found); another gives complex shape features that the "
-                          "engine refuses and this test's reference accepts", strict=False)
+                          "pyradiomics (cause not found)", strict=False)
 @pytest.mark.filterwarnings(_LBP3D_WARNING)
 @pytest.mark.parametrize("how", HOW)
 def test_lbp3d_crop_equals_pyradiomics_on_random_geometries_many(how, monkeypatch):
