@@ -30,6 +30,7 @@ from ..stats import (
     anticipated_cox_snell_r2,
     kaplan_meier_risk,
     median_follow_up,
+    net_benefit_curve,
     parameter_budget_table,
 )
 
@@ -221,11 +222,22 @@ def report_statistics(ctx: ModelReportInputs) -> ModelReportInputs:
     ctx.explanations = _explanations(ctx)
     ctx.extrapolation = _extrapolation(ctx)
     ctx.sample_size, ctx.sample_size_note = _sample_size(ctx)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ctx.net_benefit = survival_net_benefit(
-            pred["time"].to_numpy(float), pred["event"].to_numpy(float), pred["risk"].to_numpy(float),
-            horizon=ctx.horizon, thresholds=list(NET_BENEFIT_THRESHOLDS))
+    ctx.net_benefit = _net_benefit(pred, ctx.horizon)
     return ctx
+
+
+def _net_benefit(pred: pd.DataFrame, horizon: float) -> pd.DataFrame:
+    """The decision curve of the OOF risks at NET_BENEFIT_THRESHOLDS: observed risk by Kaplan-Meier, or
+    (a competing-risk run, whose predictions carry ``event_type``) the Aalen-Johansen cumulative incidence."""
+    risk, time = pred["risk"].to_numpy(float), pred["time"].to_numpy(float)
+    if "event_type" in pred.columns:
+        f = net_benefit_curve(risk, thresholds=list(NET_BENEFIT_THRESHOLDS), time=time,
+                              event=pred["event_type"].to_numpy(int), horizon=horizon,
+                              competing_risks=True).to_frame()
+        return f.assign(n_treated=np.rint(f["treated"] * len(pred)).astype(int))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return survival_net_benefit(time, pred["event"].to_numpy(float), risk, horizon=horizon,
+                                    thresholds=list(NET_BENEFIT_THRESHOLDS))
 
 
 def optimism_beside_cv(optimism: pd.DataFrame, pred: pd.DataFrame, horizon: float) -> pd.DataFrame:

@@ -244,15 +244,19 @@ def _decision(ctx: _Context, audit: dict) -> ReportSection:
         if r["model"] <= max(r["treat_all"], 0):
             s += "; the model adds nothing over the simpler strategy here"
         say.append(s + ".")
+    cr = "event_type" in pred.columns  # a competing-risk run
     f = audit["figures"].get("decision_curve.png")
     if f is None:
         f = png(lambda ax: DecisionCurveDisplay.from_predictions(
             pred["risk"].to_numpy(float), time=pred["time"].to_numpy(float),
-            event=pred["event"].to_numpy(float), horizon=h).plot(ax=ax))
+            event=pred["event_type" if cr else "event"].to_numpy(float), horizon=h,
+            competing_risks=cr).plot(ax=ax))
+    observed = ("the Aalen-Johansen cumulative incidence of MACE among the treated (competing deaths are "
+                "not MACE and not censored)" if cr else "Kaplan-Meier risks among the treated")
     return ReportSection(id="decision-curve", title=_TITLES["decision-curve"], sentences=tuple(say),
                          tables=(("Net benefit at selected thresholds (out-of-fold risks)", t),),
                          figures=(("Decision curve at the horizon: model, treat all, treat none", f),),
                          notes=("Net benefit = true positives/n - false positives/n x pt/(1 - pt), with "
-                                "Kaplan-Meier risks among the treated (Vickers et al. 2008).",))
+                                f"{observed} (Vickers et al. 2008).",))
 
 

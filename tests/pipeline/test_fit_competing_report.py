@@ -6,12 +6,15 @@ import html
 import re
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 
 from radiorisk.datasets import write_synthetic_cohort
 from radiorisk.models import make_model
 from radiorisk.pipeline import collect_model_report, run_fit
+from radiorisk.report import NET_BENEFIT_THRESHOLDS
 from radiorisk.report._model_base import estimand_sentence
+from radiorisk.stats import net_benefit_curve
 
 
 def _ctx(columns, competing):
@@ -32,10 +35,27 @@ def test_report_of_a_competing_risk_run(tmp_path):
     write_synthetic_cohort(tmp_path / "D", n=300, mode="established-cad", seed=5)
     run_fit(tmp_path / "D", tmp_path / "R", model="coxph", blocks="clinical,ccta", repeats=1, folds=3,
             n_boot=10, raw_ids=True, params={"penalizer": 0.1})
-    page = collect_model_report(tmp_path / "R", n_boot=0, shap_sample=20).to_html()
+    report = collect_model_report(tmp_path / "R", n_boot=0, shap_sample=20)
+    page = report.to_html()
     text = html.unescape(re.sub(r"<[^>]+>", " ", page))
     assert "Competing risks: non-cardiac death treated as a competing event; the estimand is the cumulative " \
            "incidence of MACE" in text
     assert "truncated C for competing risks (Wolbers)" in text  # the ladder sentences use c_cr
     assert "observed_aj (95 % CI)" in text and "Aalen-Johansen cumulative incidence of MACE" in text
     assert "oe_ratio_cr" in text and "Harrell's C was" not in text
+    # the decision curve uses the Aalen-Johansen cumulative incidence, computed on the OOF risks
+    assert "Aalen-Johansen cumulative incidence of MACE among the treated" in text
+    oof = pd.read_csv(tmp_path / "R" / "oof_predictions.csv").groupby("patient_id", sort=False).agg(
+        risk=("risk", "mean"), time=("time", "first"), event_type=("event_type", "first"))
+    section = next(sec for sec in report.sections if sec.id == "decision-curve")
+    nb = section.tables[0][1]  # one row per NET_BENEFIT_THRESHOLDS
+    th = np.asarray(NET_BENEFIT_THRESHOLDS, float)
+    want = net_benefit_curve(oof["risk"].to_numpy(float), thresholds=th,
+                             time=oof["time"].to_numpy(float), event=oof["event_type"].to_numpy(int),
+                             horizon=1826.0, competing_risks=True)
+    np.testing.assert_allclose(nb["net_benefit_model"].to_numpy(float), want.model, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(nb["net_benefit_treat_all"].to_numpy(float), want.treat_all, rtol=1e-12, atol=1e-15)
+    censored = net_benefit_curve(oof["risk"].to_numpy(float), thresholds=th,
+                                 time=oof["time"].to_numpy(float),
+                                 event=(oof["event_type"] == 1).to_numpy(int), horizon=1826.0)
+    assert not np.allclose(censored.treat_all, want.treat_all)  # the two estimands differ on this cohort
