@@ -439,8 +439,9 @@ def _definition_notes(mace: tuple[str, ...], competing: str) -> list[str]:
         notes.append('non-cardiac death is treated as censoring (competing="censor")')
     else:
         notes.append('non-cardiac death (and cardiac death when not a MACE component) is a '
-                     'competing event: event_type = 2 (competing="competing"); time and event '
-                     'still treat it as censoring for cause-specific models')
+                     'competing event: event_type = 2 (competing="competing"); the competing-risk models '
+                     'use event_type, and the 0/1 event column (MACE or not) censors it, as each '
+                     'cause-specific model of MACE does')
     if "cardiac_death" not in mace and competing == "censor":
         notes.append("cardiac death is not a MACE component here and is treated as censoring")
     return notes

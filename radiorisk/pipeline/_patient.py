@@ -41,6 +41,7 @@ from ..exceptions import PatientReportError
 from ..explain import model_kind, risk_intervals, shap_values
 from ..features import CohortData, assemble_cohort
 from ..io import read_cohort
+from ..models import estimand
 from ..report import PatientReport, PatientReportInputs, render_patient_reports
 
 __all__ = ["patient_reports", "write_patient_reports"]
@@ -351,7 +352,8 @@ def _risk_changes(res, h: float) -> pd.DataFrame:
 
 def _model_info(model, res, h: float, iinfo, provenance) -> dict:
     info = {
-        "model": model_kind(model), "horizon_days": h, "n_features": len(res.feature_names),
+        "model": model_kind(model), "estimand": estimand(model), "horizon_days": h,
+        "n_features": len(res.feature_names),
         "shap": f"{res.method} SHAP on the {res.scale} scale; background: {res.background}",
         "interval": (None if iinfo is None else
                      ", ".join(f"{k}={v}" for k, v in iinfo.items() if v is not None)),

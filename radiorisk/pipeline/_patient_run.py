@@ -38,6 +38,7 @@ import pandas as pd
 from .._files import atomic_write, atomic_write_text, sha256_file
 from ..exceptions import FitUsageError, PatientReportError
 from ..explain import risk_intervals, shap_values
+from ..models import is_competing, make_y
 from ..report import (
     PatientReportResult,
     clinician_summary,
@@ -148,9 +149,18 @@ def _training(est, req, model_dir, data_dir, train_dir, out_dir, h, prep, kw, no
                      "no existing folder); give train_data")
         return None, None
     if Path(train_dir).resolve() == Path(data_dir).resolve():
-        return prep.X, prep.data.y
+        return prep.X, _target(est, prep.data)
     train = prepare_cohort(est, req, model_dir, train_dir, out_dir / "training", h, id_key=prep.pz, **kw)
-    return train.X, train.data.y
+    return train.X, _target(est, train.data)
+
+
+def _target(est, data):
+    """The outcome the bootstrap refits of ``est`` are fitted on: with each patient's event type
+    (0 censored, 1 MACE, 2 competing death) when ``est`` is a competing-risk model, as ``fit`` did."""
+    if is_competing(est) and data.event_type is not None:
+        return make_y(data.time.to_numpy(float), data.event.to_numpy(bool),
+                      event_type=data.event_type.reindex(data.X.index).to_numpy(int))
+    return data.y
 
 
 def _check_formats(formats) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from types import SimpleNamespace
 
@@ -12,6 +13,7 @@ import pandas as pd
 from radiorisk.datasets import write_synthetic_cohort
 from radiorisk.models import make_model
 from radiorisk.pipeline import collect_model_report, run_fit
+from radiorisk.pipeline._patient_run import run_patient_report
 from radiorisk.report import NET_BENEFIT_THRESHOLDS
 from radiorisk.report._model_base import estimand_sentence
 from radiorisk.stats import net_benefit_curve
@@ -59,3 +61,22 @@ def test_report_of_a_competing_risk_run(tmp_path):
                                  time=oof["time"].to_numpy(float),
                                  event=(oof["event_type"] == 1).to_numpy(int), horizon=1826.0)
     assert not np.allclose(censored.treat_all, want.treat_all)  # the two estimands differ on this cohort
+
+
+def test_patient_report_of_a_competing_risk_bundle(tmp_path):
+    """The bootstrap refits of the interval get each patient's event type (they failed without it), the
+    report states the estimand and explains the cause-specific model of MACE."""
+    write_synthetic_cohort(tmp_path / "D", n=300, images=2, mode="established-cad", seed=41, progress=False)
+    run_fit(tmp_path / "D", tmp_path / "R", model="coxph", blocks="clinical,ccta", repeats=1, folds=3, n_boot=5,
+            raw_ids=True, params={"penalizer": 0.1})
+    ids = list(pd.read_csv(tmp_path / "D" / "patients.csv", dtype=str)["patient_id"][:2])
+    run_patient_report(tmp_path / "R" / "model", tmp_path / "D", ids, tmp_path / "OUT", n_boot=5, raw_ids=True,
+                       formats=("html", "json"))
+    doc = json.loads((tmp_path / "OUT" / f"{ids[0]}.json").read_text(encoding="utf-8"))
+    assert doc["model"]["model"] == "coxph-cr"
+    assert doc["model"]["estimand"].startswith("cumulative incidence of MACE")
+    assert "n_models=5" in doc["model"]["interval"]  # every refit fitted
+    assert doc["ci_low"] <= doc["ci_high"] and 0 < doc["risk"] < 1
+    assert {f["scale"] for f in doc["factors"]} == {"cause-specific log-hazard"}
+    text = html.unescape(re.sub(r"<[^>]+>", " ", (tmp_path / "OUT" / f"{ids[0]}.html").read_text(encoding="utf-8")))
+    assert "cumulative incidence of MACE" in text
