@@ -72,8 +72,12 @@ def add_validate_model_parser(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=None, help="bootstrap seed (default 0)")
     a.add_argument("--calibration-boot", type=int, default=None, metavar="B",
                    help="bootstrap the ICI/E50/E90/Emax family on B replicates only")
-    a.add_argument("--competing-risks", action="store_true",
-                   help="competing-risk estimands (needs a model fitted with competing deaths recorded)")
+    cr = a.add_mutually_exclusive_group()
+    cr.add_argument("--competing-risks", dest="competing_risks", action="store_true", default=None,
+                    help="competing-risk estimands (needs a model fitted with competing deaths recorded; "
+                         "the default for such a model)")
+    cr.add_argument("--censor-competing", dest="competing_risks", action="store_false",
+                    help="score a competing-risk model's risks with competing deaths censored")
     a.add_argument("--update", default="closed-test",
                    choices=["closed-test", "original", "intercept", "intercept_slope", "refit", "none"],
                    help="model updating on DIR: chosen by a closed test (default), imposed, refit with the "

@@ -44,12 +44,12 @@ from ..evaluation import SubgroupAudit, TransportDiagnostics, transport_diagnost
 from ..exceptions import ModelError
 from ..features import index_scans
 from ..io import read_cohort
-from ..models import ModelRecalibration, load, load_requirements
+from ..models import ModelRecalibration, is_competing, load, load_requirements
 from ..privacy import ID_COLUMNS
 from ..report import ExternalValidationInputs, render_external_validation
 from ._audit import DEFAULT_AUDIT_SEED, write_audit_outputs
 from ._fit import IMPUTE_DEFAULT, run_fit
-from ._predict import PredictRun, predict_cohort
+from ._predict import PredictRun, load_bundle, predict_cohort
 from ._provenance import versions, write_json
 from ._updating import UPDATE_METHODS, ModelUpdate, judge_risks, update_risks
 
@@ -220,7 +220,7 @@ def _outcome_check(run: PredictRun, where: str, competing_risks: bool) -> None:
 
 def validate_model(model_dir, data_dir, out, *, development=None, horizon: float | None = None,
                    groups=DEFAULT_GROUPS, n_boot: int = 200, seed: int | None = None,
-                   calibration_boot: int | None = None, competing_risks: bool = False,
+                   calibration_boot: int | None = None, competing_risks: bool | None = None,
                    update: str | None = "closed-test", features=None, development_features=None, radiomics_cache=None, n_jobs: int = 1,
                    id_key=None, id_key_file=None, raw_ids: bool = False, overwrite: bool = False,
                    figures: bool = True, argv=None, allow_outside_root: bool = False) -> ExternalValidation:
@@ -251,9 +251,12 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
         Bootstrap seed (default 0, as ``radiorisk audit``).
     calibration_boot : int, optional
         As in :func:`radiorisk.pipeline.run_audit`.
-    competing_risks : bool
+    competing_risks : bool, optional
         Audit with the competing-risk estimands (status ``event_type``: needs a
-        model fitted with competing deaths recorded).
+        model fitted with competing deaths recorded).  Default None: as the bundle
+        was fitted, so a competing-risk model (the default of ``fit`` when non-cardiac
+        death is recorded) is validated on the cumulative incidence it predicts, and
+        the notes say so; False scores its risks with competing deaths censored.
     update : str or None
         Model updating on the new cohort (:func:`radiorisk.pipeline._updating.update_risks`):
         ``"closed-test"`` (default) chooses between the original model, recalibration in
@@ -295,6 +298,14 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
         raise ModelError(f"n_boot must be >= 0; got {n_boot}")
     if update is not None and update not in (*UPDATE_METHODS, "refit"):
         raise ModelError(f"update must be one of {[*UPDATE_METHODS, 'refit']} or None; got {update!r}")
+    notes_mode = []
+    if competing_risks is None:
+        competing_risks = is_competing(load_bundle(model_dir)[0])
+        if competing_risks:
+            notes_mode.append("competing risks: the model predicts the cumulative incidence of MACE with "
+                              "non-cardiac death as a competing event, so it is validated with the competing-risk "
+                              "estimands (Aalen-Johansen observed risk, c_cr, ...); competing_risks=False "
+                              "(--censor-competing) censors competing deaths instead")
     skipped = None
     if update is not None and competing_risks:
         if update != "closed-test":
@@ -311,7 +322,7 @@ def validate_model(model_dir, data_dir, out, *, development=None, horizon: float
                          **common)
     _outcome_check(run, "data_dir", competing_risks)
     horizon = float(_horizon(run))
-    notes = list(run.notes) + ([skipped] if skipped else [])
+    notes = list(run.notes) + notes_mode + ([skipped] if skipped else [])
     dev_run = None
     if development is not None:
         try:

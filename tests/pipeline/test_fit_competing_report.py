@@ -9,7 +9,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from radiorisk.cli import main
 from radiorisk.datasets import write_synthetic_cohort
 from radiorisk.models import make_model
 from radiorisk.pipeline import collect_model_report, run_fit
@@ -80,3 +82,21 @@ def test_patient_report_of_a_competing_risk_bundle(tmp_path):
     assert {f["scale"] for f in doc["factors"]} == {"cause-specific log-hazard"}
     text = html.unescape(re.sub(r"<[^>]+>", " ", (tmp_path / "OUT" / f"{ids[0]}.html").read_text(encoding="utf-8")))
     assert "cumulative incidence of MACE" in text
+
+
+def test_validate_model_follows_a_competing_risk_bundle(tmp_path, capsys):
+    write_synthetic_cohort(tmp_path / "D", n=300, mode="established-cad", seed=43, progress=False)
+    run_fit(tmp_path / "D", tmp_path / "R", model="coxph", blocks="clinical", repeats=1, folds=3, n_boot=0,
+            raw_ids=True, params={"penalizer": 0.1})
+    common = ["--model", str(tmp_path / "R" / "model"), "--data", str(tmp_path / "D"), "--raw-ids", "--n-boot", "0",
+              "--no-figures", "--quiet"]
+    modes = {}
+    for name, extra in (("default", []), ("censor", ["--censor-competing"])):
+        assert main(["validate-model", *common, "--out", str(tmp_path / name), *extra]) == 0
+        prov = json.loads((tmp_path / name / "provenance.json").read_text(encoding="utf-8"))
+        modes[name] = prov
+    assert modes["default"]["competing_risks"] is True
+    assert modes["censor"]["competing_risks"] is False
+    with pytest.raises(SystemExit) as exc:  # the two flags exclude each other (argparse's usage error)
+        main(["validate-model", *common, "--out", str(tmp_path / "x"), "--competing-risks", "--censor-competing"])
+    assert exc.value.code == 2 and "not allowed with" in capsys.readouterr().err
