@@ -99,7 +99,7 @@ def test_both_flags_are_a_usage_error(cohort, tmp_path, capsys):
     assert not (tmp_path / "X").exists()
 
 
-@pytest.mark.parametrize("model", ["xgb-aft", "xgb-binary", "fg"])
+@pytest.mark.parametrize("model", ["xgb-cox", "xgb-aft", "xgb-binary", "fg"])
 def test_every_model_kind_fits_end_to_end_in_competing_risk_mode(model, cohort, tmp_path):
     assert _fit(cohort, tmp_path / model, "--no-search", model=model) == 0
     prov = json.loads((tmp_path / model / "provenance.json").read_text(encoding="utf-8"))
