@@ -1,6 +1,6 @@
 """Compare ``radiorisk robustness`` with MIRP's own image and mask perturbations (docs/radiomics.md).
 
-Usage (needs ``mirp``, in the dev extra):
+Usage (needs ``mirp`` 2.5.0 in its own venv, not in the lock: docs/radiomics.md, Comparison with MIRP):
     .venv/bin/python benchmarks/compare_mirp.py [--lesions 12] [--seed 3] [--params PARAMS] [--out DIR]
 
 A synthetic cohort (``radiorisk.datasets.write_synthetic_cohort``, one image per lesion) is
