@@ -4,6 +4,8 @@ Public names
 ------------
 read_image, check_same_geometry
     Read NIfTI/NRRD/DICOM volumes with clear errors; compare geometry.
+one_thread
+    One ITK and one BLAS thread while extracting (results independent of the machine's cores).
 PlaqueThresholds, plaque_metrics, scan_specific_thresholds
     Plaque volumes by HU class, burden, HU statistics, spotty calcium, remodelling index.
 RadiomicsParams, load_params, PRESETS
@@ -47,6 +49,7 @@ _NAMES = {
     "scan_specific_thresholds": "_quant",
     "check_same_geometry": "_read",
     "read_image": "_read",
+    "one_thread": "_worker",
     "to_long": "_store",
     "VoxelFeatureMaps": "_voxel_maps",
     "VoxelMapError": "_voxel_maps",
@@ -68,6 +71,7 @@ __all__ = [
     "scan_specific_thresholds",
     "check_same_geometry",
     "read_image",
+    "one_thread",
     "read_manifest_for_extraction",
     "to_long",
     "FAMILIES",

@@ -25,7 +25,7 @@ import numpy as np
 import SimpleITK as sitk
 
 __all__ = ["label_boxes", "roi_box", "crop_box", "cut", "effective_spacing", "resample_grid",
-           "bspline_order", "bspline_margin", "resample_lesion"]
+           "bspline_order", "bspline_margin", "resample_source_box", "resample_lesion"]
 
 #: the largest pole of the B-spline prefilter of each order (Unser 1999); order <= 1 has none
 _BSPLINE_POLE = {2: math.sqrt(8.0) - 3.0, 3: math.sqrt(3.0) - 2.0,
@@ -134,7 +134,7 @@ def cut(image: sitk.Image, start, stop, label_map: np.ndarray, labels):
     """
     s, e = [int(v) for v in start], [int(v) for v in stop]
     if s == [0, 0, 0] and e == list(image.GetSize()):
-        cropped = image
+        cropped = _whole(image)
     else:
         cropped = image[s[0]:e[0], s[1]:e[1], s[2]:e[2]]
     sub = np.isin(label_map[s[2]:e[2], s[1]:e[1], s[0]:e[0]], list(labels))
@@ -248,6 +248,45 @@ def _grid_index_box(image: sitk.Image, origin, size, spacing, direction):
     return corners.min(axis=0), corners.max(axis=0)
 
 
+def _whole(image):
+    """The whole image as a SimpleITK image (an :class:`~radiorisk.imaging._read.ImageRegion` holding it gives it)."""
+    return image if isinstance(image, sitk.Image) else image.whole_image()
+
+
+def resample_source_box(image, label_image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *,
+                        new_spacing, interpolator="sitkBSpline", pad_distance: float = 5):
+    """pyradiomics' resampling grid for a lesion, and the box of the image it is resampled from.
+
+    ``image`` may be a header (:class:`~radiorisk.imaging._read.ImageHeader`): only its geometry is
+    read.  Returns ``(grid, start, stop)``: ``grid`` is (origin, size, spacing, direction) as
+    :func:`resample_grid` gives it; [start, stop) (voxels, x y z) is the crop a B-spline is
+    prefiltered on (the grid's support and the prefilter's decay, :func:`bspline_margin`), or the
+    whole image for an interpolator without a prefilter.  :func:`resample_lesion` resamples from it.
+
+    Examples
+    --------
+    >>> img = sitk.Image(60, 60, 20, sitk.sitkInt16); img.SetSpacing((0.8, 0.8, 3.0))
+    >>> lab = np.zeros((20, 60, 60), np.uint8); lab[8:12, 20:25, 22:28] = 1
+    >>> lab_img = sitk.GetImageFromArray(lab); lab_img.CopyInformation(img)
+    >>> _, start, stop = resample_source_box(img, lab_img, lab, [1], label_boxes(lab), new_spacing=[2, 2, 2])
+    >>> start.tolist(), stop.tolist()
+    [[0, 0, 0], [60, 60, 20]]
+    >>> _, start, stop = resample_source_box(img, lab_img, lab, [1], label_boxes(lab), new_spacing=[2, 2, 2],
+    ...                                      interpolator="sitkLinear")
+    >>> start.tolist(), stop.tolist()
+    [[0, 0, 0], [60, 60, 20]]
+    """
+    roi_lo, roi_hi = roi_box(label_map, labels, boxes)
+    grid = resample_grid(label_image, roi_lo, roi_hi - roi_lo + 1, new_spacing, pad_distance)
+    size = np.asarray(image.GetSize(), int)
+    order = bspline_order(interpolator)
+    if order is None:  # no prefilter: the whole image (the interpolator reads around each grid point)
+        return grid, np.zeros(3, int), size
+    cmin, cmax = _grid_index_box(image, *grid)
+    start, stop = crop_box(np.floor(cmin), np.ceil(cmax), bspline_margin(order), size)
+    return grid, start, stop
+
+
 def resample_lesion(image: sitk.Image, label_image: sitk.Image, label_map: np.ndarray, labels, boxes: list, *,
                     new_spacing, interpolator="sitkBSpline", pad_distance: float = 5):
     """The image and ROI on pyradiomics' resampling grid, equal to what pyradiomics makes from the
@@ -255,8 +294,9 @@ def resample_lesion(image: sitk.Image, label_image: sitk.Image, label_map: np.nd
 
     Parameters
     ----------
-    image : SimpleITK.Image
-        The whole image (normalised first when the parameters normalise).
+    image : SimpleITK.Image or ImageRegion
+        The whole image (normalised first when the parameters normalise), or a region of it
+        holding the box :func:`resample_source_box` gives.
     label_image : SimpleITK.Image
         The whole label map as read (its geometry defines the grid, as the mask's does in pyradiomics).
     label_map : ndarray
@@ -282,17 +322,13 @@ def resample_lesion(image: sitk.Image, label_image: sitk.Image, label_map: np.nd
     >>> ri.GetSpacing(), rm.GetSize() == ri.GetSize()
     ((2.0, 2.0, 2.0), True)
     """
-    roi_lo, roi_hi = roi_box(label_map, labels, boxes)
-    origin, size, spacing, direction = resample_grid(label_image, roi_lo, roi_hi - roi_lo + 1, new_spacing,
-                                                     pad_distance)
-    source = image
-    order = bspline_order(interpolator)
-    if order is not None:  # the prefilter sees the crop: keep the grid's support and its decay
-        cmin, cmax = _grid_index_box(image, origin, size, spacing, direction)
-        m = bspline_margin(order)
-        start, stop = crop_box(np.floor(cmin), np.ceil(cmax), m, image.GetSize())
-        if [int(v) for v in start] != [0, 0, 0] or [int(v) for v in stop] != list(image.GetSize()):
-            source = image[int(start[0]):int(stop[0]), int(start[1]):int(stop[1]), int(start[2]):int(stop[2])]
+    (origin, size, spacing, direction), start, stop = resample_source_box(
+        image, label_image, label_map, labels, boxes, new_spacing=new_spacing, interpolator=interpolator,
+        pad_distance=pad_distance)
+    if [int(v) for v in start] == [0, 0, 0] and [int(v) for v in stop] == list(image.GetSize()):
+        source = _whole(image)
+    else:  # the prefilter sees the crop: the grid's support and its decay
+        source = image[int(start[0]):int(stop[0]), int(start[1]):int(stop[1]), int(start[2]):int(stop[2])]
     rif = sitk.ResampleImageFilter()
     rif.SetOutputSpacing(spacing)
     rif.SetOutputDirection(direction)

@@ -80,7 +80,7 @@ from ._store import (
 )
 from ._store import drop_part as _drop_part
 from ._store import store_lock as _store_lock
-from ._worker import cut_image, extract_cut, extract_lesions
+from ._worker import cut_image, extract_cut, extract_lesions, one_thread
 
 __all__ = ["ExtractionResult", "run_extraction"]
 
@@ -323,14 +323,8 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
         elif int(jobs) > 1:  # the whole image for each lesion: one task per image, read where it runs
             run_local(tasks, int(jobs), _extract_one_image, done, pool=pool)
         else:
-            # one ITK thread, as in the workers: ITK's multi-threaded filters (statistics, resampling)
-            # may sum in another order, and outputs must not depend on --jobs or the number of cores
-            threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
-            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
-            try:
+            with one_thread():  # as in the workers: outputs must not depend on --jobs or the machine
                 run_local(tasks, 1, _extract_one_image, done)
-            finally:
-                sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
         ok = True
     finally:
         if bar is not None:

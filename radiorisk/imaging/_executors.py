@@ -122,15 +122,17 @@ def run_local_cut(tasks: list[dict], jobs: int, cut, extract, on_done, *, pool=N
             submit()
         while running:
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            results = []
             for f in finished:
                 running.discard(f)
                 result = _result(f)
                 if "cuts" in result:
                     queue.add_cuts(by_image[result["image_path"]], result.pop("cuts"))
-                on_done(result)
-                submit()  # the worker that sent f is free
+                results.append(result)
             while len(running) < jobs and (queue.images or queue.ready):
-                submit()  # crops that arrived can keep idle workers busy
+                submit()  # the workers that sent them are free: their next task goes first
+            for result in results:
+                on_done(result)  # e.g. write an image's part, while the workers go on
 
 
 @contextlib.contextmanager

@@ -19,7 +19,8 @@ from ..io import (
     sitk_detail,
 )
 
-__all__ = ["read_image", "check_same_geometry", "MAX_VOXELS"]
+__all__ = ["read_image", "read_header", "read_region", "ImageHeader", "ImageRegion", "check_same_geometry",
+           "MAX_VOXELS"]
 
 #: Tolerances for "same geometry": the ones ``radiorisk.io.validate`` checks manifests with.
 SPACING_RTOL = SPACING_TOL_REL
@@ -103,8 +104,9 @@ def _read_dicom_series(path: Path, what: str) -> sitk.Image:
     return reader.Execute()
 
 
-def _read_file(path: Path, what: str) -> sitk.Image:
-    """One image file, refused when empty, truncated (NIfTI) or with an unusable header."""
+def _checked_reader(path: Path, what: str) -> sitk.ImageFileReader:
+    """A reader of one image file with its header read, refused when empty, truncated (NIfTI) or
+    with an unusable header."""
     if path.stat().st_size == 0:
         raise ImageError(f"{what} file {path} is empty (0 bytes)")
     trunc = nifti_truncated(path)
@@ -116,11 +118,17 @@ def _read_file(path: Path, what: str) -> sitk.Image:
     problem = reader_header_problem(reader)
     if problem:
         raise _fail(what, path, problem)
-    return reader.Execute()
+    return reader
 
 
-def _check_voxels(img: sitk.Image, path: Path, what: str) -> None:
-    """ImageError when the image read is unusable (header) or holds NaN/infinite voxels."""
+def _read_file(path: Path, what: str) -> sitk.Image:
+    """One image file, refused when empty, truncated (NIfTI) or with an unusable header."""
+    return _checked_reader(path, what).Execute()
+
+
+def _check_voxels(img: sitk.Image, path: Path, what: str, offset=(0, 0, 0)) -> None:
+    """ImageError when the image read is unusable (header) or holds NaN/infinite voxels (reported at
+    their index in the whole image: ``offset`` is where a region read starts)."""
     problem = header_problem(dimension=img.GetDimension(), size=img.GetSize(), spacing=img.GetSpacing(),
                              origin=img.GetOrigin(), direction=img.GetDirection(),
                              components=int(img.GetNumberOfComponentsPerPixel()),
@@ -134,7 +142,167 @@ def _check_voxels(img: sitk.Image, path: Path, what: str) -> None:
             n_bad = int(arr.size - np.count_nonzero(finite))
             z, y, x = (int(i[0]) for i in np.nonzero(~finite))
             raise _fail(what, path, f"holds {n_bad} NaN or infinite voxel value(s), e.g. at voxel "
-                        f"(x, y, z) = ({x}, {y}, {z}) = {arr[z, y, x]}")
+                        f"(x, y, z) = ({x + offset[0]}, {y + offset[1]}, {z + offset[2]}) = {arr[z, y, x]}")
+
+
+class ImageHeader:
+    """The geometry and pixel type of an image file, read from its header only (no voxels).
+
+    It answers the geometry questions of a ``SimpleITK.Image`` (``GetSize``, ``GetSpacing``,
+    ``GetOrigin``, ``GetDirection``, ``GetPixelID``, index <-> physical point), with the values the
+    whole image read by SimpleITK has, so that crops can be planned before any voxel is read.
+    """
+
+    def __init__(self, path: Path, reader: sitk.ImageFileReader):
+        self.path = path
+        self.size = tuple(int(v) for v in reader.GetSize())
+        self.pixel_id = reader.GetPixelID()
+        # a one-voxel image with the file's geometry: SimpleITK's own index <-> point transforms
+        self.ref = sitk.Image([1] * len(self.size), sitk.sitkUInt8)
+        self.ref.SetSpacing(reader.GetSpacing())
+        self.ref.SetOrigin(reader.GetOrigin())
+        self.ref.SetDirection(reader.GetDirection())
+
+    def GetSize(self):  # noqa: N802 - SimpleITK's names, so that geometry code takes either
+        return self.size
+
+    def GetSpacing(self):  # noqa: N802
+        return self.ref.GetSpacing()
+
+    def GetOrigin(self):  # noqa: N802
+        return self.ref.GetOrigin()
+
+    def GetDirection(self):  # noqa: N802
+        return self.ref.GetDirection()
+
+    def GetPixelID(self):  # noqa: N802
+        return self.pixel_id
+
+    def TransformIndexToPhysicalPoint(self, index):  # noqa: N802
+        return self.ref.TransformIndexToPhysicalPoint([int(i) for i in index])
+
+    def TransformPhysicalPointToContinuousIndex(self, point):  # noqa: N802
+        return self.ref.TransformPhysicalPointToContinuousIndex(point)
+
+
+def read_header(path, *, what: str = "image") -> ImageHeader:
+    """The header of an image file (geometry and pixel type), checked as :func:`read_image` checks it.
+
+    Raises :class:`ImageError` for a missing, empty, truncated (NIfTI) or unusable file.  A DICOM
+    folder has no single header: ImageError too (read it whole with :func:`read_image`).
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.nii.gz")
+    >>> img = sitk.Image(4, 5, 6, sitk.sitkInt16); img.SetSpacing((0.5, 0.5, 2.0))
+    >>> sitk.WriteImage(img, p)
+    >>> h = read_header(p); h.GetSize(), h.GetSpacing()
+    ((4, 5, 6), (0.5, 0.5, 2.0))
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{what} file {path} does not exist")
+    if path.is_dir():
+        raise ImageError(f"{what} folder {path} is a DICOM series: it has no single header")
+    try:
+        return ImageHeader(path, _checked_reader(path, what))
+    except ImageError:
+        raise
+    except (RuntimeError, OSError, MemoryError) as exc:
+        raise ImageError(f"{what} file {path} cannot be read as an image ({sitk_detail(exc)})") from None
+
+
+class ImageRegion:
+    """The voxels of one box of an image, addressed by the whole image's voxel indices.
+
+    Slicing it (``region[x0:x1, y0:y1, z0:z1]``, steps of 1, inside the box read) gives the image
+    that slicing the whole image gives: the same voxels, spacing and direction, and the origin
+    SimpleITK gives the slice (the whole image's index-to-point transform at the slice's start).
+    Geometry questions are answered for the whole image (:class:`ImageHeader`).
+
+    Attributes
+    ----------
+    image : SimpleITK.Image
+        The voxels read: the box ``start`` .. ``start + image.GetSize()``.
+    start : tuple of int
+        Where the box starts (x, y, z) in the whole image.
+    header : ImageHeader
+        The whole image's geometry.
+    """
+
+    def __init__(self, image: sitk.Image, start, header: ImageHeader):
+        self.image = image
+        self.start = tuple(int(v) for v in start)
+        self.header = header
+
+    @property
+    def whole(self) -> bool:
+        """True when the box read is the whole image."""
+        return self.start == (0,) * len(self.start) and tuple(self.image.GetSize()) == self.header.size
+
+    def GetPixelID(self):  # noqa: N802 - the voxels' type, as read
+        return self.image.GetPixelID()
+
+    def __getattr__(self, name):  # geometry of the whole image (GetSize, GetSpacing, ...)
+        if name.startswith(("Get", "Transform")):
+            return getattr(self.header, name)
+        raise AttributeError(name)
+
+    def __getitem__(self, key) -> sitk.Image:
+        lo = [0 if k.start is None else int(k.start) for k in key]
+        hi = [n if k.stop is None else int(k.stop) for k, n in zip(key, self.header.size, strict=True)]
+        if any(k.step not in (None, 1) for k in key):
+            raise ValueError("an ImageRegion is sliced with steps of 1 only")
+        if lo == [0] * len(lo) and hi == list(self.header.size):
+            return self.whole_image()
+        end = [s + n for s, n in zip(self.start, self.image.GetSize(), strict=True)]
+        if any(a < s or b > e for a, b, s, e in zip(lo, hi, self.start, end, strict=True)):
+            raise ValueError(f"box {lo}..{hi} is not inside the region read ({list(self.start)}..{end})")
+        out = self.image[tuple(slice(a - s, b - s) for a, b, s in zip(lo, hi, self.start, strict=True))]
+        out.SetOrigin(self.header.TransformIndexToPhysicalPoint(lo))
+        return out
+
+    def whole_image(self) -> sitk.Image:
+        """The whole image (ValueError unless the box read is the whole image)."""
+        if not self.whole:
+            raise ValueError("only part of the image was read")
+        return self.image
+
+
+def read_region(header: ImageHeader, start, stop, *, what: str = "image") -> ImageRegion:
+    """Read the box [start, stop) (voxel indices x, y, z) of the image whose header is ``header``.
+
+    Only the box is kept in memory (SimpleITK's streamed read: a compressed file is still
+    decompressed up to the box's last voxel).  The voxels are checked as :func:`read_image`
+    checks them (NaN or infinite values), inside the box.  ImageError as in :func:`read_image`.
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk, numpy as np, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.nii.gz")
+    >>> img = sitk.GetImageFromArray(np.arange(6 * 5 * 4, dtype=np.int16).reshape(6, 5, 4))
+    >>> sitk.WriteImage(img, p)
+    >>> r = read_region(read_header(p), [1, 0, 2], [3, 5, 4])
+    >>> r.image.GetSize(), r[1:3, 0:2, 2:3].GetOrigin() == img[1:3, 0:2, 2:3].GetOrigin()
+    ((2, 5, 2), True)
+    """
+    path = header.path
+    start = [int(v) for v in start]
+    size = [int(b) - int(a) for a, b in zip(start, stop, strict=True)]
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    if start != [0] * len(start) or tuple(size) != header.size:
+        reader.SetExtractIndex(start)
+        reader.SetExtractSize(size)
+    try:
+        img = reader.Execute()
+    except (RuntimeError, OSError, MemoryError) as exc:
+        raise ImageError(f"{what} file {path} cannot be read as an image ({sitk_detail(exc)})") from None
+    _check_voxels(img, path, what, offset=start)
+    for key in img.GetMetaDataKeys():  # keep voxels and geometry only (no header field leaks)
+        img.EraseMetaData(key)
+    return ImageRegion(img, start, header)
 
 
 def check_same_geometry(image: sitk.Image, mask: sitk.Image, *, image_path="image", mask_path="mask") -> None:

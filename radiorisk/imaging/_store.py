@@ -49,9 +49,18 @@ def to_long(wide: pd.DataFrame) -> pd.DataFrame:
     >>> to_long(w).columns.tolist()
     ['patient_id', 'scan_id', 'lesion_id', 'reader', 'feature', 'value']
     """
+    # DataFrame.melt's rows (feature by feature, lesions in order within each), built from arrays:
+    # melt takes each column apart (1,000+ columns: most of the time of writing the outputs)
     feature_cols = [c for c in wide.columns if c not in LONG_ID_COLUMNS and c != "n_voxels"]
-    long = wide.melt(id_vars=LONG_ID_COLUMNS, value_vars=feature_cols, var_name="feature", value_name="value")
-    return long.reset_index(drop=True)
+    if not all(wide[c].dtype.kind == "f" for c in feature_cols) or not wide.columns.is_unique:
+        long = wide.melt(id_vars=LONG_ID_COLUMNS, value_vars=feature_cols, var_name="feature", value_name="value")
+        return long.reset_index(drop=True)  # not a table of float features: melt's own dtypes
+    n, k = len(wide), len(feature_cols)
+    out = {c: np.tile(wide[c].to_numpy(), k) for c in LONG_ID_COLUMNS}
+    out["feature"] = np.repeat(np.array(feature_cols, dtype=object), n)
+    values = wide[feature_cols].to_numpy(dtype=float) if k else np.empty((n, 0))
+    out["value"] = values.T.reshape(-1)
+    return pd.DataFrame(out, columns=[*LONG_ID_COLUMNS, "feature", "value"])
 
 
 def store_paths(out: Path) -> dict[str, Path]:
@@ -240,7 +249,8 @@ def split_rows(allp: pd.DataFrame, man: pd.DataFrame) -> tuple[pd.DataFrame, pd.
     fails = allp[allp["_kind"] == "failure"][FAILURE_COLUMNS] if len(allp) and "stage" in allp else \
         pd.DataFrame(columns=FAILURE_COLUMNS)
     # columns that no lesion has (e.g. every lesion failed) go; the id columns always stay
-    keep = [c for c in feats.columns if c in ID_COLUMNS or feats[c].notna().any()]
+    present = feats.notna().any(axis=0)
+    keep = [c for c in feats.columns if c in ID_COLUMNS or present[c]]
     feats = feats[keep]
     for c in ID_COLUMNS:
         if c not in feats.columns:

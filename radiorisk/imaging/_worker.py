@@ -16,6 +16,7 @@ where it happened.  This module imports only what a worker process needs
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
@@ -23,14 +24,15 @@ import time
 import numpy as np
 import SimpleITK as sitk
 from radiomics import imageoperations
+from threadpoolctl import threadpool_limits
 
 from ..exceptions import ImageError
-from ._crop import crop_box, cut, label_boxes, resample_lesion, roi_box
+from ._crop import crop_box, cut, label_boxes, resample_lesion, resample_source_box, roi_box
 from ._exact import extractor_params, filter_margins, lesion_mode, pad_margin, plan_crop
 from ._params import RadiomicsParams
-from ._read import check_same_geometry, read_image
+from ._read import check_same_geometry, read_header, read_image, read_region
 
-__all__ = ["cut_image", "extract_cut", "extract_lesions", "feature_values", "ibsi_axis_correction"]
+__all__ = ["cut_image", "extract_cut", "extract_lesions", "feature_values", "ibsi_axis_correction", "one_thread"]
 
 _AXES = ("MajorAxisLength", "MinorAxisLength", "LeastAxisLength")
 
@@ -102,6 +104,34 @@ def ibsi_axis_correction(features: dict, spacing) -> dict:
     return out
 
 
+class _ExtractorCache:
+    """pyradiomics extractors by parameters, built once per process.
+
+    Building one validates the parameters against pyradiomics' schema (pykwalify), about 50 ms,
+    as long as a small lesion's extraction; a worker extracting single lesions would otherwise
+    pay it per lesion.  ``RadiomicsFeatureExtractor.execute`` does not change the extractor (it
+    copies its settings per call; pyradiomics' own batch command line uses one extractor for
+    every case), so a cached extractor gives what a new one gives.  Keyed by the parameters'
+    canonical JSON; at most ``size`` are kept (a run uses one to three).
+    """
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self.by_key: dict[str, object] = {}
+
+    def get(self, params: dict):
+        key = json.dumps(params, sort_keys=True, default=repr)
+        if key not in self.by_key:
+            if len(self.by_key) >= self.size:
+                self.by_key.pop(next(iter(self.by_key)))
+            self.by_key[key] = RadiomicsParams(name="", params=params, sha256="").extractor()
+        return self.by_key[key]
+
+
+#: this process's extractors (a cache: what it holds never changes a result)
+_EXTRACTORS = _ExtractorCache()
+
+
 class _ImageJob:
     """The state of one image's extraction: the image, its extractors, the masks read so far, the rows."""
 
@@ -113,26 +143,60 @@ class _ImageJob:
         self.rows: list[dict] = []
         self.failures: list[dict] = []
         self.masks: dict[str, object] = {}
-        self.extractors: dict[str, object] = {}
 
     def fail(self, lesion: dict, stage: str, reason: str) -> None:
         self.failures.append(_failure(self.image_path, lesion, stage, reason))
 
-    def prepare(self, image) -> None:
-        """Set the image (normalised once when the crop plan says so) and the crop plan."""
+    def set_plan(self) -> None:
+        """The settings and the crop plan of the task's parameters."""
         self.settings = self.params.settings
         self.plan = plan_crop(self.params.params, bool(self.task["crop"]))
-        self.image = image
-        if self.plan.normalize_first:  # pyradiomics' own function, on the whole image, once
-            self.image = imageoperations.normalizeImage(image, **self.settings)
+
+    def load(self) -> None:
+        """Read the image: the part the lesions' crops need, or the whole image (ImageError if it cannot).
+
+        Cropped lesions need only the union of their boxes (:meth:`box`), so only that box is read
+        (:func:`~radiorisk.imaging._read.read_region`; each crop then equals the same crop of the
+        whole image, voxel for voxel and in geometry).  The whole image is read when the crop plan
+        normalises the whole image or does not crop, for a DICOM folder, and when no lesion's box
+        is known (e.g. no mask could be read: the lesions fail as they would with the whole image).
+        """
+        self.set_plan()
+        path = self.image_path
+        if not self.plan.crop or self.plan.normalize_first or os.path.isdir(path):
+            image = read_image(path)
+            if self.plan.normalize_first:  # pyradiomics' own function, on the whole image, once
+                image = imageoperations.normalizeImage(image, **self.settings)
+            self.image = image
+            return
+        self.image = read_header(path)  # the geometry, to plan the crops
+        lo, hi = None, None
+        for lesion in self.task["lesions"]:
+            box = self.box(lesion)
+            if box is not None:
+                lo = box[0] if lo is None else np.minimum(lo, box[0])
+                hi = box[1] if hi is None else np.maximum(hi, box[1])
+        if lo is None:
+            self.image = read_image(path)
+            return
+        self.image = read_region(self.image, lo, hi)
+
+    def box(self, lesion: dict):
+        """The box [start, stop) (voxels, x y z) of the image the lesion's crop is cut from, or None when
+        it cannot be known (its mask or labels are bad: the lesion fails when it is cut)."""
+        entry = self.mask(lesion["mask_path"])
+        if isinstance(entry, Exception):
+            return None
+        try:
+            _, start, stop, _ = self.crop_plan(lesion, *entry)
+        except ValueError:
+            return None
+        return np.asarray(start, int), np.asarray(stop, int)
 
     def extractor(self, mode: str):
         """The pyradiomics extractor for crops made in ``mode`` (``"whole"``: the parameters as given)."""
-        if mode not in self.extractors:
-            params = self.params.params if mode == "whole" else extractor_params(self.params.params, self.plan, mode)
-            self.extractors[mode] = RadiomicsParams(name=self.params.name, params=params,
-                                                    sha256=self.params.sha256).extractor()
-        return self.extractors[mode]
+        params = self.params.params if mode == "whole" else extractor_params(self.params.params, self.plan, mode)
+        return _EXTRACTORS.get(params)
 
     def mask(self, mp: str):
         """The label map of ``mp`` (image and voxels) and its label boxes (read once), or the ImageError."""
@@ -149,27 +213,40 @@ class _ImageJob:
                 self.masks[mp] = exc
         return self.masks[mp]
 
-    def crop(self, lesion: dict, label_image, arr, boxes):
-        """The mode, image and ROI pyradiomics is given for one lesion (ValueError for a bad mask)."""
+    def _resample_args(self) -> dict:
+        s = self.settings
+        return {"new_spacing": s["resampledPixelSpacing"], "interpolator": s.get("interpolator", "sitkBSpline"),
+                "pad_distance": float(s.get("padDistance", 5))}
+
+    def crop_plan(self, lesion: dict, label_image, arr, boxes):
+        """The mode of a cropped lesion and the box [start, stop) of the image (voxels, x y z) its crop
+        is cut from, and for ``resample`` the grid; only the image's geometry is used (ValueError
+        for a bad mask)."""
         image, labels, settings = self.image, lesion["labels"], self.settings
-        if not self.plan.crop:
-            roi_box(arr, labels, boxes)  # presence check
-            roi = sitk.GetImageFromArray(np.isin(arr, labels).astype(np.uint8))
-            roi.CopyInformation(self.image)
-            return "whole", self.image, roi
         lo, hi = roi_box(arr, labels, boxes)
         mode = lesion_mode(self.plan, settings, image.GetSpacing(), label_image.GetSpacing(), hi - lo + 1)
         if mode == "resample":
-            img_r, roi_r = resample_lesion(
-                image, label_image, arr, labels, boxes, new_spacing=settings["resampledPixelSpacing"],
-                interpolator=settings.get("interpolator", "sitkBSpline"),
-                pad_distance=float(settings.get("padDistance", 5)))
-            return mode, img_r, roi_r
+            grid, start, stop = resample_source_box(image, label_image, arr, labels, boxes, **self._resample_args())
+            return mode, start, stop, grid
         if mode == "pad":
             start, stop = crop_box(lo, hi, pad_margin(settings), image.GetSize())
         else:
             margin, periodic = filter_margins(self.params.params, image.GetSpacing())
             start, stop = crop_box(lo, hi, margin, image.GetSize(), full_axes=[periodic] * 3)
+        return mode, start, stop, None
+
+    def crop(self, lesion: dict, label_image, arr, boxes):
+        """The mode, image and ROI pyradiomics is given for one lesion (ValueError for a bad mask)."""
+        image, labels = self.image, lesion["labels"]
+        if not self.plan.crop:
+            roi_box(arr, labels, boxes)  # presence check
+            roi = sitk.GetImageFromArray(np.isin(arr, labels).astype(np.uint8))
+            roi.CopyInformation(self.image)
+            return "whole", self.image, roi
+        mode, start, stop, _ = self.crop_plan(lesion, label_image, arr, boxes)
+        if mode == "resample":
+            img_r, roi_r = resample_lesion(image, label_image, arr, labels, boxes, **self._resample_args())
+            return mode, img_r, roi_r
         img_c, roi_c = cut(image, start, stop, arr, labels)
         return mode, img_c, roi_c
 
@@ -227,16 +304,44 @@ class _ImageJob:
 
 
 def _single_thread(task: dict) -> None:
+    """In a worker process: one ITK thread and one BLAS thread, for good (the parent's extraction
+    does the same for the run's duration, :func:`one_thread`)."""
     if task.get("single_thread"):
-        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)  # worker process only
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+        threadpool_limits(1)
+
+
+@contextlib.contextmanager
+def one_thread():
+    """One ITK thread and one BLAS thread while extracting in this process (restored afterwards).
+
+    ITK's multi-threaded filters (statistics, resampling) may sum in another order, and a
+    multi-threaded BLAS (pyradiomics' GLCM MCC takes eigenvalues of many small matrices) both
+    depends on the number of cores and, with OpenBLAS busy-waiting, made two workers on two
+    cores three times slower each.  Outputs must not depend on ``--jobs`` or the machine.
+
+    Examples
+    --------
+    >>> with one_thread():
+    ...     sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    1
+    """
+    threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
 
 
 def _read_job(task: dict) -> tuple[object, float]:
-    """The task's image read into an _ImageJob (or the ImageError of reading it), and the CPU seconds."""
+    """The task's image read into an _ImageJob (or the ImageError of reading it), and the CPU seconds
+    (of reading the image and the masks)."""
     t0 = time.process_time()
     job = _ImageJob(task)
     try:
-        job.prepare(read_image(job.image_path))
+        job.load()
     except ImageError as exc:
         return exc, time.process_time() - t0
     return job, time.process_time() - t0
@@ -311,8 +416,7 @@ def extract_cut(task: dict) -> dict:
     lesion, index = task["lesions"][0], task["index"]
     with _quiet_radiomics():
         job = _ImageJob(task)
-        job.settings = job.params.settings
-        job.plan = plan_crop(job.params.params, bool(task["crop"]))
+        job.set_plan()
         job.guarded(lesion, job.features, task["cut"])
         results = job.results(index)
     return {"image_path": task["image_path"], "results": results, "work": _work(t0, 0.0, 1, 0)}

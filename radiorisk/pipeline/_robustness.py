@@ -51,6 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import radiomics
 import SimpleITK as sitk
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .. import __version__
@@ -64,6 +65,7 @@ from ..imaging import (
     check_same_geometry,
     estimate_noise_sd,
     load_params,
+    one_thread,
     parse_perturbations,
     perturb_lesion,
     read_image,
@@ -255,8 +257,9 @@ def _adopt(path: Path | None, fingerprint: str) -> pd.DataFrame | None:
 
 def _robust_image(task: dict) -> list[tuple[tuple[str, str], pd.DataFrame]]:
     """Worker: every lesion of one image under its perturbations; each lesion's table written atomically."""
-    if task.get("single_thread"):
+    if task.get("single_thread"):  # a worker process: one ITK and one BLAS thread for good
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+        threadpool_limits(1)
     p = RadiomicsParams(name=task["params_name"], params=task["params"], sha256=task["params_sha256"],
                         options=task["options"])
     out = []
@@ -352,8 +355,9 @@ def _run_tasks(tasks: list[dict], *, jobs: int, progress: bool, done: dict) -> N
 
     try:
         if int(jobs) <= 1 or len(tasks) <= 1:
-            for t in tasks:
-                collect(_robust_image(t))
+            with one_thread():  # as in the workers: the numbers must not depend on --jobs or the machine
+                for t in tasks:
+                    collect(_robust_image(t))
             return
         pool = ProcessPoolExecutor(max_workers=int(jobs), mp_context=mp.get_context("spawn"),
                                    initializer=init_worker, initargs=(os.getpid(),))
