@@ -65,6 +65,7 @@ from ._split import PartAssembler, WorkLog, assemble_part
 from ._store import (
     STORE_VERSION,
     part_name,
+    read_part,
     read_parts,
     read_store_meta,
     remove_orphans,
@@ -357,24 +358,30 @@ def _extract_into_store(man, p, *, out_path, paths, keep, jobs, scheduler, clien
     save_meta()  # now lists exactly the verified parts
     last_save = [time.monotonic()]
 
+    read_back: dict = {}  # each part written, read back as the consolidation reads it
+
     def on_done(entry: dict) -> None:
         parts_meta[image_of[entry["file"]]] = entry
         if time.monotonic() - last_save[0] > 1.0:
             save_meta()
             last_save[0] = time.monotonic()
+        # now rather than after the last image: with workers, this process is idle meanwhile
+        read_back[entry["file"]] = read_part(store, entry["file"])
 
     dask = client is not None or bool(scheduler)
     log = WorkLog(jobs=1 if not dask and int(jobs) <= 1 else int(jobs),
                   unit="lesion" if not dask and int(jobs) > 1 else "image")
     _run(tasks, jobs=jobs, scheduler=scheduler, client=client, worker_timeout=worker_timeout,
          progress=progress, on_done=on_done, save_meta=save_meta, log=log, pool=pool)
+    if pool is not None:  # nothing more for the workers: let them exit while the outputs are written
+        pool.shutdown(wait=False)
 
     # consolidate in manifest order: deterministic whatever jobs or completion order
     images = list(man["image_path"].unique())
     missing = [ip for ip in images if ip not in parts_meta]
     if missing:  # pragma: no cover - every task either wrote its part or raised
         raise RadioriskError(f"no part was written for {len(missing)} image(s), e.g. {missing[0]}")
-    allp = read_parts(store, [parts_meta[ip]["file"] for ip in images])
+    allp = read_parts(store, [parts_meta[ip]["file"] for ip in images], read_back)
     store_meta["complete"] = True
     save_meta()
     remove_orphans(store, [])  # temporary files of workers that died during this run

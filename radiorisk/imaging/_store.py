@@ -222,15 +222,23 @@ def remove_orphans(store: Path, outputs) -> int:
 # --------------------------------------------------------------------------- consolidation
 
 
-def read_parts(store: Path, files: list[str]) -> pd.DataFrame:
-    """All rows of the given parts, in the given order."""
-    parts = []
-    for name in files:
-        f = store / name
-        try:
-            parts.append(pd.read_parquet(f))
-        except OSError as exc:
-            raise store_error(exc, f, "read") from None
+def read_part(store: Path, name: str) -> pd.DataFrame:
+    """The rows of one part (RadioriskError naming the file if it cannot be read)."""
+    f = store / name
+    try:
+        return pd.read_parquet(f)
+    except OSError as exc:
+        raise store_error(exc, f, "read") from None
+
+
+def read_parts(store: Path, files: list[str], read: dict | None = None) -> pd.DataFrame:
+    """All rows of the given parts, in the given order.
+
+    ``read`` maps part files to their rows as :func:`read_part` read them already (the engine reads
+    each part it writes back while the workers go on); the others are read now.
+    """
+    read = read or {}
+    parts = [read[name] if name in read else read_part(store, name) for name in files]
     return pd.concat(parts, ignore_index=True, sort=False) if parts else pd.DataFrame(columns=["_kind"])
 
 
