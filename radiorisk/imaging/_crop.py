@@ -270,11 +270,11 @@ def resample_source_box(image, label_image: sitk.Image, label_map: np.ndarray, l
     >>> lab_img = sitk.GetImageFromArray(lab); lab_img.CopyInformation(img)
     >>> _, start, stop = resample_source_box(img, lab_img, lab, [1], label_boxes(lab), new_spacing=[2, 2, 2])
     >>> start.tolist(), stop.tolist()
-    [[0, 0, 0], [60, 60, 20]]
+    ([0, 0, 0], [60, 60, 20])
     >>> _, start, stop = resample_source_box(img, lab_img, lab, [1], label_boxes(lab), new_spacing=[2, 2, 2],
     ...                                      interpolator="sitkLinear")
     >>> start.tolist(), stop.tolist()
-    [[0, 0, 0], [60, 60, 20]]
+    ([0, 0, 0], [60, 60, 20])
     """
     roi_lo, roi_hi = roi_box(label_map, labels, boxes)
     grid = resample_grid(label_image, roi_lo, roi_hi - roi_lo + 1, new_spacing, pad_distance)
