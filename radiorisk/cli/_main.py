@@ -113,7 +113,8 @@ def _add_extract(sub) -> None:
     e.add_argument("--params", default="ccta-plaque", metavar="PRESET_OR_YAML",
                    help="preset (ccta-plaque, ibsi) or a pyradiomics YAML file (default ccta-plaque)")
     e.add_argument("--out", type=Path, required=True, metavar="FEATURES.parquet")
-    e.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    e.add_argument("--jobs", type=int, default=1,
+                   help="local processes that extract: this one and N-1 workers (default 1)")
     e.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
     e.add_argument("--worker-timeout", type=float, default=300.0, metavar="SECONDS",

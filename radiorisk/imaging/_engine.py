@@ -282,7 +282,8 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
          pool=None) -> None:
     """Run the tasks with a progress bar (in lesions); on an error, record what finished before raising.
 
-    Locally with ``jobs > 1`` the unit of work is one lesion (:mod:`radiorisk.imaging._split`);
+    Locally with ``jobs > 1`` the unit of work is one lesion, shared by this process and ``jobs - 1``
+    workers (:mod:`radiorisk.imaging._split`);
     otherwise one image.  ``progress`` may be a callback ``(step, done, total)`` (in lesions) that
     renders elsewhere instead of the bar.
     """
@@ -319,10 +320,12 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
     try:
         if client is not None or scheduler:
             run_dask(tasks, client, scheduler, _extract_one_image, done, worker_timeout=worker_timeout)
-        elif int(jobs) > 1 and tasks and tasks[0]["crop"]:
-            run_local_cut(tasks, int(jobs), cut_image, extract_cut, lesion_done, pool=pool)
+        elif int(jobs) > 1 and tasks and tasks[0]["crop"]:  # this process and jobs - 1 workers
+            with one_thread():
+                run_local_cut(tasks, int(jobs), cut_image, extract_cut, lesion_done, pool=pool)
         elif int(jobs) > 1:  # the whole image for each lesion: one task per image, read where it runs
-            run_local(tasks, int(jobs), _extract_one_image, done, pool=pool)
+            with one_thread():
+                run_local(tasks, int(jobs), _extract_one_image, done, pool=pool, here=True)
         else:
             with one_thread():  # as in the workers: outputs must not depend on --jobs or the machine
                 run_local(tasks, 1, _extract_one_image, done)

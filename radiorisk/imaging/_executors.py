@@ -13,15 +13,14 @@ import contextlib
 import importlib
 import multiprocessing as mp
 import os
+import threading
 import time
 import uuid
 from collections import deque
 from concurrent.futures import (
-    FIRST_COMPLETED,
     CancelledError,
     ProcessPoolExecutor,
     as_completed,
-    wait,
 )
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -32,8 +31,11 @@ from ..exceptions import RadioriskError
 __all__ = ["run_dask", "run_local", "run_local_cut", "worker_pool"]
 
 
-def run_local(tasks: list[dict], jobs: int, work, on_done, *, pool=None) -> None:
+def run_local(tasks: list[dict], jobs: int, work, on_done, *, pool=None, here: bool = False) -> None:
     """Run the tasks here (``jobs <= 1``) or in ``jobs`` spawned worker processes (``pool``, or a new one).
+
+    With ``here``, ``jobs`` counts this process: it runs tasks too, beside ``jobs - 1`` workers
+    (as :func:`run_local_cut` does; run it under :func:`~radiorisk.imaging._worker.one_thread`).
 
     The workers end with this process, however it ends, and on SIGTERM (see
     :mod:`radiorisk._lifetime`).  An error of a task stops the run: nothing
@@ -45,10 +47,14 @@ def run_local(tasks: list[dict], jobs: int, work, on_done, *, pool=None) -> None
         for t in tasks:
             on_done(work(t))
         return
-    with _pool_or_new(pool, jobs) as pool:
-        futures = [pool.submit(work, {**t, "single_thread": True}) for t in tasks]
-        for f in as_completed(futures):
-            on_done(_result(f))
+    workers = jobs - 1 if here else jobs
+    with _pool_or_new(pool, workers) as pool:
+        if not here:
+            futures = [pool.submit(work, {**t, "single_thread": True}) for t in tasks]
+            for f in as_completed(futures):
+                on_done(_result(f))
+            return
+        _share(pool, workers, _TaskQueue(tasks), {"work": work}, on_done)
 
 
 _BROKEN_POOL = (
@@ -67,72 +73,159 @@ def _result(f):
 
 
 class _CutQueue:
-    """Which task a free worker gets: extract a lesion whose crop is ready, or read and cut an image.
+    """Which task a free process gets: extract a lesion whose crop is ready, or read and cut an image.
 
-    Images are cut while fewer than ``ready_target`` crops wait (so every worker has a
+    Images are cut while fewer than ``ready_target`` crops wait (so every process has a
     lesion to go to and the crops held in memory stay few), lesions are extracted
-    otherwise, and whatever is left when one kind runs out.  Lesions go in the order
-    their images were cut, so an image's part is written as early as possible.
+    otherwise, and whatever is left when one kind runs out.  While images are left, lesions
+    go in the order their images were cut, so an image's part is written as early as
+    possible; once every image is cut, the largest crop (in ROI voxels) goes first, so that
+    no process is left with a large lesion when the others have finished.
     """
 
     def __init__(self, images: list[dict], ready_target: int):
         self.images = deque(images)
+        self.by_image = {t["image_path"]: t for t in images}
         self.ready: deque = deque()
         self.ready_target = ready_target
+        self.uncut = sum(len(t["lesions"]) for t in images)  # lesions of the images not taken yet
 
-    def add_cuts(self, task: dict, cuts: list) -> None:
+    def absorb(self, result: dict) -> None:
+        """Queue the lesions of a cut image (``result["cuts"]``, taken out of the result)."""
+        if "cuts" not in result:
+            return
+        task = self.by_image[result["image_path"]]
         base = {k: v for k, v in task.items() if k != "lesions"}
-        for index, crop in cuts:
+        for index, crop in result.pop("cuts"):
             self.ready.append(("extract", {**base, "lesions": [task["lesions"][index]], "index": index,
                                            "cut": crop}))
 
+    def has_work(self) -> bool:
+        return bool(self.images or self.ready)
+
+    def depth(self, workers: int) -> int:
+        """Tasks a worker may hold: two while more work is waiting than the workers and this process
+        can start at once (a task queued in a worker cannot be taken back), else one."""
+        return 2 if len(self.ready) + self.uncut > 2 * (workers + 1) else 1
+
+    def _cut(self):
+        task = self.images.popleft()
+        self.uncut -= len(task["lesions"])
+        return "cut", task
+
     def take(self):
+        """The next ``(kind, task)``: ``("cut", image task)`` or ``("extract", lesion task)``; None when empty."""
         if self.images and len(self.ready) < self.ready_target:
-            return "cut", self.images.popleft()
-        if self.ready:
+            return self._cut()
+        if self.ready and self.images:
             return self.ready.popleft()
+        if self.ready:  # every image is cut: the largest lesion first, so that the run ends level
+            largest = max(range(len(self.ready)), key=lambda i: self.ready[i][1]["cut"]["n_voxels"])
+            task = self.ready[largest]
+            del self.ready[largest]
+            return task
         if self.images:
-            return "cut", self.images.popleft()
+            return self._cut()
         return None
 
 
+class _TaskQueue:
+    """Tasks in their order, for :func:`_share` (a worker may hold two while many are left)."""
+
+    def __init__(self, tasks: list[dict]):
+        self.tasks = deque(tasks)
+
+    def has_work(self) -> bool:
+        return bool(self.tasks)
+
+    def depth(self, workers: int) -> int:
+        return 2 if len(self.tasks) > 2 * (workers + 1) else 1
+
+    def take(self):
+        return "work", self.tasks.popleft()
+
+    def absorb(self, result) -> None:
+        pass
+
+
 def run_local_cut(tasks: list[dict], jobs: int, cut, extract, on_done, *, pool=None) -> None:
-    """Run image tasks in ``jobs`` local workers, two steps each: ``cut(task)`` reads the image and
-    returns its lesions' crops, ``extract(lesion_task)`` extracts one lesion from its crop.
+    """Run image tasks in ``jobs`` processes, this one and ``jobs - 1`` workers (``pool``, or a new one),
+    two steps each: ``cut(task)`` reads the image and returns its lesions' crops,
+    ``extract(lesion_task)`` extracts one lesion from its crop.
 
     ``on_done(result)`` is called in this process with each result that carries lesions
     (``cut``'s failures and each ``extract``); a cut result's ``cuts`` become new lesion
-    tasks, queued by :class:`_CutQueue`.  One task per worker is in flight, so a crop waits
-    here, not in a worker's queue, and goes to the first worker free.  Which worker runs
-    which task changes only the speed, never a result.  Errors, interruptions and worker
-    lifetime are as in :func:`run_local`.
+    tasks, queued by :class:`_CutQueue`.  This process takes the next task whenever the
+    workers have theirs: it would otherwise sit idle between results, and one process fewer
+    to start is half a second of a short run (on a machine with ``jobs`` cores, ``jobs``
+    processes extract).  A worker holds one task and, while enough work is left that this
+    process cannot run out first, a second queued behind it, so it never waits for this
+    process to finish a lesion before it gets its next.  Which process runs which task
+    changes only the speed, never a result.  Errors, interruptions and worker lifetime are as
+    in :func:`run_local`; run this under :func:`~radiorisk.imaging._worker.one_thread` (the
+    workers run one ITK and one BLAS thread).
     """
-    queue = _CutQueue(tasks, ready_target=2 * jobs)
-    by_image = {t["image_path"]: t for t in tasks}
-    with _pool_or_new(pool, jobs) as pool:
-        running = set()
+    workers = max(1, jobs - 1)
+    with _pool_or_new(pool, workers) as pool:
+        _share(pool, workers, _CutQueue(tasks, ready_target=2 * jobs), {"cut": cut, "extract": extract}, on_done)
 
-        def submit():
-            nxt = queue.take()
-            if nxt is not None:
+
+def _share(pool, workers: int, queue, fns: dict, on_done) -> None:
+    """Run ``queue``'s tasks in this process and in ``pool``'s ``workers``; ``on_done`` here, for each result.
+
+    A worker's next task is submitted from the pool's own thread the moment its result comes in
+    (a done-callback), so a worker never waits for this process to finish a task of its own.
+    ``queue`` gives ``(kind, task)`` (``fns[kind]`` runs it), says how many tasks a worker may
+    hold (``depth``) and takes in what a result adds (``absorb``: a cut image's crops).
+    """
+    lock = threading.RLock()  # RLock: a future already done calls back at once, in the submitting thread
+    wake = threading.Event()
+    running: set = set()
+    finished: list = []
+    stopped = [False]
+
+    def submit_more() -> None:  # with the lock held
+        while not stopped[0] and queue.has_work() and len(running) < queue.depth(workers) * workers:
+            kind, task = queue.take()
+            f = pool.submit(fns[kind], {**task, "single_thread": True})
+            running.add(f)
+            f.add_done_callback(back)
+
+    def back(f) -> None:  # in the pool's thread, as a worker's result comes in
+        with lock:
+            running.discard(f)
+            finished.append(f)
+            if not f.cancelled() and f.exception() is None:
+                queue.absorb(f.result())
+            with contextlib.suppress(RuntimeError):  # the pool is shutting down
+                submit_more()
+        wake.set()
+
+    try:
+        with lock:
+            submit_more()
+        while True:
+            wake.clear()
+            with lock:
+                done_now, finished[:] = list(finished), []
+                nxt = queue.take() if queue.has_work() else None
+                busy = bool(running)
+            for f in done_now:
+                on_done(_result(f))  # e.g. write an image's part, while the workers go on
+            if nxt is not None:  # the workers have theirs: this process takes the next one
                 kind, task = nxt
-                running.add(pool.submit(cut if kind == "cut" else extract, {**task, "single_thread": True}))
-
-        for _ in range(jobs):
-            submit()
-        while running:
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            results = []
-            for f in finished:
-                running.discard(f)
-                result = _result(f)
-                if "cuts" in result:
-                    queue.add_cuts(by_image[result["image_path"]], result.pop("cuts"))
-                results.append(result)
-            while len(running) < jobs and (queue.images or queue.ready):
-                submit()  # the workers that sent them are free: their next task goes first
-            for result in results:
-                on_done(result)  # e.g. write an image's part, while the workers go on
+                result = fns[kind](task)
+                with lock:
+                    queue.absorb(result)
+                    submit_more()
+                on_done(result)
+            elif not done_now:
+                if not busy:
+                    return
+                wake.wait()
+    finally:
+        with lock:
+            stopped[0] = True
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
 """``extract_radiomics``: the public entry of the batch engine (:mod:`radiorisk.imaging._engine`).
 
-This module is light on purpose: with local workers it starts them first and imports the
+This module is light on purpose: with local workers (``jobs - 1`` of them: this process
+extracts too) it starts them first and imports the
 engine (pandas, pyarrow, pyradiomics) afterwards, so that the workers' start-up runs
 while this process imports and plans, instead of after it (``radiorisk extract
 --jobs 2``: about half a second of a five-second run; ``benchmarks/bench_extract.py``).
@@ -53,9 +54,10 @@ def extract_radiomics(
         Features table to write (``.parquet``); its store sits beside it.
         Without ``out`` a temporary store is used and nothing is kept.
     jobs : int
-        Local worker processes (1 = in this process).  They never outlive this
-        process, and a SIGTERM stops them and records the finished images before
-        this process ends (:mod:`radiorisk._lifetime`).
+        Local processes that extract: this one and ``jobs - 1`` spawned workers
+        (1 = this process alone).  The workers never outlive this process, and a
+        SIGTERM stops them and records the finished images before this process ends
+        (:mod:`radiorisk._lifetime`).
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``).
     client : distributed.Client, optional
@@ -91,7 +93,7 @@ def extract_radiomics(
     local_pool = client is None and not scheduler and int(jobs) > 1
     # SIGTERM during a local parallel run: stop the workers, record the finished images, then end
     with sigterm_stops_cleanly(local_pool), \
-            (worker_pool(int(jobs)) if local_pool else contextlib.nullcontext()) as pool:
+            (worker_pool(int(jobs) - 1) if local_pool else contextlib.nullcontext()) as pool:
         from ._engine import run_extraction  # after the workers have started (module docstring)
 
         return run_extraction(manifest, params=params, out=out, jobs=jobs, scheduler=scheduler,

@@ -1,13 +1,14 @@
-"""Work below the image: one image's lesions spread over local workers, its part assembled here.
+"""Work below the image: one image's lesions spread over local processes, its part assembled here.
 
 The store keeps one part per image (:mod:`radiorisk.imaging._store`); with ``jobs > 1`` the
-engine hands the workers two kinds of task (:func:`~radiorisk.imaging._executors.run_local_cut`):
+engine shares two kinds of task between this process and ``jobs - 1`` workers
+(:func:`~radiorisk.imaging._executors.run_local_cut`):
 reading an image and cutting its lesions' crops, and extracting one lesion from its crop, so that
 the lesions of an image are extracted side by side when there are fewer images than workers or
-the last images would leave a worker idle, and each image is still read once.
+the last images would leave a process idle, and each image is still read once.
 :class:`PartAssembler` collects the lesions of each image as they come back and writes the image's
 part, whole and atomically, once its last lesion is in (:func:`assemble_part` orders them as the
-image lists them); :class:`WorkLog` records the CPU time each worker spent, a measure of the load
+image lists them); :class:`WorkLog` records the CPU time each process spent, a measure of the load
 balance that contention on the machine does not distort the way it distorts wall-clock time.
 """
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +23,7 @@ from test_engine import PARAMS, _volume  # the engine tests' volumes (3 lesions 
 from test_exact_crop import HOW, _pick, _write_case, geometries, lesions, parameter_files
 
 from radiorisk.imaging import extract_radiomics
-from radiorisk.imaging._executors import _CutQueue
+from radiorisk.imaging._executors import _CutQueue, run_local, worker_pool
 from radiorisk.imaging._split import PartAssembler
 from radiorisk.imaging._store import store_paths
 
@@ -42,29 +45,78 @@ def _output_bytes(out: Path) -> dict:
 # --------------------------------------------------------------------------- the scheduler
 
 
-def test_cut_queue_cuts_while_few_crops_wait_then_extracts_in_cut_order():
+def _crop(name: str, n_voxels: int) -> dict:
+    return {"name": name, "n_voxels": n_voxels}
+
+
+def test_cut_queue_cuts_while_few_crops_wait_then_extracts_largest_first():
     img = {f"i{k}": {"image_path": f"i{k}", "lesions": [{"lesion_id": f"i{k}L{j}"} for j in range(3)]}
            for k in range(3)}
     q = _CutQueue(list(img.values()), ready_target=4)
     assert [q.take()[1]["image_path"], q.take()[1]["image_path"]] == ["i0", "i1"]  # nothing ready: cut
-    q.add_cuts(img["i1"], [(0, "c10"), (2, "c12")])  # i1's lesion 1 failed at the cut
+    cut_i1 = {"image_path": "i1", "cuts": [(0, _crop("c10", 5)), (2, _crop("c12", 50))], "results": []}
+    q.absorb(cut_i1)  # i1's lesion 1 failed at the cut
+    assert "cuts" not in cut_i1  # the crops left the result for the queue
     kind, t = q.take()  # 2 crops wait (< 4): cut the next image
     assert (kind, t["image_path"]) == ("cut", "i2")
-    q.add_cuts(img["i0"], [(0, "c00"), (1, "c01"), (2, "c02")])
-    got = [q.take() for _ in range(5)]  # no image left: the crops, in the order their images came back
-    assert [(k, t["index"], t["cut"], t["lesions"][0]["lesion_id"]) for k, t in got] == [
-        ("extract", 0, "c10", "i1L0"), ("extract", 2, "c12", "i1L2"), ("extract", 0, "c00", "i0L0"),
-        ("extract", 1, "c01", "i0L1"), ("extract", 2, "c02", "i0L2")]
-    assert q.take() is None
+    q.absorb({"image_path": "i0", "cuts": [(0, _crop("c00", 7)), (1, _crop("c01", 70)), (2, _crop("c02", 7))]})
+    q.absorb({"image_path": "i2", "results": []})  # every lesion of i2 failed at the cut
+    got = [q.take() for _ in range(5)]  # no image left: the largest crop first (ties: in queue order)
+    assert [(k, t["index"], t["cut"]["name"], t["lesions"][0]["lesion_id"]) for k, t in got] == [
+        ("extract", 1, "c01", "i0L1"), ("extract", 2, "c12", "i1L2"), ("extract", 0, "c00", "i0L0"),
+        ("extract", 2, "c02", "i0L2"), ("extract", 0, "c10", "i1L0")]
+    assert q.take() is None and not q.has_work()
 
 
-def test_cut_queue_extracts_when_enough_crops_wait():
+def test_cut_queue_extracts_in_cut_order_while_images_are_left():
     img = [{"image_path": f"i{k}", "lesions": [{"lesion_id": f"L{j}"} for j in range(5)]} for k in range(2)]
     q = _CutQueue(img, ready_target=4)
     q.take()
-    q.add_cuts(img[0], [(j, f"c{j}") for j in range(5)])
-    assert q.take()[0] == "extract"  # 5 crops wait (>= 4): keep the workers on them
+    q.absorb({"image_path": "i0", "cuts": [(j, _crop(f"c{j}", 10 * j)) for j in range(5)]})
+    assert q.depth(workers=1) == 2  # 10 lesions left: a worker may hold a second task
+    kind, t = q.take()
+    assert (kind, t["index"]) == ("extract", 0)  # 5 crops wait (>= 4): keep the workers on them, in order
     assert [q.take()[0] for _ in range(2)] == ["extract", "cut"]  # 3 left (< 4): read the next image
+    assert q.depth(workers=1) == 1 and q.depth(workers=3) == 1  # 3 crops and no image: one task each
+
+
+def _timed_task(task: dict) -> dict:
+    time.sleep(task["seconds"])
+    if task.get("fail"):
+        raise ValueError(f"task {task['k']} failed")
+    return {"k": task["k"], "pid": os.getpid()}
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([0.0, 0.002, 0.02, 0.08]), min_size=1, max_size=14))
+def test_this_process_and_the_workers_share_the_tasks_each_run_once(seconds):
+    """run_local(here=True): each task runs once (here or in the worker), on_done once per task, here."""
+    tasks = [{"k": k, "seconds": s} for k, s in enumerate(seconds)]
+    seen, threads = [], set()
+
+    def on_done(result):
+        seen.append(result)
+        threads.add(threading.get_ident())
+
+    with worker_pool(1) as pool:
+        run_local(tasks, 2, _timed_task, on_done, pool=pool, here=True)
+    assert sorted(r["k"] for r in seen) == list(range(len(tasks)))
+    assert threads == {threading.get_ident()}  # results are handled in the caller's thread only
+
+
+def test_this_process_takes_tasks_while_the_worker_has_its_own():
+    tasks = [{"k": k, "seconds": 0.05} for k in range(6)]
+    seen = []
+    run_local(tasks, 2, _timed_task, seen.append, here=True)
+    pids = [r["pid"] for r in seen]
+    assert sorted(r["k"] for r in seen) == list(range(6))
+    assert os.getpid() in pids and len(set(pids)) == 2  # this process and the one worker
+
+
+def test_an_error_in_a_shared_task_stops_the_run_and_is_raised():
+    tasks = [{"k": k, "seconds": 0.01, "fail": k == 3} for k in range(8)]
+    with pytest.raises(ValueError, match="task 3 failed"):
+        run_local(tasks, 2, _timed_task, lambda r: None, here=True)
 
 
 def test_parts_are_assembled_in_lesion_order_whatever_the_arrival_order():

@@ -1,4 +1,4 @@
-"""Local worker processes never outlive ``radiorisk extract --jobs 2`` (issue 15, section 1).
+"""Local worker processes never outlive ``radiorisk extract --jobs N`` (issue 15, section 1).
 
 The parent is killed with SIGKILL at random points (what an out-of-memory kill or a
 scheduler's hard stop does): every worker it spawned must be gone within seconds.  A
@@ -33,11 +33,13 @@ PARAMS = {"setting": {"binWidth": 25, "resampledPixelSpacing": [0.5, 0.5, 0.5], 
           "imageType": {"Original": {}, "LoG": {"sigma": [1.0, 3.0]}},
           "featureClass": {"firstorder": None, "glcm": None}}
 GONE_WITHIN = 30.0  # seconds; a worker killed while it still imports pyradiomics ends after the import
+JOBS = 3  # --jobs 3: the parent extracts beside two spawned workers
+WORKERS = JOBS - 1
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    """Synthetic cohort with images, its parameters, and an uninterrupted ``--jobs 2`` run."""
+    """Synthetic cohort with images, its parameters, and an uninterrupted ``--jobs 3`` run (two workers)."""
     root = tmp_path_factory.mktemp("lifetime")
     d = root / "D"
     write_synthetic_cohort(d, n=60, images=8, seed=5)
@@ -50,7 +52,7 @@ def cohort(tmp_path_factory):
     return {"dir": d, "params": params, "ref": ref, "seconds": time.monotonic() - t0}
 
 
-def _cmd(d: Path, params: Path, out: Path, jobs: int = 2) -> list[str]:
+def _cmd(d: Path, params: Path, out: Path, jobs: int = JOBS) -> list[str]:
     return [*RADIORISK, "extract", "--manifest", str(d / "manifest.csv"), "--params", str(params),
             "--out", str(out), "--jobs", str(jobs), "--quiet"]
 
@@ -107,14 +109,14 @@ def _kill_leftovers(procs: dict[int, str], proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _start_with_workers(cmd: list[str], jobs: int = 2, timeout: float = 120.0):
-    """Start ``cmd``; return it and its children seen until ``jobs`` workers exist (or it ended)."""
+def _start_with_workers(cmd: list[str], workers: int = WORKERS, timeout: float = 120.0):
+    """Start ``cmd``; return it and its children seen until ``workers`` workers exist (or it ended)."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout
     kids: dict[int, str] = {}
     while time.monotonic() < deadline and proc.poll() is None:
         kids |= _children(proc.pid)
-        if sum(_is_worker(k) for k in kids) >= jobs:
+        if sum(_is_worker(k) for k in kids) >= workers:
             break
         time.sleep(0.02)
     return proc, kids
@@ -130,7 +132,7 @@ def _kill_parent_repeatedly(cohort, tmp_path: Path, *, kills: int, seed: int) ->
         out = tmp_path / f"k{i}" / "f.parquet"
         proc, kids = _start_with_workers(_cmd(cohort["dir"], cohort["params"], out))
         try:
-            assert sum(map(_is_worker, kids)) == 2, "the extraction ended before its workers could be seen"
+            assert sum(map(_is_worker, kids)) == WORKERS, "the extraction ended before its workers could be seen"
             time.sleep(float(rng.uniform(0.0, 0.5 * cohort["seconds"])))  # a random point of the run
             if proc.poll() is not None:  # finished before the kill point
                 log.append(("finished", None))
@@ -168,7 +170,7 @@ def test_sigterm_ends_parent_and_workers_promptly_and_the_rerun_resumes(cohort, 
     cmd = _cmd(cohort["dir"], cohort["params"], out)
     proc, kids = _start_with_workers(cmd)
     try:
-        assert sum(map(_is_worker, kids)) == 2, "the extraction ended before its workers could be seen"
+        assert sum(map(_is_worker, kids)) == WORKERS, "the extraction ended before its workers could be seen"
         deadline = time.monotonic() + 120
         while proc.poll() is None and not list(parts.glob("part-*.parquet")) and time.monotonic() < deadline:
             time.sleep(0.02)
