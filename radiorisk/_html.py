@@ -11,11 +11,14 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Sequence
 from functools import cache
+from typing import TYPE_CHECKING
 
-import jinja2
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["fmt", "table_html", "repr_html", "escape_value"]
 
@@ -37,6 +40,8 @@ def escape_value(value) -> Markup:
 
 @cache
 def _env() -> jinja2.Environment:
+    import jinja2  # here: the modules that import this one (io, every result's _repr_html_) start faster
+
     return jinja2.Environment(loader=jinja2.PackageLoader("radiorisk", "_templates"), autoescape=True,
                               finalize=escape_value, trim_blocks=True, lstrip_blocks=True,
                               undefined=jinja2.StrictUndefined)

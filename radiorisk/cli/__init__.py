@@ -6,6 +6,6 @@ radiorisk raises on purpose (:class:`~radiorisk.exceptions.RadioriskError`) prin
 one clear message naming the flag and exit with code 2; never a traceback.
 """
 
-from ._main import EXIT_FAILED, EXIT_INPUT, EXIT_OK, build_parser, main
+from ._main import EXIT_FAILED, EXIT_INPUT, EXIT_OK, build_parser, main, run
 
-__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_INPUT"]
+__all__ = ["main", "run", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_INPUT"]

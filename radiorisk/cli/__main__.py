@@ -1,8 +1,6 @@
 """``python -m radiorisk.cli``: the same as the ``radiorisk`` command."""
 
-import sys
-
-from ._main import main
+from ._main import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

