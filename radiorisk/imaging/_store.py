@@ -93,8 +93,10 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     """A part's frame as an Arrow table, one array per column (NaN and None as nulls), no pandas metadata.
 
     ``pa.Table.from_pandas`` spends about 25 µs per column on dtype checks and on the pandas
-    metadata (a 200 kB JSON for a part's ~1,130 columns, parsed again by every read): 30 ms a part
-    against 7 ms here.  Reading the part back gives the frame that a ``from_pandas`` part gives,
+    metadata (a 200 kB JSON for a part's ~1,130 columns, parsed again by every read), and taking
+    the columns one by one from a new frame ~17 µs each: the float64 columns are taken as one 2-D
+    block instead, 5 ms a part against 30 ms.  Reading the part back gives the frame that a
+    ``from_pandas`` part gives,
     dtypes included (float64, int64, object strings and all-null object columns; a hypothesis test,
     ``tests/imaging/test_store_parts.py``), and parts written either way are read alike.
 
@@ -104,8 +106,16 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     >>> [str(f.type) for f in t.schema], t.column("x").null_count
     (['string', 'double', 'int64'], 1)
     """
-    return pa.Table.from_arrays([pa.array(frame[c].to_numpy(), from_pandas=True) for c in frame.columns],
-                                names=[str(c) for c in frame.columns])
+    arrays: list = [None] * frame.shape[1]
+    is_float = np.array([dt == np.float64 for dt in frame.dtypes.to_numpy()], dtype=bool)
+    floats = np.flatnonzero(is_float)
+    if floats.size:  # the features: one block, one contiguous row per column
+        block = np.ascontiguousarray(frame.iloc[:, floats].to_numpy(dtype=np.float64).T)
+        for j, values in zip(floats, block, strict=True):
+            arrays[j] = pa.array(values, from_pandas=True)
+    for j in np.flatnonzero(~is_float):  # identifiers, voxel counts, failure reasons
+        arrays[j] = pa.array(frame.iloc[:, j].to_numpy(), from_pandas=True)
+    return pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
 
 
 def write_part(path: Path, part: dict, *, write_table, fingerprint: str = "", image_path: str = "") -> dict:
