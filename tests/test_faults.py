@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from radiorisk.cli import main
@@ -296,10 +297,14 @@ def test_disk_full_or_permission_denied_midway_is_a_clear_error_and_resumes(
 def test_unwritable_final_output_names_the_file(small, tmp_path, monkeypatch):
     out = tmp_path / "f.parquet"
 
-    def deny(self, path, *a, **k):
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    real_write_table = pq.write_table
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", deny)
+    def deny(table, where, *a, **k):  # the outputs beside the store, whatever writes them; parts go through
+        if ".parts" not in str(where):
+            raise PermissionError(errno.EACCES, "Permission denied", str(where))
+        return real_write_table(table, where, *a, **k)
+
+    monkeypatch.setattr(pq, "write_table", deny)  # pandas' to_parquet writes with it too
     with pytest.raises(RadioriskError, match=r"cannot write to .*f\.wide\.parquet: Permission denied \(errno 13\)"):
         extract_radiomics(small / "manifest.csv", params=TINY, out=out)
     monkeypatch.undo()
