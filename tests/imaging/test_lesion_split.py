@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from test_engine import PARAMS, _volume  # the engine tests' volumes (3 lesions each)
 from test_exact_crop import HOW, _pick, _write_case, geometries, lesions, parameter_files
 
+from radiorisk.exceptions import RadioriskError
 from radiorisk.imaging import extract_radiomics
 from radiorisk.imaging._executors import _CutQueue, run_local, worker_pool
 from radiorisk.imaging._split import PartAssembler
@@ -117,6 +119,21 @@ def test_an_error_in_a_shared_task_stops_the_run_and_is_raised():
     tasks = [{"k": k, "seconds": 0.01, "fail": k == 3} for k in range(8)]
     with pytest.raises(ValueError, match="task 3 failed"):
         run_local(tasks, 2, _timed_task, lambda r: None, here=True)
+
+
+def _dies_in_a_worker(task: dict) -> dict:
+    if task["k"] == 0 and os.getpid() != task["parent"]:
+        os.kill(os.getpid(), signal.SIGKILL)  # what an out-of-memory kill does to a worker
+    time.sleep(task["seconds"])
+    return {"k": task["k"], "pid": os.getpid()}
+
+
+def test_a_worker_killed_mid_run_is_a_clear_error_not_a_hang():
+    tasks = [{"k": k, "seconds": 0.05, "parent": os.getpid()} for k in range(8)]
+    t0 = time.monotonic()
+    with pytest.raises(RadioriskError, match="a radiomics worker process died"):
+        run_local(tasks, 2, _dies_in_a_worker, lambda r: None, here=True)
+    assert time.monotonic() - t0 < 60
 
 
 def test_parts_are_assembled_in_lesion_order_whatever_the_arrival_order():
