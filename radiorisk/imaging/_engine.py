@@ -385,8 +385,8 @@ def _extract_into_store(man, p, *, out_path, paths, keep, jobs, scheduler, clien
         read_back[entry["file"]] = rows if rows is not None else read_part(store, entry["file"])
 
     dask = client is not None or bool(scheduler)
-    log = WorkLog(jobs=1 if not dask and int(jobs) <= 1 else int(jobs),
-                  unit="lesion" if not dask and int(jobs) > 1 else "image")
+    lesion_level = not dask and int(jobs) > 1 and bool(tasks) and bool(tasks[0]["crop"])  # as _run decides
+    log = WorkLog(jobs=1 if not dask and int(jobs) <= 1 else int(jobs), unit="lesion" if lesion_level else "image")
     _run(tasks, jobs=jobs, scheduler=scheduler, client=client, worker_timeout=worker_timeout,
          progress=progress, on_done=on_done, save_meta=save_meta, log=log, pool=pool)
     if pool is not None:  # nothing more for the workers: let them exit while the outputs are written

@@ -186,6 +186,19 @@ def test_lesions_of_one_image_split_over_two_workers_give_the_bytes_of_one_job(o
     assert "2 process(es), one lesion per task" in two.work_summary()
 
 
+def test_whole_image_tasks_shared_by_this_process_and_a_worker_give_the_bytes_of_one_job(one_image, tmp_path):
+    """Without the crop (one task per image, run_local(here=True)): the same outputs, both processes used."""
+    one = extract_radiomics(one_image / "manifest.csv", params=PARAMS, out=tmp_path / "j1" / "f.parquet", jobs=1,
+                            crop=False)
+    two = extract_radiomics(one_image / "manifest.csv", params=PARAMS, out=tmp_path / "j2" / "f.parquet", jobs=2,
+                            crop=False)
+    pd.testing.assert_frame_equal(one.features, two.features, check_exact=True)
+    assert _output_bytes(tmp_path / "j1" / "f.parquet") == _output_bytes(tmp_path / "j2" / "f.parquet")
+    assert two.work["unit"] == "image" and sum(x["reads"] for x in two.work["workers"].values()) == 2
+    assert len(two.work["workers"]) == 2  # the two images went to the two processes
+    assert one.provenance["crop"] is False and two.provenance["crop"] is False
+
+
 def test_resume_after_a_partial_two_job_run_adopts_whole_images_only(one_image, tmp_path):
     out = tmp_path / "f.parquet"
     first = extract_radiomics(one_image / "manifest.csv", params=PARAMS, out=out, jobs=2)
