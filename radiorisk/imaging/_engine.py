@@ -285,6 +285,11 @@ def _old_parts(meta_file: Path, p: RadiomicsParams, store: Path) -> dict:
     return (old or {}).get("parts") or {}
 
 
+def _lesion_level(tasks: list[dict], jobs, *, dask: bool) -> bool:
+    """Whether the run's unit of work is one lesion: local workers and a crop (else one image)."""
+    return not dask and int(jobs) > 1 and bool(tasks) and bool(tasks[0]["crop"])
+
+
 def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, save_meta, log,
          pool=None) -> None:
     """Run the tasks with a progress bar (in lesions); on an error, record what finished before raising.
@@ -332,7 +337,7 @@ def _run(tasks, *, jobs, scheduler, client, worker_timeout, progress, on_done, s
     try:
         if client is not None or scheduler:
             run_dask(tasks, client, scheduler, _extract_one_image, done, worker_timeout=worker_timeout)
-        elif int(jobs) > 1 and tasks and tasks[0]["crop"]:  # this process and jobs - 1 workers
+        elif _lesion_level(tasks, jobs, dask=False):  # this process and jobs - 1 workers
             with one_thread():
                 run_local_cut(tasks, int(jobs), cut_image, extract_cut, lesion_done, pool=pool)
         elif int(jobs) > 1:  # the whole image for each lesion: one task per image, read where it runs
@@ -385,8 +390,8 @@ def _extract_into_store(man, p, *, out_path, paths, keep, jobs, scheduler, clien
         read_back[entry["file"]] = rows if rows is not None else read_part(store, entry["file"])
 
     dask = client is not None or bool(scheduler)
-    lesion_level = not dask and int(jobs) > 1 and bool(tasks) and bool(tasks[0]["crop"])  # as _run decides
-    log = WorkLog(jobs=1 if not dask and int(jobs) <= 1 else int(jobs), unit="lesion" if lesion_level else "image")
+    log = WorkLog(jobs=1 if not dask and int(jobs) <= 1 else int(jobs),
+                  unit="lesion" if _lesion_level(tasks, jobs, dask=dask) else "image")
     _run(tasks, jobs=jobs, scheduler=scheduler, client=client, worker_timeout=worker_timeout,
          progress=progress, on_done=on_done, save_meta=save_meta, log=log, pool=pool)
     if pool is not None:  # nothing more for the workers: let them exit while the outputs are written

@@ -72,6 +72,18 @@ def _result(f):
         raise RadioriskError(_BROKEN_POOL) from None
 
 
+def _depth(waiting: int, workers: int) -> int:
+    """Tasks a worker may hold: two while more tasks wait than the workers and this process can
+    start twice over (a task queued in a worker cannot be taken back), else one.
+
+    Examples
+    --------
+    >>> _depth(5, workers=1), _depth(4, workers=1)
+    (2, 1)
+    """
+    return 2 if waiting > 2 * (workers + 1) else 1
+
+
 class _CutQueue:
     """Which task a free process gets: extract a lesion whose crop is ready, or read and cut an image.
 
@@ -104,9 +116,7 @@ class _CutQueue:
         return bool(self.images or self.ready)
 
     def depth(self, workers: int) -> int:
-        """Tasks a worker may hold: two while more work is waiting than the workers and this process
-        can start at once (a task queued in a worker cannot be taken back), else one."""
-        return 2 if len(self.ready) + self.uncut > 2 * (workers + 1) else 1
+        return _depth(len(self.ready) + self.uncut, workers)
 
     def _cut(self):
         task = self.images.popleft()
@@ -139,7 +149,7 @@ class _TaskQueue:
         return bool(self.tasks)
 
     def depth(self, workers: int) -> int:
-        return 2 if len(self.tasks) > 2 * (workers + 1) else 1
+        return _depth(len(self.tasks), workers)
 
     def take(self):
         return "work", self.tasks.popleft()

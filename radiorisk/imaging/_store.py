@@ -96,9 +96,9 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
     metadata (a 200 kB JSON for a part's ~1,130 columns, parsed again by every read), and taking
     the columns one by one from a new frame ~17 µs each: the float64 columns are taken as one 2-D
     block instead, 5 ms a part against 30 ms.  Reading the part back gives the frame that a
-    ``from_pandas`` part gives,
-    dtypes included (float64, int64, object strings and all-null object columns; a hypothesis test,
-    ``tests/imaging/test_store_parts.py``), and parts written either way are read alike.
+    ``from_pandas`` part gives, dtypes included (float64, int64, object strings and all-null
+    object columns; a hypothesis test, ``tests/imaging/test_store_parts.py``), and parts written
+    either way are read alike.
 
     Examples
     --------
