@@ -106,6 +106,25 @@ def test_this_process_and_the_workers_share_the_tasks_each_run_once(seconds):
     assert threads == {threading.get_ident()}  # results are handled in the caller's thread only
 
 
+def _blas_threads(_task) -> dict:
+    from threadpoolctl import threadpool_info
+
+    return {"env": os.environ.get("OPENBLAS_NUM_THREADS"),
+            "threads": sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})}
+
+
+def test_a_worker_starts_its_blas_with_one_thread(monkeypatch):
+    """Set before the worker imports numpy: OpenBLAS starts no spinning thread per core (no limit
+    in force here: the startup value); a value set by the user is left as it is."""
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with worker_pool(1) as pool:
+        got = pool.submit(_blas_threads, None).result()
+    assert got == {"env": "1", "threads": [1]}
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    with worker_pool(1) as pool:
+        assert pool.submit(_blas_threads, None).result()["env"] == "2"
+
+
 def test_this_process_takes_tasks_while_the_worker_has_its_own():
     tasks = [{"k": k, "seconds": 0.05} for k in range(6)]
     seen = []

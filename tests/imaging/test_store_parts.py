@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from radiorisk.imaging._engine import _write_parquet_file
 from radiorisk.imaging._split import assemble_part
-from radiorisk.imaging._store import FAILURE_COLUMNS, read_part, write_part
+from radiorisk.imaging._store import FAILURE_COLUMNS, _write_frame, read_part, to_long, write_part
 
 
 def _write_part_with_from_pandas(path: Path, part: dict) -> None:
@@ -84,3 +84,38 @@ def test_a_part_keeps_its_fingerprint_and_no_pandas_metadata(tmp_path):
     got = read_part(tmp_path, "p.parquet")
     assert got["_kind"].tolist() == ["features", "failure"] and got["n_voxels"].dtype == np.float64
     assert np.isnan(got.loc[0, "f"]) and got.loc[1, "stage"] == "mask" and got.loc[0, "stage"] is None
+
+
+@st.composite
+def long_frames(draw):
+    """Long feature tables as to_long makes them (identifiers, feature names, any float values)."""
+    n = draw(st.integers(0, 40))
+    text = st.one_of(st.text(max_size=8), st.sampled_from(["P1", "S000002", "L0001", "reader1", "é"]))
+    frame = pd.DataFrame({c: [draw(text) for _ in range(n)] for c in ("patient_id", "scan_id", "lesion_id", "reader")})
+    frame["feature"] = [draw(st.sampled_from(["original_firstorder_Mean", "wavelet-LLH_glcm_Idm", "x"]))
+                        for _ in range(n)]
+    frame["value"] = np.array([draw(values) for _ in range(n)], dtype=float)
+    return frame
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(long_frames())
+def test_the_long_table_is_written_byte_for_byte_as_to_parquet_writes_it(frame):
+    """_write_frame converts in one thread instead of pandas' pool: the same file, byte for byte."""
+    with tempfile.TemporaryDirectory() as d:
+        a, b = Path(d) / "a.parquet", Path(d) / "b.parquet"
+        frame.to_parquet(a, index=False)
+        _write_frame(frame, b)
+        assert a.read_bytes() == b.read_bytes()
+
+
+def test_to_long_keeps_melts_order_and_dtypes():
+    wide = pd.DataFrame({"patient_id": ["P1", "P2"], "scan_id": ["S1", "S2"], "lesion_id": ["L1", "L2"],
+                         "reader": ["r", "r"], "n_voxels": [3, 4], "f_b": [1.0, np.nan], "f_a": [2.5, -0.0]})
+    melt = wide.melt(id_vars=["patient_id", "scan_id", "lesion_id", "reader"], value_vars=["f_b", "f_a"],
+                     var_name="feature", value_name="value")
+    pd.testing.assert_frame_equal(to_long(wide), melt, check_exact=True)
+    wide["f_i"] = [1, 2]  # not a table of float features: melt's own result
+    melt = wide.melt(id_vars=["patient_id", "scan_id", "lesion_id", "reader"], value_vars=["f_b", "f_a", "f_i"],
+                     var_name="feature", value_name="value")
+    pd.testing.assert_frame_equal(to_long(wide), melt, check_exact=True)
